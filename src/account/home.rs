@@ -1,0 +1,46 @@
+//! `/account`: the signed-in user's passport at a glance.
+
+use askama::Template;
+use axum::response::Response;
+use time::format_description::well_known::Rfc3339;
+
+use crate::domain::{Email, PhoneNumber};
+use crate::error::PageError;
+use crate::extract::CurrentUser;
+use crate::pages::{Chrome, PageCtx, render};
+
+#[derive(Template)]
+#[template(path = "account/home.html")]
+struct AccountPage {
+    c: Chrome,
+    username: String,
+    display_name: String,
+    login_phone: Option<String>,
+    security_phone: Option<String>,
+    security_email: Option<String>,
+    email_verified: bool,
+    organization: Option<String>,
+    is_admin: bool,
+    last_login: Option<String>,
+}
+
+pub async fn show(ctx: PageCtx, current: CurrentUser) -> Result<Response, PageError> {
+    let u = current.user;
+    render(&AccountPage {
+        c: ctx.chrome().await?,
+        login_phone: u.login_phone.as_deref().map(PhoneNumber::masked),
+        security_phone: u.security_phone.as_deref().map(PhoneNumber::masked),
+        security_email: u.security_email.as_deref().map(Email::masked),
+        email_verified: u.security_email_verified,
+        organization: u.organization,
+        is_admin: u.is_admin,
+        last_login: u.last_login_at.and_then(|t| t.format(&Rfc3339).ok()),
+        username: u.username,
+        display_name: u.display_name,
+    })
+}
+
+/// `/` sends people to their account (or, through it, to the login page).
+pub async fn redirect_home() -> axum::response::Redirect {
+    axum::response::Redirect::to(crate::routes::ACCOUNT)
+}

@@ -1,0 +1,105 @@
+//! `/login`: the password form. GET renders, POST signs in.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::domain::SecretPassword;
+use crate::error::{PageError, set_retry_after};
+use crate::extract::{ClientOrigin, CsrfForm, session_user_id, sign_in};
+use crate::pages::{Chrome, PageCtx, render, render_status, safe_return_to};
+use crate::service::login::{LoginError, password_login};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "account/login.html")]
+struct LoginPage {
+    c: Chrome,
+    identifier: String,
+    return_to: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+    login_hint: Option<String>,
+}
+
+pub async fn show(ctx: PageCtx, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
+    let return_to = safe_return_to(q.return_to.as_deref());
+    if session_user_id(&ctx.session).await?.is_some() {
+        return Ok(Redirect::to(&return_to).into_response());
+    }
+    render(&LoginPage {
+        c: ctx.chrome().await?,
+        identifier: q.login_hint.unwrap_or_default().chars().take(128).collect(),
+        return_to,
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    identifier: String,
+    #[serde(default)]
+    password: String,
+    return_to: Option<String>,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(form, session): CsrfForm<LoginForm>,
+) -> Result<Response, PageError> {
+    let t = ctx.t();
+    let return_to = safe_return_to(form.return_to.as_deref());
+    let again = |status: StatusCode, message: String, c: Chrome| {
+        render_status(
+            status,
+            &LoginPage {
+                c,
+                identifier: form.identifier.chars().take(128).collect(),
+                return_to: return_to.clone(),
+                error: Some(message),
+            },
+        )
+    };
+    if form.identifier.trim().is_empty() || form.password.is_empty() {
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.login_missing_fields.into(),
+            ctx.chrome().await?,
+        );
+    }
+    let password = SecretPassword::new(form.password.clone());
+    match password_login(&state, &form.identifier, &password, &origin).await {
+        Ok(user) => {
+            sign_in(&session, &user, vec!["pwd".into()]).await?;
+            Ok(Redirect::to(&return_to).into_response())
+        }
+        Err(LoginError::InvalidCredentials) => again(
+            StatusCode::UNAUTHORIZED,
+            t.login_invalid.into(),
+            ctx.chrome().await?,
+        ),
+        Err(LoginError::Disabled) => again(
+            StatusCode::FORBIDDEN,
+            t.login_disabled.into(),
+            ctx.chrome().await?,
+        ),
+        Err(LoginError::Locked(wait)) => {
+            let message = format!("{} {}", t.login_locked, t.duration(wait));
+            let mut response = again(StatusCode::TOO_MANY_REQUESTS, message, ctx.chrome().await?)?;
+            set_retry_after(&mut response, wait);
+            Ok(response)
+        }
+        Err(LoginError::Hash(e)) => Err(e.into()),
+        Err(LoginError::Store(e)) => Err(e.into()),
+        Err(LoginError::Ephemeral(e)) => Err(e.into()),
+    }
+}

@@ -1,0 +1,384 @@
+//! The command line: `serve` (default), `migrate`, `user …`.
+//!
+//! Exit codes are stable so scripts can rely on them:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | unexpected failure (database unreachable, I/O …) |
+//! | 2 | usage error (unknown flag, missing argument) |
+//! | 3 | invalid value (bad phone number, weak password …) |
+//! | 4 | no such account |
+//! | 5 | already exists (account name or login phone taken) |
+//! | 6 | configuration error |
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::domain::{PhoneNumber, SecretPassword};
+use crate::service::accounts::{self, AccountError, NewAccount};
+use crate::service::{Actor, Origin};
+use crate::state::AppState;
+use crate::store::users::{AccountStatus, User};
+use crate::{App, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tongxing",
+    version,
+    about = "Tongxing (通行): OpenID Connect identity provider"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./tongxing.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. Without --password-stdin a strong password is
+    /// generated and printed once.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Login phone, E.164 (+86 assumed without a country code).
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        security_phone: Option<String>,
+        /// Security e-mail (unverified until the user confirms it).
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+    },
+    /// Disable an account: it can no longer sign in and its sessions end.
+    Disable {
+        username: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Re-enable a disabled account.
+    Enable { username: String },
+    /// Set an account's password (ends its sessions).
+    Passwd {
+        username: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Failure = 1,
+    Invalid = 3,
+    NotFound = 4,
+    Exists = 5,
+    Config = 6,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+fn fail(code: Exit, message: impl std::fmt::Display) -> Exit {
+    eprintln!("error: {message}");
+    code
+}
+
+fn account_exit(e: AccountError) -> Exit {
+    let code = match &e {
+        AccountError::Invalid(_) | AccountError::WeakPassword(..) => Exit::Invalid,
+        AccountError::NotFound => Exit::NotFound,
+        AccountError::Conflict(_) => Exit::Exists,
+        _ => Exit::Failure,
+    };
+    fail(code, e)
+}
+
+/// Parses the command line and runs it.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(Exit::Config, e).into(),
+    };
+    run(cli.command.unwrap_or(Command::Serve), config)
+        .await
+        .into()
+}
+
+pub async fn run(command: Command, config: Config) -> Exit {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            quiet_logs(&config);
+            match AppState::init(config, false).await {
+                Ok(_) => {
+                    println!("migrations applied");
+                    Exit::Ok
+                }
+                Err(e) => fail(Exit::Failure, e),
+            }
+        }
+        Command::User(cmd) => {
+            quiet_logs(&config);
+            let state = match AppState::init(config, false).await {
+                Ok(s) => s,
+                Err(e) => return fail(Exit::Failure, e),
+            };
+            let code = user(&state, cmd).await;
+            state.store.close().await;
+            code
+        }
+    }
+}
+
+fn quiet_logs(config: &Config) {
+    let mut c = config.clone();
+    c.log_level = "warn".into();
+    telemetry::init(&c);
+}
+
+async fn serve(config: Config) -> Exit {
+    telemetry::init(&config);
+    let production = config.is_production();
+    let app = match App::build(config).await {
+        Ok(app) => app,
+        Err(e) => return fail(Exit::Failure, e),
+    };
+    if let Some(password) = &app.bootstrap_password {
+        // Printed straight to the console, never through the logger, so it
+        // does not end up in log files.
+        println!();
+        println!("  ┌──────────────────────────────────────────────────────────────");
+        println!("  │ First start: created the administrator account.");
+        println!("  │   account:  admin");
+        println!("  │   password: {password}");
+        println!("  │ This password is shown only now. Sign in and change it.");
+        println!("  └──────────────────────────────────────────────────────────────");
+        println!();
+    }
+    let issuer = app.state().config.issuer();
+    tracing::info!(addr = %app.local_addr(), %issuer, production, database = app.state().store.kind(), ephemeral = app.state().ephemeral.kind(), "Tongxing listening");
+    match app.run().await {
+        Ok(()) => Exit::Ok,
+        Err(e) => fail(Exit::Failure, e),
+    }
+}
+
+fn read_password() -> Result<SecretPassword, Exit> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("password (input is echoed; prefer piping it in):");
+    }
+    let mut line = String::new();
+    if let Err(e) = stdin.lock().read_line(&mut line) {
+        return Err(fail(Exit::Failure, format!("reading standard input: {e}")));
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(fail(Exit::Invalid, "password: standard input was empty"));
+    }
+    Ok(SecretPassword::new(password))
+}
+
+fn user_json(u: &User) -> serde_json::Value {
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "display_name": u.display_name,
+        "login_phone": u.login_phone,
+        "security_phone": u.security_phone,
+        "security_email": u.security_email,
+        "security_email_verified": u.security_email_verified,
+        "organization": u.organization,
+        "admin": u.is_admin,
+        "status": u.status.as_str(),
+        "created_at": u.created_at.unix_timestamp(),
+        "last_login_at": u.last_login_at.map(|t| t.unix_timestamp()),
+    })
+}
+
+async fn user(state: &AppState, cmd: UserCommand) -> Exit {
+    let (actor, origin) = (Actor::cli(), Origin::cli());
+    match cmd {
+        UserCommand::Add {
+            username,
+            display_name,
+            password_stdin,
+            phone,
+            security_phone,
+            email,
+            org,
+            admin,
+            json,
+        } => {
+            let password = if password_stdin {
+                match read_password() {
+                    Ok(p) => Some(p),
+                    Err(code) => return code,
+                }
+            } else {
+                None
+            };
+            let input = NewAccount {
+                username,
+                display_name,
+                login_phone: phone,
+                security_phone,
+                security_email: email,
+                organization: org,
+                is_admin: admin,
+                password,
+            };
+            match accounts::create(state, input, &actor, &origin).await {
+                Ok((user, generated)) => {
+                    if json {
+                        let mut out = user_json(&user);
+                        out["password"] = json!(generated);
+                        println!("{out}");
+                    } else {
+                        println!("created account {} ({})", user.username, user.id);
+                        if let Some(p) = generated {
+                            println!("password: {p}");
+                            println!("(shown only now)");
+                        }
+                    }
+                    Exit::Ok
+                }
+                Err(e) => account_exit(e),
+            }
+        }
+        UserCommand::List {
+            json,
+            limit,
+            offset,
+        } => match state
+            .store
+            .list_users(limit.clamp(1, 100_000), offset.max(0))
+            .await
+        {
+            Ok(users) if json => {
+                println!(
+                    "{}",
+                    serde_json::Value::Array(users.iter().map(user_json).collect())
+                );
+                Exit::Ok
+            }
+            Ok(users) => {
+                println!(
+                    "{:<32} {:<20} {:<14} {:<24} {:<6} STATUS",
+                    "USERNAME", "NAME", "LOGIN PHONE", "ORGANIZATION", "ROLE"
+                );
+                for u in &users {
+                    println!(
+                        "{:<32} {:<20} {:<14} {:<24} {:<6} {}",
+                        u.username,
+                        u.display_name,
+                        u.login_phone
+                            .as_deref()
+                            .map(PhoneNumber::masked)
+                            .unwrap_or_else(|| "-".into()),
+                        u.organization.as_deref().unwrap_or("-"),
+                        if u.is_admin { "admin" } else { "user" },
+                        u.status.as_str()
+                    );
+                }
+                Exit::Ok
+            }
+            Err(e) => fail(Exit::Failure, e),
+        },
+        UserCommand::Disable { username, reason } => {
+            match accounts::set_status(
+                state,
+                &username,
+                AccountStatus::Disabled,
+                reason.as_deref(),
+                &actor,
+                &origin,
+            )
+            .await
+            {
+                Ok(u) => {
+                    println!("disabled {}", u.username);
+                    Exit::Ok
+                }
+                Err(e) => account_exit(e),
+            }
+        }
+        UserCommand::Enable { username } => {
+            match accounts::set_status(
+                state,
+                &username,
+                AccountStatus::Active,
+                None,
+                &actor,
+                &origin,
+            )
+            .await
+            {
+                Ok(u) => {
+                    println!("enabled {}", u.username);
+                    Exit::Ok
+                }
+                Err(e) => account_exit(e),
+            }
+        }
+        UserCommand::Passwd { username, .. } => {
+            let password = match read_password() {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            match accounts::set_password(state, &username, &password, &actor, &origin).await {
+                Ok(u) => {
+                    println!(
+                        "password changed for {}; its sessions have ended",
+                        u.username
+                    );
+                    Exit::Ok
+                }
+                Err(e) => account_exit(e),
+            }
+        }
+    }
+}

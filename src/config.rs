@@ -1,0 +1,338 @@
+//! Configuration: an optional `tongxing.toml` with `TONGXING_*` environment
+//! variables layered on top. Everything is validated here, at boot, so a bad
+//! setting stops the server with a message that names the key instead of
+//! failing later on the first request that needs it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The whole configuration. Field names are the keys of `tongxing.toml`;
+/// the environment variable of a key is `TONGXING_` + the key in upper case,
+/// with `__` between a section and its key (`TONGXING_SESSION__IDLE_MINUTES`).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Socket address the HTTP server binds to.
+    pub listen: SocketAddr,
+    /// Public base URL; `http://<listen>` when not set.
+    pub issuer: Option<String>,
+    /// Directory for the SQLite database and the development outbox.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; SQLite under `data_dir` when not set.
+    pub database_url: Option<String>,
+    /// `redis://…`: sessions, rate limits and one-time codes go to Redis.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key Tongxing writes (several deployments or
+    /// test runs can share one Redis).
+    pub redis_prefix: String,
+    pub environment: Environment,
+    pub log_format: LogFormat,
+    /// Default tracing filter; `RUST_LOG` overrides it.
+    pub log_level: String,
+    /// Peers whose `X-Forwarded-For` header is believed (load balancers).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Create an `admin` account with a random password when there is no account.
+    pub bootstrap_admin: bool,
+    pub session: SessionConfig,
+    pub password_hash: PasswordHashConfig,
+    pub password_policy: PasswordPolicyConfig,
+    pub login_limits: LoginLimitsConfig,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// A signed-in session ends after this many minutes without a request.
+    pub idle_minutes: u32,
+    pub cookie_name: String,
+}
+
+/// argon2id parameters (OWASP defaults). Stored hashes made with other
+/// parameters are re-computed at the next successful login.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordHashConfig {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// Hashes computed at once; 0 = the number of CPU cores.
+    pub max_concurrent: usize,
+    /// Requests allowed to wait for a hashing slot before answering 429.
+    pub max_waiting: usize,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordPolicyConfig {
+    pub min_length: usize,
+    pub require_upper: bool,
+    pub require_lower: bool,
+    pub require_digit: bool,
+    pub require_special: bool,
+}
+
+/// Brute-force protection: after `free_failures` wrong passwords within the
+/// window, each further failure locks for `base_delay_secs * 2^k`, capped.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginLimitsConfig {
+    pub account_free_failures: u32,
+    pub ip_free_failures: u32,
+    pub window_secs: u64,
+    pub base_delay_secs: u64,
+    pub max_delay_secs: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_minutes: 480,
+            cookie_name: "tongxing_session".into(),
+        }
+    }
+}
+
+impl Default for PasswordHashConfig {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19456,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: 0,
+            max_waiting: 64,
+        }
+    }
+}
+
+impl Default for PasswordPolicyConfig {
+    fn default() -> Self {
+        Self {
+            min_length: 10,
+            require_upper: true,
+            require_lower: true,
+            require_digit: true,
+            require_special: true,
+        }
+    }
+}
+
+impl Default for LoginLimitsConfig {
+    fn default() -> Self {
+        Self {
+            account_free_failures: 5,
+            ip_free_failures: 30,
+            window_secs: 3600,
+            base_delay_secs: 30,
+            max_delay_secs: 3600,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            issuer: None,
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            redis_url: None,
+            redis_prefix: "tongxing:".into(),
+            environment: Environment::Development,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            trusted_proxies: Vec::new(),
+            bootstrap_admin: true,
+            session: SessionConfig::default(),
+            password_hash: PasswordHashConfig::default(),
+            password_policy: PasswordPolicyConfig::default(),
+            login_limits: LoginLimitsConfig::default(),
+        }
+    }
+}
+
+/// Secrets (database and Redis URLs carry passwords) never reach logs.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("issuer", &self.issuer)
+            .field("data_dir", &self.data_dir)
+            .field("database", &self.database_kind())
+            .field("redis", &self.redis_url.is_some())
+            .field("environment", &self.environment)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Environment variables that belong to the test harness, not to the server.
+const NOT_SETTINGS: &[&str] = &["test_database_url", "test_redis_url", "config"];
+
+impl Config {
+    /// Reads the file (when given or when `./tongxing.toml` exists) and the
+    /// environment, then validates.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file("tongxing.toml")),
+        }
+        let env = Env::prefixed("TONGXING_")
+            .split("__")
+            .filter(|key| !NOT_SETTINGS.contains(&key.as_str()));
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError(format!("invalid configuration: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = self.issuer_url()?;
+        if self.environment == Environment::Production && issuer.scheme() != "https" {
+            return Err(ConfigError(
+                "issuer: environment = \"production\" requires an https issuer".into(),
+            ));
+        }
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return Err(ConfigError(
+                    "database_url: must start with sqlite:, postgres:// or postgresql://".into(),
+                ));
+            }
+        }
+        if let Some(url) = &self.redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError(
+                    "redis_url: must start with redis:// or rediss://".into(),
+                ));
+            }
+        }
+        let h = &self.password_hash;
+        if h.memory_kib < 8 * h.parallelism.max(1) || h.iterations == 0 || h.parallelism == 0 {
+            return Err(ConfigError(
+                "password_hash: memory_kib must be at least 8 × parallelism; iterations and parallelism at least 1".into(),
+            ));
+        }
+        if self.session.idle_minutes == 0 {
+            return Err(ConfigError(
+                "session.idle_minutes: must be at least 1".into(),
+            ));
+        }
+        if self.session.cookie_name.is_empty()
+            || !self
+                .session
+                .cookie_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError(
+                "session.cookie_name: letters, digits, '_' and '-' only".into(),
+            ));
+        }
+        let l = &self.login_limits;
+        if l.account_free_failures == 0
+            || l.ip_free_failures == 0
+            || l.window_secs == 0
+            || l.base_delay_secs == 0
+            || l.max_delay_secs < l.base_delay_secs
+        {
+            return Err(ConfigError(
+                "login_limits: failure counts, window and base delay must be at least 1, max_delay_secs ≥ base_delay_secs".into(),
+            ));
+        }
+        if self.password_policy.min_length < 8 || self.password_policy.min_length > 128 {
+            return Err(ConfigError(
+                "password_policy.min_length: must be between 8 and 128".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The issuer as a URL without a trailing slash in its path.
+    pub fn issuer_url(&self) -> Result<Url, ConfigError> {
+        let raw = match &self.issuer {
+            Some(issuer) => issuer.clone(),
+            None => format!("http://{}", self.listen),
+        };
+        let url = Url::parse(&raw).map_err(|e| ConfigError(format!("issuer: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(ConfigError(
+                "issuer: must be an http(s) URL with a host".into(),
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(ConfigError(
+                "issuer: must not have a query or fragment (OpenID Connect Discovery 1.0 §3)"
+                    .into(),
+            ));
+        }
+        Ok(url)
+    }
+
+    /// The issuer string as it appears in tokens and discovery.
+    pub fn issuer(&self) -> String {
+        match self.issuer_url() {
+            Ok(url) => url.as_str().trim_end_matches('/').to_string(),
+            Err(_) => format!("http://{}", self.listen),
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer().starts_with("https://")
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("tongxing.db").display()
+            ),
+        }
+    }
+
+    pub fn database_kind(&self) -> &'static str {
+        if self.database_url().starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+}

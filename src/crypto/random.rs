@@ -1,0 +1,81 @@
+//! Random values from the operating system's CSPRNG.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// `n` random bytes. The OS generator failing is unrecoverable for an IdP,
+/// but we still report it instead of panicking.
+pub fn bytes<const N: usize>() -> Result<[u8; N], getrandom::Error> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out)?;
+    Ok(out)
+}
+
+/// A 256-bit URL-safe token (CSRF tokens, later refresh tokens and links).
+pub fn token() -> Result<String, getrandom::Error> {
+    Ok(URL_SAFE_NO_PAD.encode(bytes::<32>()?))
+}
+
+/// A random uniform index below `bound` (rejection sampling, no modulo bias).
+fn below(bound: u8) -> Result<usize, getrandom::Error> {
+    let limit = u8::MAX - (u8::MAX % bound);
+    loop {
+        let [b] = bytes::<1>()?;
+        if b < limit {
+            return Ok(usize::from(b % bound));
+        }
+    }
+}
+
+/// A strong password that satisfies the default policy: 20 characters with
+/// every character class, avoiding look-alike characters so it can be
+/// read off a screen.
+pub fn password() -> Result<String, getrandom::Error> {
+    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
+    const DIGIT: &[u8] = b"23456789";
+    const SPECIAL: &[u8] = b"!#%+-=?@^_";
+    const ALL: [&[u8]; 4] = [UPPER, LOWER, DIGIT, SPECIAL];
+    let mut chars = Vec::with_capacity(20);
+    for class in ALL {
+        chars.push(class[below(class.len() as u8)?]);
+    }
+    while chars.len() < 20 {
+        let class = ALL[below(4)?];
+        chars.push(class[below(class.len() as u8)?]);
+    }
+    // Fisher–Yates, so the guaranteed characters are not always first.
+    for i in (1..chars.len()).rev() {
+        let j = below(i as u8 + 1)?;
+        chars.swap(i, j);
+    }
+    Ok(chars.into_iter().map(char::from).collect())
+}
+
+/// Constant-time equality for secrets compared against user input.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_passwords_pass_the_default_policy() {
+        use crate::config::PasswordPolicyConfig;
+        use crate::domain::{PasswordPolicy, SecretPassword};
+        let policy = PasswordPolicy::new(PasswordPolicyConfig::default());
+        for _ in 0..50 {
+            let p = password().unwrap();
+            assert_eq!(p.len(), 20);
+            assert!(
+                policy
+                    .check(&SecretPassword::new(p), "admin", &[])
+                    .is_empty()
+            );
+        }
+        assert_ne!(token().unwrap(), token().unwrap());
+    }
+}

@@ -1,0 +1,27 @@
+//! Domain newtypes: each has a `parse` that is the only way to build it, so
+//! code that holds one knows the value is valid ("parse, don't validate").
+
+mod account_name;
+mod email;
+mod password;
+mod phone;
+
+pub use account_name::AccountName;
+pub use email::Email;
+pub use password::{PasswordPolicy, PolicyViolation, SecretPassword};
+pub use phone::PhoneNumber;
+
+/// Why a value was refused; the `field` names the input so pages, the API
+/// and the CLI can say exactly what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidValue {
+    pub field: &'static str,
+    pub reason: &'static str,
+}
+
+impl InvalidValue {
+    pub fn new(field: &'static str, reason: &'static str) -> Self {
+        Self { field, reason }
+    }
+}

@@ -1,0 +1,184 @@
+use std::fmt;
+
+use crate::config::PasswordPolicyConfig;
+
+/// A password on its way to the hasher. Never printed, never logged.
+#[derive(Clone)]
+pub struct SecretPassword(String);
+
+impl SecretPassword {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretPassword([redacted])")
+    }
+}
+
+/// One rule a new password broke; pages translate the code, the CLI and the
+/// API print it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyViolation {
+    TooShort,
+    TooLong,
+    NoUpper,
+    NoLower,
+    NoDigit,
+    NoSpecial,
+    ContainsAccountName,
+    ContainsPhone,
+}
+
+impl PolicyViolation {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::TooShort => "too_short",
+            Self::TooLong => "too_long",
+            Self::NoUpper => "no_upper",
+            Self::NoLower => "no_lower",
+            Self::NoDigit => "no_digit",
+            Self::NoSpecial => "no_special",
+            Self::ContainsAccountName => "contains_account_name",
+            Self::ContainsPhone => "contains_phone",
+        }
+    }
+
+    pub fn describe_en(self, policy: &PasswordPolicy) -> String {
+        match self {
+            Self::TooShort => format!("must have at least {} characters", policy.config.min_length),
+            Self::TooLong => format!("must have at most {} characters", PasswordPolicy::MAX_LEN),
+            Self::NoUpper => "must contain an upper-case letter".into(),
+            Self::NoLower => "must contain a lower-case letter".into(),
+            Self::NoDigit => "must contain a digit".into(),
+            Self::NoSpecial => "must contain a special character".into(),
+            Self::ContainsAccountName => "must not contain the account name".into(),
+            Self::ContainsPhone => "must not contain a phone number of the account".into(),
+        }
+    }
+}
+
+/// The one check every place that sets a password goes through.
+#[derive(Clone)]
+pub struct PasswordPolicy {
+    config: PasswordPolicyConfig,
+}
+
+impl PasswordPolicy {
+    /// argon2 accepts longer input, but nobody types more; a cap keeps
+    /// hashing cost bounded.
+    pub const MAX_LEN: usize = 256;
+
+    pub fn new(config: PasswordPolicyConfig) -> Self {
+        Self { config }
+    }
+
+    pub fn min_length(&self) -> usize {
+        self.config.min_length
+    }
+
+    /// All rules the password breaks (empty = acceptable). `account_name`
+    /// and `phones` are the account's own identifiers, which must not
+    /// appear in its password.
+    pub fn check(
+        &self,
+        password: &SecretPassword,
+        account_name: &str,
+        phones: &[&str],
+    ) -> Vec<PolicyViolation> {
+        let pw = password.expose();
+        let c = &self.config;
+        let mut out = Vec::new();
+        let len = pw.chars().count();
+        if len < c.min_length {
+            out.push(PolicyViolation::TooShort);
+        }
+        if len > Self::MAX_LEN {
+            out.push(PolicyViolation::TooLong);
+        }
+        if c.require_upper && !pw.chars().any(|ch| ch.is_uppercase()) {
+            out.push(PolicyViolation::NoUpper);
+        }
+        if c.require_lower && !pw.chars().any(|ch| ch.is_lowercase()) {
+            out.push(PolicyViolation::NoLower);
+        }
+        if c.require_digit && !pw.chars().any(|ch| ch.is_ascii_digit()) {
+            out.push(PolicyViolation::NoDigit);
+        }
+        if c.require_special
+            && !pw
+                .chars()
+                .any(|ch| !ch.is_alphanumeric() && !ch.is_whitespace())
+        {
+            out.push(PolicyViolation::NoSpecial);
+        }
+        let lower = pw.to_lowercase();
+        let local = account_name
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        if local.chars().count() >= 3 && lower.contains(&local) {
+            out.push(PolicyViolation::ContainsAccountName);
+        }
+        for phone in phones {
+            let national = phone
+                .strip_prefix("+86")
+                .unwrap_or(phone.trim_start_matches('+'));
+            if national.len() >= 7 && pw.contains(national) {
+                out.push(PolicyViolation::ContainsPhone);
+                break;
+            }
+        }
+        out
+    }
+
+    /// The rule list in English, for the CLI.
+    pub fn explain(&self, violations: &[PolicyViolation]) -> String {
+        violations
+            .iter()
+            .map(|v| v.describe_en(self))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> PasswordPolicy {
+        PasswordPolicy::new(PasswordPolicyConfig::default())
+    }
+
+    #[test]
+    fn passport_rules() {
+        let p = policy();
+        let ok = SecretPassword::new("Correct-Horse-9");
+        assert!(p.check(&ok, "zhang@cnic.cn", &[]).is_empty());
+        let v = p.check(&SecretPassword::new("short"), "zhang@cnic.cn", &[]);
+        assert!(v.contains(&PolicyViolation::TooShort));
+        assert!(v.contains(&PolicyViolation::NoUpper));
+        assert!(v.contains(&PolicyViolation::NoDigit));
+        assert!(v.contains(&PolicyViolation::NoSpecial));
+        let v = p.check(&SecretPassword::new("Zhang-2024-xyz"), "zhang@cnic.cn", &[]);
+        assert_eq!(v, vec![PolicyViolation::ContainsAccountName]);
+        let v = p.check(
+            &SecretPassword::new("X!13312348347a"),
+            "li@cnic.cn",
+            &["+8613312348347"],
+        );
+        assert_eq!(v, vec![PolicyViolation::ContainsPhone]);
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        assert!(!format!("{:?}", SecretPassword::new("hunter2")).contains("hunter2"));
+    }
+}

@@ -1,0 +1,250 @@
+//! Short-lived shared state: counters for rate limits, one-time codes,
+//! anything with a TTL. In-process memory on the embedded default; Redis
+//! when configured, so every node sees the same counters and codes.
+
+pub mod rate_limit;
+pub mod sessions;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fred::prelude::{
+    Builder, ClientLike, Config as RedisConfig, Expiration, KeysInterface, LuaInterface, Pool,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EphemeralError {
+    #[error("redis: {0}")]
+    Redis(#[from] fred::error::Error),
+}
+
+#[derive(Clone)]
+pub enum Ephemeral {
+    Memory(Arc<MemoryKv>),
+    Redis { pool: Pool, prefix: Arc<str> },
+}
+
+/// Increments a counter and (re)starts its time-to-live, atomically.
+const INCR_SLIDING: &str = "local n = redis.call('INCR', KEYS[1]) \
+    redis.call('PEXPIRE', KEYS[1], ARGV[1]) return n";
+
+impl Ephemeral {
+    pub fn memory() -> Self {
+        Self::Memory(Arc::new(MemoryKv::default()))
+    }
+
+    pub async fn redis(url: &str, prefix: &str) -> Result<Self, EphemeralError> {
+        let config = RedisConfig::from_url(url)?;
+        let pool = Builder::from_config(config)
+            .with_connection_config(|c| {
+                c.connection_timeout = Duration::from_secs(5);
+                c.internal_command_timeout = Duration::from_secs(5);
+            })
+            .set_policy(fred::prelude::ReconnectPolicy::new_exponential(
+                0, 100, 5_000, 2,
+            ))
+            .build_pool(4)?;
+        pool.init().await?;
+        Ok(Self::Redis {
+            pool,
+            prefix: prefix.into(),
+        })
+    }
+
+    /// The Redis pool, shared with the session store.
+    pub fn redis_pool(&self) -> Option<&Pool> {
+        match self {
+            Self::Redis { pool, .. } => Some(pool),
+            Self::Memory(_) => None,
+        }
+    }
+
+    fn key(prefix: &str, key: &str) -> String {
+        format!("{prefix}{key}")
+    }
+
+    /// Adds one to the counter and restarts its TTL; returns the new value.
+    pub async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, EphemeralError> {
+        match self {
+            Self::Memory(kv) => Ok(kv.incr(key, ttl)),
+            Self::Redis { pool, prefix } => {
+                let ms = ttl.as_millis().to_string();
+                Ok(pool
+                    .eval(INCR_SLIDING, vec![Self::key(prefix, key)], vec![ms])
+                    .await?)
+            }
+        }
+    }
+
+    /// Time left before the key expires; `None` when it does not exist.
+    pub async fn ttl(&self, key: &str) -> Result<Option<Duration>, EphemeralError> {
+        match self {
+            Self::Memory(kv) => Ok(kv.ttl(key)),
+            Self::Redis { pool, prefix } => {
+                let ms: i64 = pool.pttl(Self::key(prefix, key)).await?;
+                // -2: no such key; -1: no expiry (we never write those).
+                Ok((ms >= 0).then(|| Duration::from_millis(ms.unsigned_abs())))
+            }
+        }
+    }
+
+    pub async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), EphemeralError> {
+        match self {
+            Self::Memory(kv) => kv.set(key, value, ttl),
+            Self::Redis { pool, prefix } => {
+                let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+                pool.set::<(), _, _>(
+                    Self::key(prefix, key),
+                    value,
+                    Some(Expiration::PX(ms)),
+                    None,
+                    false,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<String>, EphemeralError> {
+        match self {
+            Self::Memory(kv) => Ok(kv.get(key)),
+            Self::Redis { pool, prefix } => Ok(pool.get(Self::key(prefix, key)).await?),
+        }
+    }
+
+    /// Reads and deletes in one step: a single-use value can be taken once.
+    pub async fn take(&self, key: &str) -> Result<Option<String>, EphemeralError> {
+        match self {
+            Self::Memory(kv) => Ok(kv.take(key)),
+            Self::Redis { pool, prefix } => Ok(pool.getdel(Self::key(prefix, key)).await?),
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), EphemeralError> {
+        match self {
+            Self::Memory(kv) => {
+                kv.take(key);
+            }
+            Self::Redis { pool, prefix } => {
+                pool.del::<(), _>(Self::key(prefix, key)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// For `/readyz`.
+    pub async fn ping(&self) -> Result<(), EphemeralError> {
+        if let Self::Redis { pool, .. } = self {
+            pool.ping::<()>(None).await?;
+        }
+        Ok(())
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "memory",
+            Self::Redis { .. } => "redis",
+        }
+    }
+}
+
+/// The in-process store: a map with expiry instants. Expired entries are
+/// dropped when read and swept every few thousand writes, so memory stays
+/// bounded by the live entries.
+#[derive(Default)]
+pub struct MemoryKv {
+    map: Mutex<MemoryMap>,
+}
+
+#[derive(Default)]
+struct MemoryMap {
+    entries: HashMap<String, (String, Instant)>,
+    writes: u64,
+}
+
+impl MemoryMap {
+    fn live(&mut self, key: &str) -> Option<&mut (String, Instant)> {
+        let now = Instant::now();
+        if self.entries.get(key).is_some_and(|(_, exp)| *exp <= now) {
+            self.entries.remove(key);
+        }
+        self.entries.get_mut(key)
+    }
+
+    fn wrote(&mut self) {
+        self.writes += 1;
+        if self.writes % 4096 == 0 {
+            let now = Instant::now();
+            self.entries.retain(|_, (_, exp)| *exp > now);
+        }
+    }
+}
+
+impl MemoryKv {
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryMap> {
+        // A panic while holding the lock cannot leave the map inconsistent
+        // (every operation is a single map call), so poisoning is ignored.
+        self.map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn incr(&self, key: &str, ttl: Duration) -> i64 {
+        let mut map = self.lock();
+        let next = map
+            .live(key)
+            .and_then(|(v, _)| v.parse::<i64>().ok())
+            .unwrap_or(0)
+            + 1;
+        map.entries
+            .insert(key.to_string(), (next.to_string(), Instant::now() + ttl));
+        map.wrote();
+        next
+    }
+
+    fn ttl(&self, key: &str) -> Option<Duration> {
+        let mut map = self.lock();
+        map.live(key)
+            .map(|(_, exp)| exp.saturating_duration_since(Instant::now()))
+    }
+
+    fn set(&self, key: &str, value: &str, ttl: Duration) {
+        let mut map = self.lock();
+        map.entries
+            .insert(key.to_string(), (value.to_string(), Instant::now() + ttl));
+        map.wrote();
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        self.lock().live(key).map(|(v, _)| v.clone())
+    }
+
+    fn take(&self, key: &str) -> Option<String> {
+        let mut map = self.lock();
+        map.live(key)?;
+        map.entries.remove(key).map(|(v, _)| v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_counters_codes_and_expiry() {
+        let e = Ephemeral::memory();
+        assert_eq!(e.incr("a", Duration::from_secs(60)).await.unwrap(), 1);
+        assert_eq!(e.incr("a", Duration::from_secs(60)).await.unwrap(), 2);
+        assert!(e.ttl("a").await.unwrap().unwrap() > Duration::from_secs(50));
+        e.set("code", "123456", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(e.take("code").await.unwrap().as_deref(), Some("123456"));
+        assert_eq!(e.take("code").await.unwrap(), None);
+        e.set("gone", "x", Duration::ZERO).await.unwrap();
+        assert_eq!(e.get("gone").await.unwrap(), None);
+        assert_eq!(e.ttl("gone").await.unwrap(), None);
+    }
+}

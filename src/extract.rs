@@ -1,0 +1,259 @@
+//! Request extractors shared by the hosted pages: where a request came
+//! from, the signed-in user, and CSRF-checked forms.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use crate::crypto::random;
+use crate::error::PageError;
+use crate::routes;
+use crate::service::{Actor, Origin};
+use crate::state::AppState;
+use crate::store::users::{AccountStatus, User};
+
+const AUTH_KEY: &str = "auth";
+const CSRF_KEY: &str = "csrf";
+
+/// The client's address: the TCP peer, or — when the peer is a configured
+/// trusted proxy — the right-most `X-Forwarded-For` entry that is not one.
+pub fn client_ip(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !trusted.contains(ip))
+            .unwrap_or(peer),
+    )
+}
+
+/// [`Origin`] of the request, for rate limits and the audit log.
+pub struct ClientOrigin(pub Origin);
+
+impl FromRequestParts<AppState> for ClientOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = client_ip(parts, &state.config.trusted_proxies).map(|ip| ip.to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(ClientOrigin(Origin { ip, user_agent }))
+    }
+}
+
+/// What a signed-in session remembers about its sign-in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionAuth {
+    pub user_id: Uuid,
+    /// The account's session epoch at sign-in; bumping it ends the session.
+    pub epoch: i64,
+    /// Unix time of the authentication (OIDC `auth_time`).
+    pub auth_time: i64,
+    /// Authentication methods used (RFC 8176 values: "pwd", "sms" …).
+    pub amr: Vec<String>,
+}
+
+/// Starts a signed-in session: a new session id (against fixation), the
+/// sign-in facts, and a fresh CSRF token.
+pub async fn sign_in(session: &Session, user: &User, amr: Vec<String>) -> Result<(), PageError> {
+    session.cycle_id().await?;
+    let auth = SessionAuth {
+        user_id: user.id,
+        epoch: user.session_epoch,
+        auth_time: OffsetDateTime::now_utc().unix_timestamp(),
+        amr,
+    };
+    session.insert(AUTH_KEY, auth).await?;
+    session.insert(CSRF_KEY, random::token()?).await?;
+    Ok(())
+}
+
+/// Ends the session entirely (store entry and cookie).
+pub async fn sign_out(session: &Session) -> Result<(), PageError> {
+    session.flush().await?;
+    Ok(())
+}
+
+/// The CSRF token of this session, created on first use.
+pub async fn csrf_token(session: &Session) -> Result<String, PageError> {
+    if let Some(token) = session.get::<String>(CSRF_KEY).await? {
+        return Ok(token);
+    }
+    let token = random::token()?;
+    session.insert(CSRF_KEY, token.clone()).await?;
+    Ok(token)
+}
+
+/// The signed-in user. Without a valid session the request is redirected
+/// to the login page, which comes back here afterwards.
+pub struct CurrentUser {
+    pub user: User,
+    pub auth: SessionAuth,
+    pub session: Session,
+}
+
+impl CurrentUser {
+    pub fn actor(&self) -> Actor {
+        Actor::User {
+            id: self.user.id,
+            username: self.user.username.clone(),
+        }
+    }
+}
+
+fn to_login(parts: &Parts) -> Response {
+    let back = if parts.method == Method::GET {
+        parts.uri.path_and_query().map(|pq| pq.as_str().to_string())
+    } else {
+        None
+    };
+    let target = match back {
+        Some(back) => format!(
+            "{}?return_to={}",
+            routes::LOGIN,
+            url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+        ),
+        None => routes::LOGIN.to_string(),
+    };
+    Redirect::to(&target).into_response()
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| PageError::Internal("session layer missing".into()).into_response())?;
+        let auth: Option<SessionAuth> = session
+            .get(AUTH_KEY)
+            .await
+            .map_err(|e| PageError::from(e).into_response())?;
+        let Some(auth) = auth else {
+            return Err(to_login(parts));
+        };
+        let user = state
+            .store
+            .user_by_id(auth.user_id)
+            .await
+            .map_err(|e| PageError::from(e).into_response())?;
+        match user {
+            Some(user)
+                if user.status == AccountStatus::Active && user.session_epoch == auth.epoch =>
+            {
+                Ok(CurrentUser {
+                    user,
+                    auth,
+                    session,
+                })
+            }
+            // Disabled, password changed, sessions revoked, or deleted.
+            _ => {
+                sign_out(&session)
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+                Err(to_login(parts))
+            }
+        }
+    }
+}
+
+/// Whether the session belongs to a signed-in account (no database check).
+pub async fn session_user_id(session: &Session) -> Result<Option<Uuid>, PageError> {
+    Ok(session
+        .get::<SessionAuth>(AUTH_KEY)
+        .await?
+        .map(|a| a.user_id))
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A URL-encoded form whose `csrf` field matched the session's token.
+pub struct CsrfForm<T>(pub T, pub Session);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let session = Session::from_request_parts(&mut parts, state)
+            .await
+            .map_err(|_| PageError::Internal("session layer missing".into()))?;
+        let bytes = axum::body::to_bytes(body, 64 * 1024)
+            .await
+            .map_err(|_| PageError::BadRequest)?;
+        let submitted: CsrfField =
+            serde_urlencoded::from_bytes(&bytes).map_err(|_| PageError::BadRequest)?;
+        let expected: Option<String> = session.get(CSRF_KEY).await?;
+        match expected {
+            Some(expected)
+                if random::constant_time_eq(expected.as_bytes(), submitted.csrf.as_bytes()) => {}
+            _ => return Err(PageError::Csrf),
+        }
+        let form = serde_urlencoded::from_bytes(&bytes).map_err(|_| PageError::BadRequest)?;
+        Ok(CsrfForm(form, session))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request as HttpRequest;
+
+    fn parts(peer: &str, xff: Option<&str>) -> Parts {
+        let mut b = HttpRequest::builder().uri("/");
+        if let Some(x) = xff {
+            b = b.header("x-forwarded-for", x);
+        }
+        let (mut parts, _) = b.body(()).unwrap().into_parts();
+        parts.extensions.insert(ConnectInfo::<SocketAddr>(
+            format!("{peer}:1234").parse().unwrap(),
+        ));
+        parts
+    }
+
+    #[test]
+    fn forwarded_for_only_from_trusted_proxies() {
+        let lb: IpAddr = "10.0.0.1".parse().unwrap();
+        let p = parts("10.0.0.1", Some("203.0.113.9, 10.0.0.1"));
+        assert_eq!(client_ip(&p, &[lb]).unwrap().to_string(), "203.0.113.9");
+        let p = parts("198.51.100.7", Some("203.0.113.9"));
+        assert_eq!(client_ip(&p, &[lb]).unwrap().to_string(), "198.51.100.7");
+    }
+}

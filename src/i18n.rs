@@ -1,0 +1,346 @@
+//! Languages of the hosted pages: zh-CN (default) and English.
+//!
+//! Every user-visible string is a field of [`Text`], and there is one
+//! `Text` value per language, so a string missing in one language is a
+//! compile error rather than a blank on a page.
+//!
+//! The language of a request is, in order: `?lang=` (which also sets a
+//! cookie), the `lang` cookie, `ui_locales` (OIDC), `Accept-Language`, zh-CN.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+pub const LANG_COOKIE: &str = "tongxing_lang";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    ZhCn,
+    En,
+}
+
+impl Lang {
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::ZhCn => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn text(self) -> &'static Text {
+        match self {
+            Lang::ZhCn => &ZH_CN,
+            Lang::En => &EN,
+        }
+    }
+
+    /// Accepts `zh`, `zh-CN`, `zh-Hans`, `en`, `en-US` … (case-insensitive).
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "zh" => Some(Lang::ZhCn),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The best supported language of an `Accept-Language` header (RFC 9110
+    /// §12.5.4), honouring q-values.
+    pub fn from_accept_language(header: &str) -> Option<Self> {
+        let mut best: Option<(Self, f32)> = None;
+        for item in header.split(',') {
+            let mut parts = item.split(';');
+            let Some(lang) = parts.next().and_then(Lang::from_tag) else {
+                continue;
+            };
+            let q = parts
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|v| v.parse::<f32>().ok())
+                })
+                .unwrap_or(1.0);
+            if q > 0.0 && best.is_none_or(|(_, bq)| q > bq) {
+                best = Some((lang, q));
+            }
+        }
+        best.map(|(l, _)| l)
+    }
+
+    /// Space-separated OIDC `ui_locales`: the first supported one wins.
+    pub fn from_ui_locales(value: &str) -> Option<Self> {
+        value.split_whitespace().find_map(Lang::from_tag)
+    }
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+fn cookie_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get_all(header::COOKIE).iter().find_map(|h| {
+        h.to_str().ok()?.split(';').find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+    })
+}
+
+/// Middleware: decides the language, puts it in the request extensions and
+/// remembers an explicit `?lang=` choice in a cookie.
+pub async fn negotiate(mut req: Request, next: Next) -> Response {
+    let query = req.uri().query().unwrap_or_default();
+    let explicit = query_param(query, "lang").and_then(Lang::from_tag);
+    let lang = explicit
+        .or_else(|| cookie_value(&req, LANG_COOKIE).and_then(Lang::from_tag))
+        .or_else(|| {
+            query_param(query, "ui_locales")
+                .and_then(|v| Lang::from_ui_locales(&v.replace("%20", " ").replace('+', " ")))
+        })
+        .or_else(|| {
+            req.headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|h| h.to_str().ok())
+                .and_then(Lang::from_accept_language)
+        })
+        .unwrap_or_default();
+    req.extensions_mut().insert(lang);
+    let mut response = next.run(req).await;
+    if let Some(chosen) = explicit {
+        let cookie = format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            chosen.tag()
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
+    response
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Lang>().copied().unwrap_or_default())
+    }
+}
+
+/// All user-visible text of the hosted pages.
+pub struct Text {
+    pub html_lang: &'static str,
+    pub brand: &'static str,
+    pub other_language: &'static str,
+    pub footer: &'static str,
+
+    pub login_title: &'static str,
+    pub login_identifier: &'static str,
+    pub login_identifier_hint: &'static str,
+    pub login_password: &'static str,
+    pub login_submit: &'static str,
+    pub login_invalid: &'static str,
+    pub login_disabled: &'static str,
+    pub login_missing_fields: &'static str,
+    /// Followed by a duration.
+    pub login_locked: &'static str,
+    pub busy: &'static str,
+
+    pub account_title: &'static str,
+    pub account_name: &'static str,
+    pub display_name: &'static str,
+    pub login_phone: &'static str,
+    pub security_phone: &'static str,
+    pub security_email: &'static str,
+    pub organization: &'static str,
+    pub role: &'static str,
+    pub role_admin: &'static str,
+    pub role_user: &'static str,
+    pub not_bound: &'static str,
+    pub not_set: &'static str,
+    pub verified: &'static str,
+    pub unverified: &'static str,
+    pub security_settings: &'static str,
+    pub security_settings_note: &'static str,
+    pub last_login: &'static str,
+    pub sign_out: &'static str,
+
+    pub logout_title: &'static str,
+    pub logout_confirm: &'static str,
+    pub logout_submit: &'static str,
+    pub logout_done: &'static str,
+    pub sign_in_again: &'static str,
+
+    pub error_title: &'static str,
+    pub error_not_found: &'static str,
+    pub error_csrf: &'static str,
+    pub error_bad_request: &'static str,
+    pub error_internal: &'static str,
+    pub error_too_many: &'static str,
+    pub error_unavailable: &'static str,
+    pub back_home: &'static str,
+
+    pub seconds: &'static str,
+    pub minutes: &'static str,
+}
+
+impl Text {
+    /// "2 minutes 5 seconds" / "2 分 5 秒", rounded up to whole seconds.
+    pub fn duration(&self, d: std::time::Duration) -> String {
+        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        let (m, s) = (secs / 60, secs % 60);
+        let sep = if self.html_lang == "en" { " " } else { "" };
+        match (m, s) {
+            (0, s) => format!("{s}{sep}{}", self.seconds),
+            (m, 0) => format!("{m}{sep}{}", self.minutes),
+            (m, s) => format!("{m}{sep}{} {s}{sep}{}", self.minutes, self.seconds),
+        }
+    }
+}
+
+pub static ZH_CN: Text = Text {
+    html_lang: "zh-CN",
+    brand: "通行证",
+    other_language: "English",
+    footer: "统一身份认证 · 通行",
+
+    login_title: "登录通行证",
+    login_identifier: "通行证账号或手机号",
+    login_identifier_hint: "例如 zhang@cnic.cn 或 13312348347",
+    login_password: "密码",
+    login_submit: "登录",
+    login_invalid: "账号或密码错误。",
+    login_disabled: "该账号已被停用，无法登录。如有疑问，请联系管理员。",
+    login_missing_fields: "请输入账号和密码。",
+    login_locked: "尝试次数过多，请稍后再试。需要等待：",
+    busy: "系统繁忙，请稍后重试。",
+
+    account_title: "我的通行证",
+    account_name: "通行证账号",
+    display_name: "姓名",
+    login_phone: "登录手机",
+    security_phone: "密保手机",
+    security_email: "密保邮箱",
+    organization: "所属单位",
+    role: "角色",
+    role_admin: "管理员",
+    role_user: "普通用户",
+    not_bound: "未绑定",
+    not_set: "未设置",
+    verified: "已验证",
+    unverified: "未验证",
+    security_settings: "安全设置",
+    security_settings_note: "修改密码、更换手机、设置密保邮箱等安全功能将在此处提供。",
+    last_login: "上次登录",
+    sign_out: "退出登录",
+
+    logout_title: "退出登录",
+    logout_confirm: "确定要退出通行证吗？",
+    logout_submit: "退出",
+    logout_done: "您已安全退出通行证。",
+    sign_in_again: "重新登录",
+
+    error_title: "出错了",
+    error_not_found: "您访问的页面不存在。",
+    error_csrf: "页面已过期或请求无效，请返回后刷新页面重试。",
+    error_bad_request: "请求无效，请检查后重试。",
+    error_internal: "服务器内部错误，请稍后重试。",
+    error_too_many: "请求过于频繁，请稍后再试。",
+    error_unavailable: "服务暂时不可用，请稍后重试。",
+    back_home: "返回首页",
+
+    seconds: "秒",
+    minutes: "分",
+};
+
+pub static EN: Text = Text {
+    html_lang: "en",
+    brand: "Passport",
+    other_language: "中文",
+    footer: "Unified sign-in · Tongxing",
+
+    login_title: "Sign in to your passport",
+    login_identifier: "Passport account or phone number",
+    login_identifier_hint: "e.g. zhang@cnic.cn or 13312348347",
+    login_password: "Password",
+    login_submit: "Sign in",
+    login_invalid: "The account or password is incorrect.",
+    login_disabled: "This account has been disabled and cannot sign in. Please contact an administrator.",
+    login_missing_fields: "Please enter your account and password.",
+    login_locked: "Too many attempts. Please try again later. Time to wait:",
+    busy: "The system is busy. Please try again in a moment.",
+
+    account_title: "My passport",
+    account_name: "Passport account",
+    display_name: "Name",
+    login_phone: "Login phone",
+    security_phone: "Security phone",
+    security_email: "Security e-mail",
+    organization: "Organization",
+    role: "Role",
+    role_admin: "Administrator",
+    role_user: "User",
+    not_bound: "Not bound",
+    not_set: "Not set",
+    verified: "verified",
+    unverified: "not verified",
+    security_settings: "Security settings",
+    security_settings_note: "Changing your password, your phones and your security e-mail will be available here.",
+    last_login: "Last sign-in",
+    sign_out: "Sign out",
+
+    logout_title: "Sign out",
+    logout_confirm: "Do you want to sign out of your passport?",
+    logout_submit: "Sign out",
+    logout_done: "You have signed out of your passport.",
+    sign_in_again: "Sign in again",
+
+    error_title: "Something went wrong",
+    error_not_found: "The page you asked for does not exist.",
+    error_csrf: "This page has expired or the request was not valid. Please go back, reload the page and try again.",
+    error_bad_request: "The request was not valid. Please check it and try again.",
+    error_internal: "An internal error occurred. Please try again later.",
+    error_too_many: "Too many requests. Please try again later.",
+    error_unavailable: "The service is temporarily unavailable. Please try again later.",
+    back_home: "Back to the start page",
+
+    seconds: "s",
+    minutes: "min",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation_rules() {
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,zh;q=0.8"),
+            Some(Lang::En)
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr, zh-CN;q=0.5, en;q=0.4"),
+            Some(Lang::ZhCn)
+        );
+        assert_eq!(Lang::from_accept_language("fr"), None);
+        assert_eq!(Lang::from_ui_locales("de en zh"), Some(Lang::En));
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(EN.duration(Duration::from_secs(125)), "2 min 5 s");
+        assert_eq!(ZH_CN.duration(Duration::from_millis(29_100)), "30秒");
+    }
+}

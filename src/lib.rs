@@ -1,0 +1,213 @@
+//! Tongxing (通行): an OpenID Connect identity provider for an
+//! institution's unified account.
+//!
+//! [`App::build`] turns a [`Config`] into a bound, ready server; `main` and
+//! the integration tests both start it this way.
+
+pub mod account;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod ephemeral;
+pub mod error;
+pub mod extract;
+pub mod i18n;
+pub mod ops;
+pub mod pages;
+pub mod routes;
+pub mod service;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub use config::Config;
+use ephemeral::sessions::SessionBackend;
+pub use state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{0}")]
+    Init(#[from] state::InitError),
+    #[error("sessions: {0}")]
+    Sessions(#[from] store::StoreError),
+    #[error("first-start admin account: {0}")]
+    Bootstrap(#[from] service::accounts::AccountError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub struct App {
+    state: AppState,
+    router: Router,
+    listener: TcpListener,
+    /// The password of the `admin` account created on this start, if one
+    /// was: shown once on the console, never logged.
+    pub bootstrap_password: Option<String>,
+}
+
+impl App {
+    /// Connects to the database (and Redis), migrates, creates the first
+    /// admin on a fresh installation, and binds the listener.
+    pub async fn build(config: Config) -> Result<App, BuildError> {
+        let listen = config.listen;
+        let state = AppState::init(config, true).await?;
+        let bootstrap_password = if state.config.bootstrap_admin {
+            service::accounts::bootstrap_admin(&state).await?
+        } else {
+            None
+        };
+        let sessions = SessionBackend::new(&state.store, state.ephemeral.redis_pool()).await?;
+        let router = router(state.clone(), sessions);
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| BuildError::Bind {
+                addr: listen,
+                source,
+            })?;
+        Ok(App {
+            state,
+            router,
+            listener,
+            bootstrap_password,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.config.listen)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let App {
+            state,
+            router,
+            listener,
+            ..
+        } = self;
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .await?;
+        state.store.close().await;
+        Ok(())
+    }
+}
+
+fn router(state: AppState, sessions: SessionBackend) -> Router {
+    let config = &state.config;
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(config.session.cookie_name.clone())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies())
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
+            config.session.idle_minutes,
+        ))));
+
+    let pages = routes::pages()
+        .layer(middleware::from_fn(pages::render_error_pages))
+        .layer(session_layer)
+        .layer(middleware::from_fn(i18n::negotiate));
+
+    let request_id = HeaderName::from_static("x-request-id");
+    let headers = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+
+    Router::new()
+        .merge(routes::ops())
+        .merge(pages)
+        .layer(headers)
+        .layer(RequestBodyLimitLayer::new(256 * 1024))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http())
+                .layer(PropagateRequestIdLayer::new(request_id)),
+        )
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+    // Give in-flight requests a bounded time; axum waits for them.
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        tracing::warn!("graceful shutdown took longer than 30 s; exiting");
+        std::process::exit(0);
+    });
+}

@@ -1,0 +1,6 @@
+//! Tongxing's entry point: everything happens in [`tongxing::cli`].
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tongxing::cli::main().await
+}

@@ -1,0 +1,207 @@
+//! Shared pieces of the hosted pages: the frame every page is drawn in
+//! ([`Chrome`]: language, language switch, CSRF token), rendering, and the
+//! error pages.
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use tower_sessions::Session;
+
+use crate::error::{ErrorPage, PageError};
+use crate::extract::csrf_token;
+use crate::i18n::{Lang, Text};
+use crate::routes;
+use crate::state::AppState;
+
+/// What the base template needs on every page.
+pub struct Chrome {
+    pub t: &'static Text,
+    pub lang: Lang,
+    /// This page in the other language.
+    pub switch_href: String,
+    pub switch_lang: &'static str,
+    /// CSRF token for the page's forms (empty on pages without forms).
+    pub csrf: String,
+}
+
+impl Chrome {
+    fn plain(lang: Lang, uri: &Uri) -> Self {
+        let other = match lang {
+            Lang::ZhCn => Lang::En,
+            Lang::En => Lang::ZhCn,
+        };
+        let mut query: Vec<(String, String)> =
+            url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                .filter(|(k, _)| k != "lang")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        query.push(("lang".into(), other.tag().into()));
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
+        Self {
+            t: lang.text(),
+            lang,
+            switch_href: format!("{}?{encoded}", uri.path()),
+            switch_lang: other.tag(),
+            csrf: String::new(),
+        }
+    }
+}
+
+/// Extractor for page handlers: language, URI and session, from which the
+/// page frame is built.
+pub struct PageCtx {
+    pub lang: Lang,
+    pub uri: Uri,
+    pub session: Session,
+}
+
+impl PageCtx {
+    pub fn t(&self) -> &'static Text {
+        self.lang.text()
+    }
+
+    /// The frame with a CSRF token (creating the session if needed).
+    pub async fn chrome(&self) -> Result<Chrome, PageError> {
+        let mut c = Chrome::plain(self.lang, &self.uri);
+        c.csrf = csrf_token(&self.session).await?;
+        Ok(c)
+    }
+}
+
+impl FromRequestParts<AppState> for PageCtx {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| PageError::Internal("session layer missing".into()))?;
+        Ok(PageCtx {
+            lang,
+            uri: parts.uri.clone(),
+            session,
+        })
+    }
+}
+
+/// Renders a template into a 200 response.
+pub fn render<T: Template>(template: &T) -> Result<Response, PageError> {
+    render_status(StatusCode::OK, template)
+}
+
+pub fn render_status<T: Template>(status: StatusCode, template: &T) -> Result<Response, PageError> {
+    Ok((status, Html(template.render()?)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTemplate {
+    c: Chrome,
+    message: String,
+}
+
+fn error_message(t: &Text, page: ErrorPage) -> String {
+    match page {
+        ErrorPage::NotFound => t.error_not_found.into(),
+        ErrorPage::Csrf => t.error_csrf.into(),
+        ErrorPage::BadRequest => t.error_bad_request.into(),
+        ErrorPage::TooMany(wait) => format!("{} {}", t.error_too_many, t.duration(wait)),
+        ErrorPage::Unavailable => t.error_unavailable.into(),
+        ErrorPage::Internal => t.error_internal.into(),
+    }
+}
+
+/// Middleware: fills the body of a [`PageError`] response with the error
+/// page in the request's language.
+pub async fn render_error_pages(req: Request, next: Next) -> Response {
+    let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
+    let uri = req.uri().clone();
+    let mut response = next.run(req).await;
+    let Some(page) = response.extensions().get::<ErrorPage>().copied() else {
+        return response;
+    };
+    let template = ErrorTemplate {
+        c: Chrome::plain(lang, &uri),
+        message: error_message(lang.text(), page),
+    };
+    let html = match template.render() {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the error page failed");
+            lang.text().error_internal.to_string()
+        }
+    };
+    *response.body_mut() = Body::from(html);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+pub async fn not_found() -> PageError {
+    PageError::NotFound
+}
+
+/// The stylesheet, compiled into the binary.
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../static/tongxing.css"),
+    )
+        .into_response()
+}
+
+/// A local path to go back to after a form, or the account page. Only
+/// same-site absolute paths are accepted (no `//host`, no `/\host`).
+pub fn safe_return_to(candidate: Option<&str>) -> String {
+    match candidate {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.starts_with("/\\")
+                && !p.chars().any(|c| c.is_control() || c == '\\')
+                && p.len() <= 2048 =>
+        {
+            p.to_string()
+        }
+        _ => routes::ACCOUNT.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_to_stays_on_site() {
+        assert_eq!(safe_return_to(Some("/authorize?x=1")), "/authorize?x=1");
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_return_to(Some(bad)), "/account", "{bad}");
+        }
+    }
+
+    #[test]
+    fn language_switch_keeps_the_query() {
+        let uri: Uri = "/login?return_to=%2Faccount&lang=zh-CN".parse().unwrap();
+        let c = Chrome::plain(Lang::ZhCn, &uri);
+        assert_eq!(c.switch_href, "/login?return_to=%2Faccount&lang=en");
+    }
+}

@@ -1,0 +1,246 @@
+//! Creating and managing accounts (CLI now; the admin API later).
+
+use serde_json::json;
+
+use super::audit::{Entry, Outcome};
+use super::{Actor, Origin};
+use crate::crypto::{HashError, random};
+use crate::domain::{
+    AccountName, Email, InvalidValue, PhoneNumber, PolicyViolation, SecretPassword,
+};
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::users::{AccountStatus, NewUser, User};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(#[from] InvalidValue),
+    #[error("password: {0}")]
+    WeakPassword(String, Vec<PolicyViolation>),
+    #[error("{0} is already in use")]
+    Conflict(&'static str),
+    #[error("no such account")]
+    NotFound,
+    #[error("{0}")]
+    Hash(#[from] HashError),
+    #[error("{0}")]
+    Store(StoreError),
+    #[error("random generator: {0}")]
+    Random(#[from] getrandom::Error),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(field) => AccountError::Conflict(field),
+            StoreError::NotFound => AccountError::NotFound,
+            other => AccountError::Store(other),
+        }
+    }
+}
+
+/// Input for a new account, as typed (parsed here).
+#[derive(Debug, Default)]
+pub struct NewAccount {
+    pub username: String,
+    pub display_name: Option<String>,
+    pub login_phone: Option<String>,
+    pub security_phone: Option<String>,
+    pub security_email: Option<String>,
+    pub organization: Option<String>,
+    pub is_admin: bool,
+    /// `None`: generate a strong one and return it once.
+    pub password: Option<SecretPassword>,
+}
+
+fn optional<T>(
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, InvalidValue>,
+) -> Result<Option<T>, InvalidValue> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => parse(v).map(Some),
+    }
+}
+
+fn text_field(
+    value: Option<&str>,
+    field: &'static str,
+    max: usize,
+) -> Result<Option<String>, InvalidValue> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.chars().count() > max => Err(InvalidValue::new(field, "is too long")),
+        Some(v) if v.chars().any(char::is_control) => Err(InvalidValue::new(
+            field,
+            "must not contain control characters",
+        )),
+        Some(v) => Ok(Some(v.to_string())),
+    }
+}
+
+/// Checks a new password against the policy for this account.
+pub fn check_password(
+    state: &AppState,
+    password: &SecretPassword,
+    username: &str,
+    phones: &[&str],
+) -> Result<(), AccountError> {
+    let violations = state.policy.check(password, username, phones);
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(AccountError::WeakPassword(
+            state.policy.explain(&violations),
+            violations,
+        ))
+    }
+}
+
+/// Creates an account; returns it and the generated password, if one was made.
+pub async fn create(
+    state: &AppState,
+    input: NewAccount,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<(User, Option<String>), AccountError> {
+    let username = AccountName::parse(&input.username)?;
+    let login_phone = optional(input.login_phone.as_deref(), PhoneNumber::parse)
+        .map_err(|e| InvalidValue::new("login_phone", e.reason))?;
+    let security_phone = optional(input.security_phone.as_deref(), PhoneNumber::parse)
+        .map_err(|e| InvalidValue::new("security_phone", e.reason))?;
+    let security_email = optional(input.security_email.as_deref(), Email::parse)?;
+    let display_name = text_field(input.display_name.as_deref(), "display_name", 100)?
+        .unwrap_or_else(|| {
+            username
+                .as_str()
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        });
+    let organization = text_field(input.organization.as_deref(), "organization", 200)?;
+
+    let (password, generated) = match input.password {
+        Some(p) => (p, None),
+        None => {
+            let p = random::password()?;
+            (SecretPassword::new(p.clone()), Some(p))
+        }
+    };
+    let phones: Vec<&str> = [&login_phone, &security_phone]
+        .into_iter()
+        .flatten()
+        .map(PhoneNumber::as_str)
+        .collect();
+    check_password(state, &password, username.as_str(), &phones)?;
+    let password_hash = state.hasher.hash(&password).await?;
+
+    let user = state
+        .store
+        .insert_user(&NewUser {
+            username: username.as_str().to_string(),
+            display_name,
+            login_phone: login_phone.map(|p| p.as_str().to_string()),
+            security_phone: security_phone.map(|p| p.as_str().to_string()),
+            security_email: security_email.map(|e| e.as_str().to_string()),
+            organization,
+            is_admin: input.is_admin,
+            password_hash,
+        })
+        .await?;
+    Entry::new("account.created", Outcome::Success)
+        .actor(actor)
+        .subject(&user)
+        .origin(origin)
+        .detail(json!({ "admin": user.is_admin, "password_generated": generated.is_some() }))
+        .write(&state.store)
+        .await?;
+    Ok((user, generated))
+}
+
+/// Finds an account by its name (as typed).
+pub async fn find(state: &AppState, username: &str) -> Result<User, AccountError> {
+    let name = AccountName::parse(username)?;
+    state
+        .store
+        .user_by_username(name.as_str())
+        .await?
+        .ok_or(AccountError::NotFound)
+}
+
+/// Sets a new password (policy-checked) and ends the account's sessions.
+pub async fn set_password(
+    state: &AppState,
+    username: &str,
+    password: &SecretPassword,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<User, AccountError> {
+    let user = find(state, username).await?;
+    let phones: Vec<&str> = [&user.login_phone, &user.security_phone]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    check_password(state, password, &user.username, &phones)?;
+    let hash = state.hasher.hash(password).await?;
+    state.store.set_password_hash(user.id, &hash, true).await?;
+    Entry::new("account.password_set", Outcome::Success)
+        .actor(actor)
+        .subject(&user)
+        .origin(origin)
+        .write(&state.store)
+        .await?;
+    Ok(user)
+}
+
+/// Disables or re-enables an account. Disabling ends its sessions at once.
+pub async fn set_status(
+    state: &AppState,
+    username: &str,
+    status: AccountStatus,
+    reason: Option<&str>,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<User, AccountError> {
+    let user = find(state, username).await?;
+    let reason = text_field(reason, "reason", 500)?;
+    state
+        .store
+        .set_user_status(user.id, status, reason.as_deref())
+        .await?;
+    let event = match status {
+        AccountStatus::Active => "account.enabled",
+        AccountStatus::Disabled => "account.disabled",
+    };
+    Entry::new(event, Outcome::Success)
+        .actor(actor)
+        .subject(&user)
+        .origin(origin)
+        .detail(json!({ "reason": reason }))
+        .write(&state.store)
+        .await?;
+    Ok(user)
+}
+
+/// On a fresh installation, creates `admin` with a random password and
+/// returns that password so the caller can show it once. Returns `None`
+/// when accounts already exist (or another node just created it).
+pub async fn bootstrap_admin(state: &AppState) -> Result<Option<String>, AccountError> {
+    if state.store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let input = NewAccount {
+        username: "admin".into(),
+        display_name: Some("Administrator".into()),
+        is_admin: true,
+        ..NewAccount::default()
+    };
+    match create(state, input, &Actor::System, &Origin::default()).await {
+        Ok((_, password)) => Ok(password),
+        Err(AccountError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

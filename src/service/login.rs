@@ -1,0 +1,224 @@
+//! Password login.
+//!
+//! ```text
+//! identifier ─▶ resolve (account name | login phone) ─▶ lock check (IP, account)
+//!            ─▶ argon2 verify (dummy hash when no account: same timing)
+//!            ─▶ wrong: count failure, maybe lock ─▶ "account or password incorrect"
+//!            ─▶ right: disabled? ─▶ "disabled" ; else reset counter, re-hash if
+//!               parameters changed, record login ─▶ User
+//! ```
+//!
+//! The answer for a wrong password is the same whether or not the account
+//! exists, and a disabled account is only revealed to someone who knows
+//! its password. Locks apply to unknown identifiers too, for the same reason.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::audit::{Entry, Outcome};
+use super::{Actor, Origin};
+use crate::crypto::HashError;
+use crate::domain::{AccountName, PhoneNumber, SecretPassword};
+use crate::ephemeral::EphemeralError;
+use crate::ephemeral::rate_limit::Backoff;
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::users::{AccountStatus, User};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("account disabled")]
+    Disabled,
+    #[error("locked out for {0:?}")]
+    Locked(Duration),
+    #[error("{0}")]
+    Hash(#[from] HashError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Ephemeral(#[from] EphemeralError),
+}
+
+/// What the user typed in the account field, understood.
+#[derive(Debug)]
+pub enum Identifier {
+    Name(AccountName),
+    Phone(PhoneNumber),
+}
+
+impl Identifier {
+    /// Letters or `@` mean an account name; otherwise a phone number is tried.
+    pub fn parse(input: &str) -> Option<Self> {
+        let input = input.trim();
+        if input.chars().any(|c| c.is_alphabetic() || c == '@') {
+            return AccountName::parse(input).ok().map(Identifier::Name);
+        }
+        PhoneNumber::parse(input)
+            .ok()
+            .map(Identifier::Phone)
+            .or_else(|| AccountName::parse(input).ok().map(Identifier::Name))
+    }
+
+    fn key(&self) -> String {
+        match self {
+            Identifier::Name(n) => format!("name:{n}"),
+            Identifier::Phone(p) => format!("phone:{p}"),
+        }
+    }
+}
+
+fn account_backoff(state: &AppState) -> Backoff {
+    let l = &state.config.login_limits;
+    Backoff {
+        scope: "login-account",
+        free: l.account_free_failures,
+        window: Duration::from_secs(l.window_secs),
+        base: Duration::from_secs(l.base_delay_secs),
+        max: Duration::from_secs(l.max_delay_secs),
+    }
+}
+
+fn ip_backoff(state: &AppState) -> Backoff {
+    Backoff {
+        scope: "login-ip",
+        free: state.config.login_limits.ip_free_failures,
+        ..account_backoff(state)
+    }
+}
+
+async fn lookup(state: &AppState, id: &Identifier) -> Result<Option<User>, StoreError> {
+    match id {
+        Identifier::Name(n) => state.store.user_by_username(n.as_str()).await,
+        Identifier::Phone(p) => state.store.user_by_login_phone(p.as_str()).await,
+    }
+}
+
+/// Checks an account name or login phone and a password.
+pub async fn password_login(
+    state: &AppState,
+    identifier: &str,
+    password: &SecretPassword,
+    origin: &Origin,
+) -> Result<User, LoginError> {
+    let parsed = Identifier::parse(identifier);
+    let user = match &parsed {
+        Some(id) => lookup(state, id).await?,
+        None => None,
+    };
+    // The account lock follows the account (whichever identifier is used);
+    // for an unknown identifier it follows what was typed.
+    let account_subject = match (&user, &parsed) {
+        (Some(u), _) => format!("user:{}", u.id),
+        (None, Some(id)) => id.key(),
+        (None, None) => format!("raw:{}", identifier.trim().to_lowercase()),
+    };
+    let ip_subject = origin.ip.clone().unwrap_or_else(|| "unknown".into());
+    let (by_account, by_ip) = (account_backoff(state), ip_backoff(state));
+
+    let wait = match (
+        by_account
+            .locked(&state.ephemeral, &account_subject)
+            .await?,
+        by_ip.locked(&state.ephemeral, &ip_subject).await?,
+    ) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(wait) = wait {
+        Entry::new("login.throttled", Outcome::Failure)
+            .subject_name(user.as_ref().map(|u| u.id), identifier)
+            .origin(origin)
+            .detail(json!({ "retry_after_secs": wait.as_secs() }))
+            .write(&state.store)
+            .await?;
+        return Err(LoginError::Locked(wait));
+    }
+
+    let verified = state
+        .hasher
+        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
+    let user = match user {
+        Some(user) if verified.ok => user,
+        user => {
+            let locked_account = by_account
+                .failure(&state.ephemeral, &account_subject)
+                .await?;
+            let locked_ip = by_ip.failure(&state.ephemeral, &ip_subject).await?;
+            let reason = if user.is_some() {
+                "wrong_password"
+            } else {
+                "unknown_account"
+            };
+            Entry::new("login.failure", Outcome::Failure)
+                .subject_name(user.as_ref().map(|u| u.id), identifier)
+                .origin(origin)
+                .detail(json!({ "reason": reason }))
+                .write(&state.store)
+                .await?;
+            for (scope, lock) in [("account", locked_account), ("ip", locked_ip)] {
+                if let Some(lock) = lock {
+                    Entry::new("login.lockout", Outcome::Failure)
+                        .subject_name(user.as_ref().map(|u| u.id), identifier)
+                        .origin(origin)
+                        .detail(json!({ "scope": scope, "lock_secs": lock.as_secs() }))
+                        .write(&state.store)
+                        .await?;
+                }
+            }
+            return Err(LoginError::InvalidCredentials);
+        }
+    };
+
+    if user.status != AccountStatus::Active {
+        Entry::new("login.failure", Outcome::Failure)
+            .subject(&user)
+            .origin(origin)
+            .detail(json!({ "reason": "disabled" }))
+            .write(&state.store)
+            .await?;
+        return Err(LoginError::Disabled);
+    }
+
+    by_account.reset(&state.ephemeral, &account_subject).await?;
+    if verified.needs_rehash {
+        // Parameters changed in config since this hash was made: upgrade it
+        // now that we hold the plain password.
+        let hash = state.hasher.hash(password).await?;
+        state.store.set_password_hash(user.id, &hash, false).await?;
+    }
+    state.store.record_login(user.id).await?;
+    let actor = Actor::User {
+        id: user.id,
+        username: user.username.clone(),
+    };
+    Entry::new("login.success", Outcome::Success)
+        .actor(&actor)
+        .subject(&user)
+        .origin(origin)
+        .detail(json!({ "method": "password", "rehashed": verified.needs_rehash }))
+        .write(&state.store)
+        .await?;
+    Ok(user)
+}
+
+/// Records a logout (the session itself is ended by the caller).
+pub async fn record_logout(
+    state: &AppState,
+    user: &User,
+    origin: &Origin,
+) -> Result<(), StoreError> {
+    let actor = Actor::User {
+        id: user.id,
+        username: user.username.clone(),
+    };
+    Entry::new("logout", Outcome::Success)
+        .actor(&actor)
+        .subject(user)
+        .origin(origin)
+        .write(&state.store)
+        .await
+}

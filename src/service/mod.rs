@@ -1,0 +1,65 @@
+//! Flow logic, free of HTTP types: handlers and the CLI call these.
+
+pub mod accounts;
+pub mod audit;
+pub mod login;
+
+use uuid::Uuid;
+
+/// Where a request came from, for rate limits and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Origin {
+    pub fn cli() -> Self {
+        Self {
+            ip: None,
+            user_agent: Some(format!("tongxing-cli/{}", env!("CARGO_PKG_VERSION"))),
+        }
+    }
+}
+
+/// Who performs an action, as the audit log names them.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// Not signed in (a login attempt, a recovery request …).
+    Anonymous,
+    User {
+        id: Uuid,
+        username: String,
+    },
+    /// An operator on the server's command line (the OS user when known).
+    Cli {
+        os_user: String,
+    },
+    /// Tongxing itself (first-start bootstrap, background jobs).
+    System,
+}
+
+impl Actor {
+    pub fn cli() -> Self {
+        let os_user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        Actor::Cli { os_user }
+    }
+
+    pub fn id(&self) -> Option<Uuid> {
+        match self {
+            Actor::User { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Anonymous => "anonymous".into(),
+            Actor::User { username, .. } => username.clone(),
+            Actor::Cli { os_user } => format!("cli:{os_user}"),
+            Actor::System => "system".into(),
+        }
+    }
+}

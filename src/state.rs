@@ -1,0 +1,62 @@
+//! The shared state every handler, service and CLI command works with.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::crypto::PasswordHasher;
+use crate::domain::PasswordPolicy;
+use crate::ephemeral::Ephemeral;
+use crate::store::Store;
+
+/// Cheap to clone: every part is reference-counted inside.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub ephemeral: Ephemeral,
+    pub hasher: PasswordHasher,
+    pub policy: Arc<PasswordPolicy>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("redis: {0}")]
+    Redis(#[from] crate::ephemeral::EphemeralError),
+    #[error("password hashing: {0}")]
+    Hash(#[from] crate::crypto::HashError),
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl AppState {
+    /// Connects to the database (creating the data directory for SQLite),
+    /// applies migrations and, with `with_redis`, connects to Redis.
+    pub async fn init(config: Config, with_redis: bool) -> Result<Self, InitError> {
+        if config.database_kind() == "sqlite" {
+            std::fs::create_dir_all(&config.data_dir).map_err(|source| InitError::DataDir {
+                path: config.data_dir.display().to_string(),
+                source,
+            })?;
+        }
+        let store = Store::connect(&config.database_url()).await?;
+        store.migrate().await?;
+        let ephemeral = match (&config.redis_url, with_redis) {
+            (Some(url), true) => Ephemeral::redis(url, &config.redis_prefix).await?,
+            _ => Ephemeral::memory(),
+        };
+        let hasher = PasswordHasher::new(&config.password_hash)?;
+        let policy = Arc::new(PasswordPolicy::new(config.password_policy.clone()));
+        Ok(Self {
+            config: Arc::new(config),
+            store,
+            ephemeral,
+            hasher,
+            policy,
+        })
+    }
+}

@@ -1,0 +1,96 @@
+//! The append-only audit log. There is deliberately no update or delete
+//! here, and database triggers refuse them too.
+
+use serde::Serialize;
+use sqlx::FromRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Store, StoreError, on_db};
+
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub event: String,
+    pub outcome: String,
+    pub actor_id: Option<Uuid>,
+    pub actor: String,
+    pub subject_id: Option<Uuid>,
+    pub subject: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: String,
+}
+
+/// An entry to append. `detail` is a JSON object; callers must never put
+/// secrets (passwords, codes, tokens) in it.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub event: &'static str,
+    pub outcome: &'static str,
+    pub actor_id: Option<Uuid>,
+    pub actor: String,
+    pub subject_id: Option<Uuid>,
+    pub subject: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// Which entries to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub subject_id: Option<Uuid>,
+    pub event: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    /// Entries with an id below this (paging backwards).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    pub async fn append_audit(&self, e: &NewAuditEvent) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let detail = e.detail.to_string();
+        on_db!(self, pool => sqlx::query(
+            "INSERT INTO audit_events (at, event, outcome, actor_id, actor, subject_id, subject, ip, user_agent, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(now)
+        .bind(e.event)
+        .bind(e.outcome)
+        .bind(e.actor_id)
+        .bind(&e.actor)
+        .bind(e.subject_id)
+        .bind(&e.subject)
+        .bind(&e.ip)
+        .bind(&e.user_agent)
+        .bind(&detail)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    pub async fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
+        // Each optional filter is "($n IS NULL OR column …)" so the SQL text
+        // and its parameters stay the same whichever filters are set.
+        let sql = "SELECT id, at, event, outcome, actor_id, actor, subject_id, subject, ip, user_agent, detail \
+                   FROM audit_events \
+                   WHERE ($1 IS NULL OR subject_id = $1) AND ($2 IS NULL OR event = $2) \
+                   AND ($3 IS NULL OR at >= $3) AND ($4 IS NULL OR at < $4) AND ($5 IS NULL OR id < $5) \
+                   ORDER BY id DESC LIMIT $6";
+        Ok(on_db!(self, pool => sqlx::query_as::<_, AuditRow>(sql)
+            .bind(f.subject_id)
+            .bind(&f.event)
+            .bind(f.since)
+            .bind(f.until)
+            .bind(f.before_id)
+            .bind(f.limit.clamp(1, 1000))
+            .fetch_all(pool)
+            .await?))
+    }
+}

@@ -1,0 +1,227 @@
+//! Accounts.
+
+use sqlx::FromRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Store, StoreError, on_db};
+
+/// Lifecycle state of an account. Stored as text so later states (for
+/// example "weak password, blocked until an admin resets it") need no
+/// schema change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    Active,
+    Disabled,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+impl TryFrom<String> for AccountStatus {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.as_str() {
+            "active" => Ok(Self::Active),
+            "disabled" => Ok(Self::Disabled),
+            other => Err(format!("unknown account status {other:?}")),
+        }
+    }
+}
+
+#[derive(Clone, FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub login_phone: Option<String>,
+    pub security_phone: Option<String>,
+    pub security_email: Option<String>,
+    pub security_email_verified: bool,
+    pub organization: Option<String>,
+    pub is_admin: bool,
+    #[sqlx(try_from = "String")]
+    pub status: AccountStatus,
+    pub status_reason: Option<String>,
+    pub password_hash: String,
+    pub password_changed_at: OffsetDateTime,
+    pub session_epoch: i64,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub last_login_at: Option<OffsetDateTime>,
+}
+
+/// The hash is a secret: keep it out of Debug output and logs.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("status", &self.status)
+            .field("is_admin", &self.is_admin)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub login_phone: Option<String>,
+    pub security_phone: Option<String>,
+    pub security_email: Option<String>,
+    pub organization: Option<String>,
+    pub is_admin: bool,
+    pub password_hash: String,
+}
+
+const UNIQUE_FIELDS: &[&str] = &["username", "login_phone"];
+const COLUMNS: &str = "id, username, display_name, login_phone, security_phone, security_email, \
+    security_email_verified, organization, is_admin, status, status_reason, password_hash, \
+    password_changed_at, session_epoch, version, created_at, updated_at, last_login_at";
+
+impl Store {
+    pub async fn insert_user(&self, new: &NewUser) -> Result<User, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let id = Uuid::now_v7();
+        let sql = format!(
+            "INSERT INTO users (id, username, display_name, login_phone, security_phone, security_email, \
+             organization, is_admin, password_hash, password_changed_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10) RETURNING {COLUMNS}"
+        );
+        on_db!(self, pool => sqlx::query_as::<_, User>(&sql)
+            .bind(id)
+            .bind(&new.username)
+            .bind(&new.display_name)
+            .bind(&new.login_phone)
+            .bind(&new.security_phone)
+            .bind(&new.security_email)
+            .bind(&new.organization)
+            .bind(new.is_admin)
+            .bind(&new.password_hash)
+            .bind(now)
+            .fetch_one(pool)
+            .await)
+        .map_err(|e| StoreError::from_write(e, UNIQUE_FIELDS))
+    }
+
+    pub async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        self.user_where("id = $1", id).await
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        self.user_where("username = $1", username.to_string()).await
+    }
+
+    pub async fn user_by_login_phone(&self, phone: &str) -> Result<Option<User>, StoreError> {
+        self.user_where("login_phone = $1", phone.to_string()).await
+    }
+
+    async fn user_where<T>(&self, condition: &str, value: T) -> Result<Option<User>, StoreError>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>
+            + for<'q> sqlx::Encode<'q, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>
+            + Send,
+    {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE {condition}");
+        Ok(
+            on_db!(self, pool => sqlx::query_as::<_, User>(&sql).bind(value).fetch_optional(pool).await?),
+        )
+    }
+
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        Ok(
+            on_db!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(pool).await?),
+        )
+    }
+
+    /// Accounts ordered by name, a page at a time.
+    pub async fn list_users(&self, limit: i64, offset: i64) -> Result<Vec<User>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM users ORDER BY username LIMIT $1 OFFSET $2");
+        Ok(
+            on_db!(self, pool => sqlx::query_as::<_, User>(&sql).bind(limit).bind(offset).fetch_all(pool).await?),
+        )
+    }
+
+    /// Stores a new password hash. With `end_sessions` every existing
+    /// session of the account becomes invalid (its epoch no longer matches).
+    pub async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        end_sessions: bool,
+    ) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let done = if end_sessions {
+            on_db!(self, pool => sqlx::query(
+                "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
+                 session_epoch = session_epoch + 1, version = version + 1 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(hash)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected())
+        } else {
+            // A transparent re-hash after a parameter change: same password,
+            // so sessions and the change timestamp stay as they are.
+            on_db!(self, pool => sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                .bind(id)
+                .bind(hash)
+                .execute(pool)
+                .await?
+                .rows_affected())
+        };
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Sets the status; leaving `active` ends every session of the account.
+    pub async fn set_user_status(
+        &self,
+        id: Uuid,
+        status: AccountStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let bump = i64::from(status != AccountStatus::Active);
+        let done = on_db!(self, pool => sqlx::query(
+            "UPDATE users SET status = $2, status_reason = $3, updated_at = $4, \
+             session_epoch = session_epoch + $5, version = version + 1 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(now)
+        .bind(bump)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn record_login(&self, id: Uuid) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc();
+        on_db!(self, pool => sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+}
