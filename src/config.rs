@@ -205,9 +205,11 @@ impl Config {
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None => figment = figment.merge(Toml::file("tongxing.toml")),
         }
-        let env = Env::prefixed("TONGXING_")
-            .split("__")
-            .filter(|key| !NOT_SETTINGS.contains(&key.as_str()));
+        let env = Env::prefixed("TONGXING_").split("__").filter(|key| {
+            !NOT_SETTINGS
+                .iter()
+                .any(|s| key.as_str().eq_ignore_ascii_case(s))
+        });
         let config: Config = figment
             .merge(env)
             .extract()
@@ -223,22 +225,21 @@ impl Config {
                 "issuer: environment = \"production\" requires an https issuer".into(),
             ));
         }
-        if let Some(url) = &self.database_url {
-            if !(url.starts_with("sqlite:")
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
                 || url.starts_with("postgresql://"))
-            {
-                return Err(ConfigError(
-                    "database_url: must start with sqlite:, postgres:// or postgresql://".into(),
-                ));
-            }
+        {
+            return Err(ConfigError(
+                "database_url: must start with sqlite:, postgres:// or postgresql://".into(),
+            ));
         }
-        if let Some(url) = &self.redis_url {
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(ConfigError(
-                    "redis_url: must start with redis:// or rediss://".into(),
-                ));
-            }
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError(
+                "redis_url: must start with redis:// or rediss://".into(),
+            ));
         }
         let h = &self.password_hash;
         if h.memory_kib < 8 * h.parallelism.max(1) || h.iterations == 0 || h.parallelism == 0 {

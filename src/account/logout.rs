@@ -36,10 +36,10 @@ pub async fn submit(
     ClientOrigin(origin): ClientOrigin,
     CsrfForm(_, session): CsrfForm<LogoutForm>,
 ) -> Result<Response, PageError> {
-    if let Some(id) = session_user_id(&session).await? {
-        if let Some(user) = state.store.user_by_id(id).await? {
-            record_logout(&state, &user, &origin).await?;
-        }
+    if let Some(id) = session_user_id(&session).await?
+        && let Some(user) = state.store.user_by_id(id).await?
+    {
+        record_logout(&state, &user, &origin).await?;
     }
     sign_out(&session).await?;
     Ok(Redirect::to(routes::LOGOUT).into_response())

@@ -29,10 +29,10 @@ impl AccountName {
         if ats > 1 || name.starts_with(['@', '.', '-']) || name.ends_with(['@', '.', '-']) {
             return invalid("must look like name or name@domain");
         }
-        if let Some((_, domain)) = name.split_once('@') {
-            if !domain.contains('.') || domain.contains("..") || domain.starts_with('.') {
-                return invalid("must look like name or name@domain");
-            }
+        if let Some((_, domain)) = name.split_once('@')
+            && (!domain.contains('.') || domain.contains("..") || domain.starts_with('.'))
+        {
+            return invalid("must look like name or name@domain");
         }
         Ok(Self(name))
     }

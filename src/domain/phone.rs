@@ -49,10 +49,10 @@ impl PhoneNumber {
 
     /// `133****8347` for +86 numbers, `+4477****0123` style otherwise.
     pub fn masked(e164: &str) -> String {
-        if let Some(national) = e164.strip_prefix("+86") {
-            if national.len() == 11 {
-                return format!("{}****{}", &national[..3], &national[7..]);
-            }
+        if let Some(national) = e164.strip_prefix("+86")
+            && national.len() == 11
+        {
+            return format!("{}****{}", &national[..3], &national[7..]);
         }
         let len = e164.len();
         if len <= 8 || !e164.is_ascii() {

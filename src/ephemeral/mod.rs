@@ -175,7 +175,7 @@ impl MemoryMap {
 
     fn wrote(&mut self) {
         self.writes += 1;
-        if self.writes % 4096 == 0 {
+        if self.writes.is_multiple_of(4096) {
             let now = Instant::now();
             self.entries.retain(|_, (_, exp)| *exp > now);
         }

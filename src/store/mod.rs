@@ -53,16 +53,16 @@ impl StoreError {
     /// Turns a unique-constraint violation into `Conflict(field)`; the field
     /// is found from the constraint (PostgreSQL) or message (SQLite).
     fn from_write(err: sqlx::Error, fields: &[&'static str]) -> Self {
-        if let sqlx::Error::Database(db) = &err {
-            if db.is_unique_violation() {
-                let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-                let field = fields
-                    .iter()
-                    .find(|f| text.contains(*f))
-                    .copied()
-                    .unwrap_or("value");
-                return Self::Conflict(field);
-            }
+        if let sqlx::Error::Database(db) = &err
+            && db.is_unique_violation()
+        {
+            let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+            let field = fields
+                .iter()
+                .find(|f| text.contains(*f))
+                .copied()
+                .unwrap_or("value");
+            return Self::Conflict(field);
         }
         Self::Db(err)
     }

@@ -1,0 +1,386 @@
+//! Test harness: `TestApp` (a running server), `Browser` (a cookie jar that
+//! submits the hosted forms), the CLI runner and audit-log access.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use sqlx::Connection;
+use tokio::io::AsyncWriteExt;
+use tongxing::service::accounts::{self, NewAccount};
+use tongxing::service::{Actor, Origin};
+use tongxing::store::audit::{AuditFilter, AuditRow};
+use tongxing::store::users::User;
+use tongxing::{App, AppState, Config};
+
+pub const PASSWORD: &str = "Correct-Horse-9";
+
+/// A PostgreSQL database made for one test and dropped after it.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create(admin_url: &str) -> (Self, String) {
+        let name = format!("tongxing_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .expect("connect to TONGXING_TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.ok();
+        let mut url = url::Url::parse(admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        (
+            Self {
+                admin_url: admin_url.to_string(),
+                name,
+            },
+            url.to_string(),
+        )
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Storage shared by the nodes of one test (one "deployment").
+struct Shared {
+    _data_dir: tempfile::TempDir,
+    _pg: Option<PgDatabase>,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub config: Config,
+    /// Password of the `admin` account created at first start.
+    pub admin_password: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    shared: Arc<Shared>,
+}
+
+/// Settings every test starts from: cheap hashing, fast enough to log in
+/// dozens of times per test, everything else as shipped.
+fn base_config(data_dir: PathBuf) -> Config {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir,
+        ..Config::default()
+    };
+    config.password_hash.memory_kib = 1024;
+    config.password_hash.iterations = 1;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut config = base_config(data_dir.path().to_path_buf());
+        let pg = match std::env::var("TONGXING_TEST_DATABASE_URL") {
+            Ok(admin) if !admin.is_empty() => {
+                let (db, url) = PgDatabase::create(&admin).await;
+                config.database_url = Some(url);
+                Some(db)
+            }
+            _ => None,
+        };
+        if let Ok(redis) = std::env::var("TONGXING_TEST_REDIS_URL")
+            && !redis.is_empty()
+        {
+            config.redis_url = Some(redis);
+            config.redis_prefix = format!("tongxing-test:{}:", uuid::Uuid::new_v4().simple());
+        }
+        customize(&mut config);
+        let shared = Arc::new(Shared {
+            _data_dir: data_dir,
+            _pg: pg,
+        });
+        Self::start(config, shared).await
+    }
+
+    /// Another node of the same deployment: same database, same Redis.
+    pub async fn spawn_node(&self) -> TestApp {
+        Self::start(self.config.clone(), self.shared.clone()).await
+    }
+
+    async fn start(config: Config, shared: Arc<Shared>) -> TestApp {
+        let app = App::build(config.clone()).await.expect("server starts");
+        let addr = app.local_addr();
+        let state = app.state().clone();
+        let admin_password = app.bootstrap_password.clone().unwrap_or_default();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base: format!("http://{addr}"),
+            state,
+            config,
+            admin_password,
+            shutdown: Some(tx),
+            shared,
+        }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    /// An ordinary account with [`PASSWORD`].
+    pub async fn user(&self, username: &str) -> User {
+        self.user_with(NewAccount {
+            username: username.into(),
+            ..NewAccount::default()
+        })
+        .await
+    }
+
+    pub async fn user_with(&self, mut input: NewAccount) -> User {
+        if input.password.is_none() {
+            input.password = Some(tongxing::domain::SecretPassword::new(PASSWORD));
+        }
+        accounts::create(&self.state, input, &Actor::System, &Origin::default())
+            .await
+            .unwrap()
+            .0
+    }
+
+    pub async fn audit(&self, event: &str) -> Vec<AuditRow> {
+        let filter = AuditFilter {
+            event: Some(event.into()),
+            limit: 1000,
+            ..AuditFilter::default()
+        };
+        self.state.store.list_audit(&filter).await.unwrap()
+    }
+
+    /// The database URL the server uses (for the CLI).
+    pub fn database_url(&self) -> String {
+        self.config.database_url()
+    }
+
+    /// Runs the `tongxing` binary against this deployment's database.
+    pub async fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
+        self.cli_env(args, stdin, &[]).await
+    }
+
+    pub async fn cli_env(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> CliOutput {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tongxing"));
+        cmd.args(args)
+            .env("TONGXING_DATA_DIR", &self.config.data_dir)
+            .env("TONGXING_DATABASE_URL", self.database_url())
+            .env(
+                "TONGXING_PASSWORD_HASH__MEMORY_KIB",
+                self.config.password_hash.memory_kib.to_string(),
+            )
+            .env(
+                "TONGXING_PASSWORD_HASH__ITERATIONS",
+                self.config.password_hash.iterations.to_string(),
+            )
+            .env("USER", "tester")
+            .env_remove("TONGXING_REDIS_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).await.unwrap();
+        }
+        drop(input);
+        let out = child.wait_with_output().await.unwrap();
+        CliOutput {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct CliOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// A browser: cookie jar on, redirects off (tests follow them explicitly).
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+    jar: Arc<reqwest::cookie::Jar>,
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    async fn from(resp: reqwest::Response) -> Page {
+        Page {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+
+    /// The CSRF token of the first form on the page.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self
+            .body
+            .find(marker)
+            .unwrap_or_else(|| panic!("no CSRF field in:\n{}", self.body))
+            + marker.len();
+        let end = self.body[start..].find('"').unwrap();
+        self.body[start..start + end].to_string()
+    }
+
+    pub fn has(&self, text: &str) -> bool {
+        self.body.contains(text)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            base: base.to_string(),
+            jar,
+        }
+    }
+
+    /// The same cookie jar pointed at another node.
+    pub fn at(&self, base: &str) -> Browser {
+        Browser {
+            client: self.client.clone(),
+            base: base.to_string(),
+            jar: self.jar.clone(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        Page::from(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut req = self.client.get(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Page::from(req.send().await.unwrap()).await
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        Page::from(
+            self.client
+                .post(self.url(path))
+                .form(fields)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Opens `page`, takes its CSRF token and posts `fields` to `action`.
+    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.get(page).await.csrf();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_form(action, &all).await
+    }
+
+    pub async fn login(&self, identifier: &str, password: &str) -> Page {
+        self.submit(
+            "/login",
+            "/login",
+            &[("identifier", identifier), ("password", password)],
+        )
+        .await
+    }
+
+    /// The value of a cookie the jar would send to this node.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let url = reqwest::Url::parse(&self.base).unwrap();
+        let header = self.jar.cookies(&url)?;
+        header.to_str().ok()?.split(';').find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
+    }
+}

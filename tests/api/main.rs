@@ -1,0 +1,13 @@
+//! The integration test binary: every test boots the real server on
+//! 127.0.0.1:0 with its own data directory (and, when
+//! `TONGXING_TEST_DATABASE_URL` / `TONGXING_TEST_REDIS_URL` are set, its own
+//! PostgreSQL database and Redis key space).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod cli;
+mod i18n;
+mod login;
+mod nodes;
+mod ops;
