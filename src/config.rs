@@ -56,6 +56,38 @@ pub struct Config {
     pub password_hash: PasswordHashConfig,
     pub password_policy: PasswordPolicyConfig,
     pub login_limits: LoginLimitsConfig,
+    pub oidc: OidcConfig,
+    /// 32 random bytes in base64: private signing keys are stored encrypted
+    /// with it (AES-256-GCM). Keep it outside the database.
+    pub key_encryption_key: Option<String>,
+}
+
+/// Token lifetimes and key handling.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    pub access_token_ttl_secs: u64,
+    pub id_token_ttl_secs: u64,
+    pub refresh_token_ttl_days: u64,
+    pub code_ttl_secs: u64,
+    /// How long a rotated signing key stays in JWKS (and verifies tokens).
+    pub key_grace_hours: u64,
+    /// How often a node re-reads the key table to pick up rotations made
+    /// by another node or the CLI.
+    pub key_refresh_secs: u64,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_secs: 600,
+            id_token_ttl_secs: 3600,
+            refresh_token_ttl_days: 30,
+            code_ttl_secs: 60,
+            key_grace_hours: 48,
+            key_refresh_secs: 30,
+        }
+    }
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -165,6 +197,8 @@ impl Default for Config {
             password_hash: PasswordHashConfig::default(),
             password_policy: PasswordPolicyConfig::default(),
             login_limits: LoginLimitsConfig::default(),
+            oidc: OidcConfig::default(),
+            key_encryption_key: None,
         }
     }
 }
@@ -273,6 +307,25 @@ impl Config {
             return Err(ConfigError(
                 "login_limits: failure counts, window and base delay must be at least 1, max_delay_secs ≥ base_delay_secs".into(),
             ));
+        }
+        let o = &self.oidc;
+        if o.access_token_ttl_secs == 0
+            || o.id_token_ttl_secs == 0
+            || o.refresh_token_ttl_days == 0
+            || o.code_ttl_secs == 0
+            || o.code_ttl_secs > 600
+        {
+            return Err(ConfigError(
+                "oidc: token lifetimes must be at least 1; code_ttl_secs at most 600 (RFC 6749 §4.1.2)".into(),
+            ));
+        }
+        if o.key_grace_hours * 3600 < o.id_token_ttl_secs.max(o.access_token_ttl_secs) {
+            return Err(ConfigError(
+                "oidc.key_grace_hours: must outlast the longest token lifetime".into(),
+            ));
+        }
+        if let Some(kek) = &self.key_encryption_key {
+            crate::crypto::kek::Kek::from_base64(kek).map_err(|e| ConfigError(e.to_string()))?;
         }
         if self.password_policy.min_length < 8 || self.password_policy.min_length > 128 {
             return Err(ConfigError(

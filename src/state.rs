@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::crypto::PasswordHasher;
 use crate::domain::PasswordPolicy;
 use crate::ephemeral::Ephemeral;
+use crate::service::keys::KeyRing;
 use crate::store::Store;
 
 /// Cheap to clone: every part is reference-counted inside.
@@ -16,6 +17,9 @@ pub struct AppState {
     pub ephemeral: Ephemeral,
     pub hasher: PasswordHasher,
     pub policy: Arc<PasswordPolicy>,
+    pub keys: KeyRing,
+    /// Outbound HTTP (back-channel logout, client JWK sets).
+    pub http: reqwest::Client,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +30,10 @@ pub enum InitError {
     Redis(#[from] crate::ephemeral::EphemeralError),
     #[error("password hashing: {0}")]
     Hash(#[from] crate::crypto::HashError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] crate::service::keys::KeyError),
+    #[error("http client: {0}")]
+    Http(#[from] reqwest::Error),
     #[error("data directory {path}: {source}")]
     DataDir {
         path: String,
@@ -51,12 +59,20 @@ impl AppState {
         };
         let hasher = PasswordHasher::new(&config.password_hash)?;
         let policy = Arc::new(PasswordPolicy::new(config.password_policy.clone()));
+        let keys = KeyRing::init(store.clone(), &config).await?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("tongxing/", env!("CARGO_PKG_VERSION")))
+            .build()?;
         Ok(Self {
             config: Arc::new(config),
             store,
             ephemeral,
             hasher,
             policy,
+            keys,
+            http,
         })
     }
 }

@@ -1,5 +1,7 @@
 //! Cryptographic building blocks: password hashing, random secrets.
 
+pub mod jws;
+pub mod kek;
 pub mod password;
 pub mod random;
 

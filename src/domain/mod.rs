@@ -5,11 +5,13 @@ mod account_name;
 mod email;
 mod password;
 mod phone;
+mod scope;
 
 pub use account_name::AccountName;
 pub use email::Email;
 pub use password::{PasswordPolicy, PolicyViolation, SecretPassword};
 pub use phone::PhoneNumber;
+pub use scope::Scope;
 
 /// Why a value was refused; the `field` names the input so pages, the API
 /// and the CLI can say exactly what to fix.

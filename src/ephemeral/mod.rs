@@ -107,6 +107,32 @@ impl Ephemeral {
         Ok(())
     }
 
+    /// Stores the value only when the key does not exist; returns whether
+    /// it was stored (single-use markers such as assertion `jti`s).
+    pub async fn set_nx(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, EphemeralError> {
+        match self {
+            Self::Memory(kv) => Ok(kv.set_nx(key, value, ttl)),
+            Self::Redis { pool, prefix } => {
+                let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+                let set: Option<String> = pool
+                    .set(
+                        Self::key(prefix, key),
+                        value,
+                        Some(Expiration::PX(ms)),
+                        Some(fred::types::SetOptions::NX),
+                        false,
+                    )
+                    .await?;
+                Ok(set.is_some())
+            }
+        }
+    }
+
     pub async fn get(&self, key: &str) -> Result<Option<String>, EphemeralError> {
         match self {
             Self::Memory(kv) => Ok(kv.get(key)),
@@ -215,6 +241,17 @@ impl MemoryKv {
         map.entries
             .insert(key.to_string(), (value.to_string(), Instant::now() + ttl));
         map.wrote();
+    }
+
+    fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> bool {
+        let mut map = self.lock();
+        if map.live(key).is_some() {
+            return false;
+        }
+        map.entries
+            .insert(key.to_string(), (value.to_string(), Instant::now() + ttl));
+        map.wrote();
+        true
     }
 
     fn get(&self, key: &str) -> Option<String> {

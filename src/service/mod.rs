@@ -2,7 +2,10 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod clients;
+pub mod keys;
 pub mod login;
+pub mod tokens;
 
 use uuid::Uuid;
 

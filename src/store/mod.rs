@@ -4,6 +4,9 @@
 //! pool is configured.
 
 pub mod audit;
+pub mod clients;
+pub mod grants;
+pub mod keys;
 pub mod users;
 
 use std::str::FromStr;
@@ -65,6 +68,14 @@ impl StoreError {
             return Self::Conflict(field);
         }
         Self::Db(err)
+    }
+
+    /// Names the conflicting field explicitly (for tables with one unique key).
+    fn into_conflict(self, field: &'static str) -> Self {
+        match self {
+            Self::Conflict(_) => Self::Conflict(field),
+            other => other,
+        }
     }
 }
 

@@ -1,0 +1,440 @@
+//! The client registry: registering relying parties, their secrets, and
+//! checking what a client may do.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use url::Url;
+
+use super::audit::{Entry, Outcome};
+use super::{Actor, Origin};
+use crate::crypto::jws::Alg;
+use crate::crypto::random;
+use crate::domain::{InvalidValue, Scope};
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::clients::ClientRow;
+
+/// Scopes a client may ask for when registration does not say.
+pub const DEFAULT_SCOPES: &str = "openid profile email phone offline_access";
+/// Every scope Tongxing knows.
+pub const KNOWN_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    "offline_access",
+    "admin",
+];
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+    None,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 4] = [
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::PrivateKeyJwt,
+        Self::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+    }
+}
+
+/// A registered client, decoded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    #[serde(skip)]
+    pub secret_hash: Option<String>,
+    pub token_auth_method: AuthMethod,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub first_party: bool,
+    pub scopes: Vec<String>,
+    pub id_token_alg: Alg,
+    pub jwks_uri: Option<String>,
+    #[serde(skip)]
+    pub jwks: Option<Value>,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.token_auth_method == AuthMethod::None
+    }
+
+    fn from_row(row: ClientRow) -> Result<Client, StoreError> {
+        let list = |text: &str| serde_json::from_str::<Vec<String>>(text).unwrap_or_default();
+        Ok(Client {
+            token_auth_method: AuthMethod::parse(&row.token_auth_method)
+                .unwrap_or(AuthMethod::ClientSecretBasic),
+            redirect_uris: list(&row.redirect_uris),
+            post_logout_redirect_uris: list(&row.post_logout_redirect_uris),
+            scopes: row
+                .scopes
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            id_token_alg: Alg::parse(&row.id_token_alg).unwrap_or(Alg::RS256),
+            jwks: row
+                .jwks
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
+            id: row.id,
+            name: row.name,
+            secret_hash: row.secret_hash,
+            backchannel_logout_uri: row.backchannel_logout_uri,
+            first_party: row.first_party,
+            jwks_uri: row.jwks_uri,
+        })
+    }
+
+    /// Checks a presented secret against the stored SHA-256 (constant time).
+    pub fn secret_matches(&self, secret: &str) -> bool {
+        match &self.secret_hash {
+            Some(stored) => {
+                random::constant_time_eq(hash_secret(secret).as_bytes(), stored.as_bytes())
+            }
+            None => false,
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        v["id_token_alg"] = json!(self.id_token_alg.as_str());
+        v["token_auth_method"] = json!(self.token_auth_method.as_str());
+        v["scopes"] = json!(self.scopes.join(" "));
+        v["has_jwks"] = json!(self.jwks.is_some());
+        v
+    }
+}
+
+/// Client secrets are 256-bit random values, so a plain SHA-256 is enough
+/// to store them (no slow hash on the token path — DESIGN.md).
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    Invalid(#[from] InvalidValue),
+    #[error("{0}: {1}")]
+    InvalidText(&'static str, String),
+    #[error("client_id is already in use")]
+    Conflict,
+    #[error("no such client")]
+    NotFound,
+    #[error("{0}")]
+    Store(StoreError),
+    #[error("random generator: {0}")]
+    Random(#[from] getrandom::Error),
+}
+
+impl From<StoreError> for ClientError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(_) => ClientError::Conflict,
+            StoreError::NotFound => ClientError::NotFound,
+            other => ClientError::Store(other),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct NewClient {
+    pub id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub first_party: bool,
+    /// Space-separated; [`DEFAULT_SCOPES`] when empty.
+    pub scopes: Option<String>,
+    pub id_token_alg: Option<String>,
+    /// `None`: client_secret_basic for confidential, none for public.
+    pub token_auth_method: Option<String>,
+    pub public: bool,
+    /// A given secret (otherwise one is generated when the method needs it).
+    pub secret: Option<String>,
+    pub jwks_uri: Option<String>,
+    /// A JWK set (JSON text) for private_key_jwt.
+    pub jwks: Option<String>,
+}
+
+/// Absolute http(s) URI without fragment (RFC 6749 §3.1.2); plain http only
+/// for loopback hosts in production.
+fn check_uri(field: &'static str, raw: &str, production: bool) -> Result<String, ClientError> {
+    let bad = |why: &str| ClientError::InvalidText(field, format!("{raw:?} {why}"));
+    let url = Url::parse(raw).map_err(|_| bad("is not an absolute URI"))?;
+    if url.fragment().is_some() {
+        return Err(bad("must not have a fragment"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+            if production && !loopback {
+                return Err(bad("must use https in production"));
+            }
+        }
+        _ => return Err(bad("must be http or https")),
+    }
+    if raw.len() > 2000 {
+        return Err(bad("is too long"));
+    }
+    Ok(raw.to_string())
+}
+
+/// Registers a client. Returns it and the secret when one was generated.
+pub async fn register(
+    state: &AppState,
+    input: NewClient,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<(Client, Option<String>), ClientError> {
+    let production = state.config.is_production();
+    let id = input.id.trim().to_string();
+    if id.is_empty()
+        || id.len() > 128
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(ClientError::InvalidText(
+            "client_id",
+            "letters, digits, - _ . only (1–128)".into(),
+        ));
+    }
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ClientError::InvalidText(
+            "name",
+            "must have 1 to 100 characters".into(),
+        ));
+    }
+    let method = match input.token_auth_method.as_deref() {
+        Some(m) => AuthMethod::parse(m).ok_or_else(|| {
+            ClientError::InvalidText("token_auth_method", format!("unknown method {m:?}"))
+        })?,
+        None if input.public => AuthMethod::None,
+        None => AuthMethod::ClientSecretBasic,
+    };
+    if input.public != (method == AuthMethod::None) {
+        return Err(ClientError::InvalidText(
+            "token_auth_method",
+            "public clients use none; confidential ones need another method".into(),
+        ));
+    }
+    if input.redirect_uris.is_empty()
+        && input
+            .scopes
+            .as_deref()
+            .is_none_or(|s| s.split(' ').any(|x| x == "openid"))
+    {
+        return Err(ClientError::InvalidText(
+            "redirect_uri",
+            "at least one is required".into(),
+        ));
+    }
+    let redirect_uris = input
+        .redirect_uris
+        .iter()
+        .map(|u| check_uri("redirect_uri", u, production))
+        .collect::<Result<Vec<_>, _>>()?;
+    let post_logout = input
+        .post_logout_redirect_uris
+        .iter()
+        .map(|u| check_uri("post_logout_redirect_uri", u, production))
+        .collect::<Result<Vec<_>, _>>()?;
+    let backchannel = input
+        .backchannel_logout_uri
+        .as_deref()
+        .map(|u| check_uri("backchannel_logout_uri", u, production))
+        .transpose()?;
+    let scopes = Scope::parse(input.scopes.as_deref().unwrap_or(DEFAULT_SCOPES))?;
+    if let Some(unknown) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(s)) {
+        return Err(ClientError::InvalidText(
+            "scope",
+            format!("unknown scope {unknown:?}"),
+        ));
+    }
+    if input.public && scopes.contains("admin") {
+        return Err(ClientError::InvalidText(
+            "scope",
+            "a public client cannot have the admin scope".into(),
+        ));
+    }
+    let alg = match input.id_token_alg.as_deref() {
+        Some(a) => Alg::parse(a).ok_or_else(|| {
+            ClientError::InvalidText("id_token_alg", "RS256, ES256 or EdDSA".into())
+        })?,
+        None => Alg::RS256,
+    };
+    let jwks_uri = input
+        .jwks_uri
+        .as_deref()
+        .map(|u| check_uri("jwks_uri", u, production))
+        .transpose()?;
+    let jwks = match &input.jwks {
+        Some(text) => {
+            let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(text)
+                .map_err(|e| ClientError::InvalidText("jwks", format!("not a JWK set: {e}")))?;
+            if set.keys.is_empty() {
+                return Err(ClientError::InvalidText("jwks", "has no keys".into()));
+            }
+            Some(text.clone())
+        }
+        None => None,
+    };
+    if method == AuthMethod::PrivateKeyJwt && jwks.is_none() && jwks_uri.is_none() {
+        return Err(ClientError::InvalidText(
+            "jwks",
+            "private_key_jwt needs --jwks-uri or --jwks-file".into(),
+        ));
+    }
+    let (secret_hash, generated) = if method.uses_secret() {
+        match input.secret {
+            Some(s) if s.len() < 32 => {
+                return Err(ClientError::InvalidText(
+                    "secret",
+                    "must have at least 32 characters".into(),
+                ));
+            }
+            Some(s) => (Some(hash_secret(&s)), None),
+            None => {
+                let s = random::token()?;
+                (Some(hash_secret(&s)), Some(s))
+            }
+        }
+    } else {
+        (None, None)
+    };
+    let now = OffsetDateTime::now_utc();
+    let row = ClientRow {
+        id,
+        name,
+        secret_hash,
+        token_auth_method: method.as_str().into(),
+        redirect_uris: json!(redirect_uris).to_string(),
+        post_logout_redirect_uris: json!(post_logout).to_string(),
+        backchannel_logout_uri: backchannel,
+        first_party: input.first_party,
+        scopes: scopes.to_string(),
+        id_token_alg: alg.as_str().into(),
+        jwks_uri,
+        jwks,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    state.store.insert_client(&row).await?;
+    let client = Client::from_row(row)?;
+    Entry::new("client.created", Outcome::Success)
+        .actor(actor)
+        .origin(origin)
+        .detail(json!({ "client_id": client.id, "token_auth_method": client.token_auth_method.as_str(), "first_party": client.first_party }))
+        .write(&state.store)
+        .await?;
+    Ok((client, generated))
+}
+
+pub async fn find(state: &AppState, id: &str) -> Result<Option<Client>, StoreError> {
+    match state.store.client(id).await? {
+        Some(row) => Ok(Some(Client::from_row(row)?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn list(state: &AppState) -> Result<Vec<Client>, StoreError> {
+    state
+        .store
+        .list_clients()
+        .await?
+        .into_iter()
+        .map(Client::from_row)
+        .collect()
+}
+
+pub async fn remove(
+    state: &AppState,
+    id: &str,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<(), ClientError> {
+    state.store.delete_client(id).await?;
+    Entry::new("client.removed", Outcome::Success)
+        .actor(actor)
+        .origin(origin)
+        .detail(json!({ "client_id": id }))
+        .write(&state.store)
+        .await?;
+    Ok(())
+}
+
+/// A new secret for a confidential client; the old one stops working.
+pub async fn rotate_secret(
+    state: &AppState,
+    id: &str,
+    given: Option<String>,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<Option<String>, ClientError> {
+    let client = find(state, id).await?.ok_or(ClientError::NotFound)?;
+    if !client.token_auth_method.uses_secret() {
+        return Err(ClientError::InvalidText(
+            "client",
+            format!("uses {}, not a secret", client.token_auth_method.as_str()),
+        ));
+    }
+    let (secret, generated) = match given {
+        Some(s) if s.len() < 32 => {
+            return Err(ClientError::InvalidText(
+                "secret",
+                "must have at least 32 characters".into(),
+            ));
+        }
+        Some(s) => (s, None),
+        None => {
+            let s = random::token()?;
+            (s.clone(), Some(s))
+        }
+    };
+    state
+        .store
+        .set_client_secret(id, &hash_secret(&secret))
+        .await?;
+    Entry::new("client.secret_rotated", Outcome::Success)
+        .actor(actor)
+        .origin(origin)
+        .detail(json!({ "client_id": id }))
+        .write(&state.store)
+        .await?;
+    Ok(generated)
+}

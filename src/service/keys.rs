@@ -1,0 +1,261 @@
+//! The signing-key ring.
+//!
+//! Keys live in the database (private parts encrypted when a key-encryption
+//! key is configured) and are parsed once into memory. Every node re-reads
+//! the key table at most every `oidc.key_refresh_secs`, and at once when it
+//! meets a `kid` it does not know, so a rotation made on one node or by the
+//! CLI reaches all nodes without a restart. Only new kids are parsed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::config::Config;
+use crate::crypto::jws::{Alg, JwsError, SigningKey};
+use crate::crypto::kek::{Kek, KekError};
+use crate::store::keys::KeyRow;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Kek(#[from] KekError),
+    #[error("signing key {0}: {1}")]
+    Jws(String, JwsError),
+    #[error("signing keys are stored encrypted; set key_encryption_key to start")]
+    NeedKek,
+    #[error("no active {0} signing key")]
+    NoKey(&'static str),
+}
+
+struct Entry {
+    key: Arc<SigningKey>,
+    active: bool,
+    created_at: OffsetDateTime,
+    retired_at: Option<OffsetDateTime>,
+}
+
+struct Loaded {
+    keys: HashMap<String, Entry>,
+    at: Instant,
+}
+
+#[derive(Clone)]
+pub struct KeyRing {
+    store: Store,
+    kek: Option<Arc<Kek>>,
+    grace: Duration,
+    refresh: Duration,
+    loaded: Arc<RwLock<Loaded>>,
+}
+
+/// A key as `tongxing keys list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub alg: String,
+    pub encrypted: bool,
+    pub status: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+fn new_kid(alg: Alg) -> String {
+    format!(
+        "{}-{}",
+        alg.as_str().to_lowercase(),
+        uuid::Uuid::now_v7().simple()
+    )
+}
+
+impl KeyRing {
+    /// Loads the keys, creating one per algorithm on first start.
+    pub async fn init(store: Store, config: &Config) -> Result<KeyRing, KeyError> {
+        let kek = match &config.key_encryption_key {
+            Some(text) => Some(Arc::new(Kek::from_base64(text)?)),
+            None => None,
+        };
+        let ring = KeyRing {
+            store,
+            kek,
+            grace: Duration::from_secs(config.oidc.key_grace_hours * 3600),
+            refresh: Duration::from_secs(config.oidc.key_refresh_secs),
+            loaded: Arc::new(RwLock::new(Loaded {
+                keys: HashMap::new(),
+                at: Instant::now(),
+            })),
+        };
+        ring.reload().await?;
+        for alg in Alg::ALL {
+            if ring.active(alg).is_none() {
+                // Two nodes starting at once may both create one; both keys
+                // are valid and the newest becomes current.
+                ring.create(alg, false).await?;
+            }
+        }
+        Ok(ring)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        self.loaded.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn active(&self, alg: Alg) -> Option<Arc<SigningKey>> {
+        let loaded = self.read();
+        loaded
+            .keys
+            .values()
+            .filter(|e| e.active && e.key.alg == alg)
+            .max_by_key(|e| (e.created_at, e.key.kid.clone()))
+            .map(|e| e.key.clone())
+    }
+
+    async fn create(&self, alg: Alg, rotate: bool) -> Result<String, KeyError> {
+        let kid = new_kid(alg);
+        let (_, der) =
+            SigningKey::generate(alg, kid.clone()).map_err(|e| KeyError::Jws(kid.clone(), e))?;
+        let (private_key, encrypted) = match &self.kek {
+            Some(kek) => (kek.seal(&kid, &der)?, true),
+            None => (der, false),
+        };
+        let row = KeyRow {
+            kid: kid.clone(),
+            alg: alg.as_str().into(),
+            private_key,
+            encrypted,
+            created_at: OffsetDateTime::now_utc(),
+            retired_at: None,
+        };
+        if rotate {
+            self.store.rotate_key(&row).await?;
+        } else {
+            self.store.insert_key(&row).await?;
+        }
+        self.reload().await?;
+        Ok(kid)
+    }
+
+    /// Re-reads the key table; parses only keys not seen before.
+    pub async fn reload(&self) -> Result<(), KeyError> {
+        let since = OffsetDateTime::now_utc() - self.grace;
+        let rows = self.store.usable_keys(since).await?;
+        let mut next = HashMap::new();
+        for row in rows {
+            let Some(alg) = Alg::parse(&row.alg) else {
+                continue;
+            };
+            let known = self.read().keys.get(&row.kid).map(|e| e.key.clone());
+            let key = match known {
+                Some(k) => k,
+                None => {
+                    let der = match (row.encrypted, &self.kek) {
+                        (true, Some(kek)) => kek.open(&row.kid, &row.private_key)?,
+                        (true, None) => return Err(KeyError::NeedKek),
+                        (false, _) => row.private_key.clone(),
+                    };
+                    Arc::new(
+                        SigningKey::from_pkcs8(alg, row.kid.clone(), &der)
+                            .map_err(|e| KeyError::Jws(row.kid.clone(), e))?,
+                    )
+                }
+            };
+            next.insert(
+                row.kid.clone(),
+                Entry {
+                    key,
+                    active: row.retired_at.is_none(),
+                    created_at: row.created_at,
+                    retired_at: row.retired_at,
+                },
+            );
+        }
+        let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        *loaded = Loaded {
+            keys: next,
+            at: Instant::now(),
+        };
+        Ok(())
+    }
+
+    async fn refresh_if_stale(&self) -> Result<(), KeyError> {
+        let stale = self.read().at.elapsed() >= self.refresh;
+        if stale {
+            self.reload().await?;
+        }
+        Ok(())
+    }
+
+    /// The key to sign with for `alg`.
+    pub async fn current(&self, alg: Alg) -> Result<Arc<SigningKey>, KeyError> {
+        self.refresh_if_stale().await?;
+        self.active(alg).ok_or(KeyError::NoKey(alg.as_str()))
+    }
+
+    /// A usable key (active or within its grace period) by id.
+    pub async fn by_kid(&self, kid: &str) -> Result<Option<Arc<SigningKey>>, KeyError> {
+        self.refresh_if_stale().await?;
+        if let Some(e) = self.read().keys.get(kid) {
+            return Ok(Some(e.key.clone()));
+        }
+        // Perhaps rotated elsewhere a moment ago.
+        self.reload().await?;
+        Ok(self.read().keys.get(kid).map(|e| e.key.clone()))
+    }
+
+    /// The public JWK set (RFC 7517): current and recently retired keys.
+    pub async fn jwks(&self) -> Result<Value, KeyError> {
+        self.refresh_if_stale().await?;
+        let loaded = self.read();
+        let mut entries: Vec<&Entry> = loaded.keys.values().collect();
+        entries.sort_by(|a, b| (b.active, b.created_at).cmp(&(a.active, a.created_at)));
+        let keys: Vec<Value> = entries.iter().map(|e| e.key.public_jwk().clone()).collect();
+        Ok(json!({ "keys": keys }))
+    }
+
+    /// Creates a new current key for each given algorithm; the old ones are
+    /// retired but stay published for the grace period.
+    pub async fn rotate(&self, algs: &[Alg]) -> Result<Vec<String>, KeyError> {
+        let mut kids = Vec::new();
+        for alg in algs {
+            kids.push(self.create(*alg, true).await?);
+        }
+        Ok(kids)
+    }
+
+    pub async fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
+        let since = OffsetDateTime::now_utc() - self.grace;
+        Ok(self
+            .store
+            .all_keys()
+            .await?
+            .into_iter()
+            .map(|r| KeyInfo {
+                status: match r.retired_at {
+                    None => "current",
+                    Some(t) if t > since => "retired (published)",
+                    Some(_) => "expired",
+                },
+                kid: r.kid,
+                alg: r.alg,
+                encrypted: r.encrypted,
+                created_at: r.created_at,
+                retired_at: r.retired_at,
+            })
+            .collect())
+    }
+
+    /// Whether a key was retired (for diagnostics in tests and the CLI).
+    pub fn is_retired(&self, kid: &str) -> bool {
+        self.read()
+            .keys
+            .get(kid)
+            .is_some_and(|e| e.retired_at.is_some())
+    }
+}

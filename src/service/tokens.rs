@@ -1,0 +1,559 @@
+//! Authorization codes, grants and the tokens issued under them.
+//!
+//! * Codes are single-use random values kept (hashed) in ephemeral storage
+//!   for `oidc.code_ttl_secs`. Redeeming one leaves a marker; presenting it
+//!   again revokes the grant it produced (RFC 6749 §4.1.2, §10.5).
+//! * A grant is the durable record of one authorization; refresh tokens
+//!   form its family. A refresh token rotates on every use; presenting a
+//!   used one revokes the whole grant (OAuth 2.0 Security BCP §4.14).
+//! * Access tokens are JWTs per RFC 9068 (`typ: at+jwt`, RS256); they carry
+//!   the grant id (`gid`) so revoking the grant also makes them inactive.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::clients::Client;
+use super::keys::KeyError;
+use crate::crypto::jws::{Alg, JwsError, Parsed};
+use crate::crypto::random;
+use crate::domain::Scope;
+use crate::ephemeral::EphemeralError;
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::grants::GrantRow;
+use crate::store::users::{AccountStatus, User};
+
+/// Authentication context class references Tongxing asserts.
+pub const ACR_PASSWORD: &str = "urn:tongxing:acr:password";
+pub const ACR_SMS: &str = "urn:tongxing:acr:sms";
+pub const ACR_VALUES: &[&str] = &[ACR_PASSWORD, ACR_SMS];
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Ephemeral(#[from] EphemeralError),
+    #[error("{0}")]
+    Keys(#[from] KeyError),
+    #[error("{0}")]
+    Jws(#[from] JwsError),
+    #[error("random: {0}")]
+    Random(#[from] getrandom::Error),
+    /// The token is not valid (bad signature, expired, revoked …).
+    #[error("invalid token: {0}")]
+    Invalid(&'static str),
+}
+
+pub fn sha256_hex(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// What an authorization code stands for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub user_id: Uuid,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub sid: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub locale: String,
+}
+
+fn code_key(code: &str) -> String {
+    format!("authcode:{}", sha256_hex(code))
+}
+
+fn used_code_key(code: &str) -> String {
+    format!("authcode-used:{}", sha256_hex(code))
+}
+
+/// Stores a new code and returns it.
+pub async fn issue_code(state: &AppState, record: &CodeRecord) -> Result<String, TokenError> {
+    let code = random::token()?;
+    let ttl = Duration::from_secs(state.config.oidc.code_ttl_secs);
+    let value = serde_json::to_string(record).map_err(|_| TokenError::Invalid("code record"))?;
+    state.ephemeral.set(&code_key(&code), &value, ttl).await?;
+    Ok(code)
+}
+
+pub enum Redeemed {
+    Fresh(CodeRecord),
+    /// Already redeemed: the grant it produced (to be revoked).
+    Replayed(Option<Uuid>),
+    Unknown,
+}
+
+/// Takes a code (atomically: only one caller can get it).
+pub async fn take_code(state: &AppState, code: &str) -> Result<Redeemed, TokenError> {
+    if code.len() > 512 {
+        return Ok(Redeemed::Unknown);
+    }
+    if let Some(value) = state.ephemeral.take(&code_key(code)).await? {
+        let record =
+            serde_json::from_str(&value).map_err(|_| TokenError::Invalid("code record"))?;
+        return Ok(Redeemed::Fresh(record));
+    }
+    match state.ephemeral.get(&used_code_key(code)).await? {
+        Some(grant) => Ok(Redeemed::Replayed(Uuid::parse_str(&grant).ok())),
+        None => Ok(Redeemed::Unknown),
+    }
+}
+
+/// Remembers which grant a code produced, long enough to catch replays.
+pub async fn mark_code_used(
+    state: &AppState,
+    code: &str,
+    grant: Option<Uuid>,
+) -> Result<(), TokenError> {
+    let value = grant.map(|g| g.to_string()).unwrap_or_default();
+    let ttl = Duration::from_secs(state.config.oidc.code_ttl_secs.max(60) * 10);
+    state
+        .ephemeral
+        .set(&used_code_key(code), &value, ttl)
+        .await?;
+    Ok(())
+}
+
+/// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge; verifier is
+/// 43–128 unreserved characters.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    use base64::Engine;
+    let ok_chars = verifier
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    if !(43..=128).contains(&verifier.len()) || !ok_chars {
+        return false;
+    }
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    random::constant_time_eq(computed.as_bytes(), challenge.as_bytes())
+}
+
+/// The token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+/// Whether this grant gets a refresh token: first-party clients always,
+/// others only when `offline_access` was granted (OIDC Core §11).
+pub fn wants_refresh(client: &Client, scope: &Scope) -> bool {
+    client.first_party || scope.contains("offline_access")
+}
+
+async fn new_refresh(state: &AppState) -> Result<(String, String, OffsetDateTime), TokenError> {
+    let token = random::token()?;
+    let expires = OffsetDateTime::now_utc()
+        + time::Duration::days(state.config.oidc.refresh_token_ttl_days as i64);
+    Ok((sha256_hex(&token), token, expires))
+}
+
+/// Creates the grant for a redeemed code and issues its tokens.
+pub async fn grant_from_code(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    code: &CodeRecord,
+) -> Result<(GrantRow, TokenResponse), TokenError> {
+    let scope = Scope::parse(&code.scope).map_err(|_| TokenError::Invalid("scope"))?;
+    let grant = GrantRow {
+        id: Uuid::now_v7(),
+        user_id: user.id,
+        client_id: client.id.clone(),
+        scope: scope.to_string(),
+        sid: Some(code.sid.clone()),
+        auth_time: code.auth_time,
+        acr: Some(code.acr.clone()),
+        amr: json!(code.amr).to_string(),
+        locale: Some(code.locale.clone()),
+        created_at: OffsetDateTime::now_utc(),
+        revoked_at: None,
+    };
+    let refresh = if wants_refresh(client, &scope) {
+        Some(new_refresh(state).await?)
+    } else {
+        None
+    };
+    state
+        .store
+        .insert_grant(&grant, refresh.as_ref().map(|(h, _, e)| (h.as_str(), *e)))
+        .await?;
+    let response = tokens_for(
+        state,
+        client,
+        user,
+        &grant,
+        &scope,
+        code.nonce.as_deref(),
+        refresh.map(|(_, t, _)| t),
+    )
+    .await?;
+    Ok((grant, response))
+}
+
+pub enum Refreshed {
+    Ok(TokenResponse),
+    /// Unknown, expired, revoked or for another client.
+    Invalid(&'static str),
+    /// A used token came back: the family was revoked.
+    Replayed,
+}
+
+/// Rotates a refresh token (RFC 6749 §6) and issues new tokens.
+pub async fn refresh(
+    state: &AppState,
+    client: &Client,
+    presented: &str,
+    narrower: Option<&Scope>,
+) -> Result<Refreshed, TokenError> {
+    let hash = sha256_hex(presented);
+    let Some(row) = state.store.refresh_token(&hash).await? else {
+        return Ok(Refreshed::Invalid("unknown refresh token"));
+    };
+    let Some(grant) = state.store.grant(row.grant_id).await? else {
+        return Ok(Refreshed::Invalid("unknown refresh token"));
+    };
+    if grant.client_id != client.id {
+        return Ok(Refreshed::Invalid(
+            "refresh token was issued to another client",
+        ));
+    }
+    if grant.revoked_at.is_some() {
+        return Ok(Refreshed::Invalid("refresh token was revoked"));
+    }
+    if row.used_at.is_some() {
+        state
+            .store
+            .revoke_grant(grant.id, "refresh token reused")
+            .await?;
+        return Ok(Refreshed::Replayed);
+    }
+    if row.expires_at <= OffsetDateTime::now_utc() {
+        return Ok(Refreshed::Invalid("refresh token expired"));
+    }
+    let Some(user) = state.store.user_by_id(grant.user_id).await? else {
+        return Ok(Refreshed::Invalid("account no longer exists"));
+    };
+    if user.status != AccountStatus::Active {
+        return Ok(Refreshed::Invalid("account is disabled"));
+    }
+    let granted = Scope::parse(&grant.scope).map_err(|_| TokenError::Invalid("scope"))?;
+    let scope = match narrower {
+        Some(s) if !s.is_empty() => {
+            let allowed: Vec<String> = granted.iter().map(str::to_string).collect();
+            if !s.is_subset_of(&allowed) {
+                return Ok(Refreshed::Invalid("scope exceeds the original grant"));
+            }
+            s.clone()
+        }
+        _ => granted,
+    };
+    let (new_hash, new_token, expires) = new_refresh(state).await?;
+    if !state
+        .store
+        .rotate_refresh_token(&hash, &new_hash, grant.id, expires)
+        .await?
+    {
+        // Lost a race with another use of the same token: that is a replay.
+        state
+            .store
+            .revoke_grant(grant.id, "refresh token reused")
+            .await?;
+        return Ok(Refreshed::Replayed);
+    }
+    Ok(Refreshed::Ok(
+        tokens_for(state, client, &user, &grant, &scope, None, Some(new_token)).await?,
+    ))
+}
+
+/// Access token (+ ID token when `openid` was granted) for a user grant.
+async fn tokens_for(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    grant: &GrantRow,
+    scope: &Scope,
+    nonce: Option<&str>,
+    refresh_token: Option<String>,
+) -> Result<TokenResponse, TokenError> {
+    let amr: Vec<String> = serde_json::from_str(&grant.amr).unwrap_or_default();
+    let mut extra = Map::new();
+    extra.insert("gid".into(), json!(grant.id));
+    extra.insert("auth_time".into(), json!(grant.auth_time));
+    if let Some(acr) = &grant.acr {
+        extra.insert("acr".into(), json!(acr));
+    }
+    extra.insert("amr".into(), json!(amr));
+    if let Some(sid) = &grant.sid {
+        extra.insert("sid".into(), json!(sid));
+    }
+    let (access_token, expires_in) =
+        access_token(state, &client.id, &user.id.to_string(), scope, extra).await?;
+    let id_token = if scope.contains("openid") {
+        Some(id_token(state, client, user, grant, scope, nonce, &access_token).await?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token,
+        id_token,
+        scope: scope.to_string(),
+    })
+}
+
+/// Access token for the client itself (client_credentials, RFC 6749 §4.4).
+pub async fn client_token(
+    state: &AppState,
+    client: &Client,
+    scope: &Scope,
+) -> Result<TokenResponse, TokenError> {
+    let (access_token, expires_in) =
+        access_token(state, &client.id, &client.id, scope, Map::new()).await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: None,
+        id_token: None,
+        scope: scope.to_string(),
+    })
+}
+
+/// An RFC 9068 JWT access token, RS256. `aud` is the client (the token is
+/// for the client's own calls to Tongxing, e.g. userinfo).
+async fn access_token(
+    state: &AppState,
+    client_id: &str,
+    sub: &str,
+    scope: &Scope,
+    extra: Map<String, Value>,
+) -> Result<(String, u64), TokenError> {
+    let ttl = state.config.oidc.access_token_ttl_secs;
+    let iat = now();
+    let mut claims = json!({
+        "iss": state.config.issuer(),
+        "sub": sub,
+        "aud": client_id,
+        "client_id": client_id,
+        "iat": iat,
+        "exp": iat + ttl as i64,
+        "jti": Uuid::new_v4().to_string(),
+        "scope": scope.to_string(),
+    });
+    if let Value::Object(map) = &mut claims {
+        map.extend(extra);
+    }
+    let key = state.keys.current(Alg::RS256).await?;
+    Ok((key.sign("at+jwt", &claims)?, ttl))
+}
+
+/// Claims about the user released for the granted scopes (OIDC Core §5.4).
+/// The `email` claim is the passport account itself when it is an address
+/// (it is the institution's mailbox); the private security e-mail is never
+/// released. `sub` is the stable account id, never a phone number.
+pub fn user_claims(user: &User, scope: &Scope, locale: Option<&str>) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("sub".into(), json!(user.id.to_string()));
+    if scope.contains("profile") {
+        c.insert("name".into(), json!(user.display_name));
+        c.insert("preferred_username".into(), json!(user.username));
+        c.insert("locale".into(), json!(locale.unwrap_or("zh-CN")));
+        if let Some(org) = &user.organization {
+            c.insert("organization".into(), json!(org));
+        }
+        c.insert("updated_at".into(), json!(user.updated_at.unix_timestamp()));
+    }
+    if scope.contains("email") && user.username.contains('@') {
+        c.insert("email".into(), json!(user.username));
+        c.insert("email_verified".into(), json!(true));
+    }
+    if scope.contains("phone") {
+        if let Some(phone) = &user.login_phone {
+            c.insert("phone_number".into(), json!(phone));
+            c.insert("phone_number_verified".into(), json!(true));
+        }
+    }
+    c
+}
+
+async fn id_token(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    grant: &GrantRow,
+    scope: &Scope,
+    nonce: Option<&str>,
+    access_token: &str,
+) -> Result<String, TokenError> {
+    let key = state.keys.current(client.id_token_alg).await?;
+    let iat = now();
+    let mut claims = user_claims(user, scope, grant.locale.as_deref());
+    let amr: Vec<String> = serde_json::from_str(&grant.amr).unwrap_or_default();
+    claims.insert("iss".into(), json!(state.config.issuer()));
+    claims.insert("aud".into(), json!(client.id));
+    claims.insert("azp".into(), json!(client.id));
+    claims.insert("iat".into(), json!(iat));
+    claims.insert(
+        "exp".into(),
+        json!(iat + state.config.oidc.id_token_ttl_secs as i64),
+    );
+    claims.insert("auth_time".into(), json!(grant.auth_time));
+    if let Some(n) = nonce {
+        claims.insert("nonce".into(), json!(n));
+    }
+    if let Some(acr) = &grant.acr {
+        claims.insert("acr".into(), json!(acr));
+    }
+    claims.insert("amr".into(), json!(amr));
+    if let Some(sid) = &grant.sid {
+        claims.insert("sid".into(), json!(sid));
+    }
+    claims.insert(
+        "at_hash".into(),
+        json!(key.alg.half_hash(access_token.as_bytes())),
+    );
+    Ok(key.sign("JWT", &Value::Object(claims))?)
+}
+
+/// Checks the signature of one of our own JWTs by its `kid` (current or
+/// within the grace period) and the issuer; returns the claims.
+pub async fn verify_own(state: &AppState, token: &str, typ: &str) -> Result<Value, TokenError> {
+    let parsed = Parsed::parse(token).map_err(|_| TokenError::Invalid("malformed"))?;
+    let kid = parsed.kid().ok_or(TokenError::Invalid("no kid"))?;
+    let key = state
+        .keys
+        .by_kid(kid)
+        .await?
+        .ok_or(TokenError::Invalid("unknown key"))?;
+    if parsed.header["alg"] != key.alg.as_str() || parsed.typ() != Some(typ) {
+        return Err(TokenError::Invalid("wrong header"));
+    }
+    if !key.verify(parsed.signing_input.as_bytes(), &parsed.signature) {
+        return Err(TokenError::Invalid("bad signature"));
+    }
+    if parsed.claims["iss"] != state.config.issuer() {
+        return Err(TokenError::Invalid("wrong issuer"));
+    }
+    Ok(parsed.claims)
+}
+
+fn revoked_jti_key(jti: &str) -> String {
+    format!("revoked-jti:{jti}")
+}
+
+/// A valid access token's claims: signature, expiry, not revoked, and —
+/// for user tokens — grant still active and account still enabled.
+pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Value, TokenError> {
+    let claims = verify_own(state, token, "at+jwt").await?;
+    let exp = claims["exp"]
+        .as_i64()
+        .ok_or(TokenError::Invalid("no exp"))?;
+    if exp <= now() {
+        return Err(TokenError::Invalid("expired"));
+    }
+    let jti = claims["jti"]
+        .as_str()
+        .ok_or(TokenError::Invalid("no jti"))?;
+    if state.ephemeral.get(&revoked_jti_key(jti)).await?.is_some() {
+        return Err(TokenError::Invalid("revoked"));
+    }
+    if let Some(gid) = claims["gid"].as_str() {
+        let gid = Uuid::parse_str(gid).map_err(|_| TokenError::Invalid("bad gid"))?;
+        let grant = state
+            .store
+            .grant(gid)
+            .await?
+            .ok_or(TokenError::Invalid("grant gone"))?;
+        if grant.revoked_at.is_some() {
+            return Err(TokenError::Invalid("revoked"));
+        }
+        let user = state
+            .store
+            .user_by_id(grant.user_id)
+            .await?
+            .ok_or(TokenError::Invalid("account gone"))?;
+        if user.status != AccountStatus::Active {
+            return Err(TokenError::Invalid("account disabled"));
+        }
+    }
+    Ok(claims)
+}
+
+/// Revokes one access token until it would have expired anyway.
+pub async fn revoke_access_token(state: &AppState, claims: &Value) -> Result<(), TokenError> {
+    let (Some(jti), Some(exp)) = (claims["jti"].as_str(), claims["exp"].as_i64()) else {
+        return Ok(());
+    };
+    let left = (exp - now()).max(1) as u64;
+    state
+        .ephemeral
+        .set(&revoked_jti_key(jti), "1", Duration::from_secs(left))
+        .await?;
+    Ok(())
+}
+
+/// A logout token (OIDC Back-Channel Logout 1.0 §2.4).
+pub async fn logout_token(
+    state: &AppState,
+    client: &Client,
+    sub: Uuid,
+    sid: &str,
+) -> Result<String, TokenError> {
+    let key = state.keys.current(client.id_token_alg).await?;
+    let iat = now();
+    let claims = json!({
+        "iss": state.config.issuer(),
+        "aud": client.id,
+        "iat": iat,
+        "exp": iat + 120,
+        "jti": Uuid::new_v4().to_string(),
+        "sub": sub.to_string(),
+        "sid": sid,
+        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    });
+    Ok(key.sign("logout+jwt", &claims)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_reference_vector() {
+        // RFC 7636 Appendix B.
+        assert!(pkce_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!pkce_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!pkce_matches("short", "x"));
+    }
+}

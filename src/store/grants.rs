@@ -1,0 +1,266 @@
+//! Grants (one per authorization code redemption), their refresh-token
+//! family, remembered consents, and the clients seen in a browser session.
+
+use sqlx::FromRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Store, StoreError, on_db};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct GrantRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub client_id: String,
+    pub scope: String,
+    pub sid: Option<String>,
+    pub auth_time: i64,
+    pub acr: Option<String>,
+    pub amr: String,
+    pub locale: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RefreshRow {
+    pub token_hash: String,
+    pub grant_id: Uuid,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ConsentRow {
+    pub client_id: String,
+    pub scope: String,
+    pub granted_at: OffsetDateTime,
+}
+
+const GRANT_COLUMNS: &str =
+    "id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at, revoked_at";
+
+impl Store {
+    /// Creates a grant and, optionally, its first refresh token, atomically.
+    pub async fn insert_grant(
+        &self,
+        g: &GrantRow,
+        refresh: Option<(&str, OffsetDateTime)>,
+    ) -> Result<(), StoreError> {
+        on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO grants (id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(g.id)
+            .bind(g.user_id)
+            .bind(&g.client_id)
+            .bind(&g.scope)
+            .bind(&g.sid)
+            .bind(g.auth_time)
+            .bind(&g.acr)
+            .bind(&g.amr)
+            .bind(&g.locale)
+            .bind(g.created_at)
+            .execute(&mut *tx)
+            .await?;
+            if let Some((hash, expires)) = refresh {
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(hash)
+                    .bind(g.id)
+                    .bind(g.created_at)
+                    .bind(expires)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn grant(&self, id: Uuid) -> Result<Option<GrantRow>, StoreError> {
+        let sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1");
+        Ok(
+            on_db!(self, pool => sqlx::query_as::<_, GrantRow>(&sql).bind(id).fetch_optional(pool).await?),
+        )
+    }
+
+    /// Revokes a grant (and so every token issued under it). Returns
+    /// whether it was active before.
+    pub async fn revoke_grant(&self, id: Uuid, reason: &str) -> Result<bool, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let n = on_db!(self, pool => sqlx::query(
+            "UPDATE grants SET revoked_at = $2, revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(reason)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(n > 0)
+    }
+
+    /// Revokes every active grant of a user (sessions and tokens revoked).
+    pub async fn revoke_user_grants(&self, user_id: Uuid, reason: &str) -> Result<u64, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        Ok(on_db!(self, pool => sqlx::query(
+            "UPDATE grants SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(reason)
+        .execute(pool)
+        .await?
+        .rows_affected()))
+    }
+
+    pub async fn refresh_token(&self, hash: &str) -> Result<Option<RefreshRow>, StoreError> {
+        Ok(on_db!(self, pool => sqlx::query_as::<_, RefreshRow>(
+            "SELECT token_hash, grant_id, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(pool)
+        .await?))
+    }
+
+    /// Marks `old` used and stores `new` in one transaction. Returns false
+    /// (and changes nothing) when `old` was already used — a replay.
+    pub async fn rotate_refresh_token(
+        &self,
+        old: &str,
+        new: &str,
+        grant: Uuid,
+        expires: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL")
+                .bind(old)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(new)
+                .bind(grant)
+                .bind(now)
+                .bind(expires)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    pub async fn consent(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+    ) -> Result<Option<ConsentRow>, StoreError> {
+        Ok(on_db!(self, pool => sqlx::query_as::<_, ConsentRow>(
+            "SELECT client_id, scope, granted_at FROM consents WHERE user_id = $1 AND client_id = $2",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .fetch_optional(pool)
+        .await?))
+    }
+
+    pub async fn consents(&self, user_id: Uuid) -> Result<Vec<ConsentRow>, StoreError> {
+        Ok(on_db!(self, pool => sqlx::query_as::<_, ConsentRow>(
+            "SELECT client_id, scope, granted_at FROM consents WHERE user_id = $1 ORDER BY client_id",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    pub async fn save_consent(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+        scope: &str,
+    ) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc();
+        on_db!(self, pool => sqlx::query(
+            "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(scope)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ())?);
+        Ok(())
+    }
+
+    /// Withdraws a consent and revokes the grants made under it.
+    pub async fn delete_consent(&self, user_id: Uuid, client_id: &str) -> Result<bool, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user_id)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(
+                "UPDATE grants SET revoked_at = $3, revoked_reason = 'consent withdrawn' \
+                 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(user_id)
+            .bind(client_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            n
+        });
+        Ok(n > 0)
+    }
+
+    pub async fn add_rp_session(
+        &self,
+        sid: &str,
+        client_id: &str,
+        user_id: Uuid,
+    ) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc();
+        on_db!(self, pool => sqlx::query(
+            "INSERT INTO rp_sessions (sid, client_id, user_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sid, client_id) DO NOTHING",
+        )
+        .bind(sid)
+        .bind(client_id)
+        .bind(user_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ())?);
+        Ok(())
+    }
+
+    /// Removes and returns the clients that took part in a session.
+    pub async fn take_rp_sessions(&self, sid: &str) -> Result<Vec<(String, Uuid)>, StoreError> {
+        Ok(on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let rows: Vec<(String, Uuid)> = sqlx::query_as("SELECT client_id, user_id FROM rp_sessions WHERE sid = $1")
+                .bind(sid)
+                .fetch_all(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM rp_sessions WHERE sid = $1").bind(sid).execute(&mut *tx).await?;
+            tx.commit().await?;
+            rows
+        }))
+    }
+}
