@@ -20,8 +20,11 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::crypto::jws::Alg;
 use crate::domain::{PhoneNumber, SecretPassword};
 use crate::service::accounts::{self, AccountError, NewAccount};
+use crate::service::audit::{Entry, Outcome};
+use crate::service::clients::{self, Client, ClientError, NewClient};
 use crate::service::{Actor, Origin};
 use crate::state::AppState;
 use crate::store::users::{AccountStatus, User};
@@ -50,6 +53,92 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage relying applications (OIDC clients).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client. A confidential client without --secret-stdin gets
+    /// a generated secret, printed once.
+    Add {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Allowed redirect URI (repeatable); matched exactly.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A public client (no secret; PKCE required).
+        #[arg(long, conflicts_with = "secret_stdin")]
+        public: bool,
+        /// Read the secret from the first line of standard input.
+        #[arg(long)]
+        secret_stdin: bool,
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// Trusted application of the institution: no consent page.
+        #[arg(long)]
+        first_party: bool,
+        /// Allowed scopes, space-separated (default: openid profile email phone offline_access).
+        #[arg(long)]
+        scope: Option<String>,
+        #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
+        id_token_alg: Option<String>,
+        #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])]
+        token_auth: Option<String>,
+        #[arg(long, conflicts_with = "jwks_file")]
+        jwks_uri: Option<String>,
+        /// A JWK set file with the client's public keys (private_key_jwt).
+        #[arg(long)]
+        jwks_file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a client with its grants, tokens and consents.
+    Remove { id: String },
+    /// Replace a confidential client's secret (generated unless --secret-stdin).
+    RotateSecret {
+        id: String,
+        #[arg(long)]
+        secret_stdin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create new signing keys; the old ones stay published for the grace period.
+    Rotate {
+        /// Only this algorithm (default: all).
+        #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
+        alg: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +214,16 @@ fn fail(code: Exit, message: impl std::fmt::Display) -> Exit {
     code
 }
 
+fn client_exit(e: ClientError) -> Exit {
+    let code = match &e {
+        ClientError::Invalid(_) | ClientError::InvalidText(..) => Exit::Invalid,
+        ClientError::NotFound => Exit::NotFound,
+        ClientError::Conflict => Exit::Exists,
+        _ => Exit::Failure,
+    };
+    fail(code, e)
+}
+
 fn account_exit(e: AccountError) -> Exit {
     let code = match &e {
         AccountError::Invalid(_) | AccountError::WeakPassword(..) => Exit::Invalid,
@@ -160,13 +259,18 @@ pub async fn run(command: Command, config: Config) -> Exit {
                 Err(e) => fail(Exit::Failure, e),
             }
         }
-        Command::User(cmd) => {
+        Command::User(_) | Command::Client(_) | Command::Keys(_) => {
             quiet_logs(&config);
             let state = match AppState::init(config, false).await {
                 Ok(s) => s,
                 Err(e) => return fail(Exit::Failure, e),
             };
-            let code = user(&state, cmd).await;
+            let code = match command {
+                Command::User(cmd) => user(&state, cmd).await,
+                Command::Client(cmd) => client(&state, cmd).await,
+                Command::Keys(cmd) => keys(&state, cmd).await,
+                Command::Serve | Command::Migrate => Exit::Failure,
+            };
             state.store.close().await;
             code
         }
@@ -206,20 +310,27 @@ async fn serve(config: Config) -> Exit {
     }
 }
 
-fn read_password() -> Result<SecretPassword, Exit> {
+fn read_line(what: &str) -> Result<String, Exit> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        eprintln!("password (input is echoed; prefer piping it in):");
+        eprintln!("{what} (input is echoed; prefer piping it in):");
     }
     let mut line = String::new();
     if let Err(e) = stdin.lock().read_line(&mut line) {
         return Err(fail(Exit::Failure, format!("reading standard input: {e}")));
     }
-    let password = line.trim_end_matches(['\n', '\r']);
-    if password.is_empty() {
-        return Err(fail(Exit::Invalid, "password: standard input was empty"));
+    let value = line.trim_end_matches(['\n', '\r']).to_string();
+    if value.is_empty() {
+        return Err(fail(
+            Exit::Invalid,
+            format!("{what}: standard input was empty"),
+        ));
     }
-    Ok(SecretPassword::new(password))
+    Ok(value)
+}
+
+fn read_password() -> Result<SecretPassword, Exit> {
+    read_line("password").map(SecretPassword::new)
 }
 
 fn user_json(u: &User) -> serde_json::Value {
@@ -378,6 +489,226 @@ async fn user(state: &AppState, cmd: UserCommand) -> Exit {
                     Exit::Ok
                 }
                 Err(e) => account_exit(e),
+            }
+        }
+    }
+}
+
+fn print_client(c: &Client, json: bool) {
+    if json {
+        println!("{}", c.json());
+        return;
+    }
+    println!("client_id:      {}", c.id);
+    println!("name:           {}", c.name);
+    println!("auth method:    {}", c.token_auth_method.as_str());
+    println!("first party:    {}", c.first_party);
+    println!("scopes:         {}", c.scopes.join(" "));
+    println!("id_token alg:   {}", c.id_token_alg.as_str());
+    for uri in &c.redirect_uris {
+        println!("redirect_uri:   {uri}");
+    }
+    for uri in &c.post_logout_redirect_uris {
+        println!("post_logout:    {uri}");
+    }
+    if let Some(uri) = &c.backchannel_logout_uri {
+        println!("backchannel:    {uri}");
+    }
+    if let Some(uri) = &c.jwks_uri {
+        println!("jwks_uri:       {uri}");
+    }
+}
+
+async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
+    let (actor, origin) = (Actor::cli(), Origin::cli());
+    match cmd {
+        ClientCommand::Add {
+            id,
+            name,
+            redirect_uris,
+            public,
+            secret_stdin,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+            first_party,
+            scope,
+            id_token_alg,
+            token_auth,
+            jwks_uri,
+            jwks_file,
+            json,
+        } => {
+            let secret = if secret_stdin {
+                match read_line("client secret") {
+                    Ok(s) => Some(s),
+                    Err(code) => return code,
+                }
+            } else {
+                None
+            };
+            let jwks = match jwks_file {
+                Some(path) => match std::fs::read_to_string(&path) {
+                    Ok(text) => Some(text),
+                    Err(e) => {
+                        return fail(Exit::Invalid, format!("jwks_file {}: {e}", path.display()));
+                    }
+                },
+                None => None,
+            };
+            let input = NewClient {
+                id,
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                backchannel_logout_uri,
+                first_party,
+                scopes: scope,
+                id_token_alg,
+                token_auth_method: token_auth,
+                public,
+                secret,
+                jwks_uri,
+                jwks,
+            };
+            match clients::register(state, input, &actor, &origin).await {
+                Ok((c, generated)) => {
+                    if json {
+                        let mut v = c.json();
+                        v["client_secret"] = json!(generated);
+                        println!("{v}");
+                    } else {
+                        println!("registered client {}", c.id);
+                        print_client(&c, false);
+                        if let Some(s) = generated {
+                            println!("client_secret:  {s}");
+                            println!("(shown only now)");
+                        }
+                    }
+                    Exit::Ok
+                }
+                Err(e) => client_exit(e),
+            }
+        }
+        ClientCommand::List { json } => match clients::list(state).await {
+            Ok(list) if json => {
+                println!(
+                    "{}",
+                    serde_json::Value::Array(list.iter().map(Client::json).collect())
+                );
+                Exit::Ok
+            }
+            Ok(list) => {
+                println!(
+                    "{:<24} {:<24} {:<20} {:<6} SCOPES",
+                    "CLIENT_ID", "NAME", "AUTH", "1ST"
+                );
+                for c in &list {
+                    println!(
+                        "{:<24} {:<24} {:<20} {:<6} {}",
+                        c.id,
+                        c.name,
+                        c.token_auth_method.as_str(),
+                        if c.first_party { "yes" } else { "no" },
+                        c.scopes.join(" ")
+                    );
+                }
+                Exit::Ok
+            }
+            Err(e) => fail(Exit::Failure, e),
+        },
+        ClientCommand::Show { id, json } => match clients::find(state, &id).await {
+            Ok(Some(c)) => {
+                print_client(&c, json);
+                Exit::Ok
+            }
+            Ok(None) => fail(Exit::NotFound, "no such client"),
+            Err(e) => fail(Exit::Failure, e),
+        },
+        ClientCommand::Remove { id } => match clients::remove(state, &id, &actor, &origin).await {
+            Ok(()) => {
+                println!("removed client {id}");
+                Exit::Ok
+            }
+            Err(e) => client_exit(e),
+        },
+        ClientCommand::RotateSecret {
+            id,
+            secret_stdin,
+            json,
+        } => {
+            let given = if secret_stdin {
+                match read_line("client secret") {
+                    Ok(s) => Some(s),
+                    Err(code) => return code,
+                }
+            } else {
+                None
+            };
+            match clients::rotate_secret(state, &id, given, &actor, &origin).await {
+                Ok(generated) => {
+                    if json {
+                        println!("{}", json!({ "client_id": id, "client_secret": generated }));
+                    } else {
+                        println!("new secret for {id}");
+                        if let Some(s) = generated {
+                            println!("client_secret:  {s}");
+                            println!("(shown only now)");
+                        }
+                    }
+                    Exit::Ok
+                }
+                Err(e) => client_exit(e),
+            }
+        }
+    }
+}
+
+async fn keys(state: &AppState, cmd: KeysCommand) -> Exit {
+    match cmd {
+        KeysCommand::List { json } => match state.keys.list().await {
+            Ok(list) if json => {
+                println!("{}", serde_json::to_value(&list).unwrap_or_default());
+                Exit::Ok
+            }
+            Ok(list) => {
+                println!(
+                    "{:<44} {:<6} {:<20} {:<9} CREATED",
+                    "KID", "ALG", "STATUS", "ENCRYPTED"
+                );
+                for k in &list {
+                    println!(
+                        "{:<44} {:<6} {:<20} {:<9} {}",
+                        k.kid, k.alg, k.status, k.encrypted, k.created_at
+                    );
+                }
+                Exit::Ok
+            }
+            Err(e) => fail(Exit::Failure, e),
+        },
+        KeysCommand::Rotate { alg, json } => {
+            let algs: Vec<Alg> = match alg.as_deref().and_then(Alg::parse) {
+                Some(a) => vec![a],
+                None => Alg::ALL.to_vec(),
+            };
+            match state.keys.rotate(&algs).await {
+                Ok(kids) => {
+                    let entry = Entry::new("keys.rotated", Outcome::Success)
+                        .actor(&Actor::cli())
+                        .origin(&Origin::cli())
+                        .detail(json!({ "kids": kids }));
+                    if let Err(e) = entry.write(&state.store).await {
+                        return fail(Exit::Failure, e);
+                    }
+                    if json {
+                        println!("{}", json!({ "kids": kids }));
+                    } else {
+                        for kid in &kids {
+                            println!("new signing key {kid}");
+                        }
+                    }
+                    Exit::Ok
+                }
+                Err(e) => fail(Exit::Failure, e),
             }
         }
     }

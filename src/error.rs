@@ -25,6 +25,10 @@ pub enum PageError {
     TooMany { retry_after: Duration },
     #[error("service unavailable")]
     Unavailable,
+    /// An application sent an authorization or logout request we cannot
+    /// trust enough to redirect back (unknown client, unregistered URI …).
+    #[error("invalid request from an application: {0}")]
+    BadClientRequest(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -32,13 +36,14 @@ pub enum PageError {
 /// Which error page to show; set on the response by [`PageError`] and
 /// rendered by [`crate::pages::render_error_pages`], which knows the
 /// request's language.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum ErrorPage {
     NotFound,
     Csrf,
     BadRequest,
     TooMany(Duration),
     Unavailable,
+    BadClientRequest(String),
     Internal,
 }
 
@@ -53,14 +58,17 @@ impl IntoResponse for PageError {
                 ErrorPage::TooMany(retry_after),
             ),
             PageError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, ErrorPage::Unavailable),
+            PageError::BadClientRequest(detail) => {
+                (StatusCode::BAD_REQUEST, ErrorPage::BadClientRequest(detail))
+            }
             PageError::Internal(cause) => {
                 tracing::error!(%cause, "internal error on a hosted page");
                 (StatusCode::INTERNAL_SERVER_ERROR, ErrorPage::Internal)
             }
         };
         let mut response = status.into_response();
-        if let ErrorPage::TooMany(wait) = page {
-            set_retry_after(&mut response, wait);
+        if let ErrorPage::TooMany(wait) = &page {
+            set_retry_after(&mut response, *wait);
         }
         response.extensions_mut().insert(page);
         response

@@ -80,6 +80,9 @@ pub struct SessionAuth {
     pub auth_time: i64,
     /// Authentication methods used (RFC 8176 values: "pwd", "sms" …).
     pub amr: Vec<String>,
+    /// Session id shown to relying parties (`sid` claim, back-channel
+    /// logout). Unlike the cookie value it stays the same for the session.
+    pub sid: String,
 }
 
 /// Starts a signed-in session: a new session id (against fixation), the
@@ -91,6 +94,7 @@ pub async fn sign_in(session: &Session, user: &User, amr: Vec<String>) -> Result
         epoch: user.session_epoch,
         auth_time: OffsetDateTime::now_utc().unix_timestamp(),
         amr,
+        sid: random::token()?,
     };
     session.insert(AUTH_KEY, auth).await?;
     session.insert(CSRF_KEY, random::token()?).await?;
@@ -147,6 +151,27 @@ fn to_login(parts: &Parts) -> Response {
     Redirect::to(&target).into_response()
 }
 
+/// The signed-in user of a session, if the session is still valid: the
+/// account exists, is active, and its session epoch has not moved (password
+/// change, disabling, revocation). An invalid session is emptied.
+pub async fn session_user(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<(User, SessionAuth)>, PageError> {
+    let Some(auth) = session.get::<SessionAuth>(AUTH_KEY).await? else {
+        return Ok(None);
+    };
+    match state.store.user_by_id(auth.user_id).await? {
+        Some(user) if user.status == AccountStatus::Active && user.session_epoch == auth.epoch => {
+            Ok(Some((user, auth)))
+        }
+        _ => {
+            sign_out(session).await?;
+            Ok(None)
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = Response;
 
@@ -157,35 +182,16 @@ impl FromRequestParts<AppState> for CurrentUser {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| PageError::Internal("session layer missing".into()).into_response())?;
-        let auth: Option<SessionAuth> = session
-            .get(AUTH_KEY)
+        match session_user(state, &session)
             .await
-            .map_err(|e| PageError::from(e).into_response())?;
-        let Some(auth) = auth else {
-            return Err(to_login(parts));
-        };
-        let user = state
-            .store
-            .user_by_id(auth.user_id)
-            .await
-            .map_err(|e| PageError::from(e).into_response())?;
-        match user {
-            Some(user)
-                if user.status == AccountStatus::Active && user.session_epoch == auth.epoch =>
-            {
-                Ok(CurrentUser {
-                    user,
-                    auth,
-                    session,
-                })
-            }
-            // Disabled, password changed, sessions revoked, or deleted.
-            _ => {
-                sign_out(&session)
-                    .await
-                    .map_err(IntoResponse::into_response)?;
-                Err(to_login(parts))
-            }
+            .map_err(IntoResponse::into_response)?
+        {
+            Some((user, auth)) => Ok(CurrentUser {
+                user,
+                auth,
+                session,
+            }),
+            None => Err(to_login(parts)),
         }
     }
 }
@@ -202,6 +208,17 @@ pub async fn session_user_id(session: &Session) -> Result<Option<Uuid>, PageErro
 struct CsrfField {
     #[serde(default)]
     csrf: String,
+}
+
+/// Compares a submitted CSRF token with the session's (constant time).
+pub async fn check_csrf(session: &Session, submitted: &str) -> Result<(), PageError> {
+    let expected: Option<String> = session.get(CSRF_KEY).await?;
+    match expected {
+        Some(expected) if random::constant_time_eq(expected.as_bytes(), submitted.as_bytes()) => {
+            Ok(())
+        }
+        _ => Err(PageError::Csrf),
+    }
 }
 
 /// A URL-encoded form whose `csrf` field matched the session's token.

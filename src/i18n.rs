@@ -189,10 +189,30 @@ pub struct Text {
     pub error_internal: &'static str,
     pub error_too_many: &'static str,
     pub error_unavailable: &'static str,
+    pub error_bad_client_request: &'static str,
     pub back_home: &'static str,
 
     pub seconds: &'static str,
     pub minutes: &'static str,
+
+    pub consent_title: &'static str,
+    /// Followed by the list of what the application asks for.
+    pub consent_intro: &'static str,
+    pub consent_allow: &'static str,
+    pub consent_deny: &'static str,
+    pub consent_note: &'static str,
+    pub scope_openid: &'static str,
+    pub scope_profile: &'static str,
+    pub scope_email: &'static str,
+    pub scope_phone: &'static str,
+    pub scope_offline_access: &'static str,
+
+    pub apps_title: &'static str,
+    pub apps_intro: &'static str,
+    pub apps_none: &'static str,
+    pub apps_revoke: &'static str,
+    pub apps_revoked: &'static str,
+    pub apps_link: &'static str,
 }
 
 impl Text {
@@ -258,10 +278,29 @@ pub static ZH_CN: Text = Text {
     error_internal: "服务器内部错误，请稍后重试。",
     error_too_many: "请求过于频繁，请稍后再试。",
     error_unavailable: "服务暂时不可用，请稍后重试。",
+    error_bad_client_request: "应用发来的登录请求无效，无法继续。请联系该应用的管理员。",
     back_home: "返回首页",
 
     seconds: "秒",
     minutes: "分",
+
+    consent_title: "授权确认",
+    consent_intro: "请求使用您的通行证登录，并获取以下信息：",
+    consent_allow: "同意",
+    consent_deny: "拒绝",
+    consent_note: "您可以随时在“已授权的应用”中撤销授权。",
+    scope_openid: "确认您的身份",
+    scope_profile: "姓名、账号名称和所属单位",
+    scope_email: "电子邮件地址",
+    scope_phone: "手机号码",
+    scope_offline_access: "在您离开后继续访问（长期授权）",
+
+    apps_title: "已授权的应用",
+    apps_intro: "以下应用已获得您的授权。撤销后，应用需再次征得您的同意，其已获得的令牌立即失效。",
+    apps_none: "您尚未授权任何应用。",
+    apps_revoke: "撤销授权",
+    apps_revoked: "已撤销授权。",
+    apps_link: "管理已授权的应用",
 };
 
 pub static EN: Text = Text {
@@ -313,10 +352,29 @@ pub static EN: Text = Text {
     error_internal: "An internal error occurred. Please try again later.",
     error_too_many: "Too many requests. Please try again later.",
     error_unavailable: "The service is temporarily unavailable. Please try again later.",
+    error_bad_client_request: "The application sent a sign-in request that cannot be processed. Please contact the application's administrator.",
     back_home: "Back to the start page",
 
     seconds: "s",
     minutes: "min",
+
+    consent_title: "Authorize access",
+    consent_intro: "wants to sign you in with your passport and receive:",
+    consent_allow: "Allow",
+    consent_deny: "Deny",
+    consent_note: "You can withdraw this at any time under “Authorized applications”.",
+    scope_openid: "Confirmation of who you are",
+    scope_profile: "Your name, account name and organization",
+    scope_email: "Your e-mail address",
+    scope_phone: "Your phone number",
+    scope_offline_access: "Access while you are away (long-lived)",
+
+    apps_title: "Authorized applications",
+    apps_intro: "These applications have your consent. After you withdraw it, an application must ask again and the tokens it holds stop working at once.",
+    apps_none: "You have not authorized any application.",
+    apps_revoke: "Withdraw",
+    apps_revoked: "Consent withdrawn.",
+    apps_link: "Manage authorized applications",
 };
 
 #[cfg(test)]

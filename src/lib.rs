@@ -13,6 +13,7 @@ pub mod ephemeral;
 pub mod error;
 pub mod extract;
 pub mod i18n;
+pub mod oidc;
 pub mod ops;
 pub mod pages;
 pub mod routes;
@@ -170,6 +171,7 @@ fn router(state: AppState, sessions: SessionBackend) -> Router {
 
     Router::new()
         .merge(routes::ops())
+        .merge(routes::protocol())
         .merge(pages)
         .layer(headers)
         .layer(RequestBodyLimitLayer::new(256 * 1024))

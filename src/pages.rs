@@ -109,12 +109,13 @@ struct ErrorTemplate {
     message: String,
 }
 
-fn error_message(t: &Text, page: ErrorPage) -> String {
+fn error_message(t: &Text, page: &ErrorPage) -> String {
     match page {
         ErrorPage::NotFound => t.error_not_found.into(),
         ErrorPage::Csrf => t.error_csrf.into(),
         ErrorPage::BadRequest => t.error_bad_request.into(),
-        ErrorPage::TooMany(wait) => format!("{} {}", t.error_too_many, t.duration(wait)),
+        ErrorPage::TooMany(wait) => format!("{} {}", t.error_too_many, t.duration(*wait)),
+        ErrorPage::BadClientRequest(detail) => format!("{} ({detail})", t.error_bad_client_request),
         ErrorPage::Unavailable => t.error_unavailable.into(),
         ErrorPage::Internal => t.error_internal.into(),
     }
@@ -126,12 +127,12 @@ pub async fn render_error_pages(req: Request, next: Next) -> Response {
     let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
     let uri = req.uri().clone();
     let mut response = next.run(req).await;
-    let Some(page) = response.extensions().get::<ErrorPage>().copied() else {
+    let Some(page) = response.extensions().get::<ErrorPage>().cloned() else {
         return response;
     };
     let template = ErrorTemplate {
         c: Chrome::plain(lang, &uri),
-        message: error_message(lang.text(), page),
+        message: error_message(lang.text(), &page),
     };
     let html = match template.render() {
         Ok(html) => html,

@@ -1,22 +1,34 @@
 //! The whole URL table in one place. Other modules refer to these
-//! constants (redirects, templates, later the discovery document), so a path
-//! is spelled exactly once.
+//! constants (redirects, templates, the discovery document), so a path is
+//! spelled exactly once.
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::state::AppState;
-use crate::{account, ops, pages};
+use crate::{account, oidc, ops, pages};
 
 pub const HOME: &str = "/";
 pub const LOGIN: &str = "/login";
 pub const LOGOUT: &str = "/logout";
 pub const ACCOUNT: &str = "/account";
+pub const ACCOUNT_APPS: &str = "/account/apps";
+pub const ACCOUNT_APPS_REVOKE: &str = "/account/apps/revoke";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const STYLESHEET: &str = "/static/tongxing.css";
 
-/// Routes of the hosted pages (HTML, sessions, CSRF).
+pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+pub const JWKS: &str = "/jwks";
+pub const AUTHORIZE: &str = "/authorize";
+pub const CONSENT: &str = "/authorize/consent";
+pub const TOKEN: &str = "/token";
+pub const USERINFO: &str = "/userinfo";
+pub const INTROSPECT: &str = "/introspect";
+pub const REVOKE: &str = "/revoke";
+
+/// Routes of the hosted pages (HTML, sessions, CSRF). `/authorize` and
+/// `/logout` are here because they work with the browser session.
 pub fn pages() -> Router<AppState> {
     Router::new()
         .route(HOME, get(account::home::redirect_home))
@@ -24,13 +36,31 @@ pub fn pages() -> Router<AppState> {
             LOGIN,
             get(account::login::show).post(account::login::submit),
         )
-        .route(
-            LOGOUT,
-            get(account::logout::show).post(account::logout::submit),
-        )
+        .route(LOGOUT, get(oidc::logout::get).post(oidc::logout::post))
         .route(ACCOUNT, get(account::home::show))
+        .route(ACCOUNT_APPS, get(account::apps::show))
+        .route(ACCOUNT_APPS_REVOKE, post(account::apps::revoke))
+        .route(
+            AUTHORIZE,
+            get(oidc::authorize::get).post(oidc::authorize::post),
+        )
+        .route(CONSENT, post(oidc::authorize::consent))
         .route(STYLESHEET, get(pages::stylesheet))
         .fallback(pages::not_found)
+}
+
+/// Back-channel protocol endpoints for relying parties: JSON, no session.
+pub fn protocol() -> Router<AppState> {
+    Router::new()
+        .route(DISCOVERY, get(oidc::discovery::configuration))
+        .route(JWKS, get(oidc::discovery::jwks))
+        .route(TOKEN, post(oidc::token::token))
+        .route(
+            USERINFO,
+            get(oidc::userinfo::get).post(oidc::userinfo::post),
+        )
+        .route(INTROSPECT, post(oidc::introspect::introspect))
+        .route(REVOKE, post(oidc::revoke::revoke))
 }
 
 /// Operational endpoints: no session, no HTML.

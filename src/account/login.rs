@@ -26,11 +26,13 @@ struct LoginPage {
 pub struct LoginQuery {
     return_to: Option<String>,
     login_hint: Option<String>,
+    /// Show the form even when signed in (prompt=login, max_age).
+    force: Option<String>,
 }
 
 pub async fn show(ctx: PageCtx, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
     let return_to = safe_return_to(q.return_to.as_deref());
-    if session_user_id(&ctx.session).await?.is_some() {
+    if q.force.is_none() && session_user_id(&ctx.session).await?.is_some() {
         return Ok(Redirect::to(&return_to).into_response());
     }
     render(&LoginPage {

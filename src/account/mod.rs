@@ -1,5 +1,5 @@
 //! The signed-in user's own pages: login, logout, account overview.
 
+pub mod apps;
 pub mod home;
 pub mod login;
-pub mod logout;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod clients;
 pub mod keys;
 pub mod login;
+pub mod logout;
 pub mod tokens;
 
 use uuid::Uuid;

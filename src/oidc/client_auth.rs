@@ -1,0 +1,208 @@
+//! Client authentication at the token, introspection and revocation
+//! endpoints (RFC 6749 §2.3; RFC 7523 §2.2 for private_key_jwt). Exactly
+//! one method per request, and it must be the one the client registered.
+
+use std::time::Duration;
+
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+use super::errors::OAuthError;
+use super::params::Params;
+use crate::crypto::jws::Parsed;
+use crate::routes;
+use crate::service::clients::{self, AuthMethod, Client};
+use crate::state::AppState;
+
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = || OAuthError::invalid_client("malformed Basic credentials", true);
+    let text = value.to_str().map_err(|_| bad())?;
+    let Some(encoded) = text
+        .strip_prefix("Basic ")
+        .or_else(|| text.strip_prefix("basic "))
+    else {
+        return Err(OAuthError::invalid_request(
+            "unsupported Authorization scheme",
+        ));
+    };
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).map_err(|_| bad())?)
+        .map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    // RFC 6749 §2.3.1: both parts are form-urlencoded before joining.
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Ok(Some((
+        decode(id).ok_or_else(bad)?,
+        decode(secret).ok_or_else(bad)?,
+    )))
+}
+
+/// Identifies and authenticates the calling client.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Client, OAuthError> {
+    let basic = basic_credentials(headers)?;
+    let post_secret = params.get("client_secret");
+    let assertion = params.get("client_assertion");
+    let used = [basic.is_some(), post_secret.is_some(), assertion.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if used > 1 {
+        return Err(OAuthError::invalid_request(
+            "more than one client authentication method used",
+        ));
+    }
+    let is_basic = basic.is_some();
+    let unknown = || OAuthError::invalid_client("client authentication failed", is_basic);
+
+    let (method, client_id, secret) = if let Some((id, secret)) = basic {
+        (AuthMethod::ClientSecretBasic, id, Some(secret))
+    } else if let Some(secret) = post_secret {
+        let id = params
+            .get("client_id")
+            .ok_or_else(|| OAuthError::invalid_request("client_id is missing"))?;
+        (
+            AuthMethod::ClientSecretPost,
+            id.to_string(),
+            Some(secret.to_string()),
+        )
+    } else if let Some(assertion) = assertion {
+        if params.get("client_assertion_type") != Some(ASSERTION_TYPE) {
+            return Err(OAuthError::invalid_request(
+                "client_assertion_type must be jwt-bearer (RFC 7523)",
+            ));
+        }
+        let parsed = Parsed::parse(assertion)
+            .map_err(|_| OAuthError::invalid_client("malformed client assertion", false))?;
+        let iss = parsed.claims["iss"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if let Some(id) = params.get("client_id") {
+            if id != iss {
+                return Err(OAuthError::invalid_client(
+                    "client_id does not match the assertion",
+                    false,
+                ));
+            }
+        }
+        (AuthMethod::PrivateKeyJwt, iss, None)
+    } else {
+        let id = params
+            .get("client_id")
+            .ok_or_else(|| OAuthError::invalid_client("client authentication is missing", false))?;
+        (AuthMethod::None, id.to_string(), None)
+    };
+
+    let client = clients::find(state, &client_id)
+        .await?
+        .ok_or_else(unknown)?;
+    if client.token_auth_method != method {
+        return Err(OAuthError::invalid_client(
+            format!(
+                "this client must authenticate with {}",
+                client.token_auth_method.as_str()
+            ),
+            is_basic,
+        ));
+    }
+    match method {
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
+            if !secret.is_some_and(|s| client.secret_matches(&s)) {
+                return Err(unknown());
+            }
+        }
+        AuthMethod::PrivateKeyJwt => {
+            verify_assertion(state, &client, assertion.unwrap_or_default()).await?;
+        }
+        AuthMethod::None => {}
+    }
+    Ok(client)
+}
+
+async fn client_keys(state: &AppState, client: &Client) -> Result<JwkSet, OAuthError> {
+    if let Some(set) = &client.jwks {
+        return serde_json::from_value(set.clone())
+            .map_err(|_| OAuthError::invalid_client("registered JWK set is unusable", false));
+    }
+    let Some(uri) = &client.jwks_uri else {
+        return Err(OAuthError::invalid_client("client has no keys", false));
+    };
+    let response = state.http.get(uri).send().await.map_err(|e| {
+        tracing::warn!(client = %client.id, error = %e, "fetching client jwks_uri failed");
+        OAuthError::invalid_client("client keys could not be fetched", false)
+    })?;
+    response
+        .json::<JwkSet>()
+        .await
+        .map_err(|_| OAuthError::invalid_client("client jwks_uri is not a JWK set", false))
+}
+
+/// RFC 7523 §3: iss = sub = client_id, aud = our token endpoint (or the
+/// issuer), exp required, jti single use, signed by one of the client's keys.
+async fn verify_assertion(
+    state: &AppState,
+    client: &Client,
+    assertion: &str,
+) -> Result<(), OAuthError> {
+    let fail =
+        |why: &str| OAuthError::invalid_client(format!("client assertion rejected: {why}"), false);
+    let header = jsonwebtoken::decode_header(assertion).map_err(|_| fail("malformed header"))?;
+    if !matches!(
+        header.alg,
+        Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA
+    ) {
+        return Err(fail("algorithm not accepted"));
+    }
+    let keys = client_keys(state, client).await?;
+    let jwk = match &header.kid {
+        Some(kid) => keys.find(kid),
+        None if keys.keys.len() == 1 => keys.keys.first(),
+        None => None,
+    }
+    .ok_or_else(|| fail("no matching key"))?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| fail("unusable key"))?;
+    let issuer = state.config.issuer();
+    let mut v = Validation::new(header.alg);
+    v.set_audience(&[format!("{issuer}{}", routes::TOKEN), issuer.clone()]);
+    v.set_issuer(&[client.id.as_str()]);
+    v.sub = Some(client.id.clone());
+    v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    v.leeway = 30;
+    let data =
+        jsonwebtoken::decode::<Value>(assertion, &key, &v).map_err(|e| fail(&e.to_string()))?;
+    let claims = data.claims;
+    let jti = claims["jti"]
+        .as_str()
+        .filter(|j| !j.is_empty() && j.len() <= 256)
+        .ok_or_else(|| fail("jti is missing"))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let exp = claims["exp"].as_i64().unwrap_or(now);
+    if exp - now > 3600 {
+        return Err(fail("exp is too far in the future"));
+    }
+    let ttl = Duration::from_secs((exp - now).max(0) as u64 + 60);
+    let fresh = state
+        .ephemeral
+        .set_nx(&format!("assertion-jti:{}:{jti}", client.id), "1", ttl)
+        .await?;
+    if !fresh {
+        return Err(fail("jti was already used"));
+    }
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! The OpenID Connect / OAuth 2.0 endpoints for relying applications.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod discovery;
+pub mod errors;
+pub mod introspect;
+pub mod logout;
+pub mod params;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;

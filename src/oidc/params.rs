@@ -1,0 +1,96 @@
+//! Protocol parameters. RFC 6749 §3.1: parameters must not be included more
+//! than once, and a parameter sent without a value is treated as omitted.
+//! We also cap sizes so a request cannot make us hold megabytes.
+
+use std::collections::HashMap;
+
+pub const MAX_VALUE_LEN: usize = 4096;
+const MAX_PARAMS: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    #[error("parameter {0} is included more than once")]
+    Duplicate(String),
+    #[error("parameter {0} is too long")]
+    TooLong(String),
+    #[error("too many parameters")]
+    TooMany,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    pub fn parse(raw: &[u8]) -> Result<Params, ParamError> {
+        let mut map = HashMap::new();
+        for (k, v) in url::form_urlencoded::parse(raw) {
+            if map.len() >= MAX_PARAMS {
+                return Err(ParamError::TooMany);
+            }
+            if v.len() > MAX_VALUE_LEN || k.len() > 128 {
+                return Err(ParamError::TooLong(k.chars().take(64).collect()));
+            }
+            if map.contains_key(k.as_ref()) {
+                return Err(ParamError::Duplicate(k.into_owned()));
+            }
+            if !v.is_empty() {
+                map.insert(k.into_owned(), v.into_owned());
+            } else {
+                // Remember the name so a later duplicate is still caught.
+                map.insert(k.into_owned(), String::new());
+            }
+        }
+        Ok(Params(map))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// URL-encoded form of these parameters, leaving out `skip`.
+    pub fn encode_without(&self, skip: &[&str]) -> String {
+        let mut pairs: Vec<(&String, &String)> = self
+            .0
+            .iter()
+            .filter(|(k, v)| !v.is_empty() && !skip.contains(&k.as_str()))
+            .collect();
+        pairs.sort();
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_empties_and_sizes() {
+        let p = Params::parse(b"a=1&b=&c=x%20y").unwrap();
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.get("b"), None);
+        assert_eq!(p.get("c"), Some("x y"));
+        assert_eq!(
+            Params::parse(b"a=1&a=2").unwrap_err(),
+            ParamError::Duplicate("a".into())
+        );
+        assert_eq!(
+            Params::parse(b"a=&a=2").unwrap_err(),
+            ParamError::Duplicate("a".into())
+        );
+        let long = format!("a={}", "x".repeat(MAX_VALUE_LEN + 1));
+        assert!(matches!(
+            Params::parse(long.as_bytes()),
+            Err(ParamError::TooLong(_))
+        ));
+        assert_eq!(p.encode_without(&["a"]), "c=x+y");
+    }
+}

@@ -1,0 +1,102 @@
+//! grant_type=authorization_code (RFC 6749 §4.1.3, PKCE RFC 7636 §4.6).
+
+use serde_json::json;
+
+use crate::oidc::errors::OAuthError;
+use crate::oidc::params::Params;
+use crate::service::audit::{Entry, Outcome};
+use crate::service::clients::Client;
+use crate::service::tokens::{self, Redeemed, TokenResponse};
+use crate::state::AppState;
+use crate::store::users::AccountStatus;
+
+pub async fn exchange(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let code = params
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+    let record = match tokens::take_code(state, code).await? {
+        Redeemed::Fresh(record) => record,
+        Redeemed::Replayed(grant) => {
+            // RFC 6749 §4.1.2: a reused code revokes what it produced.
+            if let Some(g) = grant {
+                state
+                    .store
+                    .revoke_grant(g, "authorization code reused")
+                    .await?;
+            }
+            Entry::new("token.code_replayed", Outcome::Failure)
+                .detail(json!({ "client_id": client.id, "grant_id": grant }))
+                .write(&state.store)
+                .await?;
+            return Err(OAuthError::invalid_grant(
+                "authorization code was already used",
+            ));
+        }
+        Redeemed::Unknown => {
+            return Err(OAuthError::invalid_grant(
+                "authorization code is invalid or expired",
+            ));
+        }
+    };
+    // From here on the code is spent, whatever happens.
+    let result = check_and_issue(state, client, params, code, &record).await;
+    if result.is_err() {
+        tokens::mark_code_used(state, code, None).await?;
+    }
+    result
+}
+
+async fn check_and_issue(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+    code: &str,
+    record: &tokens::CodeRecord,
+) -> Result<TokenResponse, OAuthError> {
+    if record.client_id != client.id {
+        return Err(OAuthError::invalid_grant(
+            "authorization code was issued to another client",
+        ));
+    }
+    if params.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    match (&record.code_challenge, params.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) => {
+            if !tokens::pkce_matches(verifier, challenge) {
+                return Err(OAuthError::invalid_grant(
+                    "code_verifier does not match the code_challenge",
+                ));
+            }
+        }
+        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "no code_challenge was sent for this code",
+            ));
+        }
+        (None, None) => {}
+    }
+    let user = state
+        .store
+        .user_by_id(record.user_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("account no longer exists"))?;
+    if user.status != AccountStatus::Active {
+        return Err(OAuthError::invalid_grant("account is disabled"));
+    }
+    let (grant, response) = tokens::grant_from_code(state, client, &user, record).await?;
+    tokens::mark_code_used(state, code, Some(grant.id)).await?;
+    Entry::new("token.issued", Outcome::Success)
+        .subject(&user)
+        .detail(json!({ "client_id": client.id, "grant": "authorization_code", "grant_id": grant.id, "scope": grant.scope }))
+        .write(&state.store)
+        .await?;
+    Ok(response)
+}

@@ -1,0 +1,67 @@
+//! `POST /token` (RFC 6749 §3.2): authenticate the client, then one file
+//! per grant type.
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+
+use super::client_auth;
+use super::errors::{OAuthError, no_store};
+use super::params::Params;
+use crate::service::tokens::TokenResponse;
+use crate::state::AppState;
+
+/// Reads a form body, insisting on the form content type (RFC 6749 §4.1.3).
+pub fn form_params(headers: &HeaderMap, body: &Bytes) -> Result<Params, OAuthError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    if !is_form {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    Params::parse(body).map_err(|e| OAuthError::invalid_request(e.to_string()))
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let params = form_params(&headers, &body)?;
+    let grant_type = params
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?
+        .to_string();
+    let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let response = match grant_type.as_str() {
+        "authorization_code" => authorization_code::exchange(&state, &client, &params).await?,
+        "refresh_token" => refresh_token::exchange(&state, &client, &params).await?,
+        "client_credentials" => client_credentials::exchange(&state, &client, &params).await?,
+        other => {
+            return Err(OAuthError::unsupported_grant_type(format!(
+                "grant_type {other:?} is not supported"
+            )));
+        }
+    };
+    Ok(reply(response))
+}
+
+fn reply(tokens: TokenResponse) -> Response {
+    let mut r = Json(tokens).into_response();
+    no_store(&mut r);
+    r
+}

@@ -1,0 +1,142 @@
+//! `/userinfo` (OIDC Core §5.3), GET and POST, Bearer token (RFC 6750).
+//! Errors carry a `WWW-Authenticate: Bearer` challenge (RFC 6750 §3).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::errors::no_store;
+use super::params::Params;
+use crate::domain::Scope;
+use crate::service::tokens::{self, TokenError, user_claims};
+use crate::state::AppState;
+
+fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> Response {
+    let value = match error {
+        Some((code, description)) => format!(
+            "Bearer realm=\"tongxing\", error=\"{code}\", error_description=\"{description}\""
+        ),
+        None => "Bearer realm=\"tongxing\"".to_string(),
+    };
+    let mut r = status.into_response();
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    no_store(&mut r);
+    r
+}
+
+fn invalid_request(why: &str) -> Response {
+    challenge(StatusCode::BAD_REQUEST, Some(("invalid_request", why)))
+}
+
+/// The bearer token from the header or (POST) the form body, not both.
+fn bearer(headers: &HeaderMap, body: Option<&Bytes>) -> Result<Option<String>, Response> {
+    let from_header = match headers.get(header::AUTHORIZATION) {
+        Some(v) => {
+            let text = v
+                .to_str()
+                .map_err(|_| invalid_request("malformed Authorization header"))?;
+            match text.split_once(' ') {
+                Some((scheme, token))
+                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+                {
+                    Some(token.trim().to_string())
+                }
+                _ => return Err(invalid_request("Authorization must use the Bearer scheme")),
+            }
+        }
+        None => None,
+    };
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let from_body = match body {
+        Some(b) if is_form && !b.is_empty() => {
+            let p = Params::parse(b).map_err(|e| invalid_request(&e.to_string()))?;
+            p.get("access_token").map(str::to_string)
+        }
+        _ => None,
+    };
+    match (from_header, from_body) {
+        (Some(_), Some(_)) => Err(invalid_request("token sent in more than one way")),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    userinfo(&state, &headers, None).await
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    userinfo(&state, &headers, Some(&body)).await
+}
+
+async fn userinfo(state: &AppState, headers: &HeaderMap, body: Option<&Bytes>) -> Response {
+    let token = match bearer(headers, body) {
+        Ok(Some(t)) => t,
+        Ok(None) => return challenge(StatusCode::UNAUTHORIZED, None),
+        Err(r) => return r,
+    };
+    let claims = match tokens::verify_access_token(state, &token).await {
+        Ok(c) => c,
+        Err(TokenError::Invalid(_)) => {
+            return challenge(
+                StatusCode::UNAUTHORIZED,
+                Some((
+                    "invalid_token",
+                    "the access token is invalid, expired or revoked",
+                )),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "userinfo failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let scope = Scope::parse(claims["scope"].as_str().unwrap_or_default()).unwrap_or_default();
+    if !scope.contains("openid") || claims.get("gid").is_none() {
+        return challenge(
+            StatusCode::FORBIDDEN,
+            Some(("insufficient_scope", "the openid scope is required")),
+        );
+    }
+    let (Some(sub), Some(gid)) = (
+        claims["sub"].as_str().and_then(|s| Uuid::parse_str(s).ok()),
+        claims["gid"].as_str().and_then(|s| Uuid::parse_str(s).ok()),
+    ) else {
+        return challenge(
+            StatusCode::UNAUTHORIZED,
+            Some(("invalid_token", "the access token is not for a user")),
+        );
+    };
+    let (user, grant) = match (
+        state.store.user_by_id(sub).await,
+        state.store.grant(gid).await,
+    ) {
+        (Ok(Some(u)), Ok(Some(g))) => (u, g),
+        (Ok(_), Ok(_)) => {
+            return challenge(
+                StatusCode::UNAUTHORIZED,
+                Some(("invalid_token", "unknown subject")),
+            );
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "userinfo failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let mut r = Json(Value::Object(user_claims(
+        &user,
+        &scope,
+        grant.locale.as_deref(),
+    )))
+    .into_response();
+    no_store(&mut r);
+    r
+}

@@ -1,0 +1,112 @@
+//! Ending a browser session and telling the relying parties that took part
+//! in it (OIDC Back-Channel Logout 1.0): each client with a
+//! `backchannel_logout_uri` gets a signed logout token by POST, retried with
+//! backoff, and each delivery is audited.
+
+use std::time::Duration;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::audit::{Entry, Outcome};
+use super::clients;
+use super::tokens;
+use super::{Actor, Origin};
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::users::User;
+
+const ATTEMPTS: u32 = 4;
+
+/// Records the logout and starts back-channel deliveries for `sid`.
+/// Deliveries run in the background; the user is not kept waiting.
+pub async fn end_session(
+    state: &AppState,
+    user: &User,
+    sid: Option<&str>,
+    origin: &Origin,
+) -> Result<(), StoreError> {
+    let actor = Actor::User {
+        id: user.id,
+        username: user.username.clone(),
+    };
+    Entry::new("logout", Outcome::Success)
+        .actor(&actor)
+        .subject(user)
+        .origin(origin)
+        .write(&state.store)
+        .await?;
+    let Some(sid) = sid else { return Ok(()) };
+    for (client_id, user_id) in state.store.take_rp_sessions(sid).await? {
+        let state = state.clone();
+        let sid = sid.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = deliver(&state, &client_id, user_id, &sid).await {
+                tracing::warn!(client = %client_id, error = %e, "back-channel logout could not be recorded");
+            }
+        });
+    }
+    Ok(())
+}
+
+async fn deliver(
+    state: &AppState,
+    client_id: &str,
+    user_id: Uuid,
+    sid: &str,
+) -> Result<(), StoreError> {
+    let Some(client) = clients::find(state, client_id).await? else {
+        return Ok(());
+    };
+    let Some(uri) = client.backchannel_logout_uri.clone() else {
+        return Ok(());
+    };
+    let mut outcome = Err("not attempted".to_string());
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt - 1))).await;
+        }
+        // A fresh token per attempt: each has its own jti and iat.
+        let token = match tokens::logout_token(state, &client, user_id, sid).await {
+            Ok(t) => t,
+            Err(e) => {
+                outcome = Err(e.to_string());
+                break;
+            }
+        };
+        outcome = match state
+            .http
+            .post(&uri)
+            .form(&[("logout_token", token.as_str())])
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
+            Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+            Err(e) => Err(if e.is_timeout() {
+                "timeout".into()
+            } else {
+                "connection failed".into()
+            }),
+        };
+        if outcome.is_ok() {
+            break;
+        }
+    }
+    let (result, detail) = match &outcome {
+        Ok(status) => (
+            Outcome::Success,
+            json!({ "client_id": client.id, "status": status }),
+        ),
+        Err(why) => (
+            Outcome::Failure,
+            json!({ "client_id": client.id, "error": why, "attempts": ATTEMPTS }),
+        ),
+    };
+    let user = state.store.user_by_id(user_id).await?;
+    let mut entry = Entry::new("logout.backchannel", result).detail(detail);
+    if let Some(u) = &user {
+        entry = entry.subject(u);
+    }
+    entry.write(&state.store).await
+}
