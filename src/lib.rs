@@ -69,8 +69,21 @@ pub struct App {
 impl App {
     /// Connects to the database (and Redis), migrates, creates the first
     /// admin on a fresh installation, and binds the listener.
-    pub async fn build(config: Config) -> Result<App, BuildError> {
+    pub async fn build(mut config: Config) -> Result<App, BuildError> {
         let listen = config.listen;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| BuildError::Bind {
+                addr: listen,
+                source,
+            })?;
+        if config.issuer.is_none() {
+            // Without a configured issuer the server is its own issuer, at
+            // the address it actually got (port 0 picks a free one).
+            if let Ok(addr) = listener.local_addr() {
+                config.issuer = Some(format!("http://{addr}"));
+            }
+        }
         let state = AppState::init(config, true).await?;
         let bootstrap_password = if state.config.bootstrap_admin {
             service::accounts::bootstrap_admin(&state).await?
@@ -79,12 +92,6 @@ impl App {
         };
         let sessions = SessionBackend::new(&state.store, state.ephemeral.redis_pool()).await?;
         let router = router(state.clone(), sessions);
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|source| BuildError::Bind {
-                addr: listen,
-                source,
-            })?;
         Ok(App {
             state,
             router,

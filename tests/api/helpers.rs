@@ -136,6 +136,7 @@ impl TestApp {
         let app = App::build(config.clone()).await.expect("server starts");
         let addr = app.local_addr();
         let state = app.state().clone();
+        let config = (*state.config).clone();
         let admin_password = app.bootstrap_password.clone().unwrap_or_default();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async {
@@ -383,4 +384,148 @@ impl Browser {
             (k == name).then(|| v.to_string())
         })
     }
+}
+
+/// Undoes askama's HTML escaping of attribute values.
+pub fn unescape(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+impl Page {
+    /// Every `<input type="hidden" name=… value=…>` of the page.
+    pub fn hidden_fields(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for chunk in self.body.split("<input type=\"hidden\" name=\"").skip(1) {
+            let Some((name, rest)) = chunk.split_once('"') else {
+                continue;
+            };
+            let Some(value) = rest
+                .strip_prefix(" value=\"")
+                .and_then(|r| r.split_once('"'))
+                .map(|(v, _)| v)
+            else {
+                continue;
+            };
+            out.push((name.to_string(), unescape(value)));
+        }
+        out
+    }
+}
+
+/// A registered relying party, as a test uses it.
+#[derive(Clone, Debug)]
+pub struct Rp {
+    pub id: String,
+    pub secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+pub const REDIRECT: &str = "https://rp.example.org/callback";
+
+impl TestApp {
+    /// Registers a client; `customize` adjusts the registration.
+    pub async fn rp_with(
+        &self,
+        id: &str,
+        customize: impl FnOnce(&mut tongxing::service::clients::NewClient),
+    ) -> Rp {
+        let mut input = tongxing::service::clients::NewClient {
+            id: id.into(),
+            name: format!("App {id}"),
+            redirect_uris: vec![REDIRECT.into()],
+            post_logout_redirect_uris: vec!["https://rp.example.org/bye".into()],
+            ..Default::default()
+        };
+        customize(&mut input);
+        let redirect_uri = input.redirect_uris.first().cloned().unwrap_or_default();
+        let (c, secret) = tongxing::service::clients::register(
+            &self.state,
+            input,
+            &Actor::System,
+            &Origin::default(),
+        )
+        .await
+        .unwrap();
+        Rp {
+            id: c.id,
+            secret,
+            redirect_uri,
+        }
+    }
+
+    pub async fn rp(&self, id: &str) -> Rp {
+        self.rp_with(id, |_| {}).await
+    }
+}
+
+impl Browser {
+    /// Posts a page's form: its hidden fields plus `fields`.
+    pub async fn submit_page(&self, page: &Page, action: &str, fields: &[(&str, &str)]) -> Page {
+        let mut all: Vec<(String, String)> = page.hidden_fields();
+        all.retain(|(k, _)| !fields.iter().any(|(f, _)| f == k));
+        all.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Page::from(
+            self.client
+                .post(format!("{}{action}", self.base))
+                .form(&all)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Drives an authorization request through login (when asked) and
+    /// consent (when shown, answering `decision`) and returns the final
+    /// redirect to the client.
+    pub async fn authorize_as(
+        &self,
+        url: &str,
+        user: &str,
+        password: &str,
+        decision: &str,
+    ) -> String {
+        let path = url.strip_prefix(&self.base).unwrap_or(url).to_string();
+        let mut page = self.get(&path).await;
+        for _ in 0..6 {
+            if page.status == StatusCode::OK && page.has("action=\"/authorize/consent\"") {
+                page = self
+                    .submit_page(&page, "/authorize/consent", &[("decision", decision)])
+                    .await;
+                continue;
+            }
+            if page.status == StatusCode::OK && page.has("action=\"/login\"") {
+                page = self
+                    .submit_page(
+                        &page,
+                        "/login",
+                        &[("identifier", user), ("password", password)],
+                    )
+                    .await;
+                continue;
+            }
+            let Some(location) = page.location().map(str::to_string) else {
+                panic!("authorization stopped at {}: {}", page.status, page.body);
+            };
+            if !location.starts_with('/') {
+                return location;
+            }
+            page = self.get(&location).await;
+        }
+        panic!("too many steps");
+    }
+}
+
+/// Query parameters of a URL.
+pub fn query(url: &str) -> std::collections::HashMap<String, String> {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
 }

@@ -10,4 +10,5 @@ mod cli;
 mod i18n;
 mod login;
 mod nodes;
+mod oidc;
 mod ops;
