@@ -62,6 +62,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum ClientCommand {
     /// Register a client. A confidential client without --secret-stdin gets
     /// a generated secret, printed once.

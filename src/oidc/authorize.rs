@@ -247,10 +247,10 @@ fn check_nonce(req: &mut AuthRequest) -> Result<(), Failure> {
         }
         req.nonce = Some(n.to_string());
     }
-    if let Some(acr) = req.params.get("acr_values") {
-        if acr.len() > 512 {
-            return Err(req.fail("invalid_request", "acr_values is too long"));
-        }
+    if let Some(acr) = req.params.get("acr_values")
+        && acr.len() > 512
+    {
+        return Err(req.fail("invalid_request", "acr_values is too long"));
     }
     Ok(())
 }

@@ -93,13 +93,13 @@ pub async fn authenticate(
             .as_str()
             .unwrap_or_default()
             .to_string();
-        if let Some(id) = params.get("client_id") {
-            if id != iss {
-                return Err(OAuthError::invalid_client(
-                    "client_id does not match the assertion",
-                    false,
-                ));
-            }
+        if let Some(id) = params.get("client_id")
+            && id != iss
+        {
+            return Err(OAuthError::invalid_client(
+                "client_id does not match the assertion",
+                false,
+            ));
         }
         (AuthMethod::PrivateKeyJwt, iss, None)
     } else {

@@ -69,10 +69,9 @@ async fn access(
     if let Some(sub) = claims["sub"]
         .as_str()
         .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        && let Some(user) = state.store.user_by_id(sub).await?
     {
-        if let Some(user) = state.store.user_by_id(sub).await? {
-            out["username"] = json!(user.username);
-        }
+        out["username"] = json!(user.username);
     }
     Ok(Some(out))
 }

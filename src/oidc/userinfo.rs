@@ -35,6 +35,7 @@ fn invalid_request(why: &str) -> Response {
 }
 
 /// The bearer token from the header or (POST) the form body, not both.
+#[allow(clippy::result_large_err)] // the error is the finished response
 fn bearer(headers: &HeaderMap, body: Option<&Bytes>) -> Result<Option<String>, Response> {
     let from_header = match headers.get(header::AUTHORIZATION) {
         Some(v) => {

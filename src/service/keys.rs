@@ -214,7 +214,7 @@ impl KeyRing {
         self.refresh_if_stale().await?;
         let loaded = self.read();
         let mut entries: Vec<&Entry> = loaded.keys.values().collect();
-        entries.sort_by(|a, b| (b.active, b.created_at).cmp(&(a.active, a.created_at)));
+        entries.sort_by_key(|e| std::cmp::Reverse((e.active, e.created_at)));
         let keys: Vec<Value> = entries.iter().map(|e| e.key.public_jwk().clone()).collect();
         Ok(json!({ "keys": keys }))
     }

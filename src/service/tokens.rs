@@ -92,7 +92,7 @@ pub async fn issue_code(state: &AppState, record: &CodeRecord) -> Result<String,
 }
 
 pub enum Redeemed {
-    Fresh(CodeRecord),
+    Fresh(Box<CodeRecord>),
     /// Already redeemed: the grant it produced (to be revoked).
     Replayed(Option<Uuid>),
     Unknown,
@@ -106,7 +106,7 @@ pub async fn take_code(state: &AppState, code: &str) -> Result<Redeemed, TokenEr
     if let Some(value) = state.ephemeral.take(&code_key(code)).await? {
         let record =
             serde_json::from_str(&value).map_err(|_| TokenError::Invalid("code record"))?;
-        return Ok(Redeemed::Fresh(record));
+        return Ok(Redeemed::Fresh(Box::new(record)));
     }
     match state.ephemeral.get(&used_code_key(code)).await? {
         Some(grant) => Ok(Redeemed::Replayed(Uuid::parse_str(&grant).ok())),
@@ -392,11 +392,11 @@ pub fn user_claims(user: &User, scope: &Scope, locale: Option<&str>) -> Map<Stri
         c.insert("email".into(), json!(user.username));
         c.insert("email_verified".into(), json!(true));
     }
-    if scope.contains("phone") {
-        if let Some(phone) = &user.login_phone {
-            c.insert("phone_number".into(), json!(phone));
-            c.insert("phone_number_verified".into(), json!(true));
-        }
+    if scope.contains("phone")
+        && let Some(phone) = &user.login_phone
+    {
+        c.insert("phone_number".into(), json!(phone));
+        c.insert("phone_number_verified".into(), json!(true));
     }
     c
 }

@@ -260,13 +260,18 @@ async fn forms_without_the_right_csrf_token_are_refused() {
     );
     assert!(app.audit("login.success").await.is_empty());
 
-    // Logout needs the token too.
+    // Logout needs the token too: a POST without it is treated as an
+    // application's logout request and only asks for confirmation; a wrong
+    // token is refused.
     assert_eq!(
         b.login("wu@cnic.cn", PASSWORD).await.status,
         StatusCode::SEE_OTHER
     );
+    let asked = b.post_form("/logout", &[]).await;
+    assert_eq!(asked.status, StatusCode::OK);
+    assert!(asked.has("确定要退出通行证吗"));
     assert_eq!(
-        b.post_form("/logout", &[]).await.status,
+        b.post_form("/logout", &[("csrf", "forged")]).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(

@@ -6,9 +6,12 @@
 
 mod helpers;
 
+mod backchannel;
 mod cli;
+mod clients_cli;
 mod i18n;
 mod login;
 mod nodes;
 mod oidc;
+mod oidc_rules;
 mod ops;

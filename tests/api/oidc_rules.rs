@@ -1,0 +1,710 @@
+//! Every rule of the OIDC endpoints, one negative test each, over raw HTTP.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tongxing::crypto::jws::{Alg, SigningKey};
+
+use crate::helpers::{Browser, PASSWORD, REDIRECT, Rp, TestApp, query};
+use crate::oidc::decode_payload;
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn authorize_url(app: &TestApp, rp: &Rp, extra: &str) -> String {
+    format!(
+        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid%20profile%20offline_access&state=s1&nonce=n1&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
+        app.base,
+        rp.id,
+        urlencode(&rp.redirect_uri)
+    )
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn setup() -> (TestApp, Rp, Browser) {
+    let app = TestApp::spawn().await;
+    app.user("li@cnic.cn").await;
+    let rp = app.rp_with("mail", |c| c.first_party = true).await;
+    let b = app.browser();
+    (app, rp, b)
+}
+
+async fn code(app: &TestApp, rp: &Rp, b: &Browser) -> String {
+    let back = b
+        .authorize_as(&authorize_url(app, rp, ""), "li@cnic.cn", PASSWORD, "allow")
+        .await;
+    query(&back)["code"].clone()
+}
+
+async fn token(app: &TestApp, rp: &Rp, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", app.base))
+        .basic_auth(&rp.id, rp.secret.as_deref())
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
+    (status, r.json().await.unwrap())
+}
+
+async fn redeem(app: &TestApp, rp: &Rp, code: &str) -> (StatusCode, Value) {
+    token(
+        app,
+        rp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await
+}
+
+async fn userinfo(app: &TestApp, access: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{}/userinfo", app.base))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn unknown_client_or_unregistered_redirect_uri_shows_a_page_not_a_redirect() {
+    let (app, rp, b) = setup().await;
+    let evil = authorize_url(
+        &app,
+        &Rp {
+            redirect_uri: "https://evil.example/cb".into(),
+            ..rp.clone()
+        },
+        "",
+    );
+    let page = b.get(evil.strip_prefix(&app.base).unwrap()).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.location().is_none());
+    assert!(page.has("redirect_uri is not registered"));
+    assert!(page.has("应用发来的登录请求无效"));
+    let unknown = authorize_url(
+        &app,
+        &Rp {
+            id: "nope".into(),
+            ..rp.clone()
+        },
+        "",
+    );
+    let page = b.get(unknown.strip_prefix(&app.base).unwrap()).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.has("unknown client_id"));
+    // Duplicated parameters are refused outright.
+    let dup = format!("{}&state=again", authorize_url(&app, &rp, "")).replacen(&app.base, "", 1);
+    let page = b.get(&dup).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.has("more than once"));
+}
+
+#[tokio::test]
+async fn request_errors_go_back_to_the_verified_redirect_uri() {
+    let (app, rp, b) = setup().await;
+    let check = |url: String, error: &'static str| {
+        let b = &b;
+        let base = app.base.clone();
+        async move {
+            let page = b.get(url.strip_prefix(&base).unwrap()).await;
+            assert_eq!(page.status, StatusCode::SEE_OTHER, "{url}: {}", page.body);
+            let q = query(page.location().unwrap());
+            assert_eq!(q["error"], error, "{url}");
+            assert_eq!(q["state"], "s1");
+            assert_eq!(q["iss"], base);
+        }
+    };
+    check(
+        authorize_url(&app, &rp, "").replace("response_type=code", "response_type=token"),
+        "unsupported_response_type",
+    )
+    .await;
+    check(
+        authorize_url(&app, &rp, "")
+            .replace("code_challenge_method=S256", "code_challenge_method=plain"),
+        "invalid_request",
+    )
+    .await;
+    check(
+        authorize_url(&app, &rp, "").replace(
+            "scope=openid%20profile%20offline_access",
+            "scope=openid%20admin",
+        ),
+        "invalid_scope",
+    )
+    .await;
+    check(
+        authorize_url(&app, &rp, "").replace(
+            "scope=openid%20profile%20offline_access",
+            "scope=openid%20unknown",
+        ),
+        "invalid_scope",
+    )
+    .await;
+    check(
+        authorize_url(&app, &rp, "&prompt=none%20login"),
+        "invalid_request",
+    )
+    .await;
+    check(authorize_url(&app, &rp, "&max_age=-1"), "invalid_request").await;
+    check(
+        authorize_url(&app, &rp, "&request=eyJ"),
+        "request_not_supported",
+    )
+    .await;
+    check(
+        authorize_url(&app, &rp, "&response_mode=fragment"),
+        "invalid_request",
+    )
+    .await;
+    // prompt=none without a session.
+    check(authorize_url(&app, &rp, "&prompt=none"), "login_required").await;
+}
+
+#[tokio::test]
+async fn public_clients_must_use_pkce() {
+    let app = TestApp::spawn().await;
+    let rp = app.rp_with("spa", |c| c.public = true).await;
+    let url = authorize_url(&app, &rp, "").replace(
+        &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+        "",
+    );
+    let page = app
+        .browser()
+        .get(url.strip_prefix(&app.base).unwrap())
+        .await;
+    let q = query(page.location().unwrap());
+    assert_eq!(q["error"], "invalid_request");
+    assert!(q["error_description"].contains("PKCE"));
+}
+
+#[tokio::test]
+async fn a_reused_code_fails_and_revokes_what_it_issued() {
+    let (app, rp, b) = setup().await;
+    let code = code(&app, &rp, &b).await;
+    let (status, first) = redeem(&app, &rp, &code).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let access = first["access_token"].as_str().unwrap().to_string();
+    assert_eq!(userinfo(&app, &access).await.status(), StatusCode::OK);
+    let (status, second) = redeem(&app, &rp, &code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(second["error"], "invalid_grant");
+    let r = userinfo(&app, &access).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "the first access token is revoked"
+    );
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    let (status, _) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "and its refresh token");
+    assert_eq!(app.audit("token.code_replayed").await.len(), 1);
+}
+
+#[tokio::test]
+async fn pkce_mismatch_and_wrong_redirect_uri_are_invalid_grant() {
+    let (app, rp, b) = setup().await;
+    let c = code(&app, &rp, &b).await;
+    let (status, body) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &c),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &"x".repeat(43)),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // The code is spent after a failed attempt.
+    let (status, _) = redeem(&app, &rp, &c).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let c = code(&app, &rp, &b).await;
+    let (status, body) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &c),
+            ("redirect_uri", "https://rp.example.org/other"),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn expired_codes_are_refused() {
+    let app = TestApp::spawn_with(|c| c.oidc.code_ttl_secs = 1).await;
+    app.user("li@cnic.cn").await;
+    let rp = app.rp_with("mail", |c| c.first_party = true).await;
+    let b = app.browser();
+    let c = code(&app, &rp, &b).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (status, body) = redeem(&app, &rp, &c).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn refresh_token_reuse_revokes_the_family() {
+    let (app, rp, b) = setup().await;
+    let c = code(&app, &rp, &b).await;
+    let (_, first) = redeem(&app, &rp, &c).await;
+    let r1 = first["refresh_token"].as_str().unwrap().to_string();
+    let (status, second) = token(
+        &app,
+        &rp,
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let r2 = second["refresh_token"].as_str().unwrap().to_string();
+    let access2 = second["access_token"].as_str().unwrap().to_string();
+    // r1 again: replay. The whole family dies, r2 and the access tokens too.
+    let (status, body) = token(
+        &app,
+        &rp,
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (status, _) = token(
+        &app,
+        &rp,
+        &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        userinfo(&app, &access2).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.audit("token.refresh_replayed").await.len(), 1);
+    // Scope can be narrowed on refresh but not widened.
+    let c = code(&app, &rp, &b).await;
+    let (_, fresh) = redeem(&app, &rp, &c).await;
+    let rt = fresh["refresh_token"].as_str().unwrap();
+    let (status, body) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("scope", "openid email"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn client_authentication_rules() {
+    let (app, rp, b) = setup().await;
+    let c = code(&app, &rp, &b).await;
+    let wrong = Rp {
+        secret: Some("not-the-secret".into()),
+        ..rp.clone()
+    };
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", app.base))
+        .basic_auth(&wrong.id, wrong.secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &c),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    // Registered for basic, tried post.
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", app.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &rp.id),
+            ("client_secret", rp.secret.as_deref().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Not a form body.
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", app.base))
+        .json(&serde_json::json!({"grant_type": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+    let (status, body) = token(&app, &rp, &[("grant_type", "password")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
+    let (status, body) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "client_credentials"),
+            ("grant_type", "client_credentials"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+}
+
+#[tokio::test]
+async fn client_credentials_for_confidential_clients() {
+    let (app, _, _) = setup().await;
+    let svc = app
+        .rp_with("svc", |c| c.scopes = Some("profile admin".into()))
+        .await;
+    let (status, body) = token(
+        &app,
+        &svc,
+        &[("grant_type", "client_credentials"), ("scope", "admin")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none());
+    let claims = decode_payload(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "svc");
+    assert_eq!(claims["scope"], "admin");
+    let (status, body) = token(
+        &app,
+        &svc,
+        &[("grant_type", "client_credentials"), ("scope", "email")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+    let (status, body) = token(
+        &app,
+        &svc,
+        &[("grant_type", "client_credentials"), ("scope", "openid")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+    // A client token is not a user token: userinfo refuses it.
+    let (_, body) = token(
+        &app,
+        &svc,
+        &[("grant_type", "client_credentials"), ("scope", "profile")],
+    )
+    .await;
+    assert_eq!(
+        userinfo(&app, body["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+fn assertion(key: &SigningKey, client: &str, aud: &str, jti: &str) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    key.sign("JWT", &serde_json::json!({ "iss": client, "sub": client, "aud": aud, "jti": jti, "iat": now, "exp": now + 60 })).unwrap()
+}
+
+#[tokio::test]
+async fn private_key_jwt_and_replayed_jti() {
+    let app = TestApp::spawn().await;
+    let (key, _) = SigningKey::generate(Alg::ES256, "client-key-1".into()).unwrap();
+    let jwks = serde_json::json!({ "keys": [key.public_jwk()] }).to_string();
+    let rp = app
+        .rp_with("jwt-client", |c| {
+            c.token_auth_method = Some("private_key_jwt".into());
+            c.jwks = Some(jwks);
+            c.scopes = Some("profile".into());
+        })
+        .await;
+    assert!(rp.secret.is_none());
+    let aud = format!("{}/token", app.base);
+    let a = assertion(&key, &rp.id, &aud, "jti-1");
+    let send = |a: String| {
+        let url = aud.clone();
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", a.as_str()),
+                    ("scope", "profile"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(send(a.clone()).await.status(), StatusCode::OK);
+    let replay = send(a).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        replay.json::<Value>().await.unwrap()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("jti")
+    );
+    // Wrong audience, and a key the client did not register.
+    assert_eq!(
+        send(assertion(
+            &key,
+            &rp.id,
+            "https://other.example/token",
+            "jti-2"
+        ))
+        .await
+        .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let (other, _) = SigningKey::generate(Alg::ES256, "client-key-1".into()).unwrap();
+    assert_eq!(
+        send(assertion(&other, &rp.id, &aud, "jti-3"))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn rotated_keys_still_verify_during_the_grace_period() {
+    let app = TestApp::spawn_with(|c| c.oidc.key_refresh_secs = 0).await;
+    app.user("li@cnic.cn").await;
+    let rp = app.rp_with("mail", |c| c.first_party = true).await;
+    let b = app.browser();
+    let c = code(&app, &rp, &b).await;
+    let (_, before) = redeem(&app, &rp, &c).await;
+    let old_access = before["access_token"].as_str().unwrap().to_string();
+    let old_kid = crate::oidc::decode_header(before["id_token"].as_str().unwrap())["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = app.cli(&["keys", "rotate", "--json"], None).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let kids: Vec<String> = serde_json::from_value(out.json()["kids"].clone()).unwrap();
+    assert_eq!(kids.len(), 3);
+
+    // The running node picks the rotation up without a restart.
+    let jwks: Value = serde_json::from_str(&b.get("/jwks").await.body).unwrap();
+    let published: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        published.contains(&old_kid.as_str()),
+        "retired key still published"
+    );
+    for kid in &kids {
+        assert!(published.contains(&kid.as_str()));
+    }
+    assert_eq!(
+        userinfo(&app, &old_access).await.status(),
+        StatusCode::OK,
+        "old tokens still verify"
+    );
+    let c = code(&app, &rp, &b).await;
+    let (_, after) = redeem(&app, &rp, &c).await;
+    let new_kid = crate::oidc::decode_header(after["id_token"].as_str().unwrap())["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(kids.contains(&new_kid), "new tokens use the new key");
+    let list = app.cli(&["keys", "list", "--json"], None).await.json();
+    let statuses: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "current").count(), 3);
+    assert!(statuses.contains(&"retired (published)"));
+}
+
+#[tokio::test]
+async fn userinfo_errors_follow_rfc_6750() {
+    let app = TestApp::spawn().await;
+    let r = reqwest::Client::new()
+        .get(format!("{}/userinfo", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"tongxing\"");
+    let r = userinfo(&app, "not.a.token").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+}
+
+#[tokio::test]
+async fn consent_is_remembered_and_can_be_withdrawn() {
+    let app = TestApp::spawn().await;
+    app.user("li@cnic.cn").await;
+    let rp = app.rp("wiki").await;
+    let b = app.browser();
+    let url = authorize_url(&app, &rp, "");
+    // Deny first: access_denied back to the app.
+    let back = b.authorize_as(&url, "li@cnic.cn", PASSWORD, "deny").await;
+    assert_eq!(query(&back)["error"], "access_denied");
+    let back = b.authorize_as(&url, "li@cnic.cn", PASSWORD, "allow").await;
+    assert!(query(&back).contains_key("code"));
+    // Remembered: straight back with a code, even with prompt=none.
+    let page = b
+        .get(&format!("{}&prompt=none", url).replacen(&app.base, "", 1))
+        .await;
+    assert!(query(page.location().unwrap()).contains_key("code"));
+    let (_, tokens) = redeem(&app, &rp, &query(&back)["code"]).await;
+    let apps = b.get("/account/apps").await;
+    assert!(apps.has("App wiki"));
+    b.submit_page(&apps, "/account/apps/revoke", &[]).await;
+    assert!(b.get("/account/apps").await.has("尚未授权任何应用"));
+    let page = b
+        .get(&format!("{}&prompt=none", url).replacen(&app.base, "", 1))
+        .await;
+    assert_eq!(query(page.location().unwrap())["error"], "consent_required");
+    let (status, _) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "withdrawing consent revokes the grant"
+    );
+}
+
+#[tokio::test]
+async fn prompt_login_and_max_age_force_a_fresh_login() {
+    let (app, rp, b) = setup().await;
+    b.login("li@cnic.cn", PASSWORD).await;
+    let page = b
+        .get(&authorize_url(&app, &rp, "&prompt=login").replacen(&app.base, "", 1))
+        .await;
+    let login = page.location().unwrap().to_string();
+    assert!(login.starts_with("/login?"), "{login}");
+    let form = b.get(&login).await;
+    assert!(
+        form.has("action=\"/login\""),
+        "the form is shown although signed in"
+    );
+    let back = b
+        .submit_page(
+            &form,
+            "/login",
+            &[("identifier", "li@cnic.cn"), ("password", PASSWORD)],
+        )
+        .await;
+    let next = b.get(back.location().unwrap()).await;
+    assert!(
+        query(next.location().unwrap()).contains_key("code"),
+        "no loop back to the login page"
+    );
+    // A recent enough login satisfies max_age without asking again.
+    let page = b
+        .get(&authorize_url(&app, &rp, "&max_age=3600&prompt=none").replacen(&app.base, "", 1))
+        .await;
+    assert!(query(page.location().unwrap()).contains_key("code"));
+    // login_hint and ui_locales reach the login page.
+    let fresh = app.browser();
+    let page = fresh
+        .get(
+            &authorize_url(&app, &rp, "&login_hint=li%40cnic.cn&ui_locales=en")
+                .replacen(&app.base, "", 1),
+        )
+        .await;
+    let form = fresh.get(page.location().unwrap()).await;
+    assert!(form.has("value=\"li@cnic.cn\""));
+    assert!(form.has("Sign in to your passport"));
+}
+
+#[tokio::test]
+async fn logout_without_a_valid_hint_asks_first() {
+    let (_app, rp, b) = setup().await;
+    b.login("li@cnic.cn", PASSWORD).await;
+    let page = b.get(&format!("/logout?client_id={}&post_logout_redirect_uri=https%3A%2F%2Frp.example.org%2Fbye&state=z", rp.id)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.has("确定要退出通行证吗"));
+    let done = b.submit_page(&page, "/logout", &[]).await;
+    assert_eq!(done.location(), Some("https://rp.example.org/bye?state=z"));
+    assert_eq!(b.get("/account").await.status, StatusCode::SEE_OTHER);
+    // An unregistered post_logout_redirect_uri is never followed.
+    let page = b
+        .get(&format!(
+            "/logout?client_id={}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F",
+            rp.id
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.location().is_none());
+}
