@@ -38,7 +38,7 @@ use crate::{App, telemetry};
 )]
 pub struct Cli {
     /// Configuration file (default: ./tongxing.toml when it exists).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", env = "TONGXING_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -253,7 +253,13 @@ pub async fn run(command: Command, config: Config) -> Exit {
         Command::Migrate => {
             quiet_logs(&config);
             match AppState::init(config, false).await {
-                Ok(_) => {
+                Ok(state) => {
+                    let entry = Entry::new("migrate", Outcome::Success)
+                        .actor(&Actor::cli())
+                        .origin(&Origin::cli());
+                    if let Err(e) = entry.write(&state.store).await {
+                        return fail(Exit::Failure, e);
+                    }
                     println!("migrations applied");
                     Exit::Ok
                 }

@@ -222,7 +222,13 @@ impl std::fmt::Debug for Config {
 pub struct ConfigError(pub String);
 
 /// Environment variables that belong to the test harness, not to the server.
-const NOT_SETTINGS: &[&str] = &["test_database_url", "test_redis_url", "config"];
+const NOT_SETTINGS: &[&str] = &[
+    "test_database_url",
+    "test_redis_url",
+    "ci_database_url",
+    "ci_redis_url",
+    "config",
+];
 
 impl Config {
     /// Reads the file (when given or when `./tongxing.toml` exists) and the

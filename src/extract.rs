@@ -22,6 +22,8 @@ use crate::store::users::{AccountStatus, User};
 
 const AUTH_KEY: &str = "auth";
 const CSRF_KEY: &str = "csrf";
+/// Idle lifetime of a session nobody has signed into yet.
+const ANONYMOUS_IDLE: time::Duration = time::Duration::minutes(30);
 
 /// The client's address: the TCP peer, or — when the peer is a configured
 /// trusted proxy — the right-most `X-Forwarded-For` entry that is not one.
@@ -87,8 +89,14 @@ pub struct SessionAuth {
 
 /// Starts a signed-in session: a new session id (against fixation), the
 /// sign-in facts, and a fresh CSRF token.
-pub async fn sign_in(session: &Session, user: &User, amr: Vec<String>) -> Result<(), PageError> {
+pub async fn sign_in(
+    session: &Session,
+    user: &User,
+    amr: Vec<String>,
+    idle: time::Duration,
+) -> Result<(), PageError> {
     session.cycle_id().await?;
+    session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(idle)));
     let auth = SessionAuth {
         user_id: user.id,
         epoch: user.session_epoch,
@@ -113,6 +121,11 @@ pub async fn csrf_token(session: &Session) -> Result<String, PageError> {
         return Ok(token);
     }
     let token = random::token()?;
+    if session.get::<SessionAuth>(AUTH_KEY).await?.is_none() {
+        // A session that only carries a CSRF token (a login form left
+        // open) is cheap to create; keep it short-lived.
+        session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(ANONYMOUS_IDLE)));
+    }
     session.insert(CSRF_KEY, token.clone()).await?;
     Ok(token)
 }

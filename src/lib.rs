@@ -39,8 +39,8 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub use config::Config;
-use ephemeral::sessions::SessionBackend;
 pub use state::AppState;
+use store::sessions::SessionBackend;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -148,6 +148,8 @@ fn router(state: AppState, sessions: SessionBackend) -> Router {
         .with_same_site(SameSite::Lax)
         .with_secure(config.secure_cookies())
         .with_path("/")
+        // Save on every request so the idle timeout slides with activity.
+        .with_always_save(true)
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
             config.session.idle_minutes,
         ))));
@@ -217,6 +219,6 @@ async fn shutdown_signal() {
     tokio::spawn(async {
         tokio::time::sleep(Duration::from_secs(30)).await;
         tracing::warn!("graceful shutdown took longer than 30 s; exiting");
-        std::process::exit(0);
+        std::process::exit(1);
     });
 }

@@ -46,7 +46,10 @@ impl Chrome {
         Self {
             t: lang.text(),
             lang,
-            switch_href: format!("{}?{encoded}", uri.path()),
+            // Relative ("?…"): the link stays on this page whatever the path
+            // looks like (a path such as "//host/x" must not become a link
+            // to another site).
+            switch_href: format!("?{encoded}"),
             switch_lang: other.tag(),
             csrf: String::new(),
         }
@@ -203,6 +206,8 @@ mod tests {
     fn language_switch_keeps_the_query() {
         let uri: Uri = "/login?return_to=%2Faccount&lang=zh-CN".parse().unwrap();
         let c = Chrome::plain(Lang::ZhCn, &uri);
-        assert_eq!(c.switch_href, "/login?return_to=%2Faccount&lang=en");
+        assert_eq!(c.switch_href, "?return_to=%2Faccount&lang=en");
+        let odd: Uri = "//evil.example/x".parse().unwrap();
+        assert_eq!(Chrome::plain(Lang::ZhCn, &odd).switch_href, "?lang=en");
     }
 }

@@ -81,7 +81,8 @@ pub async fn submit(
     let password = SecretPassword::new(form.password.clone());
     match password_login(&state, &form.identifier, &password, &origin).await {
         Ok(user) => {
-            sign_in(&session, &user, vec!["pwd".into()]).await?;
+            let idle = time::Duration::minutes(i64::from(state.config.session.idle_minutes));
+            sign_in(&session, &user, vec!["pwd".into()], idle).await?;
             Ok(Redirect::to(&return_to).into_response())
         }
         Err(LoginError::InvalidCredentials) => again(

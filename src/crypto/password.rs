@@ -49,8 +49,8 @@ pub struct PasswordHasher {
 
 struct Inner {
     params: Params,
-    workers: Semaphore,
-    waiting: Semaphore,
+    workers: Arc<Semaphore>,
+    waiting: Arc<Semaphore>,
     /// A hash of a random password, verified when an account does not exist
     /// so both answers take the same time.
     dummy: String,
@@ -82,8 +82,8 @@ impl PasswordHasher {
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
-                workers: Semaphore::new(workers),
-                waiting: Semaphore::new(workers + config.max_waiting),
+                workers: Arc::new(Semaphore::new(workers)),
+                waiting: Arc::new(Semaphore::new(workers + config.max_waiting)),
                 dummy,
             }),
         })
@@ -121,20 +121,29 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _place = self
+        let place = self
             .inner
             .waiting
-            .try_acquire()
+            .clone()
+            .try_acquire_owned()
             .map_err(|_| HashError::Busy)?;
-        let _slot = self
+        let slot = self
             .inner
             .workers
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| HashError::Busy)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| HashError::Internal(e.to_string()))?
+        // The permits move into the blocking task: if the request is dropped
+        // (client gone), the hash still runs to its end and keeps its slot,
+        // so disconnecting cannot push more hashes through than allowed.
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop((slot, place));
+            result
+        })
+        .await
+        .map_err(|e| HashError::Internal(e.to_string()))?
     }
 }
 
@@ -284,6 +293,22 @@ mod tests {
             }
         );
         assert!(!stronger.verify(&pw, Some("garbage")).await.unwrap().ok);
+    }
+
+    #[tokio::test]
+    async fn saturated_hashing_answers_busy() {
+        let hasher = PasswordHasher::new(&small()).unwrap();
+        // One worker and no waiting place: hold the only place.
+        let held = hasher.inner.waiting.clone().try_acquire_owned().unwrap();
+        let pw = SecretPassword::new("Correct-Horse-9");
+        assert!(matches!(hasher.hash(&pw).await, Err(HashError::Busy)));
+        drop(held);
+        assert!(hasher.hash(&pw).await.is_ok());
+        // Busy becomes a 429 with Retry-After on the pages.
+        use axum::response::IntoResponse;
+        let response = crate::error::PageError::from(HashError::Busy).into_response();
+        assert_eq!(response.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "1");
     }
 
     #[test]

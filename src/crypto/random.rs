@@ -27,26 +27,27 @@ fn below(bound: u8) -> Result<usize, getrandom::Error> {
     }
 }
 
-/// A strong password that satisfies the default policy: 20 characters with
-/// every character class, avoiding look-alike characters so it can be
-/// read off a screen.
-pub fn password() -> Result<String, getrandom::Error> {
+/// A strong password of `len` characters (at least 20) with every
+/// character class, avoiding look-alike characters so it can be read off
+/// a screen.
+pub fn password(len: usize) -> Result<String, getrandom::Error> {
+    let len = len.clamp(20, 128);
     const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
     const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
     const DIGIT: &[u8] = b"23456789";
     const SPECIAL: &[u8] = b"!#%+-=?@^_";
     const ALL: [&[u8]; 4] = [UPPER, LOWER, DIGIT, SPECIAL];
-    let mut chars = Vec::with_capacity(20);
+    let mut chars = Vec::with_capacity(len);
     for class in ALL {
         chars.push(class[below(class.len() as u8)?]);
     }
-    while chars.len() < 20 {
+    while chars.len() < len {
         let class = ALL[below(4)?];
         chars.push(class[below(class.len() as u8)?]);
     }
     // Fisher–Yates, so the guaranteed characters are not always first.
     for i in (1..chars.len()).rev() {
-        let j = below(i as u8 + 1)?;
+        let j = below(u8::try_from(i + 1).unwrap_or(u8::MAX))?;
         chars.swap(i, j);
     }
     Ok(chars.into_iter().map(char::from).collect())
@@ -68,7 +69,7 @@ mod tests {
         use crate::domain::{PasswordPolicy, SecretPassword};
         let policy = PasswordPolicy::new(PasswordPolicyConfig::default());
         for _ in 0..50 {
-            let p = password().unwrap();
+            let p = password(20).unwrap();
             assert_eq!(p.len(), 20);
             assert!(
                 policy

@@ -3,7 +3,6 @@
 //! when configured, so every node sees the same counters and codes.
 
 pub mod rate_limit;
-pub mod sessions;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,8 +24,8 @@ pub enum Ephemeral {
     Redis { pool: Pool, prefix: Arc<str> },
 }
 
-/// Increments a counter and (re)starts its time-to-live, atomically.
-const INCR_SLIDING: &str = "local n = redis.call('INCR', KEYS[1]) \
+/// Adds to a counter and (re)starts its time-to-live, atomically.
+const ADD_SLIDING: &str = "local n = redis.call('INCRBY', KEYS[1], ARGV[2]) \
     redis.call('PEXPIRE', KEYS[1], ARGV[1]) return n";
 
 impl Ephemeral {
@@ -66,12 +65,21 @@ impl Ephemeral {
 
     /// Adds one to the counter and restarts its TTL; returns the new value.
     pub async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, EphemeralError> {
+        self.add(key, 1, ttl).await
+    }
+
+    /// Adds `delta` (may be negative) and restarts the TTL; returns the new value.
+    pub async fn add(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, EphemeralError> {
         match self {
-            Self::Memory(kv) => Ok(kv.incr(key, ttl)),
+            Self::Memory(kv) => Ok(kv.add(key, delta, ttl)),
             Self::Redis { pool, prefix } => {
                 let ms = ttl.as_millis().to_string();
                 Ok(pool
-                    .eval(INCR_SLIDING, vec![Self::key(prefix, key)], vec![ms])
+                    .eval(
+                        ADD_SLIDING,
+                        vec![Self::key(prefix, key)],
+                        vec![ms, delta.to_string()],
+                    )
                     .await?)
             }
         }
@@ -217,13 +225,13 @@ impl MemoryKv {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn incr(&self, key: &str, ttl: Duration) -> i64 {
+    fn add(&self, key: &str, delta: i64, ttl: Duration) -> i64 {
         let mut map = self.lock();
         let next = map
             .live(key)
             .and_then(|(v, _)| v.parse::<i64>().ok())
             .unwrap_or(0)
-            + 1;
+            + delta;
         map.entries
             .insert(key.to_string(), (next.to_string(), Instant::now() + ttl));
         map.wrote();

@@ -43,8 +43,11 @@ impl Backoff {
         Ok(eph.ttl(&lock).await?.filter(|d| !d.is_zero()))
     }
 
-    /// Counts a failure; returns the lock it caused, if any.
-    pub async fn failure(
+    /// Counts an attempt *before* it is checked, so parallel guesses cannot
+    /// slip past the limit; returns the lock it caused, if any (the attempt
+    /// must then be refused unchecked). A successful attempt is taken back
+    /// with [`Backoff::reset`] or [`Backoff::forgive`].
+    pub async fn attempt(
         &self,
         eph: &Ephemeral,
         subject: &str,
@@ -62,8 +65,23 @@ impl Backoff {
         }
         let factor = 1u32.checked_shl(over - 1).unwrap_or(u32::MAX);
         let delay = self.base.saturating_mul(factor).min(self.max);
-        eph.set(&lock, "1", delay).await?;
-        Ok(Some(delay))
+        // Never shorten a lock another (slower) request already set.
+        let current = eph.ttl(&lock).await?.unwrap_or_default();
+        if delay > current {
+            eph.set(&lock, "1", delay).await?;
+        }
+        Ok(Some(delay.max(current)))
+    }
+
+    /// Takes one counted attempt back (it succeeded), without clearing
+    /// the subject's other failures — for shared subjects such as an IP.
+    pub async fn forgive(&self, eph: &Ephemeral, subject: &str) -> Result<(), EphemeralError> {
+        let (fail, _) = self.keys(subject);
+        let memory = self.window.max(self.max * 2);
+        if eph.add(&fail, -1, memory).await? < 0 {
+            eph.delete(&fail).await?;
+        }
+        Ok(())
     }
 
     /// A success forgets earlier failures.
@@ -88,20 +106,20 @@ mod tests {
             base: Duration::from_secs(10),
             max: Duration::from_secs(25),
         };
-        assert_eq!(b.failure(&eph, "x").await.unwrap(), None);
-        assert_eq!(b.failure(&eph, "x").await.unwrap(), None);
+        assert_eq!(b.attempt(&eph, "x").await.unwrap(), None);
+        assert_eq!(b.attempt(&eph, "x").await.unwrap(), None);
         assert_eq!(b.locked(&eph, "x").await.unwrap(), None);
         assert_eq!(
-            b.failure(&eph, "x").await.unwrap(),
+            b.attempt(&eph, "x").await.unwrap(),
             Some(Duration::from_secs(10))
         );
         assert!(b.locked(&eph, "x").await.unwrap().is_some());
         assert_eq!(
-            b.failure(&eph, "x").await.unwrap(),
+            b.attempt(&eph, "x").await.unwrap(),
             Some(Duration::from_secs(20))
         );
         assert_eq!(
-            b.failure(&eph, "x").await.unwrap(),
+            b.attempt(&eph, "x").await.unwrap(),
             Some(Duration::from_secs(25))
         );
         assert_eq!(b.locked(&eph, "y").await.unwrap(), None);

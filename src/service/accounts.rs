@@ -125,7 +125,7 @@ pub async fn create(
     let (password, generated) = match input.password {
         Some(p) => (p, None),
         None => {
-            let p = random::password()?;
+            let p = random::password(state.policy.min_length())?;
             (SecretPassword::new(p.clone()), Some(p))
         }
     };
@@ -137,25 +137,29 @@ pub async fn create(
     check_password(state, &password, username.as_str(), &phones)?;
     let password_hash = state.hasher.hash(&password).await?;
 
+    let id = uuid::Uuid::now_v7();
+    let audit = Entry::new("account.created", Outcome::Success)
+        .actor(actor)
+        .subject_name(Some(id), username.as_str())
+        .origin(origin)
+        .detail(json!({ "admin": input.is_admin, "password_generated": generated.is_some() }))
+        .finish();
     let user = state
         .store
-        .insert_user(&NewUser {
-            username: username.as_str().to_string(),
-            display_name,
-            login_phone: login_phone.map(|p| p.as_str().to_string()),
-            security_phone: security_phone.map(|p| p.as_str().to_string()),
-            security_email: security_email.map(|e| e.as_str().to_string()),
-            organization,
-            is_admin: input.is_admin,
-            password_hash,
-        })
-        .await?;
-    Entry::new("account.created", Outcome::Success)
-        .actor(actor)
-        .subject(&user)
-        .origin(origin)
-        .detail(json!({ "admin": user.is_admin, "password_generated": generated.is_some() }))
-        .write(&state.store)
+        .insert_user(
+            &NewUser {
+                id,
+                username: username.as_str().to_string(),
+                display_name,
+                login_phone: login_phone.map(|p| p.as_str().to_string()),
+                security_phone: security_phone.map(|p| p.as_str().to_string()),
+                security_email: security_email.map(|e| e.as_str().to_string()),
+                organization,
+                is_admin: input.is_admin,
+                password_hash,
+            },
+            &audit,
+        )
         .await?;
     Ok((user, generated))
 }
@@ -186,12 +190,14 @@ pub async fn set_password(
         .collect();
     check_password(state, password, &user.username, &phones)?;
     let hash = state.hasher.hash(password).await?;
-    state.store.set_password_hash(user.id, &hash, true).await?;
-    Entry::new("account.password_set", Outcome::Success)
+    let audit = Entry::new("account.password_set", Outcome::Success)
         .actor(actor)
         .subject(&user)
         .origin(origin)
-        .write(&state.store)
+        .finish();
+    state
+        .store
+        .set_password_hash(user.id, &hash, &audit)
         .await?;
     Ok(user)
 }
@@ -207,20 +213,19 @@ pub async fn set_status(
 ) -> Result<User, AccountError> {
     let user = find(state, username).await?;
     let reason = text_field(reason, "reason", 500)?;
-    state
-        .store
-        .set_user_status(user.id, status, reason.as_deref())
-        .await?;
     let event = match status {
         AccountStatus::Active => "account.enabled",
         AccountStatus::Disabled => "account.disabled",
     };
-    Entry::new(event, Outcome::Success)
+    let audit = Entry::new(event, Outcome::Success)
         .actor(actor)
         .subject(&user)
         .origin(origin)
         .detail(json!({ "reason": reason }))
-        .write(&state.store)
+        .finish();
+    state
+        .store
+        .set_user_status(user.id, status, reason.as_deref(), &audit)
         .await?;
     Ok(user)
 }

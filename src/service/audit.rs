@@ -77,6 +77,12 @@ impl Entry {
     }
 
     pub async fn write(self, store: &Store) -> Result<(), StoreError> {
+        store.append_audit(&self.finish()).await
+    }
+
+    /// The finished entry, for a store method that writes it in the same
+    /// transaction as the change it describes.
+    pub fn finish(self) -> NewAuditEvent {
         tracing::info!(
             target: "audit",
             event = self.0.event,
@@ -85,6 +91,6 @@ impl Entry {
             subject = self.0.subject.as_deref().unwrap_or("-"),
             ip = self.0.ip.as_deref().unwrap_or("-"),
         );
-        store.append_audit(&self.0).await
+        self.0
     }
 }

@@ -104,32 +104,27 @@ pub async fn password_login(
     origin: &Origin,
 ) -> Result<User, LoginError> {
     let parsed = Identifier::parse(identifier);
-    let user = match &parsed {
-        Some(id) => lookup(state, id).await?,
-        None => None,
-    };
-    // The account lock follows the account (whichever identifier is used);
-    // for an unknown identifier it follows what was typed.
-    let account_subject = match (&user, &parsed) {
-        (Some(u), _) => format!("user:{}", u.id),
-        (None, Some(id)) => id.key(),
-        (None, None) => format!("raw:{}", identifier.trim().to_lowercase()),
+    // Locks follow what was typed, known account or not: keying known
+    // accounts differently would let a prober learn which phone number
+    // belongs to which account by watching locks carry over.
+    let account_subject = match &parsed {
+        Some(id) => id.key(),
+        None => format!("raw:{}", identifier.trim().to_lowercase()),
     };
     let ip_subject = origin.ip.clone().unwrap_or_else(|| "unknown".into());
     let (by_account, by_ip) = (account_backoff(state), ip_backoff(state));
+    let eph = &state.ephemeral;
 
     let wait = match (
-        by_account
-            .locked(&state.ephemeral, &account_subject)
-            .await?,
-        by_ip.locked(&state.ephemeral, &ip_subject).await?,
+        by_account.locked(eph, &account_subject).await?,
+        by_ip.locked(eph, &ip_subject).await?,
     ) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
     if let Some(wait) = wait {
         Entry::new("login.throttled", Outcome::Failure)
-            .subject_name(user.as_ref().map(|u| u.id), identifier)
+            .subject_name(None, identifier)
             .origin(origin)
             .detail(json!({ "retry_after_secs": wait.as_secs() }))
             .write(&state.store)
@@ -137,6 +132,30 @@ pub async fn password_login(
         return Err(LoginError::Locked(wait));
     }
 
+    // Count the attempt before checking it (see Backoff::attempt).
+    let locked_account = by_account.attempt(eph, &account_subject).await?;
+    let locked_ip = by_ip.attempt(eph, &ip_subject).await?;
+    if locked_account.is_some() || locked_ip.is_some() {
+        for (scope, lock) in [("account", locked_account), ("ip", locked_ip)] {
+            if let Some(lock) = lock {
+                Entry::new("login.lockout", Outcome::Failure)
+                    .subject_name(None, identifier)
+                    .origin(origin)
+                    .detail(json!({ "scope": scope, "lock_secs": lock.as_secs() }))
+                    .write(&state.store)
+                    .await?;
+            }
+        }
+        let wait = locked_account
+            .unwrap_or_default()
+            .max(locked_ip.unwrap_or_default());
+        return Err(LoginError::Locked(wait));
+    }
+
+    let user = match &parsed {
+        Some(id) => lookup(state, id).await?,
+        None => None,
+    };
     let verified = state
         .hasher
         .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
@@ -144,10 +163,6 @@ pub async fn password_login(
     let user = match user {
         Some(user) if verified.ok => user,
         user => {
-            let locked_account = by_account
-                .failure(&state.ephemeral, &account_subject)
-                .await?;
-            let locked_ip = by_ip.failure(&state.ephemeral, &ip_subject).await?;
             let reason = if user.is_some() {
                 "wrong_password"
             } else {
@@ -159,19 +174,12 @@ pub async fn password_login(
                 .detail(json!({ "reason": reason }))
                 .write(&state.store)
                 .await?;
-            for (scope, lock) in [("account", locked_account), ("ip", locked_ip)] {
-                if let Some(lock) = lock {
-                    Entry::new("login.lockout", Outcome::Failure)
-                        .subject_name(user.as_ref().map(|u| u.id), identifier)
-                        .origin(origin)
-                        .detail(json!({ "scope": scope, "lock_secs": lock.as_secs() }))
-                        .write(&state.store)
-                        .await?;
-                }
-            }
             return Err(LoginError::InvalidCredentials);
         }
     };
+    // The password was right: this attempt was no guess.
+    by_account.reset(eph, &account_subject).await?;
+    by_ip.forgive(eph, &ip_subject).await?;
 
     if user.status != AccountStatus::Active {
         Entry::new("login.failure", Outcome::Failure)
@@ -183,12 +191,15 @@ pub async fn password_login(
         return Err(LoginError::Disabled);
     }
 
-    by_account.reset(&state.ephemeral, &account_subject).await?;
     if verified.needs_rehash {
         // Parameters changed in config since this hash was made: upgrade it
-        // now that we hold the plain password.
+        // now that we hold the plain password — unless the password itself
+        // changed meanwhile (the store compares the old hash).
         let hash = state.hasher.hash(password).await?;
-        state.store.set_password_hash(user.id, &hash, false).await?;
+        state
+            .store
+            .upgrade_password_hash(user.id, &user.password_hash, &hash)
+            .await?;
     }
     state.store.record_login(user.id).await?;
     let actor = Actor::User {

@@ -51,15 +51,16 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-impl Store {
-    pub async fn append_audit(&self, e: &NewAuditEvent) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc();
-        let detail = e.detail.to_string();
-        on_db!(self, pool => sqlx::query(
+/// Appends `$event` using `$exec` (a pool or an open transaction), so a
+/// change and its audit entry can commit together.
+macro_rules! insert_audit {
+    ($exec:expr, $event:expr) => {{
+        let e: &$crate::store::audit::NewAuditEvent = $event;
+        sqlx::query(
             "INSERT INTO audit_events (at, event, outcome, actor_id, actor, subject_id, subject, ip, user_agent, detail) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(now)
+        .bind(time::OffsetDateTime::now_utc())
         .bind(e.event)
         .bind(e.outcome)
         .bind(e.actor_id)
@@ -68,10 +69,17 @@ impl Store {
         .bind(&e.subject)
         .bind(&e.ip)
         .bind(&e.user_agent)
-        .bind(&detail)
-        .execute(pool)
-        .await?
-        .rows_affected());
+        .bind(e.detail.to_string())
+        .execute($exec)
+        .await
+        .map(|_| ())
+    }};
+}
+pub(crate) use insert_audit;
+
+impl Store {
+    pub async fn append_audit(&self, e: &NewAuditEvent) -> Result<(), StoreError> {
+        on_db!(self, pool => insert_audit!(pool, e)?);
         Ok(())
     }
 

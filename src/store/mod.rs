@@ -7,6 +7,7 @@ pub mod audit;
 pub mod clients;
 pub mod grants;
 pub mod keys;
+pub mod sessions;
 pub mod users;
 
 use std::str::FromStr;
@@ -128,6 +129,10 @@ impl Store {
         Ok(())
     }
 
+    /// The raw pool. Application code never uses this (queries belong in
+    /// this module); it exists for tests that must reach under the API,
+    /// such as proving the audit table refuses UPDATE.
+    #[doc(hidden)]
     pub fn db(&self) -> &Db {
         &self.db
     }

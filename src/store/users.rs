@@ -4,6 +4,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::audit::{NewAuditEvent, insert_audit};
 use super::{Store, StoreError, on_db};
 
 /// Lifecycle state of an account. Stored as text so later states (for
@@ -71,6 +72,7 @@ impl std::fmt::Debug for User {
 }
 
 pub struct NewUser {
+    pub id: Uuid,
     pub username: String,
     pub display_name: String,
     pub login_phone: Option<String>,
@@ -87,28 +89,38 @@ const COLUMNS: &str = "id, username, display_name, login_phone, security_phone, 
     password_changed_at, session_epoch, version, created_at, updated_at, last_login_at";
 
 impl Store {
-    pub async fn insert_user(&self, new: &NewUser) -> Result<User, StoreError> {
+    /// Creates an account and its audit entry in one transaction.
+    pub async fn insert_user(
+        &self,
+        new: &NewUser,
+        audit: &NewAuditEvent,
+    ) -> Result<User, StoreError> {
         let now = OffsetDateTime::now_utc();
-        let id = Uuid::now_v7();
         let sql = format!(
             "INSERT INTO users (id, username, display_name, login_phone, security_phone, security_email, \
              organization, is_admin, password_hash, password_changed_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10) RETURNING {COLUMNS}"
         );
-        on_db!(self, pool => sqlx::query_as::<_, User>(&sql)
-            .bind(id)
-            .bind(&new.username)
-            .bind(&new.display_name)
-            .bind(&new.login_phone)
-            .bind(&new.security_phone)
-            .bind(&new.security_email)
-            .bind(&new.organization)
-            .bind(new.is_admin)
-            .bind(&new.password_hash)
-            .bind(now)
-            .fetch_one(pool)
-            .await)
-        .map_err(|e| StoreError::from_write(e, UNIQUE_FIELDS))
+        let result: Result<User, sqlx::Error> = on_db!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let user = sqlx::query_as::<_, User>(&sql)
+                .bind(new.id)
+                .bind(&new.username)
+                .bind(&new.display_name)
+                .bind(&new.login_phone)
+                .bind(&new.security_phone)
+                .bind(&new.security_email)
+                .bind(&new.organization)
+                .bind(new.is_admin)
+                .bind(&new.password_hash)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            insert_audit!(&mut *tx, audit)?;
+            tx.commit().await?;
+            Ok(user)
+        }.await);
+        result.map_err(|e| StoreError::from_write(e, UNIQUE_FIELDS))
     }
 
     pub async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
@@ -151,40 +163,54 @@ impl Store {
         )
     }
 
-    /// Stores a new password hash. With `end_sessions` every existing
-    /// session of the account becomes invalid (its epoch no longer matches).
+    /// Stores a new password and ends every session of the account (its
+    /// epoch moves on); the audit entry commits with it.
     pub async fn set_password_hash(
         &self,
         id: Uuid,
         hash: &str,
-        end_sessions: bool,
+        audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
         let now = OffsetDateTime::now_utc();
-        let done = if end_sessions {
-            on_db!(self, pool => sqlx::query(
+        let done = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
                 "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
                  session_epoch = session_epoch + 1, version = version + 1 WHERE id = $1",
             )
             .bind(id)
             .bind(hash)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected())
-        } else {
-            // A transparent re-hash after a parameter change: same password,
-            // so sessions and the change timestamp stay as they are.
-            on_db!(self, pool => sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-                .bind(id)
-                .bind(hash)
-                .execute(pool)
-                .await?
-                .rows_affected())
-        };
+            .rows_affected();
+            insert_audit!(&mut *tx, audit)?;
+            tx.commit().await?;
+            n
+        });
         if done == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    /// A transparent re-hash after a parameter change (same password, so
+    /// sessions stay). Only applies if the stored hash is still `old`: a
+    /// password changed meanwhile is never overwritten. Returns whether it applied.
+    pub async fn upgrade_password_hash(
+        &self,
+        id: Uuid,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let n = on_db!(self, pool => sqlx::query("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
+            .bind(id)
+            .bind(old)
+            .bind(new)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(n > 0)
     }
 
     /// Sets the status; leaving `active` ends every session of the account.
@@ -193,21 +219,28 @@ impl Store {
         id: Uuid,
         status: AccountStatus,
         reason: Option<&str>,
+        audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
         let now = OffsetDateTime::now_utc();
         let bump = i64::from(status != AccountStatus::Active);
-        let done = on_db!(self, pool => sqlx::query(
-            "UPDATE users SET status = $2, status_reason = $3, updated_at = $4, \
-             session_epoch = session_epoch + $5, version = version + 1 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(status.as_str())
-        .bind(reason)
-        .bind(now)
-        .bind(bump)
-        .execute(pool)
-        .await?
-        .rows_affected());
+        let done = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE users SET status = $2, status_reason = $3, updated_at = $4, \
+                 session_epoch = session_epoch + $5, version = version + 1 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(now)
+            .bind(bump)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            insert_audit!(&mut *tx, audit)?;
+            tx.commit().await?;
+            n
+        });
         if done == 0 {
             return Err(StoreError::NotFound);
         }

@@ -384,6 +384,20 @@ async fn migrate_and_configuration_errors() {
         "{}",
         from_file.stderr
     );
+    let via_env = app
+        .cli_env(
+            &["migrate"],
+            None,
+            &[("TONGXING_CONFIG", file.to_str().unwrap())],
+        )
+        .await;
+    assert_eq!(via_env.code, 6, "TONGXING_CONFIG names the file too");
+    assert!(
+        app.audit("migrate")
+            .await
+            .iter()
+            .any(|e| e.actor == "cli:tester")
+    );
     let missing = app
         .cli(&["--config", "/nonexistent/tongxing.toml", "migrate"], None)
         .await;

@@ -529,3 +529,21 @@ pub fn query(url: &str) -> std::collections::HashMap<String, String> {
         .into_owned()
         .collect()
 }
+
+impl TestApp {
+    /// What the development senders wrote to `<data_dir>/outbox/<kind>.jsonl`
+    /// (`sms`, `mail`), one JSON object per message, oldest first.
+    pub fn outbox(&self, kind: &str) -> Vec<serde_json::Value> {
+        let path = self
+            .config
+            .data_dir
+            .join("outbox")
+            .join(format!("{kind}.jsonl"));
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}

@@ -145,8 +145,10 @@ async fn repeated_failures_lock_the_account_with_a_stated_wait() {
         let p = b.login("sun@cnic.cn", "Wrong-password-1").await;
         assert_eq!(p.status, StatusCode::UNAUTHORIZED, "attempt {i}");
     }
+    // The sixth attempt is counted before it is checked, locks, and is
+    // refused unchecked (parallel guesses cannot slip through).
     let sixth = b.login("sun@cnic.cn", "Wrong-password-1").await;
-    assert_eq!(sixth.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(sixth.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(app.audit("login.lockout").await.len(), 1);
 
     // Now even the right password is refused, from any browser, with the wait.
@@ -157,9 +159,14 @@ async fn repeated_failures_lock_the_account_with_a_stated_wait() {
     assert!(locked.has("尝试次数过多"));
     assert!(locked.has("秒"), "the wait is stated");
     assert_eq!(app.audit("login.throttled").await.len(), 1);
+    assert_eq!(
+        app.audit("login.failure").await.len(),
+        5,
+        "only five passwords were checked"
+    );
     assert!(app.audit("login.success").await.is_empty());
 
-    // The lock follows the account, not the identifier typed.
+    // The lock follows the identifier as typed (case-insensitive).
     let other = app.browser().login("SUN@cnic.cn", PASSWORD).await;
     assert_eq!(other.status, StatusCode::TOO_MANY_REQUESTS);
 
@@ -436,4 +443,49 @@ async fn the_first_start_admin_can_sign_in() {
         .find(|r| r.subject.as_deref() == Some("admin"))
         .unwrap();
     assert_eq!(admin.actor, "system");
+}
+
+#[tokio::test]
+async fn parallel_guesses_cannot_pass_the_limit() {
+    let app = TestApp::spawn().await;
+    app.user("para@cnic.cn").await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let b = app.browser();
+        tasks.push(tokio::spawn(async move {
+            b.login("para@cnic.cn", "Wrong-password-1").await.status
+        }));
+    }
+    let mut checked = 0;
+    for t in tasks {
+        if t.await.unwrap() == StatusCode::UNAUTHORIZED {
+            checked += 1;
+        }
+    }
+    assert!(checked <= 5, "{checked} passwords were checked");
+    assert_eq!(app.audit("login.failure").await.len(), checked);
+}
+
+#[tokio::test]
+async fn a_locked_phone_does_not_reveal_its_account() {
+    let app = TestApp::spawn().await;
+    app.user_with(NewAccount {
+        username: "gao@cnic.cn".into(),
+        login_phone: Some("13900001111".into()),
+        ..NewAccount::default()
+    })
+    .await;
+    let b = app.browser();
+    for _ in 0..6 {
+        b.login("gao@cnic.cn", "Wrong-password-1").await;
+    }
+    // The phone of the locked account is not locked: locks do not link
+    // identifiers to accounts.
+    assert_eq!(
+        app.browser()
+            .login("13900001111", "Wrong-password-1")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
 }

@@ -164,14 +164,63 @@ async fn serve_first_start_json_logs_and_sigterm() {
     );
     assert!(logs.iter().any(|l| l.contains("shutdown signal received")));
 
-    // Second start: no new admin, nothing printed.
-    let again = Command::new(env!("CARGO_BIN_EXE_tongxing"))
+    // Second start: no new admin, no password printed.
+    let mut again = Command::new(env!("CARGO_BIN_EXE_tongxing"))
+        .arg("serve")
+        .env("TONGXING_LISTEN", "127.0.0.1:0")
+        .env("TONGXING_DATA_DIR", dir.path())
+        .env("TONGXING_LOG_FORMAT", "json")
+        .env_remove("TONGXING_DATABASE_URL")
+        .env_remove("TONGXING_REDIS_URL")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = again.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    assert!(lines.any(|l| l.contains("Tongxing listening")));
+    Command::new("kill")
+        .args(["-TERM", &again.id().to_string()])
+        .status()
+        .unwrap();
+    let out = again.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("password"),
+        "printed only on the first start: {stdout}"
+    );
+    let users = Command::new(env!("CARGO_BIN_EXE_tongxing"))
         .args(["user", "list", "--json"])
         .env("TONGXING_DATA_DIR", dir.path())
         .env_remove("TONGXING_DATABASE_URL")
         .output()
         .unwrap();
-    let users: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    let users: serde_json::Value = serde_json::from_slice(&users.stdout).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1);
     assert_eq!(users[0]["username"], "admin");
-    assert_eq!(users[0]["admin"], true);
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let app = TestApp::spawn().await;
+    app.state.store.close().await;
+    let ready = app.browser().get("/readyz").await;
+    assert_eq!(ready.status, 503);
+    let v: serde_json::Value = serde_json::from_str(&ready.body).unwrap();
+    assert_eq!(v["database"], "unreachable");
+    assert_eq!(
+        app.browser().get("/healthz").await.status,
+        200,
+        "the process is still up"
+    );
+}
+
+#[tokio::test]
+async fn the_outbox_starts_empty() {
+    // The development SMS and mail senders (later features) write here;
+    // nothing has been sent by a fresh server.
+    let app = TestApp::spawn().await;
+    assert!(app.outbox("sms").is_empty());
+    assert!(app.outbox("mail").is_empty());
 }

@@ -1,6 +1,7 @@
 //! The session store behind tower-sessions: the SQL database on the
-//! embedded default, Redis when configured. One enum so the session layer
-//! has a single concrete type whatever the deployment.
+//! embedded default, Redis when configured. One enum, so the session layer
+//! has a single concrete type whatever the deployment; it lives in
+//! `store/` because it must know SQLite from PostgreSQL.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
-use crate::store::{Db, Store, StoreError};
+use super::{Db, Store, StoreError};
 
 #[derive(Debug, Clone)]
 pub enum SessionBackend {
