@@ -114,7 +114,11 @@ pub enum ClientCommand {
         json: bool,
     },
     /// Remove a client with its grants, tokens and consents.
-    Remove { id: String },
+    Remove {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Replace a confidential client's secret (generated unless --secret-stdin).
     RotateSecret {
         id: String,
@@ -631,9 +635,13 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             Ok(None) => fail(Exit::NotFound, "no such client"),
             Err(e) => fail(Exit::Failure, e),
         },
-        ClientCommand::Remove { id } => match clients::remove(state, &id, &actor, &origin).await {
+        ClientCommand::Remove { id, json } => match clients::remove(state, &id, &actor, &origin).await {
             Ok(()) => {
-                println!("removed client {id}");
+                if json {
+                    println!("{}", json!({ "client_id": id, "removed": true }));
+                } else {
+                    println!("removed client {id}");
+                }
                 Exit::Ok
             }
             Err(e) => client_exit(e),

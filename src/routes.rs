@@ -50,7 +50,15 @@ pub fn pages() -> Router<AppState> {
 }
 
 /// Back-channel protocol endpoints for relying parties: JSON, no session.
+/// CORS is open so browser-based (public, PKCE) clients can call them; no
+/// cookies are involved, so no credentials are allowed cross-origin.
 pub fn protocol() -> Router<AppState> {
+    use axum::http::{Method, header};
+    use tower_http::cors::{Any, CorsLayer};
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     Router::new()
         .route(DISCOVERY, get(oidc::discovery::configuration))
         .route(JWKS, get(oidc::discovery::jwks))
@@ -61,6 +69,7 @@ pub fn protocol() -> Router<AppState> {
         )
         .route(INTROSPECT, post(oidc::introspect::introspect))
         .route(REVOKE, post(oidc::revoke::revoke))
+        .layer(cors)
 }
 
 /// Operational endpoints: no session, no HTML.

@@ -139,7 +139,9 @@ async fn register_show_list_rotate_and_remove() {
         "public clients have no secret"
     );
 
-    assert_eq!(app.cli(&["client", "remove", "mail"], None).await.code, 0);
+    let removed = app.cli(&["client", "remove", "mail", "--json"], None).await;
+    assert_eq!(removed.code, 0);
+    assert_eq!(removed.json()["removed"], true);
     assert_eq!(app.cli(&["client", "show", "mail"], None).await.code, 4);
     assert_eq!(app.cli(&["client", "remove", "mail"], None).await.code, 4);
     assert_eq!(

@@ -43,3 +43,30 @@ async fn lockouts_are_shared_between_nodes_with_redis() {
     let page = on_b.login("shared@cnic.cn", PASSWORD).await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn a_code_issued_on_one_node_is_redeemed_on_another() {
+    let a = TestApp::spawn().await;
+    if a.config.redis_url.is_none() {
+        // Codes live in process memory on the embedded single node.
+        return;
+    }
+    let b_node = a.spawn_node().await;
+    a.user("code@cnic.cn").await;
+    let rp = a.rp_with("mail", |c| c.first_party = true).await;
+    let url = format!(
+        "{}/authorize?response_type=code&client_id=mail&redirect_uri={}&scope=openid",
+        a.base,
+        url::form_urlencoded::byte_serialize(crate::helpers::REDIRECT.as_bytes()).collect::<String>()
+    );
+    let back = a.browser().authorize_as(&url, "code@cnic.cn", PASSWORD, "allow").await;
+    let code = crate::helpers::query(&back)["code"].clone();
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", b_node.base))
+        .basic_auth(&rp.id, rp.secret.as_deref())
+        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", crate::helpers::REDIRECT)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}

@@ -708,3 +708,50 @@ async fn logout_without_a_valid_hint_asks_first() {
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.location().is_none());
 }
+
+#[tokio::test]
+async fn authorize_by_post_and_refresh_only_with_offline_access() {
+    let app = TestApp::spawn().await;
+    app.user("li@cnic.cn").await;
+    let rp = app.rp("wiki").await; // not first-party
+    let b = app.browser();
+    b.login("li@cnic.cn", PASSWORD).await;
+    // OIDC Core §3.1.2.1: the request may come as a form POST.
+    let page = b
+        .post_form(
+            "/authorize",
+            &[
+                ("response_type", "code"),
+                ("client_id", &rp.id),
+                ("redirect_uri", REDIRECT),
+                ("scope", "openid profile"),
+                ("state", "p1"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "consent page: {}", page.body);
+    let done = b.submit_page(&page, "/authorize/consent", &[("decision", "allow")]).await;
+    let q = query(done.location().unwrap());
+    assert_eq!(q["state"], "p1");
+    let (status, body) = redeem(&app, &rp, &q["code"]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.get("refresh_token").is_none(), "no offline_access, no refresh token for a third-party client");
+    assert!(body.get("id_token").is_some());
+}
+
+#[tokio::test]
+async fn protocol_endpoints_allow_browser_clients() {
+    let app = TestApp::spawn().await;
+    let r = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{}/token", app.base))
+        .header("origin", "https://spa.example.org")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let jwks = reqwest::Client::new().get(format!("{}/jwks", app.base)).header("origin", "https://spa.example.org").send().await.unwrap();
+    assert_eq!(jwks.headers()["access-control-allow-origin"], "*");
+}
