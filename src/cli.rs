@@ -635,17 +635,19 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             Ok(None) => fail(Exit::NotFound, "no such client"),
             Err(e) => fail(Exit::Failure, e),
         },
-        ClientCommand::Remove { id, json } => match clients::remove(state, &id, &actor, &origin).await {
-            Ok(()) => {
-                if json {
-                    println!("{}", json!({ "client_id": id, "removed": true }));
-                } else {
-                    println!("removed client {id}");
+        ClientCommand::Remove { id, json } => {
+            match clients::remove(state, &id, &actor, &origin).await {
+                Ok(()) => {
+                    if json {
+                        println!("{}", json!({ "client_id": id, "removed": true }));
+                    } else {
+                        println!("removed client {id}");
+                    }
+                    Exit::Ok
                 }
-                Exit::Ok
+                Err(e) => client_exit(e),
             }
-            Err(e) => client_exit(e),
-        },
+        }
         ClientCommand::RotateSecret {
             id,
             secret_stdin,

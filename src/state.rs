@@ -18,6 +18,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub policy: Arc<PasswordPolicy>,
     pub keys: KeyRing,
+    /// Recently read clients (see [`crate::service::clients::CACHE_TTL`]).
+    pub clients: Arc<crate::service::clients::ClientCache>,
     /// Outbound HTTP (back-channel logout, client JWK sets).
     pub http: reqwest::Client,
 }
@@ -73,6 +75,7 @@ impl AppState {
             policy,
             keys,
             http,
+            clients: Arc::default(),
         })
     }
 }

@@ -37,7 +37,7 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let mut apps = Vec::new();
     for consent in state.store.consents(current.user.id).await? {
-        let name = clients::find(&state, &consent.client_id)
+        let name = clients::find_cached(&state, &consent.client_id)
             .await?
             .map(|c| c.name)
             .unwrap_or_else(|| consent.client_id.clone());

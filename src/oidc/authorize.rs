@@ -94,7 +94,7 @@ async fn check_client(state: &AppState, params: &Params) -> Result<Client, Failu
     let id = params
         .get("client_id")
         .ok_or_else(|| Failure::Page("client_id is missing".into()))?;
-    clients::find(state, id)
+    clients::find_cached(state, id)
         .await
         .map_err(|e| Failure::from(PageError::from(e)))?
         .ok_or_else(|| Failure::Page("unknown client_id".into()))

@@ -68,7 +68,7 @@ async fn resolve(state: &AppState, params: &Params) -> Result<LogoutRequest, Pag
     };
     let client = match &client_id {
         Some(id) => Some(
-            clients::find(state, id)
+            clients::find_cached(state, id)
                 .await?
                 .ok_or_else(|| PageError::BadClientRequest("unknown client_id".into()))?,
         ),

@@ -365,10 +365,67 @@ pub async fn register(
     Ok((client, generated))
 }
 
+/// Registered clients are read on every protocol request; keep them for a
+/// few seconds. A change made on this node invalidates its entry at once;
+/// other nodes see it within [`CACHE_TTL`].
+pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[derive(Default)]
+pub struct ClientCache {
+    entries: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Client)>>,
+}
+
+impl ClientCache {
+    fn get(&self, id: &str) -> Option<Client> {
+        let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        map.get(id)
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, c)| c.clone())
+    }
+
+    fn put(&self, client: &Client) {
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+        }
+        map.insert(
+            client.id.clone(),
+            (std::time::Instant::now(), client.clone()),
+        );
+    }
+
+    fn forget(&self, id: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+}
+
+/// The client as stored now. Client authentication always uses this, so a
+/// rotated secret or a removed client stops working at once on every node.
 pub async fn find(state: &AppState, id: &str) -> Result<Option<Client>, StoreError> {
     match state.store.client(id).await? {
-        Some(row) => Ok(Some(Client::from_row(row)?)),
-        None => Ok(None),
+        Some(row) => {
+            let client = Client::from_row(row)?;
+            state.clients.put(&client);
+            Ok(Some(client))
+        }
+        None => {
+            state.clients.forget(id);
+            Ok(None)
+        }
+    }
+}
+
+/// The client, possibly as read up to [`CACHE_TTL`] ago: for the browser
+/// flows (authorize, consent, logout), where a few seconds of staleness
+/// in names and URIs is harmless — the code is only redeemed at the token
+/// endpoint, which authenticates against the fresh record.
+pub async fn find_cached(state: &AppState, id: &str) -> Result<Option<Client>, StoreError> {
+    match state.clients.get(id) {
+        Some(c) => Ok(Some(c)),
+        None => find(state, id).await,
     }
 }
 

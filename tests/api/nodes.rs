@@ -57,14 +57,22 @@ async fn a_code_issued_on_one_node_is_redeemed_on_another() {
     let url = format!(
         "{}/authorize?response_type=code&client_id=mail&redirect_uri={}&scope=openid",
         a.base,
-        url::form_urlencoded::byte_serialize(crate::helpers::REDIRECT.as_bytes()).collect::<String>()
+        url::form_urlencoded::byte_serialize(crate::helpers::REDIRECT.as_bytes())
+            .collect::<String>()
     );
-    let back = a.browser().authorize_as(&url, "code@cnic.cn", PASSWORD, "allow").await;
+    let back = a
+        .browser()
+        .authorize_as(&url, "code@cnic.cn", PASSWORD, "allow")
+        .await;
     let code = crate::helpers::query(&back)["code"].clone();
     let r = reqwest::Client::new()
         .post(format!("{}/token", b_node.base))
         .basic_auth(&rp.id, rp.secret.as_deref())
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", crate::helpers::REDIRECT)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", crate::helpers::REDIRECT),
+        ])
         .send()
         .await
         .unwrap();

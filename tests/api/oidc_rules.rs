@@ -732,12 +732,17 @@ async fn authorize_by_post_and_refresh_only_with_offline_access() {
         )
         .await;
     assert_eq!(page.status, StatusCode::OK, "consent page: {}", page.body);
-    let done = b.submit_page(&page, "/authorize/consent", &[("decision", "allow")]).await;
+    let done = b
+        .submit_page(&page, "/authorize/consent", &[("decision", "allow")])
+        .await;
     let q = query(done.location().unwrap());
     assert_eq!(q["state"], "p1");
     let (status, body) = redeem(&app, &rp, &q["code"]).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.get("refresh_token").is_none(), "no offline_access, no refresh token for a third-party client");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "no offline_access, no refresh token for a third-party client"
+    );
     assert!(body.get("id_token").is_some());
 }
 
@@ -752,6 +757,11 @@ async fn protocol_endpoints_allow_browser_clients() {
         .await
         .unwrap();
     assert_eq!(r.headers()["access-control-allow-origin"], "*");
-    let jwks = reqwest::Client::new().get(format!("{}/jwks", app.base)).header("origin", "https://spa.example.org").send().await.unwrap();
+    let jwks = reqwest::Client::new()
+        .get(format!("{}/jwks", app.base))
+        .header("origin", "https://spa.example.org")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(jwks.headers()["access-control-allow-origin"], "*");
 }
