@@ -140,10 +140,7 @@ pub struct CurrentUser {
 
 impl CurrentUser {
     pub fn actor(&self) -> Actor {
-        Actor::User {
-            id: self.user.id,
-            username: self.user.username.clone(),
-        }
+        Actor::user(&self.user)
     }
 }
 

@@ -135,6 +135,21 @@ pub async fn authenticate(
     Ok(client)
 }
 
+/// The request of `/introspect` and `/revoke`: a form body from an
+/// authenticated client with a `token` parameter.
+pub async fn token_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Client, String), OAuthError> {
+    let params = super::token::form_params(headers, body)?;
+    let client = authenticate(state, headers, &params).await?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    Ok((client, token.to_string()))
+}
+
 async fn client_keys(state: &AppState, client: &Client) -> Result<JwkSet, OAuthError> {
     if let Some(set) = &client.jwks {
         return serde_json::from_value(set.clone())

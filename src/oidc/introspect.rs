@@ -11,7 +11,6 @@ use time::OffsetDateTime;
 
 use super::client_auth;
 use super::errors::{OAuthError, no_store};
-use super::token::form_params;
 use crate::service::tokens::{self, TokenError};
 use crate::state::AppState;
 
@@ -20,11 +19,8 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    let params = form_params(&headers, &body)?;
-    let client = client_auth::authenticate(&state, &headers, &params).await?;
-    let token = params
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    let (client, token) = client_auth::token_request(&state, &headers, &body).await?;
+    let token = token.as_str();
     let answer = if token.contains('.') {
         access(&state, &client.id, token).await?
     } else {

@@ -10,7 +10,6 @@ use serde_json::json;
 
 use super::client_auth;
 use super::errors::{OAuthError, no_store};
-use super::token::form_params;
 use crate::service::audit::{Entry, Outcome};
 use crate::service::tokens::{self, TokenError};
 use crate::state::AppState;
@@ -20,11 +19,8 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    let params = form_params(&headers, &body)?;
-    let client = client_auth::authenticate(&state, &headers, &params).await?;
-    let token = params
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    let (client, token) = client_auth::token_request(&state, &headers, &body).await?;
+    let token = token.as_str();
     let mut revoked = None;
     if token.contains('.') {
         match tokens::verify_access_token(&state, token).await {

@@ -202,10 +202,7 @@ pub async fn password_login(
             .await?;
     }
     state.store.record_login(user.id).await?;
-    let actor = Actor::User {
-        id: user.id,
-        username: user.username.clone(),
-    };
+    let actor = Actor::user(&user);
     Entry::new("login.success", Outcome::Success)
         .actor(&actor)
         .subject(&user)
@@ -214,22 +211,4 @@ pub async fn password_login(
         .write(&state.store)
         .await?;
     Ok(user)
-}
-
-/// Records a logout (the session itself is ended by the caller).
-pub async fn record_logout(
-    state: &AppState,
-    user: &User,
-    origin: &Origin,
-) -> Result<(), StoreError> {
-    let actor = Actor::User {
-        id: user.id,
-        username: user.username.clone(),
-    };
-    Entry::new("logout", Outcome::Success)
-        .actor(&actor)
-        .subject(user)
-        .origin(origin)
-        .write(&state.store)
-        .await
 }

@@ -26,12 +26,8 @@ pub async fn end_session(
     sid: Option<&str>,
     origin: &Origin,
 ) -> Result<(), StoreError> {
-    let actor = Actor::User {
-        id: user.id,
-        username: user.username.clone(),
-    };
     Entry::new("logout", Outcome::Success)
-        .actor(&actor)
+        .actor(&Actor::user(user))
         .subject(user)
         .origin(origin)
         .write(&state.store)

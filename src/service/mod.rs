@@ -51,6 +51,13 @@ impl Actor {
         Actor::Cli { os_user }
     }
 
+    pub fn user(user: &crate::store::users::User) -> Self {
+        Actor::User {
+            id: user.id,
+            username: user.username.clone(),
+        }
+    }
+
     pub fn id(&self) -> Option<Uuid> {
         match self {
             Actor::User { id, .. } => Some(*id),

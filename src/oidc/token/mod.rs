@@ -18,7 +18,7 @@ use crate::service::tokens::TokenResponse;
 use crate::state::AppState;
 
 /// Reads a form body, insisting on the form content type (RFC 6749 §4.1.3).
-pub fn form_params(headers: &HeaderMap, body: &Bytes) -> Result<Params, OAuthError> {
+pub fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
