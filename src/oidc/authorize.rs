@@ -50,6 +50,8 @@ struct AuthRequest {
 /// client's verified redirect_uri (RFC 6749 §4.1.2.1).
 enum Failure {
     Page(String),
+    /// Our own failure: a generic error page, the cause only in the log.
+    Error(PageError),
     Redirect {
         redirect_uri: String,
         state: Option<String>,
@@ -60,7 +62,7 @@ enum Failure {
 
 impl From<PageError> for Failure {
     fn from(e: PageError) -> Self {
-        Failure::Page(e.to_string())
+        Failure::Error(e)
     }
 }
 
@@ -125,7 +127,7 @@ fn check_unsupported(req: &AuthRequest) -> Result<(), Failure> {
         None | Some("query") => Ok(()),
         Some(other) => Err(req.fail(
             "invalid_request",
-            format!("response_mode {other:?} is not supported"),
+            format!("response_mode {other} is not supported"),
         )),
     }
 }
@@ -135,7 +137,7 @@ fn check_response_type(req: &AuthRequest) -> Result<(), Failure> {
         Some("code") => Ok(()),
         Some(other) => Err(req.fail(
             "unsupported_response_type",
-            format!("response_type {other:?} is not supported; use code"),
+            format!("response_type {other} is not supported; use code"),
         )),
         None => Err(req.fail("invalid_request", "response_type is missing")),
     }
@@ -217,7 +219,7 @@ fn check_prompt(req: &mut AuthRequest) -> Result<(), Failure> {
         .iter()
         .find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account"))
     {
-        return Err(req.fail("invalid_request", format!("unknown prompt value {bad:?}")));
+        return Err(req.fail("invalid_request", format!("unknown prompt value {bad}")));
     }
     if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
         return Err(req.fail(
@@ -293,12 +295,14 @@ pub async fn get(
     respond(&state, &ctx, params).await
 }
 
-pub async fn post(State(state): State<AppState>, ctx: PageCtx, body: Bytes) -> Response {
-    let params = match Params::parse(&body) {
-        Ok(p) => p,
-        Err(e) => return PageError::BadClientRequest(e.to_string()).into_response(),
-    };
-    respond(&state, &ctx, params).await
+/// A form POST from the application's site arrives without our SameSite=Lax
+/// session cookie; answering 303 turns it into a top-level GET, which
+/// carries the cookie, so a signed-in user is recognised.
+pub async fn post(body: Bytes) -> Response {
+    match Params::parse(&body) {
+        Ok(p) => Redirect::to(&format!("{}?{}", routes::AUTHORIZE, p.encode_without(&[]))).into_response(),
+        Err(e) => PageError::BadClientRequest(e.to_string()).into_response(),
+    }
 }
 
 async fn respond(state: &AppState, ctx: &PageCtx, params: Params) -> Response {
@@ -311,6 +315,7 @@ async fn respond(state: &AppState, ctx: &PageCtx, params: Params) -> Response {
 fn failure_response(state: &AppState, failure: Failure) -> Response {
     match failure {
         Failure::Page(detail) => PageError::BadClientRequest(detail).into_response(),
+        Failure::Error(e) => e.into_response(),
         Failure::Redirect {
             redirect_uri,
             state: st,

@@ -184,7 +184,9 @@ pub async fn post(
 ) -> Result<Response, PageError> {
     let params = Params::parse(&body).map_err(|e| PageError::BadClientRequest(e.to_string()))?;
     let Some(token) = params.get("csrf") else {
-        return handle(&state, &ctx, &origin, params).await;
+        // An application's form POST arrives without our SameSite=Lax
+        // cookie; a 303 to the GET form lets the browser bring it.
+        return Ok(Redirect::to(&format!("{}?{}", routes::LOGOUT, params.encode_without(&[]))).into_response());
     };
     check_csrf(&ctx.session, token).await?;
     let req = resolve(&state, &params).await?;

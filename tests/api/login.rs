@@ -274,7 +274,9 @@ async fn forms_without_the_right_csrf_token_are_refused() {
         b.login("wu@cnic.cn", PASSWORD).await.status,
         StatusCode::SEE_OTHER
     );
-    let asked = b.post_form("/logout", &[]).await;
+    let posted = b.post_form("/logout", &[]).await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    let asked = b.get(posted.location().unwrap()).await;
     assert_eq!(asked.status, StatusCode::OK);
     assert!(asked.has("确定要退出通行证吗"));
     assert_eq!(

@@ -731,6 +731,10 @@ async fn authorize_by_post_and_refresh_only_with_offline_access() {
             ],
         )
         .await;
+    // Answered with a 303 to the GET form, so the session cookie (SameSite=Lax)
+    // comes along even when the form was posted from the application's site.
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = b.get(page.location().unwrap()).await;
     assert_eq!(page.status, StatusCode::OK, "consent page: {}", page.body);
     let done = b
         .submit_page(&page, "/authorize/consent", &[("decision", "allow")])

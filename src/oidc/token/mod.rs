@@ -53,7 +53,7 @@ pub async fn token(
         "client_credentials" => client_credentials::exchange(&state, &client, &params).await?,
         other => {
             return Err(OAuthError::unsupported_grant_type(format!(
-                "grant_type {other:?} is not supported"
+                "grant_type {other} is not supported"
             )));
         }
     };
