@@ -282,6 +282,11 @@ pub async fn run(command: Command, config: Config) -> Exit {
                 Command::Keys(cmd) => keys(&state, cmd).await,
                 Command::Serve | Command::Migrate => Exit::Failure,
             };
+            // Let started back-channel logouts finish (bounded).
+            state
+                .background
+                .drain(std::time::Duration::from_secs(30))
+                .await;
             state.store.close().await;
             code
         }

@@ -88,21 +88,37 @@ pub struct SessionAuth {
 }
 
 /// Starts a signed-in session: a new session id (against fixation), the
-/// sign-in facts, and a fresh CSRF token.
+/// sign-in facts, and a fresh CSRF token. Signing in again as the same
+/// account keeps the session's `sid`, so relying parties that joined it
+/// still hear of its end; a different account first ends the old session
+/// (back-channel logout included).
 pub async fn sign_in(
+    state: &AppState,
     session: &Session,
     user: &User,
     amr: Vec<String>,
-    idle: time::Duration,
+    origin: &crate::service::Origin,
 ) -> Result<(), PageError> {
+    let previous: Option<SessionAuth> = session.get(AUTH_KEY).await?;
+    let sid = match previous {
+        Some(prev) if prev.user_id == user.id => prev.sid,
+        Some(prev) => {
+            if let Some(old) = state.store.user_by_id(prev.user_id).await? {
+                crate::service::logout::end_session(state, &old, Some(&prev.sid), origin).await?;
+            }
+            random::token()?
+        }
+        None => random::token()?,
+    };
     session.cycle_id().await?;
+    let idle = time::Duration::minutes(i64::from(state.config.session.idle_minutes));
     session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(idle)));
     let auth = SessionAuth {
         user_id: user.id,
         epoch: user.session_epoch,
         auth_time: OffsetDateTime::now_utc().unix_timestamp(),
         amr,
-        sid: random::token()?,
+        sid,
     };
     session.insert(AUTH_KEY, auth).await?;
     session.insert(CSRF_KEY, random::token()?).await?;

@@ -9,6 +9,34 @@ use crate::ephemeral::Ephemeral;
 use crate::service::keys::KeyRing;
 use crate::store::Store;
 
+/// Work that outlives the request that started it (back-channel logout
+/// deliveries). Tracked so a CLI command or a shutting-down server can
+/// wait for it instead of dropping it.
+#[derive(Clone, Default)]
+pub struct Background {
+    tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Background {
+    pub fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(tokio::spawn(work));
+    }
+
+    /// Waits (at most `limit`) for the running tasks.
+    pub async fn drain(&self, limit: std::time::Duration) {
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let _ = tokio::time::timeout(limit, async {
+            for t in tasks {
+                let _ = t.await;
+            }
+        })
+        .await;
+    }
+}
+
 /// Cheap to clone: every part is reference-counted inside.
 #[derive(Clone)]
 pub struct AppState {
@@ -20,6 +48,7 @@ pub struct AppState {
     pub keys: KeyRing,
     /// Recently read clients (see [`crate::service::clients::CACHE_TTL`]).
     pub clients: Arc<crate::service::clients::ClientCache>,
+    pub background: Background,
     /// Outbound HTTP (back-channel logout, client JWK sets).
     pub http: reqwest::Client,
 }
@@ -76,6 +105,7 @@ impl AppState {
             keys,
             http,
             clients: Arc::default(),
+            background: Background::default(),
         })
     }
 }

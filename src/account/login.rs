@@ -81,8 +81,7 @@ pub async fn submit(
     let password = SecretPassword::new(form.password.clone());
     match password_login(&state, &form.identifier, &password, &origin).await {
         Ok(user) => {
-            let idle = time::Duration::minutes(i64::from(state.config.session.idle_minutes));
-            sign_in(&session, &user, vec!["pwd".into()], idle).await?;
+            sign_in(&state, &session, &user, vec!["pwd".into()], &origin).await?;
             Ok(Redirect::to(&return_to).into_response())
         }
         Err(LoginError::InvalidCredentials) => again(

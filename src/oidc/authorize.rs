@@ -300,7 +300,8 @@ pub async fn get(
 /// carries the cookie, so a signed-in user is recognised.
 pub async fn post(body: Bytes) -> Response {
     match Params::parse(&body) {
-        Ok(p) => Redirect::to(&format!("{}?{}", routes::AUTHORIZE, p.encode_without(&[]))).into_response(),
+        Ok(p) => Redirect::to(&format!("{}?{}", routes::AUTHORIZE, p.encode_without(&[])))
+            .into_response(),
         Err(e) => PageError::BadClientRequest(e.to_string()).into_response(),
     }
 }

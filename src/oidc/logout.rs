@@ -186,7 +186,12 @@ pub async fn post(
     let Some(token) = params.get("csrf") else {
         // An application's form POST arrives without our SameSite=Lax
         // cookie; a 303 to the GET form lets the browser bring it.
-        return Ok(Redirect::to(&format!("{}?{}", routes::LOGOUT, params.encode_without(&[]))).into_response());
+        return Ok(Redirect::to(&format!(
+            "{}?{}",
+            routes::LOGOUT,
+            params.encode_without(&[])
+        ))
+        .into_response());
     };
     check_csrf(&ctx.session, token).await?;
     let req = resolve(&state, &params).await?;

@@ -227,6 +227,9 @@ pub async fn set_status(
         .store
         .set_user_status(user.id, status, reason.as_deref(), &audit)
         .await?;
+    if status != AccountStatus::Active {
+        super::logout::end_all_sessions(state, &user).await?;
+    }
     Ok(user)
 }
 

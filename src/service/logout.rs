@@ -33,16 +33,39 @@ pub async fn end_session(
         .write(&state.store)
         .await?;
     let Some(sid) = sid else { return Ok(()) };
-    for (client_id, user_id) in state.store.take_rp_sessions(sid).await? {
-        let state = state.clone();
-        let sid = sid.to_string();
-        tokio::spawn(async move {
+    let rows = state.store.take_rp_sessions(sid).await?;
+    spawn_deliveries(
+        state,
+        rows.into_iter()
+            .map(|(client, user)| (sid.to_string(), client, user))
+            .collect(),
+    );
+    Ok(())
+}
+
+/// Every session of the account ends (password changed, account
+/// disabled, sessions revoked): tell every client of every session.
+pub async fn end_all_sessions(state: &AppState, user: &User) -> Result<(), StoreError> {
+    let rows = state.store.take_user_rp_sessions(user.id).await?;
+    spawn_deliveries(
+        state,
+        rows.into_iter()
+            .map(|(sid, client)| (sid, client, user.id))
+            .collect(),
+    );
+    Ok(())
+}
+
+fn spawn_deliveries(state: &AppState, rows: Vec<(String, String, Uuid)>) {
+    for (sid, client_id, user_id) in rows {
+        let task_state = state.clone();
+        state.background.spawn(async move {
+            let state = task_state;
             if let Err(e) = deliver(&state, &client_id, user_id, &sid).await {
                 tracing::warn!(client = %client_id, error = %e, "back-channel logout could not be recorded");
             }
         });
     }
-    Ok(())
 }
 
 async fn deliver(

@@ -264,3 +264,22 @@ impl Store {
         }))
     }
 }
+
+impl Store {
+    /// Removes and returns every (sid, client) of a user's sessions.
+    pub async fn take_user_rp_sessions(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let rows: Vec<(String, String)> = sqlx::query_as("SELECT sid, client_id FROM rp_sessions WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM rp_sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            rows
+        }))
+    }
+}

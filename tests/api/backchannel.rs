@@ -150,3 +150,67 @@ async fn logout_notifies_every_client_of_the_session() {
     assert_eq!(deliveries.len(), 2);
     assert!(deliveries.iter().all(|d| d.outcome == "success"));
 }
+
+async fn sign_into(
+    app: &TestApp,
+    b: &crate::helpers::Browser,
+    rp: &crate::helpers::Rp,
+    extra: &str,
+) {
+    let url = format!(
+        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid{extra}",
+        app.base,
+        rp.id,
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+    );
+    let back = b.authorize_as(&url, "li@cnic.cn", PASSWORD, "allow").await;
+    assert!(query(&back).contains_key("code"), "{back}");
+}
+
+#[tokio::test]
+async fn signing_in_again_keeps_the_session_for_its_clients() {
+    let app = TestApp::spawn().await;
+    app.user("li@cnic.cn").await;
+    let (mail_url, mail_seen) = receiver(0).await;
+    let (arp_url, arp_seen) = receiver(0).await;
+    let mail = app
+        .rp_with("mail", |c| {
+            c.first_party = true;
+            c.backchannel_logout_uri = Some(mail_url);
+        })
+        .await;
+    let arp = app
+        .rp_with("arp", |c| {
+            c.first_party = true;
+            c.backchannel_logout_uri = Some(arp_url);
+        })
+        .await;
+    let b = app.browser();
+    sign_into(&app, &b, &mail, "").await;
+    // ARP asks for a fresh login: same account, so the same session goes on.
+    sign_into(&app, &b, &arp, "&prompt=login").await;
+    let confirm = b.get("/logout").await;
+    b.submit_page(&confirm, "/logout", &[]).await;
+    wait_for(&mail_seen, 1).await;
+    wait_for(&arp_seen, 1).await;
+}
+
+#[tokio::test]
+async fn disabling_an_account_notifies_its_clients() {
+    let app = TestApp::spawn().await;
+    app.user("li@cnic.cn").await;
+    let (mail_url, mail_seen) = receiver(0).await;
+    let mail = app
+        .rp_with("mail", |c| {
+            c.first_party = true;
+            c.backchannel_logout_uri = Some(mail_url);
+        })
+        .await;
+    let b = app.browser();
+    sign_into(&app, &b, &mail, "").await;
+    let out = app.cli(&["user", "disable", "li@cnic.cn"], None).await;
+    assert_eq!(out.code, 0);
+    // The CLI waits for the deliveries it started before it exits.
+    let bodies = wait_for(&mail_seen, 1).await;
+    assert!(bodies[0].starts_with("logout_token="));
+}
