@@ -75,6 +75,10 @@ pub struct OidcConfig {
     /// How often a node re-reads the key table to pick up rotations made
     /// by another node or the CLI.
     pub key_refresh_secs: u64,
+    /// A new key is published at once but signs only after this long, so
+    /// every node (and every JWKS cache, max-age 300 s) knows it before
+    /// tokens signed with it appear. Default: refresh + 300 s.
+    pub key_activation_secs: u64,
 }
 
 impl Default for OidcConfig {
@@ -86,6 +90,7 @@ impl Default for OidcConfig {
             code_ttl_secs: 60,
             key_grace_hours: 48,
             key_refresh_secs: 30,
+            key_activation_secs: 330,
         }
     }
 }

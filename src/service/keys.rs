@@ -35,9 +35,14 @@ pub enum KeyError {
 
 struct Entry {
     key: Arc<SigningKey>,
-    active: bool,
     created_at: OffsetDateTime,
     retired_at: Option<OffsetDateTime>,
+}
+
+impl Entry {
+    fn signs(&self, now: OffsetDateTime) -> bool {
+        self.retired_at.is_none_or(|t| t > now)
+    }
 }
 
 struct Loaded {
@@ -51,8 +56,15 @@ pub struct KeyRing {
     kek: Option<Arc<Kek>>,
     grace: Duration,
     refresh: Duration,
+    activation: Duration,
     loaded: Arc<RwLock<Loaded>>,
+    /// Last reload forced by an unknown `kid` (rate-limited: a forged kid
+    /// must not cost a database read per request).
+    forced: Arc<std::sync::Mutex<Option<Instant>>>,
 }
+
+/// Reloads forced by unknown kids happen at most this often per node.
+const FORCED_RELOAD_EVERY: Duration = Duration::from_secs(5);
 
 /// A key as `tongxing keys list` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -87,6 +99,8 @@ impl KeyRing {
             kek,
             grace: Duration::from_secs(config.oidc.key_grace_hours * 3600),
             refresh: Duration::from_secs(config.oidc.key_refresh_secs),
+            activation: Duration::from_secs(config.oidc.key_activation_secs),
+            forced: Arc::default(),
             loaded: Arc::new(RwLock::new(Loaded {
                 keys: HashMap::new(),
                 at: Instant::now(),
@@ -107,13 +121,25 @@ impl KeyRing {
         self.loaded.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The key that signs for `alg` now: the newest one published for at
+    /// least the activation delay; when none is that old yet (a rotation
+    /// soon after the first start), the oldest one — the key that was
+    /// signing before.
     fn active(&self, alg: Alg) -> Option<Arc<SigningKey>> {
+        let now = OffsetDateTime::now_utc();
         let loaded = self.read();
-        loaded
+        let mut candidates: Vec<&Entry> = loaded
             .keys
             .values()
-            .filter(|e| e.active && e.key.alg == alg)
-            .max_by_key(|e| (e.created_at, e.key.kid.clone()))
+            .filter(|e| e.key.alg == alg && e.signs(now))
+            .collect();
+        candidates.sort_by_key(|e| (e.created_at, e.key.kid.clone()));
+        let published_since = now - self.activation;
+        candidates
+            .iter()
+            .rev()
+            .find(|e| e.created_at <= published_since)
+            .or_else(|| candidates.first())
             .map(|e| e.key.clone())
     }
 
@@ -134,7 +160,8 @@ impl KeyRing {
             retired_at: None,
         };
         if rotate {
-            self.store.rotate_key(&row).await?;
+            let retire_at = row.created_at + self.activation;
+            self.store.rotate_key(&row, retire_at).await?;
         } else {
             self.store.insert_key(&row).await?;
         }
@@ -170,7 +197,6 @@ impl KeyRing {
                 row.kid.clone(),
                 Entry {
                     key,
-                    active: row.retired_at.is_none(),
                     created_at: row.created_at,
                     retired_at: row.retired_at,
                 },
@@ -204,8 +230,19 @@ impl KeyRing {
         if let Some(e) = self.read().keys.get(kid) {
             return Ok(Some(e.key.clone()));
         }
-        // Perhaps rotated elsewhere a moment ago.
-        self.reload().await?;
+        // Perhaps rotated elsewhere a moment ago; but a forged kid must not
+        // make every request read the key table.
+        let due = {
+            let mut last = self.forced.lock().unwrap_or_else(|p| p.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= FORCED_RELOAD_EVERY);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if due {
+            self.reload().await?;
+        }
         Ok(self.read().keys.get(kid).map(|e| e.key.clone()))
     }
 
@@ -214,7 +251,8 @@ impl KeyRing {
         self.refresh_if_stale().await?;
         let loaded = self.read();
         let mut entries: Vec<&Entry> = loaded.keys.values().collect();
-        entries.sort_by_key(|e| std::cmp::Reverse((e.active, e.created_at)));
+        let now = OffsetDateTime::now_utc();
+        entries.sort_by_key(|e| std::cmp::Reverse((e.signs(now), e.created_at)));
         let keys: Vec<Value> = entries.iter().map(|e| e.key.public_jwk().clone()).collect();
         Ok(json!({ "keys": keys }))
     }
@@ -230,15 +268,23 @@ impl KeyRing {
     }
 
     pub async fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
-        let since = OffsetDateTime::now_utc() - self.grace;
-        Ok(self
-            .store
-            .all_keys()
-            .await?
+        let now = OffsetDateTime::now_utc();
+        let since = now - self.grace;
+        let rows = self.store.all_keys().await?;
+        // A key is "next" while an older key of its algorithm is still
+        // retiring (it is published but does not sign yet).
+        let retiring: Vec<String> = rows
+            .iter()
+            .filter(|r| r.retired_at.is_some_and(|t| t > now))
+            .map(|r| r.alg.clone())
+            .collect();
+        Ok(rows
             .into_iter()
             .map(|r| KeyInfo {
                 status: match r.retired_at {
+                    None if retiring.contains(&r.alg) => "next",
                     None => "current",
+                    Some(t) if t > now => "retiring",
                     Some(t) if t > since => "retired (published)",
                     Some(_) => "expired",
                 },

@@ -54,14 +54,18 @@ impl Store {
         .await?))
     }
 
-    /// Adds `new` and retires every other active key of its algorithm, in
-    /// one transaction: there is always exactly one current key per alg.
-    pub async fn rotate_key(&self, new: &KeyRow) -> Result<(), StoreError> {
+    /// Adds `new` and schedules every other active key of its algorithm to
+    /// retire at `retire_at`, in one transaction.
+    pub async fn rotate_key(
+        &self,
+        new: &KeyRow,
+        retire_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         on_db!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE signing_keys SET retired_at = $2 WHERE alg = $1 AND retired_at IS NULL")
                 .bind(&new.alg)
-                .bind(new.created_at)
+                .bind(retire_at)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(

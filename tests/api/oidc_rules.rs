@@ -527,7 +527,11 @@ async fn private_key_jwt_and_replayed_jti() {
 
 #[tokio::test]
 async fn rotated_keys_still_verify_during_the_grace_period() {
-    let app = TestApp::spawn_with(|c| c.oidc.key_refresh_secs = 0).await;
+    let app = TestApp::spawn_with(|c| {
+        c.oidc.key_refresh_secs = 0;
+        c.oidc.key_activation_secs = 0;
+    })
+    .await;
     app.user("li@cnic.cn").await;
     let rp = app.rp_with("mail", |c| c.first_party = true).await;
     let b = app.browser();
@@ -539,7 +543,13 @@ async fn rotated_keys_still_verify_during_the_grace_period() {
         .unwrap()
         .to_string();
 
-    let out = app.cli(&["keys", "rotate", "--json"], None).await;
+    let out = app
+        .cli_env(
+            &["keys", "rotate", "--json"],
+            None,
+            &[("TONGXING_OIDC__KEY_ACTIVATION_SECS", "0")],
+        )
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
     let kids: Vec<String> = serde_json::from_value(out.json()["kids"].clone()).unwrap();
     assert_eq!(kids.len(), 3);
@@ -768,4 +778,46 @@ async fn protocol_endpoints_allow_browser_clients() {
         .await
         .unwrap();
     assert_eq!(jwks.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn a_new_key_is_published_before_it_signs() {
+    let app = TestApp::spawn_with(|c| c.oidc.key_refresh_secs = 0).await;
+    app.user("li@cnic.cn").await;
+    let rp = app.rp_with("mail", |c| c.first_party = true).await;
+    let b = app.browser();
+    let c = code(&app, &rp, &b).await;
+    let (_, before) = redeem(&app, &rp, &c).await;
+    let old_kid = crate::oidc::decode_header(before["id_token"].as_str().unwrap())["kid"].clone();
+    let out = app
+        .cli(&["keys", "rotate", "--alg", "RS256", "--json"], None)
+        .await;
+    let new_kid = out.json()["kids"][0].clone();
+    let jwks: Value = serde_json::from_str(&b.get("/jwks").await.body).unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == new_kid),
+        "published at once"
+    );
+    let c = code(&app, &rp, &b).await;
+    let (_, after) = redeem(&app, &rp, &c).await;
+    assert_eq!(
+        crate::oidc::decode_header(after["id_token"].as_str().unwrap())["kid"],
+        old_kid,
+        "signing waits for the activation delay"
+    );
+    let list = app.cli(&["keys", "list", "--json"], None).await.json();
+    let status = |kid: &Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| &k["kid"] == kid)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status(&new_kid), "next");
+    assert_eq!(status(&old_kid), "retiring");
 }
