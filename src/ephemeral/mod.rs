@@ -24,6 +24,10 @@ pub enum Ephemeral {
     Redis { pool: Pool, prefix: Arc<str> },
 }
 
+/// GETDEL of KEYS[1]; when it existed, SET KEYS[2] = ARGV[1] with PX ARGV[2].
+const TAKE_AND_MARK: &str = "local v = redis.call('GET', KEYS[1]) \
+    if v then redis.call('DEL', KEYS[1]) redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) end return v";
+
 /// Adds to a counter and (re)starts its time-to-live, atomically.
 const ADD_SLIDING: &str = "local n = redis.call('INCRBY', KEYS[1], ARGV[2]) \
     redis.call('PEXPIRE', KEYS[1], ARGV[1]) return n";
@@ -168,6 +172,30 @@ impl Ephemeral {
         Ok(())
     }
 
+    /// Takes `key` and, if it existed, sets `marker` to `value` — one
+    /// atomic step, so nothing can observe the key gone without the marker.
+    pub async fn take_and_mark(
+        &self,
+        key: &str,
+        marker: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, EphemeralError> {
+        match self {
+            Self::Memory(kv) => Ok(kv.take_and_mark(key, marker, value, ttl)),
+            Self::Redis { pool, prefix } => {
+                let ms = ttl.as_millis().to_string();
+                Ok(pool
+                    .eval(
+                        TAKE_AND_MARK,
+                        vec![Self::key(prefix, key), Self::key(prefix, marker)],
+                        vec![value.to_string(), ms],
+                    )
+                    .await?)
+            }
+        }
+    }
+
     /// For `/readyz`.
     pub async fn ping(&self) -> Result<(), EphemeralError> {
         if let Self::Redis { pool, .. } = self {
@@ -262,6 +290,18 @@ impl MemoryKv {
         true
     }
 
+    fn take_and_mark(&self, key: &str, marker: &str, value: &str, ttl: Duration) -> Option<String> {
+        let mut map = self.lock();
+        map.live(key)?;
+        let taken = map.entries.remove(key).map(|(v, _)| v);
+        map.entries.insert(
+            marker.to_string(),
+            (value.to_string(), Instant::now() + ttl),
+        );
+        map.wrote();
+        taken
+    }
+
     fn get(&self, key: &str) -> Option<String> {
         self.lock().live(key).map(|(v, _)| v.clone())
     }
@@ -288,6 +328,24 @@ mod tests {
             .unwrap();
         assert_eq!(e.take("code").await.unwrap().as_deref(), Some("123456"));
         assert_eq!(e.take("code").await.unwrap(), None);
+        e.set("c2", "rec", Duration::from_secs(60)).await.unwrap();
+        let t = Duration::from_secs(60);
+        assert_eq!(
+            e.take_and_mark("c2", "m2", "g", t)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("rec")
+        );
+        assert_eq!(e.get("m2").await.unwrap().as_deref(), Some("g"));
+        assert_eq!(e.take_and_mark("c2", "m3", "g", t).await.unwrap(), None);
+        assert_eq!(
+            e.get("m3").await.unwrap(),
+            None,
+            "no marker when nothing was taken"
+        );
+        assert!(e.set_nx("once", "1", t).await.unwrap());
+        assert!(!e.set_nx("once", "1", t).await.unwrap());
         e.set("gone", "x", Duration::ZERO).await.unwrap();
         assert_eq!(e.get("gone").await.unwrap(), None);
         assert_eq!(e.ttl("gone").await.unwrap(), None);

@@ -92,41 +92,63 @@ pub async fn issue_code(state: &AppState, record: &CodeRecord) -> Result<String,
 }
 
 pub enum Redeemed {
-    Fresh(Box<CodeRecord>),
+    /// The code, and the id its grant must get (already recorded as the
+    /// code's outcome, so a replay from now on can revoke it).
+    Fresh(Box<CodeRecord>, Uuid),
     /// Already redeemed: the grant it produced (to be revoked).
     Replayed(Option<Uuid>),
     Unknown,
 }
 
-/// Takes a code (atomically: only one caller can get it).
+fn replayed_code_key(code: &str) -> String {
+    format!("authcode-replayed:{}", sha256_hex(code))
+}
+
+fn used_ttl(state: &AppState) -> Duration {
+    Duration::from_secs(state.config.oidc.code_ttl_secs.max(60) * 10)
+}
+
+/// Takes a code — atomically swapping it for a marker that names the grant
+/// it will produce, so a concurrent or later replay can always revoke it.
 pub async fn take_code(state: &AppState, code: &str) -> Result<Redeemed, TokenError> {
     if code.len() > 512 {
         return Ok(Redeemed::Unknown);
     }
-    if let Some(value) = state.ephemeral.take(&code_key(code)).await? {
+    let grant_id = Uuid::now_v7();
+    let taken = state
+        .ephemeral
+        .take_and_mark(
+            &code_key(code),
+            &used_code_key(code),
+            &grant_id.to_string(),
+            used_ttl(state),
+        )
+        .await?;
+    if let Some(value) = taken {
         let record =
             serde_json::from_str(&value).map_err(|_| TokenError::Invalid("code record"))?;
-        return Ok(Redeemed::Fresh(Box::new(record)));
+        return Ok(Redeemed::Fresh(Box::new(record), grant_id));
     }
     match state.ephemeral.get(&used_code_key(code)).await? {
-        Some(grant) => Ok(Redeemed::Replayed(Uuid::parse_str(&grant).ok())),
+        Some(grant) => {
+            // Tell a redemption still in flight that its code was replayed.
+            state
+                .ephemeral
+                .set(&replayed_code_key(code), "1", used_ttl(state))
+                .await?;
+            Ok(Redeemed::Replayed(Uuid::parse_str(&grant).ok()))
+        }
         None => Ok(Redeemed::Unknown),
     }
 }
 
-/// Remembers which grant a code produced, long enough to catch replays.
-pub async fn mark_code_used(
-    state: &AppState,
-    code: &str,
-    grant: Option<Uuid>,
-) -> Result<(), TokenError> {
-    let value = grant.map(|g| g.to_string()).unwrap_or_default();
-    let ttl = Duration::from_secs(state.config.oidc.code_ttl_secs.max(60) * 10);
-    state
+/// Whether the code was presented again while its redemption ran.
+pub async fn code_was_replayed(state: &AppState, code: &str) -> Result<bool, TokenError> {
+    Ok(state
         .ephemeral
-        .set(&used_code_key(code), &value, ttl)
-        .await?;
-    Ok(())
+        .get(&replayed_code_key(code))
+        .await?
+        .is_some())
 }
 
 /// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge; verifier is
@@ -176,10 +198,11 @@ pub async fn grant_from_code(
     client: &Client,
     user: &User,
     code: &CodeRecord,
+    grant_id: Uuid,
 ) -> Result<(GrantRow, TokenResponse), TokenError> {
     let scope = Scope::parse(&code.scope).map_err(|_| TokenError::Invalid("scope"))?;
     let grant = GrantRow {
-        id: Uuid::now_v7(),
+        id: grant_id,
         user_id: user.id,
         client_id: client.id.clone(),
         scope: scope.to_string(),

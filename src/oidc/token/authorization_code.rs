@@ -18,8 +18,8 @@ pub async fn exchange(
     let code = params
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-    let record = match tokens::take_code(state, code).await? {
-        Redeemed::Fresh(record) => record,
+    let (record, grant_id) = match tokens::take_code(state, code).await? {
+        Redeemed::Fresh(record, grant_id) => (record, grant_id),
         Redeemed::Replayed(grant) => {
             // RFC 6749 §4.1.2: a reused code revokes what it produced.
             if let Some(g) = grant {
@@ -42,12 +42,9 @@ pub async fn exchange(
             ));
         }
     };
-    // From here on the code is spent, whatever happens.
-    let result = check_and_issue(state, client, params, code, &record).await;
-    if result.is_err() {
-        tokens::mark_code_used(state, code, None).await?;
-    }
-    result
+    // From here on the code is spent, whatever happens; its marker already
+    // names `grant_id`, so a replay revokes the grant even if we fail below.
+    check_and_issue(state, client, params, code, &record, grant_id).await
 }
 
 async fn check_and_issue(
@@ -56,6 +53,7 @@ async fn check_and_issue(
     params: &Params,
     code: &str,
     record: &tokens::CodeRecord,
+    grant_id: uuid::Uuid,
 ) -> Result<TokenResponse, OAuthError> {
     if record.client_id != client.id {
         return Err(OAuthError::invalid_grant(
@@ -91,8 +89,17 @@ async fn check_and_issue(
     if user.status != AccountStatus::Active {
         return Err(OAuthError::invalid_grant("account is disabled"));
     }
-    let (grant, response) = tokens::grant_from_code(state, client, &user, record).await?;
-    tokens::mark_code_used(state, code, Some(grant.id)).await?;
+    let (grant, response) = tokens::grant_from_code(state, client, &user, record, grant_id).await?;
+    if tokens::code_was_replayed(state, code).await? {
+        // Replayed while we were issuing: what we just made dies with it.
+        state
+            .store
+            .revoke_grant(grant.id, "authorization code reused")
+            .await?;
+        return Err(OAuthError::invalid_grant(
+            "authorization code was already used",
+        ));
+    }
     Entry::new("token.issued", Outcome::Success)
         .subject(&user)
         .detail(json!({ "client_id": client.id, "grant": "authorization_code", "grant_id": grant.id, "scope": grant.scope }))
