@@ -197,32 +197,22 @@ impl SigningKey {
 
     /// Checks a signature made by this key (our own tokens coming back).
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        let jwk = &self.public_jwk;
-        let field = |name: &str| {
-            jwk[name]
-                .as_str()
-                .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
-                .unwrap_or_default()
-        };
-        match self.alg {
-            Alg::RS256 => {
-                let (n, e) = (field("n"), field("e"));
+        // The public half comes straight from the parsed key pair: nothing
+        // is decoded per verification.
+        match &self.pair {
+            Pair::Rsa(pair) => {
+                let public = pair.public_key();
                 RsaPublicKeyComponents {
-                    n: n.as_slice(),
-                    e: e.as_slice(),
+                    n: public.modulus().big_endian_without_leading_zero(),
+                    e: public.exponent().big_endian_without_leading_zero(),
                 }
                 .verify(&signature::RSA_PKCS1_2048_8192_SHA256, msg, sig)
                 .is_ok()
             }
-            Alg::ES256 => {
-                let mut point = vec![4u8];
-                point.extend(field("x"));
-                point.extend(field("y"));
-                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-                    .verify(msg, sig)
-                    .is_ok()
-            }
-            Alg::EdDSA => UnparsedPublicKey::new(&ED25519, field("x"))
+            Pair::Ec(pair) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, pair.public_key().as_ref())
+                .verify(msg, sig)
+                .is_ok(),
+            Pair::Ed(pair) => UnparsedPublicKey::new(&ED25519, pair.public_key().as_ref())
                 .verify(msg, sig)
                 .is_ok(),
         }

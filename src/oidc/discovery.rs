@@ -44,11 +44,6 @@ pub fn document(issuer: &str) -> Value {
     let url = |path: &str| format!("{issuer}{path}");
     let algs: Vec<&str> = Alg::ALL.iter().map(|a| a.as_str()).collect();
     let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
-    let authenticated: Vec<&str> = AuthMethod::ALL
-        .iter()
-        .filter(|m| **m != AuthMethod::None)
-        .map(|m| m.as_str())
-        .collect();
     json!({
         "issuer": issuer,
         "authorization_endpoint": url(routes::AUTHORIZE),
@@ -66,7 +61,8 @@ pub fn document(issuer: &str) -> Value {
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": algs,
-        "revocation_endpoint_auth_methods_supported": authenticated,
+        // Public clients may revoke their own tokens (RFC 7009 §5).
+        "revocation_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_signing_alg_values_supported": algs,
         // Public clients may introspect their own tokens, nothing else.
         "introspection_endpoint_auth_methods_supported": auth_methods,
@@ -76,7 +72,6 @@ pub fn document(issuer: &str) -> Value {
         "acr_values_supported": ACR_VALUES,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": ["zh-CN", "en"],
-        "claims_locales_supported": ["zh-CN", "en"],
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,

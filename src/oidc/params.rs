@@ -17,8 +17,17 @@ pub enum ParamError {
     TooMany,
 }
 
-#[derive(Debug, Clone, Default)]
+/// Debug shows parameter names only: values include secrets, codes and tokens.
+#[derive(Clone, Default)]
 pub struct Params(HashMap<String, String>);
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        f.debug_tuple("Params").field(&names).finish()
+    }
+}
 
 impl Params {
     pub fn parse(raw: &[u8]) -> Result<Params, ParamError> {

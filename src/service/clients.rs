@@ -167,7 +167,8 @@ impl From<StoreError> for ClientError {
     }
 }
 
-#[derive(Debug, Default)]
+/// Debug leaves the secret out.
+#[derive(Default)]
 pub struct NewClient {
     pub id: String,
     pub name: String,
@@ -186,6 +187,17 @@ pub struct NewClient {
     pub jwks_uri: Option<String>,
     /// A JWK set (JSON text) for private_key_jwt.
     pub jwks: Option<String>,
+}
+
+impl std::fmt::Debug for NewClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewClient")
+            .field("id", &self.id)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("public", &self.public)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Absolute http(s) URI without fragment (RFC 6749 §3.1.2); plain http only

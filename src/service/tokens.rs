@@ -166,8 +166,8 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     random::constant_time_eq(computed.as_bytes(), challenge.as_bytes())
 }
 
-/// The token response (RFC 6749 §5.1).
-#[derive(Debug, Serialize)]
+/// The token response (RFC 6749 §5.1). Debug shows no token.
+#[derive(Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -177,6 +177,17 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
     pub scope: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Whether this grant gets a refresh token: first-party clients always,
