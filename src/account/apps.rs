@@ -5,14 +5,11 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::json;
-use time::format_description::well_known::Rfc3339;
 
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm, CurrentUser};
 use crate::pages::{Chrome, PageCtx, render};
-use crate::service::audit::{Entry, Outcome};
-use crate::service::clients;
+use crate::service::consents;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -35,19 +32,7 @@ pub async fn show(
     current: CurrentUser,
     Query(q): Query<AppsQuery>,
 ) -> Result<Response, PageError> {
-    let mut apps = Vec::new();
-    for consent in state.store.consents(current.user.id).await? {
-        let name = clients::find_cached(&state, &consent.client_id)
-            .await?
-            .map(|c| c.name)
-            .unwrap_or_else(|| consent.client_id.clone());
-        let when = consent.granted_at.format(&Rfc3339).unwrap_or_default();
-        apps.push((
-            name,
-            consent.client_id,
-            format!("{} · {when}", consent.scope),
-        ));
-    }
+    let apps = consents::list(&state, &current.user).await?;
     render(&AppsPage {
         c: ctx.chrome().await?,
         apps,
@@ -66,18 +51,6 @@ pub async fn revoke(
     ClientOrigin(origin): ClientOrigin,
     CsrfForm(form, _): CsrfForm<RevokeForm>,
 ) -> Result<Response, PageError> {
-    if state
-        .store
-        .delete_consent(current.user.id, &form.client_id)
-        .await?
-    {
-        Entry::new("consent.revoked", Outcome::Success)
-            .actor(&current.actor())
-            .subject(&current.user)
-            .origin(&origin)
-            .detail(json!({ "client_id": form.client_id }))
-            .write(&state.store)
-            .await?;
-    }
+    consents::withdraw(&state, &current.user, &form.client_id, &origin).await?;
     Ok(Redirect::to(&format!("{}?revoked=1", crate::routes::ACCOUNT_APPS)).into_response())
 }

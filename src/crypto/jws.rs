@@ -209,9 +209,11 @@ impl SigningKey {
                 .verify(&signature::RSA_PKCS1_2048_8192_SHA256, msg, sig)
                 .is_ok()
             }
-            Pair::Ec(pair) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, pair.public_key().as_ref())
-                .verify(msg, sig)
-                .is_ok(),
+            Pair::Ec(pair) => {
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, pair.public_key().as_ref())
+                    .verify(msg, sig)
+                    .is_ok()
+            }
             Pair::Ed(pair) => UnparsedPublicKey::new(&ED25519, pair.public_key().as_ref())
                 .verify(msg, sig)
                 .is_ok(),

@@ -17,18 +17,17 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::json;
 use time::OffsetDateTime;
 use url::Url;
 
 use super::params::Params;
 use crate::domain::Scope;
 use crate::error::PageError;
-use crate::extract::{CsrfForm, SessionAuth, session_user};
+use crate::extract::{ClientOrigin, CsrfForm, SessionAuth, session_user};
 use crate::pages::{Chrome, PageCtx, render};
 use crate::routes;
-use crate::service::audit::{Entry, Outcome};
 use crate::service::clients::{self, Client};
+use crate::service::consents;
 use crate::service::tokens::{self, ACR_PASSWORD, ACR_SMS, CodeRecord};
 use crate::state::AppState;
 use crate::store::users::User;
@@ -354,18 +353,9 @@ async fn run(state: &AppState, ctx: &PageCtx, params: Params) -> Result<Response
         return Ok(to_login(&req));
     };
     if !req.client.first_party {
-        let covered = match state
-            .store
-            .consent(user.id, &req.client.id)
+        let covered = consents::covers(state, &user, &req.client, &req.scope)
             .await
-            .map_err(PageError::from)?
-        {
-            Some(c) => {
-                let granted: Vec<String> = c.scope.split(' ').map(str::to_string).collect();
-                req.scope.is_subset_of(&granted)
-            }
-            None => false,
-        };
+            .map_err(PageError::from)?;
         if !covered || req.prompt("consent") {
             if req.prompt("none") {
                 return Err(req.fail(
@@ -435,25 +425,9 @@ async fn issue(
         amr: auth.amr.clone(),
         locale: ctx.lang.tag().into(),
     };
-    let code = tokens::issue_code(state, &record)
+    let code = tokens::authorize(state, user, &record, req.params.get("acr_values"))
         .await
         .map_err(|e| PageError::Internal(e.to_string()))?;
-    state
-        .store
-        .add_rp_session(&auth.sid, &req.client.id, user.id)
-        .await
-        .map_err(PageError::from)?;
-    Entry::new("authorize.code_issued", Outcome::Success)
-        .subject(user)
-        .detail(json!({
-            "client_id": req.client.id,
-            "scope": record.scope,
-            // Recorded for step-up decisions (acr_values, OIDC Core §3.1.2.1).
-            "acr_values": req.params.get("acr_values"),
-        }))
-        .write(&state.store)
-        .await
-        .map_err(PageError::from)?;
     let issuer = state.config.issuer();
     let mut pairs = vec![("code", code.as_str()), ("iss", issuer.as_str())];
     if let Some(s) = &req.state {
@@ -506,6 +480,7 @@ pub struct ConsentForm {
 pub async fn consent(
     State(state): State<AppState>,
     ctx: PageCtx,
+    ClientOrigin(origin): ClientOrigin,
     CsrfForm(form, _): CsrfForm<ConsentForm>,
 ) -> Response {
     let params = match Params::parse(form.request.as_bytes()) {
@@ -518,23 +493,12 @@ pub async fn consent(
             return Ok(to_login(&req));
         };
         if form.decision != "allow" {
-            Entry::new("consent.denied", Outcome::Failure)
-                .subject(&user)
-                .detail(json!({ "client_id": req.client.id }))
-                .write(&state.store)
+            consents::deny(&state, &user, &req.client, &origin)
                 .await
                 .map_err(PageError::from)?;
             return Err(req.fail("access_denied", "the user denied the request"));
         }
-        state
-            .store
-            .save_consent(user.id, &req.client.id, &req.scope.to_string())
-            .await
-            .map_err(PageError::from)?;
-        Entry::new("consent.granted", Outcome::Success)
-            .subject(&user)
-            .detail(json!({ "client_id": req.client.id, "scope": req.scope.to_string() }))
-            .write(&state.store)
+        consents::grant(&state, &user, &req.client, &req.scope, &origin)
             .await
             .map_err(PageError::from)?;
         issue(&state, &ctx, &req, &user, &auth).await

@@ -7,12 +7,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::errors::no_store;
 use super::params::Params;
-use crate::domain::Scope;
-use crate::service::tokens::{self, TokenError, user_claims};
+use crate::service::introspection::{self, UserInfoError};
 use crate::state::AppState;
 
 fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> Response {
@@ -84,60 +82,29 @@ async fn userinfo(state: &AppState, headers: &HeaderMap, body: Option<&Bytes>) -
         Ok(None) => return challenge(StatusCode::UNAUTHORIZED, None),
         Err(r) => return r,
     };
-    let claims = match tokens::verify_access_token(state, &token).await {
-        Ok(c) => c,
-        Err(TokenError::Invalid(_)) => {
-            return challenge(
-                StatusCode::UNAUTHORIZED,
-                Some((
-                    "invalid_token",
-                    "the access token is invalid, expired or revoked",
-                )),
-            );
+    match introspection::userinfo(state, &token).await {
+        Ok(claims) => {
+            let mut r = Json(Value::Object(claims)).into_response();
+            no_store(&mut r);
+            r
         }
-        Err(e) => {
-            tracing::error!(error = %e, "userinfo failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
-    let scope = Scope::parse(claims["scope"].as_str().unwrap_or_default()).unwrap_or_default();
-    if !scope.contains("openid") || claims.get("gid").is_none() {
-        return challenge(
-            StatusCode::FORBIDDEN,
-            Some(("insufficient_scope", "the openid scope is required")),
-        );
-    }
-    let (Some(sub), Some(gid)) = (
-        claims["sub"].as_str().and_then(|s| Uuid::parse_str(s).ok()),
-        claims["gid"].as_str().and_then(|s| Uuid::parse_str(s).ok()),
-    ) else {
-        return challenge(
+        Err(UserInfoError::InvalidToken) => challenge(
             StatusCode::UNAUTHORIZED,
-            Some(("invalid_token", "the access token is not for a user")),
-        );
-    };
-    let (user, grant) = match (
-        state.store.user_by_id(sub).await,
-        state.store.grant(gid).await,
-    ) {
-        (Ok(Some(u)), Ok(Some(g))) => (u, g),
-        (Ok(_), Ok(_)) => {
-            return challenge(
-                StatusCode::UNAUTHORIZED,
-                Some(("invalid_token", "unknown subject")),
-            );
-        }
-        (Err(e), _) | (_, Err(e)) => {
+            Some((
+                "invalid_token",
+                "the access token is invalid, expired or revoked",
+            )),
+        ),
+        Err(UserInfoError::InsufficientScope) => challenge(
+            StatusCode::FORBIDDEN,
+            Some((
+                "insufficient_scope",
+                "a user token with the openid scope is required",
+            )),
+        ),
+        Err(UserInfoError::Internal(e)) => {
             tracing::error!(error = %e, "userinfo failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-    };
-    let mut r = Json(Value::Object(user_claims(
-        &user,
-        &scope,
-        grant.locale.as_deref(),
-    )))
-    .into_response();
-    no_store(&mut r);
-    r
+    }
 }

@@ -366,14 +366,13 @@ pub async fn register(
         updated_at: now,
         version: 1,
     };
-    state.store.insert_client(&row).await?;
-    let client = Client::from_row(row)?;
-    Entry::new("client.created", Outcome::Success)
+    let audit = Entry::new("client.created", Outcome::Success)
         .actor(actor)
         .origin(origin)
-        .detail(json!({ "client_id": client.id, "token_auth_method": client.token_auth_method.as_str(), "first_party": client.first_party }))
-        .write(&state.store)
-        .await?;
+        .detail(json!({ "client_id": row.id, "token_auth_method": row.token_auth_method, "first_party": row.first_party }))
+        .finish();
+    state.store.insert_client(&row, &audit).await?;
+    let client = Client::from_row(row)?;
     Ok((client, generated))
 }
 
@@ -457,13 +456,13 @@ pub async fn remove(
     actor: &Actor,
     origin: &Origin,
 ) -> Result<(), ClientError> {
-    state.store.delete_client(id).await?;
-    Entry::new("client.removed", Outcome::Success)
+    let audit = Entry::new("client.removed", Outcome::Success)
         .actor(actor)
         .origin(origin)
         .detail(json!({ "client_id": id }))
-        .write(&state.store)
-        .await?;
+        .finish();
+    state.store.delete_client(id, &audit).await?;
+    state.clients.forget(id);
     Ok(())
 }
 
@@ -495,15 +494,15 @@ pub async fn rotate_secret(
             (s.clone(), Some(s))
         }
     };
-    state
-        .store
-        .set_client_secret(id, &hash_secret(&secret))
-        .await?;
-    Entry::new("client.secret_rotated", Outcome::Success)
+    let audit = Entry::new("client.secret_rotated", Outcome::Success)
         .actor(actor)
         .origin(origin)
         .detail(json!({ "client_id": id }))
-        .write(&state.store)
+        .finish();
+    state
+        .store
+        .set_client_secret(id, &hash_secret(&secret), &audit)
         .await?;
+    state.clients.forget(id);
     Ok(generated)
 }

@@ -3,6 +3,8 @@
 pub mod accounts;
 pub mod audit;
 pub mod clients;
+pub mod consents;
+pub mod introspection;
 pub mod keys;
 pub mod login;
 pub mod logout;

@@ -91,6 +91,29 @@ pub async fn issue_code(state: &AppState, record: &CodeRecord) -> Result<String,
     Ok(code)
 }
 
+/// The end of a successful authorization: the code, the note that this
+/// client joined the browser session (for back-channel logout), and the
+/// audit entry — with the requested `acr_values` recorded for step-up.
+pub async fn authorize(
+    state: &AppState,
+    user: &User,
+    record: &CodeRecord,
+    acr_values: Option<&str>,
+) -> Result<String, TokenError> {
+    state
+        .store
+        .add_rp_session(&record.sid, &record.client_id, user.id)
+        .await?;
+    let code = issue_code(state, record).await?;
+    super::audit::Entry::new("authorize.code_issued", super::audit::Outcome::Success)
+        .actor(&super::Actor::user(user))
+        .subject(user)
+        .detail(json!({ "client_id": record.client_id, "scope": record.scope, "acr": record.acr, "acr_values": acr_values }))
+        .write(&state.store)
+        .await?;
+    Ok(code)
+}
+
 pub enum Redeemed {
     /// The code, and the id its grant must get (already recorded as the
     /// code's outcome, so a replay from now on can revoke it).
@@ -184,7 +207,10 @@ impl std::fmt::Debug for TokenResponse {
         f.debug_struct("TokenResponse")
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
     }
@@ -500,9 +526,19 @@ fn revoked_jti_key(jti: &str) -> String {
     format!("revoked-jti:{jti}")
 }
 
-/// A valid access token's claims: signature, expiry, not revoked, and —
-/// for user tokens — grant still active and account still enabled.
-pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Value, TokenError> {
+/// A verified access token, with the grant and account it speaks for
+/// (user tokens only), loaded once for the caller.
+pub struct VerifiedAccess {
+    pub claims: Value,
+    pub user: Option<(GrantRow, User)>,
+}
+
+/// A valid access token: signature, expiry, not revoked, and — for user
+/// tokens — grant still active and account still enabled.
+pub async fn verify_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<VerifiedAccess, TokenError> {
     let claims = verify_own(state, token, "at+jwt").await?;
     let exp = claims["exp"]
         .as_i64()
@@ -516,26 +552,30 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Value,
     if state.ephemeral.get(&revoked_jti_key(jti)).await?.is_some() {
         return Err(TokenError::Invalid("revoked"));
     }
-    if let Some(gid) = claims["gid"].as_str() {
-        let gid = Uuid::parse_str(gid).map_err(|_| TokenError::Invalid("bad gid"))?;
-        let grant = state
-            .store
-            .grant(gid)
-            .await?
-            .ok_or(TokenError::Invalid("grant gone"))?;
-        if grant.revoked_at.is_some() {
-            return Err(TokenError::Invalid("revoked"));
-        }
-        let user = state
-            .store
-            .user_by_id(grant.user_id)
-            .await?
-            .ok_or(TokenError::Invalid("account gone"))?;
-        if user.status != AccountStatus::Active {
-            return Err(TokenError::Invalid("account disabled"));
-        }
+    let Some(gid) = claims["gid"].as_str() else {
+        return Ok(VerifiedAccess { claims, user: None });
+    };
+    let gid = Uuid::parse_str(gid).map_err(|_| TokenError::Invalid("bad gid"))?;
+    let grant = state
+        .store
+        .grant(gid)
+        .await?
+        .ok_or(TokenError::Invalid("grant gone"))?;
+    if grant.revoked_at.is_some() {
+        return Err(TokenError::Invalid("revoked"));
     }
-    Ok(claims)
+    let user = state
+        .store
+        .user_by_id(grant.user_id)
+        .await?
+        .ok_or(TokenError::Invalid("account gone"))?;
+    if user.status != AccountStatus::Active {
+        return Err(TokenError::Invalid("account disabled"));
+    }
+    Ok(VerifiedAccess {
+        claims,
+        user: Some((grant, user)),
+    })
 }
 
 /// Revokes one access token until it would have expired anyway.

@@ -3,6 +3,7 @@
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
+use super::audit::{NewAuditEvent, insert_audit};
 use super::{Store, StoreError, on_db};
 
 /// A client as stored; list-valued fields are JSON arrays in text columns
@@ -30,8 +31,15 @@ const COLUMNS: &str = "id, name, secret_hash, token_auth_method, redirect_uris, 
     backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version";
 
 impl Store {
-    pub async fn insert_client(&self, c: &ClientRow) -> Result<(), StoreError> {
-        on_db!(self, pool => sqlx::query(
+    /// Registers a client; its audit entry commits with it.
+    pub async fn insert_client(
+        &self,
+        c: &ClientRow,
+        audit: &NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        on_db!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
             "INSERT INTO clients (id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
              backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1)",
@@ -49,9 +57,11 @@ impl Store {
         .bind(&c.jwks_uri)
         .bind(&c.jwks)
         .bind(c.created_at)
-        .execute(pool)
-        .await
-        .map(|_| ()))
+        .execute(&mut *tx)
+        .await?;
+            insert_audit!(&mut *tx, audit)?;
+            tx.commit().await
+        }.await)
         .map_err(|e| StoreError::from_write(e, &["clients", "id"]).into_conflict("client_id"))
     }
 
@@ -68,8 +78,14 @@ impl Store {
     }
 
     /// Deletes the client and (by cascade) its grants, tokens and consents.
-    pub async fn delete_client(&self, id: &str) -> Result<(), StoreError> {
-        let n = on_db!(self, pool => sqlx::query("DELETE FROM clients WHERE id = $1").bind(id).execute(pool).await?.rows_affected());
+    pub async fn delete_client(&self, id: &str, audit: &NewAuditEvent) -> Result<(), StoreError> {
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("DELETE FROM clients WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+            insert_audit!(&mut *tx, audit)?;
+            tx.commit().await?;
+            n
+        });
         if n == 0 {
             Err(StoreError::NotFound)
         } else {
@@ -77,17 +93,28 @@ impl Store {
         }
     }
 
-    pub async fn set_client_secret(&self, id: &str, secret_hash: &str) -> Result<(), StoreError> {
+    pub async fn set_client_secret(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        audit: &NewAuditEvent,
+    ) -> Result<(), StoreError> {
         let now = OffsetDateTime::now_utc();
-        let n = on_db!(self, pool => sqlx::query(
-            "UPDATE clients SET secret_hash = $2, updated_at = $3, version = version + 1 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(secret_hash)
-        .bind(now)
-        .execute(pool)
-        .await?
-        .rows_affected());
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE clients SET secret_hash = $2, updated_at = $3, version = version + 1 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(secret_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            insert_audit!(&mut *tx, audit)?;
+            tx.commit().await?;
+            n
+        });
         if n == 0 {
             Err(StoreError::NotFound)
         } else {

@@ -5,6 +5,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::audit::{NewAuditEvent, insert_audit};
 use super::{Store, StoreError, on_db};
 
 #[derive(Debug, Clone, FromRow)]
@@ -182,29 +183,42 @@ impl Store {
         .await?))
     }
 
+    /// Records (or widens) a consent; the audit entry commits with it.
     pub async fn save_consent(
         &self,
         user_id: Uuid,
         client_id: &str,
         scope: &str,
+        audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
         let now = OffsetDateTime::now_utc();
-        on_db!(self, pool => sqlx::query(
-            "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
-        )
-        .bind(user_id)
-        .bind(client_id)
-        .bind(scope)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|_| ())?);
+        on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+            )
+            .bind(user_id)
+            .bind(client_id)
+            .bind(scope)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            insert_audit!(&mut *tx, audit)?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
-    /// Withdraws a consent and revokes the grants made under it.
-    pub async fn delete_consent(&self, user_id: Uuid, client_id: &str) -> Result<bool, StoreError> {
+    /// Withdraws a consent and revokes the grants made under it; the audit
+    /// entry is written only when there was a consent, in the same
+    /// transaction.
+    pub async fn delete_consent(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+        audit: &NewAuditEvent,
+    ) -> Result<bool, StoreError> {
         let now = OffsetDateTime::now_utc();
         let n = on_db!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -223,6 +237,9 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            if n > 0 {
+                insert_audit!(&mut *tx, audit)?;
+            }
             tx.commit().await?;
             n
         });
