@@ -128,16 +128,14 @@ pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<()
         .store
         .refresh_token(&tokens::sha256_hex(token))
         .await?
+        && let Some(grant) = state.store.grant(row.grant_id).await?
+        && grant.client_id == client.id
     {
-        if let Some(grant) = state.store.grant(row.grant_id).await?
-            && grant.client_id == client.id
-        {
-            state
-                .store
-                .revoke_grant(grant.id, "revoked by the client")
-                .await?;
-            revoked = Some("refresh_token");
-        }
+        state
+            .store
+            .revoke_grant(grant.id, "revoked by the client")
+            .await?;
+        revoked = Some("refresh_token");
     }
     if let Some(kind) = revoked {
         Entry::new("token.revoked", Outcome::Success)
