@@ -80,6 +80,10 @@ pub struct SessionAuth {
     pub epoch: i64,
     /// Unix time of the authentication (OIDC `auth_time`).
     pub auth_time: i64,
+    /// The same instant in milliseconds, to order a login against a
+    /// request that demanded it within the same second.
+    #[serde(default)]
+    pub auth_ms: i64,
     /// Authentication methods used (RFC 8176 values: "pwd", "sms" …).
     pub amr: Vec<String>,
     /// Session id shown to relying parties (`sid` claim, back-channel
@@ -113,16 +117,22 @@ pub async fn sign_in(
     session.cycle_id().await?;
     let idle = time::Duration::minutes(i64::from(state.config.session.idle_minutes));
     session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(idle)));
+    let now = OffsetDateTime::now_utc();
     let auth = SessionAuth {
         user_id: user.id,
         epoch: user.session_epoch,
-        auth_time: OffsetDateTime::now_utc().unix_timestamp(),
+        auth_time: now.unix_timestamp(),
+        auth_ms: unix_ms(now),
         amr,
         sid,
     };
     session.insert(AUTH_KEY, auth).await?;
     session.insert(CSRF_KEY, random::token()?).await?;
     Ok(())
+}
+
+pub fn unix_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// Ends the session entirely (store entry and cookie).

@@ -345,13 +345,37 @@ async fn run(state: &AppState, ctx: &PageCtx, params: Params) -> Result<Response
         (Some(_), None) => true,
         (None, _) => false,
     };
-    let must_login = !fresh || req.prompt("login") || req.prompt("select_account");
+    let forced = !fresh || req.prompt("login") || req.prompt("select_account");
+    // The login page sends the browser back without prompt/max_age (so it
+    // does not loop); the session remembers that this request demanded a
+    // login at or after `not_before`, so the stripped URL cannot skip it.
+    let key = reauth_key(&req);
+    let pending: Option<Reauth> = ctx.session.get(REAUTH_KEY).await.map_err(PageError::from)?;
+    let owed = pending.filter(|p| p.request == key).map(|p| p.not_before);
+    let satisfied = |auth: &SessionAuth| owed.is_none_or(|t| auth.auth_ms > t);
+    let must_login = forced || signed_in.as_ref().is_some_and(|(_, a)| !satisfied(a));
     let Some((user, auth)) = signed_in.filter(|_| !must_login) else {
         if req.prompt("none") {
             return Err(req.fail("login_required", "the user is not signed in"));
         }
+        if forced {
+            let reauth = Reauth {
+                request: key,
+                not_before: crate::extract::unix_ms(OffsetDateTime::now_utc()),
+            };
+            ctx.session
+                .insert(REAUTH_KEY, reauth)
+                .await
+                .map_err(PageError::from)?;
+        }
         return Ok(to_login(&req));
     };
+    if owed.is_some() {
+        ctx.session
+            .remove::<Reauth>(REAUTH_KEY)
+            .await
+            .map_err(PageError::from)?;
+    }
     if !req.client.first_party {
         let covered = consents::covers(state, &user, &req.client, &req.scope)
             .await
@@ -367,6 +391,21 @@ async fn run(state: &AppState, ctx: &PageCtx, params: Params) -> Result<Response
         }
     }
     issue(state, ctx, &req, &user, &auth).await
+}
+
+const REAUTH_KEY: &str = "authorize_reauth";
+
+/// A login an authorization request still requires (prompt=login, max_age).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Reauth {
+    request: String,
+    /// Unix milliseconds; the login must come after this.
+    not_before: i64,
+}
+
+/// Identifies a request apart from the parameters that force the login.
+fn reauth_key(req: &AuthRequest) -> String {
+    tokens::sha256_hex(&req.params.encode_without(&["prompt", "max_age"]))
 }
 
 /// Sends the browser to the login page; afterwards it comes back to this

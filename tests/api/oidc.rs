@@ -345,3 +345,13 @@ async fn discovery_document_matches_the_routes() {
     }
     assert!(keys.to_string().find("\"d\"").is_none(), "no private parts");
 }
+
+#[tokio::test]
+async fn confidential_client_eddsa_full_flow() {
+    let app = TestApp::spawn().await;
+    user(&app).await;
+    let rp = app
+        .rp_with("arp", |c| c.id_token_alg = Some("EdDSA".into()))
+        .await;
+    full_flow(&app, &rp, CoreJwsSigningAlgorithm::EdDsa).await;
+}

@@ -821,3 +821,206 @@ async fn a_new_key_is_published_before_it_signs() {
     assert_eq!(status(&new_kid), "next");
     assert_eq!(status(&old_kid), "retiring");
 }
+
+#[tokio::test]
+async fn the_login_a_request_demands_cannot_be_skipped() {
+    let (app, rp, b) = setup().await;
+    b.login("li@cnic.cn", PASSWORD).await;
+    let page = b
+        .get(&authorize_url(&app, &rp, "&prompt=login").replacen(&app.base, "", 1))
+        .await;
+    let login = page.location().unwrap().to_string();
+    // Instead of logging in, open the URL the login page would return to.
+    let return_to = query(&format!("http://x{login}"))["return_to"].clone();
+    assert!(!return_to.contains("prompt=login"));
+    let skipped = b.get(&return_to).await;
+    assert!(
+        skipped.location().unwrap().starts_with("/login?"),
+        "still owes a login: {:?}",
+        skipped.location()
+    );
+    // Logging in settles it.
+    let form = b.get(&login).await;
+    let back = b
+        .submit_page(
+            &form,
+            "/login",
+            &[("identifier", "li@cnic.cn"), ("password", PASSWORD)],
+        )
+        .await;
+    let done = b.get(back.location().unwrap()).await;
+    assert!(query(done.location().unwrap()).contains_key("code"));
+}
+
+#[tokio::test]
+async fn prompt_consent_select_account_and_acr_values() {
+    let app = TestApp::spawn().await;
+    app.user("li@cnic.cn").await;
+    let rp = app.rp("wiki").await;
+    let b = app.browser();
+    let url = authorize_url(&app, &rp, "&acr_values=urn%3Atongxing%3Aacr%3Asms");
+    b.authorize_as(&url, "li@cnic.cn", PASSWORD, "allow").await;
+    let issued = app.audit("authorize.code_issued").await;
+    assert!(
+        issued[0].detail.contains("urn:tongxing:acr:sms"),
+        "requested acr_values are recorded: {}",
+        issued[0].detail
+    );
+    // Consent is remembered, but prompt=consent asks again.
+    let page = b
+        .get(&authorize_url(&app, &rp, "&prompt=consent").replacen(&app.base, "", 1))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.has("/authorize/consent"));
+    // select_account shows the login form although signed in.
+    let page = b
+        .get(&authorize_url(&app, &rp, "&prompt=select_account").replacen(&app.base, "", 1))
+        .await;
+    assert!(page.location().unwrap().starts_with("/login?"));
+    // ui_locales also picks the consent page's language.
+    let page = b
+        .get(&authorize_url(&app, &rp, "&prompt=consent&ui_locales=en").replacen(&app.base, "", 1))
+        .await;
+    assert!(page.has("Authorize access"));
+}
+
+#[tokio::test]
+async fn oversized_parameters_are_refused() {
+    let (app, rp, b) = setup().await;
+    let long = "x".repeat(5000);
+    let page = b
+        .get(&authorize_url(&app, &rp, &format!("&nonce={long}")).replacen(&app.base, "", 1))
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.location().is_none());
+    let (status, body) = token(
+        &app,
+        &rp,
+        &[("grant_type", "authorization_code"), ("code", &long)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+}
+
+#[tokio::test]
+async fn an_application_can_post_its_logout_request() {
+    let (app, rp, b) = setup().await;
+    let c = code(&app, &rp, &b).await;
+    let (_, tokens) = redeem(&app, &rp, &c).await;
+    // The application's page posts the form; the browser arrives without
+    // our cookie (SameSite=Lax) and is sent on to the GET form.
+    let cookieless = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let posted = cookieless
+        .post(format!("{}/logout", app.base))
+        .form(&[
+            ("id_token_hint", tokens["id_token"].as_str().unwrap()),
+            ("post_logout_redirect_uri", "https://rp.example.org/bye"),
+            ("state", "st"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    let next = posted.headers()["location"].to_str().unwrap().to_string();
+    let done = b.get(&next).await;
+    assert_eq!(done.location(), Some("https://rp.example.org/bye?state=st"));
+    assert_eq!(
+        b.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "signed out"
+    );
+}
+
+#[tokio::test]
+async fn tokens_of_other_clients_are_not_theirs_to_see_or_revoke() {
+    let (app, rp, b) = setup().await;
+    let other = app.rp("other").await;
+    let c = code(&app, &rp, &b).await;
+    let (_, tokens) = redeem(&app, &rp, &c).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let call = |who: &Rp, path: &'static str, token: String| {
+        let (base, who) = (app.base.clone(), who.clone());
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}{path}"))
+                .basic_auth(&who.id, who.secret.as_deref())
+                .form(&[("token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for t in [access, refresh] {
+        let intro: Value = call(&other, "/introspect", t.to_string())
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(intro["active"], false);
+        assert_eq!(
+            call(&other, "/revoke", t.to_string()).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        userinfo(&app, access).await.status(),
+        StatusCode::OK,
+        "another client's revoke did nothing"
+    );
+    let intro: Value = call(&rp, "/introspect", refresh.to_string())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(intro["active"], true);
+    assert_eq!(intro["username"], "li@cnic.cn");
+    // The owner revokes the access token: inactive at once.
+    assert_eq!(
+        call(&rp, "/revoke", access.to_string()).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        userinfo(&app, access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let intro: Value = call(&rp, "/introspect", access.to_string())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(intro["active"], false);
+}
+
+#[tokio::test]
+async fn expired_access_tokens_are_inactive() {
+    let app = TestApp::spawn_with(|c| c.oidc.access_token_ttl_secs = 1).await;
+    app.user("li@cnic.cn").await;
+    let rp = app.rp_with("mail", |c| c.first_party = true).await;
+    let b = app.browser();
+    let c = code(&app, &rp, &b).await;
+    let (_, tokens) = redeem(&app, &rp, &c).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        userinfo(&app, access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let intro: Value = reqwest::Client::new()
+        .post(format!("{}/introspect", app.base))
+        .basic_auth(&rp.id, rp.secret.as_deref())
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(intro["active"], false);
+}
