@@ -150,7 +150,11 @@ pub async fn token_request(
     Ok((client, token.to_string()))
 }
 
-async fn client_keys(state: &AppState, client: &Client) -> Result<JwkSet, OAuthError> {
+/// The client's public keys: registered inline, or fetched from its
+/// `jwks_uri` and cached for [`crate::service::clients::JWKS_TTL`]. With
+/// `fresh`, a cached set older than a few seconds is fetched again (the
+/// client may have just rotated its key).
+async fn client_keys(state: &AppState, client: &Client, fresh: bool) -> Result<JwkSet, OAuthError> {
     if let Some(set) = &client.jwks {
         return serde_json::from_value(set.clone())
             .map_err(|_| OAuthError::invalid_client("registered JWK set is unusable", false));
@@ -158,14 +162,27 @@ async fn client_keys(state: &AppState, client: &Client) -> Result<JwkSet, OAuthE
     let Some(uri) = &client.jwks_uri else {
         return Err(OAuthError::invalid_client("client has no keys", false));
     };
+    if let Some(set) = state.clients.cached_jwks(uri, fresh) {
+        return Ok(set);
+    }
     let response = state.http.get(uri).send().await.map_err(|e| {
         tracing::warn!(client = %client.id, error = %e, "fetching client jwks_uri failed");
         OAuthError::invalid_client("client keys could not be fetched", false)
     })?;
-    response
+    let set = response
         .json::<JwkSet>()
         .await
-        .map_err(|_| OAuthError::invalid_client("client jwks_uri is not a JWK set", false))
+        .map_err(|_| OAuthError::invalid_client("client jwks_uri is not a JWK set", false))?;
+    state.clients.put_jwks(uri, &set);
+    Ok(set)
+}
+
+fn pick<'a>(keys: &'a JwkSet, kid: Option<&str>) -> Option<&'a jsonwebtoken::jwk::Jwk> {
+    match kid {
+        Some(kid) => keys.find(kid),
+        None if keys.keys.len() == 1 => keys.keys.first(),
+        None => None,
+    }
 }
 
 /// RFC 7523 §3: iss = sub = client_id, aud = our token endpoint (or the
@@ -184,13 +201,11 @@ async fn verify_assertion(
     ) {
         return Err(fail("algorithm not accepted"));
     }
-    let keys = client_keys(state, client).await?;
-    let jwk = match &header.kid {
-        Some(kid) => keys.find(kid),
-        None if keys.keys.len() == 1 => keys.keys.first(),
-        None => None,
+    let mut keys = client_keys(state, client, false).await?;
+    if pick(&keys, header.kid.as_deref()).is_none() {
+        keys = client_keys(state, client, true).await?;
     }
-    .ok_or_else(|| fail("no matching key"))?;
+    let jwk = pick(&keys, header.kid.as_deref()).ok_or_else(|| fail("no matching key"))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|_| fail("unusable key"))?;
     let issuer = state.config.issuer();
     let mut v = Validation::new(header.alg);

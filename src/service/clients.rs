@@ -381,9 +381,17 @@ pub async fn register(
 /// other nodes see it within [`CACHE_TTL`].
 pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long a client's fetched `jwks_uri` key set is reused.
+pub const JWKS_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+/// A key set younger than this is not fetched again for an unknown kid.
+const JWKS_REFETCH_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
+type Timed<T> = std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, T)>>;
+
 #[derive(Default)]
 pub struct ClientCache {
-    entries: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Client)>>,
+    entries: Timed<Client>,
+    jwks: Timed<jsonwebtoken::jwk::JwkSet>,
 }
 
 impl ClientCache {
@@ -410,6 +418,23 @@ impl ClientCache {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
+    }
+
+    /// A cached key set of `uri`; with `fresh`, only one fetched moments ago.
+    pub fn cached_jwks(&self, uri: &str, fresh: bool) -> Option<jsonwebtoken::jwk::JwkSet> {
+        let limit = if fresh { JWKS_REFETCH_AFTER } else { JWKS_TTL };
+        let map = self.jwks.read().unwrap_or_else(|p| p.into_inner());
+        map.get(uri)
+            .filter(|(at, _)| at.elapsed() < limit)
+            .map(|(_, set)| set.clone())
+    }
+
+    pub fn put_jwks(&self, uri: &str, set: &jsonwebtoken::jwk::JwkSet) {
+        let mut map = self.jwks.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 1_000 {
+            map.retain(|_, (at, _)| at.elapsed() < JWKS_TTL);
+        }
+        map.insert(uri.to_string(), (std::time::Instant::now(), set.clone()));
     }
 }
 

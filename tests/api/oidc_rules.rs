@@ -1024,3 +1024,53 @@ async fn expired_access_tokens_are_inactive() {
         .unwrap();
     assert_eq!(intro["active"], false);
 }
+
+#[tokio::test]
+async fn private_key_jwt_with_a_jwks_uri_is_fetched_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let app = TestApp::spawn().await;
+    let (key, _) = SigningKey::generate(Alg::RS256, "rp-key".into()).unwrap();
+    let body = serde_json::json!({ "keys": [key.public_jwk()] }).to_string();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let server = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            let body = body.clone();
+            counter.fetch_add(1, Ordering::SeqCst);
+            async move { body }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_uri = format!("http://{}/jwks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, server).await });
+    let rp = app
+        .rp_with("remote-keys", |c| {
+            c.token_auth_method = Some("private_key_jwt".into());
+            c.jwks_uri = Some(jwks_uri);
+            c.scopes = Some("profile".into());
+        })
+        .await;
+    let aud = format!("{}/token", app.base);
+    for jti in ["a", "b", "c"] {
+        let r = reqwest::Client::new()
+            .post(&aud)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                (
+                    "client_assertion",
+                    assertion(&key, &rp.id, &aud, jti).as_str(),
+                ),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "the key set is cached");
+}
