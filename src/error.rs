@@ -123,3 +123,142 @@ impl From<getrandom::Error> for PageError {
         PageError::Internal(format!("random: {e}"))
     }
 }
+
+/// An error of the management API as RFC 9457 problem details
+/// (`application/problem+json`). `field` names the input at fault, so a
+/// caller can point at it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: axum::http::StatusCode,
+    pub kind: &'static str,
+    pub detail: String,
+    pub field: Option<&'static str>,
+}
+
+/// The problem document (RFC 9457 §3).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:tongxing:problem:<kind>`
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The request field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, kind, detail: detail.into(), field: None }
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", detail)
+    }
+
+    pub fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
+        Self { field: Some(field), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail) }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", detail)
+    }
+
+    pub fn conflict(field: &'static str, detail: impl Into<String>) -> Self {
+        Self { field: Some(field), ..Self::new(StatusCode::CONFLICT, "conflict", detail) }
+    }
+
+    /// The record changed since the caller read it (optimistic concurrency).
+    pub fn stale() -> Self {
+        Self { field: Some("version"), ..Self::new(StatusCode::CONFLICT, "stale", "the record was changed by someone else; read it again and retry") }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error in the management API");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    }
+
+    pub fn busy() -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "busy", "the server is busy; retry in a moment")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let title = self.status.canonical_reason().unwrap_or("Error").to_string();
+        let body = Problem {
+            kind: format!("urn:tongxing:problem:{}", self.kind),
+            title,
+            status: self.status.as_u16(),
+            detail: self.detail,
+            field: self.field.map(str::to_string),
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        let mut r = (self.status, json).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tongxing-admin\""));
+        }
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            set_retry_after(&mut r, Duration::from_secs(1));
+        }
+        r
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::not_found("no such record"),
+            StoreError::Stale => ApiError::stale(),
+            StoreError::Conflict(field) => ApiError::conflict(field, format!("{field} is already in use")),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<crate::service::accounts::AccountError> for ApiError {
+    fn from(e: crate::service::accounts::AccountError) -> Self {
+        use crate::service::accounts::AccountError as E;
+        match e {
+            E::Invalid(v) => ApiError::invalid(v.field, v.reason),
+            E::WeakPassword(text, _) => ApiError::invalid("password", text),
+            E::Conflict(field) => ApiError::conflict(field, format!("{field} is already in use")),
+            E::NotFound => ApiError::not_found("no such account"),
+            E::Stale => ApiError::stale(),
+            E::Hash(HashError::Busy) => ApiError::busy(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<crate::service::clients::ClientError> for ApiError {
+    fn from(e: crate::service::clients::ClientError) -> Self {
+        use crate::service::clients::ClientError as E;
+        match e {
+            E::Invalid(v) => ApiError::invalid(v.field, v.reason),
+            E::InvalidText(field, text) => ApiError::invalid(field, text),
+            E::Conflict => ApiError::conflict("client_id", "client_id is already in use"),
+            E::NotFound => ApiError::not_found("no such client"),
+            E::Stale => ApiError::stale(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<crate::service::keys::KeyError> for ApiError {
+    fn from(e: crate::service::keys::KeyError) -> Self {
+        ApiError::internal(e)
+    }
+}

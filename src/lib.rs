@@ -5,6 +5,7 @@
 //! the integration tests both start it this way.
 
 pub mod account;
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -178,9 +179,20 @@ fn router(state: AppState, sessions: SessionBackend) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
 
+    let (api, openapi) = admin::api::router();
+    let openapi = std::sync::Arc::new(openapi);
+    let api = api.route(
+        routes::OPENAPI,
+        axum::routing::get(move || {
+            let doc = openapi.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    );
+
     Router::new()
         .merge(routes::ops())
         .merge(routes::protocol())
+        .merge(api)
         .merge(pages)
         .layer(headers)
         .layer(RequestBodyLimitLayer::new(256 * 1024))

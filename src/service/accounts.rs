@@ -20,6 +20,8 @@ pub enum AccountError {
     WeakPassword(String, Vec<PolicyViolation>),
     #[error("{0} is already in use")]
     Conflict(&'static str),
+    #[error("the account was changed by someone else; reload and try again")]
+    Stale,
     #[error("no such account")]
     NotFound,
     #[error("{0}")]
@@ -35,6 +37,7 @@ impl From<StoreError> for AccountError {
         match e {
             StoreError::Conflict(field) => AccountError::Conflict(field),
             StoreError::NotFound => AccountError::NotFound,
+            StoreError::Stale => AccountError::Stale,
             other => AccountError::Store(other),
         }
     }
@@ -175,43 +178,45 @@ pub async fn find(state: &AppState, username: &str) -> Result<User, AccountError
 }
 
 /// Sets a new password (policy-checked) and ends the account's sessions.
-pub async fn set_password(
-    state: &AppState,
-    username: &str,
-    password: &SecretPassword,
-    actor: &Actor,
-    origin: &Origin,
-) -> Result<User, AccountError> {
+pub async fn set_password(state: &AppState, username: &str, password: &SecretPassword, actor: &Actor, origin: &Origin) -> Result<User, AccountError> {
     let user = find(state, username).await?;
-    let phones: Vec<&str> = [&user.login_phone, &user.security_phone]
-        .into_iter()
-        .flatten()
-        .map(String::as_str)
-        .collect();
-    check_password(state, password, &user.username, &phones)?;
-    let hash = state.hasher.hash(password).await?;
-    let audit = Entry::new("account.password_set", Outcome::Success)
-        .actor(actor)
-        .subject(&user)
-        .origin(origin)
-        .finish();
-    state
-        .store
-        .set_password_hash(user.id, &hash, &audit)
-        .await?;
+    reset_password(state, &user, Some(password.clone()), actor, origin).await?;
     Ok(user)
 }
 
+/// Gives `user` a new password — the one given (policy-checked) or a
+/// generated one, returned once — and ends every session of the account
+/// (with back-channel logout to its applications).
+pub async fn reset_password(state: &AppState, user: &User, given: Option<SecretPassword>, actor: &Actor, origin: &Origin) -> Result<Option<String>, AccountError> {
+    let (password, generated) = match given {
+        Some(p) => (p, None),
+        None => {
+            let p = random::password(state.policy.min_length())?;
+            (SecretPassword::new(p.clone()), Some(p))
+        }
+    };
+    let phones: Vec<&str> = [&user.login_phone, &user.security_phone].into_iter().flatten().map(String::as_str).collect();
+    check_password(state, &password, &user.username, &phones)?;
+    let hash = state.hasher.hash(&password).await?;
+    let audit = Entry::new("account.password_set", Outcome::Success)
+        .actor(actor)
+        .subject(user)
+        .origin(origin)
+        .detail(json!({ "generated": generated.is_some() }))
+        .finish();
+    state.store.set_password_hash(user.id, &hash, &audit).await?;
+    super::logout::end_all_sessions(state, user).await?;
+    Ok(generated)
+}
+
 /// Disables or re-enables an account. Disabling ends its sessions at once.
-pub async fn set_status(
-    state: &AppState,
-    username: &str,
-    status: AccountStatus,
-    reason: Option<&str>,
-    actor: &Actor,
-    origin: &Origin,
-) -> Result<User, AccountError> {
+pub async fn set_status(state: &AppState, username: &str, status: AccountStatus, reason: Option<&str>, actor: &Actor, origin: &Origin) -> Result<User, AccountError> {
     let user = find(state, username).await?;
+    change_status(state, &user, status, reason, actor, origin).await?;
+    Ok(user)
+}
+
+pub async fn change_status(state: &AppState, user: &User, status: AccountStatus, reason: Option<&str>, actor: &Actor, origin: &Origin) -> Result<(), AccountError> {
     let reason = text_field(reason, "reason", 500)?;
     let event = match status {
         AccountStatus::Active => "account.enabled",
@@ -219,18 +224,94 @@ pub async fn set_status(
     };
     let audit = Entry::new(event, Outcome::Success)
         .actor(actor)
-        .subject(&user)
+        .subject(user)
         .origin(origin)
         .detail(json!({ "reason": reason }))
         .finish();
-    state
-        .store
-        .set_user_status(user.id, status, reason.as_deref(), &audit)
-        .await?;
+    state.store.set_user_status(user.id, status, reason.as_deref(), &audit).await?;
     if status != AccountStatus::Active {
-        super::logout::end_all_sessions(state, &user).await?;
+        super::logout::end_all_sessions(state, user).await?;
     }
-    Ok(user)
+    Ok(())
+}
+
+/// The next login must set a new password before anything else.
+pub async fn force_password_change(state: &AppState, user: &User, actor: &Actor, origin: &Origin) -> Result<(), AccountError> {
+    let audit = Entry::new("account.password_change_forced", Outcome::Success).actor(actor).subject(user).origin(origin).finish();
+    state.store.set_must_change_password(user.id, true, Some(&audit)).await?;
+    Ok(())
+}
+
+/// Ends every session and revokes every token of the account.
+pub async fn revoke_sessions(state: &AppState, user: &User, actor: &Actor, origin: &Origin) -> Result<u64, AccountError> {
+    let audit = Entry::new("account.sessions_revoked", Outcome::Success).actor(actor).subject(user).origin(origin).finish();
+    let grants = state.store.revoke_everything(user.id, &audit).await?;
+    super::logout::end_all_sessions(state, user).await?;
+    Ok(grants)
+}
+
+/// Changes to an account's profile as typed; `None` = unchanged, empty
+/// text clears an optional field.
+#[derive(Debug, Default)]
+pub struct ProfileInput {
+    pub display_name: Option<String>,
+    pub login_phone: Option<String>,
+    pub security_phone: Option<String>,
+    pub security_email: Option<String>,
+    pub organization: Option<String>,
+    pub is_admin: Option<bool>,
+}
+
+/// Validates and applies a profile change made against `version`.
+pub async fn update_profile(state: &AppState, user: &User, version: i64, input: ProfileInput, actor: &Actor, origin: &Origin) -> Result<User, AccountError> {
+    use crate::store::users::ProfileUpdate;
+    let phone = |field: &'static str, v: Option<String>| -> Result<Option<Option<String>>, AccountError> {
+        Ok(match v {
+            None => None,
+            Some(t) => Some(optional(Some(&t), PhoneNumber::parse).map_err(|e| InvalidValue::new(field, e.reason))?.map(|p| p.as_str().to_string())),
+        })
+    };
+    let display_name = match input.display_name {
+        None => None,
+        Some(t) => Some(text_field(Some(&t), "display_name", 100)?.ok_or(InvalidValue::new("display_name", "must not be empty"))?),
+    };
+    let update = ProfileUpdate {
+        display_name,
+        login_phone: phone("login_phone", input.login_phone)?,
+        security_phone: phone("security_phone", input.security_phone)?,
+        security_email: match input.security_email {
+            None => None,
+            Some(t) => Some(optional(Some(&t), Email::parse)?.map(|e| e.as_str().to_string())),
+        },
+        organization: match input.organization {
+            None => None,
+            Some(t) => Some(text_field(Some(&t), "organization", 200)?),
+        },
+        is_admin: input.is_admin,
+    };
+    let changed: Vec<&str> = [
+        ("display_name", update.display_name.is_some()),
+        ("login_phone", update.login_phone.is_some()),
+        ("security_phone", update.security_phone.is_some()),
+        ("security_email", update.security_email.is_some()),
+        ("organization", update.organization.is_some()),
+        ("admin", update.is_admin.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, c)| *c)
+    .map(|(f, _)| f)
+    .collect();
+    let audit = Entry::new("account.updated", Outcome::Success)
+        .actor(actor)
+        .subject(user)
+        .origin(origin)
+        .detail(json!({ "fields": changed }))
+        .finish();
+    Ok(state.store.update_profile(user.id, version, &update, &audit).await?)
+}
+
+pub async fn by_id(state: &AppState, id: uuid::Uuid) -> Result<User, AccountError> {
+    state.store.user_by_id(id).await?.ok_or(AccountError::NotFound)
 }
 
 /// On a fresh installation, creates `admin` with a random password and

@@ -81,6 +81,7 @@ pub struct Client {
     pub jwks_uri: Option<String>,
     #[serde(skip)]
     pub jwks: Option<Value>,
+    pub version: i64,
 }
 
 impl Client {
@@ -112,6 +113,7 @@ impl Client {
             backchannel_logout_uri: row.backchannel_logout_uri,
             first_party: row.first_party,
             jwks_uri: row.jwks_uri,
+            version: row.version,
         })
     }
 
@@ -151,6 +153,8 @@ pub enum ClientError {
     Conflict,
     #[error("no such client")]
     NotFound,
+    #[error("the client was changed by someone else; read it again and retry")]
+    Stale,
     #[error("{0}")]
     Store(StoreError),
     #[error("random generator: {0}")]
@@ -162,6 +166,7 @@ impl From<StoreError> for ClientError {
         match e {
             StoreError::Conflict(_) => ClientError::Conflict,
             StoreError::NotFound => ClientError::NotFound,
+            StoreError::Stale => ClientError::Stale,
             other => ClientError::Store(other),
         }
     }
@@ -530,4 +535,76 @@ pub async fn rotate_secret(
         .await?;
     state.clients.forget(id);
     Ok(generated)
+}
+
+/// Changes to a client; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ClientUpdate {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// `Some(None)` removes it.
+    pub backchannel_logout_uri: Option<Option<String>>,
+    pub first_party: Option<bool>,
+    pub scopes: Option<String>,
+    pub id_token_alg: Option<String>,
+}
+
+/// Applies `change` to the client if it is still at `version`.
+pub async fn update(state: &AppState, id: &str, version: i64, change: ClientUpdate, actor: &Actor, origin: &Origin) -> Result<Client, ClientError> {
+    let production = state.config.is_production();
+    let mut row = state.store.client(id).await?.ok_or(ClientError::NotFound)?;
+    let mut fields = Vec::new();
+    if let Some(name) = change.name {
+        let name = name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(ClientError::InvalidText("name", "must have 1 to 100 characters".into()));
+        }
+        row.name = name;
+        fields.push("name");
+    }
+    if let Some(uris) = change.redirect_uris {
+        if uris.is_empty() {
+            return Err(ClientError::InvalidText("redirect_uris", "at least one is required".into()));
+        }
+        let checked = uris.iter().map(|u| check_uri("redirect_uri", u, production)).collect::<Result<Vec<_>, _>>()?;
+        row.redirect_uris = json!(checked).to_string();
+        fields.push("redirect_uris");
+    }
+    if let Some(uris) = change.post_logout_redirect_uris {
+        let checked = uris.iter().map(|u| check_uri("post_logout_redirect_uri", u, production)).collect::<Result<Vec<_>, _>>()?;
+        row.post_logout_redirect_uris = json!(checked).to_string();
+        fields.push("post_logout_redirect_uris");
+    }
+    if let Some(uri) = change.backchannel_logout_uri {
+        row.backchannel_logout_uri = uri.as_deref().map(|u| check_uri("backchannel_logout_uri", u, production)).transpose()?;
+        fields.push("backchannel_logout_uri");
+    }
+    if let Some(fp) = change.first_party {
+        row.first_party = fp;
+        fields.push("first_party");
+    }
+    if let Some(scopes) = change.scopes {
+        let scopes = Scope::parse(&scopes)?;
+        if let Some(unknown) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(s)) {
+            return Err(ClientError::InvalidText("scope", format!("unknown scope {unknown:?}")));
+        }
+        if row.token_auth_method == AuthMethod::None.as_str() && scopes.contains("admin") {
+            return Err(ClientError::InvalidText("scope", "a public client cannot have the admin scope".into()));
+        }
+        row.scopes = scopes.to_string();
+        fields.push("scopes");
+    }
+    if let Some(alg) = change.id_token_alg {
+        row.id_token_alg = Alg::parse(&alg).ok_or_else(|| ClientError::InvalidText("id_token_alg", "RS256, ES256 or EdDSA".into()))?.as_str().into();
+        fields.push("id_token_alg");
+    }
+    let audit = Entry::new("client.updated", Outcome::Success)
+        .actor(actor)
+        .origin(origin)
+        .detail(json!({ "client_id": id, "fields": fields }))
+        .finish();
+    state.store.update_client(&row, version, &audit).await?;
+    state.clients.forget(id);
+    find(state, id).await?.ok_or(ClientError::NotFound)
 }

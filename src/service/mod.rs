@@ -43,6 +43,8 @@ pub enum Actor {
     },
     /// Tongxing itself (first-start bootstrap, background jobs).
     System,
+    /// A service account (a client with the admin scope) calling the API.
+    Service { client_id: String },
 }
 
 impl Actor {
@@ -73,6 +75,7 @@ impl Actor {
             Actor::User { username, .. } => username.clone(),
             Actor::Cli { os_user } => format!("cli:{os_user}"),
             Actor::System => "system".into(),
+            Actor::Service { client_id } => format!("client:{client_id}"),
         }
     }
 }

@@ -122,3 +122,43 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// Replaces the editable fields if the client is still at `version`.
+    pub async fn update_client(&self, c: &ClientRow, version: i64, audit: &NewAuditEvent) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE clients SET name = $3, redirect_uris = $4, post_logout_redirect_uris = $5, backchannel_logout_uri = $6, \
+                 first_party = $7, scopes = $8, id_token_alg = $9, updated_at = $10, version = version + 1 \
+                 WHERE id = $1 AND version = $2",
+            )
+            .bind(&c.id)
+            .bind(version)
+            .bind(&c.name)
+            .bind(&c.redirect_uris)
+            .bind(&c.post_logout_redirect_uris)
+            .bind(&c.backchannel_logout_uri)
+            .bind(c.first_party)
+            .bind(&c.scopes)
+            .bind(&c.id_token_alg)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                insert_audit!(&mut *tx, audit)?;
+            }
+            tx.commit().await?;
+            n
+        });
+        if n > 0 {
+            return Ok(());
+        }
+        match self.client(&c.id).await? {
+            Some(_) => Err(StoreError::Stale),
+            None => Err(StoreError::NotFound),
+        }
+    }
+}

@@ -57,6 +57,7 @@ pub struct User {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub last_login_at: Option<OffsetDateTime>,
+    pub must_change_password: bool,
 }
 
 /// The hash is a secret: keep it out of Debug output and logs.
@@ -86,7 +87,7 @@ pub struct NewUser {
 const UNIQUE_FIELDS: &[&str] = &["username", "login_phone"];
 const COLUMNS: &str = "id, username, display_name, login_phone, security_phone, security_email, \
     security_email_verified, organization, is_admin, status, status_reason, password_hash, \
-    password_changed_at, session_epoch, version, created_at, updated_at, last_login_at";
+    password_changed_at, session_epoch, version, created_at, updated_at, last_login_at, must_change_password";
 
 impl Store {
     /// Creates an account and its audit entry in one transaction.
@@ -256,5 +257,140 @@ impl Store {
             .await?
             .rows_affected());
         Ok(())
+    }
+}
+
+/// Profile fields an admin may change; `None` leaves a field as it is,
+/// `Some(None)` clears an optional one.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileUpdate {
+    pub display_name: Option<String>,
+    pub login_phone: Option<Option<String>>,
+    pub security_phone: Option<Option<String>>,
+    pub security_email: Option<Option<String>>,
+    pub organization: Option<Option<String>>,
+    pub is_admin: Option<bool>,
+}
+
+impl Store {
+    /// Accounts whose name, display name, phones or organization contain
+    /// `q` (case-insensitive), a page at a time, with the total count.
+    pub async fn search_users(&self, q: &str, limit: i64, offset: i64) -> Result<(Vec<User>, i64), StoreError> {
+        let pattern = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let filter = "($1 = '%%' OR LOWER(username) LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\' \
+             OR login_phone LIKE $1 ESCAPE '\\' OR security_phone LIKE $1 ESCAPE '\\' OR LOWER(organization) LIKE $1 ESCAPE '\\')";
+        let list_sql = format!("SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY username LIMIT $2 OFFSET $3");
+        let count_sql = format!("SELECT COUNT(*) FROM users WHERE {filter}");
+        Ok(on_db!(self, pool => {
+            let users = sqlx::query_as::<_, User>(&list_sql).bind(&pattern).bind(limit).bind(offset).fetch_all(pool).await?;
+            let total: i64 = sqlx::query_scalar(&count_sql).bind(&pattern).fetch_one(pool).await?;
+            (users, total)
+        }))
+    }
+
+    pub async fn count_users_with_status(&self, status: AccountStatus) -> Result<i64, StoreError> {
+        Ok(on_db!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE status = $1")
+            .bind(status.as_str())
+            .fetch_one(pool)
+            .await?))
+    }
+
+    /// Applies `update` if the account is still at `version` (optimistic
+    /// concurrency: two admins cannot silently overwrite each other);
+    /// returns the updated account. The audit entry commits with it.
+    pub async fn update_profile(&self, id: Uuid, version: i64, update: &ProfileUpdate, audit: &NewAuditEvent) -> Result<User, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        // Each column: keep ($n flag false) or set to the given value.
+        let sql = format!(
+            "UPDATE users SET \
+             display_name = CASE WHEN $3 THEN $4 ELSE display_name END, \
+             login_phone = CASE WHEN $5 THEN $6 ELSE login_phone END, \
+             security_phone = CASE WHEN $7 THEN $8 ELSE security_phone END, \
+             security_email = CASE WHEN $9 THEN $10 ELSE security_email END, \
+             security_email_verified = CASE WHEN $9 THEN FALSE ELSE security_email_verified END, \
+             organization = CASE WHEN $11 THEN $12 ELSE organization END, \
+             is_admin = CASE WHEN $13 THEN $14 ELSE is_admin END, \
+             updated_at = $15, version = version + 1 \
+             WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
+        );
+        let u = update;
+        let result: Result<Option<User>, sqlx::Error> = on_db!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let user = sqlx::query_as::<_, User>(&sql)
+                .bind(id)
+                .bind(version)
+                .bind(u.display_name.is_some())
+                .bind(u.display_name.clone().unwrap_or_default())
+                .bind(u.login_phone.is_some())
+                .bind(u.login_phone.clone().flatten())
+                .bind(u.security_phone.is_some())
+                .bind(u.security_phone.clone().flatten())
+                .bind(u.security_email.is_some())
+                .bind(u.security_email.clone().flatten())
+                .bind(u.organization.is_some())
+                .bind(u.organization.clone().flatten())
+                .bind(u.is_admin.is_some())
+                .bind(u.is_admin.unwrap_or(false))
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if user.is_some() {
+                insert_audit!(&mut *tx, audit)?;
+            }
+            tx.commit().await?;
+            Ok(user)
+        }.await);
+        match result.map_err(|e| StoreError::from_write(e, UNIQUE_FIELDS))? {
+            Some(user) => Ok(user),
+            None => match self.user_by_id(id).await? {
+                Some(_) => Err(StoreError::Stale),
+                None => Err(StoreError::NotFound),
+            },
+        }
+    }
+
+    /// Sets or clears the forced password change; audited in the same transaction.
+    pub async fn set_must_change_password(&self, id: Uuid, value: bool, audit: Option<&NewAuditEvent>) -> Result<(), StoreError> {
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("UPDATE users SET must_change_password = $2, version = version + 1 WHERE id = $1")
+                .bind(id)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if let Some(a) = audit {
+                insert_audit!(&mut *tx, a)?;
+            }
+            tx.commit().await?;
+            n
+        });
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// Ends every session (epoch moves on) and revokes every grant of the
+    /// account, with the audit entry, in one transaction.
+    pub async fn revoke_everything(&self, id: Uuid, audit: &NewAuditEvent) -> Result<u64, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let (n, grants) = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("UPDATE users SET session_epoch = session_epoch + 1, version = version + 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let grants = sqlx::query(
+                "UPDATE grants SET revoked_at = $2, revoked_reason = 'revoked by an administrator' WHERE user_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            insert_audit!(&mut *tx, audit)?;
+            tx.commit().await?;
+            (n, grants)
+        });
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(grants) }
     }
 }

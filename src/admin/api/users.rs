@@ -1,0 +1,247 @@
+//! `/api/v1/users`: search, read, create, update, disable/enable, password
+//! reset, forced password change, revoking sessions.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::AdminAuth;
+use super::{ApiJson, ApiQuery, parse_id};
+use crate::domain::SecretPassword;
+use crate::error::{ApiError, Problem};
+use crate::service::accounts::{self, NewAccount, ProfileInput};
+use crate::state::AppState;
+use crate::store::users::{AccountStatus, User};
+
+/// An account as the API shows it (never the password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: uuid::Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub login_phone: Option<String>,
+    pub security_phone: Option<String>,
+    pub security_email: Option<String>,
+    pub security_email_verified: bool,
+    pub organization: Option<String>,
+    pub admin: bool,
+    /// `active` or `disabled`.
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub must_change_password: bool,
+    /// Send it back with an update; a mismatch means someone else changed the account.
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_login_at: Option<OffsetDateTime>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        UserView {
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            login_phone: u.login_phone,
+            security_phone: u.security_phone,
+            security_email: u.security_email,
+            security_email_verified: u.security_email_verified,
+            organization: u.organization,
+            admin: u.is_admin,
+            status: u.status.as_str().into(),
+            status_reason: u.status_reason,
+            must_change_password: u.must_change_password,
+            version: u.version,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            last_login_at: u.last_login_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SearchQuery {
+    /// Matches account name, display name, phones or organization.
+    #[serde(default)]
+    pub q: String,
+    /// 1-based page number.
+    pub page: Option<i64>,
+    /// Page size, 1–200 (default 50).
+    pub per_page: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<UserView>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(SearchQuery),
+    responses((status = 200, body = UserPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn search(State(state): State<AppState>, _admin: AdminAuth, ApiQuery(q): ApiQuery<SearchQuery>) -> Result<Json<UserPage>, ApiError> {
+    let per_page = q.per_page.unwrap_or(50);
+    if !(1..=200).contains(&per_page) {
+        return Err(ApiError::invalid("per_page", "must be between 1 and 200"));
+    }
+    let page = q.page.unwrap_or(1);
+    if page < 1 {
+        return Err(ApiError::invalid("page", "must be at least 1"));
+    }
+    if q.q.chars().count() > 100 {
+        return Err(ApiError::invalid("q", "is too long"));
+    }
+    let (users, total) = state.store.search_users(q.q.trim(), per_page, (page - 1) * per_page).await?;
+    Ok(Json(UserPage { items: users.into_iter().map(UserView::from).collect(), total, page, per_page }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub username: String,
+    pub display_name: Option<String>,
+    pub login_phone: Option<String>,
+    pub security_phone: Option<String>,
+    pub security_email: Option<String>,
+    pub organization: Option<String>,
+    #[serde(default)]
+    pub admin: bool,
+    /// Omit to have a strong password generated and returned once.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedUser {
+    pub user: UserView,
+    /// Present only when it was generated; shown this once.
+    pub password: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, body = CreatedUser), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(State(state): State<AppState>, admin: AdminAuth, ApiJson(body): ApiJson<CreateUser>) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
+    let input = NewAccount {
+        username: body.username,
+        display_name: body.display_name,
+        login_phone: body.login_phone,
+        security_phone: body.security_phone,
+        security_email: body.security_email,
+        organization: body.organization,
+        is_admin: body.admin,
+        password: body.password.map(SecretPassword::new),
+    };
+    let (user, password) = accounts::create(&state, input, &admin.actor, &admin.origin).await?;
+    Ok((StatusCode::CREATED, Json(CreatedUser { user: user.into(), password })))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = UserView), (status = 404, body = Problem)))]
+pub async fn get(State(state): State<AppState>, _admin: AdminAuth, Path(id): Path<String>) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(accounts::by_id(&state, parse_id(&id)?).await?.into()))
+}
+
+/// Fields to change; an absent field stays, an empty string clears an
+/// optional one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// The `version` the change is based on.
+    pub version: i64,
+    pub display_name: Option<String>,
+    pub login_phone: Option<String>,
+    pub security_phone: Option<String>,
+    pub security_email: Option<String>,
+    pub organization: Option<String>,
+    pub admin: Option<bool>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = UpdateUser,
+    responses((status = 200, body = UserView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>, ApiJson(body): ApiJson<UpdateUser>) -> Result<Json<UserView>, ApiError> {
+    let user = accounts::by_id(&state, parse_id(&id)?).await?;
+    let input = ProfileInput {
+        display_name: body.display_name,
+        login_phone: body.login_phone,
+        security_phone: body.security_phone,
+        security_email: body.security_email,
+        organization: body.organization,
+        is_admin: body.admin,
+    };
+    let updated = accounts::update_profile(&state, &user, body.version, input, &admin.actor, &admin.origin).await?;
+    Ok(Json(updated.into()))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    /// Why (kept with the account and in the audit log).
+    pub reason: Option<String>,
+}
+
+async fn set_status(state: &AppState, admin: &AdminAuth, id: &str, status: AccountStatus, reason: Option<String>) -> Result<Json<UserView>, ApiError> {
+    let user = accounts::by_id(state, parse_id(id)?).await?;
+    accounts::change_status(state, &user, status, reason.as_deref(), &admin.actor, &admin.origin).await?;
+    Ok(Json(accounts::by_id(state, user.id).await?.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = StatusChange,
+    responses((status = 200, body = UserView), (status = 404, body = Problem)))]
+pub async fn disable(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>, ApiJson(body): ApiJson<StatusChange>) -> Result<Json<UserView>, ApiError> {
+    set_status(&state, &admin, &id, AccountStatus::Disabled, body.reason).await
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = StatusChange,
+    responses((status = 200, body = UserView), (status = 404, body = Problem)))]
+pub async fn enable(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>, ApiJson(body): ApiJson<StatusChange>) -> Result<Json<UserView>, ApiError> {
+    set_status(&state, &admin, &id, AccountStatus::Active, body.reason).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    /// The new password (policy-checked); omit to generate one.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordResult {
+    /// The generated password, shown this once; absent when one was given.
+    pub password: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = PasswordReset,
+    responses((status = 200, body = PasswordResult), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn reset_password(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>, ApiJson(body): ApiJson<PasswordReset>) -> Result<Json<PasswordResult>, ApiError> {
+    let user = accounts::by_id(&state, parse_id(&id)?).await?;
+    let password = accounts::reset_password(&state, &user, body.password.map(SecretPassword::new), &admin.actor, &admin.origin).await?;
+    Ok(Json(PasswordResult { password }))
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{id}/force-password-change", tag = "users", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = UserView), (status = 404, body = Problem)))]
+pub async fn force_password_change(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>) -> Result<Json<UserView>, ApiError> {
+    let user = accounts::by_id(&state, parse_id(&id)?).await?;
+    accounts::force_password_change(&state, &user, &admin.actor, &admin.origin).await?;
+    Ok(Json(accounts::by_id(&state, user.id).await?.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokeResult {
+    /// How many grants (with their tokens) were revoked.
+    pub revoked_grants: u64,
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{id}/revoke-sessions", tag = "users", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = RevokeResult), (status = 404, body = Problem)))]
+pub async fn revoke_sessions(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>) -> Result<Json<RevokeResult>, ApiError> {
+    let user = accounts::by_id(&state, parse_id(&id)?).await?;
+    let revoked_grants = accounts::revoke_sessions(&state, &user, &admin.actor, &admin.origin).await?;
+    Ok(Json(RevokeResult { revoked_grants }))
+}

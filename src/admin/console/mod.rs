@@ -1,0 +1,1 @@
+//! The admin console (HTML). Filled in below.
