@@ -151,7 +151,12 @@ pub struct Problem {
 
 impl ApiError {
     fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, kind, detail: detail.into(), field: None }
+        Self {
+            status,
+            kind,
+            detail: detail.into(),
+            field: None,
+        }
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
@@ -167,7 +172,10 @@ impl ApiError {
     }
 
     pub fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
-        Self { field: Some(field), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail) }
+        Self {
+            field: Some(field),
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail)
+        }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -175,27 +183,49 @@ impl ApiError {
     }
 
     pub fn conflict(field: &'static str, detail: impl Into<String>) -> Self {
-        Self { field: Some(field), ..Self::new(StatusCode::CONFLICT, "conflict", detail) }
+        Self {
+            field: Some(field),
+            ..Self::new(StatusCode::CONFLICT, "conflict", detail)
+        }
     }
 
     /// The record changed since the caller read it (optimistic concurrency).
     pub fn stale() -> Self {
-        Self { field: Some("version"), ..Self::new(StatusCode::CONFLICT, "stale", "the record was changed by someone else; read it again and retry") }
+        Self {
+            field: Some("version"),
+            ..Self::new(
+                StatusCode::CONFLICT,
+                "stale",
+                "the record was changed by someone else; read it again and retry",
+            )
+        }
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error in the management API");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     }
 
     pub fn busy() -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "busy", "the server is busy; retry in a moment")
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            "the server is busy; retry in a moment",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let title = self.status.canonical_reason().unwrap_or("Error").to_string();
+        let title = self
+            .status
+            .canonical_reason()
+            .unwrap_or("Error")
+            .to_string();
         let body = Problem {
             kind: format!("urn:tongxing:problem:{}", self.kind),
             title,
@@ -205,10 +235,17 @@ impl IntoResponse for ApiError {
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mut r = (self.status, json).into_response();
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tongxing-admin\""));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tongxing-admin\""),
+            );
         }
         if self.status == StatusCode::TOO_MANY_REQUESTS {
             set_retry_after(&mut r, Duration::from_secs(1));
@@ -222,7 +259,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::not_found("no such record"),
             StoreError::Stale => ApiError::stale(),
-            StoreError::Conflict(field) => ApiError::conflict(field, format!("{field} is already in use")),
+            StoreError::Conflict(field) => {
+                ApiError::conflict(field, format!("{field} is already in use"))
+            }
             other => ApiError::internal(other),
         }
     }

@@ -170,6 +170,16 @@ impl CurrentUser {
     }
 }
 
+/// The password page, coming back to `back` afterwards.
+pub fn to_password_change(back: &str) -> Response {
+    let target = format!(
+        "{}?return_to={}",
+        routes::ACCOUNT_PASSWORD,
+        url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+    );
+    Redirect::to(&target).into_response()
+}
+
 fn to_login(parts: &Parts) -> Response {
     let back = if parts.method == Method::GET {
         parts.uri.path_and_query().map(|pq| pq.as_str().to_string())
@@ -222,6 +232,18 @@ impl FromRequestParts<AppState> for CurrentUser {
             .await
             .map_err(IntoResponse::into_response)?
         {
+            // An administrator demanded a new password: nothing else first.
+            Some((user, _))
+                if user.must_change_password && parts.uri.path() != routes::ACCOUNT_PASSWORD =>
+            {
+                Err(to_password_change(
+                    parts
+                        .uri
+                        .path_and_query()
+                        .map(|p| p.as_str())
+                        .unwrap_or(routes::ACCOUNT),
+                ))
+            }
             Some((user, auth)) => Ok(CurrentUser {
                 user,
                 auth,

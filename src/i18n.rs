@@ -213,9 +213,47 @@ pub struct Text {
     pub apps_revoke: &'static str,
     pub apps_revoked: &'static str,
     pub apps_link: &'static str,
+
+    pub password_title: &'static str,
+    pub password_current: &'static str,
+    pub password_new: &'static str,
+    pub password_repeat: &'static str,
+    pub password_submit: &'static str,
+    pub password_changed: &'static str,
+    pub password_mismatch: &'static str,
+    pub password_wrong_current: &'static str,
+    pub password_forced: &'static str,
+    pub password_mail_note: &'static str,
+    pub password_link: &'static str,
+    /// Followed by the minimum length.
+    pub password_rule_length: &'static str,
+    pub password_rule_classes: &'static str,
+    pub password_rule_identity: &'static str,
+    pub policy_too_long: &'static str,
+    pub policy_no_upper: &'static str,
+    pub policy_no_lower: &'static str,
+    pub policy_no_digit: &'static str,
+    pub policy_no_special: &'static str,
+    pub policy_contains_account_name: &'static str,
+    pub policy_contains_phone: &'static str,
 }
 
 impl Text {
+    /// One broken password rule, in this language.
+    pub fn policy(&self, v: crate::domain::PolicyViolation, min_length: usize) -> String {
+        use crate::domain::PolicyViolation as P;
+        match v {
+            P::TooShort => format!("{} {min_length}", self.password_rule_length),
+            P::TooLong => self.policy_too_long.into(),
+            P::NoUpper => self.policy_no_upper.into(),
+            P::NoLower => self.policy_no_lower.into(),
+            P::NoDigit => self.policy_no_digit.into(),
+            P::NoSpecial => self.policy_no_special.into(),
+            P::ContainsAccountName => self.policy_contains_account_name.into(),
+            P::ContainsPhone => self.policy_contains_phone.into(),
+        }
+    }
+
     /// "2 minutes 5 seconds" / "2 分 5 秒", rounded up to whole seconds.
     pub fn duration(&self, d: std::time::Duration) -> String {
         let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
@@ -301,6 +339,28 @@ pub static ZH_CN: Text = Text {
     apps_revoke: "撤销授权",
     apps_revoked: "已撤销授权。",
     apps_link: "管理已授权的应用",
+
+    password_title: "修改密码",
+    password_current: "当前密码",
+    password_new: "新密码",
+    password_repeat: "再次输入新密码",
+    password_submit: "修改密码",
+    password_changed: "密码已修改。其他设备上的登录已退出。",
+    password_mismatch: "两次输入的新密码不一致。",
+    password_wrong_current: "当前密码不正确。",
+    password_forced: "管理员要求您在继续之前设置新密码。",
+    password_mail_note: "注意：通行证密码同时也是邮件系统的密码，修改后请使用新密码登录邮箱。",
+    password_link: "修改密码",
+    password_rule_length: "至少包含以下字符数：",
+    password_rule_classes: "须同时包含大写字母、小写字母、数字和特殊字符",
+    password_rule_identity: "不得包含账号名称或手机号",
+    policy_too_long: "密码过长。",
+    policy_no_upper: "密码须包含大写字母。",
+    policy_no_lower: "密码须包含小写字母。",
+    policy_no_digit: "密码须包含数字。",
+    policy_no_special: "密码须包含特殊字符。",
+    policy_contains_account_name: "密码不得包含账号名称。",
+    policy_contains_phone: "密码不得包含手机号。",
 };
 
 pub static EN: Text = Text {
@@ -375,6 +435,28 @@ pub static EN: Text = Text {
     apps_revoke: "Withdraw",
     apps_revoked: "Consent withdrawn.",
     apps_link: "Manage authorized applications",
+
+    password_title: "Change password",
+    password_current: "Current password",
+    password_new: "New password",
+    password_repeat: "New password again",
+    password_submit: "Change password",
+    password_changed: "Your password has been changed. Sessions on other devices have been signed out.",
+    password_mismatch: "The two new passwords differ.",
+    password_wrong_current: "The current password is not correct.",
+    password_forced: "An administrator asks you to set a new password before you continue.",
+    password_mail_note: "Note: the passport password is also the password of the mail system; use the new one there too.",
+    password_link: "Change password",
+    password_rule_length: "At least this many characters:",
+    password_rule_classes: "Upper-case and lower-case letters, a digit and a special character",
+    password_rule_identity: "Not containing the account name or a phone number",
+    policy_too_long: "The password is too long.",
+    policy_no_upper: "The password needs an upper-case letter.",
+    policy_no_lower: "The password needs a lower-case letter.",
+    policy_no_digit: "The password needs a digit.",
+    policy_no_special: "The password needs a special character.",
+    policy_contains_account_name: "The password must not contain the account name.",
+    policy_contains_phone: "The password must not contain a phone number.",
 };
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub const LOGIN: &str = "/login";
 pub const LOGOUT: &str = "/logout";
 pub const ACCOUNT: &str = "/account";
 pub const ACCOUNT_APPS: &str = "/account/apps";
+pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const ACCOUNT_APPS_REVOKE: &str = "/account/apps/revoke";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
@@ -45,6 +46,10 @@ pub fn pages() -> Router<AppState> {
         .route(LOGOUT, get(oidc::logout::get).post(oidc::logout::post))
         .route(ACCOUNT, get(account::home::show))
         .route(ACCOUNT_APPS, get(account::apps::show))
+        .route(
+            ACCOUNT_PASSWORD,
+            get(account::password::show).post(account::password::submit),
+        )
         .route(ACCOUNT_APPS_REVOKE, post(account::apps::revoke))
         .route(
             AUTHORIZE,

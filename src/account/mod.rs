@@ -3,3 +3,4 @@
 pub mod apps;
 pub mod home;
 pub mod login;
+pub mod password;

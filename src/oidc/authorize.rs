@@ -370,6 +370,17 @@ async fn run(state: &AppState, ctx: &PageCtx, params: Params) -> Result<Response
         }
         return Ok(to_login(&req));
     };
+    if user.must_change_password {
+        // OIDC Core §3.1.2.6: the user must act before a code can be issued.
+        if req.prompt("none") {
+            return Err(req.fail(
+                "interaction_required",
+                "the user must change the password first",
+            ));
+        }
+        let back = format!("{}?{}", routes::AUTHORIZE, req.params.encode_without(&[]));
+        return Ok(crate::extract::to_password_change(&back));
+    }
     if owed.is_some() {
         ctx.session
             .remove::<Reauth>(REAUTH_KEY)

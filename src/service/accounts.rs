@@ -178,7 +178,13 @@ pub async fn find(state: &AppState, username: &str) -> Result<User, AccountError
 }
 
 /// Sets a new password (policy-checked) and ends the account's sessions.
-pub async fn set_password(state: &AppState, username: &str, password: &SecretPassword, actor: &Actor, origin: &Origin) -> Result<User, AccountError> {
+pub async fn set_password(
+    state: &AppState,
+    username: &str,
+    password: &SecretPassword,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<User, AccountError> {
     let user = find(state, username).await?;
     reset_password(state, &user, Some(password.clone()), actor, origin).await?;
     Ok(user)
@@ -187,7 +193,13 @@ pub async fn set_password(state: &AppState, username: &str, password: &SecretPas
 /// Gives `user` a new password — the one given (policy-checked) or a
 /// generated one, returned once — and ends every session of the account
 /// (with back-channel logout to its applications).
-pub async fn reset_password(state: &AppState, user: &User, given: Option<SecretPassword>, actor: &Actor, origin: &Origin) -> Result<Option<String>, AccountError> {
+pub async fn reset_password(
+    state: &AppState,
+    user: &User,
+    given: Option<SecretPassword>,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<Option<String>, AccountError> {
     let (password, generated) = match given {
         Some(p) => (p, None),
         None => {
@@ -195,7 +207,11 @@ pub async fn reset_password(state: &AppState, user: &User, given: Option<SecretP
             (SecretPassword::new(p.clone()), Some(p))
         }
     };
-    let phones: Vec<&str> = [&user.login_phone, &user.security_phone].into_iter().flatten().map(String::as_str).collect();
+    let phones: Vec<&str> = [&user.login_phone, &user.security_phone]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
     check_password(state, &password, &user.username, &phones)?;
     let hash = state.hasher.hash(&password).await?;
     let audit = Entry::new("account.password_set", Outcome::Success)
@@ -204,19 +220,36 @@ pub async fn reset_password(state: &AppState, user: &User, given: Option<SecretP
         .origin(origin)
         .detail(json!({ "generated": generated.is_some() }))
         .finish();
-    state.store.set_password_hash(user.id, &hash, &audit).await?;
+    state
+        .store
+        .set_password_hash(user.id, &hash, &audit)
+        .await?;
     super::logout::end_all_sessions(state, user).await?;
     Ok(generated)
 }
 
 /// Disables or re-enables an account. Disabling ends its sessions at once.
-pub async fn set_status(state: &AppState, username: &str, status: AccountStatus, reason: Option<&str>, actor: &Actor, origin: &Origin) -> Result<User, AccountError> {
+pub async fn set_status(
+    state: &AppState,
+    username: &str,
+    status: AccountStatus,
+    reason: Option<&str>,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<User, AccountError> {
     let user = find(state, username).await?;
     change_status(state, &user, status, reason, actor, origin).await?;
     Ok(user)
 }
 
-pub async fn change_status(state: &AppState, user: &User, status: AccountStatus, reason: Option<&str>, actor: &Actor, origin: &Origin) -> Result<(), AccountError> {
+pub async fn change_status(
+    state: &AppState,
+    user: &User,
+    status: AccountStatus,
+    reason: Option<&str>,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<(), AccountError> {
     let reason = text_field(reason, "reason", 500)?;
     let event = match status {
         AccountStatus::Active => "account.enabled",
@@ -228,23 +261,110 @@ pub async fn change_status(state: &AppState, user: &User, status: AccountStatus,
         .origin(origin)
         .detail(json!({ "reason": reason }))
         .finish();
-    state.store.set_user_status(user.id, status, reason.as_deref(), &audit).await?;
+    state
+        .store
+        .set_user_status(user.id, status, reason.as_deref(), &audit)
+        .await?;
     if status != AccountStatus::Active {
         super::logout::end_all_sessions(state, user).await?;
     }
     Ok(())
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    #[error("the current password is not correct")]
+    WrongCurrent,
+    #[error("{0}")]
+    Account(#[from] AccountError),
+}
+
+/// The user changes their own password: the current one must be right,
+/// the new one must pass the policy. Every *other* session of the account
+/// ends (with back-channel logout); the one with `keep_sid` goes on (the
+/// caller re-issues it). A forced change is thereby done.
+pub async fn change_own_password(
+    state: &AppState,
+    user: &User,
+    keep_sid: &str,
+    current: &SecretPassword,
+    new: &SecretPassword,
+    origin: &Origin,
+) -> Result<User, PasswordChangeError> {
+    let verified = state
+        .hasher
+        .verify(current, Some(&user.password_hash))
+        .await
+        .map_err(AccountError::from)?;
+    if !verified.ok {
+        Entry::new("account.password_change_failed", Outcome::Failure)
+            .actor(&Actor::user(user))
+            .subject(user)
+            .origin(origin)
+            .write(&state.store)
+            .await
+            .map_err(AccountError::from)?;
+        return Err(PasswordChangeError::WrongCurrent);
+    }
+    let phones: Vec<&str> = [&user.login_phone, &user.security_phone]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    check_password(state, new, &user.username, &phones)?;
+    let hash = state.hasher.hash(new).await.map_err(AccountError::from)?;
+    let audit = Entry::new("account.password_changed", Outcome::Success)
+        .actor(&Actor::user(user))
+        .subject(user)
+        .origin(origin)
+        .finish();
+    state
+        .store
+        .set_password_hash(user.id, &hash, &audit)
+        .await
+        .map_err(AccountError::from)?;
+    state
+        .store
+        .set_must_change_password(user.id, false, None)
+        .await
+        .map_err(AccountError::from)?;
+    super::logout::end_other_sessions(state, user, keep_sid)
+        .await
+        .map_err(AccountError::from)?;
+    Ok(by_id(state, user.id).await?)
+}
+
 /// The next login must set a new password before anything else.
-pub async fn force_password_change(state: &AppState, user: &User, actor: &Actor, origin: &Origin) -> Result<(), AccountError> {
-    let audit = Entry::new("account.password_change_forced", Outcome::Success).actor(actor).subject(user).origin(origin).finish();
-    state.store.set_must_change_password(user.id, true, Some(&audit)).await?;
+pub async fn force_password_change(
+    state: &AppState,
+    user: &User,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<(), AccountError> {
+    let audit = Entry::new("account.password_change_forced", Outcome::Success)
+        .actor(actor)
+        .subject(user)
+        .origin(origin)
+        .finish();
+    state
+        .store
+        .set_must_change_password(user.id, true, Some(&audit))
+        .await?;
     Ok(())
 }
 
 /// Ends every session and revokes every token of the account.
-pub async fn revoke_sessions(state: &AppState, user: &User, actor: &Actor, origin: &Origin) -> Result<u64, AccountError> {
-    let audit = Entry::new("account.sessions_revoked", Outcome::Success).actor(actor).subject(user).origin(origin).finish();
+pub async fn revoke_sessions(
+    state: &AppState,
+    user: &User,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<u64, AccountError> {
+    let audit = Entry::new("account.sessions_revoked", Outcome::Success)
+        .actor(actor)
+        .subject(user)
+        .origin(origin)
+        .finish();
     let grants = state.store.revoke_everything(user.id, &audit).await?;
     super::logout::end_all_sessions(state, user).await?;
     Ok(grants)
@@ -263,17 +383,32 @@ pub struct ProfileInput {
 }
 
 /// Validates and applies a profile change made against `version`.
-pub async fn update_profile(state: &AppState, user: &User, version: i64, input: ProfileInput, actor: &Actor, origin: &Origin) -> Result<User, AccountError> {
+pub async fn update_profile(
+    state: &AppState,
+    user: &User,
+    version: i64,
+    input: ProfileInput,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<User, AccountError> {
     use crate::store::users::ProfileUpdate;
-    let phone = |field: &'static str, v: Option<String>| -> Result<Option<Option<String>>, AccountError> {
-        Ok(match v {
-            None => None,
-            Some(t) => Some(optional(Some(&t), PhoneNumber::parse).map_err(|e| InvalidValue::new(field, e.reason))?.map(|p| p.as_str().to_string())),
-        })
-    };
+    let phone =
+        |field: &'static str, v: Option<String>| -> Result<Option<Option<String>>, AccountError> {
+            Ok(match v {
+                None => None,
+                Some(t) => Some(
+                    optional(Some(&t), PhoneNumber::parse)
+                        .map_err(|e| InvalidValue::new(field, e.reason))?
+                        .map(|p| p.as_str().to_string()),
+                ),
+            })
+        };
     let display_name = match input.display_name {
         None => None,
-        Some(t) => Some(text_field(Some(&t), "display_name", 100)?.ok_or(InvalidValue::new("display_name", "must not be empty"))?),
+        Some(t) => Some(
+            text_field(Some(&t), "display_name", 100)?
+                .ok_or(InvalidValue::new("display_name", "must not be empty"))?,
+        ),
     };
     let update = ProfileUpdate {
         display_name,
@@ -307,11 +442,18 @@ pub async fn update_profile(state: &AppState, user: &User, version: i64, input: 
         .origin(origin)
         .detail(json!({ "fields": changed }))
         .finish();
-    Ok(state.store.update_profile(user.id, version, &update, &audit).await?)
+    Ok(state
+        .store
+        .update_profile(user.id, version, &update, &audit)
+        .await?)
 }
 
 pub async fn by_id(state: &AppState, id: uuid::Uuid) -> Result<User, AccountError> {
-    state.store.user_by_id(id).await?.ok_or(AccountError::NotFound)
+    state
+        .store
+        .user_by_id(id)
+        .await?
+        .ok_or(AccountError::NotFound)
 }
 
 /// On a fresh installation, creates `admin` with a random password and

@@ -551,33 +551,55 @@ pub struct ClientUpdate {
 }
 
 /// Applies `change` to the client if it is still at `version`.
-pub async fn update(state: &AppState, id: &str, version: i64, change: ClientUpdate, actor: &Actor, origin: &Origin) -> Result<Client, ClientError> {
+pub async fn update(
+    state: &AppState,
+    id: &str,
+    version: i64,
+    change: ClientUpdate,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<Client, ClientError> {
     let production = state.config.is_production();
     let mut row = state.store.client(id).await?.ok_or(ClientError::NotFound)?;
     let mut fields = Vec::new();
     if let Some(name) = change.name {
         let name = name.trim().to_string();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(ClientError::InvalidText("name", "must have 1 to 100 characters".into()));
+            return Err(ClientError::InvalidText(
+                "name",
+                "must have 1 to 100 characters".into(),
+            ));
         }
         row.name = name;
         fields.push("name");
     }
     if let Some(uris) = change.redirect_uris {
         if uris.is_empty() {
-            return Err(ClientError::InvalidText("redirect_uris", "at least one is required".into()));
+            return Err(ClientError::InvalidText(
+                "redirect_uris",
+                "at least one is required".into(),
+            ));
         }
-        let checked = uris.iter().map(|u| check_uri("redirect_uri", u, production)).collect::<Result<Vec<_>, _>>()?;
+        let checked = uris
+            .iter()
+            .map(|u| check_uri("redirect_uri", u, production))
+            .collect::<Result<Vec<_>, _>>()?;
         row.redirect_uris = json!(checked).to_string();
         fields.push("redirect_uris");
     }
     if let Some(uris) = change.post_logout_redirect_uris {
-        let checked = uris.iter().map(|u| check_uri("post_logout_redirect_uri", u, production)).collect::<Result<Vec<_>, _>>()?;
+        let checked = uris
+            .iter()
+            .map(|u| check_uri("post_logout_redirect_uri", u, production))
+            .collect::<Result<Vec<_>, _>>()?;
         row.post_logout_redirect_uris = json!(checked).to_string();
         fields.push("post_logout_redirect_uris");
     }
     if let Some(uri) = change.backchannel_logout_uri {
-        row.backchannel_logout_uri = uri.as_deref().map(|u| check_uri("backchannel_logout_uri", u, production)).transpose()?;
+        row.backchannel_logout_uri = uri
+            .as_deref()
+            .map(|u| check_uri("backchannel_logout_uri", u, production))
+            .transpose()?;
         fields.push("backchannel_logout_uri");
     }
     if let Some(fp) = change.first_party {
@@ -587,16 +609,27 @@ pub async fn update(state: &AppState, id: &str, version: i64, change: ClientUpda
     if let Some(scopes) = change.scopes {
         let scopes = Scope::parse(&scopes)?;
         if let Some(unknown) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(s)) {
-            return Err(ClientError::InvalidText("scope", format!("unknown scope {unknown:?}")));
+            return Err(ClientError::InvalidText(
+                "scope",
+                format!("unknown scope {unknown:?}"),
+            ));
         }
         if row.token_auth_method == AuthMethod::None.as_str() && scopes.contains("admin") {
-            return Err(ClientError::InvalidText("scope", "a public client cannot have the admin scope".into()));
+            return Err(ClientError::InvalidText(
+                "scope",
+                "a public client cannot have the admin scope".into(),
+            ));
         }
         row.scopes = scopes.to_string();
         fields.push("scopes");
     }
     if let Some(alg) = change.id_token_alg {
-        row.id_token_alg = Alg::parse(&alg).ok_or_else(|| ClientError::InvalidText("id_token_alg", "RS256, ES256 or EdDSA".into()))?.as_str().into();
+        row.id_token_alg = Alg::parse(&alg)
+            .ok_or_else(|| {
+                ClientError::InvalidText("id_token_alg", "RS256, ES256 or EdDSA".into())
+            })?
+            .as_str()
+            .into();
         fields.push("id_token_alg");
     }
     let audit = Entry::new("client.updated", Outcome::Success)

@@ -56,6 +56,27 @@ pub async fn end_all_sessions(state: &AppState, user: &User) -> Result<(), Store
     Ok(())
 }
 
+/// Like [`end_all_sessions`], but the session `keep_sid` goes on (the user
+/// changed their own password in it).
+pub async fn end_other_sessions(
+    state: &AppState,
+    user: &User,
+    keep_sid: &str,
+) -> Result<(), StoreError> {
+    let rows = state.store.take_user_rp_sessions(user.id).await?;
+    let (keep, end): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(sid, _)| sid == keep_sid);
+    for (sid, client) in keep {
+        state.store.add_rp_session(&sid, &client, user.id).await?;
+    }
+    spawn_deliveries(
+        state,
+        end.into_iter()
+            .map(|(sid, client)| (sid, client, user.id))
+            .collect(),
+    );
+    Ok(())
+}
+
 fn spawn_deliveries(state: &AppState, rows: Vec<(String, String, Uuid)>) {
     for (sid, client_id, user_id) in rows {
         let task_state = state.clone();

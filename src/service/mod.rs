@@ -44,7 +44,9 @@ pub enum Actor {
     /// Tongxing itself (first-start bootstrap, background jobs).
     System,
     /// A service account (a client with the admin scope) calling the API.
-    Service { client_id: String },
+    Service {
+        client_id: String,
+    },
 }
 
 impl Actor {

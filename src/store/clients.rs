@@ -125,7 +125,12 @@ impl Store {
 
 impl Store {
     /// Replaces the editable fields if the client is still at `version`.
-    pub async fn update_client(&self, c: &ClientRow, version: i64, audit: &NewAuditEvent) -> Result<(), StoreError> {
+    pub async fn update_client(
+        &self,
+        c: &ClientRow,
+        version: i64,
+        audit: &NewAuditEvent,
+    ) -> Result<(), StoreError> {
         let now = OffsetDateTime::now_utc();
         let n = on_db!(self, pool => {
             let mut tx = pool.begin().await?;

@@ -275,11 +275,24 @@ pub struct ProfileUpdate {
 impl Store {
     /// Accounts whose name, display name, phones or organization contain
     /// `q` (case-insensitive), a page at a time, with the total count.
-    pub async fn search_users(&self, q: &str, limit: i64, offset: i64) -> Result<(Vec<User>, i64), StoreError> {
-        let pattern = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    pub async fn search_users(
+        &self,
+        q: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<User>, i64), StoreError> {
+        let pattern = format!(
+            "%{}%",
+            q.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         let filter = "($1 = '%%' OR LOWER(username) LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\' \
              OR login_phone LIKE $1 ESCAPE '\\' OR security_phone LIKE $1 ESCAPE '\\' OR LOWER(organization) LIKE $1 ESCAPE '\\')";
-        let list_sql = format!("SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY username LIMIT $2 OFFSET $3");
+        let list_sql = format!(
+            "SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY username LIMIT $2 OFFSET $3"
+        );
         let count_sql = format!("SELECT COUNT(*) FROM users WHERE {filter}");
         Ok(on_db!(self, pool => {
             let users = sqlx::query_as::<_, User>(&list_sql).bind(&pattern).bind(limit).bind(offset).fetch_all(pool).await?;
@@ -289,16 +302,24 @@ impl Store {
     }
 
     pub async fn count_users_with_status(&self, status: AccountStatus) -> Result<i64, StoreError> {
-        Ok(on_db!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE status = $1")
+        Ok(
+            on_db!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE status = $1")
             .bind(status.as_str())
             .fetch_one(pool)
-            .await?))
+            .await?),
+        )
     }
 
     /// Applies `update` if the account is still at `version` (optimistic
     /// concurrency: two admins cannot silently overwrite each other);
     /// returns the updated account. The audit entry commits with it.
-    pub async fn update_profile(&self, id: Uuid, version: i64, update: &ProfileUpdate, audit: &NewAuditEvent) -> Result<User, StoreError> {
+    pub async fn update_profile(
+        &self,
+        id: Uuid,
+        version: i64,
+        update: &ProfileUpdate,
+        audit: &NewAuditEvent,
+    ) -> Result<User, StoreError> {
         let now = OffsetDateTime::now_utc();
         // Each column: keep ($n flag false) or set to the given value.
         let sql = format!(
@@ -350,7 +371,12 @@ impl Store {
     }
 
     /// Sets or clears the forced password change; audited in the same transaction.
-    pub async fn set_must_change_password(&self, id: Uuid, value: bool, audit: Option<&NewAuditEvent>) -> Result<(), StoreError> {
+    pub async fn set_must_change_password(
+        &self,
+        id: Uuid,
+        value: bool,
+        audit: Option<&NewAuditEvent>,
+    ) -> Result<(), StoreError> {
         let n = on_db!(self, pool => {
             let mut tx = pool.begin().await?;
             let n = sqlx::query("UPDATE users SET must_change_password = $2, version = version + 1 WHERE id = $1")
@@ -365,12 +391,20 @@ impl Store {
             tx.commit().await?;
             n
         });
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     /// Ends every session (epoch moves on) and revokes every grant of the
     /// account, with the audit entry, in one transaction.
-    pub async fn revoke_everything(&self, id: Uuid, audit: &NewAuditEvent) -> Result<u64, StoreError> {
+    pub async fn revoke_everything(
+        &self,
+        id: Uuid,
+        audit: &NewAuditEvent,
+    ) -> Result<u64, StoreError> {
         let now = OffsetDateTime::now_utc();
         let (n, grants) = on_db!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -391,6 +425,10 @@ impl Store {
             tx.commit().await?;
             (n, grants)
         });
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(grants) }
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(grants)
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod admin_api;
 mod backchannel;
 mod cli;
 mod clients_cli;

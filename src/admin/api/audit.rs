@@ -40,19 +40,34 @@ pub struct AuditPage {
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = AuditPage), (status = 401, body = Problem)))]
-pub async fn list(State(state): State<AppState>, _admin: AdminAuth, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<AuditPage>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be between 1 and 500"));
     }
     let subject_id = match q.user.as_deref() {
-        Some(u) => Some(parse_id(u).map_err(|_| ApiError::invalid("user", "must be an account id"))?),
+        Some(u) => {
+            Some(parse_id(u).map_err(|_| ApiError::invalid("user", "must be an account id"))?)
+        }
         None => None,
     };
     let items = state
         .store
-        .list_audit(&AuditFilter { subject_id, event: q.event, since: q.since, until: q.until, before_id: q.before, limit })
+        .list_audit(&AuditFilter {
+            subject_id,
+            event: q.event,
+            since: q.since,
+            until: q.until,
+            before_id: q.before,
+            limit,
+        })
         .await?;
-    let next_before = (items.len() as i64 == limit).then(|| items.last().map(|r| r.id)).flatten();
+    let next_before = (items.len() as i64 == limit)
+        .then(|| items.last().map(|r| r.id))
+        .flatten();
     Ok(Json(AuditPage { items, next_before }))
 }

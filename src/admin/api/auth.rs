@@ -22,10 +22,18 @@ pub struct AdminAuth {
     pub origin: Origin,
 }
 
-async fn refuse(state: &AppState, parts: &Parts, origin: &Origin, why: &str, err: ApiError) -> ApiError {
+async fn refuse(
+    state: &AppState,
+    parts: &Parts,
+    origin: &Origin,
+    why: &str,
+    err: ApiError,
+) -> ApiError {
     let entry = Entry::new("admin.api_denied", Outcome::Failure)
         .origin(origin)
-        .detail(json!({ "method": parts.method.as_str(), "path": parts.uri.path(), "reason": why }));
+        .detail(
+            json!({ "method": parts.method.as_str(), "path": parts.uri.path(), "reason": why }),
+        );
     if let Err(e) = entry.write(&state.store).await {
         return ApiError::internal(e);
     }
@@ -35,35 +43,69 @@ async fn refuse(state: &AppState, parts: &Parts, origin: &Origin, why: &str, err
 impl FromRequestParts<AppState> for AdminAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Ok(ClientOrigin(origin)) = ClientOrigin::from_request_parts(parts, state).await;
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty());
         let Some(token) = token else {
-            return Err(refuse(state, parts, &origin, "no token", ApiError::unauthorized("a Bearer access token is required")).await);
+            return Err(refuse(
+                state,
+                parts,
+                &origin,
+                "no token",
+                ApiError::unauthorized("a Bearer access token is required"),
+            )
+            .await);
         };
         let access = match tokens::verify_access_token(state, token).await {
             Ok(a) => a,
             Err(TokenError::Invalid(why)) => {
-                return Err(refuse(state, parts, &origin, why, ApiError::unauthorized("the access token is invalid, expired or revoked")).await);
+                return Err(refuse(
+                    state,
+                    parts,
+                    &origin,
+                    why,
+                    ApiError::unauthorized("the access token is invalid, expired or revoked"),
+                )
+                .await);
             }
             Err(e) => return Err(ApiError::internal(e)),
         };
-        let scope = Scope::parse(access.claims["scope"].as_str().unwrap_or_default()).unwrap_or_default();
-        let client_id = access.claims["client_id"].as_str().unwrap_or_default().to_string();
+        let scope =
+            Scope::parse(access.claims["scope"].as_str().unwrap_or_default()).unwrap_or_default();
+        let client_id = access.claims["client_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         // A user token never carries admin rights here, and the client must
         // still be registered with the admin scope (removing a service
         // account, or its scope, takes effect at once).
         let allowed = access.user.is_none()
             && scope.contains("admin")
-            && clients::find(state, &client_id).await.map_err(ApiError::from)?.is_some_and(|c| c.scopes.iter().any(|s| s == "admin"));
+            && clients::find(state, &client_id)
+                .await
+                .map_err(ApiError::from)?
+                .is_some_and(|c| c.scopes.iter().any(|s| s == "admin"));
         if !allowed {
-            return Err(refuse(state, parts, &origin, "not an admin token", ApiError::forbidden("this token does not carry admin rights")).await);
+            return Err(refuse(
+                state,
+                parts,
+                &origin,
+                "not an admin token",
+                ApiError::forbidden("this token does not carry admin rights"),
+            )
+            .await);
         }
         let actor = Actor::Service { client_id };
         Entry::new("admin.api_call", Outcome::Success)

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::auth::AdminAuth;
 use super::ApiJson;
+use super::auth::AdminAuth;
 use crate::error::{ApiError, Problem};
 use crate::service::clients::{self, ClientUpdate, NewClient};
 use crate::state::AppState;
@@ -49,13 +49,26 @@ pub struct CreatedClient {
 
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients",
     responses((status = 200, body = [Object]), (status = 401, body = Problem)))]
-pub async fn list(State(state): State<AppState>, _admin: AdminAuth) -> Result<Json<Vec<Value>>, ApiError> {
-    Ok(Json(clients::list(&state).await?.iter().map(|c| c.json()).collect()))
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    Ok(Json(
+        clients::list(&state)
+            .await?
+            .iter()
+            .map(|c| c.json())
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/clients", tag = "clients", request_body = CreateClient,
     responses((status = 201, body = CreatedClient), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(State(state): State<AppState>, admin: AdminAuth, ApiJson(body): ApiJson<CreateClient>) -> Result<(StatusCode, Json<CreatedClient>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    ApiJson(body): ApiJson<CreateClient>,
+) -> Result<(StatusCode, Json<CreatedClient>), ApiError> {
     let input = NewClient {
         id: body.id,
         name: body.name,
@@ -71,14 +84,27 @@ pub async fn create(State(state): State<AppState>, admin: AdminAuth, ApiJson(bod
         jwks_uri: body.jwks_uri,
         jwks: body.jwks.map(|j| j.to_string()),
     };
-    let (client, client_secret) = clients::register(&state, input, &admin.actor, &admin.origin).await?;
-    Ok((StatusCode::CREATED, Json(CreatedClient { client: client.json(), client_secret })))
+    let (client, client_secret) =
+        clients::register(&state, input, &admin.actor, &admin.origin).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedClient {
+            client: client.json(),
+            client_secret,
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/clients/{id}", tag = "clients", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = Problem)))]
-pub async fn get(State(state): State<AppState>, _admin: AdminAuth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let client = clients::find(&state, &id).await?.ok_or_else(|| ApiError::not_found("no such client"))?;
+pub async fn get(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let client = clients::find(&state, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such client"))?;
     Ok(Json(client.json()))
 }
 
@@ -99,23 +125,42 @@ pub struct UpdateClient {
 
 #[utoipa::path(patch, path = "/api/v1/clients/{id}", tag = "clients", params(("id" = String, Path)), request_body = UpdateClient,
     responses((status = 200, body = Object), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn update(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>, ApiJson(body): ApiJson<UpdateClient>) -> Result<Json<Value>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateClient>,
+) -> Result<Json<Value>, ApiError> {
     let change = ClientUpdate {
         name: body.name,
         redirect_uris: body.redirect_uris,
         post_logout_redirect_uris: body.post_logout_redirect_uris,
-        backchannel_logout_uri: body.backchannel_logout_uri.map(|u| Some(u).filter(|u| !u.is_empty())),
+        backchannel_logout_uri: body
+            .backchannel_logout_uri
+            .map(|u| Some(u).filter(|u| !u.is_empty())),
         first_party: body.first_party,
         scopes: body.scopes,
         id_token_alg: body.id_token_alg,
     };
-    let client = clients::update(&state, &id, body.version, change, &admin.actor, &admin.origin).await?;
+    let client = clients::update(
+        &state,
+        &id,
+        body.version,
+        change,
+        &admin.actor,
+        &admin.origin,
+    )
+    .await?;
     Ok(Json(client.json()))
 }
 
 #[utoipa::path(delete, path = "/api/v1/clients/{id}", tag = "clients", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem)))]
-pub async fn delete(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     clients::remove(&state, &id, &admin.actor, &admin.origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -127,7 +172,12 @@ pub struct NewSecret {
 
 #[utoipa::path(post, path = "/api/v1/clients/{id}/secret", tag = "clients", params(("id" = String, Path)),
     responses((status = 200, body = NewSecret), (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn rotate_secret(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>) -> Result<Json<NewSecret>, ApiError> {
-    let client_secret = clients::rotate_secret(&state, &id, None, &admin.actor, &admin.origin).await?;
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<NewSecret>, ApiError> {
+    let client_secret =
+        clients::rotate_secret(&state, &id, None, &admin.actor, &admin.origin).await?;
     Ok(Json(NewSecret { client_secret }))
 }

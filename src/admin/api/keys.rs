@@ -15,9 +15,14 @@ use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/v1/keys", tag = "keys",
     responses((status = 200, body = [Object]), (status = 401, body = Problem)))]
-pub async fn list(State(state): State<AppState>, _admin: AdminAuth) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let keys = state.keys.list().await?;
-    Ok(Json(serde_json::to_value(keys).map_err(ApiError::internal)?))
+    Ok(Json(
+        serde_json::to_value(keys).map_err(ApiError::internal)?,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -34,9 +39,15 @@ pub struct Rotated {
 
 #[utoipa::path(post, path = "/api/v1/keys/rotate", tag = "keys", request_body = Rotate,
     responses((status = 200, body = Rotated), (status = 422, body = Problem)))]
-pub async fn rotate(State(state): State<AppState>, admin: AdminAuth, ApiJson(body): ApiJson<Rotate>) -> Result<Json<Rotated>, ApiError> {
+pub async fn rotate(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    ApiJson(body): ApiJson<Rotate>,
+) -> Result<Json<Rotated>, ApiError> {
     let algs = match body.alg.as_deref() {
-        Some(a) => vec![Alg::parse(a).ok_or_else(|| ApiError::invalid("alg", "RS256, ES256 or EdDSA"))?],
+        Some(a) => {
+            vec![Alg::parse(a).ok_or_else(|| ApiError::invalid("alg", "RS256, ES256 or EdDSA"))?]
+        }
         None => Alg::ALL.to_vec(),
     };
     let kids = state.keys.rotate(&algs).await?;

@@ -86,7 +86,11 @@ pub struct UserPage {
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(SearchQuery),
     responses((status = 200, body = UserPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn search(State(state): State<AppState>, _admin: AdminAuth, ApiQuery(q): ApiQuery<SearchQuery>) -> Result<Json<UserPage>, ApiError> {
+pub async fn search(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> Result<Json<UserPage>, ApiError> {
     let per_page = q.per_page.unwrap_or(50);
     if !(1..=200).contains(&per_page) {
         return Err(ApiError::invalid("per_page", "must be between 1 and 200"));
@@ -98,8 +102,16 @@ pub async fn search(State(state): State<AppState>, _admin: AdminAuth, ApiQuery(q
     if q.q.chars().count() > 100 {
         return Err(ApiError::invalid("q", "is too long"));
     }
-    let (users, total) = state.store.search_users(q.q.trim(), per_page, (page - 1) * per_page).await?;
-    Ok(Json(UserPage { items: users.into_iter().map(UserView::from).collect(), total, page, per_page }))
+    let (users, total) = state
+        .store
+        .search_users(q.q.trim(), per_page, (page - 1) * per_page)
+        .await?;
+    Ok(Json(UserPage {
+        items: users.into_iter().map(UserView::from).collect(),
+        total,
+        page,
+        per_page,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -126,7 +138,11 @@ pub struct CreatedUser {
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
     responses((status = 201, body = CreatedUser), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(State(state): State<AppState>, admin: AdminAuth, ApiJson(body): ApiJson<CreateUser>) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
     let input = NewAccount {
         username: body.username,
         display_name: body.display_name,
@@ -138,12 +154,22 @@ pub async fn create(State(state): State<AppState>, admin: AdminAuth, ApiJson(bod
         password: body.password.map(SecretPassword::new),
     };
     let (user, password) = accounts::create(&state, input, &admin.actor, &admin.origin).await?;
-    Ok((StatusCode::CREATED, Json(CreatedUser { user: user.into(), password })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUser {
+            user: user.into(),
+            password,
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, body = Problem)))]
-pub async fn get(State(state): State<AppState>, _admin: AdminAuth, Path(id): Path<String>) -> Result<Json<UserView>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
     Ok(Json(accounts::by_id(&state, parse_id(&id)?).await?.into()))
 }
 
@@ -164,7 +190,12 @@ pub struct UpdateUser {
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = UpdateUser,
     responses((status = 200, body = UserView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn update(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>, ApiJson(body): ApiJson<UpdateUser>) -> Result<Json<UserView>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateUser>,
+) -> Result<Json<UserView>, ApiError> {
     let user = accounts::by_id(&state, parse_id(&id)?).await?;
     let input = ProfileInput {
         display_name: body.display_name,
@@ -174,7 +205,15 @@ pub async fn update(State(state): State<AppState>, admin: AdminAuth, Path(id): P
         organization: body.organization,
         is_admin: body.admin,
     };
-    let updated = accounts::update_profile(&state, &user, body.version, input, &admin.actor, &admin.origin).await?;
+    let updated = accounts::update_profile(
+        &state,
+        &user,
+        body.version,
+        input,
+        &admin.actor,
+        &admin.origin,
+    )
+    .await?;
     Ok(Json(updated.into()))
 }
 
@@ -185,21 +224,45 @@ pub struct StatusChange {
     pub reason: Option<String>,
 }
 
-async fn set_status(state: &AppState, admin: &AdminAuth, id: &str, status: AccountStatus, reason: Option<String>) -> Result<Json<UserView>, ApiError> {
+async fn set_status(
+    state: &AppState,
+    admin: &AdminAuth,
+    id: &str,
+    status: AccountStatus,
+    reason: Option<String>,
+) -> Result<Json<UserView>, ApiError> {
     let user = accounts::by_id(state, parse_id(id)?).await?;
-    accounts::change_status(state, &user, status, reason.as_deref(), &admin.actor, &admin.origin).await?;
+    accounts::change_status(
+        state,
+        &user,
+        status,
+        reason.as_deref(),
+        &admin.actor,
+        &admin.origin,
+    )
+    .await?;
     Ok(Json(accounts::by_id(state, user.id).await?.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = StatusChange,
     responses((status = 200, body = UserView), (status = 404, body = Problem)))]
-pub async fn disable(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>, ApiJson(body): ApiJson<StatusChange>) -> Result<Json<UserView>, ApiError> {
+pub async fn disable(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StatusChange>,
+) -> Result<Json<UserView>, ApiError> {
     set_status(&state, &admin, &id, AccountStatus::Disabled, body.reason).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = StatusChange,
     responses((status = 200, body = UserView), (status = 404, body = Problem)))]
-pub async fn enable(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>, ApiJson(body): ApiJson<StatusChange>) -> Result<Json<UserView>, ApiError> {
+pub async fn enable(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StatusChange>,
+) -> Result<Json<UserView>, ApiError> {
     set_status(&state, &admin, &id, AccountStatus::Active, body.reason).await
 }
 
@@ -218,15 +281,31 @@ pub struct PasswordResult {
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = PasswordReset,
     responses((status = 200, body = PasswordResult), (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn reset_password(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>, ApiJson(body): ApiJson<PasswordReset>) -> Result<Json<PasswordResult>, ApiError> {
+pub async fn reset_password(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PasswordReset>,
+) -> Result<Json<PasswordResult>, ApiError> {
     let user = accounts::by_id(&state, parse_id(&id)?).await?;
-    let password = accounts::reset_password(&state, &user, body.password.map(SecretPassword::new), &admin.actor, &admin.origin).await?;
+    let password = accounts::reset_password(
+        &state,
+        &user,
+        body.password.map(SecretPassword::new),
+        &admin.actor,
+        &admin.origin,
+    )
+    .await?;
     Ok(Json(PasswordResult { password }))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/force-password-change", tag = "users", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, body = Problem)))]
-pub async fn force_password_change(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>) -> Result<Json<UserView>, ApiError> {
+pub async fn force_password_change(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
     let user = accounts::by_id(&state, parse_id(&id)?).await?;
     accounts::force_password_change(&state, &user, &admin.actor, &admin.origin).await?;
     Ok(Json(accounts::by_id(&state, user.id).await?.into()))
@@ -240,8 +319,13 @@ pub struct RevokeResult {
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/revoke-sessions", tag = "users", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = RevokeResult), (status = 404, body = Problem)))]
-pub async fn revoke_sessions(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>) -> Result<Json<RevokeResult>, ApiError> {
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<RevokeResult>, ApiError> {
     let user = accounts::by_id(&state, parse_id(&id)?).await?;
-    let revoked_grants = accounts::revoke_sessions(&state, &user, &admin.actor, &admin.origin).await?;
+    let revoked_grants =
+        accounts::revoke_sessions(&state, &user, &admin.actor, &admin.origin).await?;
     Ok(Json(RevokeResult { revoked_grants }))
 }

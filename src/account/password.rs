@@ -1,0 +1,121 @@
+//! `/account/password`: change the passport password (current password,
+//! new password twice, the policy shown and enforced). Also where a user
+//! lands when an administrator forced a password change.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::domain::SecretPassword;
+use crate::error::PageError;
+use crate::extract::{ClientOrigin, CsrfForm, CurrentUser, sign_in};
+use crate::pages::{Chrome, PageCtx, render, render_status, safe_return_to};
+use crate::service::accounts::{self, AccountError, PasswordChangeError};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "account/password.html")]
+struct PasswordPage {
+    c: Chrome,
+    forced: bool,
+    done: bool,
+    errors: Vec<String>,
+    return_to: String,
+    min_length: usize,
+}
+
+#[derive(Deserialize)]
+pub struct PasswordQuery {
+    return_to: Option<String>,
+    done: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    current: CurrentUser,
+    Query(q): Query<PasswordQuery>,
+) -> Result<Response, PageError> {
+    render(&PasswordPage {
+        c: ctx.chrome().await?,
+        forced: current.user.must_change_password,
+        done: q.done.is_some(),
+        errors: Vec::new(),
+        return_to: safe_return_to(q.return_to.as_deref()),
+        min_length: state.policy.min_length(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    repeat: String,
+    return_to: Option<String>,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    current: CurrentUser,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(form, session): CsrfForm<PasswordForm>,
+) -> Result<Response, PageError> {
+    let t = ctx.t();
+    let return_to = safe_return_to(form.return_to.as_deref());
+    let forced = current.user.must_change_password;
+    let errors: Vec<String> = if form.new != form.repeat {
+        vec![t.password_mismatch.into()]
+    } else {
+        let (old, new) = (
+            SecretPassword::new(form.current),
+            SecretPassword::new(form.new),
+        );
+        match accounts::change_own_password(
+            &state,
+            &current.user,
+            &current.auth.sid,
+            &old,
+            &new,
+            &origin,
+        )
+        .await
+        {
+            Ok(user) => {
+                // The session goes on with the account's new epoch.
+                sign_in(&state, &session, &user, current.auth.amr.clone(), &origin).await?;
+                let target = if forced {
+                    return_to
+                } else {
+                    format!("{}?done=1", crate::routes::ACCOUNT_PASSWORD)
+                };
+                return Ok(Redirect::to(&target).into_response());
+            }
+            Err(PasswordChangeError::WrongCurrent) => vec![t.password_wrong_current.into()],
+            Err(PasswordChangeError::Account(AccountError::WeakPassword(_, violations))) => {
+                violations
+                    .into_iter()
+                    .map(|v| t.policy(v, state.policy.min_length()))
+                    .collect()
+            }
+            Err(PasswordChangeError::Account(AccountError::Hash(e))) => return Err(e.into()),
+            Err(PasswordChangeError::Account(e)) => return Err(PageError::Internal(e.to_string())),
+        }
+    };
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &PasswordPage {
+            c: ctx.chrome().await?,
+            forced,
+            done: false,
+            errors,
+            return_to,
+            min_length: state.policy.min_length(),
+        },
+    )
+}
