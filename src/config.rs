@@ -57,9 +57,27 @@ pub struct Config {
     pub password_policy: PasswordPolicyConfig,
     pub login_limits: LoginLimitsConfig,
     pub oidc: OidcConfig,
+    pub admin: AdminConfig,
     /// 32 random bytes in base64: private signing keys are stored encrypted
     /// with it (AES-256-GCM). Keep it outside the database.
     pub key_encryption_key: Option<String>,
+}
+
+/// The admin console.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Console actions need a sign-in at most this many minutes old
+    /// (fractions allowed).
+    pub reauth_minutes: f64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            reauth_minutes: 15.0,
+        }
+    }
 }
 
 /// Token lifetimes and key handling.
@@ -203,6 +221,7 @@ impl Default for Config {
             password_policy: PasswordPolicyConfig::default(),
             login_limits: LoginLimitsConfig::default(),
             oidc: OidcConfig::default(),
+            admin: AdminConfig::default(),
             key_encryption_key: None,
         }
     }
@@ -333,6 +352,11 @@ impl Config {
         if o.key_grace_hours * 3600 < o.id_token_ttl_secs.max(o.access_token_ttl_secs) {
             return Err(ConfigError(
                 "oidc.key_grace_hours: must outlast the longest token lifetime".into(),
+            ));
+        }
+        if !(self.admin.reauth_minutes > 0.0 && self.admin.reauth_minutes <= 24.0 * 60.0) {
+            return Err(ConfigError(
+                "admin.reauth_minutes: must be more than 0 and at most 1440".into(),
             ));
         }
         if let Some(kek) = &self.key_encryption_key {

@@ -19,6 +19,8 @@ pub enum PageError {
     NotFound,
     #[error("CSRF token missing or wrong")]
     Csrf,
+    #[error("forbidden")]
+    Forbidden,
     #[error("bad request")]
     BadRequest,
     #[error("too many requests")]
@@ -39,6 +41,7 @@ pub enum PageError {
 #[derive(Debug, Clone)]
 pub enum ErrorPage {
     NotFound,
+    Forbidden,
     Csrf,
     BadRequest,
     TooMany(Duration),
@@ -52,6 +55,7 @@ impl IntoResponse for PageError {
         let (status, page) = match self {
             PageError::NotFound => (StatusCode::NOT_FOUND, ErrorPage::NotFound),
             PageError::Csrf => (StatusCode::FORBIDDEN, ErrorPage::Csrf),
+            PageError::Forbidden => (StatusCode::FORBIDDEN, ErrorPage::Forbidden),
             PageError::BadRequest => (StatusCode::BAD_REQUEST, ErrorPage::BadRequest),
             PageError::TooMany { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,

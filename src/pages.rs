@@ -116,6 +116,7 @@ fn error_message(t: &Text, page: &ErrorPage) -> String {
     match page {
         ErrorPage::NotFound => t.error_not_found.into(),
         ErrorPage::Csrf => t.error_csrf.into(),
+        ErrorPage::Forbidden => t.admin_forbidden.into(),
         ErrorPage::BadRequest => t.error_bad_request.into(),
         ErrorPage::TooMany(wait) => format!("{} {}", t.error_too_many, t.duration(*wait)),
         ErrorPage::BadClientRequest(detail) => format!("{} ({detail})", t.error_bad_client_request),

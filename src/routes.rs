@@ -6,7 +6,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
-use crate::{account, oidc, ops, pages};
+use crate::{account, admin, oidc, ops, pages};
 
 pub const HOME: &str = "/";
 pub const LOGIN: &str = "/login";
@@ -15,6 +15,11 @@ pub const ACCOUNT: &str = "/account";
 pub const ACCOUNT_APPS: &str = "/account/apps";
 pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const ACCOUNT_APPS_REVOKE: &str = "/account/apps/revoke";
+pub const ADMIN: &str = "/admin";
+pub const ADMIN_USERS: &str = "/admin/users";
+pub const ADMIN_USER: &str = "/admin/users/{id}";
+pub const ADMIN_CLIENTS: &str = "/admin/clients";
+pub const ADMIN_AUDIT: &str = "/admin/audit";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const STYLESHEET: &str = "/static/tongxing.css";
@@ -56,6 +61,14 @@ pub fn pages() -> Router<AppState> {
             get(oidc::authorize::get).post(oidc::authorize::post),
         )
         .route(CONSENT, post(oidc::authorize::consent))
+        .route(ADMIN, get(admin::console::dashboard::show))
+        .route(ADMIN_USERS, get(admin::console::users::search))
+        .route(
+            ADMIN_USER,
+            get(admin::console::users::detail).post(admin::console::users::act),
+        )
+        .route(ADMIN_CLIENTS, get(admin::console::clients::show))
+        .route(ADMIN_AUDIT, get(admin::console::audit::show))
         .route(STYLESHEET, get(pages::stylesheet))
         .fallback(pages::not_found)
 }

@@ -466,7 +466,13 @@ impl TestApp {
 impl Browser {
     /// Posts a page's form: its hidden fields plus `fields`.
     pub async fn submit_page(&self, page: &Page, action: &str, fields: &[(&str, &str)]) -> Page {
-        let mut all: Vec<(String, String)> = page.hidden_fields();
+        // The first form's hidden fields (a page may hold several forms).
+        let mut all: Vec<(String, String)> = Vec::new();
+        for (k, v) in page.hidden_fields() {
+            if !all.iter().any(|(seen, _)| *seen == k) {
+                all.push((k, v));
+            }
+        }
         all.retain(|(k, _)| !fields.iter().any(|(f, _)| f == k));
         all.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Page::from(

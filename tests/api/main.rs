@@ -7,6 +7,7 @@
 mod helpers;
 
 mod admin_api;
+mod admin_console;
 mod backchannel;
 mod cli;
 mod clients_cli;

@@ -1,0 +1,243 @@
+//! `/admin/users`: search, and one account with every action the API has.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{AdminSession, AuditLine};
+use crate::domain::SecretPassword;
+use crate::error::PageError;
+use crate::extract::{ClientOrigin, CsrfForm};
+use crate::pages::{Chrome, PageCtx, render, render_status};
+use crate::routes;
+use crate::service::accounts::{self, AccountError, ProfileInput};
+use crate::state::AppState;
+use crate::store::audit::AuditFilter;
+use crate::store::users::{AccountStatus, User};
+
+const PAGE: i64 = 50;
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    c: Chrome,
+    q: String,
+    users: Vec<User>,
+    total: i64,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    page: Option<i64>,
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    _admin: AdminSession,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, PageError> {
+    let page = q.page.unwrap_or(1).max(1);
+    let text: String = q.q.trim().chars().take(100).collect();
+    let (users, total) = state
+        .store
+        .search_users(&text, PAGE, (page - 1) * PAGE)
+        .await?;
+    let next = (page * PAGE < total).then(|| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("q", &text)
+            .append_pair("page", &(page + 1).to_string())
+            .finish()
+    });
+    render(&UsersPage {
+        c: ctx.chrome().await?,
+        q: text,
+        users,
+        total,
+        next,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+struct UserPage {
+    c: Chrome,
+    u: User,
+    message: Option<String>,
+    error: Option<String>,
+    generated: Option<String>,
+    events: Vec<AuditLine>,
+}
+
+#[derive(Deserialize)]
+pub struct DetailQuery {
+    done: Option<String>,
+}
+
+async fn user_page(
+    state: &AppState,
+    ctx: &PageCtx,
+    user: User,
+    message: Option<String>,
+    error: Option<String>,
+    generated: Option<String>,
+) -> Result<UserPage, PageError> {
+    let events = state
+        .store
+        .list_audit(&AuditFilter {
+            subject_id: Some(user.id),
+            limit: 20,
+            ..AuditFilter::default()
+        })
+        .await?
+        .into_iter()
+        .map(AuditLine::from)
+        .collect();
+    Ok(UserPage {
+        c: ctx.chrome().await?,
+        u: user,
+        message,
+        error,
+        generated,
+        events,
+    })
+}
+
+async fn load(state: &AppState, id: &str) -> Result<User, PageError> {
+    let id = uuid::Uuid::parse_str(id).map_err(|_| PageError::NotFound)?;
+    state.store.user_by_id(id).await?.ok_or(PageError::NotFound)
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    _admin: AdminSession,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> Result<Response, PageError> {
+    let user = load(&state, &id).await?;
+    let message = q.done.map(|_| ctx.t().admin_done.to_string());
+    render(&user_page(&state, &ctx, user, message, None, None).await?)
+}
+
+/// Every action form posts here with its `action`.
+#[derive(Deserialize)]
+pub struct ActionForm {
+    action: String,
+    version: Option<i64>,
+    display_name: Option<String>,
+    login_phone: Option<String>,
+    security_phone: Option<String>,
+    security_email: Option<String>,
+    organization: Option<String>,
+    admin: Option<String>,
+    reason: Option<String>,
+    password: Option<String>,
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    admin: AdminSession,
+    ClientOrigin(origin): ClientOrigin,
+    Path(id): Path<String>,
+    CsrfForm(form, _): CsrfForm<ActionForm>,
+) -> Result<Response, PageError> {
+    let user = load(&state, &id).await?;
+    let actor = admin.actor();
+    let result: Result<Option<String>, AccountError> = match form.action.as_str() {
+        "profile" => {
+            let input = ProfileInput {
+                display_name: form.display_name,
+                login_phone: form.login_phone,
+                security_phone: form.security_phone,
+                security_email: form.security_email,
+                organization: form.organization,
+                is_admin: Some(form.admin.is_some()),
+            };
+            let version = form.version.ok_or(PageError::BadRequest)?;
+            accounts::update_profile(&state, &user, version, input, &actor, &origin)
+                .await
+                .map(|_| None)
+        }
+        "disable" => accounts::change_status(
+            &state,
+            &user,
+            AccountStatus::Disabled,
+            form.reason.as_deref(),
+            &actor,
+            &origin,
+        )
+        .await
+        .map(|_| None),
+        "enable" => accounts::change_status(
+            &state,
+            &user,
+            AccountStatus::Active,
+            form.reason.as_deref(),
+            &actor,
+            &origin,
+        )
+        .await
+        .map(|_| None),
+        "password" => {
+            let given = form
+                .password
+                .filter(|p| !p.is_empty())
+                .map(SecretPassword::new);
+            accounts::reset_password(&state, &user, given, &actor, &origin).await
+        }
+        "force" => accounts::force_password_change(&state, &user, &actor, &origin)
+            .await
+            .map(|_| None),
+        "revoke" => accounts::revoke_sessions(&state, &user, &actor, &origin)
+            .await
+            .map(|_| None),
+        _ => return Err(PageError::BadRequest),
+    };
+    let t = ctx.t();
+    match result {
+        // A generated password is shown on this response only (never in a URL).
+        Ok(Some(generated)) => {
+            let fresh = load(&state, &id).await?;
+            render(
+                &user_page(
+                    &state,
+                    &ctx,
+                    fresh,
+                    Some(t.admin_done.into()),
+                    None,
+                    Some(generated),
+                )
+                .await?,
+            )
+        }
+        Ok(None) => Ok(
+            Redirect::to(&format!("{}/{}?done=1", routes::ADMIN_USERS, user.id)).into_response(),
+        ),
+        Err(e) => {
+            let message = match e {
+                AccountError::Stale => t.admin_stale.to_string(),
+                AccountError::Invalid(v) => format!("{}: {}", v.field, v.reason),
+                AccountError::WeakPassword(_, violations) => violations
+                    .into_iter()
+                    .map(|v| t.policy(v, state.policy.min_length()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                AccountError::Conflict(field) => format!("{field}: already in use"),
+                AccountError::Hash(h) => return Err(h.into()),
+                other => return Err(PageError::Internal(other.to_string())),
+            };
+            let fresh = load(&state, &id).await?;
+            render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &user_page(&state, &ctx, fresh, None, Some(message), None).await?,
+            )
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The admin console in the browser.
+
+use reqwest::StatusCode;
+use tongxing::service::accounts::NewAccount;
+
+use crate::helpers::{PASSWORD, TestApp};
+
+#[tokio::test]
+async fn only_administrators_get_in() {
+    let app = TestApp::spawn().await;
+    app.user("plain@cnic.cn").await;
+    let b = app.browser();
+    assert_eq!(
+        b.get("/admin").await.status,
+        StatusCode::SEE_OTHER,
+        "sign in first"
+    );
+    b.login("plain@cnic.cn", PASSWORD).await;
+    let page = b.get("/admin").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.has("只有管理员可以访问管理控制台"));
+    assert_eq!(b.get("/admin/users").await.status, StatusCode::FORBIDDEN);
+    assert!(!b.get("/account").await.has("admin-link"));
+}
+
+#[tokio::test]
+async fn an_administrator_manages_accounts_in_the_console() {
+    let app = TestApp::spawn().await;
+    let target = app
+        .user_with(NewAccount {
+            username: "zhao@cnic.cn".into(),
+            organization: Some("化学所".into()),
+            ..NewAccount::default()
+        })
+        .await;
+    let b = app.browser();
+    b.login("admin", &app.admin_password).await;
+    assert!(b.get("/account").await.has("admin-link"));
+
+    let dash = b.get("/admin").await;
+    assert_eq!(dash.status, StatusCode::OK);
+    assert!(dash.has("id=\"users-total\">2<"));
+    let en = b.get("/admin?lang=en").await;
+    assert!(en.has("Admin console") && en.has("Recent security events"));
+    b.get("/admin?lang=zh-CN").await;
+
+    let found = b.get("/admin/users?q=%E5%8C%96%E5%AD%A6").await;
+    assert!(found.has("zhao@cnic.cn"));
+    assert!(!found.has(">admin<"));
+    let path = format!("/admin/users/{}", target.id);
+    let detail = b.get(&path).await;
+    assert!(detail.has("id=\"username\">zhao@cnic.cn"));
+
+    // Profile edit, then a stale form is refused without overwriting.
+    let done = b
+        .submit_page(
+            &detail,
+            &path,
+            &[
+                ("action", "profile"),
+                ("display_name", "赵六"),
+                ("login_phone", "13700001111"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let stale = b
+        .submit_page(
+            &detail,
+            &path,
+            &[("action", "profile"), ("display_name", "Overwritten")],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(stale.has("该账号已被他人修改"));
+    let now = app
+        .state
+        .store
+        .user_by_id(target.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.display_name, "赵六");
+    assert_eq!(now.login_phone.as_deref(), Some("+8613700001111"));
+    let detail = b.get(&path).await;
+    let bad = b
+        .submit_page(
+            &detail,
+            &path,
+            &[("action", "profile"), ("login_phone", "12")],
+        )
+        .await;
+    assert!(bad.has("login_phone"), "the field is named");
+
+    // Disable with a reason, enable, reset (generated, shown once), force, revoke.
+    let page = b.get(&path).await;
+    b.submit_page(&page, &path, &[("action", "disable"), ("reason", "调离")])
+        .await;
+    assert_eq!(
+        app.browser().login("zhao@cnic.cn", PASSWORD).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let page = b.get(&path).await;
+    assert!(page.has("调离"));
+    b.submit_page(&page, &path, &[("action", "enable")]).await;
+    let page = b.get(&path).await;
+    let reset = b
+        .submit_page(&page, &path, &[("action", "password"), ("password", "")])
+        .await;
+    assert_eq!(reset.status, StatusCode::OK);
+    let marker = "id=\"generated\">";
+    let start = reset.body.find(marker).unwrap();
+    let code_start = reset.body[start..].find("<code>").unwrap() + start + 6;
+    let code_end = reset.body[code_start..].find("</code>").unwrap() + code_start;
+    let generated = crate::helpers::unescape(&reset.body[code_start..code_end]);
+    assert_eq!(
+        app.browser().login("zhao@cnic.cn", &generated).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(!b.get(&path).await.has(&generated), "shown only once");
+    let page = b.get(&path).await;
+    b.submit_page(&page, &path, &[("action", "force")]).await;
+    assert!(
+        app.state
+            .store
+            .user_by_id(target.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .must_change_password
+    );
+    let page = b.get(&path).await;
+    b.submit_page(&page, &path, &[("action", "revoke")]).await;
+
+    for event in [
+        "account.updated",
+        "account.disabled",
+        "account.enabled",
+        "account.password_set",
+        "account.password_change_forced",
+        "account.sessions_revoked",
+    ] {
+        assert!(
+            app.audit(event).await.iter().any(|r| r.actor == "admin"),
+            "{event}"
+        );
+    }
+    // Actions need the CSRF token.
+    let forged = b.post_form(&path, &[("action", "disable")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let clients = b.get("/admin/clients").await;
+    assert_eq!(clients.status, StatusCode::OK);
+    let audit = b.get("/admin/audit?event=account.disabled").await;
+    assert!(audit.has("account.disabled") && !audit.has("login.success"));
+    let by_user = b.get("/admin/audit?user=zhao%40cnic.cn").await;
+    assert!(by_user.has("account.updated"));
+}
+
+#[tokio::test]
+async fn console_actions_need_a_recent_sign_in() {
+    let app = TestApp::spawn_with(|c| c.admin.reauth_minutes = 0.03).await;
+    let b = app.browser();
+    b.login("admin", &app.admin_password).await;
+    assert_eq!(b.get("/admin").await.status, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let page = b.get("/admin/users").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let login = page.location().unwrap().to_string();
+    assert!(login.starts_with("/login?force=1"), "{login}");
+    let form = b.get(&login).await;
+    assert!(form.has("value=\"admin\""), "the account is pre-filled");
+    let back = b
+        .submit_page(
+            &form,
+            "/login",
+            &[("identifier", "admin"), ("password", &app.admin_password)],
+        )
+        .await;
+    assert_eq!(back.location(), Some("/admin/users"));
+    assert_eq!(b.get("/admin/users").await.status, StatusCode::OK);
+}
