@@ -491,3 +491,88 @@ async fn a_locked_phone_does_not_reveal_its_account() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn changing_the_own_password() {
+    let app = TestApp::spawn().await;
+    app.user("pw@cnic.cn").await;
+    let b = app.browser();
+    b.login("pw@cnic.cn", PASSWORD).await;
+    let other = app.browser();
+    other.login("pw@cnic.cn", PASSWORD).await;
+    let form = b.get("/account/password").await;
+    assert!(form.has("通行证密码同时也是邮件系统的密码"));
+    let wrong = b
+        .submit_page(
+            &form,
+            "/account/password",
+            &[
+                ("current", "nope"),
+                ("new", "Brand-New-Pass-1"),
+                ("repeat", "Brand-New-Pass-1"),
+            ],
+        )
+        .await;
+    assert!(wrong.has("当前密码不正确"));
+    let form = b.get("/account/password").await;
+    let differ = b
+        .submit_page(
+            &form,
+            "/account/password",
+            &[
+                ("current", PASSWORD),
+                ("new", "Brand-New-Pass-1"),
+                ("repeat", "Brand-New-Pass-2"),
+            ],
+        )
+        .await;
+    assert!(differ.has("两次输入的新密码不一致"));
+    let form = b.get("/account/password?lang=en").await;
+    let weak = b
+        .submit_page(
+            &form,
+            "/account/password",
+            &[("current", PASSWORD), ("new", "short"), ("repeat", "short")],
+        )
+        .await;
+    assert!(
+        weak.has("At least this many characters: 10") && weak.has("needs a digit"),
+        "{}",
+        weak.body
+    );
+    let form = b.get("/account/password").await;
+    let ok = b
+        .submit_page(
+            &form,
+            "/account/password",
+            &[
+                ("current", PASSWORD),
+                ("new", "Brand-New-Pass-1"),
+                ("repeat", "Brand-New-Pass-1"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert!(
+        b.get(ok.location().unwrap())
+            .await
+            .has("Your password has been changed")
+    );
+    assert_eq!(
+        b.get("/account").await.status,
+        StatusCode::OK,
+        "this session goes on"
+    );
+    assert_eq!(
+        other.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "the other one ends"
+    );
+    assert_eq!(
+        app.browser()
+            .login("pw@cnic.cn", "Brand-New-Pass-1")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+}

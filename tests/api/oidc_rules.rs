@@ -1074,3 +1074,39 @@ async fn private_key_jwt_with_a_jwks_uri_is_fetched_once() {
     }
     assert_eq!(fetches.load(Ordering::SeqCst), 1, "the key set is cached");
 }
+
+#[tokio::test]
+async fn a_forced_password_change_comes_before_any_code() {
+    let (app, rp, b) = setup().await;
+    b.login("li@cnic.cn", PASSWORD).await;
+    let user = app
+        .state
+        .store
+        .user_by_username("li@cnic.cn")
+        .await
+        .unwrap()
+        .unwrap();
+    tongxing::service::accounts::force_password_change(
+        &app.state,
+        &user,
+        &tongxing::service::Actor::System,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let page = b
+        .get(&authorize_url(&app, &rp, "&prompt=none").replacen(&app.base, "", 1))
+        .await;
+    assert_eq!(
+        query(page.location().unwrap())["error"],
+        "interaction_required"
+    );
+    let page = b
+        .get(&authorize_url(&app, &rp, "").replacen(&app.base, "", 1))
+        .await;
+    assert!(
+        page.location()
+            .unwrap()
+            .starts_with("/account/password?return_to=%2Fauthorize")
+    );
+}
