@@ -231,7 +231,9 @@ fn client_exit(e: ClientError) -> Exit {
 
 fn account_exit(e: AccountError) -> Exit {
     let code = match &e {
-        AccountError::Invalid(_) | AccountError::WeakPassword(..) => Exit::Invalid,
+        AccountError::Invalid(_) | AccountError::WeakPassword(..) | AccountError::Refused(..) => {
+            Exit::Invalid
+        }
         AccountError::NotFound => Exit::NotFound,
         AccountError::Conflict(_) => Exit::Exists,
         _ => Exit::Failure,

@@ -136,7 +136,7 @@ pub struct ApiError {
     pub status: axum::http::StatusCode,
     pub kind: &'static str,
     pub detail: String,
-    pub field: Option<&'static str>,
+    pub field: Option<std::borrow::Cow<'static, str>>,
 }
 
 /// The problem document (RFC 9457 §3).
@@ -177,7 +177,15 @@ impl ApiError {
 
     pub fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
         Self {
-            field: Some(field),
+            field: Some(field.into()),
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail)
+        }
+    }
+
+    /// Like [`ApiError::invalid`] for a field name known only at run time.
+    pub fn invalid_named(field: String, detail: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
             ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail)
         }
     }
@@ -188,7 +196,7 @@ impl ApiError {
 
     pub fn conflict(field: &'static str, detail: impl Into<String>) -> Self {
         Self {
-            field: Some(field),
+            field: Some(field.into()),
             ..Self::new(StatusCode::CONFLICT, "conflict", detail)
         }
     }
@@ -196,7 +204,7 @@ impl ApiError {
     /// The record changed since the caller read it (optimistic concurrency).
     pub fn stale() -> Self {
         Self {
-            field: Some("version"),
+            field: Some("version".into()),
             ..Self::new(
                 StatusCode::CONFLICT,
                 "stale",
@@ -235,7 +243,7 @@ impl IntoResponse for ApiError {
             title,
             status: self.status.as_u16(),
             detail: self.detail,
-            field: self.field.map(str::to_string),
+            field: self.field.map(|f| f.into_owned()),
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mut r = (self.status, json).into_response();
@@ -263,6 +271,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::not_found("no such record"),
             StoreError::Stale => ApiError::stale(),
+            StoreError::LastAdmin => ApiError::conflict(
+                "admin",
+                "the last active administrator cannot be demoted or disabled",
+            ),
             StoreError::Conflict(field) => {
                 ApiError::conflict(field, format!("{field} is already in use"))
             }
@@ -280,6 +292,7 @@ impl From<crate::service::accounts::AccountError> for ApiError {
             E::Conflict(field) => ApiError::conflict(field, format!("{field} is already in use")),
             E::NotFound => ApiError::not_found("no such account"),
             E::Stale => ApiError::stale(),
+            E::Refused(field, text) => ApiError::conflict(field, text),
             E::Hash(HashError::Busy) => ApiError::busy(),
             other => ApiError::internal(other),
         }

@@ -153,8 +153,12 @@ pub async fn render_error_pages(req: Request, next: Next) -> Response {
     response
 }
 
-pub async fn not_found() -> PageError {
-    PageError::NotFound
+/// Unknown paths: the HTML page, or a problem document under `/api/`.
+pub async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return crate::admin::api::not_found().await.into_response();
+    }
+    PageError::NotFound.into_response()
 }
 
 /// The stylesheet, compiled into the binary.

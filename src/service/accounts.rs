@@ -22,6 +22,9 @@ pub enum AccountError {
     Conflict(&'static str),
     #[error("the account was changed by someone else; reload and try again")]
     Stale,
+    /// Refused to protect the administration (last admin, own account).
+    #[error("{1}")]
+    Refused(&'static str, &'static str),
     #[error("no such account")]
     NotFound,
     #[error("{0}")]
@@ -38,6 +41,10 @@ impl From<StoreError> for AccountError {
             StoreError::Conflict(field) => AccountError::Conflict(field),
             StoreError::NotFound => AccountError::NotFound,
             StoreError::Stale => AccountError::Stale,
+            StoreError::LastAdmin => AccountError::Refused(
+                "admin",
+                "the last active administrator cannot be demoted or disabled",
+            ),
             other => AccountError::Store(other),
         }
     }
@@ -222,7 +229,7 @@ pub async fn reset_password(
         .finish();
     state
         .store
-        .set_password_hash(user.id, &hash, &audit)
+        .set_password_hash(user.id, &hash, false, &audit)
         .await?;
     super::logout::end_all_sessions(state, user).await?;
     Ok(generated)
@@ -250,6 +257,12 @@ pub async fn change_status(
     actor: &Actor,
     origin: &Origin,
 ) -> Result<(), AccountError> {
+    if status != AccountStatus::Active && actor.id() == Some(user.id) {
+        return Err(AccountError::Refused(
+            "status",
+            "you cannot disable your own account",
+        ));
+    }
     let reason = text_field(reason, "reason", 500)?;
     let event = match status {
         AccountStatus::Active => "account.enabled",
@@ -320,12 +333,7 @@ pub async fn change_own_password(
         .finish();
     state
         .store
-        .set_password_hash(user.id, &hash, &audit)
-        .await
-        .map_err(AccountError::from)?;
-    state
-        .store
-        .set_must_change_password(user.id, false, None)
+        .set_password_hash(user.id, &hash, true, &audit)
         .await
         .map_err(AccountError::from)?;
     super::logout::end_other_sessions(state, user, keep_sid)
@@ -392,6 +400,12 @@ pub async fn update_profile(
     origin: &Origin,
 ) -> Result<User, AccountError> {
     use crate::store::users::ProfileUpdate;
+    if input.is_admin == Some(false) && user.is_admin && actor.id() == Some(user.id) {
+        return Err(AccountError::Refused(
+            "admin",
+            "you cannot remove your own administrator role",
+        ));
+    }
     let phone =
         |field: &'static str, v: Option<String>| -> Result<Option<Option<String>>, AccountError> {
             Ok(match v {

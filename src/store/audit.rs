@@ -48,6 +48,11 @@ pub struct AuditFilter {
     pub until: Option<OffsetDateTime>,
     /// Entries with an id below this (paging backwards).
     pub before_id: Option<i64>,
+    /// Entries made by this actor (as the log names it: an account name,
+    /// `client:<id>`, `cli:<user>`).
+    pub actor: Option<String>,
+    /// Only failures and account changes (the dashboard's "security events").
+    pub security_only: bool,
     pub limit: i64,
 }
 
@@ -84,20 +89,36 @@ impl Store {
     }
 
     pub async fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
-        // Each optional filter is "($n IS NULL OR column …)" so the SQL text
-        // and its parameters stay the same whichever filters are set.
-        let sql = "SELECT id, at, event, outcome, actor_id, actor, subject_id, subject, ip, user_agent, detail \
-                   FROM audit_events \
-                   WHERE ($1 IS NULL OR subject_id = $1) AND ($2 IS NULL OR event = $2) \
-                   AND ($3 IS NULL OR at >= $3) AND ($4 IS NULL OR at < $4) AND ($5 IS NULL OR id < $5) \
-                   ORDER BY id DESC LIMIT $6";
-        Ok(on_db!(self, pool => sqlx::query_as::<_, AuditRow>(sql)
+        // Each optional filter is "($n IS NULL OR …)" so the SQL text and
+        // its parameters stay the same whichever filters are set. Times are
+        // compared as instants: SQLite keeps them as text, so it compares
+        // julianday() values (text would mis-order other offsets and
+        // fractional seconds); PostgreSQL has timestamptz.
+        let (since, until) = match self.db {
+            super::Db::Sqlite(_) => (
+                "julianday(at) >= julianday($3)",
+                "julianday(at) < julianday($4)",
+            ),
+            super::Db::Postgres(_) => ("at >= $3", "at < $4"),
+        };
+        let sql = format!(
+            "SELECT id, at, event, outcome, actor_id, actor, subject_id, subject, ip, user_agent, detail \
+             FROM audit_events \
+             WHERE ($1 IS NULL OR subject_id = $1) AND ($2 IS NULL OR event = $2) \
+             AND ($3 IS NULL OR {since}) AND ($4 IS NULL OR {until}) AND ($5 IS NULL OR id < $5) \
+             AND ($7 IS NULL OR actor = $7) AND ($8 = FALSE OR outcome = 'failure' OR event LIKE 'account.%') \
+             ORDER BY id DESC LIMIT $6"
+        );
+        let utc = |t: Option<OffsetDateTime>| t.map(|t| t.to_offset(time::UtcOffset::UTC));
+        Ok(on_db!(self, pool => sqlx::query_as::<_, AuditRow>(&sql)
             .bind(f.subject_id)
             .bind(&f.event)
-            .bind(f.since)
-            .bind(f.until)
+            .bind(utc(f.since))
+            .bind(utc(f.until))
             .bind(f.before_id)
             .bind(f.limit.clamp(1, 1000))
+            .bind(&f.actor)
+            .bind(f.security_only)
             .fetch_all(pool)
             .await?))
     }

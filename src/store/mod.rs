@@ -47,6 +47,9 @@ pub enum StoreError {
     /// The row changed since it was read (optimistic concurrency).
     #[error("the record was changed by someone else")]
     Stale,
+    /// The change would leave no active administrator.
+    #[error("the last active administrator cannot be demoted or disabled")]
+    LastAdmin,
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("migration failed: {0}")]

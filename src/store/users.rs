@@ -89,6 +89,18 @@ const COLUMNS: &str = "id, username, display_name, login_phone, security_phone, 
     security_email_verified, organization, is_admin, status, status_reason, password_hash, \
     password_changed_at, session_epoch, version, created_at, updated_at, last_login_at, must_change_password";
 
+/// Inside a transaction: fails when no active administrator would remain.
+macro_rules! ensure_an_admin_remains {
+    ($tx:expr) => {{
+        let left: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE is_admin = TRUE AND status = 'active'",
+        )
+        .fetch_one(&mut *$tx)
+        .await?;
+        left > 0
+    }};
+}
+
 impl Store {
     /// Creates an account and its audit entry in one transaction.
     pub async fn insert_user(
@@ -166,10 +178,13 @@ impl Store {
 
     /// Stores a new password and ends every session of the account (its
     /// epoch moves on); the audit entry commits with it.
+    /// With `clear_forced`, a forced password change is settled in the same
+    /// statement.
     pub async fn set_password_hash(
         &self,
         id: Uuid,
         hash: &str,
+        clear_forced: bool,
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
         let now = OffsetDateTime::now_utc();
@@ -177,11 +192,13 @@ impl Store {
             let mut tx = pool.begin().await?;
             let n = sqlx::query(
                 "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
+                 must_change_password = CASE WHEN $4 THEN FALSE ELSE must_change_password END, \
                  session_epoch = session_epoch + 1, version = version + 1 WHERE id = $1",
             )
             .bind(id)
             .bind(hash)
             .bind(now)
+            .bind(clear_forced)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -238,6 +255,10 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+            if !ensure_an_admin_remains!(tx) {
+                tx.rollback().await?;
+                return Err(StoreError::LastAdmin);
+            }
             insert_audit!(&mut *tx, audit)?;
             tx.commit().await?;
             n
@@ -331,11 +352,12 @@ impl Store {
              security_email_verified = CASE WHEN $9 THEN FALSE ELSE security_email_verified END, \
              organization = CASE WHEN $11 THEN $12 ELSE organization END, \
              is_admin = CASE WHEN $13 THEN $14 ELSE is_admin END, \
+             session_epoch = session_epoch + CASE WHEN $13 AND is_admin <> $14 THEN 1 ELSE 0 END, \
              updated_at = $15, version = version + 1 \
              WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
         );
         let u = update;
-        let result: Result<Option<User>, sqlx::Error> = on_db!(self, pool => async {
+        let result: Result<Result<Option<User>, StoreError>, sqlx::Error> = on_db!(self, pool => async {
             let mut tx = pool.begin().await?;
             let user = sqlx::query_as::<_, User>(&sql)
                 .bind(id)
@@ -355,13 +377,17 @@ impl Store {
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
+            if user.is_some() && !ensure_an_admin_remains!(tx) {
+                tx.rollback().await?;
+                return Ok(Err(StoreError::LastAdmin));
+            }
             if user.is_some() {
                 insert_audit!(&mut *tx, audit)?;
             }
             tx.commit().await?;
-            Ok(user)
+            Ok(Ok(user))
         }.await);
-        match result.map_err(|e| StoreError::from_write(e, UNIQUE_FIELDS))? {
+        match result.map_err(|e| StoreError::from_write(e, UNIQUE_FIELDS))?? {
             Some(user) => Ok(user),
             None => match self.user_by_id(id).await? {
                 Some(_) => Err(StoreError::Stale),

@@ -208,13 +208,16 @@ async fn manage_users_end_to_end() {
         .post("/api/v1/users", json!({ "username": "wang@cnic.cn" }))
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = api
+    let (status, body) = api
         .post(
             "/api/v1/users",
             json!({ "username": "z@cnic.cn", "nonsense": 1 }),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("nonsense"))
+    );
 
     // Search by organization, name, phone; paging.
     let (_, page) = api
@@ -575,4 +578,161 @@ async fn the_openapi_document_covers_every_route() {
         );
     }
     assert_eq!(operations, 18);
+}
+
+#[tokio::test]
+async fn the_administration_cannot_lock_itself_out() {
+    let app = TestApp::spawn().await;
+    let token = admin_token(&app).await;
+    let api = Api::new(&app, &token);
+    let admin = app
+        .state
+        .store
+        .user_by_username("admin")
+        .await
+        .unwrap()
+        .unwrap();
+    // The only administrator can be neither disabled nor demoted.
+    let (status, body) = api
+        .post(&format!("/api/v1/users/{}/disable", admin.id), json!({}))
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::CONFLICT, Some("admin")),
+        "{body}"
+    );
+    let (status, _) = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{}", admin.id),
+            Some(json!({ "version": admin.version, "admin": false })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        app.browser()
+            .login("admin", &app.admin_password)
+            .await
+            .status,
+        StatusCode::SEE_OTHER,
+        "still usable"
+    );
+
+    // Promoting a signed-in user ends their session: privileges change only at a new sign-in.
+    let user = app.user("promoted@cnic.cn").await;
+    let b = app.browser();
+    b.login("promoted@cnic.cn", PASSWORD).await;
+    let (_, now) = api.get(&format!("/api/v1/users/{}", user.id)).await;
+    let (status, _) = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{}", user.id),
+            Some(json!({ "version": now["version"], "admin": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        b.get("/admin").await.status,
+        StatusCode::SEE_OTHER,
+        "the old session is gone"
+    );
+    // With a second administrator, the first may be disabled.
+    let (status, _) = api
+        .post(&format!("/api/v1/users/{}/disable", admin.id), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn problems_for_every_kind_of_bad_request() {
+    let app = TestApp::spawn().await;
+    let token = admin_token(&app).await;
+    let api = Api::new(&app, &token);
+    let user = app.user("x@cnic.cn").await;
+    let (status, body) = api.get("/api/v1/nothing-here").await;
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (
+            StatusCode::NOT_FOUND,
+            Some("urn:tongxing:problem:not-found")
+        )
+    );
+    let (status, body) = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{}", user.id),
+            Some(json!({ "display_name": "No version" })),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("version")),
+        "{body}"
+    );
+    let (status, body) = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{}", user.id),
+            Some(json!({ "version": 1, "admin": "yes" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        api.get("/api/v1/users?page=9223372036854775807").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // Optional bodies may be left out.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/users/{}/disable", app.base, user.id))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // Search treats % and _ literally.
+    app.user("under_score@cnic.cn").await;
+    assert_eq!(api.get("/api/v1/users?q=r_s").await.1["total"], 1);
+    assert_eq!(api.get("/api/v1/users?q=%25").await.1["total"], 0);
+}
+
+#[tokio::test]
+async fn audit_times_are_instants_whatever_the_offset() {
+    let app = TestApp::spawn().await;
+    let token = admin_token(&app).await;
+    let api = Api::new(&app, &token);
+    app.user("t@cnic.cn").await;
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let utc = fmt(now - time::Duration::minutes(5));
+    let beijing = fmt((now - time::Duration::minutes(5)).to_offset(time::macros::offset!(+8)));
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let (_, a) = api
+        .get(&format!(
+            "/api/v1/audit?event=account.created&since={}",
+            enc(&utc)
+        ))
+        .await;
+    let (_, b) = api
+        .get(&format!(
+            "/api/v1/audit?event=account.created&since={}",
+            enc(&beijing)
+        ))
+        .await;
+    assert!(!a["items"].as_array().unwrap().is_empty());
+    assert_eq!(
+        a["items"], b["items"],
+        "the same instant in +08:00 selects the same entries"
+    );
+    let (_, by_actor) = api.get("/api/v1/audit?actor=client%3Aops-bot").await;
+    assert!(
+        by_actor["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["actor"] == "client:ops-bot")
+    );
+    assert!(!by_actor["items"].as_array().unwrap().is_empty());
 }

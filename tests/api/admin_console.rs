@@ -180,3 +180,37 @@ async fn console_actions_need_a_recent_sign_in() {
     assert_eq!(back.location(), Some("/admin/users"));
     assert_eq!(b.get("/admin/users").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_administrator_cannot_demote_or_disable_themselves() {
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+    b.login("admin", &app.admin_password).await;
+    let me = app
+        .state
+        .store
+        .user_by_username("admin")
+        .await
+        .unwrap()
+        .unwrap();
+    let path = format!("/admin/users/{}", me.id);
+    let page = b.get(&path).await;
+    // The profile form without the admin box ticked.
+    let refused = b
+        .submit_page(
+            &page,
+            &path,
+            &[("action", "profile"), ("display_name", "Boss")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.has("admin: you cannot remove your own administrator role"));
+    let page = b.get(&path).await;
+    let refused = b.submit_page(&page, &path, &[("action", "disable")]).await;
+    assert!(refused.has("you cannot disable your own account"));
+    assert_eq!(
+        b.get("/admin").await.status,
+        StatusCode::OK,
+        "still an administrator"
+    );
+}

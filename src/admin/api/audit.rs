@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::AdminAuth;
 use super::{ApiQuery, parse_id};
 use crate::error::{ApiError, Problem};
+use crate::service::admin;
 use crate::state::AppState;
 use crate::store::audit::{AuditFilter, AuditRow};
 
@@ -26,6 +27,8 @@ pub struct AuditQuery {
     pub until: Option<OffsetDateTime>,
     /// Paging: entries with an id below this (from `next_before`).
     pub before: Option<i64>,
+    /// Entries made by this actor (`admin`, `client:ops-bot`, `cli:root` …).
+    pub actor: Option<String>,
     /// 1–500, default 100.
     pub limit: Option<i64>,
 }
@@ -55,17 +58,17 @@ pub async fn list(
         }
         None => None,
     };
-    let items = state
-        .store
-        .list_audit(&AuditFilter {
-            subject_id,
-            event: q.event,
-            since: q.since,
-            until: q.until,
-            before_id: q.before,
-            limit,
-        })
-        .await?;
+    let filter = AuditFilter {
+        subject_id,
+        event: q.event,
+        since: q.since,
+        until: q.until,
+        before_id: q.before,
+        actor: q.actor,
+        security_only: false,
+        limit,
+    };
+    let items = admin::audit(&state, &filter).await?;
     let next_before = (items.len() as i64 == limit)
         .then(|| items.last().map(|r| r.id))
         .flatten();

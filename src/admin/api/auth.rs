@@ -22,6 +22,10 @@ pub struct AdminAuth {
     pub origin: Origin,
 }
 
+/// Refused calls audited per client address and minute; more are only
+/// logged, so anonymous floods cannot fill the (append-only) audit log.
+const AUDITED_REFUSALS_PER_MINUTE: i64 = 20;
+
 async fn refuse(
     state: &AppState,
     parts: &Parts,
@@ -29,6 +33,23 @@ async fn refuse(
     why: &str,
     err: ApiError,
 ) -> ApiError {
+    let key = format!("api-denied:{}", origin.ip.as_deref().unwrap_or("unknown"));
+    match state
+        .ephemeral
+        .incr(&key, std::time::Duration::from_secs(60))
+        .await
+    {
+        Ok(n) if n > AUDITED_REFUSALS_PER_MINUTE => {
+            tracing::warn!(
+                ip = origin.ip.as_deref().unwrap_or("-"),
+                reason = why,
+                "management API call refused (not audited: too many)"
+            );
+            return err;
+        }
+        Ok(_) => {}
+        Err(e) => return ApiError::internal(e),
+    }
     let entry = Entry::new("admin.api_denied", Outcome::Failure)
         .origin(origin)
         .detail(
@@ -53,8 +74,9 @@ impl FromRequestParts<AppState> for AdminAuth {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
+                v.split_once(' ')
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                    .map(|(_, t)| t)
             })
             .map(str::trim)
             .filter(|t| !t.is_empty());

@@ -39,7 +39,7 @@ pub struct CreateClient {
     pub jwks: Option<Value>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedClient {
     #[schema(value_type = Object)]
     pub client: Value,
@@ -165,7 +165,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct NewSecret {
     pub client_secret: Option<String>,
 }

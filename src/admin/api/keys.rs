@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::ApiJson;
+use super::OptionalJson;
 use super::auth::AdminAuth;
 use crate::crypto::jws::Alg;
 use crate::error::{ApiError, Problem};
@@ -42,7 +42,7 @@ pub struct Rotated {
 pub async fn rotate(
     State(state): State<AppState>,
     admin: AdminAuth,
-    ApiJson(body): ApiJson<Rotate>,
+    OptionalJson(body): OptionalJson<Rotate>,
 ) -> Result<Json<Rotated>, ApiError> {
     let algs = match body.alg.as_deref() {
         Some(a) => {

@@ -69,9 +69,54 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(e) => Err(ApiError::bad_request(e.body_text())),
+            Err(e) => Err(json_problem(e)),
         }
     }
+}
+
+/// A JSON body that may be left out entirely (all its fields optional).
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        use axum::http::header;
+        let headers = req.headers();
+        let empty = headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v == "0")
+            || (headers.get(header::CONTENT_TYPE).is_none()
+                && headers.get(header::TRANSFER_ENCODING).is_none());
+        if empty {
+            return Ok(OptionalJson(T::default()));
+        }
+        ApiJson::<T>::from_request(req, state)
+            .await
+            .map(|ApiJson(v)| OptionalJson(v))
+    }
+}
+
+/// A body that is not the JSON expected: a data error names the field
+/// (serde says "missing field `version`", "unknown field `x`", "invalid
+/// type … at line …"), anything else is a bad request.
+fn json_problem(e: axum::extract::rejection::JsonRejection) -> ApiError {
+    use axum::extract::rejection::JsonRejection;
+    let text = e.body_text();
+    let field = text.split('`').nth(1).map(str::to_string);
+    match (e, field) {
+        (JsonRejection::JsonDataError(_), Some(f)) => ApiError::invalid_named(f, text),
+        (JsonRejection::JsonDataError(_), None) => ApiError {
+            status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            ..ApiError::bad_request(text)
+        },
+        _ => ApiError::bad_request(text),
+    }
+}
+
+/// Unknown paths under /api get a problem document, not the HTML page.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such API endpoint")
 }
 
 /// Query string; malformed values become a problem document.

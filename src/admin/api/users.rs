@@ -9,10 +9,11 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::AdminAuth;
-use super::{ApiJson, ApiQuery, parse_id};
+use super::{ApiJson, ApiQuery, OptionalJson, parse_id};
 use crate::domain::SecretPassword;
 use crate::error::{ApiError, Problem};
 use crate::service::accounts::{self, NewAccount, ProfileInput};
+use crate::service::admin;
 use crate::state::AppState;
 use crate::store::users::{AccountStatus, User};
 
@@ -92,20 +93,17 @@ pub async fn search(
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     let per_page = q.per_page.unwrap_or(50);
-    if !(1..=200).contains(&per_page) {
+    if !(1..=admin::MAX_PER_PAGE).contains(&per_page) {
         return Err(ApiError::invalid("per_page", "must be between 1 and 200"));
     }
     let page = q.page.unwrap_or(1);
-    if page < 1 {
-        return Err(ApiError::invalid("page", "must be at least 1"));
+    if !(1..=admin::MAX_PAGE).contains(&page) {
+        return Err(ApiError::invalid("page", "must be between 1 and 1000000"));
     }
     if q.q.chars().count() > 100 {
         return Err(ApiError::invalid("q", "is too long"));
     }
-    let (users, total) = state
-        .store
-        .search_users(q.q.trim(), per_page, (page - 1) * per_page)
-        .await?;
+    let (users, total) = admin::search_users(&state, &q.q, page, per_page).await?;
     Ok(Json(UserPage {
         items: users.into_iter().map(UserView::from).collect(),
         total,
@@ -114,7 +112,7 @@ pub async fn search(
     }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub username: String,
@@ -129,7 +127,7 @@ pub struct CreateUser {
     pub password: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedUser {
     pub user: UserView,
     /// Present only when it was generated; shown this once.
@@ -250,7 +248,7 @@ pub async fn disable(
     State(state): State<AppState>,
     admin: AdminAuth,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<StatusChange>,
+    OptionalJson(body): OptionalJson<StatusChange>,
 ) -> Result<Json<UserView>, ApiError> {
     set_status(&state, &admin, &id, AccountStatus::Disabled, body.reason).await
 }
@@ -261,19 +259,19 @@ pub async fn enable(
     State(state): State<AppState>,
     admin: AdminAuth,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<StatusChange>,
+    OptionalJson(body): OptionalJson<StatusChange>,
 ) -> Result<Json<UserView>, ApiError> {
     set_status(&state, &admin, &id, AccountStatus::Active, body.reason).await
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
     /// The new password (policy-checked); omit to generate one.
     pub password: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct PasswordResult {
     /// The generated password, shown this once; absent when one was given.
     pub password: Option<String>,
@@ -285,7 +283,7 @@ pub async fn reset_password(
     State(state): State<AppState>,
     admin: AdminAuth,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<PasswordReset>,
+    OptionalJson(body): OptionalJson<PasswordReset>,
 ) -> Result<Json<PasswordResult>, ApiError> {
     let user = accounts::by_id(&state, parse_id(&id)?).await?;
     let password = accounts::reset_password(

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::{AdminSession, AuditLine};
 use crate::error::PageError;
 use crate::pages::{Chrome, PageCtx, render};
+use crate::service::admin;
 use crate::state::AppState;
 use crate::store::audit::AuditFilter;
 
@@ -57,7 +58,7 @@ pub async fn show(
         limit: PAGE,
         ..AuditFilter::default()
     };
-    let rows = state.store.list_audit(&filter).await?;
+    let rows = admin::audit(&state, &filter).await?;
     let older = (rows.len() as i64 == PAGE)
         .then(|| rows.last().map(|r| r.id))
         .flatten()

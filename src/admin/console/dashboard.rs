@@ -7,9 +7,8 @@ use axum::response::Response;
 use super::{AdminSession, AuditLine};
 use crate::error::PageError;
 use crate::pages::{Chrome, PageCtx, render};
+use crate::service::admin;
 use crate::state::AppState;
-use crate::store::audit::AuditFilter;
-use crate::store::users::AccountStatus;
 
 #[derive(Template)]
 #[template(path = "admin/dashboard.html")]
@@ -25,29 +24,9 @@ pub async fn show(
     ctx: PageCtx,
     _admin: AdminSession,
 ) -> Result<Response, PageError> {
-    let total = state.store.count_users().await?;
-    let disabled = state
-        .store
-        .count_users_with_status(AccountStatus::Disabled)
-        .await?;
-    let rows = state
-        .store
-        .list_audit(&AuditFilter {
-            limit: 200,
-            ..AuditFilter::default()
-        })
-        .await?;
-    // Security events: failures of any kind and account changes.
-    let events = rows
-        .into_iter()
-        .filter(|r| {
-            r.outcome == "failure"
-                || r.event.starts_with("account.")
-                || r.event.starts_with("login.lockout")
-        })
-        .take(20)
-        .map(AuditLine::from)
-        .collect();
+    let d = admin::dashboard(&state).await?;
+    let (total, disabled) = (d.total, d.disabled);
+    let events = d.events.into_iter().map(AuditLine::from).collect();
     render(&DashboardPage {
         c: ctx.chrome().await?,
         total,

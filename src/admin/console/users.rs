@@ -13,6 +13,7 @@ use crate::extract::{ClientOrigin, CsrfForm};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
 use crate::service::accounts::{self, AccountError, ProfileInput};
+use crate::service::admin;
 use crate::state::AppState;
 use crate::store::audit::AuditFilter;
 use crate::store::users::{AccountStatus, User};
@@ -42,12 +43,9 @@ pub async fn search(
     _admin: AdminSession,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, PageError> {
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, admin::MAX_PAGE);
     let text: String = q.q.trim().chars().take(100).collect();
-    let (users, total) = state
-        .store
-        .search_users(&text, PAGE, (page - 1) * PAGE)
-        .await?;
+    let (users, total) = admin::search_users(&state, &text, page, PAGE).await?;
     let next = (page * PAGE < total).then(|| {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("q", &text)
@@ -87,17 +85,18 @@ async fn user_page(
     error: Option<String>,
     generated: Option<String>,
 ) -> Result<UserPage, PageError> {
-    let events = state
-        .store
-        .list_audit(&AuditFilter {
+    let events = admin::audit(
+        state,
+        &AuditFilter {
             subject_id: Some(user.id),
             limit: 20,
             ..AuditFilter::default()
-        })
-        .await?
-        .into_iter()
-        .map(AuditLine::from)
-        .collect();
+        },
+    )
+    .await?
+    .into_iter()
+    .map(AuditLine::from)
+    .collect();
     Ok(UserPage {
         c: ctx.chrome().await?,
         u: user,
@@ -110,7 +109,10 @@ async fn user_page(
 
 async fn load(state: &AppState, id: &str) -> Result<User, PageError> {
     let id = uuid::Uuid::parse_str(id).map_err(|_| PageError::NotFound)?;
-    state.store.user_by_id(id).await?.ok_or(PageError::NotFound)
+    accounts::by_id(state, id).await.map_err(|e| match e {
+        AccountError::NotFound => PageError::NotFound,
+        other => PageError::Internal(other.to_string()),
+    })
 }
 
 pub async fn detail(
@@ -230,6 +232,7 @@ pub async fn act(
                     .collect::<Vec<_>>()
                     .join(" "),
                 AccountError::Conflict(field) => format!("{field}: already in use"),
+                AccountError::Refused(field, text) => format!("{field}: {text}"),
                 AccountError::Hash(h) => return Err(h.into()),
                 other => return Err(PageError::Internal(other.to_string())),
             };
