@@ -284,6 +284,7 @@ pub struct Text {
     pub admin_yes: &'static str,
     pub admin_no: &'static str,
     pub admin_events_of_user: &'static str,
+    pub admin_create_user: &'static str,
 }
 
 impl Text {
@@ -457,6 +458,7 @@ pub static ZH_CN: Text = Text {
     admin_yes: "是",
     admin_no: "否",
     admin_events_of_user: "该用户的审计记录",
+    admin_create_user: "新建用户",
 };
 
 pub static EN: Text = Text {
@@ -601,6 +603,7 @@ pub static EN: Text = Text {
     admin_yes: "yes",
     admin_no: "no",
     admin_events_of_user: "Audit entries of this account",
+    admin_create_user: "Create an account",
 };
 
 #[cfg(test)]

@@ -62,7 +62,10 @@ pub fn pages() -> Router<AppState> {
         )
         .route(CONSENT, post(oidc::authorize::consent))
         .route(ADMIN, get(admin::console::dashboard::show))
-        .route(ADMIN_USERS, get(admin::console::users::search))
+        .route(
+            ADMIN_USERS,
+            get(admin::console::users::search).post(admin::console::users::create),
+        )
         .route(
             ADMIN_USER,
             get(admin::console::users::detail).post(admin::console::users::act),

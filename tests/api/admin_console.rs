@@ -214,3 +214,42 @@ async fn an_administrator_cannot_demote_or_disable_themselves() {
         "still an administrator"
     );
 }
+
+#[tokio::test]
+async fn an_administrator_creates_an_account_in_the_console() {
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+    b.login("admin", &app.admin_password).await;
+    let page = b.get("/admin/users").await;
+    let created = b
+        .submit_page(
+            &page,
+            "/admin/users",
+            &[
+                ("username", "new@cnic.cn"),
+                ("display_name", "新人"),
+                ("organization", "CNIC"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let start = created.body.find("<code>").unwrap() + 6;
+    let end = created.body[start..].find("</code>").unwrap() + start;
+    let password = crate::helpers::unescape(&created.body[start..end]);
+    assert_eq!(
+        app.browser().login("new@cnic.cn", &password).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let page = b.get("/admin/users").await;
+    let dup = b
+        .submit_page(&page, "/admin/users", &[("username", "new@cnic.cn")])
+        .await;
+    assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(dup.has("username: already in use"));
+    assert!(
+        app.audit("account.created")
+            .await
+            .iter()
+            .any(|r| r.actor == "admin")
+    );
+}

@@ -28,6 +28,7 @@ struct UsersPage {
     users: Vec<User>,
     total: i64,
     next: Option<String>,
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -58,7 +59,61 @@ pub async fn search(
         users,
         total,
         next,
+        error: None,
     })
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    username: String,
+    display_name: Option<String>,
+    login_phone: Option<String>,
+    organization: Option<String>,
+    admin: Option<String>,
+}
+
+/// Creates an account; a strong password is generated and shown once.
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    admin_session: AdminSession,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(form, _): CsrfForm<CreateForm>,
+) -> Result<Response, PageError> {
+    let input = accounts::NewAccount {
+        username: form.username,
+        display_name: form.display_name,
+        login_phone: form.login_phone,
+        organization: form.organization,
+        is_admin: form.admin.is_some(),
+        ..accounts::NewAccount::default()
+    };
+    match accounts::create(&state, input, &admin_session.actor(), &origin).await {
+        Ok((user, generated)) => {
+            let done = Some(ctx.t().admin_done.to_string());
+            render(&user_page(&state, &ctx, user, done, None, generated).await?)
+        }
+        Err(e) => {
+            let message = match e {
+                AccountError::Invalid(v) => format!("{}: {}", v.field, v.reason),
+                AccountError::Conflict(field) => format!("{field}: already in use"),
+                AccountError::Hash(h) => return Err(h.into()),
+                other => return Err(PageError::Internal(other.to_string())),
+            };
+            let (users, total) = admin::search_users(&state, "", 1, PAGE).await?;
+            render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &UsersPage {
+                    c: ctx.chrome().await?,
+                    q: String::new(),
+                    users,
+                    total,
+                    next: None,
+                    error: Some(message),
+                },
+            )
+        }
+    }
 }
 
 #[derive(Template)]
