@@ -107,6 +107,16 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Register the two demo applications (clients/mail and clients/arp);
+    /// replaces earlier demo registrations.
+    AddDemo {
+        #[arg(long, default_value = "http://127.0.0.1:9001")]
+        mail_url: String,
+        #[arg(long, default_value = "http://127.0.0.1:9002")]
+        arp_url: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one client.
     Show {
         id: String,
@@ -634,6 +644,54 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             }
             Err(e) => fail(Exit::Failure, e),
         },
+        ClientCommand::AddDemo {
+            mail_url,
+            arp_url,
+            json,
+        } => {
+            let mut registered = Vec::new();
+            for (id, name, url, package) in [
+                ("mail-demo", "邮件系统 Mail (demo)", mail_url, "mail-demo"),
+                ("arp-demo", "科研管理 ARP (demo)", arp_url, "arp-demo"),
+            ] {
+                let base = url.trim_end_matches('/').to_string();
+                match clients::remove(state, id, &actor, &origin).await {
+                    Ok(()) | Err(ClientError::NotFound) => {}
+                    Err(e) => return client_exit(e),
+                }
+                let input = NewClient {
+                    id: id.into(),
+                    name: name.into(),
+                    redirect_uris: vec![format!("{base}/callback")],
+                    post_logout_redirect_uris: vec![format!("{base}/")],
+                    backchannel_logout_uri: Some(format!("{base}/backchannel-logout")),
+                    first_party: true,
+                    ..NewClient::default()
+                };
+                match clients::register(state, input, &actor, &origin).await {
+                    Ok((c, secret)) => {
+                        registered.push((c, secret.unwrap_or_default(), base, package))
+                    }
+                    Err(e) => return client_exit(e),
+                }
+            }
+            if json {
+                let out: Vec<serde_json::Value> = registered
+                    .iter()
+                    .map(|(c, secret, base, _)| json!({ "client_id": c.id, "client_secret": secret, "url": base }))
+                    .collect();
+                println!("{}", serde_json::Value::Array(out));
+            } else {
+                let issuer = state.config.issuer();
+                for (c, secret, base, package) in &registered {
+                    println!("registered {} ({}) at {base}", c.id, c.name);
+                    println!(
+                        "  run: DEMO_ISSUER={issuer} cargo run -p {package} -- --client-secret {secret}"
+                    );
+                }
+            }
+            Exit::Ok
+        }
         ClientCommand::Show { id, json } => match clients::find(state, &id).await {
             Ok(Some(c)) => {
                 print_client(&c, json);

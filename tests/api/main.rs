@@ -11,6 +11,7 @@ mod admin_console;
 mod backchannel;
 mod cli;
 mod clients_cli;
+mod demo_apps;
 mod i18n;
 mod login;
 mod nodes;

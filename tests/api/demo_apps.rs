@@ -1,0 +1,204 @@
+//! The demo relying applications (clients/mail, clients/arp) against a real
+//! passport: single sign-on and back-channel logout across both.
+
+use reqwest::StatusCode;
+use tongxing_demo_rp::{Config, Demo};
+
+use crate::helpers::{Browser, PASSWORD, TestApp};
+
+async fn demo(app: &TestApp, listener: tokio::net::TcpListener, id: &str, secret: &str) -> String {
+    let config = Config {
+        name: format!("{id} (test)"),
+        cookie: id.replace('-', "_"),
+        issuer: app.base.clone(),
+        client_id: id.into(),
+        client_secret: secret.into(),
+    };
+    let demo = Demo::build(config, listener).await.expect("demo starts");
+    let url = demo.url().to_string();
+    tokio::spawn(demo.run());
+    url
+}
+
+/// Follows redirects across the demo and the passport with one cookie jar,
+/// filling the login form when it appears; returns the final page.
+async fn visit(
+    b: &Browser,
+    start: &str,
+    login: Option<(&str, &str)>,
+) -> (crate::helpers::Page, bool) {
+    let mut url = start.to_string();
+    let mut saw_login_form = false;
+    for _ in 0..10 {
+        let page = b.at("").get(&url).await;
+        if page.status == StatusCode::OK && page.has("action=\"/login\"") {
+            saw_login_form = true;
+            let (user, password) = login.expect("a login form appeared although none was expected");
+            let origin = url::Url::parse(&url).unwrap();
+            let base = format!("{}://{}", origin.scheme(), origin.host_str().unwrap())
+                + &origin.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let next = b
+                .at(&base)
+                .submit_page(
+                    &page,
+                    "/login",
+                    &[("identifier", user), ("password", password)],
+                )
+                .await;
+            url = absolute(&base, next.location().unwrap());
+            continue;
+        }
+        match page.location() {
+            Some(loc) => {
+                let origin = url::Url::parse(&url).unwrap();
+                url = origin.join(loc).unwrap().to_string();
+            }
+            None => return (page, saw_login_form),
+        }
+    }
+    panic!("too many redirects from {start}");
+}
+
+fn absolute(base: &str, loc: &str) -> String {
+    if loc.starts_with("http") {
+        loc.to_string()
+    } else {
+        format!("{base}{loc}")
+    }
+}
+
+#[tokio::test]
+async fn single_sign_on_and_back_channel_logout_across_the_demo_apps() {
+    let app = TestApp::spawn().await;
+    app.user("zhang@cnic.cn").await;
+    let mail_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let arp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mail_url = format!("http://{}", mail_listener.local_addr().unwrap());
+    let arp_url = format!("http://{}", arp_listener.local_addr().unwrap());
+
+    // One command registers both.
+    let out = app
+        .cli(
+            &[
+                "client",
+                "add-demo",
+                "--mail-url",
+                &mail_url,
+                "--arp-url",
+                &arp_url,
+                "--json",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = app
+        .cli(
+            &[
+                "client",
+                "add-demo",
+                "--mail-url",
+                &mail_url,
+                "--arp-url",
+                &arp_url,
+            ],
+            None,
+        )
+        .await;
+    assert!(
+        text.stdout.contains("cargo run -p mail-demo"),
+        "{}",
+        text.stdout
+    );
+    // Running it again replaces the registrations (and their secrets).
+    let out = app
+        .cli(
+            &[
+                "client",
+                "add-demo",
+                "--mail-url",
+                &mail_url,
+                "--arp-url",
+                &arp_url,
+                "--json",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let registered = out.json();
+    let secret_of = |id: &str| {
+        registered
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["client_id"] == id)
+            .unwrap()["client_secret"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mail = demo(&app, mail_listener, "mail-demo", &secret_of("mail-demo")).await;
+    let arp = demo(&app, arp_listener, "arp-demo", &secret_of("arp-demo")).await;
+
+    let b = app.browser();
+    // Mail: the passport asks for the password once.
+    let (page, asked) = visit(
+        &b,
+        &format!("{mail}/login"),
+        Some(("zhang@cnic.cn", PASSWORD)),
+    )
+    .await;
+    assert!(asked);
+    assert!(page.has("id=\"signed-in\""), "{}", page.body);
+    assert!(page.has("zhang@cnic.cn"));
+    // ARP: no second password.
+    let (page, asked) = visit(&b, &format!("{arp}/login"), None).await;
+    assert!(!asked, "single sign-on: no login form the second time");
+    assert!(page.has("id=\"signed-in\"") && page.has("zhang@cnic.cn"));
+
+    // Sign out of mail: the passport session ends and ARP hears of it.
+    let out = b
+        .at(&mail)
+        .client
+        .post(format!("{mail}/logout"))
+        .send()
+        .await
+        .unwrap();
+    let loc = out.headers()["location"].to_str().unwrap().to_string();
+    assert!(loc.starts_with(&format!("{}/logout?", app.base)), "{loc}");
+    let (page, _) = visit(&b, &loc, None).await;
+    assert!(
+        page.has("id=\"signed-out\""),
+        "back on mail, signed out: {}",
+        page.body
+    );
+    let mut ended = false;
+    for _ in 0..100 {
+        if b.at(&arp).get("/").await.has("id=\"signed-out\"") {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ended, "ARP's session ended through back-channel logout");
+    assert_eq!(
+        b.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "the passport session ended too"
+    );
+
+    // An error from the passport is explained in words.
+    let page = b
+        .at(&mail)
+        .get("/callback?error=access_denied&state=unknown")
+        .await;
+    assert!(page.has("data-code=\"access_denied\"") && page.has("账号已被停用"));
+}
+
+#[tokio::test]
+async fn the_demo_explains_errors() {
+    assert!(tongxing_demo_rp::explain("access_denied").contains("停用"));
+    assert!(tongxing_demo_rp::explain("access_denied").contains("disabled"));
+    assert!(tongxing_demo_rp::explain("whatever").contains("administrator"));
+}
