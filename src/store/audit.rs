@@ -82,6 +82,21 @@ macro_rules! insert_audit {
 }
 pub(crate) use insert_audit;
 
+/// Runs `$body` (statements on `$tx`, yielding a row count) and appends
+/// `$audit`, in one transaction on whichever backend is configured.
+macro_rules! audited_write {
+    ($store:expr, $audit:expr, |$tx:ident| $body:expr) => {
+        $crate::store::on_db!($store, pool => {
+            let mut $tx = pool.begin().await?;
+            let n: u64 = $body;
+            $crate::store::audit::insert_audit!(&mut *$tx, $audit)?;
+            $tx.commit().await?;
+            n
+        })
+    };
+}
+pub(crate) use audited_write;
+
 impl Store {
     pub async fn append_audit(&self, e: &NewAuditEvent) -> Result<(), StoreError> {
         on_db!(self, pool => insert_audit!(pool, e)?);

@@ -3,8 +3,8 @@
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
-use super::audit::{NewAuditEvent, insert_audit};
-use super::{Store, StoreError, on_db};
+use super::audit::{NewAuditEvent, audited_write, insert_audit};
+use super::{Store, StoreError, found, on_db};
 
 /// A client as stored; list-valued fields are JSON arrays in text columns
 /// (portable across both backends) and decoded by the client service.
@@ -79,18 +79,14 @@ impl Store {
 
     /// Deletes the client and (by cascade) its grants, tokens and consents.
     pub async fn delete_client(&self, id: &str, audit: &NewAuditEvent) -> Result<(), StoreError> {
-        let n = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query("DELETE FROM clients WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
-            insert_audit!(&mut *tx, audit)?;
-            tx.commit().await?;
-            n
-        });
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        let n = audited_write!(self, audit, |tx| sqlx::query(
+            "DELETE FROM clients WHERE id = $1"
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected());
+        found(n)
     }
 
     pub async fn set_client_secret(
@@ -100,26 +96,18 @@ impl Store {
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
         let now = OffsetDateTime::now_utc();
-        let n = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query(
-                "UPDATE clients SET secret_hash = $2, updated_at = $3, version = version + 1 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(secret_hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            insert_audit!(&mut *tx, audit)?;
-            tx.commit().await?;
-            n
+        let n = audited_write!(self, audit, |tx| {
+            sqlx::query(
+            "UPDATE clients SET secret_hash = $2, updated_at = $3, version = version + 1 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(secret_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
         });
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(n)
     }
 }
 

@@ -83,6 +83,15 @@ impl StoreError {
     }
 }
 
+/// `NotFound` when a write touched no row.
+pub(crate) fn found(rows: u64) -> Result<(), StoreError> {
+    if rows == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     db: Db,

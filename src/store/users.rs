@@ -4,8 +4,8 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::audit::{NewAuditEvent, insert_audit};
-use super::{Store, StoreError, on_db};
+use super::audit::{NewAuditEvent, audited_write, insert_audit};
+use super::{Store, StoreError, found, on_db};
 
 /// Lifecycle state of an account. Stored as text so later states (for
 /// example "weak password, blocked until an admin resets it") need no
@@ -188,28 +188,19 @@ impl Store {
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
         let now = OffsetDateTime::now_utc();
-        let done = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query(
-                "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
-                 must_change_password = CASE WHEN $4 THEN FALSE ELSE must_change_password END, \
-                 session_epoch = session_epoch + 1, version = version + 1 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(hash)
-            .bind(now)
-            .bind(clear_forced)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            insert_audit!(&mut *tx, audit)?;
-            tx.commit().await?;
-            n
-        });
-        if done == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        let n = audited_write!(self, audit, |tx| sqlx::query(
+            "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
+             must_change_password = CASE WHEN $4 THEN FALSE ELSE must_change_password END, \
+             session_epoch = session_epoch + 1, version = version + 1 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(hash)
+        .bind(now)
+        .bind(clear_forced)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected());
+        found(n)
     }
 
     /// A transparent re-hash after a parameter change (same password, so
@@ -432,14 +423,14 @@ impl Store {
         audit: &NewAuditEvent,
     ) -> Result<u64, StoreError> {
         let now = OffsetDateTime::now_utc();
-        let (n, grants) = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+        let grants: u64;
+        let n = audited_write!(self, audit, |tx| {
             let n = sqlx::query("UPDATE users SET session_epoch = session_epoch + 1, version = version + 1 WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            let grants = sqlx::query(
+            grants = sqlx::query(
                 "UPDATE grants SET revoked_at = $2, revoked_reason = 'revoked by an administrator' WHERE user_id = $1 AND revoked_at IS NULL",
             )
             .bind(id)
@@ -447,14 +438,8 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            insert_audit!(&mut *tx, audit)?;
-            tx.commit().await?;
-            (n, grants)
+            n
         });
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(grants)
-        }
+        found(n).map(|()| grants)
     }
 }
