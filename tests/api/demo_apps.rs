@@ -13,6 +13,7 @@ async fn demo(app: &TestApp, listener: tokio::net::TcpListener, id: &str, secret
         issuer: app.base.clone(),
         client_id: id.into(),
         client_secret: secret.into(),
+        public_url: None,
     };
     let demo = Demo::build(config, listener).await.expect("demo starts");
     let url = demo.url().to_string();
@@ -188,12 +189,75 @@ async fn single_sign_on_and_back_channel_logout_across_the_demo_apps() {
         "the passport session ended too"
     );
 
-    // An error from the passport is explained in words.
+    // An error from the passport (here: the sign-in refused) is explained
+    // in words, for a sign-in this browser started.
+    let start = b.at(&mail).get("/login").await;
+    let state = crate::helpers::query(start.location().unwrap())["state"].clone();
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let page = b
         .at(&mail)
-        .get("/callback?error=access_denied&state=unknown")
+        .get(&format!(
+            "/callback?error=access_denied&state={}&iss={}",
+            enc(&state),
+            enc(&app.base)
+        ))
         .await;
-    assert!(page.has("data-code=\"access_denied\"") && page.has("账号已被停用"));
+    assert!(
+        page.has("data-code=\"access_denied\"") && page.has("账号已被停用"),
+        "{}",
+        page.body
+    );
+    // A callback this browser did not start, or from another issuer, is refused.
+    let page = app
+        .browser()
+        .at("")
+        .get(&format!(
+            "{mail}/callback?error=access_denied&state={}&iss={}",
+            enc(&state),
+            enc(&app.base)
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let start = b.at(&mail).get("/login").await;
+    let state = crate::helpers::query(start.location().unwrap())["state"].clone();
+    let page = b
+        .at(&mail)
+        .get(&format!(
+            "/callback?code=x&state={}&iss=https%3A%2F%2Fevil.example",
+            enc(&state)
+        ))
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::BAD_REQUEST,
+        "mix-up defence (RFC 9207)"
+    );
+
+    // Forged or malformed logout tokens are refused with 400 (§2.8).
+    let (key, _) = tongxing::crypto::jws::SigningKey::generate(
+        tongxing::crypto::jws::Alg::RS256,
+        "forged".into(),
+    )
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let forged = key
+        .sign("logout+jwt", &serde_json::json!({ "iss": app.base, "aud": "arp-demo", "iat": now, "exp": now + 60, "jti": "j1", "sid": "x",
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} } }))
+        .unwrap();
+    let http = reqwest::Client::new();
+    for body in [
+        vec![("logout_token", forged.as_str())],
+        vec![("logout_token", "garbage")],
+        vec![],
+    ] {
+        let r = http
+            .post(format!("{arp}/backchannel-logout"))
+            .form(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
 }
 
 #[tokio::test]

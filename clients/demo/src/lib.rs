@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Form, Query, State};
@@ -37,6 +38,10 @@ pub struct Args {
     pub client_secret: String,
     #[arg(long, env = "DEMO_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// The address browsers use for this application, when it differs from
+    /// `http://<listen>` (its redirect URI is `<url>/callback`).
+    #[arg(long, env = "DEMO_URL")]
+    pub url: Option<String>,
 }
 
 /// What distinguishes one demo application from another.
@@ -49,6 +54,8 @@ pub struct Config {
     pub issuer: String,
     pub client_id: String,
     pub client_secret: String,
+    /// Public base URL; `http://<listen address>` when `None`.
+    pub public_url: Option<String>,
 }
 
 type Client = CoreClient<
@@ -67,7 +74,23 @@ struct SignedIn {
     id_token: String,
     sid: Option<String>,
     sub: String,
+    since: Instant,
 }
+
+/// A sign-in under way: PKCE verifier and nonce, kept until the callback.
+struct Pending {
+    verifier: String,
+    nonce: String,
+    since: Instant,
+}
+
+/// Limits that keep the in-memory maps bounded.
+const PENDING_FOR: Duration = Duration::from_secs(600);
+const SESSION_FOR: Duration = Duration::from_secs(12 * 3600);
+const MAX_ENTRIES: usize = 10_000;
+/// Logout tokens must be this fresh (their `iat`), and each `jti` is
+/// accepted once within this window.
+const LOGOUT_TOKEN_WINDOW: Duration = Duration::from_secs(300);
 
 struct Inner {
     config: Config,
@@ -75,11 +98,16 @@ struct Inner {
     client: Client,
     http: reqwest::Client,
     end_session: Option<String>,
+    issuer: String,
     jwks_uri: String,
-    /// state → (PKCE verifier, nonce) of sign-ins under way.
-    pending: Mutex<HashMap<String, (String, String)>>,
+    /// The passport's keys, fetched again (at most every 10 s) for an unknown kid.
+    jwks: Mutex<Option<(Instant, jsonwebtoken::jwk::JwkSet)>>,
+    /// state → sign-in under way.
+    pending: Mutex<HashMap<String, Pending>>,
     /// session cookie → who is signed in.
     sessions: Mutex<HashMap<String, SignedIn>>,
+    /// Logout-token `jti`s seen recently (replay protection).
+    seen_jtis: Mutex<HashMap<String, Instant>>,
 }
 
 #[derive(Clone)]
@@ -105,9 +133,16 @@ impl Demo {
     /// Discovers the passport and prepares the application on `listener`.
     pub async fn build(config: Config, listener: tokio::net::TcpListener) -> Result<Demo, String> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let base = format!("http://{addr}");
+        let base = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_string();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| e.to_string())?;
         let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|e| format!("issuer: {e}"))?;
@@ -126,6 +161,8 @@ impl Demo {
             .json()
             .await
             .map_err(|e| e.to_string())?;
+        let issuer_url = metadata.issuer().to_string();
+        let jwks_uri = metadata.jwks_uri().to_string();
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(config.client_id.clone()),
@@ -134,13 +171,16 @@ impl Demo {
         .set_redirect_uri(RedirectUrl::new(format!("{base}/callback")).map_err(|e| e.to_string())?);
         let state = AppState(Arc::new(Inner {
             end_session: raw["end_session_endpoint"].as_str().map(str::to_string),
-            jwks_uri: raw["jwks_uri"].as_str().unwrap_or_default().to_string(),
+            issuer: issuer_url.trim_end_matches('/').to_string(),
+            jwks_uri,
+            jwks: Mutex::default(),
             config,
             base: base.clone(),
             client,
             http,
             pending: Mutex::default(),
             sessions: Mutex::default(),
+            seen_jtis: Mutex::default(),
         }));
         let router = Router::new()
             .route("/", get(home))
@@ -178,6 +218,7 @@ pub async fn main(name: &str, default_client: &str, default_port: u16) -> std::p
         issuer: args.issuer,
         client_id: args.client_id.unwrap_or_else(|| default_client.into()),
         client_secret: args.client_secret,
+        public_url: args.url,
     };
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
@@ -214,9 +255,8 @@ fn cookie_name(state: &AppState) -> String {
     format!("{}_session", state.0.config.cookie)
 }
 
-fn session_of(state: &AppState, headers: &HeaderMap) -> Option<(String, SignedIn)> {
-    let name = cookie_name(state);
-    let id = headers
+fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|h| h.to_str().ok())
@@ -224,8 +264,15 @@ fn session_of(state: &AppState, headers: &HeaderMap) -> Option<(String, SignedIn
         .find_map(|c| {
             let (k, v) = c.trim().split_once('=')?;
             (k == name).then(|| v.to_string())
-        })?;
-    let signed = lock(&state.0.sessions).get(&id).cloned()?;
+        })
+}
+
+fn session_of(state: &AppState, headers: &HeaderMap) -> Option<(String, SignedIn)> {
+    let id = read_cookie(headers, &cookie_name(state))?;
+    let signed = lock(&state.0.sessions)
+        .get(&id)
+        .filter(|s| s.since.elapsed() < SESSION_FOR)
+        .cloned()?;
     Some((id, signed))
 }
 
@@ -283,7 +330,29 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Html<String>
     }
 }
 
-async fn login(State(state): State<AppState>) -> Redirect {
+/// Drops expired entries and, past the cap, the oldest ones.
+fn prune<T>(map: &mut HashMap<String, T>, age: impl Fn(&T) -> Duration, limit: Duration) {
+    map.retain(|_, v| age(v) < limit);
+    while map.len() >= MAX_ENTRIES {
+        let Some(oldest) = map
+            .iter()
+            .max_by_key(|(_, v)| age(v))
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
+        map.remove(&oldest);
+    }
+}
+
+fn state_cookie(state: &AppState) -> String {
+    format!("{}_state", state.0.config.cookie)
+}
+
+/// Starts a sign-in. The `state` also goes into a short-lived cookie, so
+/// the callback only completes in the browser that started it (no login
+/// CSRF).
+async fn login(State(state): State<AppState>) -> Response {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = state
         .0
@@ -298,11 +367,28 @@ async fn login(State(state): State<AppState>) -> Redirect {
         .add_scope(Scope::new("phone".into()))
         .set_pkce_challenge(challenge)
         .url();
-    lock(&state.0.pending).insert(
-        csrf.secret().clone(),
-        (verifier.secret().clone(), nonce.secret().clone()),
+    {
+        let mut pending = lock(&state.0.pending);
+        prune(&mut pending, |p| p.since.elapsed(), PENDING_FOR);
+        pending.insert(
+            csrf.secret().clone(),
+            Pending {
+                verifier: verifier.secret().clone(),
+                nonce: nonce.secret().clone(),
+                since: Instant::now(),
+            },
+        );
+    }
+    let cookie = format!(
+        "{}={}; Path=/callback; Max-Age=600; HttpOnly; SameSite=Lax",
+        state_cookie(&state),
+        csrf.secret()
     );
-    Redirect::to(url.as_str())
+    let mut r = Redirect::to(url.as_str()).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
 }
 
 #[derive(Deserialize)]
@@ -310,6 +396,8 @@ struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    /// RFC 9207: the passport names itself; checked against discovery.
+    iss: Option<String>,
 }
 
 /// What an error from the passport means, in words a user understands.
@@ -340,15 +428,32 @@ fn failure(state: &AppState, status: StatusCode, code: &str) -> Response {
     (status, page(state, &body)).into_response()
 }
 
-async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
-    let pending = q
-        .state
-        .as_deref()
-        .and_then(|s| lock(&state.0.pending).remove(s));
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    // The state must be one we issued, to this browser (its cookie), and the
+    // response must come from our passport (RFC 9207 mix-up defence).
+    let cookie_state = read_cookie(&headers, &state_cookie(&state));
+    let ours = q.state.is_some() && q.state == cookie_state;
+    let pending = if ours {
+        q.state
+            .as_deref()
+            .and_then(|s| lock(&state.0.pending).remove(s))
+    } else {
+        None
+    };
+    let Some(pending) = pending.filter(|p| p.since.elapsed() < PENDING_FOR) else {
+        return failure(&state, StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    if q.iss.as_deref().map(|i| i.trim_end_matches('/')) != Some(state.0.issuer.as_str()) {
+        return failure(&state, StatusCode::BAD_REQUEST, "invalid_request");
+    }
     if let Some(error) = q.error {
         return failure(&state, StatusCode::OK, &error);
     }
-    let (Some(code), Some((verifier, nonce))) = (q.code, pending) else {
+    let (Some(code), verifier, nonce) = (q.code, pending.verifier, pending.nonce) else {
         return failure(&state, StatusCode::BAD_REQUEST, "invalid_request");
     };
     let exchange = match state.0.client.exchange_code(AuthorizationCode::new(code)) {
@@ -387,15 +492,20 @@ async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>)
         .unwrap_or(Value::Null);
     let sid = payload["sid"].as_str().map(str::to_string);
     let id = random();
-    lock(&state.0.sessions).insert(
-        id.clone(),
-        SignedIn {
-            claims: payload,
-            id_token: raw,
-            sid,
-            sub,
-        },
-    );
+    {
+        let mut sessions = lock(&state.0.sessions);
+        prune(&mut sessions, |s| s.since.elapsed(), SESSION_FOR);
+        sessions.insert(
+            id.clone(),
+            SignedIn {
+                claims: payload,
+                id_token: raw,
+                sid,
+                sub,
+                since: Instant::now(),
+            },
+        );
+    }
     let cookie = format!(
         "{}={id}; Path=/; HttpOnly; SameSite=Lax",
         cookie_name(&state)
@@ -423,8 +533,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
             Ok(mut u) => {
                 u.query_pairs_mut()
                     .append_pair("id_token_hint", &signed.id_token)
-                    .append_pair("post_logout_redirect_uri", &format!("{}/", state.0.base))
-                    .append_pair("state", &random());
+                    .append_pair("post_logout_redirect_uri", &format!("{}/", state.0.base));
                 u.to_string()
             }
             Err(_) => "/".into(),
@@ -447,9 +556,20 @@ struct LogoutTokenForm {
 /// every local session it names (by `sid`, else by `sub`).
 async fn backchannel_logout(
     State(state): State<AppState>,
-    Form(form): Form<LogoutTokenForm>,
+    form: Result<Form<LogoutTokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    match validate_logout_token(&state, &form.logout_token).await {
+    // §2.8: a request that cannot be processed gets 400.
+    let token = match form {
+        Ok(Form(f)) => f.logout_token,
+        Err(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(serde_json::json!({ "error": "invalid_request" })),
+            )
+                .into_response();
+        }
+    };
+    match validate_logout_token(&state, &token).await {
         Ok(claims) => {
             let sid = claims["sid"].as_str();
             let sub = claims["sub"].as_str();
@@ -467,16 +587,23 @@ async fn backchannel_logout(
     }
 }
 
-async fn validate_logout_token(state: &AppState, token: &str) -> Result<Value, String> {
-    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::JwkSet};
-    let header = decode_header(token).map_err(|e| e.to_string())?;
-    if !matches!(
-        header.alg,
-        Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA
-    ) {
-        return Err("unexpected algorithm".into());
+/// The passport's key with this id: from the cached set, or fetched again
+/// (at most every 10 s) when the kid is unknown.
+async fn passport_key(state: &AppState, kid: &str) -> Result<jsonwebtoken::jwk::Jwk, String> {
+    use jsonwebtoken::jwk::JwkSet;
+    let cached = lock(&state.0.jwks).clone();
+    if let Some((_, set)) = &cached
+        && let Some(k) = set.find(kid)
+    {
+        return Ok(k.clone());
     }
-    let jwks: JwkSet = state
+    if cached
+        .as_ref()
+        .is_some_and(|(at, _)| at.elapsed() < Duration::from_secs(10))
+    {
+        return Err("unknown key".into());
+    }
+    let set: JwkSet = state
         .0
         .http
         .get(&state.0.jwks_uri)
@@ -486,17 +613,43 @@ async fn validate_logout_token(state: &AppState, token: &str) -> Result<Value, S
         .json()
         .await
         .map_err(|e| e.to_string())?;
+    let found = set.find(kid).cloned();
+    *lock(&state.0.jwks) = Some((Instant::now(), set));
+    found.ok_or_else(|| "unknown key".into())
+}
+
+/// Back-Channel Logout 1.0 §2.6: signature by the passport's RS256 key
+/// (the algorithm this client registered), `typ` logout+jwt, iss, aud,
+/// fresh iat and exp, the logout event, no nonce, a jti seen only once,
+/// and a sid or sub.
+async fn validate_logout_token(state: &AppState, token: &str) -> Result<Value, String> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+    let header = decode_header(token).map_err(|e| e.to_string())?;
+    if header.alg != Algorithm::RS256 {
+        return Err("unexpected algorithm".into());
+    }
+    if header.typ.as_deref() != Some("logout+jwt") {
+        return Err("not a logout token (typ)".into());
+    }
     let kid = header.kid.ok_or("no kid")?;
-    let jwk = jwks.find(&kid).ok_or("unknown key")?;
-    let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
-    let mut v = Validation::new(header.alg);
+    let key =
+        DecodingKey::from_jwk(&passport_key(state, &kid).await?).map_err(|e| e.to_string())?;
+    let mut v = Validation::new(Algorithm::RS256);
     v.set_audience(&[state.0.config.client_id.as_str()]);
-    v.set_issuer(&[state.0.config.issuer.trim_end_matches('/')]);
-    v.set_required_spec_claims(&["iss", "aud", "iat"]);
-    v.validate_exp = false;
+    v.set_issuer(&[state.0.issuer.as_str()]);
+    v.set_required_spec_claims(&["iss", "aud", "exp"]);
+    v.leeway = 30;
     let claims = decode::<Value>(token, &key, &v)
         .map_err(|e| e.to_string())?
         .claims;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let iat = claims["iat"].as_i64().ok_or("no iat")?;
+    if (now - iat).unsigned_abs() > LOGOUT_TOKEN_WINDOW.as_secs() {
+        return Err("iat is not recent".into());
+    }
     if !claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object() {
         return Err("not a logout token".into());
     }
@@ -505,6 +658,12 @@ async fn validate_logout_token(state: &AppState, token: &str) -> Result<Value, S
     }
     if claims["sid"].as_str().is_none() && claims["sub"].as_str().is_none() {
         return Err("neither sid nor sub".into());
+    }
+    let jti = claims["jti"].as_str().ok_or("no jti")?.to_string();
+    let mut seen = lock(&state.0.seen_jtis);
+    prune(&mut seen, |t| t.elapsed(), LOGOUT_TOKEN_WINDOW * 2);
+    if seen.insert(jti, Instant::now()).is_some() {
+        return Err("replayed logout token".into());
     }
     Ok(claims)
 }
