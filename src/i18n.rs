@@ -155,6 +155,7 @@ pub struct Text {
     pub login_missing_fields: &'static str,
     /// Followed by a duration.
     pub login_locked: &'static str,
+    pub login_cancel: &'static str,
     pub busy: &'static str,
 
     pub account_title: &'static str,
@@ -331,6 +332,7 @@ pub static ZH_CN: Text = Text {
     login_disabled: "该账号已被停用，无法登录。如有疑问，请联系管理员。",
     login_missing_fields: "请输入账号和密码。",
     login_locked: "尝试次数过多，请稍后再试。需要等待：",
+    login_cancel: "取消登录，返回应用",
     busy: "系统繁忙，请稍后重试。",
 
     account_title: "我的通行证",
@@ -476,6 +478,7 @@ pub static EN: Text = Text {
     login_disabled: "This account has been disabled and cannot sign in. Please contact an administrator.",
     login_missing_fields: "Please enter your account and password.",
     login_locked: "Too many attempts. Please try again later. Time to wait:",
+    login_cancel: "Cancel and return to the application",
     busy: "The system is busy. Please try again in a moment.",
 
     account_title: "My passport",

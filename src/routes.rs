@@ -28,6 +28,7 @@ pub const DISCOVERY: &str = "/.well-known/openid-configuration";
 pub const JWKS: &str = "/jwks";
 pub const AUTHORIZE: &str = "/authorize";
 pub const CONSENT: &str = "/authorize/consent";
+pub const AUTHORIZE_CANCEL: &str = "/authorize/cancel";
 pub const TOKEN: &str = "/token";
 pub const USERINFO: &str = "/userinfo";
 pub const INTROSPECT: &str = "/introspect";
@@ -61,6 +62,7 @@ pub fn pages() -> Router<AppState> {
             get(oidc::authorize::get).post(oidc::authorize::post),
         )
         .route(CONSENT, post(oidc::authorize::consent))
+        .route(AUTHORIZE_CANCEL, post(oidc::authorize::cancel))
         .route(ADMIN, get(admin::console::dashboard::show))
         .route(
             ADMIN_USERS,

@@ -20,6 +20,18 @@ struct LoginPage {
     identifier: String,
     return_to: String,
     error: Option<String>,
+    /// When an application sent the user here: its authorization request,
+    /// so the user can cancel and go back (the application then receives
+    /// `access_denied`).
+    cancel: Option<String>,
+}
+
+/// The authorization request behind a `return_to`, if it is one.
+fn cancellable(return_to: &str) -> Option<String> {
+    return_to
+        .strip_prefix(crate::routes::AUTHORIZE)
+        .and_then(|rest| rest.strip_prefix('?'))
+        .map(str::to_string)
 }
 
 #[derive(Deserialize)]
@@ -38,6 +50,7 @@ pub async fn show(ctx: PageCtx, Query(q): Query<LoginQuery>) -> Result<Response,
     render(&LoginPage {
         c: ctx.chrome().await?,
         identifier: q.login_hint.unwrap_or_default().chars().take(128).collect(),
+        cancel: cancellable(&return_to),
         return_to,
         error: None,
     })
@@ -68,6 +81,7 @@ pub async fn submit(
                 identifier: form.identifier.chars().take(128).collect(),
                 return_to: return_to.clone(),
                 error: Some(message),
+                cancel: cancellable(&return_to),
             },
         )
     };

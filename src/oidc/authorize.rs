@@ -559,3 +559,37 @@ pub async fn consent(
         Err(failure) => failure_response(&state, failure),
     }
 }
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    request: String,
+}
+
+/// The user gives up signing in (or may not: a disabled account): the
+/// application gets `access_denied` at its verified redirect_uri.
+pub async fn cancel(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(form, _): CsrfForm<CancelForm>,
+) -> Response {
+    let params = match Params::parse(form.request.as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return PageError::BadClientRequest(e.to_string()).into_response(),
+    };
+    let failure = match validate(&state, params).await {
+        Ok(req) => {
+            let entry = crate::service::audit::Entry::new(
+                "authorize.cancelled",
+                crate::service::audit::Outcome::Failure,
+            )
+            .origin(&origin)
+            .detail(serde_json::json!({ "client_id": req.client.id }));
+            if let Err(e) = entry.write(&state.store).await {
+                return PageError::from(e).into_response();
+            }
+            req.fail("access_denied", "the user did not sign in")
+        }
+        Err(f) => f,
+    };
+    failure_response(&state, failure)
+}

@@ -261,6 +261,60 @@ async fn single_sign_on_and_back_channel_logout_across_the_demo_apps() {
 }
 
 #[tokio::test]
+async fn a_disabled_account_returns_to_the_app_with_access_denied() {
+    let app = TestApp::spawn().await;
+    app.user("off@cnic.cn").await;
+    app.cli(
+        &["user", "disable", "off@cnic.cn", "--reason", "left"],
+        None,
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mail_url = format!("http://{}", listener.local_addr().unwrap());
+    let out = app
+        .cli(
+            &["client", "add-demo", "--mail-url", &mail_url, "--json"],
+            None,
+        )
+        .await;
+    let secret = out.json()[0]["client_secret"].as_str().unwrap().to_string();
+    let mail = demo(&app, listener, "mail-demo", &secret).await;
+
+    let b = app.browser();
+    let start = b.at("").get(&format!("{mail}/login")).await;
+    let to_idp = b.at("").get(start.location().unwrap()).await;
+    let form = b.get(to_idp.location().unwrap()).await;
+    assert!(
+        form.has("id=\"cancel\""),
+        "an application's sign-in can be cancelled"
+    );
+    // The right password of a disabled account: the passport says so, and
+    // the user goes back to the application, which hears access_denied.
+    let refused = b
+        .submit_page(
+            &form,
+            "/login",
+            &[("identifier", "off@cnic.cn"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.has("该账号已被停用"));
+    let back = b.submit_page(&refused, "/authorize/cancel", &[]).await;
+    let callback = back.location().unwrap().to_string();
+    assert!(
+        callback.starts_with(&format!("{mail}/callback?error=access_denied")),
+        "{callback}"
+    );
+    let page = b.at("").get(&callback).await;
+    assert!(
+        page.has("data-code=\"access_denied\"") && page.has("账号已被停用"),
+        "{}",
+        page.body
+    );
+    assert_eq!(app.audit("authorize.cancelled").await.len(), 1);
+}
+
+#[tokio::test]
 async fn the_demo_explains_errors() {
     assert!(tongxing_demo_rp::explain("access_denied").contains("停用"));
     assert!(tongxing_demo_rp::explain("access_denied").contains("disabled"));
