@@ -58,9 +58,52 @@ pub struct Config {
     pub login_limits: LoginLimitsConfig,
     pub oidc: OidcConfig,
     pub admin: AdminConfig,
+    pub sms: SmsConfig,
     /// 32 random bytes in base64: private signing keys are stored encrypted
     /// with it (AES-256-GCM). Keep it outside the database.
     pub key_encryption_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProvider {
+    /// Development: messages go to `<data_dir>/outbox/sms.jsonl`.
+    Log,
+    /// JSON POST to `webhook_url`, signed with HMAC-SHA256.
+    Webhook,
+}
+
+/// SMS delivery and one-time codes.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    pub provider: SmsProvider,
+    pub webhook_url: Option<String>,
+    /// Shared secret for the webhook signature (a secret: never logged).
+    pub webhook_secret: Option<String>,
+    pub code_ttl_secs: u64,
+    pub max_attempts: u32,
+    /// Minimum time between two codes to one phone.
+    pub resend_secs: u64,
+    /// Codes per phone per day.
+    pub daily_limit: u32,
+    /// Codes requested per client address per hour.
+    pub ip_hourly_limit: u32,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            provider: SmsProvider::Log,
+            webhook_url: None,
+            webhook_secret: None,
+            code_ttl_secs: 300,
+            max_attempts: 5,
+            resend_secs: 60,
+            daily_limit: 10,
+            ip_hourly_limit: 30,
+        }
+    }
 }
 
 /// The admin console.
@@ -222,6 +265,7 @@ impl Default for Config {
             login_limits: LoginLimitsConfig::default(),
             oidc: OidcConfig::default(),
             admin: AdminConfig::default(),
+            sms: SmsConfig::default(),
             key_encryption_key: None,
         }
     }
@@ -358,6 +402,34 @@ impl Config {
             return Err(ConfigError(
                 "admin.reauth_minutes: must be more than 0 and at most 1440".into(),
             ));
+        }
+        let sms = &self.sms;
+        if self.environment == Environment::Production && sms.provider == SmsProvider::Log {
+            return Err(ConfigError(
+                "sms.provider: the log (outbox) sender is for development; production needs a real provider".into(),
+            ));
+        }
+        if sms.provider == SmsProvider::Webhook {
+            let url_ok = sms.webhook_url.as_deref().is_some_and(|u| {
+                Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+            });
+            if !url_ok {
+                return Err(ConfigError(
+                    "sms.webhook_url: an http(s) URL is required for the webhook provider".into(),
+                ));
+            }
+            if sms.webhook_secret.as_deref().is_none_or(|s| s.len() < 16) {
+                return Err(ConfigError(
+                    "sms.webhook_secret: at least 16 characters are required".into(),
+                ));
+            }
+        }
+        if sms.code_ttl_secs == 0
+            || sms.max_attempts == 0
+            || sms.daily_limit == 0
+            || sms.ip_hourly_limit == 0
+        {
+            return Err(ConfigError("sms: code_ttl_secs, max_attempts, daily_limit and ip_hourly_limit must be at least 1".into()));
         }
         if let Some(kek) = &self.key_encryption_key {
             crate::crypto::kek::Kek::from_base64(kek).map_err(|e| ConfigError(e.to_string()))?;

@@ -17,6 +17,7 @@ pub mod i18n;
 pub mod oidc;
 pub mod ops;
 pub mod pages;
+pub mod ports;
 pub mod routes;
 pub mod service;
 pub mod state;

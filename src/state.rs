@@ -49,6 +49,8 @@ pub struct AppState {
     /// Recently read clients (see [`crate::service::clients::CACHE_TTL`]).
     pub clients: Arc<crate::service::clients::ClientCache>,
     pub background: Background,
+    /// The configured SMS sender.
+    pub sms: Arc<dyn crate::ports::sms::SmsSender>,
     /// Outbound HTTP (back-channel logout, client JWK sets).
     pub http: reqwest::Client,
 }
@@ -96,6 +98,7 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("tongxing/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let sms = crate::ports::sms::from_config(&config, http.clone());
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -106,6 +109,7 @@ impl AppState {
             http,
             clients: Arc::default(),
             background: Background::default(),
+            sms,
         })
     }
 }

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod clients;
+pub mod codes;
 pub mod consents;
 pub mod introspection;
 pub mod keys;

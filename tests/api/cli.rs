@@ -372,6 +372,26 @@ async fn migrate_and_configuration_errors() {
         env.stderr
     );
 
+    let log_in_prod = app
+        .cli_env(
+            &["migrate"],
+            None,
+            &[
+                ("TONGXING_ENVIRONMENT", "production"),
+                ("TONGXING_ISSUER", "https://id.example.org"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        log_in_prod.code, 6,
+        "the development SMS outbox is refused in production"
+    );
+    assert!(
+        log_in_prod.stderr.contains("sms.provider"),
+        "{}",
+        log_in_prod.stderr
+    );
+
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tongxing.toml");
     std::fs::write(&file, "[session]\nidle_minutes = 0\n").unwrap();

@@ -290,6 +290,9 @@ async fn registration_errors() {
             &[
                 ("TONGXING_ENVIRONMENT", "production"),
                 ("TONGXING_ISSUER", "https://id.example.org"),
+                ("TONGXING_SMS__PROVIDER", "webhook"),
+                ("TONGXING_SMS__WEBHOOK_URL", "https://sms.example.org/send"),
+                ("TONGXING_SMS__WEBHOOK_SECRET", "a-long-enough-secret"),
             ],
         )
         .await;

@@ -18,3 +18,4 @@ mod nodes;
 mod oidc;
 mod oidc_rules;
 mod ops;
+mod sms_codes;

@@ -1,0 +1,5 @@
+//! Ports to the outside world. Each is a trait object chosen by
+//! configuration; the development implementations write to an outbox
+//! under the data directory and are refused in production.
+
+pub mod sms;

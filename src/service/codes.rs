@@ -1,0 +1,243 @@
+//! One-time SMS codes, the shared service of every flow that proves a
+//! phone (login step-up, recovery, phone change …).
+//!
+//! A code is bound to a purpose and a phone, has 6 digits, lives
+//! `sms.code_ttl_secs` (5 min), is single use, allows `sms.max_attempts`
+//! (5) wrong tries, and is stored only as a salted SHA-256. Sending is
+//! limited per phone (one per `sms.resend_secs`, `sms.daily_limit` a day)
+//! and per client address (`sms.ip_hourly_limit` an hour). Everything lives
+//! in [`crate::ephemeral::Ephemeral`], so with Redis a code sent through
+//! one node is verified on any other.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::Origin;
+use super::audit::{Entry, Outcome};
+use crate::crypto::random;
+use crate::domain::PhoneNumber;
+use crate::ephemeral::EphemeralError;
+use crate::i18n::Lang;
+use crate::ports::sms::{SmsError, SmsMessage};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// What a code is for; a code for one purpose never works for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Login,
+    Recovery,
+    PhoneChange,
+    Unbind,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Login => "login",
+            Purpose::Recovery => "recovery",
+            Purpose::PhoneChange => "phone_change",
+            Purpose::Unbind => "unbind",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// A code was sent to this phone moments ago.
+    #[error("wait {0:?} before asking for another code")]
+    TooSoon(Duration),
+    #[error("the daily number of codes for this phone is used up")]
+    DailyLimit,
+    #[error("too many codes requested from this address")]
+    AddressLimit,
+    #[error("{0}")]
+    Sms(#[from] SmsError),
+    #[error("{0}")]
+    Ephemeral(#[from] EphemeralError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("random: {0}")]
+    Random(#[from] getrandom::Error),
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Wrong code; this many tries remain.
+    #[error("wrong code ({0} tries left)")]
+    Wrong(u32),
+    /// No code (never sent, expired, used, or tries exhausted).
+    #[error("no valid code; ask for a new one")]
+    NoCode,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<EphemeralError> for VerifyError {
+    fn from(e: EphemeralError) -> Self {
+        VerifyError::Internal(e.to_string())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    salt: String,
+    hash: String,
+}
+
+fn key(purpose: Purpose, phone: &PhoneNumber) -> String {
+    format!("otp:{}:{}", purpose.as_str(), phone.as_str())
+}
+
+fn hash(salt: &str, code: &str) -> String {
+    hex::encode(Sha256::digest(format!("{salt}:{code}").as_bytes()))
+}
+
+/// Six random digits.
+fn new_code() -> Result<String, getrandom::Error> {
+    let [a, b, c, d] = random::bytes::<4>()?;
+    Ok(format!(
+        "{:06}",
+        u32::from_le_bytes([a, b, c, d]) % 1_000_000
+    ))
+}
+
+/// The SMS text, in the user's language.
+pub fn message_text(lang: Lang, code: &str, minutes: u64) -> String {
+    match lang {
+        Lang::ZhCn => {
+            format!("【通行证】您的验证码是 {code}，{minutes} 分钟内有效。请勿告诉他人。")
+        }
+        Lang::En => format!(
+            "[Passport] Your verification code is {code}. It is valid for {minutes} minutes. Do not share it."
+        ),
+    }
+}
+
+/// Sends a new code for `purpose` to `phone` (replacing an earlier one).
+pub async fn send(
+    state: &AppState,
+    purpose: Purpose,
+    phone: &PhoneNumber,
+    origin: &Origin,
+    lang: Lang,
+) -> Result<(), SendError> {
+    let c = &state.config.sms;
+    let eph = &state.ephemeral;
+    let phone_key = phone.as_str();
+    let resend = Duration::from_secs(c.resend_secs);
+    if c.resend_secs > 0
+        && !eph
+            .set_nx(&format!("otp-recent:{phone_key}"), "1", resend)
+            .await?
+    {
+        let wait = eph
+            .ttl(&format!("otp-recent:{phone_key}"))
+            .await?
+            .unwrap_or(resend);
+        return Err(SendError::TooSoon(wait));
+    }
+    let ip = origin.ip.as_deref().unwrap_or("unknown");
+    if eph
+        .incr(&format!("otp-ip:{ip}"), Duration::from_secs(3600))
+        .await?
+        > i64::from(c.ip_hourly_limit)
+    {
+        return Err(SendError::AddressLimit);
+    }
+    if eph
+        .incr(&format!("otp-day:{phone_key}"), Duration::from_secs(86_400))
+        .await?
+        > i64::from(c.daily_limit)
+    {
+        return Err(SendError::DailyLimit);
+    }
+    let code = new_code()?;
+    let salt = random::token()?;
+    let stored = serde_json::to_string(&Stored {
+        hash: hash(&salt, &code),
+        salt,
+    })
+    .unwrap_or_default();
+    let ttl = Duration::from_secs(c.code_ttl_secs);
+    eph.set(&key(purpose, phone), &stored, ttl).await?;
+    eph.delete(&format!("otp-tries:{}:{phone_key}", purpose.as_str()))
+        .await?;
+    let minutes = c.code_ttl_secs.div_ceil(60);
+    let message = SmsMessage {
+        to: phone.as_str().into(),
+        text: message_text(lang, &code, minutes),
+        purpose: purpose.as_str().into(),
+    };
+    let sent = state.sms.send(&message).await;
+    Entry::new("sms.code_sent", if sent.is_ok() { Outcome::Success } else { Outcome::Failure })
+        .origin(origin)
+        .detail(json!({ "purpose": purpose.as_str(), "phone": PhoneNumber::masked(phone.as_str()), "sender": state.sms.name() }))
+        .write(&state.store)
+        .await?;
+    sent.map_err(SendError::from)
+}
+
+/// Checks a code; on success it is used up.
+pub async fn verify(
+    state: &AppState,
+    purpose: Purpose,
+    phone: &PhoneNumber,
+    code: &str,
+) -> Result<(), VerifyError> {
+    let eph = &state.ephemeral;
+    let k = key(purpose, phone);
+    let Some(raw) = eph.get(&k).await? else {
+        return Err(VerifyError::NoCode);
+    };
+    let stored: Stored =
+        serde_json::from_str(&raw).map_err(|e| VerifyError::Internal(e.to_string()))?;
+    let code = code.trim();
+    let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+    if well_formed
+        && random::constant_time_eq(hash(&stored.salt, code).as_bytes(), stored.hash.as_bytes())
+    {
+        // Single use: only the request that takes it succeeds.
+        return match eph.take(&k).await? {
+            Some(_) => Ok(()),
+            None => Err(VerifyError::NoCode),
+        };
+    }
+    let max = state.config.sms.max_attempts;
+    let ttl = Duration::from_secs(state.config.sms.code_ttl_secs);
+    let tries = eph
+        .incr(
+            &format!("otp-tries:{}:{}", purpose.as_str(), phone.as_str()),
+            ttl,
+        )
+        .await?;
+    let tries = u32::try_from(tries).unwrap_or(u32::MAX);
+    if tries >= max {
+        eph.delete(&k).await?;
+        return Err(VerifyError::NoCode);
+    }
+    Err(VerifyError::Wrong(max - tries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_have_six_digits_and_texts_both_languages() {
+        for _ in 0..100 {
+            let c = new_code().unwrap();
+            assert_eq!(c.len(), 6);
+            assert!(c.bytes().all(|b| b.is_ascii_digit()));
+        }
+        assert!(
+            message_text(Lang::ZhCn, "123456", 5).contains("123456")
+                && message_text(Lang::ZhCn, "1", 5).contains("分钟")
+        );
+        assert!(message_text(Lang::En, "123456", 5).contains("valid for 5 minutes"));
+        assert_ne!(hash("a", "123456"), hash("b", "123456"), "salted");
+    }
+}

@@ -1,0 +1,243 @@
+//! One-time SMS codes and the SMS senders (the shared service later flows
+//! build on).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tongxing::domain::PhoneNumber;
+use tongxing::i18n::Lang;
+use tongxing::service::Origin;
+use tongxing::service::codes::{self, Purpose, SendError, VerifyError};
+
+use crate::helpers::TestApp;
+
+fn phone() -> PhoneNumber {
+    PhoneNumber::parse("13312348347").unwrap()
+}
+
+fn origin() -> Origin {
+    Origin {
+        ip: Some("192.0.2.1".into()),
+        user_agent: None,
+    }
+}
+
+fn last_code(app: &TestApp) -> String {
+    let text = app.outbox("sms").last().unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    text.chars()
+        .filter(|c| c.is_ascii_digit())
+        .take(6)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_code_is_sent_to_the_outbox_and_works_once() {
+    let app = TestApp::spawn().await;
+    codes::send(&app.state, Purpose::Login, &phone(), &origin(), Lang::ZhCn)
+        .await
+        .unwrap();
+    let sent = app.outbox("sms");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["to"], "+8613312348347");
+    assert_eq!(sent[0]["purpose"], "login");
+    assert!(sent[0]["text"].as_str().unwrap().contains("验证码"));
+    let code = last_code(&app);
+    assert_eq!(
+        codes::verify(&app.state, Purpose::Recovery, &phone(), &code).await,
+        Err(VerifyError::NoCode),
+        "bound to its purpose"
+    );
+    assert_eq!(
+        codes::verify(&app.state, Purpose::Login, &phone(), &code).await,
+        Ok(())
+    );
+    assert_eq!(
+        codes::verify(&app.state, Purpose::Login, &phone(), &code).await,
+        Err(VerifyError::NoCode),
+        "single use"
+    );
+    let audit = app.audit("sms.code_sent").await;
+    assert!(
+        audit[0].detail.contains("133****8347") && !audit[0].detail.contains(&code),
+        "no code in the audit log"
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_tries_end_the_code() {
+    let app = TestApp::spawn().await;
+    codes::send(&app.state, Purpose::Login, &phone(), &origin(), Lang::En)
+        .await
+        .unwrap();
+    let code = last_code(&app);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for left in (1..5).rev() {
+        assert_eq!(
+            codes::verify(&app.state, Purpose::Login, &phone(), wrong).await,
+            Err(VerifyError::Wrong(left))
+        );
+    }
+    assert_eq!(
+        codes::verify(&app.state, Purpose::Login, &phone(), wrong).await,
+        Err(VerifyError::NoCode)
+    );
+    assert_eq!(
+        codes::verify(&app.state, Purpose::Login, &phone(), &code).await,
+        Err(VerifyError::NoCode),
+        "gone after the fifth miss"
+    );
+    assert!(
+        app.outbox("sms")[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[Passport]")
+    );
+}
+
+#[tokio::test]
+async fn codes_expire() {
+    let app = TestApp::spawn_with(|c| c.sms.code_ttl_secs = 1).await;
+    codes::send(&app.state, Purpose::Login, &phone(), &origin(), Lang::ZhCn)
+        .await
+        .unwrap();
+    let code = last_code(&app);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        codes::verify(&app.state, Purpose::Login, &phone(), &code).await,
+        Err(VerifyError::NoCode)
+    );
+}
+
+#[tokio::test]
+async fn sending_is_limited_per_phone_and_address() {
+    let app = TestApp::spawn().await;
+    codes::send(&app.state, Purpose::Login, &phone(), &origin(), Lang::ZhCn)
+        .await
+        .unwrap();
+    match codes::send(
+        &app.state,
+        Purpose::Recovery,
+        &phone(),
+        &origin(),
+        Lang::ZhCn,
+    )
+    .await
+    {
+        Err(SendError::TooSoon(wait)) => {
+            assert!(wait <= Duration::from_secs(60) && wait > Duration::from_secs(50))
+        }
+        other => panic!("{other:?}"),
+    }
+    let app = TestApp::spawn_with(|c| {
+        c.sms.resend_secs = 0;
+        c.sms.daily_limit = 2;
+        c.sms.ip_hourly_limit = 3;
+    })
+    .await;
+    codes::send(&app.state, Purpose::Login, &phone(), &origin(), Lang::ZhCn)
+        .await
+        .unwrap();
+    codes::send(&app.state, Purpose::Login, &phone(), &origin(), Lang::ZhCn)
+        .await
+        .unwrap();
+    assert!(matches!(
+        codes::send(&app.state, Purpose::Login, &phone(), &origin(), Lang::ZhCn).await,
+        Err(SendError::DailyLimit)
+    ));
+    let other = PhoneNumber::parse("13900000000").unwrap();
+    assert!(matches!(
+        codes::send(&app.state, Purpose::Login, &other, &origin(), Lang::ZhCn).await,
+        Err(SendError::AddressLimit)
+    ));
+    assert_eq!(app.outbox("sms").len(), 2);
+}
+
+#[tokio::test]
+async fn a_code_sent_through_one_node_is_verified_on_another() {
+    let a = TestApp::spawn().await;
+    if a.config.redis_url.is_none() {
+        // Codes live in one process on the embedded default.
+        return;
+    }
+    let b = a.spawn_node().await;
+    codes::send(&a.state, Purpose::Login, &phone(), &origin(), Lang::ZhCn)
+        .await
+        .unwrap();
+    let code = last_code(&a);
+    assert_eq!(
+        codes::verify(&b.state, Purpose::Login, &phone(), &code).await,
+        Ok(())
+    );
+}
+
+#[tokio::test]
+async fn the_webhook_sender_signs_and_retries() {
+    use axum::http::{HeaderMap, StatusCode};
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let failures = Arc::new(Mutex::new(1));
+    let (s2, f2) = (seen.clone(), failures.clone());
+    let server = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let (seen, failures) = (s2.clone(), f2.clone());
+            async move {
+                let mut left = failures.lock().unwrap();
+                if *left > 0 {
+                    *left -= 1;
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let sig = headers["x-tongxing-signature"]
+                    .to_str()
+                    .unwrap()
+                    .to_string();
+                seen.lock().unwrap().push((sig, body));
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sms", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, server).await });
+    let secret = "a-shared-webhook-secret";
+    let app = TestApp::spawn_with(|c| {
+        c.sms.provider = tongxing::config::SmsProvider::Webhook;
+        c.sms.webhook_url = Some(url);
+        c.sms.webhook_secret = Some(secret.into());
+    })
+    .await;
+    codes::send(
+        &app.state,
+        Purpose::Recovery,
+        &phone(),
+        &origin(),
+        Lang::ZhCn,
+    )
+    .await
+    .unwrap();
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "delivered after one retry");
+    let (sig, body) = &got[0];
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["to"], "+8613312348347");
+    assert_eq!(v["purpose"], "recovery");
+    // The receiver's check: HMAC-SHA256(secret, "<t>.<body>").
+    let t: i64 = sig
+        .split(',')
+        .next()
+        .unwrap()
+        .strip_prefix("t=")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        *sig,
+        tongxing::ports::sms::webhook_signature(secret, t, body.as_bytes())
+    );
+    assert!(
+        app.outbox("sms").is_empty(),
+        "nothing in the development outbox"
+    );
+}
