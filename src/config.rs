@@ -71,6 +71,62 @@ pub enum SmsProvider {
     Log,
     /// JSON POST to `webhook_url`, signed with HMAC-SHA256.
     Webhook,
+    /// Alibaba Cloud SMS (SendSms).
+    Aliyun,
+    /// Tencent Cloud SMS (SendSms, TC3-HMAC-SHA256).
+    Tencent,
+}
+
+/// Alibaba Cloud SMS settings (the secret is never logged).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AliyunSmsConfig {
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub access_key_secret: String,
+    pub sign_name: String,
+    /// A template with a `${code}` variable.
+    pub template_code: String,
+}
+
+impl Default for AliyunSmsConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: "https://dysmsapi.aliyuncs.com".into(),
+            access_key_id: String::new(),
+            access_key_secret: String::new(),
+            sign_name: String::new(),
+            template_code: String::new(),
+        }
+    }
+}
+
+/// Tencent Cloud SMS settings (the secret is never logged).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TencentSmsConfig {
+    pub endpoint: String,
+    pub region: String,
+    pub secret_id: String,
+    pub secret_key: String,
+    pub sdk_app_id: String,
+    pub sign_name: String,
+    /// A template with two parameters: the code and its minutes.
+    pub template_id: String,
+}
+
+impl Default for TencentSmsConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: "https://sms.tencentcloudapi.com".into(),
+            region: "ap-guangzhou".into(),
+            secret_id: String::new(),
+            secret_key: String::new(),
+            sdk_app_id: String::new(),
+            sign_name: String::new(),
+            template_id: String::new(),
+        }
+    }
 }
 
 /// SMS delivery and one-time codes.
@@ -89,6 +145,8 @@ pub struct SmsConfig {
     pub daily_limit: u32,
     /// Codes requested per client address per hour.
     pub ip_hourly_limit: u32,
+    pub aliyun: AliyunSmsConfig,
+    pub tencent: TencentSmsConfig,
 }
 
 impl Default for SmsConfig {
@@ -102,6 +160,8 @@ impl Default for SmsConfig {
             resend_secs: 60,
             daily_limit: 10,
             ip_hourly_limit: 30,
+            aliyun: AliyunSmsConfig::default(),
+            tencent: TencentSmsConfig::default(),
         }
     }
 }
@@ -422,6 +482,35 @@ impl Config {
                 return Err(ConfigError(
                     "sms.webhook_secret: at least 16 characters are required".into(),
                 ));
+            }
+        }
+        if sms.provider == SmsProvider::Aliyun {
+            let a = &sms.aliyun;
+            if [
+                &a.access_key_id,
+                &a.access_key_secret,
+                &a.sign_name,
+                &a.template_code,
+            ]
+            .iter()
+            .any(|v| v.is_empty())
+            {
+                return Err(ConfigError("sms.aliyun: access_key_id, access_key_secret, sign_name and template_code are required".into()));
+            }
+        }
+        if sms.provider == SmsProvider::Tencent {
+            let t = &sms.tencent;
+            if [
+                &t.secret_id,
+                &t.secret_key,
+                &t.sdk_app_id,
+                &t.sign_name,
+                &t.template_id,
+            ]
+            .iter()
+            .any(|v| v.is_empty())
+            {
+                return Err(ConfigError("sms.tencent: secret_id, secret_key, sdk_app_id, sign_name and template_id are required".into()));
             }
         }
         if sms.code_ttl_secs == 0

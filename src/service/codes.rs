@@ -171,6 +171,7 @@ pub async fn send(
         to: phone.as_str().into(),
         text: message_text(lang, &code, minutes),
         purpose: purpose.as_str().into(),
+        params: vec![code.clone(), minutes.to_string()],
     };
     let sent = state.sms.send(&message).await;
     Entry::new("sms.code_sent", if sent.is_ok() { Outcome::Success } else { Outcome::Failure })

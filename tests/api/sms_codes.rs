@@ -241,3 +241,129 @@ async fn the_webhook_sender_signs_and_retries() {
         "nothing in the development outbox"
     );
 }
+
+/// A local stand-in for a vendor API: records each request's query,
+/// headers and body and answers with `reply`.
+async fn vendor(
+    reply: serde_json::Value,
+) -> (
+    String,
+    Arc<Mutex<Vec<(String, axum::http::HeaderMap, String)>>>,
+) {
+    use axum::extract::RawQuery;
+    let seen: Arc<Mutex<Vec<(String, axum::http::HeaderMap, String)>>> = Arc::default();
+    let s2 = seen.clone();
+    let handler = move |RawQuery(q): RawQuery, headers: axum::http::HeaderMap, body: String| {
+        let (seen, reply) = (s2.clone(), reply.clone());
+        async move {
+            seen.lock()
+                .unwrap()
+                .push((q.unwrap_or_default(), headers, body));
+            axum::Json(reply)
+        }
+    };
+    let server = axum::Router::new().route("/", axum::routing::get(handler.clone()).post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, server).await });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn aliyun_requests_carry_the_documented_signature() {
+    let (url, seen) = vendor(serde_json::json!({ "Code": "OK", "Message": "OK" })).await;
+    let app = TestApp::spawn_with(|c| {
+        c.sms.provider = tongxing::config::SmsProvider::Aliyun;
+        c.sms.aliyun.endpoint = url;
+        c.sms.aliyun.access_key_id = "LTAI-test".into();
+        c.sms.aliyun.access_key_secret = "aliyun-secret".into();
+        c.sms.aliyun.sign_name = "通行证".into();
+        c.sms.aliyun.template_code = "SMS_1".into();
+    })
+    .await;
+    codes::send(&app.state, Purpose::Login, &phone(), &origin(), Lang::ZhCn)
+        .await
+        .unwrap();
+    let (query, _, _) = seen.lock().unwrap()[0].clone();
+    let mut params: std::collections::BTreeMap<String, String> =
+        url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+    let signature = params.remove("Signature").unwrap();
+    assert_eq!(
+        signature,
+        tongxing::ports::sms::aliyun::signature(&params, "aliyun-secret")
+    );
+    assert_eq!(params["Action"], "SendSms");
+    assert_eq!(
+        params["PhoneNumbers"], "13312348347",
+        "mainland numbers without +86"
+    );
+    assert_eq!(params["SignName"], "通行证");
+    assert!(params["TemplateParam"].starts_with("{\"code\":\""));
+    assert!(params["Timestamp"].ends_with('Z'));
+
+    // A refusal by the vendor is a failed send (and audited as such).
+    let (url, _) = vendor(serde_json::json!({ "Code": "isv.BUSINESS_LIMIT_CONTROL" })).await;
+    let app = TestApp::spawn_with(|c| {
+        c.sms.provider = tongxing::config::SmsProvider::Aliyun;
+        c.sms.aliyun.endpoint = url;
+        c.sms.aliyun.access_key_id = "id".into();
+        c.sms.aliyun.access_key_secret = "s".into();
+        c.sms.aliyun.sign_name = "n".into();
+        c.sms.aliyun.template_code = "t".into();
+    })
+    .await;
+    assert!(matches!(
+        codes::send(&app.state, Purpose::Login, &phone(), &origin(), Lang::ZhCn).await,
+        Err(SendError::Sms(_))
+    ));
+    assert_eq!(app.audit("sms.code_sent").await[0].outcome, "failure");
+}
+
+#[tokio::test]
+async fn tencent_requests_carry_the_documented_signature() {
+    let (url, seen) = vendor(serde_json::json!({ "Response": { "SendStatusSet": [{ "Code": "Ok" }], "RequestId": "r" } })).await;
+    let host = url.trim_start_matches("http://").to_string();
+    let app = TestApp::spawn_with(|c| {
+        c.sms.provider = tongxing::config::SmsProvider::Tencent;
+        c.sms.tencent.endpoint = url;
+        c.sms.tencent.secret_id = "AKID-test".into();
+        c.sms.tencent.secret_key = "tencent-secret".into();
+        c.sms.tencent.sdk_app_id = "1400000000".into();
+        c.sms.tencent.sign_name = "通行证".into();
+        c.sms.tencent.template_id = "100000".into();
+    })
+    .await;
+    codes::send(
+        &app.state,
+        Purpose::Recovery,
+        &phone(),
+        &origin(),
+        Lang::ZhCn,
+    )
+    .await
+    .unwrap();
+    let (_, headers, body) = seen.lock().unwrap()[0].clone();
+    let h = |n: &str| headers[n].to_str().unwrap().to_string();
+    assert_eq!(h("x-tc-action"), "SendSms");
+    assert_eq!(h("x-tc-version"), "2021-01-11");
+    let ts: i64 = h("x-tc-timestamp").parse().unwrap();
+    let auth = h("authorization");
+    assert!(
+        auth.starts_with("TC3-HMAC-SHA256 Credential=AKID-test/")
+            && auth.contains("/sms/tc3_request, SignedHeaders=content-type;host, Signature="),
+        "{auth}"
+    );
+    let sig = auth.rsplit("Signature=").next().unwrap();
+    assert_eq!(
+        sig,
+        tongxing::ports::sms::tencent::signature("tencent-secret", &host, ts, &body)
+    );
+    let payload: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(payload["PhoneNumberSet"][0], "+8613312348347");
+    assert_eq!(
+        payload["TemplateParamSet"][1], "5",
+        "the code and its minutes"
+    );
+}

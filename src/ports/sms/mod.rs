@@ -2,7 +2,9 @@
 //! the institution's own SMS gateway, HMAC-signed); vendor APIs plug in
 //! behind the same trait.
 
+pub mod aliyun;
 mod log;
+pub mod tencent;
 mod webhook;
 
 pub use webhook::signature as webhook_signature;
@@ -24,6 +26,10 @@ pub struct SmsMessage {
     /// What the message is for (`login`, `recovery` …), for the gateway's
     /// statistics and the outbox.
     pub purpose: String,
+    /// Template parameters for vendors that send registered templates
+    /// (code first, then its validity in minutes).
+    #[serde(skip)]
+    pub params: Vec<String>,
 }
 
 impl std::fmt::Debug for SmsMessage {
@@ -58,5 +64,29 @@ pub fn from_config(config: &Config, http: reqwest::Client) -> Arc<dyn SmsSender>
             config.sms.webhook_url.clone().unwrap_or_default(),
             config.sms.webhook_secret.clone().unwrap_or_default(),
         )),
+        SmsProvider::Aliyun => {
+            let a = &config.sms.aliyun;
+            Arc::new(aliyun::AliyunSender {
+                http,
+                endpoint: a.endpoint.clone(),
+                access_key_id: a.access_key_id.clone(),
+                access_key_secret: a.access_key_secret.clone(),
+                sign_name: a.sign_name.clone(),
+                template_code: a.template_code.clone(),
+            })
+        }
+        SmsProvider::Tencent => {
+            let t = &config.sms.tencent;
+            Arc::new(tencent::TencentSender {
+                http,
+                endpoint: t.endpoint.clone(),
+                secret_id: t.secret_id.clone(),
+                secret_key: t.secret_key.clone(),
+                sdk_app_id: t.sdk_app_id.clone(),
+                sign_name: t.sign_name.clone(),
+                template_id: t.template_id.clone(),
+                region: t.region.clone(),
+            })
+        }
     }
 }
