@@ -59,6 +59,7 @@ pub struct Config {
     pub oidc: OidcConfig,
     pub admin: AdminConfig,
     pub sms: SmsConfig,
+    pub captcha: CaptchaConfig,
     /// 32 random bytes in base64: private signing keys are stored encrypted
     /// with it (AES-256-GCM). Keep it outside the database.
     pub key_encryption_key: Option<String>,
@@ -162,6 +163,31 @@ impl Default for SmsConfig {
             ip_hourly_limit: 30,
             aliyun: AliyunSmsConfig::default(),
             tencent: TencentSmsConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptchaProvider {
+    /// A generated image, answer kept server-side.
+    Image,
+    /// No captcha (automated tests only; refused in production).
+    None,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptchaConfig {
+    pub provider: CaptchaProvider,
+    pub ttl_secs: u64,
+}
+
+impl Default for CaptchaConfig {
+    fn default() -> Self {
+        Self {
+            provider: CaptchaProvider::Image,
+            ttl_secs: 300,
         }
     }
 }
@@ -326,6 +352,7 @@ impl Default for Config {
             oidc: OidcConfig::default(),
             admin: AdminConfig::default(),
             sms: SmsConfig::default(),
+            captcha: CaptchaConfig::default(),
             key_encryption_key: None,
         }
     }
@@ -462,6 +489,14 @@ impl Config {
             return Err(ConfigError(
                 "admin.reauth_minutes: must be more than 0 and at most 1440".into(),
             ));
+        }
+        if self.environment == Environment::Production
+            && self.captcha.provider == CaptchaProvider::None
+        {
+            return Err(ConfigError("captcha.provider: \"none\" (no captcha) is for automated tests; production needs \"image\"".into()));
+        }
+        if self.captcha.ttl_secs == 0 {
+            return Err(ConfigError("captcha.ttl_secs: must be at least 1".into()));
         }
         let sms = &self.sms;
         if self.environment == Environment::Production && sms.provider == SmsProvider::Log {

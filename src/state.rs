@@ -51,6 +51,7 @@ pub struct AppState {
     pub background: Background,
     /// The configured SMS sender.
     pub sms: Arc<dyn crate::ports::sms::SmsSender>,
+    pub captcha: crate::ports::captcha::Captcha,
     /// Outbound HTTP (back-channel logout, client JWK sets).
     pub http: reqwest::Client,
 }
@@ -99,6 +100,11 @@ impl AppState {
             .user_agent(concat!("tongxing/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let sms = crate::ports::sms::from_config(&config, http.clone());
+        let captcha = crate::ports::captcha::Captcha::new(
+            config.captcha.provider,
+            ephemeral.clone(),
+            std::time::Duration::from_secs(config.captcha.ttl_secs),
+        );
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -110,6 +116,7 @@ impl AppState {
             clients: Arc::default(),
             background: Background::default(),
             sms,
+            captcha,
         })
     }
 }

@@ -2,4 +2,5 @@
 //! configuration; the development implementations write to an outbox
 //! under the data directory and are refused in production.
 
+pub mod captcha;
 pub mod sms;

@@ -9,6 +9,7 @@ mod helpers;
 mod admin_api;
 mod admin_console;
 mod backchannel;
+mod captcha;
 mod cli;
 mod clients_cli;
 mod demo_apps;

@@ -1,0 +1,108 @@
+//! Image captcha for the anonymous forms that cost us something (SMS
+//! sending, recovery). `image`: a generated picture, the answer kept
+//! server-side in the ephemeral store (so any node checks it), single use,
+//! expiring. `none`: for automated tests only — it accepts anything, warns
+//! at start and is refused in production.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::config::CaptchaProvider;
+use crate::crypto::random;
+use crate::ephemeral::{Ephemeral, EphemeralError};
+
+/// A challenge to show: its id (sent back with the answer) and the image
+/// as a `data:` URI (`None` with the `none` provider).
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub id: String,
+    pub image: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptchaError {
+    #[error("{0}")]
+    Ephemeral(#[from] EphemeralError),
+    #[error("captcha generation failed")]
+    Generation,
+}
+
+#[derive(Clone)]
+pub struct Captcha {
+    provider: CaptchaProvider,
+    ephemeral: Ephemeral,
+    ttl: Duration,
+}
+
+fn key(id: &str) -> String {
+    format!("captcha:{id}")
+}
+
+impl Captcha {
+    pub fn new(provider: CaptchaProvider, ephemeral: Ephemeral, ttl: Duration) -> Self {
+        if provider == CaptchaProvider::None {
+            tracing::warn!(
+                "captcha is OFF (captcha.provider = \"none\"): for automated tests only"
+            );
+        }
+        Self {
+            provider,
+            ephemeral,
+            ttl,
+        }
+    }
+
+    pub async fn challenge(&self) -> Result<Challenge, CaptchaError> {
+        let id = random::token().map_err(|_| CaptchaError::Generation)?;
+        if self.provider == CaptchaProvider::None {
+            return Ok(Challenge { id, image: None });
+        }
+        let (answer, png) = tokio::task::spawn_blocking(|| {
+            let mut c = captcha::Captcha::new();
+            // Letters and digits that do not look alike.
+            c.set_chars(&"abcdefhkmnprstuvwxyz2345678".chars().collect::<Vec<_>>())
+                .add_chars(5)
+                .apply_filter(captcha::filters::Noise::new(0.2))
+                .apply_filter(captcha::filters::Wave::new(2.0, 12.0))
+                .view(180, 64)
+                .apply_filter(captcha::filters::Dots::new(8));
+            c.as_tuple()
+        })
+        .await
+        .map_err(|_| CaptchaError::Generation)?
+        .ok_or(CaptchaError::Generation)?;
+        self.ephemeral
+            .set(&key(&id), &answer.to_lowercase(), self.ttl)
+            .await?;
+        Ok(Challenge {
+            id,
+            image: Some(format!("data:image/png;base64,{}", STANDARD.encode(png))),
+        })
+    }
+
+    /// Checks an answer. A challenge can be answered once, right or wrong.
+    pub async fn check(&self, id: &str, answer: &str) -> Result<bool, CaptchaError> {
+        if self.provider == CaptchaProvider::None {
+            return Ok(true);
+        }
+        if id.len() > 128 {
+            return Ok(false);
+        }
+        let Some(expected) = self.ephemeral.take(&key(id)).await? else {
+            return Ok(false);
+        };
+        let given = answer.trim().to_lowercase();
+        Ok(random::constant_time_eq(
+            expected.as_bytes(),
+            given.as_bytes(),
+        ))
+    }
+
+    /// The answer of a live challenge, for tests that play the user.
+    #[doc(hidden)]
+    pub async fn peek_answer(&self, id: &str) -> Result<Option<String>, CaptchaError> {
+        Ok(self.ephemeral.get(&key(id)).await?)
+    }
+}
