@@ -96,6 +96,9 @@ pub enum ClientCommand {
         token_auth: Option<String>,
         #[arg(long, conflicts_with = "jwks_file")]
         jwks_uri: Option<String>,
+        /// Sign-ins for this client always need SMS step-up.
+        #[arg(long)]
+        require_sms: bool,
         /// A JWK set file with the client's public keys (private_key_jwt).
         #[arg(long)]
         jwks_file: Option<PathBuf>,
@@ -564,6 +567,7 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             token_auth,
             jwks_uri,
             jwks_file,
+            require_sms,
             json,
         } => {
             let secret = if secret_stdin {
@@ -597,6 +601,7 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                 secret,
                 jwks_uri,
                 jwks,
+                require_sms,
             };
             match clients::register(state, input, &actor, &origin).await {
                 Ok((c, generated)) => {

@@ -60,6 +60,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub sms: SmsConfig,
     pub captcha: CaptchaConfig,
+    pub step_up: StepUpConfig,
     /// 32 random bytes in base64: private signing keys are stored encrypted
     /// with it (AES-256-GCM). Keep it outside the database.
     pub key_encryption_key: Option<String>,
@@ -188,6 +189,32 @@ impl Default for CaptchaConfig {
         Self {
             provider: CaptchaProvider::Image,
             ttl_secs: 300,
+        }
+    }
+}
+
+/// When a correct password is not enough and the phone must be proved by SMS.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StepUpConfig {
+    /// Master switch of the risk rules below (clients that require SMS,
+    /// and `acr_values`, are always honoured).
+    pub enabled: bool,
+    /// A browser whose device cookie was never verified for the account.
+    pub unknown_device: bool,
+    /// Administrators always.
+    pub admins: bool,
+    /// Days since the account last proved its phone; 0 = no such rule.
+    pub interval_days: u32,
+}
+
+impl Default for StepUpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            unknown_device: true,
+            admins: true,
+            interval_days: 30,
         }
     }
 }
@@ -353,6 +380,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             sms: SmsConfig::default(),
             captcha: CaptchaConfig::default(),
+            step_up: StepUpConfig::default(),
             key_encryption_key: None,
         }
     }

@@ -332,3 +332,65 @@ mod tests {
         assert_eq!(client_ip(&p, &[lb]).unwrap().to_string(), "198.51.100.7");
     }
 }
+
+const STEP_UP_KEY: &str = "step_up";
+
+/// A sign-in waiting for its SMS step-up: whose, and where it goes next.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingStepUp {
+    pub user_id: Uuid,
+    pub epoch: i64,
+    pub return_to: String,
+}
+
+/// Parks a sign-in until the phone is proved.
+pub async fn begin_step_up(
+    session: &Session,
+    user: &User,
+    return_to: &str,
+) -> Result<(), PageError> {
+    let pending = PendingStepUp {
+        user_id: user.id,
+        epoch: user.session_epoch,
+        return_to: return_to.to_string(),
+    };
+    session.insert(STEP_UP_KEY, pending).await?;
+    Ok(())
+}
+
+/// The sign-in waiting for step-up, if its account is still valid.
+pub async fn pending_step_up(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<(User, PendingStepUp)>, PageError> {
+    let Some(p) = session.get::<PendingStepUp>(STEP_UP_KEY).await? else {
+        return Ok(None);
+    };
+    match state.store.user_by_id(p.user_id).await? {
+        Some(user) if user.status == AccountStatus::Active && user.session_epoch == p.epoch => {
+            Ok(Some((user, p)))
+        }
+        _ => {
+            session.remove::<PendingStepUp>(STEP_UP_KEY).await?;
+            Ok(None)
+        }
+    }
+}
+
+pub async fn end_step_up(session: &Session) -> Result<(), PageError> {
+    session.remove::<PendingStepUp>(STEP_UP_KEY).await?;
+    Ok(())
+}
+
+/// A cookie of the request.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
+}

@@ -173,6 +173,18 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// The SMS button's countdown (progressive: the form works without it).
+pub async fn countdown_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../static/countdown.js"),
+    )
+        .into_response()
+}
+
 /// A local path to go back to after a form, or the account page. Only
 /// same-site absolute paths are accepted (no `//host`, no `/\host`).
 pub fn safe_return_to(candidate: Option<&str>) -> String {

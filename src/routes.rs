@@ -11,6 +11,10 @@ use crate::{account, admin, oidc, ops, pages};
 pub const HOME: &str = "/";
 pub const LOGIN: &str = "/login";
 pub const LOGOUT: &str = "/logout";
+pub const STEP_UP: &str = "/login/sms";
+pub const STEP_UP_SEND: &str = "/login/sms/send";
+pub const STEP_UP_HELP: &str = "/login/sms/help";
+pub const COUNTDOWN_JS: &str = "/static/countdown.js";
 pub const ACCOUNT: &str = "/account";
 pub const ACCOUNT_APPS: &str = "/account/apps";
 pub const ACCOUNT_PASSWORD: &str = "/account/password";
@@ -50,6 +54,13 @@ pub fn pages() -> Router<AppState> {
             get(account::login::show).post(account::login::submit),
         )
         .route(LOGOUT, get(oidc::logout::get).post(oidc::logout::post))
+        .route(
+            STEP_UP,
+            get(account::step_up::show).post(account::step_up::verify),
+        )
+        .route(STEP_UP_SEND, post(account::step_up::send))
+        .route(STEP_UP_HELP, get(account::step_up::help))
+        .route(COUNTDOWN_JS, get(pages::countdown_script))
         .route(ACCOUNT, get(account::home::show))
         .route(ACCOUNT_APPS, get(account::apps::show))
         .route(

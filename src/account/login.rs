@@ -11,6 +11,7 @@ use crate::error::{PageError, set_retry_after};
 use crate::extract::{ClientOrigin, CsrfForm, session_user_id, sign_in};
 use crate::pages::{Chrome, PageCtx, render, render_status, safe_return_to};
 use crate::service::login::{LoginError, password_login};
+use crate::service::step_up;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -69,6 +70,7 @@ pub async fn submit(
     State(state): State<AppState>,
     ctx: PageCtx,
     ClientOrigin(origin): ClientOrigin,
+    headers: axum::http::HeaderMap,
     CsrfForm(form, session): CsrfForm<LoginForm>,
 ) -> Result<Response, PageError> {
     let t = ctx.t();
@@ -95,8 +97,17 @@ pub async fn submit(
     let password = SecretPassword::new(form.password.clone());
     match password_login(&state, &form.identifier, &password, &origin).await {
         Ok(user) => {
-            sign_in(&state, &session, &user, vec!["pwd".into()], &origin).await?;
-            Ok(Redirect::to(&return_to).into_response())
+            // A correct password; does this sign-in need the phone too?
+            let device_cookie = crate::extract::cookie(&headers, step_up::DEVICE_COOKIE);
+            let device = step_up::device_of(&state, device_cookie.as_deref()).await?;
+            let reasons = step_up::reasons_at_login(&state, &user, device.as_deref()).await?;
+            step_up::record_decision(&state, &user, &reasons, &origin).await?;
+            if reasons.is_empty() {
+                sign_in(&state, &session, &user, vec!["pwd".into()], &origin).await?;
+                return Ok(Redirect::to(&return_to).into_response());
+            }
+            crate::extract::begin_step_up(&session, &user, &return_to).await?;
+            Ok(Redirect::to(crate::routes::STEP_UP).into_response())
         }
         Err(LoginError::InvalidCredentials) => again(
             StatusCode::UNAUTHORIZED,

@@ -4,3 +4,4 @@ pub mod apps;
 pub mod home;
 pub mod login;
 pub mod password;
+pub mod step_up;

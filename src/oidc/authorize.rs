@@ -381,6 +381,31 @@ async fn run(state: &AppState, ctx: &PageCtx, params: Params) -> Result<Response
         let back = format!("{}?{}", routes::AUTHORIZE, req.params.encode_without(&[]));
         return Ok(crate::extract::to_password_change(&back));
     }
+    // The application demands a proved phone (registered `require_sms`, or
+    // acr_values asking for the SMS level): step up first.
+    let wants_sms = req.client.require_sms
+        || req
+            .params
+            .get("acr_values")
+            .is_some_and(|v| v.split(' ').any(|a| a == ACR_SMS));
+    if wants_sms && !auth.amr.iter().any(|m| m == "sms") {
+        if req.prompt("none") {
+            return Err(req.fail("interaction_required", "SMS verification is required"));
+        }
+        crate::service::step_up::record_decision(
+            state,
+            &user,
+            &[crate::service::step_up::Reason::ClientRequires],
+            &Default::default(),
+        )
+        .await
+        .map_err(PageError::from)?;
+        // Without a phone the step-up page says to bind one, and offers the
+        // way back to the application (which then gets access_denied).
+        let back = format!("{}?{}", routes::AUTHORIZE, req.params.encode_without(&[]));
+        crate::extract::begin_step_up(&ctx.session, &user, &back).await?;
+        return Ok(Redirect::to(routes::STEP_UP).into_response());
+    }
     if owed.is_some() {
         ctx.session
             .remove::<Reauth>(REAUTH_KEY)

@@ -231,6 +231,8 @@ pub async fn reset_password(
         .store
         .set_password_hash(user.id, &hash, false, &audit)
         .await?;
+    // A password someone else set: the next login proves the phone too.
+    state.store.set_step_up_required(user.id).await?;
     super::logout::end_all_sessions(state, user).await?;
     Ok(generated)
 }

@@ -82,6 +82,8 @@ pub struct Client {
     #[serde(skip)]
     pub jwks: Option<Value>,
     pub version: i64,
+    /// Sign-ins for this client always need SMS step-up.
+    pub require_sms: bool,
 }
 
 impl Client {
@@ -114,6 +116,7 @@ impl Client {
             first_party: row.first_party,
             jwks_uri: row.jwks_uri,
             version: row.version,
+            require_sms: row.require_sms,
         })
     }
 
@@ -192,6 +195,7 @@ pub struct NewClient {
     pub jwks_uri: Option<String>,
     /// A JWK set (JSON text) for private_key_jwt.
     pub jwks: Option<String>,
+    pub require_sms: bool,
 }
 
 impl std::fmt::Debug for NewClient {
@@ -370,6 +374,7 @@ pub async fn register(
         created_at: now,
         updated_at: now,
         version: 1,
+        require_sms: input.require_sms,
     };
     let audit = Entry::new("client.created", Outcome::Success)
         .actor(actor)
@@ -548,6 +553,7 @@ pub struct ClientUpdate {
     pub first_party: Option<bool>,
     pub scopes: Option<String>,
     pub id_token_alg: Option<String>,
+    pub require_sms: Option<bool>,
 }
 
 /// Applies `change` to the client if it is still at `version`.
@@ -622,6 +628,10 @@ pub async fn update(
         }
         row.scopes = scopes.to_string();
         fields.push("scopes");
+    }
+    if let Some(r) = change.require_sms {
+        row.require_sms = r;
+        fields.push("require_sms");
     }
     if let Some(alg) = change.id_token_alg {
         row.id_token_alg = Alg::parse(&alg)

@@ -54,6 +54,8 @@ pub enum SendError {
     DailyLimit,
     #[error("too many codes requested from this address")]
     AddressLimit,
+    #[error("the account has no phone to send a code to")]
+    NoPhone,
     #[error("{0}")]
     Sms(#[from] SmsError),
     #[error("{0}")]

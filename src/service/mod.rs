@@ -10,6 +10,7 @@ pub mod introspection;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod step_up;
 pub mod tokens;
 
 use uuid::Uuid;

@@ -25,10 +25,11 @@ pub struct ClientRow {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub version: i64,
+    pub require_sms: bool,
 }
 
 const COLUMNS: &str = "id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
-    backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version";
+    backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms";
 
 impl Store {
     /// Registers a client; its audit entry commits with it.
@@ -41,8 +42,8 @@ impl Store {
             let mut tx = pool.begin().await?;
             sqlx::query(
             "INSERT INTO clients (id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
-             backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1)",
+             backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -57,6 +58,7 @@ impl Store {
         .bind(&c.jwks_uri)
         .bind(&c.jwks)
         .bind(c.created_at)
+        .bind(c.require_sms)
         .execute(&mut *tx)
         .await?;
             insert_audit!(&mut *tx, audit)?;
@@ -124,7 +126,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             let n = sqlx::query(
                 "UPDATE clients SET name = $3, redirect_uris = $4, post_logout_redirect_uris = $5, backchannel_logout_uri = $6, \
-                 first_party = $7, scopes = $8, id_token_alg = $9, updated_at = $10, version = version + 1 \
+                 first_party = $7, scopes = $8, id_token_alg = $9, updated_at = $10, require_sms = $11, version = version + 1 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(&c.id)
@@ -137,6 +139,7 @@ impl Store {
             .bind(&c.scopes)
             .bind(&c.id_token_alg)
             .bind(now)
+            .bind(c.require_sms)
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -58,6 +58,10 @@ pub struct User {
     pub updated_at: OffsetDateTime,
     pub last_login_at: Option<OffsetDateTime>,
     pub must_change_password: bool,
+    /// When the account last proved its phone by SMS.
+    pub last_sms_at: Option<OffsetDateTime>,
+    /// The next login must pass SMS step-up (set by a password reset).
+    pub step_up_required: bool,
 }
 
 /// The hash is a secret: keep it out of Debug output and logs.
@@ -87,7 +91,8 @@ pub struct NewUser {
 const UNIQUE_FIELDS: &[&str] = &["username", "login_phone"];
 const COLUMNS: &str = "id, username, display_name, login_phone, security_phone, security_email, \
     security_email_verified, organization, is_admin, status, status_reason, password_hash, \
-    password_changed_at, session_epoch, version, created_at, updated_at, last_login_at, must_change_password";
+    password_changed_at, session_epoch, version, created_at, updated_at, last_login_at, must_change_password, \
+    last_sms_at, step_up_required";
 
 /// Inside a transaction: fails when no active administrator would remain.
 macro_rules! ensure_an_admin_remains {
@@ -441,5 +446,68 @@ impl Store {
             n
         });
         found(n).map(|()| grants)
+    }
+}
+
+impl Store {
+    /// The account proved its phone on this device: remember both, and
+    /// clear a pending step-up requirement.
+    pub async fn record_sms_verification(
+        &self,
+        id: Uuid,
+        device_hash: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc();
+        on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET last_sms_at = $2, step_up_required = FALSE WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(hash) = device_hash {
+                sqlx::query(
+                    "INSERT INTO trusted_devices (user_id, device_hash, verified_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (user_id, device_hash) DO UPDATE SET verified_at = excluded.verified_at",
+                )
+                .bind(id)
+                .bind(hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn device_is_trusted(&self, id: Uuid, device_hash: &str) -> Result<bool, StoreError> {
+        let n: i64 = on_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM trusted_devices WHERE user_id = $1 AND device_hash = $2")
+            .bind(id)
+            .bind(device_hash)
+            .fetch_one(pool)
+            .await?);
+        Ok(n > 0)
+    }
+
+    pub async fn set_step_up_required(&self, id: Uuid) -> Result<(), StoreError> {
+        on_db!(self, pool => sqlx::query("UPDATE users SET step_up_required = TRUE WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ())?);
+        Ok(())
+    }
+
+    /// A secret shared by all nodes, created on first use.
+    pub async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
+        Ok(on_db!(self, pool => {
+            sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(name)
+                .bind(fresh)
+                .execute(pool)
+                .await?;
+            sqlx::query_scalar::<_, Vec<u8>>("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(pool).await?
+        }))
     }
 }

@@ -94,6 +94,9 @@ fn base_config(data_dir: PathBuf) -> Config {
     };
     config.password_hash.memory_kib = 1024;
     config.password_hash.iterations = 1;
+    // Most tests sign in from fresh browsers as accounts without phones;
+    // the step-up tests switch the risk rules on themselves.
+    config.step_up.enabled = false;
     config
 }
 
@@ -211,6 +214,10 @@ impl TestApp {
             .env(
                 "TONGXING_PASSWORD_HASH__ITERATIONS",
                 self.config.password_hash.iterations.to_string(),
+            )
+            .env(
+                "TONGXING_STEP_UP__ENABLED",
+                self.config.step_up.enabled.to_string(),
             )
             .env("USER", "tester")
             .env_remove("TONGXING_REDIS_URL")

@@ -858,11 +858,13 @@ async fn prompt_consent_select_account_and_acr_values() {
     app.user("li@cnic.cn").await;
     let rp = app.rp("wiki").await;
     let b = app.browser();
-    let url = authorize_url(&app, &rp, "&acr_values=urn%3Atongxing%3Aacr%3Asms");
+    let url = authorize_url(&app, &rp, "&acr_values=urn%3Atongxing%3Aacr%3Apassword");
     b.authorize_as(&url, "li@cnic.cn", PASSWORD, "allow").await;
     let issued = app.audit("authorize.code_issued").await;
     assert!(
-        issued[0].detail.contains("urn:tongxing:acr:sms"),
+        issued[0]
+            .detail
+            .contains("\"acr_values\":\"urn:tongxing:acr:password\""),
         "requested acr_values are recorded: {}",
         issued[0].detail
     );

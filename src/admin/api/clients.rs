@@ -37,6 +37,9 @@ pub struct CreateClient {
     /// A JWK set object (private_key_jwt).
     #[schema(value_type = Object)]
     pub jwks: Option<Value>,
+    /// Sign-ins for this client always need SMS step-up.
+    #[serde(default)]
+    pub require_sms: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -83,6 +86,7 @@ pub async fn create(
         secret: None,
         jwks_uri: body.jwks_uri,
         jwks: body.jwks.map(|j| j.to_string()),
+        require_sms: body.require_sms,
     };
     let (client, client_secret) =
         clients::register(&state, input, &admin.actor, &admin.origin).await?;
@@ -121,6 +125,7 @@ pub struct UpdateClient {
     pub first_party: Option<bool>,
     pub scopes: Option<String>,
     pub id_token_alg: Option<String>,
+    pub require_sms: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/clients/{id}", tag = "clients", params(("id" = String, Path)), request_body = UpdateClient,
@@ -141,6 +146,7 @@ pub async fn update(
         first_party: body.first_party,
         scopes: body.scopes,
         id_token_alg: body.id_token_alg,
+        require_sms: body.require_sms,
     };
     let client = clients::update(
         &state,

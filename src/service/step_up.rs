@@ -1,0 +1,198 @@
+//! Risk-based SMS step-up.
+//!
+//! After a correct password, [`reasons_at_login`] decides whether the
+//! phone must be proved too: an unknown device (its long-lived signed
+//! device cookie was never verified for this account), an administrator,
+//! too long since the last SMS verification, or a password reset just done.
+//! Applications can demand it as well (a client registered with
+//! `require_sms`, or `acr_values` asking for `urn:tongxing:acr:sms`); that
+//! is checked at `/authorize`. The decision and its reasons are audited.
+
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::audit::{Entry, Outcome};
+use super::codes::{self, Purpose, SendError, VerifyError};
+use super::{Actor, Origin};
+use crate::crypto::random;
+use crate::domain::PhoneNumber;
+use crate::i18n::Lang;
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::users::User;
+
+pub const DEVICE_COOKIE: &str = "tongxing_device";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    UnknownDevice,
+    Admin,
+    Interval,
+    PasswordReset,
+    ClientRequires,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::UnknownDevice => "unknown_device",
+            Reason::Admin => "admin",
+            Reason::Interval => "interval",
+            Reason::PasswordReset => "password_reset",
+            Reason::ClientRequires => "client_requires",
+        }
+    }
+}
+
+/// The phone step-up codes go to: the security phone, else the login phone.
+pub fn phone_of(user: &User) -> Option<PhoneNumber> {
+    user.security_phone
+        .as_deref()
+        .or(user.login_phone.as_deref())
+        .and_then(|p| PhoneNumber::parse(p).ok())
+}
+
+async fn device_key(state: &AppState) -> Result<Vec<u8>, StoreError> {
+    let fresh = random::bytes::<32>()
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
+    state.store.server_secret("device-cookie", &fresh).await
+}
+
+fn mac(key: &[u8], id: &str) -> String {
+    match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mut m) => {
+            m.update(id.as_bytes());
+            hex::encode(m.finalize().into_bytes())
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// The device a (signed) device cookie names, as the hash stored per
+/// account; `None` for a missing or forged cookie.
+pub async fn device_of(
+    state: &AppState,
+    cookie: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let Some((id, sig)) = cookie.and_then(|c| c.split_once('.')) else {
+        return Ok(None);
+    };
+    let key = device_key(state).await?;
+    if id.len() != 43 || !random::constant_time_eq(mac(&key, id).as_bytes(), sig.as_bytes()) {
+        return Ok(None);
+    }
+    Ok(Some(hex::encode(Sha256::digest(id.as_bytes()))))
+}
+
+/// A new device cookie value and the hash stored for it.
+pub async fn new_device(state: &AppState) -> Result<(String, String), StoreError> {
+    let key = device_key(state).await?;
+    let id = random::token().map_err(|e| StoreError::Db(sqlx::Error::Protocol(e.to_string())))?;
+    Ok((
+        format!("{id}.{}", mac(&key, &id)),
+        hex::encode(Sha256::digest(id.as_bytes())),
+    ))
+}
+
+/// Why this sign-in needs SMS too (empty: it does not).
+pub async fn reasons_at_login(
+    state: &AppState,
+    user: &User,
+    device: Option<&str>,
+) -> Result<Vec<Reason>, StoreError> {
+    let c = &state.config.step_up;
+    let mut reasons = Vec::new();
+    if !c.enabled {
+        return Ok(reasons);
+    }
+    if user.step_up_required {
+        reasons.push(Reason::PasswordReset);
+    }
+    if c.unknown_device {
+        let trusted = match device {
+            Some(d) => state.store.device_is_trusted(user.id, d).await?,
+            None => false,
+        };
+        if !trusted {
+            reasons.push(Reason::UnknownDevice);
+        }
+    }
+    if c.admins && user.is_admin {
+        reasons.push(Reason::Admin);
+    }
+    if c.interval_days > 0 {
+        let due = user.last_sms_at.is_none_or(|t| {
+            OffsetDateTime::now_utc() - t > time::Duration::days(i64::from(c.interval_days))
+        });
+        if due {
+            reasons.push(Reason::Interval);
+        }
+    }
+    Ok(reasons)
+}
+
+/// Audits the decision taken for a sign-in.
+pub async fn record_decision(
+    state: &AppState,
+    user: &User,
+    reasons: &[Reason],
+    origin: &Origin,
+) -> Result<(), StoreError> {
+    let names: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
+    Entry::new("login.step_up_decision", Outcome::Success)
+        .actor(&Actor::user(user))
+        .subject(user)
+        .origin(origin)
+        .detail(json!({ "required": !reasons.is_empty(), "reasons": names }))
+        .write(&state.store)
+        .await
+}
+
+pub async fn send(
+    state: &AppState,
+    user: &User,
+    origin: &Origin,
+    lang: Lang,
+) -> Result<(), SendError> {
+    let Some(phone) = phone_of(user) else {
+        return Err(SendError::NoPhone);
+    };
+    codes::send(state, Purpose::Login, &phone, origin, lang).await
+}
+
+/// Checks the code; on success the account's phone is proved now and, with
+/// `device`, that device becomes trusted for the account.
+pub async fn verify(
+    state: &AppState,
+    user: &User,
+    code: &str,
+    device: Option<&str>,
+    origin: &Origin,
+) -> Result<(), VerifyError> {
+    let Some(phone) = phone_of(user) else {
+        return Err(VerifyError::NoCode);
+    };
+    let result = codes::verify(state, Purpose::Login, &phone, code).await;
+    let outcome = if result.is_ok() {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    };
+    Entry::new("login.step_up", outcome)
+        .actor(&Actor::user(user))
+        .subject(user)
+        .origin(origin)
+        .write(&state.store)
+        .await
+        .map_err(|e| VerifyError::Internal(e.to_string()))?;
+    result?;
+    state
+        .store
+        .record_sms_verification(user.id, device)
+        .await
+        .map_err(|e| VerifyError::Internal(e.to_string()))?;
+    Ok(())
+}
