@@ -100,6 +100,30 @@ async fn register_show_list_rotate_and_remove() {
     assert_eq!(public.json()["client_secret"], serde_json::Value::Null);
     assert_eq!(public.json()["token_auth_method"], "none");
 
+    let strict = app
+        .cli(
+            &[
+                "client",
+                "add",
+                "--id",
+                "vpn",
+                "--name",
+                "VPN",
+                "--redirect-uri",
+                "https://vpn.example.org/cb",
+                "--require-sms",
+                "--json",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        strict.json()["client"]["require_sms"],
+        serde_json::Value::Null
+    );
+    assert_eq!(strict.json()["require_sms"], true);
+    app.cli(&["client", "remove", "vpn"], None).await;
+
     let list = app.cli(&["client", "list", "--json"], None).await.json();
     let ids: Vec<&str> = list
         .as_array()

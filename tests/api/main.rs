@@ -20,3 +20,4 @@ mod oidc;
 mod oidc_rules;
 mod ops;
 mod sms_codes;
+mod step_up;

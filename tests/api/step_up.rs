@@ -1,0 +1,337 @@
+//! Risk-based SMS step-up at login, rule by rule.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tongxing::config::Config;
+use tongxing::service::accounts::NewAccount;
+
+use crate::helpers::{Browser, PASSWORD, REDIRECT, TestApp, query};
+
+/// Step-up on, with only the rules a test names.
+fn rules(unknown_device: bool, admins: bool, interval_days: u32) -> impl FnOnce(&mut Config) {
+    move |c: &mut Config| {
+        c.step_up.enabled = true;
+        c.step_up.unknown_device = unknown_device;
+        c.step_up.admins = admins;
+        c.step_up.interval_days = interval_days;
+        c.sms.resend_secs = 0;
+    }
+}
+
+async fn user_with_phone(app: &TestApp, name: &str) {
+    app.user_with(NewAccount {
+        username: name.into(),
+        security_phone: Some("13312348347".into()),
+        ..NewAccount::default()
+    })
+    .await;
+}
+
+fn last_code(app: &TestApp) -> String {
+    let text = app.outbox("sms").last().unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    text.chars()
+        .filter(|c| c.is_ascii_digit())
+        .take(6)
+        .collect()
+}
+
+/// On the step-up page: send a code, read it from the outbox, enter it.
+async fn pass(app: &TestApp, b: &Browser) -> crate::helpers::Page {
+    let page = b.get("/login/sms").await;
+    assert!(
+        page.has("133****8347"),
+        "the masked phone is shown: {}",
+        page.body
+    );
+    let sent = b.submit_page(&page, "/login/sms/send", &[]).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    b.submit_page(&sent, "/login/sms", &[("code", &last_code(app))])
+        .await
+}
+
+#[tokio::test]
+async fn an_unknown_device_needs_sms_once() {
+    let app = TestApp::spawn_with(rules(true, false, 0)).await;
+    user_with_phone(&app, "dev@cnic.cn").await;
+    let b = app.browser();
+    let login = b.login("dev@cnic.cn", PASSWORD).await;
+    assert_eq!(login.location(), Some("/login/sms"));
+    assert_eq!(
+        b.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "not signed in yet"
+    );
+    let done = pass(&app, &b).await;
+    assert_eq!(done.location(), Some("/account"));
+    assert!(
+        done.header("set-cookie")
+            .unwrap_or_default()
+            .contains("tongxing_device=")
+    );
+    assert_eq!(b.get("/account").await.status, StatusCode::OK);
+    // The same browser (device cookie) signs in with the password alone.
+    b.submit("/logout", "/logout", &[]).await;
+    assert_eq!(
+        b.login("dev@cnic.cn", PASSWORD).await.location(),
+        Some("/account")
+    );
+    // Another browser is another device.
+    assert_eq!(
+        app.browser()
+            .login("dev@cnic.cn", PASSWORD)
+            .await
+            .location(),
+        Some("/login/sms")
+    );
+    let decisions = app.audit("login.step_up_decision").await;
+    assert!(
+        decisions
+            .iter()
+            .any(|d| d.detail.contains("unknown_device"))
+    );
+    assert!(
+        decisions
+            .iter()
+            .any(|d| d.detail.contains("\"required\":false"))
+    );
+}
+
+#[tokio::test]
+async fn administrators_always_and_others_by_interval() {
+    let app = TestApp::spawn_with(rules(false, true, 30)).await;
+    user_with_phone(&app, "boss@cnic.cn").await;
+    let admin = app
+        .state
+        .store
+        .user_by_username("boss@cnic.cn")
+        .await
+        .unwrap()
+        .unwrap();
+    let version = admin.version;
+    let update = tongxing::service::accounts::ProfileInput {
+        is_admin: Some(true),
+        ..Default::default()
+    };
+    tongxing::service::accounts::update_profile(
+        &app.state,
+        &admin,
+        version,
+        update,
+        &tongxing::service::Actor::System,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    user_with_phone(&app, "staff@cnic.cn").await;
+
+    // Never verified by SMS: the interval rule asks once, then not again.
+    let b = app.browser();
+    assert_eq!(
+        b.login("staff@cnic.cn", PASSWORD).await.location(),
+        Some("/login/sms")
+    );
+    pass(&app, &b).await;
+    assert_eq!(
+        app.browser()
+            .login("staff@cnic.cn", PASSWORD)
+            .await
+            .location(),
+        Some("/account")
+    );
+    // The administrator every time.
+    for _ in 0..2 {
+        let b = app.browser();
+        assert_eq!(
+            b.login("boss@cnic.cn", PASSWORD).await.location(),
+            Some("/login/sms")
+        );
+        pass(&app, &b).await;
+    }
+    let reasons: Vec<String> = app
+        .audit("login.step_up_decision")
+        .await
+        .iter()
+        .map(|d| d.detail.clone())
+        .collect();
+    assert!(reasons.iter().any(|d| d.contains("\"admin\"")));
+    assert!(reasons.iter().any(|d| d.contains("\"interval\"")));
+}
+
+#[tokio::test]
+async fn a_password_reset_asks_at_the_next_login() {
+    let app = TestApp::spawn_with(rules(false, false, 0)).await;
+    user_with_phone(&app, "reset@cnic.cn").await;
+    assert_eq!(
+        app.browser()
+            .login("reset@cnic.cn", PASSWORD)
+            .await
+            .location(),
+        Some("/account")
+    );
+    let out = app
+        .cli(
+            &["user", "passwd", "reset@cnic.cn", "--password-stdin"],
+            Some("Fresh-Secret-42\n"),
+        )
+        .await;
+    assert_eq!(out.code, 0);
+    let b = app.browser();
+    assert_eq!(
+        b.login("reset@cnic.cn", "Fresh-Secret-42").await.location(),
+        Some("/login/sms")
+    );
+    pass(&app, &b).await;
+    assert_eq!(
+        app.browser()
+            .login("reset@cnic.cn", "Fresh-Secret-42")
+            .await
+            .location(),
+        Some("/account"),
+        "once"
+    );
+    assert!(
+        app.audit("login.step_up_decision")
+            .await
+            .iter()
+            .any(|d| d.detail.contains("password_reset"))
+    );
+}
+
+#[tokio::test]
+async fn wrong_codes_and_resend_limits_on_the_page() {
+    let app = TestApp::spawn_with(|c| {
+        rules(true, false, 0)(c);
+        c.sms.resend_secs = 60;
+    })
+    .await;
+    user_with_phone(&app, "typo@cnic.cn").await;
+    let b = app.browser();
+    b.login("typo@cnic.cn", PASSWORD).await;
+    let page = b.get("/login/sms").await;
+    let sent = b.submit_page(&page, "/login/sms/send", &[]).await;
+    assert!(sent.has("data-wait=\"60\""), "the countdown starts");
+    let again = b.submit_page(&sent, "/login/sms/send", &[]).await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(again.has("发送过于频繁"));
+    let code = last_code(&app);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let miss = b
+        .submit_page(&again, "/login/sms", &[("code", wrong)])
+        .await;
+    assert_eq!(miss.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        miss.has("剩余尝试次数： 4") || miss.has("剩余尝试次数：4"),
+        "{}",
+        miss.body
+    );
+    let ok = b.submit_page(&miss, "/login/sms", &[("code", &code)]).await;
+    assert_eq!(ok.location(), Some("/account"));
+    assert!(b.get("/login/sms/help").await.has("无法接收短信"));
+}
+
+async fn authorize(app: &TestApp, b: &Browser, client: &str, extra: &str) -> crate::helpers::Page {
+    let url = format!(
+        "/authorize?response_type=code&client_id={client}&redirect_uri={}&scope=openid&state=s{extra}",
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+    );
+    let _ = app;
+    b.get(&url).await
+}
+
+#[tokio::test]
+async fn applications_can_demand_sms_and_get_acr_and_amr() {
+    let app = TestApp::spawn().await; // risk rules off: only the application asks
+    user_with_phone(&app, "sec@cnic.cn").await;
+    let strict = app
+        .rp_with("vpn", |c| {
+            c.first_party = true;
+            c.require_sms = true;
+        })
+        .await;
+    let b = app.browser();
+    assert_eq!(
+        b.login("sec@cnic.cn", PASSWORD).await.location(),
+        Some("/account")
+    );
+    let none = authorize(&app, &b, "vpn", "&prompt=none").await;
+    assert_eq!(
+        query(none.location().unwrap())["error"],
+        "interaction_required"
+    );
+    let page = authorize(&app, &b, "vpn", "").await;
+    assert_eq!(page.location(), Some("/login/sms"));
+    let done = pass(&app, &b).await;
+    let next = b.get(done.location().unwrap()).await;
+    let code = query(next.location().unwrap())["code"].clone();
+    let tokens: Value = reqwest::Client::new()
+        .post(format!("{}/token", app.base))
+        .basic_auth(&strict.id, strict.secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claims = crate::oidc::decode_payload(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["acr"], "urn:tongxing:acr:sms");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "sms"]));
+
+    // acr_values asks for it too (here already satisfied in this session).
+    let plain = app.rp_with("wiki", |c| c.first_party = true).await;
+    let page = authorize(
+        &app,
+        &b,
+        &plain.id,
+        "&acr_values=urn%3Atongxing%3Aacr%3Asms",
+    )
+    .await;
+    assert!(query(page.location().unwrap()).contains_key("code"));
+    let fresh = app.browser();
+    fresh.login("sec@cnic.cn", PASSWORD).await;
+    let page = authorize(
+        &app,
+        &fresh,
+        &plain.id,
+        "&acr_values=urn%3Atongxing%3Aacr%3Asms",
+    )
+    .await;
+    assert_eq!(page.location(), Some("/login/sms"));
+    assert!(
+        app.audit("login.step_up_decision")
+            .await
+            .iter()
+            .any(|d| d.detail.contains("client_requires"))
+    );
+}
+
+#[tokio::test]
+async fn without_a_phone_step_up_cannot_pass() {
+    let app = TestApp::spawn().await;
+    app.user("nophone@cnic.cn").await;
+    app.rp_with("vpn", |c| {
+        c.first_party = true;
+        c.require_sms = true;
+    })
+    .await;
+    let b = app.browser();
+    b.login("nophone@cnic.cn", PASSWORD).await;
+    let page = authorize(&app, &b, "vpn", "").await;
+    assert_eq!(page.location(), Some("/login/sms"));
+    let stuck = b.get("/login/sms").await;
+    assert_eq!(stuck.status, StatusCode::FORBIDDEN);
+    assert!(
+        stuck.has("未绑定手机号"),
+        "the user is told to bind a phone"
+    );
+    // The way back: the application gets access_denied.
+    let back = b.submit_page(&stuck, "/authorize/cancel", &[]).await;
+    assert_eq!(query(back.location().unwrap())["error"], "access_denied");
+}
