@@ -128,6 +128,7 @@ pub async fn sign_in(
     };
     session.insert(AUTH_KEY, auth).await?;
     session.insert(CSRF_KEY, random::token()?).await?;
+    session.remove::<PendingStepUp>(STEP_UP_KEY).await?;
     Ok(())
 }
 
@@ -341,7 +342,13 @@ pub struct PendingStepUp {
     pub user_id: Uuid,
     pub epoch: i64,
     pub return_to: String,
+    /// Unix time it began; a pending step-up lasts [`STEP_UP_FOR`].
+    #[serde(default)]
+    pub since: i64,
 }
+
+/// How long a sign-in may wait for its SMS code.
+const STEP_UP_FOR: i64 = 600;
 
 /// Parks a sign-in until the phone is proved.
 pub async fn begin_step_up(
@@ -349,11 +356,16 @@ pub async fn begin_step_up(
     user: &User,
     return_to: &str,
 ) -> Result<(), PageError> {
+    let since = OffsetDateTime::now_utc().unix_timestamp();
     let pending = PendingStepUp {
         user_id: user.id,
         epoch: user.session_epoch,
         return_to: return_to.to_string(),
+        since,
     };
+    // A correct password was given: a session id planted before must not
+    // share what follows (the masked phone, sending codes).
+    session.cycle_id().await?;
     session.insert(STEP_UP_KEY, pending).await?;
     Ok(())
 }
@@ -367,7 +379,11 @@ pub async fn pending_step_up(
         return Ok(None);
     };
     match state.store.user_by_id(p.user_id).await? {
-        Some(user) if user.status == AccountStatus::Active && user.session_epoch == p.epoch => {
+        Some(user)
+            if user.status == AccountStatus::Active
+                && user.session_epoch == p.epoch
+                && OffsetDateTime::now_utc().unix_timestamp() - p.since <= STEP_UP_FOR =>
+        {
             Ok(Some((user, p)))
         }
         _ => {

@@ -62,6 +62,8 @@ pub struct PageCtx {
     pub lang: Lang,
     pub uri: Uri,
     pub session: Session,
+    /// Where the request came from (for limits and the audit log).
+    pub origin: crate::service::Origin,
 }
 
 impl PageCtx {
@@ -88,10 +90,13 @@ impl FromRequestParts<AppState> for PageCtx {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| PageError::Internal("session layer missing".into()))?;
+        let Ok(crate::extract::ClientOrigin(origin)) =
+            crate::extract::ClientOrigin::from_request_parts(parts, state).await;
         Ok(PageCtx {
             lang,
             uri: parts.uri.clone(),
             session,
+            origin,
         })
     }
 }

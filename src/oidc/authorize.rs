@@ -336,6 +336,61 @@ fn failure_response(state: &AppState, failure: Failure) -> Response {
     }
 }
 
+/// What must happen before any code is issued to this signed-in user,
+/// checked on every path that can issue one (the request itself and the
+/// consent form): a forced password change, and the SMS step-up an
+/// application demands. `Ok(Some(page))`: go there first.
+async fn gates(
+    state: &AppState,
+    ctx: &PageCtx,
+    req: &AuthRequest,
+    user: &User,
+    auth: &SessionAuth,
+) -> Result<Option<Response>, Failure> {
+    if user.must_change_password {
+        // OIDC Core §3.1.2.6: the user must act before a code can be issued.
+        if req.prompt("none") {
+            return Err(req.fail(
+                "interaction_required",
+                "the user must change the password first",
+            ));
+        }
+        let back = format!("{}?{}", routes::AUTHORIZE, req.params.encode_without(&[]));
+        return Ok(Some(crate::extract::to_password_change(&back)));
+    }
+    // The application demands a proved phone (registered `require_sms`, or
+    // acr_values asking for the SMS level): step up first.
+    let wants_sms = req.client.require_sms
+        || req
+            .params
+            .get("acr_values")
+            .is_some_and(|v| v.split(' ').any(|a| a == ACR_SMS));
+    if wants_sms && !auth.amr.iter().any(|m| m == "sms") {
+        if req.prompt("none") {
+            return Err(req.fail("interaction_required", "SMS verification is required"));
+        }
+        crate::service::step_up::record_decision(
+            state,
+            user,
+            &[crate::service::step_up::Reason::ClientRequires],
+            &ctx.origin,
+        )
+        .await
+        .map_err(PageError::from)?;
+        // Without a phone the step-up page says to bind one, and offers the
+        // way back to the application (which then gets access_denied).
+        let back = format!("{}?{}", routes::AUTHORIZE, req.params.encode_without(&[]));
+        crate::extract::begin_step_up(&ctx.session, user, &back).await?;
+        return Ok(Some(Redirect::to(routes::STEP_UP).into_response()));
+    }
+    // A login this request demanded (prompt=login, max_age) must have happened.
+    let pending: Option<Reauth> = ctx.session.get(REAUTH_KEY).await.map_err(PageError::from)?;
+    if pending.is_some_and(|p| p.request == reauth_key(req) && auth.auth_ms <= p.not_before) {
+        return Ok(Some(to_login(req)));
+    }
+    Ok(None)
+}
+
 async fn run(state: &AppState, ctx: &PageCtx, params: Params) -> Result<Response, Failure> {
     let req = validate(state, params).await?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
@@ -370,41 +425,8 @@ async fn run(state: &AppState, ctx: &PageCtx, params: Params) -> Result<Response
         }
         return Ok(to_login(&req));
     };
-    if user.must_change_password {
-        // OIDC Core §3.1.2.6: the user must act before a code can be issued.
-        if req.prompt("none") {
-            return Err(req.fail(
-                "interaction_required",
-                "the user must change the password first",
-            ));
-        }
-        let back = format!("{}?{}", routes::AUTHORIZE, req.params.encode_without(&[]));
-        return Ok(crate::extract::to_password_change(&back));
-    }
-    // The application demands a proved phone (registered `require_sms`, or
-    // acr_values asking for the SMS level): step up first.
-    let wants_sms = req.client.require_sms
-        || req
-            .params
-            .get("acr_values")
-            .is_some_and(|v| v.split(' ').any(|a| a == ACR_SMS));
-    if wants_sms && !auth.amr.iter().any(|m| m == "sms") {
-        if req.prompt("none") {
-            return Err(req.fail("interaction_required", "SMS verification is required"));
-        }
-        crate::service::step_up::record_decision(
-            state,
-            &user,
-            &[crate::service::step_up::Reason::ClientRequires],
-            &Default::default(),
-        )
-        .await
-        .map_err(PageError::from)?;
-        // Without a phone the step-up page says to bind one, and offers the
-        // way back to the application (which then gets access_denied).
-        let back = format!("{}?{}", routes::AUTHORIZE, req.params.encode_without(&[]));
-        crate::extract::begin_step_up(&ctx.session, &user, &back).await?;
-        return Ok(Redirect::to(routes::STEP_UP).into_response());
+    if let Some(detour) = gates(state, ctx, &req, &user, &auth).await? {
+        return Ok(detour);
     }
     if owed.is_some() {
         ctx.session
@@ -567,6 +589,9 @@ pub async fn consent(
         let Some((user, auth)) = session_user(&state, &ctx.session).await? else {
             return Ok(to_login(&req));
         };
+        if let Some(detour) = gates(&state, &ctx, &req, &user, &auth).await? {
+            return Ok(detour);
+        }
         if form.decision != "allow" {
             consents::deny(&state, &user, &req.client, &origin)
                 .await

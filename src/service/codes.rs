@@ -148,6 +148,7 @@ pub async fn send(
         .await?
         > i64::from(c.ip_hourly_limit)
     {
+        eph.delete(&format!("otp-recent:{phone_key}")).await?;
         return Err(SendError::AddressLimit);
     }
     if eph
@@ -155,6 +156,7 @@ pub async fn send(
         .await?
         > i64::from(c.daily_limit)
     {
+        eph.delete(&format!("otp-recent:{phone_key}")).await?;
         return Err(SendError::DailyLimit);
     }
     let code = new_code()?;
@@ -198,26 +200,28 @@ pub async fn verify(
     };
     let stored: Stored =
         serde_json::from_str(&raw).map_err(|e| VerifyError::Internal(e.to_string()))?;
+    // Count the try before comparing, so parallel guesses cannot exceed
+    // the limit; a right code does not use up a try.
+    let max = state.config.sms.max_attempts;
+    let ttl = Duration::from_secs(state.config.sms.code_ttl_secs);
+    let tries_key = format!("otp-tries:{}:{}", purpose.as_str(), phone.as_str());
+    let tries = u32::try_from(eph.incr(&tries_key, ttl).await?).unwrap_or(u32::MAX);
     let code = code.trim();
     let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
-    if well_formed
-        && random::constant_time_eq(hash(&stored.salt, code).as_bytes(), stored.hash.as_bytes())
-    {
+    let right = well_formed
+        && random::constant_time_eq(hash(&stored.salt, code).as_bytes(), stored.hash.as_bytes());
+    if tries > max {
+        eph.delete(&k).await?;
+        return Err(VerifyError::NoCode);
+    }
+    if right {
+        eph.delete(&tries_key).await?;
         // Single use: only the request that takes it succeeds.
         return match eph.take(&k).await? {
             Some(_) => Ok(()),
             None => Err(VerifyError::NoCode),
         };
     }
-    let max = state.config.sms.max_attempts;
-    let ttl = Duration::from_secs(state.config.sms.code_ttl_secs);
-    let tries = eph
-        .incr(
-            &format!("otp-tries:{}:{}", purpose.as_str(), phone.as_str()),
-            ttl,
-        )
-        .await?;
-    let tries = u32::try_from(tries).unwrap_or(u32::MAX);
     if tries >= max {
         eph.delete(&k).await?;
         return Err(VerifyError::NoCode);

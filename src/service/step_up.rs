@@ -111,6 +111,12 @@ pub async fn reasons_at_login(
     if user.step_up_required {
         reasons.push(Reason::PasswordReset);
     }
+    // The risk rules need a phone to send to. An account without one is not
+    // locked out by them (the decision is audited as `no_phone`); only an
+    // application that demands SMS refuses it.
+    if phone_of(user).is_none() {
+        return Ok(Vec::new());
+    }
     if c.unknown_device {
         let trusted = match device {
             Some(d) => state.store.device_is_trusted(user.id, d).await?,
@@ -123,7 +129,7 @@ pub async fn reasons_at_login(
     if c.admins && user.is_admin {
         reasons.push(Reason::Admin);
     }
-    if c.interval_days > 0 {
+    if c.interval_days > 0 && phone_of(user).is_some() {
         let due = user.last_sms_at.is_none_or(|t| {
             OffsetDateTime::now_utc() - t > time::Duration::days(i64::from(c.interval_days))
         });
@@ -146,7 +152,7 @@ pub async fn record_decision(
         .actor(&Actor::user(user))
         .subject(user)
         .origin(origin)
-        .detail(json!({ "required": !reasons.is_empty(), "reasons": names }))
+        .detail(json!({ "required": !reasons.is_empty(), "reasons": names, "no_phone": phone_of(user).is_none() }))
         .write(&state.store)
         .await
 }

@@ -335,3 +335,95 @@ async fn without_a_phone_step_up_cannot_pass() {
     let back = b.submit_page(&stuck, "/authorize/cancel", &[]).await;
     assert_eq!(query(back.location().unwrap())["error"], "access_denied");
 }
+
+#[tokio::test]
+async fn the_consent_form_cannot_skip_a_required_step_up() {
+    let app = TestApp::spawn().await;
+    user_with_phone(&app, "skip@cnic.cn").await;
+    app.rp_with("vpn", |c| c.require_sms = true).await; // third-party: has a consent page
+    let b = app.browser();
+    b.login("skip@cnic.cn", PASSWORD).await;
+    // Post the consent form directly, never having passed the step-up.
+    let csrf = b.get("/account").await.csrf();
+    let request = format!(
+        "response_type=code&client_id=vpn&redirect_uri={}&scope=openid&state=x",
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+    );
+    let r = b
+        .post_form(
+            "/authorize/consent",
+            &[
+                ("csrf", &csrf),
+                ("request", &request),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/login/sms"),
+        "no code without the step-up"
+    );
+    assert!(app.audit("authorize.code_issued").await.is_empty());
+}
+
+#[tokio::test]
+async fn parallel_code_guesses_stay_within_the_limit() {
+    use tongxing::service::codes::{self, Purpose, VerifyError};
+    let app = TestApp::spawn().await;
+    let phone = tongxing::domain::PhoneNumber::parse("13312348347").unwrap();
+    codes::send(
+        &app.state,
+        Purpose::Login,
+        &phone,
+        &Default::default(),
+        tongxing::i18n::Lang::ZhCn,
+    )
+    .await
+    .unwrap();
+    let code = last_code(&app);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (state, phone) = (app.state.clone(), phone.clone());
+        tasks.push(tokio::spawn(async move {
+            codes::verify(&state, Purpose::Login, &phone, wrong).await
+        }));
+    }
+    let mut checked = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), Err(VerifyError::Wrong(_))) {
+            checked += 1;
+        }
+    }
+    assert!(checked < 5, "{checked} guesses were checked");
+    assert_eq!(
+        codes::verify(&app.state, Purpose::Login, &phone, &code).await,
+        Err(VerifyError::NoCode)
+    );
+}
+
+#[tokio::test]
+async fn risk_rules_do_not_lock_out_accounts_without_a_phone() {
+    let app = TestApp::spawn_with(rules(true, true, 30)).await;
+    app.user("plain@cnic.cn").await;
+    user_with_phone(&app, "other@cnic.cn").await;
+    let b = app.browser();
+    // A pending step-up of one account ...
+    assert_eq!(
+        b.login("other@cnic.cn", PASSWORD).await.location(),
+        Some("/login/sms")
+    );
+    // ... does not survive a sign-in of another (shared browser).
+    assert_eq!(
+        b.login("plain@cnic.cn", PASSWORD).await.location(),
+        Some("/account")
+    );
+    assert_eq!(b.get("/login/sms").await.location(), Some("/login"));
+    assert!(
+        app.audit("login.step_up_decision")
+            .await
+            .iter()
+            .any(|d| d.detail.contains("\"no_phone\":true"))
+    );
+}

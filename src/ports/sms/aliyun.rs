@@ -156,6 +156,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_vendors_published_example() {
+        // The SendSms signature example of Alibaba Cloud's documentation.
+        let params: BTreeMap<String, String> = [
+            ("AccessKeyId", "testId"),
+            ("Action", "SendSms"),
+            ("Format", "XML"),
+            ("OutId", "123"),
+            ("PhoneNumbers", "15300000001"),
+            ("RegionId", "cn-hangzhou"),
+            ("SignName", "阿里云短信测试专用"),
+            ("SignatureMethod", "HMAC-SHA1"),
+            ("SignatureNonce", "45e25e9b-0a6f-4070-8c85-2956eda1b466"),
+            ("SignatureVersion", "1.0"),
+            ("TemplateCode", "SMS_71390007"),
+            ("TemplateParam", "{\"customer\":\"test\"}"),
+            ("Timestamp", "2017-07-12T02:42:19Z"),
+            ("Version", "2017-05-25"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            signature(&params, "testSecret"),
+            "zJDF+Lrzhj/ThnlvIToysFRq6t4="
+        );
+    }
+
+    #[test]
     fn reference_signature() {
         // Computed independently (Python hmac/hashlib/urllib) from the
         // documented algorithm; see the module comment.
