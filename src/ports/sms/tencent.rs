@@ -25,17 +25,22 @@ fn hmac(key: &[u8], data: &str) -> Vec<u8> {
     }
 }
 
-/// The TC3 signature (hex) of `payload` sent to `host` at `timestamp`.
-pub fn signature(secret_key: &str, host: &str, timestamp: i64, payload: &str) -> String {
+/// The credential-scope date (UTC) of a unix time.
+fn date_of(timestamp: i64) -> String {
     let date = time::OffsetDateTime::from_unix_timestamp(timestamp)
         .map(|t| t.date())
         .unwrap_or(time::Date::MIN);
-    let date = format!(
+    format!(
         "{:04}-{:02}-{:02}",
         date.year(),
         u8::from(date.month()),
         date.day()
-    );
+    )
+}
+
+/// The TC3 signature (hex) of `payload` sent to `host` at `timestamp`.
+pub fn signature(secret_key: &str, host: &str, timestamp: i64, payload: &str) -> String {
+    let date = date_of(timestamp);
     let canonical = format!(
         "POST\n/\n\ncontent-type:{CONTENT_TYPE}\nhost:{host}\n\ncontent-type;host\n{}",
         hex::encode(Sha256::digest(payload.as_bytes()))
@@ -93,15 +98,7 @@ impl SmsSender for TencentSender {
         let payload = self.payload(message);
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
         let host = self.host();
-        let date = time::OffsetDateTime::from_unix_timestamp(timestamp)
-            .map(|t| t.date())
-            .unwrap_or(time::Date::MIN);
-        let date = format!(
-            "{:04}-{:02}-{:02}",
-            date.year(),
-            u8::from(date.month()),
-            date.day()
-        );
+        let date = date_of(timestamp);
         let authorization = format!(
             "TC3-HMAC-SHA256 Credential={}/{date}/sms/tc3_request, SignedHeaders=content-type;host, Signature={}",
             self.secret_id,
