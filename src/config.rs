@@ -295,6 +295,8 @@ pub struct PasswordHashConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordPolicyConfig {
     pub min_length: usize,
+    /// The least strength (zxcvbn estimate) a new password must have.
+    pub min_strength: crate::domain::Strength,
     pub require_upper: bool,
     pub require_lower: bool,
     pub require_digit: bool,
@@ -338,6 +340,7 @@ impl Default for PasswordPolicyConfig {
     fn default() -> Self {
         Self {
             min_length: 10,
+            min_strength: crate::domain::Strength::Medium,
             require_upper: true,
             require_lower: true,
             require_digit: true,

@@ -237,6 +237,11 @@ pub struct Text {
     pub policy_no_special: &'static str,
     pub policy_contains_account_name: &'static str,
     pub policy_contains_phone: &'static str,
+    pub policy_too_weak: &'static str,
+    pub password_strength: &'static str,
+    pub strength_weak: &'static str,
+    pub strength_medium: &'static str,
+    pub strength_strong: &'static str,
 
     pub admin_title: &'static str,
     pub admin_nav_dashboard: &'static str,
@@ -316,6 +321,7 @@ impl Text {
             P::NoSpecial => self.policy_no_special.into(),
             P::ContainsAccountName => self.policy_contains_account_name.into(),
             P::ContainsPhone => self.policy_contains_phone.into(),
+            P::TooWeak => self.policy_too_weak.into(),
         }
     }
 
@@ -427,6 +433,11 @@ pub static ZH_CN: Text = Text {
     policy_no_special: "密码须包含特殊字符。",
     policy_contains_account_name: "密码不得包含账号名称。",
     policy_contains_phone: "密码不得包含手机号。",
+    policy_too_weak: "密码太容易被猜到，请使用更长的密码或不相关的词语组合。",
+    password_strength: "密码强度：",
+    strength_weak: "弱",
+    strength_medium: "中",
+    strength_strong: "强",
 
     admin_title: "管理控制台",
     admin_nav_dashboard: "概览",
@@ -588,6 +599,11 @@ pub static EN: Text = Text {
     policy_no_special: "The password needs a special character.",
     policy_contains_account_name: "The password must not contain the account name.",
     policy_contains_phone: "The password must not contain a phone number.",
+    policy_too_weak: "The password is too easy to guess; use a longer one or unrelated words.",
+    password_strength: "Strength:",
+    strength_weak: "weak",
+    strength_medium: "medium",
+    strength_strong: "strong",
 
     admin_title: "Admin console",
     admin_nav_dashboard: "Overview",

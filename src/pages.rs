@@ -178,16 +178,25 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// The SMS button's countdown (progressive: the form works without it).
-pub async fn countdown_script() -> Response {
+fn script(source: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
-        include_str!("../static/countdown.js"),
+        source,
     )
         .into_response()
+}
+
+/// The SMS button's countdown (progressive: the form works without it).
+pub async fn countdown_script() -> Response {
+    script(include_str!("../static/countdown.js"))
+}
+
+/// The live password-strength hint (the server remains the authority).
+pub async fn strength_script() -> Response {
+    script(include_str!("../static/strength.js"))
 }
 
 /// A local path to go back to after a form, or the account page. Only

@@ -15,6 +15,7 @@ pub const STEP_UP: &str = "/login/sms";
 pub const STEP_UP_SEND: &str = "/login/sms/send";
 pub const STEP_UP_HELP: &str = "/login/sms/help";
 pub const COUNTDOWN_JS: &str = "/static/countdown.js";
+pub const STRENGTH_JS: &str = "/static/strength.js";
 pub const ACCOUNT: &str = "/account";
 pub const ACCOUNT_APPS: &str = "/account/apps";
 pub const ACCOUNT_PASSWORD: &str = "/account/password";
@@ -61,6 +62,7 @@ pub fn pages() -> Router<AppState> {
         .route(STEP_UP_SEND, post(account::step_up::send))
         .route(STEP_UP_HELP, get(account::step_up::help))
         .route(COUNTDOWN_JS, get(pages::countdown_script))
+        .route(STRENGTH_JS, get(pages::strength_script))
         .route(ACCOUNT, get(account::home::show))
         .route(ACCOUNT_APPS, get(account::apps::show))
         .route(

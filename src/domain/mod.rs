@@ -9,7 +9,7 @@ mod scope;
 
 pub use account_name::AccountName;
 pub use email::Email;
-pub use password::{PasswordPolicy, PolicyViolation, SecretPassword};
+pub use password::{PasswordPolicy, PolicyViolation, SecretPassword, Strength};
 pub use phone::PhoneNumber;
 pub use scope::Scope;
 

@@ -22,6 +22,32 @@ impl fmt::Debug for SecretPassword {
     }
 }
 
+/// How hard a password is to guess (zxcvbn's estimate: scores 0–1 weak,
+/// 2 medium, 3–4 strong).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Strength {
+    Weak,
+    Medium,
+    Strong,
+}
+
+impl Strength {
+    /// The estimate for `password`, knowing the account's own identifiers.
+    pub fn of(password: &str, user_inputs: &[&str]) -> Strength {
+        if password.is_empty() {
+            return Strength::Weak;
+        }
+        match u8::from(zxcvbn::zxcvbn(password, user_inputs).score()) {
+            0 | 1 => Strength::Weak,
+            2 => Strength::Medium,
+            _ => Strength::Strong,
+        }
+    }
+}
+
 /// One rule a new password broke; pages translate the code, the CLI and the
 /// API print it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +60,9 @@ pub enum PolicyViolation {
     NoSpecial,
     ContainsAccountName,
     ContainsPhone,
+    /// Meets the character rules but is easy to guess (common words,
+    /// patterns, dates …).
+    TooWeak,
 }
 
 impl PolicyViolation {
@@ -47,6 +76,7 @@ impl PolicyViolation {
             Self::NoSpecial => "no_special",
             Self::ContainsAccountName => "contains_account_name",
             Self::ContainsPhone => "contains_phone",
+            Self::TooWeak => "too_weak",
         }
     }
 
@@ -60,6 +90,9 @@ impl PolicyViolation {
             Self::NoSpecial => "must contain a special character".into(),
             Self::ContainsAccountName => "must not contain the account name".into(),
             Self::ContainsPhone => "must not contain a phone number of the account".into(),
+            Self::TooWeak => {
+                "is too easy to guess; use a longer password or unrelated words".into()
+            }
         }
     }
 }
@@ -127,6 +160,15 @@ impl PasswordPolicy {
         if local.chars().count() >= 3 && lower.contains(&local) {
             out.push(PolicyViolation::ContainsAccountName);
         }
+        if out.is_empty() && pw.chars().count() <= Self::MAX_LEN {
+            // The estimate only matters once the plain rules are met (and is
+            // bounded in cost by the length cap).
+            let mut inputs: Vec<&str> = vec![local.as_str()];
+            inputs.extend(phones.iter().copied());
+            if Strength::of(pw, &inputs) < c.min_strength {
+                out.push(PolicyViolation::TooWeak);
+            }
+        }
         for phone in phones {
             let national = phone
                 .strip_prefix("+86")
@@ -175,6 +217,19 @@ mod tests {
             &["+8613312348347"],
         );
         assert_eq!(v, vec![PolicyViolation::ContainsPhone]);
+    }
+
+    #[test]
+    fn strength_estimates() {
+        let p = policy();
+        let common = SecretPassword::new("Password123!");
+        assert_eq!(
+            p.check(&common, "li@cnic.cn", &[]),
+            vec![PolicyViolation::TooWeak]
+        );
+        assert_eq!(Strength::of("Password123!", &[]), Strength::Weak);
+        assert!(Strength::of("Correct-Horse-9", &[]) >= Strength::Medium);
+        assert_eq!(Strength::of("vX9#qL2!mT7$wR4&", &[]), Strength::Strong);
     }
 
     #[test]

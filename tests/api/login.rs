@@ -527,6 +527,25 @@ async fn changing_the_own_password() {
         )
         .await;
     assert!(differ.has("两次输入的新密码不一致"));
+    let form = b.get("/account/password").await;
+    assert!(form.has("id=\"strength-meter\"") && form.has("/static/strength.js"));
+    let common = b
+        .submit_page(
+            &form,
+            "/account/password",
+            &[
+                ("current", PASSWORD),
+                ("new", "Password123!"),
+                ("repeat", "Password123!"),
+            ],
+        )
+        .await;
+    assert!(
+        common.has("密码太容易被猜到"),
+        "the server estimates strength: {}",
+        common.body
+    );
+    assert_eq!(b.get("/static/strength.js").await.status, StatusCode::OK);
     let form = b.get("/account/password?lang=en").await;
     let weak = b
         .submit_page(
