@@ -82,22 +82,15 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-fn cookie_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers().get_all(header::COOKIE).iter().find_map(|h| {
-        h.to_str().ok()?.split(';').find_map(|c| {
-            let (k, v) = c.trim().split_once('=')?;
-            (k == name).then_some(v)
-        })
-    })
-}
-
 /// Middleware: decides the language, puts it in the request extensions and
 /// remembers an explicit `?lang=` choice in a cookie.
 pub async fn negotiate(mut req: Request, next: Next) -> Response {
     let query = req.uri().query().unwrap_or_default();
     let explicit = query_param(query, "lang").and_then(Lang::from_tag);
     let lang = explicit
-        .or_else(|| cookie_value(&req, LANG_COOKIE).and_then(Lang::from_tag))
+        .or_else(|| {
+            crate::extract::cookie(req.headers(), LANG_COOKIE).and_then(|v| Lang::from_tag(&v))
+        })
         .or_else(|| {
             query_param(query, "ui_locales")
                 .and_then(|v| Lang::from_ui_locales(&v.replace("%20", " ").replace('+', " ")))

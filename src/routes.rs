@@ -39,11 +39,10 @@ pub const USERINFO: &str = "/userinfo";
 pub const INTROSPECT: &str = "/introspect";
 pub const REVOKE: &str = "/revoke";
 
-/// The management API's OpenAPI document; the API itself lives under
-/// `/api/v1` (its routes are declared with their handlers in
-/// `admin::api`, from which the document is generated).
+/// The management API's OpenAPI document. The API itself lives under
+/// `/api/v1`; its routes are declared with their handlers in `admin::api`
+/// (utoipa-axum), from which the document is generated.
 pub const OPENAPI: &str = "/api/openapi.json";
-pub const API_PREFIX: &str = "/api/v1";
 
 /// Routes of the hosted pages (HTML, sessions, CSRF). `/authorize` and
 /// `/logout` are here because they work with the browser session.

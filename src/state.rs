@@ -52,6 +52,8 @@ pub struct AppState {
     /// The configured SMS sender.
     pub sms: Arc<dyn crate::ports::sms::SmsSender>,
     pub captcha: crate::ports::captcha::Captcha,
+    /// The device-cookie key, read from the database on first use.
+    pub device_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     /// Outbound HTTP (back-channel logout, client JWK sets).
     pub http: reqwest::Client,
 }
@@ -117,6 +119,7 @@ impl AppState {
             background: Background::default(),
             sms,
             captcha,
+            device_key: Arc::default(),
         })
     }
 }

@@ -99,9 +99,7 @@ pub async fn submit(
         Ok(user) => {
             // A correct password; does this sign-in need the phone too?
             let device_cookie = crate::extract::cookie(&headers, step_up::DEVICE_COOKIE);
-            let device = step_up::device_of(&state, device_cookie.as_deref()).await?;
-            let reasons = step_up::reasons_at_login(&state, &user, device.as_deref()).await?;
-            step_up::record_decision(&state, &user, &reasons, &origin).await?;
+            let reasons = step_up::decide(&state, &user, device_cookie.as_deref(), &origin).await?;
             if reasons.is_empty() {
                 sign_in(&state, &session, &user, vec!["pwd".into()], &origin).await?;
                 return Ok(Redirect::to(&return_to).into_response());

@@ -34,7 +34,6 @@ struct StepUpPage {
 }
 
 fn page(
-    ctx: &PageCtx,
     c: Chrome,
     user: &User,
     pending: &PendingStepUp,
@@ -42,7 +41,6 @@ fn page(
     error: Option<String>,
     wait: u64,
 ) -> StepUpPage {
-    let _ = ctx;
     StepUpPage {
         c,
         phone: step_up::phone_of(user).map(|p| PhoneNumber::masked(p.as_str())),
@@ -61,7 +59,7 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx) -> Result<Respons
     let Some((user, pending)) = pending_step_up(&state, &ctx.session).await? else {
         return Ok(Redirect::to(routes::LOGIN).into_response());
     };
-    let p = page(&ctx, ctx.chrome().await?, &user, &pending, None, None, 0);
+    let p = page(ctx.chrome().await?, &user, &pending, None, None, 0);
     if p.phone.is_none() {
         return render_status(StatusCode::FORBIDDEN, &p);
     }
@@ -116,15 +114,7 @@ pub async fn send(
     };
     render_status(
         status,
-        &page(
-            &ctx,
-            ctx.chrome().await?,
-            &user,
-            &pending,
-            notice,
-            error,
-            wait,
-        ),
+        &page(ctx.chrome().await?, &user, &pending, notice, error, wait),
     )
 }
 
@@ -144,34 +134,24 @@ pub async fn verify(
     let Some((user, pending)) = pending_step_up(&state, &session).await? else {
         return Ok(Redirect::to(routes::LOGIN).into_response());
     };
-    // This browser becomes a known device of the account once it passes.
-    let existing = step_up::device_of(&state, cookie(&headers, DEVICE_COOKIE).as_deref()).await?;
-    let (device, new_cookie) = match existing {
-        Some(d) => (d, None),
-        None => {
-            let (value, hash) = step_up::new_device(&state).await?;
-            (hash, Some(value))
-        }
-    };
     let t = ctx.t();
-    let error = match step_up::verify(&state, &user, &form.code, Some(&device), &origin).await {
-        Ok(()) => None,
-        Err(VerifyError::Wrong(left)) => Some(format!("{} {left}", t.step_up_wrong)),
-        Err(VerifyError::NoCode) => Some(t.step_up_no_code.to_string()),
-        Err(VerifyError::Internal(e)) => return Err(PageError::Internal(e)),
-    };
+    let device_cookie = cookie(&headers, DEVICE_COOKIE);
+    let mut new_cookie = None;
+    let error =
+        match step_up::complete(&state, &user, &form.code, device_cookie.as_deref(), &origin).await
+        {
+            Ok(c) => {
+                new_cookie = c;
+                None
+            }
+            Err(VerifyError::Wrong(left)) => Some(format!("{} {left}", t.step_up_wrong)),
+            Err(VerifyError::NoCode) => Some(t.step_up_no_code.to_string()),
+            Err(VerifyError::Internal(e)) => return Err(PageError::Internal(e)),
+        };
     if let Some(error) = error {
         return render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &page(
-                &ctx,
-                ctx.chrome().await?,
-                &user,
-                &pending,
-                None,
-                Some(error),
-                0,
-            ),
+            &page(ctx.chrome().await?, &user, &pending, None, Some(error), 0),
         );
     }
     let user = state

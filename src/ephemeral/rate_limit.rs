@@ -9,8 +9,6 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use super::{Ephemeral, EphemeralError};
 
 #[derive(Debug, Clone)]
@@ -25,8 +23,7 @@ pub struct Backoff {
 impl Backoff {
     /// Subjects are hashed: keys stay short and carry no personal data.
     fn keys(&self, subject: &str) -> (String, String) {
-        let digest = Sha256::digest(subject.as_bytes());
-        let id = hex::encode(&digest[..16]);
+        let id = &crate::crypto::sha256_hex(subject)[..32];
         (
             format!("fail:{}:{id}", self.scope),
             format!("lock:{}:{id}", self.scope),

@@ -463,7 +463,7 @@ struct Reauth {
 
 /// Identifies a request apart from the parameters that force the login.
 fn reauth_key(req: &AuthRequest) -> String {
-    tokens::sha256_hex(&req.params.encode_without(&["prompt", "max_age"]))
+    crate::crypto::sha256_hex(req.params.encode_without(&["prompt", "max_age"]))
 }
 
 /// Sends the browser to the login page; afterwards it comes back to this

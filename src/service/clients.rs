@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use url::Url;
 
@@ -143,7 +142,7 @@ impl Client {
 /// Client secrets are 256-bit random values, so a plain SHA-256 is enough
 /// to store them (no slow hash on the token path — DESIGN.md).
 pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    crate::crypto::sha256_hex(secret)
 }
 
 #[derive(Debug, thiserror::Error)]

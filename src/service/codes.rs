@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::Origin;
 use super::audit::{Entry, Outcome};
@@ -95,7 +94,7 @@ fn key(purpose: Purpose, phone: &PhoneNumber) -> String {
 }
 
 fn hash(salt: &str, code: &str) -> String {
-    hex::encode(Sha256::digest(format!("{salt}:{code}").as_bytes()))
+    crate::crypto::sha256_hex(format!("{salt}:{code}"))
 }
 
 /// Six random digits.

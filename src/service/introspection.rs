@@ -77,7 +77,7 @@ pub async fn introspect(
     }
     let Some(row) = state
         .store
-        .refresh_token(&tokens::sha256_hex(token))
+        .refresh_token(&crate::crypto::sha256_hex(token))
         .await?
     else {
         return Ok(None);
@@ -126,7 +126,7 @@ pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<()
         }
     } else if let Some(row) = state
         .store
-        .refresh_token(&tokens::sha256_hex(token))
+        .refresh_token(&crate::crypto::sha256_hex(token))
         .await?
         && let Some(grant) = state.store.grant(row.grant_id).await?
         && grant.client_id == client.id

@@ -296,12 +296,4 @@ impl KeyRing {
             })
             .collect())
     }
-
-    /// Whether a key was retired (for diagnostics in tests and the CLI).
-    pub fn is_retired(&self, kid: &str) -> bool {
-        self.read()
-            .keys
-            .get(kid)
-            .is_some_and(|e| e.retired_at.is_some())
-    }
 }

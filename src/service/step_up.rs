@@ -8,9 +8,7 @@
 //! `require_sms`, or `acr_values` asking for `urn:tongxing:acr:sms`); that
 //! is checked at `/authorize`. The decision and its reasons are audited.
 
-use hmac::{Hmac, Mac};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::audit::{Entry, Outcome};
@@ -54,51 +52,64 @@ pub fn phone_of(user: &User) -> Option<PhoneNumber> {
         .and_then(|p| PhoneNumber::parse(p).ok())
 }
 
-async fn device_key(state: &AppState) -> Result<Vec<u8>, StoreError> {
-    let fresh = random::bytes::<32>()
-        .map(|b| b.to_vec())
-        .unwrap_or_default();
-    state.store.server_secret("device-cookie", &fresh).await
+/// The key that signs device cookies: shared by all nodes through the
+/// database, read once per process (not on every login).
+async fn device_key(state: &AppState) -> Result<&[u8], StoreError> {
+    state
+        .device_key
+        .get_or_try_init(|| async {
+            let fresh = random::bytes::<32>()
+                .map(|b| b.to_vec())
+                .unwrap_or_default();
+            state.store.server_secret("device-cookie", &fresh).await
+        })
+        .await
+        .map(Vec::as_slice)
 }
 
 fn mac(key: &[u8], id: &str) -> String {
-    match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(mut m) => {
-            m.update(id.as_bytes());
-            hex::encode(m.finalize().into_bytes())
-        }
-        Err(_) => String::new(),
-    }
+    hex::encode(crate::crypto::hmac_sha256(key, id.as_bytes()))
 }
 
 /// The device a (signed) device cookie names, as the hash stored per
 /// account; `None` for a missing or forged cookie.
-pub async fn device_of(
-    state: &AppState,
-    cookie: Option<&str>,
-) -> Result<Option<String>, StoreError> {
+async fn device_of(state: &AppState, cookie: Option<&str>) -> Result<Option<String>, StoreError> {
     let Some((id, sig)) = cookie.and_then(|c| c.split_once('.')) else {
         return Ok(None);
     };
     let key = device_key(state).await?;
-    if id.len() != 43 || !random::constant_time_eq(mac(&key, id).as_bytes(), sig.as_bytes()) {
+    if id.len() != 43 || !random::constant_time_eq(mac(key, id).as_bytes(), sig.as_bytes()) {
         return Ok(None);
     }
-    Ok(Some(hex::encode(Sha256::digest(id.as_bytes()))))
+    Ok(Some(crate::crypto::sha256_hex(id)))
 }
 
 /// A new device cookie value and the hash stored for it.
-pub async fn new_device(state: &AppState) -> Result<(String, String), StoreError> {
+async fn new_device(state: &AppState) -> Result<(String, String), StoreError> {
     let key = device_key(state).await?;
     let id = random::token().map_err(|e| StoreError::Db(sqlx::Error::Protocol(e.to_string())))?;
     Ok((
-        format!("{id}.{}", mac(&key, &id)),
-        hex::encode(Sha256::digest(id.as_bytes())),
+        format!("{id}.{}", mac(key, &id)),
+        crate::crypto::sha256_hex(&id),
     ))
 }
 
+/// After a correct password: the reasons this sign-in needs SMS as well
+/// (empty: it does not), for the browser's device cookie; audited.
+pub async fn decide(
+    state: &AppState,
+    user: &User,
+    device_cookie: Option<&str>,
+    origin: &Origin,
+) -> Result<Vec<Reason>, StoreError> {
+    let device = device_of(state, device_cookie).await?;
+    let reasons = reasons_at_login(state, user, device.as_deref()).await?;
+    record_decision(state, user, &reasons, origin).await?;
+    Ok(reasons)
+}
+
 /// Why this sign-in needs SMS too (empty: it does not).
-pub async fn reasons_at_login(
+async fn reasons_at_login(
     state: &AppState,
     user: &User,
     device: Option<&str>,
@@ -169,15 +180,17 @@ pub async fn send(
     codes::send(state, Purpose::Login, &phone, origin, lang).await
 }
 
-/// Checks the code; on success the account's phone is proved now and, with
-/// `device`, that device becomes trusted for the account.
-pub async fn verify(
+/// Checks the code. On success the account's phone is proved now and the
+/// browser becomes a known device; returns a new device cookie value when
+/// the browser had no valid one (the caller sets it).
+pub async fn complete(
     state: &AppState,
     user: &User,
     code: &str,
-    device: Option<&str>,
+    device_cookie: Option<&str>,
     origin: &Origin,
-) -> Result<(), VerifyError> {
+) -> Result<Option<String>, VerifyError> {
+    let internal = |e: StoreError| VerifyError::Internal(e.to_string());
     let Some(phone) = phone_of(user) else {
         return Err(VerifyError::NoCode);
     };
@@ -193,12 +206,19 @@ pub async fn verify(
         .origin(origin)
         .write(&state.store)
         .await
-        .map_err(|e| VerifyError::Internal(e.to_string()))?;
+        .map_err(internal)?;
     result?;
+    let (device, new_cookie) = match device_of(state, device_cookie).await.map_err(internal)? {
+        Some(d) => (d, None),
+        None => {
+            let (value, hash) = new_device(state).await.map_err(internal)?;
+            (hash, Some(value))
+        }
+    };
     state
         .store
-        .record_sms_verification(user.id, device)
+        .record_sms_verification(user.id, Some(&device))
         .await
-        .map_err(|e| VerifyError::Internal(e.to_string()))?;
-    Ok(())
+        .map_err(internal)?;
+    Ok(new_cookie)
 }

@@ -13,14 +13,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::clients::Client;
 use super::keys::KeyError;
 use crate::crypto::jws::{Alg, JwsError, Parsed};
-use crate::crypto::random;
+use crate::crypto::{random, sha256_hex};
 use crate::domain::Scope;
 use crate::ephemeral::EphemeralError;
 use crate::state::AppState;
@@ -48,10 +47,6 @@ pub enum TokenError {
     /// The token is not valid (bad signature, expired, revoked …).
     #[error("invalid token: {0}")]
     Invalid(&'static str),
-}
-
-pub fn sha256_hex(value: &str) -> String {
-    hex::encode(Sha256::digest(value.as_bytes()))
 }
 
 fn now() -> i64 {
@@ -185,7 +180,7 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
         return false;
     }
     let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(Sha256::digest(verifier.as_bytes()));
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
     random::constant_time_eq(computed.as_bytes(), challenge.as_bytes())
 }
 

@@ -8,21 +8,13 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
 
 use super::{SmsError, SmsMessage, SmsSender};
 
 const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(mut m) => {
-            m.update(data.as_bytes());
-            m.finalize().into_bytes().to_vec()
-        }
-        Err(_) => Vec::new(),
-    }
+    crate::crypto::hmac_sha256(key, data.as_bytes())
 }
 
 /// The credential-scope date (UTC) of a unix time.
@@ -43,11 +35,11 @@ pub fn signature(secret_key: &str, host: &str, timestamp: i64, payload: &str) ->
     let date = date_of(timestamp);
     let canonical = format!(
         "POST\n/\n\ncontent-type:{CONTENT_TYPE}\nhost:{host}\n\ncontent-type;host\n{}",
-        hex::encode(Sha256::digest(payload.as_bytes()))
+        crate::crypto::sha256_hex(payload)
     );
     let to_sign = format!(
         "TC3-HMAC-SHA256\n{timestamp}\n{date}/sms/tc3_request\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
+        crate::crypto::sha256_hex(&canonical)
     );
     let key = hmac(
         &hmac(&hmac(format!("TC3{secret_key}").as_bytes(), &date), "sms"),
