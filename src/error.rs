@@ -292,7 +292,7 @@ impl From<crate::service::accounts::AccountError> for ApiError {
             E::Conflict(field) => ApiError::conflict(field, format!("{field} is already in use")),
             E::NotFound => ApiError::not_found("no such account"),
             E::Stale => ApiError::stale(),
-            E::Refused(field, text) => ApiError::conflict(field, text),
+            E::Refused(r) => ApiError::conflict(r.field(), r.text()),
             E::Hash(HashError::Busy) => ApiError::busy(),
             other => ApiError::internal(other),
         }

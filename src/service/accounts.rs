@@ -23,8 +23,8 @@ pub enum AccountError {
     #[error("the account was changed by someone else; reload and try again")]
     Stale,
     /// Refused to protect the administration (last admin, own account).
-    #[error("{1}")]
-    Refused(&'static str, &'static str),
+    #[error("{}", .0.text())]
+    Refused(Refusal),
     #[error("no such account")]
     NotFound,
     #[error("{0}")]
@@ -35,16 +35,39 @@ pub enum AccountError {
     Random(#[from] getrandom::Error),
 }
 
+/// Changes refused so that the administration cannot lock itself out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    OwnAdminRole,
+    OwnAccount,
+    LastAdmin,
+}
+
+impl Refusal {
+    /// The input the refusal is about.
+    pub fn field(self) -> &'static str {
+        match self {
+            Refusal::OwnAdminRole | Refusal::LastAdmin => "admin",
+            Refusal::OwnAccount => "status",
+        }
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            Refusal::OwnAdminRole => "you cannot remove your own administrator role",
+            Refusal::OwnAccount => "you cannot disable your own account",
+            Refusal::LastAdmin => "the last active administrator cannot be demoted or disabled",
+        }
+    }
+}
+
 impl From<StoreError> for AccountError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(field) => AccountError::Conflict(field),
             StoreError::NotFound => AccountError::NotFound,
             StoreError::Stale => AccountError::Stale,
-            StoreError::LastAdmin => AccountError::Refused(
-                "admin",
-                "the last active administrator cannot be demoted or disabled",
-            ),
+            StoreError::LastAdmin => AccountError::Refused(Refusal::LastAdmin),
             other => AccountError::Store(other),
         }
     }
@@ -260,10 +283,7 @@ pub async fn change_status(
     origin: &Origin,
 ) -> Result<(), AccountError> {
     if status != AccountStatus::Active && actor.id() == Some(user.id) {
-        return Err(AccountError::Refused(
-            "status",
-            "you cannot disable your own account",
-        ));
+        return Err(AccountError::Refused(Refusal::OwnAccount));
     }
     let reason = text_field(reason, "reason", 500)?;
     let event = match status {
@@ -403,10 +423,7 @@ pub async fn update_profile(
 ) -> Result<User, AccountError> {
     use crate::store::users::ProfileUpdate;
     if input.is_admin == Some(false) && user.is_admin && actor.id() == Some(user.id) {
-        return Err(AccountError::Refused(
-            "admin",
-            "you cannot remove your own administrator role",
-        ));
+        return Err(AccountError::Refused(Refusal::OwnAdminRole));
     }
     let phone =
         |field: &'static str, v: Option<String>| -> Result<Option<Option<String>>, AccountError> {

@@ -205,6 +205,10 @@ async fn an_administrator_cannot_demote_or_disable_themselves() {
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.has("admin: you cannot remove your own administrator role"));
+    assert!(
+        refused.has("不能撤销自己的管理员角色"),
+        "and in the page's language"
+    );
     let page = b.get(&path).await;
     let refused = b.submit_page(&page, &path, &[("action", "disable")]).await;
     assert!(refused.has("you cannot disable your own account"));

@@ -12,7 +12,7 @@ use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
-use crate::service::accounts::{self, AccountError, ProfileInput};
+use crate::service::accounts::{self, AccountError, ProfileInput, Refusal};
 use crate::service::admin;
 use crate::state::AppState;
 use crate::store::audit::AuditFilter;
@@ -94,12 +94,7 @@ pub async fn create(
             render(&user_page(&state, &ctx, user, done, None, generated).await?)
         }
         Err(e) => {
-            let message = match e {
-                AccountError::Invalid(v) => format!("{}: {}", v.field, v.reason),
-                AccountError::Conflict(field) => format!("{field}: already in use"),
-                AccountError::Hash(h) => return Err(h.into()),
-                other => return Err(PageError::Internal(other.to_string())),
-            };
+            let message = account_message(ctx.t(), state.policy.min_length(), e)?;
             let (users, total) = admin::search_users(&state, "", 1, PAGE).await?;
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -278,19 +273,7 @@ pub async fn act(
             Redirect::to(&format!("{}/{}?done=1", routes::ADMIN_USERS, user.id)).into_response(),
         ),
         Err(e) => {
-            let message = match e {
-                AccountError::Stale => t.admin_stale.to_string(),
-                AccountError::Invalid(v) => format!("{}: {}", v.field, v.reason),
-                AccountError::WeakPassword(_, violations) => violations
-                    .into_iter()
-                    .map(|v| t.policy(v, state.policy.min_length()))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                AccountError::Conflict(field) => format!("{field}: already in use"),
-                AccountError::Refused(field, text) => format!("{field}: {text}"),
-                AccountError::Hash(h) => return Err(h.into()),
-                other => return Err(PageError::Internal(other.to_string())),
-            };
+            let message = account_message(t, state.policy.min_length(), e)?;
             let fresh = load(&state, &id).await?;
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -298,4 +281,57 @@ pub async fn act(
             )
         }
     }
+}
+
+/// The console's words for a refused account change: localized, with the
+/// field and the technical reason in brackets for the record.
+fn account_message(
+    t: &crate::i18n::Text,
+    min_length: usize,
+    e: AccountError,
+) -> Result<String, PageError> {
+    let label = |field: &str| -> String {
+        match field {
+            "username" => t.account_name,
+            "display_name" => t.display_name,
+            "login_phone" => t.login_phone,
+            "security_phone" => t.security_phone,
+            "email" | "security_email" => t.security_email,
+            "organization" => t.organization,
+            "admin" => t.role_admin,
+            "status" => t.admin_status,
+            other => other,
+        }
+        .to_string()
+    };
+    Ok(match e {
+        AccountError::Stale => t.admin_stale.to_string(),
+        AccountError::WeakPassword(_, violations) => violations
+            .into_iter()
+            .map(|v| t.policy(v, min_length))
+            .collect::<Vec<_>>()
+            .join(" "),
+        AccountError::Invalid(v) => format!(
+            "{} {} ({}: {})",
+            label(v.field),
+            t.admin_invalid,
+            v.field,
+            v.reason
+        ),
+        AccountError::Conflict(field) => format!(
+            "{} {} ({field}: already in use)",
+            label(field),
+            t.admin_in_use
+        ),
+        AccountError::Refused(r) => {
+            let text = match r {
+                Refusal::OwnAdminRole => t.admin_refused_own_role,
+                Refusal::OwnAccount => t.admin_refused_own_account,
+                Refusal::LastAdmin => t.admin_refused_last_admin,
+            };
+            format!("{text} ({}: {})", r.field(), r.text())
+        }
+        AccountError::Hash(h) => return Err(h.into()),
+        other => return Err(PageError::Internal(other.to_string())),
+    })
 }
