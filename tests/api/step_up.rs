@@ -427,3 +427,26 @@ async fn risk_rules_do_not_lock_out_accounts_without_a_phone() {
             .any(|d| d.detail.contains("\"no_phone\":true"))
     );
 }
+
+#[tokio::test]
+async fn the_login_phone_serves_when_there_is_no_security_phone() {
+    let app = TestApp::spawn_with(rules(true, false, 0)).await;
+    app.user_with(NewAccount {
+        username: "lp@cnic.cn".into(),
+        login_phone: Some("13912345678".into()),
+        ..NewAccount::default()
+    })
+    .await;
+    let b = app.browser();
+    assert_eq!(
+        b.login("lp@cnic.cn", PASSWORD).await.location(),
+        Some("/login/sms")
+    );
+    let page = b.get("/login/sms").await;
+    assert!(page.has("139****5678"), "{}", page.body);
+    let sent = b.submit_page(&page, "/login/sms/send", &[]).await;
+    assert_eq!(sent.status, StatusCode::OK);
+    assert_eq!(app.outbox("sms").last().unwrap()["to"], "+8613912345678");
+    let en = b.get("/login/sms?lang=en").await;
+    assert!(en.has("SMS verification") && en.has("Your phone cannot receive SMS?"));
+}
