@@ -61,6 +61,7 @@ pub struct Config {
     pub sms: SmsConfig,
     pub captcha: CaptchaConfig,
     pub step_up: StepUpConfig,
+    pub mail: MailConfig,
     /// 32 random bytes in base64: private signing keys are stored encrypted
     /// with it (AES-256-GCM). Keep it outside the database.
     pub key_encryption_key: Option<String>,
@@ -89,6 +90,9 @@ pub struct AliyunSmsConfig {
     pub sign_name: String,
     /// A template with a `${code}` variable.
     pub template_code: String,
+    /// A template without variables for security notices ("your password
+    /// was reset …"); empty: such notices are not sent by SMS.
+    pub notice_template_code: String,
 }
 
 impl Default for AliyunSmsConfig {
@@ -99,6 +103,7 @@ impl Default for AliyunSmsConfig {
             access_key_secret: String::new(),
             sign_name: String::new(),
             template_code: String::new(),
+            notice_template_code: String::new(),
         }
     }
 }
@@ -115,6 +120,9 @@ pub struct TencentSmsConfig {
     pub sign_name: String,
     /// A template with two parameters: the code and its minutes.
     pub template_id: String,
+    /// A template without parameters for security notices; empty: such
+    /// notices are not sent by SMS.
+    pub notice_template_id: String,
 }
 
 impl Default for TencentSmsConfig {
@@ -127,6 +135,7 @@ impl Default for TencentSmsConfig {
             sdk_app_id: String::new(),
             sign_name: String::new(),
             template_id: String::new(),
+            notice_template_id: String::new(),
         }
     }
 }
@@ -170,6 +179,97 @@ impl Default for SmsConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+pub enum MailProvider {
+    /// Development: messages go to `<data_dir>/outbox/mail.jsonl`.
+    Log,
+    /// An SMTP server (the institution's mail system or a relay).
+    Smtp,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// TLS from the first byte (SMTPS, RFC 8314), port 465 by default.
+    Tls,
+    /// Plain connection upgraded with STARTTLS (RFC 3207), which must
+    /// succeed; port 587 by default.
+    Starttls,
+    /// No encryption: only for a relay on the same host; port 25 by default.
+    None,
+}
+
+/// SMTP delivery (the password is a secret: never logged).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    pub host: String,
+    /// 465, 587 or 25 by `security` when not set.
+    pub port: Option<u16>,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Extra CA certificate(s), PEM, trusted besides the public roots (an
+    /// internal mail server with a certificate from the institution's CA).
+    pub ca_file: Option<PathBuf>,
+    pub timeout_secs: u64,
+    /// Connections kept open and reused.
+    pub pool_size: u32,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: None,
+            security: SmtpSecurity::Starttls,
+            username: None,
+            password: None,
+            ca_file: None,
+            timeout_secs: 10,
+            pool_size: 4,
+        }
+    }
+}
+
+impl SmtpConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::None => 25,
+        })
+    }
+}
+
+/// Mail delivery and the links sent by mail.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    pub provider: MailProvider,
+    /// The sender, `Name <address>` or an address.
+    pub from: String,
+    /// Minutes a password-recovery link stays valid.
+    pub recovery_link_minutes: u64,
+    /// Hours a security e-mail confirmation link stays valid.
+    pub confirm_link_hours: u64,
+    pub smtp: SmtpConfig,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            provider: MailProvider::Log,
+            from: "通行证 <passport@localhost>".into(),
+            recovery_link_minutes: 30,
+            confirm_link_hours: 24,
+            smtp: SmtpConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CaptchaProvider {
     /// A generated image, answer kept server-side.
     Image,
@@ -198,7 +298,8 @@ impl Default for CaptchaConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct StepUpConfig {
     /// Master switch of the risk rules below (clients that require SMS,
-    /// and `acr_values`, are always honoured).
+    /// `acr_values`, and the step-up owed after a password reset are
+    /// always honoured).
     pub enabled: bool,
     /// A browser whose device cookie was never verified for the account.
     pub unknown_device: bool,
@@ -384,6 +485,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             captcha: CaptchaConfig::default(),
             step_up: StepUpConfig::default(),
+            mail: MailConfig::default(),
             key_encryption_key: None,
         }
     }
@@ -586,6 +688,7 @@ impl Config {
         {
             return Err(ConfigError("sms: code_ttl_secs, max_attempts, daily_limit and ip_hourly_limit must be at least 1".into()));
         }
+        self.validate_mail()?;
         if let Some(kek) = &self.key_encryption_key {
             crate::crypto::kek::Kek::from_base64(kek).map_err(|e| ConfigError(e.to_string()))?;
         }
@@ -593,6 +696,68 @@ impl Config {
             return Err(ConfigError(
                 "password_policy.min_length: must be between 8 and 128".into(),
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_mail(&self) -> Result<(), ConfigError> {
+        let m = &self.mail;
+        if self.environment == Environment::Production && m.provider == MailProvider::Log {
+            return Err(ConfigError(
+                "mail.provider: the log (outbox) sender is for development; production needs \"smtp\"".into(),
+            ));
+        }
+        if m.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError(
+                "mail.from: must be an address or \"Name <address>\"".into(),
+            ));
+        }
+        if m.recovery_link_minutes == 0 || m.recovery_link_minutes > 24 * 60 {
+            return Err(ConfigError(
+                "mail.recovery_link_minutes: must be between 1 and 1440".into(),
+            ));
+        }
+        if m.confirm_link_hours == 0 || m.confirm_link_hours > 24 * 7 {
+            return Err(ConfigError(
+                "mail.confirm_link_hours: must be between 1 and 168".into(),
+            ));
+        }
+        if m.provider != MailProvider::Smtp {
+            return Ok(());
+        }
+        let s = &m.smtp;
+        if s.host.trim().is_empty() {
+            return Err(ConfigError(
+                "mail.smtp.host: required for the smtp provider".into(),
+            ));
+        }
+        let local = matches!(s.host.as_str(), "localhost" | "127.0.0.1" | "::1");
+        if self.environment == Environment::Production && s.security == SmtpSecurity::None && !local
+        {
+            return Err(ConfigError(
+                "mail.smtp.security: \"none\" (no encryption) is only allowed to a relay on this host in production".into(),
+            ));
+        }
+        if s.username.is_some() != s.password.is_some() {
+            return Err(ConfigError(
+                "mail.smtp: username and password go together".into(),
+            ));
+        }
+        if s.timeout_secs == 0 || s.pool_size == 0 {
+            return Err(ConfigError(
+                "mail.smtp: timeout_secs and pool_size must be at least 1".into(),
+            ));
+        }
+        if let Some(path) = &s.ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                ConfigError(format!("mail.smtp.ca_file: {}: {e}", path.display()))
+            })?;
+            lettre::transport::smtp::client::Certificate::from_pem(&pem).map_err(|_| {
+                ConfigError(format!(
+                    "mail.smtp.ca_file: {} holds no PEM certificate",
+                    path.display()
+                ))
+            })?;
         }
         Ok(())
     }

@@ -20,6 +20,16 @@ pub const ACCOUNT: &str = "/account";
 pub const ACCOUNT_APPS: &str = "/account/apps";
 pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const ACCOUNT_APPS_REVOKE: &str = "/account/apps/revoke";
+pub const ACCOUNT_EMAIL: &str = "/account/email";
+pub const ACCOUNT_EMAIL_REMOVE: &str = "/account/email/remove";
+pub const ACCOUNT_EMAIL_CONFIRM: &str = "/account/email/confirm";
+pub const RECOVER: &str = "/recover";
+pub const RECOVER_METHOD: &str = "/recover/method";
+pub const RECOVER_SMS_SEND: &str = "/recover/sms/send";
+pub const RECOVER_SMS: &str = "/recover/sms";
+pub const RECOVER_EMAIL: &str = "/recover/email";
+pub const RECOVER_LINK: &str = "/recover/link";
+pub const RECOVER_PASSWORD: &str = "/recover/password";
 pub const ADMIN: &str = "/admin";
 pub const ADMIN_USERS: &str = "/admin/users";
 pub const ADMIN_USER: &str = "/admin/users/{id}";
@@ -69,6 +79,31 @@ pub fn pages() -> Router<AppState> {
             get(account::password::show).post(account::password::submit),
         )
         .route(ACCOUNT_APPS_REVOKE, post(account::apps::revoke))
+        .route(
+            ACCOUNT_EMAIL,
+            get(account::email::show).post(account::email::change),
+        )
+        .route(ACCOUNT_EMAIL_REMOVE, post(account::email::remove))
+        .route(
+            ACCOUNT_EMAIL_CONFIRM,
+            get(account::email::confirm_page).post(account::email::confirm),
+        )
+        .route(
+            RECOVER,
+            get(account::recover::show).post(account::recover::start),
+        )
+        .route(RECOVER_METHOD, get(account::recover::method))
+        .route(RECOVER_SMS_SEND, post(account::recover::send_code))
+        .route(
+            RECOVER_SMS,
+            get(account::recover::code).post(account::recover::verify_code),
+        )
+        .route(RECOVER_EMAIL, post(account::recover::send_link))
+        .route(RECOVER_LINK, get(account::recover::open_link))
+        .route(
+            RECOVER_PASSWORD,
+            get(account::recover::password).post(account::recover::reset),
+        )
         .route(
             AUTHORIZE,
             get(oidc::authorize::get).post(oidc::authorize::post),

@@ -51,6 +51,8 @@ pub struct AppState {
     pub background: Background,
     /// The configured SMS sender.
     pub sms: Arc<dyn crate::ports::sms::SmsSender>,
+    /// The configured mail sender.
+    pub mail: Arc<dyn crate::ports::mail::MailSender>,
     pub captcha: crate::ports::captcha::Captcha,
     /// The device-cookie key, read from the database on first use.
     pub device_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
@@ -68,6 +70,8 @@ pub enum InitError {
     Hash(#[from] crate::crypto::HashError),
     #[error("signing keys: {0}")]
     Keys(#[from] crate::service::keys::KeyError),
+    #[error("mail: {0}")]
+    Mail(#[from] crate::ports::mail::MailError),
     #[error("http client: {0}")]
     Http(#[from] reqwest::Error),
     #[error("data directory {path}: {source}")]
@@ -102,6 +106,7 @@ impl AppState {
             .user_agent(concat!("tongxing/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let sms = crate::ports::sms::from_config(&config, http.clone());
+        let mail = crate::ports::mail::from_config(&config)?;
         let captcha = crate::ports::captcha::Captcha::new(
             config.captcha.provider,
             ephemeral.clone(),
@@ -118,6 +123,7 @@ impl AppState {
             clients: Arc::default(),
             background: Background::default(),
             sms,
+            mail,
             captcha,
             device_key: Arc::default(),
         })

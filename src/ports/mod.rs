@@ -3,4 +3,6 @@
 //! under the data directory and are refused in production.
 
 pub mod captcha;
+pub mod mail;
+pub mod outbox;
 pub mod sms;

@@ -10,7 +10,7 @@ use crate::domain::{
 };
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::users::{AccountStatus, NewUser, User};
+use crate::store::users::{AccountStatus, NewUser, PasswordEffects, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -250,12 +250,15 @@ pub async fn reset_password(
         .origin(origin)
         .detail(json!({ "generated": generated.is_some() }))
         .finish();
+    // A password someone else set: the next login proves the phone too.
+    let effects = PasswordEffects {
+        require_step_up: true,
+        ..PasswordEffects::default()
+    };
     state
         .store
-        .set_password_hash(user.id, &hash, false, &audit)
+        .set_password_hash(user.id, &hash, effects, &audit)
         .await?;
-    // A password someone else set: the next login proves the phone too.
-    state.store.set_step_up_required(user.id).await?;
     super::logout::end_all_sessions(state, user).await?;
     Ok(generated)
 }
@@ -355,7 +358,15 @@ pub async fn change_own_password(
         .finish();
     state
         .store
-        .set_password_hash(user.id, &hash, true, &audit)
+        .set_password_hash(
+            user.id,
+            &hash,
+            PasswordEffects {
+                clear_forced: true,
+                ..PasswordEffects::default()
+            },
+            &audit,
+        )
         .await
         .map_err(AccountError::from)?;
     super::logout::end_other_sessions(state, user, keep_sid)

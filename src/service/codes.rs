@@ -89,8 +89,39 @@ struct Stored {
     hash: String,
 }
 
-fn key(purpose: Purpose, phone: &PhoneNumber) -> String {
-    format!("otp:{}:{}", purpose.as_str(), phone.as_str())
+/// Who a code is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Recipient<'a> {
+    /// A phone the code is sent to.
+    Phone(&'a PhoneNumber),
+    /// Nobody: in a flow that must not reveal whether an account exists
+    /// (recovery), a code is made, limited and stored exactly as for a
+    /// phone, under this opaque name, and never delivered.
+    Nobody(&'a str),
+}
+
+impl Recipient<'_> {
+    /// The name codes and limits are kept under.
+    fn id(&self) -> String {
+        match self {
+            Recipient::Phone(p) => p.as_str().to_string(),
+            Recipient::Nobody(name) => format!("x{}", &crate::crypto::sha256_hex(name)[..32]),
+        }
+    }
+}
+
+/// Whether the caller waits for the SMS gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The send's outcome is the caller's answer (step-up).
+    Wait,
+    /// The gateway is called in the background (failures are audited), so
+    /// the answer takes as long whether or not a message goes out.
+    Background,
+}
+
+fn key(purpose: Purpose, id: &str) -> String {
+    format!("otp:{}:{id}", purpose.as_str())
 }
 
 fn hash(salt: &str, code: &str) -> String {
@@ -118,7 +149,8 @@ pub fn message_text(lang: Lang, code: &str, minutes: u64) -> String {
     }
 }
 
-/// Sends a new code for `purpose` to `phone` (replacing an earlier one).
+/// Sends a new code for `purpose` to `phone` (replacing an earlier one)
+/// and waits for the gateway.
 pub async fn send(
     state: &AppState,
     purpose: Purpose,
@@ -126,9 +158,22 @@ pub async fn send(
     origin: &Origin,
     lang: Lang,
 ) -> Result<(), SendError> {
+    send_to(state, purpose, Recipient::Phone(phone), origin, lang, Delivery::Wait).await
+}
+
+/// Makes a new code for `purpose` and `to` (replacing an earlier one),
+/// within the sending limits, and delivers it as `delivery` says.
+pub async fn send_to(
+    state: &AppState,
+    purpose: Purpose,
+    to: Recipient<'_>,
+    origin: &Origin,
+    lang: Lang,
+    delivery: Delivery,
+) -> Result<(), SendError> {
     let c = &state.config.sms;
     let eph = &state.ephemeral;
-    let phone_key = phone.as_str();
+    let phone_key = to.id();
     let resend = Duration::from_secs(c.resend_secs);
     if c.resend_secs > 0
         && !eph
@@ -166,9 +211,12 @@ pub async fn send(
     })
     .unwrap_or_default();
     let ttl = Duration::from_secs(c.code_ttl_secs);
-    eph.set(&key(purpose, phone), &stored, ttl).await?;
+    eph.set(&key(purpose, &phone_key), &stored, ttl).await?;
     eph.delete(&format!("otp-tries:{}:{phone_key}", purpose.as_str()))
         .await?;
+    let Recipient::Phone(phone) = to else {
+        return Ok(());
+    };
     let minutes = c.code_ttl_secs.div_ceil(60);
     let message = SmsMessage {
         to: phone.as_str().into(),
@@ -176,10 +224,27 @@ pub async fn send(
         purpose: purpose.as_str().into(),
         params: vec![code.clone(), minutes.to_string()],
     };
+    match delivery {
+        Delivery::Wait => deliver(state, message, origin.clone()).await,
+        Delivery::Background => {
+            let state2 = state.clone();
+            let origin = origin.clone();
+            state.background.spawn(async move {
+                if let Err(e) = deliver(&state2, message, origin).await {
+                    tracing::warn!(error = %e, "a code sent in the background was not delivered");
+                }
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Hands the message to the gateway and audits the outcome.
+async fn deliver(state: &AppState, message: SmsMessage, origin: Origin) -> Result<(), SendError> {
     let sent = state.sms.send(&message).await;
     Entry::new("sms.code_sent", if sent.is_ok() { Outcome::Success } else { Outcome::Failure })
-        .origin(origin)
-        .detail(json!({ "purpose": purpose.as_str(), "phone": PhoneNumber::masked(phone.as_str()), "sender": state.sms.name() }))
+        .origin(&origin)
+        .detail(json!({ "purpose": message.purpose, "phone": PhoneNumber::masked(&message.to), "sender": state.sms.name() }))
         .write(&state.store)
         .await?;
     sent.map_err(SendError::from)
@@ -192,8 +257,20 @@ pub async fn verify(
     phone: &PhoneNumber,
     code: &str,
 ) -> Result<(), VerifyError> {
+    verify_for(state, purpose, Recipient::Phone(phone), code).await
+}
+
+/// [`verify`] for any recipient (a `Nobody` code is never right: nobody
+/// has seen it).
+pub async fn verify_for(
+    state: &AppState,
+    purpose: Purpose,
+    to: Recipient<'_>,
+    code: &str,
+) -> Result<(), VerifyError> {
     let eph = &state.ephemeral;
-    let k = key(purpose, phone);
+    let id = to.id();
+    let k = key(purpose, &id);
     let Some(raw) = eph.get(&k).await? else {
         return Err(VerifyError::NoCode);
     };
@@ -203,7 +280,7 @@ pub async fn verify(
     // the limit; a right code does not use up a try.
     let max = state.config.sms.max_attempts;
     let ttl = Duration::from_secs(state.config.sms.code_ttl_secs);
-    let tries_key = format!("otp-tries:{}:{}", purpose.as_str(), phone.as_str());
+    let tries_key = format!("otp-tries:{}:{id}", purpose.as_str());
     let tries = u32::try_from(eph.incr(&tries_key, ttl).await?).unwrap_or(u32::MAX);
     let code = code.trim();
     let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());

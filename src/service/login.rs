@@ -62,7 +62,7 @@ impl Identifier {
             .or_else(|| AccountName::parse(input).ok().map(Identifier::Name))
     }
 
-    fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         match self {
             Identifier::Name(n) => format!("name:{n}"),
             Identifier::Phone(p) => format!("phone:{p}"),
@@ -89,7 +89,7 @@ fn ip_backoff(state: &AppState) -> Backoff {
     }
 }
 
-async fn lookup(state: &AppState, id: &Identifier) -> Result<Option<User>, StoreError> {
+pub(crate) async fn lookup(state: &AppState, id: &Identifier) -> Result<Option<User>, StoreError> {
     match id {
         Identifier::Name(n) => state.store.user_by_username(n.as_str()).await,
         Identifier::Phone(p) => state.store.user_by_login_phone(p.as_str()).await,

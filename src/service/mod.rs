@@ -10,6 +10,9 @@ pub mod introspection;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod mail;
+pub mod recovery;
+pub mod security_email;
 pub mod step_up;
 pub mod tokens;
 

@@ -116,11 +116,17 @@ async fn reasons_at_login(
 ) -> Result<Vec<Reason>, StoreError> {
     let c = &state.config.step_up;
     let mut reasons = Vec::new();
-    if !c.enabled {
-        return Ok(reasons);
-    }
+    // A password set by someone else or through recovery is not a risk
+    // guess: the next sign-in proves the phone even with the rules off.
     if user.step_up_required {
         reasons.push(Reason::PasswordReset);
+    }
+    if !c.enabled {
+        return Ok(if phone_of(user).is_some() {
+            reasons
+        } else {
+            Vec::new()
+        });
     }
     // The risk rules need a phone to send to. An account without one is not
     // locked out by them (the decision is audited as `no_phone`); only an

@@ -182,30 +182,83 @@ impl Store {
     }
 
     /// Stores a new password and ends every session of the account (its
-    /// epoch moves on); the audit entry commits with it.
-    /// With `clear_forced`, a forced password change is settled in the same
-    /// statement.
+    /// epoch moves on); what else changes with it is `effects`. All of it
+    /// and the audit entry commit together.
     pub async fn set_password_hash(
         &self,
         id: Uuid,
         hash: &str,
-        clear_forced: bool,
+        effects: PasswordEffects,
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
         let now = OffsetDateTime::now_utc();
-        let n = audited_write!(self, audit, |tx| sqlx::query(
-            "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
-             must_change_password = CASE WHEN $4 THEN FALSE ELSE must_change_password END, \
-             session_epoch = session_epoch + 1, version = version + 1 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(hash)
-        .bind(now)
-        .bind(clear_forced)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected());
+        let n = audited_write!(self, audit, |tx| {
+            let n = sqlx::query(
+                "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
+                 must_change_password = CASE WHEN $4 THEN FALSE ELSE must_change_password END, \
+                 step_up_required = CASE WHEN $5 THEN TRUE ELSE step_up_required END, \
+                 session_epoch = session_epoch + 1, version = version + 1 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(hash)
+            .bind(now)
+            .bind(effects.clear_forced)
+            .bind(effects.require_step_up)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if let Some(reason) = effects.revoke_grants {
+                sqlx::query(
+                    "UPDATE grants SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?;
+            }
+            n
+        });
         found(n)
+    }
+
+    /// The account whose *verified* security e-mail is `email` (any case).
+    pub async fn user_by_security_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        self.user_where(
+            "lower(security_email) = lower($1) AND security_email_verified = TRUE",
+            email.to_string(),
+        )
+        .await
+    }
+
+    /// Sets (verified, from a confirmation link) or clears the security
+    /// e-mail, with its audit entry. `Conflict("security_email")` when
+    /// another account has verified the same address.
+    pub async fn set_security_email(
+        &self,
+        id: Uuid,
+        email: Option<&str>,
+        audit: &NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let result: Result<u64, sqlx::Error> = on_db!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE users SET security_email = $2, security_email_verified = $3, updated_at = $4, \
+                 version = version + 1 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(email)
+            .bind(email.is_some())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            insert_audit!(&mut *tx, audit)?;
+            tx.commit().await?;
+            Ok(n)
+        }.await);
+        found(result.map_err(|e| StoreError::from_write(e, &["security_email"]))?)
     }
 
     /// A transparent re-hash after a parameter change (same password, so
@@ -276,6 +329,19 @@ impl Store {
         Ok(())
     }
 }
+
+/// What a password write does besides storing the hash and ending the
+/// account's sessions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PasswordEffects {
+    /// Settles a forced password change.
+    pub clear_forced: bool,
+    /// The next login must prove the phone by SMS.
+    pub require_step_up: bool,
+    /// Revokes every grant (refresh and access tokens), with this reason.
+    pub revoke_grants: Option<&'static str>,
+}
+
 
 /// Profile fields an admin may change; `None` leaves a field as it is,
 /// `Some(None)` clears an optional one.
@@ -488,15 +554,6 @@ impl Store {
             .fetch_one(pool)
             .await?);
         Ok(n > 0)
-    }
-
-    pub async fn set_step_up_required(&self, id: Uuid) -> Result<(), StoreError> {
-        on_db!(self, pool => sqlx::query("UPDATE users SET step_up_required = TRUE WHERE id = $1")
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ())?);
-        Ok(())
     }
 
     /// A secret shared by all nodes, created on first use.

@@ -20,4 +20,5 @@ mod oidc;
 mod oidc_rules;
 mod ops;
 mod sms_codes;
+mod smtp_server;
 mod step_up;

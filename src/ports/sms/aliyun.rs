@@ -59,6 +59,8 @@ pub struct AliyunSender {
     pub access_key_secret: String,
     pub sign_name: String,
     pub template_code: String,
+    /// Template for notices (no parameters); empty: notices are not sent.
+    pub notice_template_code: String,
 }
 
 /// Mainland numbers without +86; others as country code + number.
@@ -76,7 +78,14 @@ impl AliyunSender {
         nonce: &str,
     ) -> BTreeMap<String, String> {
         let code = message.params.first().cloned().unwrap_or_default();
-        let template = serde_json::json!({ "code": code }).to_string();
+        let (template_code, template) = if message.params.is_empty() {
+            (&self.notice_template_code, "{}".to_string())
+        } else {
+            (
+                &self.template_code,
+                serde_json::json!({ "code": code }).to_string(),
+            )
+        };
         [
             ("AccessKeyId", self.access_key_id.as_str()),
             ("Action", "SendSms"),
@@ -87,7 +96,7 @@ impl AliyunSender {
             ("SignatureMethod", "HMAC-SHA1"),
             ("SignatureNonce", nonce),
             ("SignatureVersion", "1.0"),
-            ("TemplateCode", &self.template_code),
+            ("TemplateCode", template_code),
             ("TemplateParam", &template),
             ("Timestamp", timestamp),
             ("Version", "2017-05-25"),
@@ -101,6 +110,11 @@ impl AliyunSender {
 #[async_trait]
 impl SmsSender for AliyunSender {
     async fn send(&self, message: &SmsMessage) -> Result<(), SmsError> {
+        if message.params.is_empty() && self.notice_template_code.is_empty() {
+            return Err(SmsError::Delivery(
+                "no notice template is configured (notice_template_code)".into(),
+            ));
+        }
         let now = time::OffsetDateTime::now_utc();
         let timestamp = format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
@@ -194,6 +208,7 @@ mod tests {
             access_key_secret: "testsecret".into(),
             sign_name: "通行证".into(),
             template_code: "SMS_123456".into(),
+            notice_template_code: String::new(),
         };
         let message = SmsMessage {
             to: "+8613312348347".into(),

@@ -27,7 +27,8 @@ pub struct SmsMessage {
     /// statistics and the outbox.
     pub purpose: String,
     /// Template parameters for vendors that send registered templates
-    /// (code first, then its validity in minutes).
+    /// (code first, then its validity in minutes); empty for a notice,
+    /// which such vendors send with their notice template.
     #[serde(skip)]
     pub params: Vec<String>,
 }
@@ -73,6 +74,7 @@ pub fn from_config(config: &Config, http: reqwest::Client) -> Arc<dyn SmsSender>
                 access_key_secret: a.access_key_secret.clone(),
                 sign_name: a.sign_name.clone(),
                 template_code: a.template_code.clone(),
+                notice_template_code: a.notice_template_code.clone(),
             })
         }
         SmsProvider::Tencent => {
@@ -85,6 +87,7 @@ pub fn from_config(config: &Config, http: reqwest::Client) -> Arc<dyn SmsSender>
                 sdk_app_id: t.sdk_app_id.clone(),
                 sign_name: t.sign_name.clone(),
                 template_id: t.template_id.clone(),
+                notice_template_id: t.notice_template_id.clone(),
                 region: t.region.clone(),
             })
         }

@@ -56,6 +56,8 @@ pub struct TencentSender {
     pub sdk_app_id: String,
     pub sign_name: String,
     pub template_id: String,
+    /// Template for notices (no parameters); empty: notices are not sent.
+    pub notice_template_id: String,
     pub region: String,
 }
 
@@ -65,7 +67,7 @@ impl TencentSender {
             "PhoneNumberSet": [message.to],
             "SmsSdkAppId": self.sdk_app_id,
             "SignName": self.sign_name,
-            "TemplateId": self.template_id,
+            "TemplateId": if message.params.is_empty() { &self.notice_template_id } else { &self.template_id },
             "TemplateParamSet": message.params,
         })
         .to_string()
@@ -87,6 +89,11 @@ impl TencentSender {
 #[async_trait]
 impl SmsSender for TencentSender {
     async fn send(&self, message: &SmsMessage) -> Result<(), SmsError> {
+        if message.params.is_empty() && self.notice_template_id.is_empty() {
+            return Err(SmsError::Delivery(
+                "no notice template is configured (notice_template_id)".into(),
+            ));
+        }
         let payload = self.payload(message);
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
         let host = self.host();

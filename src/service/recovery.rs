@@ -1,0 +1,533 @@
+//! Forgotten password (`/recover`).
+//!
+//! ```text
+//! identifier + captcha ──► start ──► Recovery (kept in the browser session)
+//!                                      │
+//!            ┌─────────────────────────┴──────────────────────┐
+//!   send_code ─► SMS code to the phone          send_link ─► link to the verified
+//!   verify_code ─► Recovery verified                         security e-mail
+//!            │                                               check_link (GET)
+//!            └──────────────► reset(new password) ◄──────────┘
+//!   every session and grant revoked · next login needs SMS · notice to the other channel
+//! ```
+//!
+//! Nothing in the answers tells whether the identifier names an account:
+//! an unknown identifier (or an account without that channel) goes
+//! through the same steps — a code is made and limited exactly as for a
+//! phone but sent to nobody, and the mail step says "if the account has a
+//! verified security e-mail" either way. Deliveries run in the background
+//! so answers take as long with or without a message going out.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::audit::{Entry, Outcome};
+use super::codes::{self, Delivery, Purpose, Recipient, SendError, VerifyError};
+use super::login::Identifier;
+use super::mail::Letter;
+use super::{Actor, Origin};
+use crate::crypto::{HashError, random, sha256_hex};
+use crate::domain::{Email, PhoneNumber, PolicyViolation, SecretPassword};
+use crate::ephemeral::EphemeralError;
+use crate::i18n::Lang;
+use crate::ports::captcha::CaptchaError;
+use crate::ports::sms::SmsMessage;
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::users::{AccountStatus, PasswordEffects, User};
+
+/// How long a started recovery lasts in the browser.
+pub const LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// Recoveries started per client address per hour, and per identifier.
+const PER_IP_HOURLY: i64 = 20;
+const PER_IDENTIFIER_HOURLY: i64 = 10;
+/// Recovery mails per identifier: one a minute, five a day.
+const MAIL_INTERVAL: Duration = Duration::from_secs(60);
+const MAIL_DAILY: i64 = 5;
+
+/// A recovery in progress, kept in the browser's session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recovery {
+    /// The account, when the identifier names an active one.
+    user_id: Option<Uuid>,
+    /// The identifier, hashed: the name codes and limits are kept under.
+    subject: String,
+    /// Unix time the recovery started.
+    started: i64,
+    /// Unix time the SMS code was proved, if it was.
+    verified: Option<i64>,
+}
+
+impl Recovery {
+    /// Still within [`LIFETIME`].
+    pub fn is_live(&self) -> bool {
+        OffsetDateTime::now_utc().unix_timestamp() - self.started
+            < i64::try_from(LIFETIME.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// The SMS code was proved (and the recovery is live).
+    pub fn is_verified(&self) -> bool {
+        self.verified.is_some() && self.is_live()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("enter an account name, phone number or e-mail address")]
+    Empty,
+    #[error("the captcha answer is wrong or expired")]
+    Captcha,
+    #[error("too many recovery attempts; wait {0:?}")]
+    TooMany(Duration),
+    #[error("{0}")]
+    Internal(String),
+}
+
+macro_rules! internal_from {
+    ($err:ident: $($t:ty),+) => {
+        $(impl From<$t> for $err {
+            fn from(e: $t) -> Self {
+                $err::Internal(e.to_string())
+            }
+        })+
+    };
+}
+
+internal_from!(StartError: StoreError, EphemeralError, CaptchaError);
+
+/// Looks the identifier up: an account name, a login phone or a verified
+/// security e-mail. Only active accounts can recover.
+async fn resolve(state: &AppState, identifier: &str) -> Result<Option<User>, StoreError> {
+    let mut found = None;
+    if let Ok(email) = Email::parse(identifier) {
+        found = state.store.user_by_security_email(email.as_str()).await?;
+    }
+    if found.is_none()
+        && let Some(id) = Identifier::parse(identifier)
+    {
+        found = super::login::lookup(state, &id).await?;
+    }
+    Ok(found.filter(|u| u.status == AccountStatus::Active))
+}
+
+/// Counts one event against an hourly limit; the wait when over it.
+async fn over_hourly(
+    state: &AppState,
+    key: &str,
+    limit: i64,
+) -> Result<Option<Duration>, EphemeralError> {
+    let hour = Duration::from_secs(3600);
+    if state.ephemeral.incr(key, hour).await? > limit {
+        return Ok(Some(state.ephemeral.ttl(key).await?.unwrap_or(hour)));
+    }
+    Ok(None)
+}
+
+/// Step 1: the identifier and the captcha.
+pub async fn start(
+    state: &AppState,
+    identifier: &str,
+    captcha_id: &str,
+    captcha_answer: &str,
+    origin: &Origin,
+) -> Result<Recovery, StartError> {
+    let identifier = identifier.trim();
+    if identifier.is_empty() {
+        return Err(StartError::Empty);
+    }
+    let ip = origin.ip.as_deref().unwrap_or("unknown");
+    if let Some(wait) = over_hourly(state, &format!("recover-ip:{ip}"), PER_IP_HOURLY).await? {
+        return Err(StartError::TooMany(wait));
+    }
+    if !state.captcha.check(captcha_id, captcha_answer).await? {
+        Entry::new("recovery.captcha_failed", Outcome::Failure)
+            .origin(origin)
+            .write(&state.store)
+            .await?;
+        return Err(StartError::Captcha);
+    }
+    let subject = sha256_hex(format!("recovery:{}", identifier.to_lowercase()));
+    if let Some(wait) = over_hourly(
+        state,
+        &format!("recover-id:{}", &subject[..32]),
+        PER_IDENTIFIER_HOURLY,
+    )
+    .await?
+    {
+        return Err(StartError::TooMany(wait));
+    }
+    let user = resolve(state, identifier).await?;
+    let mut entry = Entry::new("recovery.started", Outcome::Success)
+        .origin(origin)
+        .detail(json!({ "account_found": user.is_some() }));
+    entry = match &user {
+        Some(u) => entry.subject(u),
+        None => entry.subject_name(None, identifier),
+    };
+    entry.write(&state.store).await?;
+    Ok(Recovery {
+        user_id: user.map(|u| u.id),
+        subject,
+        started: OffsetDateTime::now_utc().unix_timestamp(),
+        verified: None,
+    })
+}
+
+/// The account of a recovery, if it (still) is an active one.
+async fn account(state: &AppState, recovery: &Recovery) -> Result<Option<User>, StoreError> {
+    let Some(id) = recovery.user_id else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .user_by_id(id)
+        .await?
+        .filter(|u| u.status == AccountStatus::Active))
+}
+
+/// Step 2a: an SMS code to the account's phone — or, for an identifier
+/// without one, to nobody, with the same limits and answers.
+pub async fn send_code(
+    state: &AppState,
+    recovery: &Recovery,
+    origin: &Origin,
+    lang: Lang,
+) -> Result<(), SendError> {
+    let phone = account(state, recovery)
+        .await?
+        .as_ref()
+        .and_then(super::step_up::phone_of);
+    let to = match &phone {
+        Some(p) => Recipient::Phone(p),
+        None => Recipient::Nobody(&recovery.subject),
+    };
+    codes::send_to(
+        state,
+        Purpose::Recovery,
+        to,
+        origin,
+        lang,
+        Delivery::Background,
+    )
+    .await
+}
+
+/// Step 2a, continued: checks the code; on success the recovery is verified.
+pub async fn verify_code(
+    state: &AppState,
+    recovery: &mut Recovery,
+    code: &str,
+    origin: &Origin,
+) -> Result<(), VerifyError> {
+    let internal = |e: StoreError| VerifyError::Internal(e.to_string());
+    let user = account(state, recovery).await.map_err(internal)?;
+    let phone = user.as_ref().and_then(super::step_up::phone_of);
+    let to = match &phone {
+        Some(p) => Recipient::Phone(p),
+        None => Recipient::Nobody(&recovery.subject),
+    };
+    let result = codes::verify_for(state, Purpose::Recovery, to, code).await;
+    let mut entry = Entry::new(
+        "recovery.code",
+        if result.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        },
+    )
+    .origin(origin);
+    if let Some(u) = &user {
+        entry = entry.subject(u);
+    }
+    entry.write(&state.store).await.map_err(internal)?;
+    result?;
+    recovery.verified = Some(OffsetDateTime::now_utc().unix_timestamp());
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkSendError {
+    #[error("wait {0:?} before asking for another mail")]
+    TooSoon(Duration),
+    #[error("the daily number of recovery mails is used up")]
+    DailyLimit,
+    #[error("{0}")]
+    Internal(String),
+}
+
+internal_from!(LinkSendError: StoreError, EphemeralError, getrandom::Error);
+
+/// What a recovery link stands for (kept under the link's hash).
+#[derive(Serialize, Deserialize)]
+struct LinkRecord {
+    user_id: Uuid,
+    /// The password at the time the link was made: a link dies with the
+    /// password it was meant to replace.
+    password_changed_at: i64,
+    email: String,
+}
+
+fn link_key(token: &str) -> String {
+    format!("recover-link:{}", sha256_hex(token))
+}
+
+/// Step 2b: a link to the account's verified security e-mail, if it has
+/// one. The answer is the same either way.
+pub async fn send_link(
+    state: &AppState,
+    recovery: &Recovery,
+    origin: &Origin,
+    lang: Lang,
+) -> Result<(), LinkSendError> {
+    let eph = &state.ephemeral;
+    let id = &recovery.subject[..32];
+    let recent = format!("recover-mail-recent:{id}");
+    if !eph.set_nx(&recent, "1", MAIL_INTERVAL).await? {
+        let wait = eph.ttl(&recent).await?.unwrap_or(MAIL_INTERVAL);
+        return Err(LinkSendError::TooSoon(wait));
+    }
+    let day = format!("recover-mail-day:{id}");
+    if eph.incr(&day, Duration::from_secs(86_400)).await? > MAIL_DAILY {
+        return Err(LinkSendError::DailyLimit);
+    }
+    let user = account(state, recovery).await?;
+    let email = user
+        .as_ref()
+        .filter(|u| u.security_email_verified)
+        .and_then(|u| u.security_email.clone());
+    let mut entry = Entry::new("recovery.link_requested", Outcome::Success)
+        .origin(origin)
+        .detail(json!({ "sent": email.is_some() }));
+    if let Some(u) = &user {
+        entry = entry.subject(u);
+    }
+    entry.write(&state.store).await?;
+    let (Some(user), Some(email)) = (user, email) else {
+        return Ok(());
+    };
+    let token = random::token()?;
+    let minutes = state.config.mail.recovery_link_minutes;
+    let record = LinkRecord {
+        user_id: user.id,
+        password_changed_at: user.password_changed_at.unix_timestamp(),
+        email: email.clone(),
+    };
+    eph.set(
+        &link_key(&token),
+        &serde_json::to_string(&record).unwrap_or_default(),
+        Duration::from_secs(minutes * 60),
+    )
+    .await?;
+    let link = format!(
+        "{}{}?token={token}",
+        state.config.issuer(),
+        crate::routes::RECOVER_LINK
+    );
+    super::mail::send_later(
+        state,
+        user,
+        email,
+        lang,
+        Letter::RecoveryLink { link, minutes },
+        origin.clone(),
+    );
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResetError {
+    /// The link or the verified recovery is unknown, expired or used.
+    #[error("the recovery is no longer valid; start again")]
+    Invalid,
+    #[error("the new password does not meet the policy")]
+    Weak(Vec<PolicyViolation>),
+    #[error("{0}")]
+    Hash(#[from] HashError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+internal_from!(ResetError: StoreError, EphemeralError);
+
+/// The account a recovery link is for, while it is valid (it is not used
+/// up by looking: mail scanners open links too).
+pub async fn check_link(state: &AppState, token: &str) -> Result<User, ResetError> {
+    if token.is_empty() || token.len() > 128 {
+        return Err(ResetError::Invalid);
+    }
+    let Some(raw) = state.ephemeral.get(&link_key(token)).await? else {
+        return Err(ResetError::Invalid);
+    };
+    let record: LinkRecord = serde_json::from_str(&raw).map_err(|_| ResetError::Invalid)?;
+    let user = state
+        .store
+        .user_by_id(record.user_id)
+        .await?
+        .filter(|u| u.status == AccountStatus::Active)
+        .ok_or(ResetError::Invalid)?;
+    let same_password = user.password_changed_at.unix_timestamp() == record.password_changed_at;
+    let same_email = user.security_email_verified
+        && user
+            .security_email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(&record.email));
+    if !(same_password && same_email) {
+        return Err(ResetError::Invalid);
+    }
+    Ok(user)
+}
+
+/// What proves the right to set a new password.
+pub enum Proof<'a> {
+    /// A recovery whose SMS code was verified.
+    Code(&'a Recovery),
+    /// A recovery link (used up by the reset).
+    Link(&'a str),
+}
+
+/// Step 3: the new password. Every session and grant of the account is
+/// revoked, the next login must prove the phone, and the other channel
+/// hears of it.
+pub async fn reset(
+    state: &AppState,
+    proof: Proof<'_>,
+    password: &SecretPassword,
+    origin: &Origin,
+    lang: Lang,
+) -> Result<User, ResetError> {
+    let user = match &proof {
+        Proof::Code(r) if r.is_verified() => account(state, r).await?.ok_or(ResetError::Invalid)?,
+        Proof::Code(_) => return Err(ResetError::Invalid),
+        Proof::Link(token) => check_link(state, token).await?,
+    };
+    let phones: Vec<&str> = [&user.login_phone, &user.security_phone]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let violations = state.policy.check(password, &user.username, &phones);
+    if !violations.is_empty() {
+        return Err(ResetError::Weak(violations));
+    }
+    // Only now is the link used up (a refused password leaves it usable),
+    // and only one request can take it.
+    if let Proof::Link(token) = &proof
+        && state.ephemeral.take(&link_key(token)).await?.is_none()
+    {
+        return Err(ResetError::Invalid);
+    }
+    let via = match proof {
+        Proof::Code(_) => "sms",
+        Proof::Link(_) => "email",
+    };
+    let hash = state.hasher.hash(password).await?;
+    let audit = Entry::new("account.password_recovered", Outcome::Success)
+        .actor(&Actor::user(&user))
+        .subject(&user)
+        .origin(origin)
+        .detail(json!({ "via": via }))
+        .finish();
+    let effects = PasswordEffects {
+        clear_forced: true,
+        require_step_up: true,
+        revoke_grants: Some("password recovered"),
+    };
+    state
+        .store
+        .set_password_hash(user.id, &hash, effects, &audit)
+        .await?;
+    super::logout::end_all_sessions(state, &user).await?;
+    notify_other_channel(state, &user, via, origin, lang);
+    Ok(user)
+}
+
+/// After a reset by SMS the verified security e-mail hears of it; after a
+/// reset by e-mail, the phone.
+fn notify_other_channel(state: &AppState, user: &User, via: &str, origin: &Origin, lang: Lang) {
+    let at = OffsetDateTime::now_utc();
+    if via == "sms" {
+        if let (true, Some(email)) = (user.security_email_verified, &user.security_email) {
+            super::mail::send_later(
+                state,
+                user.clone(),
+                email.clone(),
+                lang,
+                Letter::PasswordReset { at },
+                origin.clone(),
+            );
+        }
+        return;
+    }
+    let Some(phone) = super::step_up::phone_of(user) else {
+        return;
+    };
+    let message = SmsMessage {
+        to: phone.as_str().into(),
+        text: notice_text(lang, &user.username, at),
+        purpose: "password_reset_notice".into(),
+        params: Vec::new(),
+    };
+    let (task_state, user, origin) = (state.clone(), user.clone(), origin.clone());
+    state.background.spawn(async move {
+        let sent = task_state.sms.send(&message).await;
+        if let Err(e) = &sent {
+            tracing::warn!(error = %e, "the password-reset notice was not sent by SMS");
+        }
+        let written = Entry::new(
+            "sms.notice_sent",
+            if sent.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+        )
+        .subject(&user)
+        .origin(&origin)
+        .detail(json!({ "purpose": message.purpose, "phone": PhoneNumber::masked(&message.to), "sender": task_state.sms.name() }))
+        .write(&task_state.store)
+        .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "the notice could not be audited");
+        }
+    });
+}
+
+/// The SMS that tells the phone's owner the password was reset by e-mail.
+pub fn notice_text(lang: Lang, account: &str, at: OffsetDateTime) -> String {
+    let at = super::mail::when(at);
+    match lang {
+        Lang::ZhCn => format!(
+            "【通行证】您的账号 {account} 的密码已于 {at} 通过密保邮箱重置，所有登录均已退出。如非本人操作，请立即联系管理员。"
+        ),
+        Lang::En => format!(
+            "[Passport] The password of your account {account} was reset through its security e-mail at {at}; every sign-in has ended. If this was not you, contact the administrators at once."
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recovery_expires_and_needs_a_code() {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let mut r = Recovery {
+            user_id: None,
+            subject: "s".repeat(64),
+            started: now,
+            verified: None,
+        };
+        assert!(r.is_live() && !r.is_verified());
+        r.verified = Some(now);
+        assert!(r.is_verified());
+        r.started = now - 16 * 60;
+        assert!(!r.is_live() && !r.is_verified());
+        assert!(notice_text(Lang::ZhCn, "zs", OffsetDateTime::UNIX_EPOCH).contains("密保邮箱"));
+        assert!(notice_text(Lang::En, "zs", OffsetDateTime::UNIX_EPOCH).contains("security e-mail"));
+    }
+}

@@ -1,0 +1,283 @@
+//! The security e-mail (密保邮箱): an address that can receive recovery
+//! links once its owner has proved it by a confirmation link.
+//!
+//! Setting or changing it asks for the current password, then mails a link
+//! to the new address; until the link is followed the old address (if
+//! any) stays in force. Confirming moves the account to the new address
+//! and tells the old one. Removing it asks for the password as well.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::audit::{Entry, Outcome};
+use super::mail::{self, Letter};
+use super::{Actor, Origin};
+use crate::crypto::{HashError, random, sha256_hex};
+use crate::domain::{Email, InvalidValue, SecretPassword};
+use crate::ephemeral::EphemeralError;
+use crate::i18n::Lang;
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::users::{AccountStatus, User};
+
+/// Confirmation mails per account: one a minute.
+const MAIL_INTERVAL: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    #[error("the current password is not correct")]
+    WrongPassword,
+    #[error("{0}")]
+    Invalid(#[from] InvalidValue),
+    #[error("this address is already the account's security e-mail")]
+    Unchanged,
+    #[error("wait {0:?} before asking for another mail")]
+    TooSoon(Duration),
+    /// The confirmation link is unknown, expired or used.
+    #[error("the confirmation link is not valid")]
+    InvalidLink,
+    /// Another account has verified this address.
+    #[error("this address is the security e-mail of another account")]
+    Taken,
+    #[error("the mail could not be sent")]
+    Delivery,
+    #[error("{0}")]
+    Hash(#[from] HashError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for EmailError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(_) => EmailError::Taken,
+            other => EmailError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<EphemeralError> for EmailError {
+    fn from(e: EphemeralError) -> Self {
+        EmailError::Internal(e.to_string())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    user_id: Uuid,
+    email: String,
+}
+
+fn link_key(token: &str) -> String {
+    format!("email-confirm:{}", sha256_hex(token))
+}
+
+fn pending_key(user: &User) -> String {
+    format!("email-pending:{}", user.id)
+}
+
+/// The current password, checked again before a recovery channel changes.
+async fn reauthenticate(
+    state: &AppState,
+    user: &User,
+    password: &SecretPassword,
+    origin: &Origin,
+) -> Result<(), EmailError> {
+    if state
+        .hasher
+        .verify(password, Some(&user.password_hash))
+        .await?
+        .ok
+    {
+        return Ok(());
+    }
+    Entry::new("security_email.reauth_failed", Outcome::Failure)
+        .actor(&Actor::user(user))
+        .subject(user)
+        .origin(origin)
+        .write(&state.store)
+        .await?;
+    Err(EmailError::WrongPassword)
+}
+
+/// The address waiting for confirmation, if a link is still out.
+pub async fn pending(state: &AppState, user: &User) -> Result<Option<String>, EmailError> {
+    Ok(state.ephemeral.get(&pending_key(user)).await?)
+}
+
+/// Mails a confirmation link to `address` (the account's new security
+/// e-mail once confirmed).
+pub async fn request_change(
+    state: &AppState,
+    user: &User,
+    password: &SecretPassword,
+    address: &str,
+    lang: Lang,
+    origin: &Origin,
+) -> Result<(), EmailError> {
+    reauthenticate(state, user, password, origin).await?;
+    let email = Email::parse(address)?;
+    if user.security_email_verified
+        && user
+            .security_email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(email.as_str()))
+    {
+        return Err(EmailError::Unchanged);
+    }
+    let eph = &state.ephemeral;
+    let recent = format!("email-confirm-recent:{}", user.id);
+    if !eph.set_nx(&recent, "1", MAIL_INTERVAL).await? {
+        let wait = eph.ttl(&recent).await?.unwrap_or(MAIL_INTERVAL);
+        return Err(EmailError::TooSoon(wait));
+    }
+    let token = random::token().map_err(|e| EmailError::Internal(e.to_string()))?;
+    let hours = state.config.mail.confirm_link_hours;
+    let ttl = Duration::from_secs(hours * 3600);
+    let record = Pending {
+        user_id: user.id,
+        email: email.as_str().to_string(),
+    };
+    eph.set(
+        &link_key(&token),
+        &serde_json::to_string(&record).unwrap_or_default(),
+        ttl,
+    )
+    .await?;
+    eph.set(&pending_key(user), email.as_str(), ttl).await?;
+    let link = format!(
+        "{}{}?token={token}",
+        state.config.issuer(),
+        crate::routes::ACCOUNT_EMAIL_CONFIRM
+    );
+    Entry::new("security_email.confirmation_sent", Outcome::Success)
+        .actor(&Actor::user(user))
+        .subject(user)
+        .origin(origin)
+        .detail(json!({ "email": Email::masked(email.as_str()) }))
+        .write(&state.store)
+        .await?;
+    match mail::send(
+        state,
+        user,
+        email.as_str(),
+        lang,
+        &Letter::ConfirmEmail { link, hours },
+        origin,
+    )
+    .await
+    {
+        Ok(()) => Ok(()),
+        Err(mail::SendError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "the confirmation mail was not sent");
+            // Let the user try again at once.
+            eph.delete(&recent).await?;
+            Err(EmailError::Delivery)
+        }
+    }
+}
+
+/// The account and address a confirmation link is for (not used up by
+/// looking).
+pub async fn check_link(state: &AppState, token: &str) -> Result<(User, String), EmailError> {
+    if token.is_empty() || token.len() > 128 {
+        return Err(EmailError::InvalidLink);
+    }
+    let raw = state
+        .ephemeral
+        .get(&link_key(token))
+        .await?
+        .ok_or(EmailError::InvalidLink)?;
+    let record: Pending = serde_json::from_str(&raw).map_err(|_| EmailError::InvalidLink)?;
+    let user = state
+        .store
+        .user_by_id(record.user_id)
+        .await?
+        .filter(|u| u.status == AccountStatus::Active)
+        .ok_or(EmailError::InvalidLink)?;
+    Ok((user, record.email))
+}
+
+/// Follows a confirmation link: the address becomes the verified security
+/// e-mail, and the previous verified one (if another) is told.
+pub async fn confirm(
+    state: &AppState,
+    token: &str,
+    lang: Lang,
+    origin: &Origin,
+) -> Result<(User, String), EmailError> {
+    let (user, email) = check_link(state, token).await?;
+    if state.ephemeral.take(&link_key(token)).await?.is_none() {
+        return Err(EmailError::InvalidLink);
+    }
+    let audit = Entry::new("security_email.verified", Outcome::Success)
+        .actor(&Actor::user(&user))
+        .subject(&user)
+        .origin(origin)
+        .detail(json!({ "email": Email::masked(&email) }))
+        .finish();
+    state
+        .store
+        .set_security_email(user.id, Some(&email), &audit)
+        .await?;
+    if state.ephemeral.get(&pending_key(&user)).await?.as_deref() == Some(email.as_str()) {
+        state.ephemeral.delete(&pending_key(&user)).await?;
+    }
+    tell_old_address(state, &user, Some(&email), lang, origin);
+    Ok((user, email))
+}
+
+/// Removes the security e-mail (recovery by e-mail ends).
+pub async fn remove(
+    state: &AppState,
+    user: &User,
+    password: &SecretPassword,
+    lang: Lang,
+    origin: &Origin,
+) -> Result<(), EmailError> {
+    reauthenticate(state, user, password, origin).await?;
+    let audit = Entry::new("security_email.removed", Outcome::Success)
+        .actor(&Actor::user(user))
+        .subject(user)
+        .origin(origin)
+        .finish();
+    state.store.set_security_email(user.id, None, &audit).await?;
+    state.ephemeral.delete(&pending_key(user)).await?;
+    tell_old_address(state, user, None, lang, origin);
+    Ok(())
+}
+
+/// The verified address the account had before `user` was read is told
+/// that it no longer recovers the account.
+fn tell_old_address(
+    state: &AppState,
+    user: &User,
+    new: Option<&str>,
+    lang: Lang,
+    origin: &Origin,
+) {
+    let Some(old) = user
+        .security_email
+        .as_deref()
+        .filter(|_| user.security_email_verified)
+    else {
+        return;
+    };
+    if new.is_some_and(|n| n.eq_ignore_ascii_case(old)) {
+        return;
+    }
+    mail::send_later(
+        state,
+        user.clone(),
+        old.to_string(),
+        lang,
+        Letter::EmailChanged {
+            to_masked: new.map(Email::masked),
+        },
+        origin.clone(),
+    );
+}
