@@ -749,9 +749,8 @@ impl Config {
             ));
         }
         if let Some(path) = &s.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                ConfigError(format!("mail.smtp.ca_file: {}: {e}", path.display()))
-            })?;
+            let pem = std::fs::read(path)
+                .map_err(|e| ConfigError(format!("mail.smtp.ca_file: {}: {e}", path.display())))?;
             lettre::transport::smtp::client::Certificate::from_pem(&pem).map_err(|_| {
                 ConfigError(format!(
                     "mail.smtp.ca_file: {} holds no PEM certificate",

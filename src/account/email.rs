@@ -122,7 +122,9 @@ pub async fn change(
     )
     .await;
     let (status, message) = match result {
-        Ok(()) => return Ok(Redirect::to(&format!("{}?sent=1", routes::ACCOUNT_EMAIL)).into_response()),
+        Ok(()) => {
+            return Ok(Redirect::to(&format!("{}?sent=1", routes::ACCOUNT_EMAIL)).into_response());
+        }
         Err(e) => refusal(ctx.t(), e)?,
     };
     let mut p = page(&state, &ctx, &current.user, None, Some(message)).await?;

@@ -138,7 +138,10 @@ pub async fn start(
             session.insert(RECOVERY_KEY, &r).await?;
             return Ok(Redirect::to(routes::RECOVER_METHOD).into_response());
         }
-        Err(StartError::Empty) => (StatusCode::UNPROCESSABLE_ENTITY, t.recover_empty.to_string()),
+        Err(StartError::Empty) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.recover_empty.to_string(),
+        ),
         Err(StartError::Captcha) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             t.recover_captcha_wrong.to_string(),

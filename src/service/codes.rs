@@ -158,7 +158,15 @@ pub async fn send(
     origin: &Origin,
     lang: Lang,
 ) -> Result<(), SendError> {
-    send_to(state, purpose, Recipient::Phone(phone), origin, lang, Delivery::Wait).await
+    send_to(
+        state,
+        purpose,
+        Recipient::Phone(phone),
+        origin,
+        lang,
+        Delivery::Wait,
+    )
+    .await
 }
 
 /// Makes a new code for `purpose` and `to` (replacing an earlier one),

@@ -64,10 +64,16 @@ fn body(letter: &Letter, lang: Lang, account: &str) -> Body {
     let zh = lang == Lang::ZhCn;
     let (subject, paragraphs, link, link_label) = match letter {
         Letter::RecoveryLink { link, minutes } => (
-            if zh { "通行证：重置密码" } else { "Passport: reset your password" },
+            if zh {
+                "通行证：重置密码"
+            } else {
+                "Passport: reset your password"
+            },
             if zh {
                 vec![
-                    format!("我们收到了为通行证账号 {account} 重置密码的请求。请点击下面的链接设置新密码，链接在 {minutes} 分钟内有效，且只能使用一次。"),
+                    format!(
+                        "我们收到了为通行证账号 {account} 重置密码的请求。请点击下面的链接设置新密码，链接在 {minutes} 分钟内有效，且只能使用一次。"
+                    ),
                     "重置后，该账号在所有设备上的登录都将退出，下次登录需要短信验证。".into(),
                     "如果这不是您本人的操作，请忽略本邮件，您的密码不会改变。".into(),
                 ]
@@ -79,13 +85,23 @@ fn body(letter: &Letter, lang: Lang, account: &str) -> Body {
                 ]
             },
             Some(link.clone()),
-            if zh { "设置新密码" } else { "Set a new password" },
+            if zh {
+                "设置新密码"
+            } else {
+                "Set a new password"
+            },
         ),
         Letter::ConfirmEmail { link, hours } => (
-            if zh { "通行证：确认密保邮箱" } else { "Passport: confirm your security e-mail" },
+            if zh {
+                "通行证：确认密保邮箱"
+            } else {
+                "Passport: confirm your security e-mail"
+            },
             if zh {
                 vec![
-                    format!("通行证账号 {account} 申请将本邮箱设为密保邮箱，用于找回密码。请点击下面的链接确认，链接在 {hours} 小时内有效。"),
+                    format!(
+                        "通行证账号 {account} 申请将本邮箱设为密保邮箱，用于找回密码。请点击下面的链接确认，链接在 {hours} 小时内有效。"
+                    ),
                     "如果这不是您本人的操作，请忽略本邮件，本邮箱不会被绑定。".into(),
                 ]
             } else {
@@ -95,18 +111,32 @@ fn body(letter: &Letter, lang: Lang, account: &str) -> Body {
                 ]
             },
             Some(link.clone()),
-            if zh { "确认密保邮箱" } else { "Confirm this address" },
+            if zh {
+                "确认密保邮箱"
+            } else {
+                "Confirm this address"
+            },
         ),
         Letter::PasswordReset { at } => (
-            if zh { "通行证：密码已重置" } else { "Passport: your password was reset" },
+            if zh {
+                "通行证：密码已重置"
+            } else {
+                "Passport: your password was reset"
+            },
             if zh {
                 vec![
-                    format!("通行证账号 {account} 的密码已于 {} 通过短信验证码重置，所有设备上的登录均已退出。", when(*at)),
+                    format!(
+                        "通行证账号 {account} 的密码已于 {} 通过短信验证码重置，所有设备上的登录均已退出。",
+                        when(*at)
+                    ),
                     "如果这不是您本人的操作，请立即联系管理员。".into(),
                 ]
             } else {
                 vec![
-                    format!("The password of the passport account {account} was reset with an SMS code at {}. Every sign-in of the account has ended.", when(*at)),
+                    format!(
+                        "The password of the passport account {account} was reset with an SMS code at {}. Every sign-in of the account has ended.",
+                        when(*at)
+                    ),
                     "If this was not you, contact the administrators at once.".into(),
                 ]
             },
@@ -114,12 +144,36 @@ fn body(letter: &Letter, lang: Lang, account: &str) -> Body {
             "",
         ),
         Letter::EmailChanged { to_masked } => (
-            if zh { "通行证：密保邮箱已更改" } else { "Passport: your security e-mail changed" },
+            if zh {
+                "通行证：密保邮箱已更改"
+            } else {
+                "Passport: your security e-mail changed"
+            },
             match (zh, to_masked) {
-                (true, Some(to)) => vec![format!("通行证账号 {account} 的密保邮箱已由本邮箱更改为 {to}。本邮箱今后不能再用于找回密码。"), "如果这不是您本人的操作，请立即联系管理员。".into()],
-                (true, None) => vec![format!("本邮箱已不再是通行证账号 {account} 的密保邮箱，今后不能再用于找回密码。"), "如果这不是您本人的操作，请立即联系管理员。".into()],
-                (false, Some(to)) => vec![format!("The security e-mail of the passport account {account} changed from this address to {to}. This address can no longer be used to recover the password."), "If this was not you, contact the administrators at once.".into()],
-                (false, None) => vec![format!("This address is no longer the security e-mail of the passport account {account} and can no longer be used to recover the password."), "If this was not you, contact the administrators at once.".into()],
+                (true, Some(to)) => vec![
+                    format!(
+                        "通行证账号 {account} 的密保邮箱已由本邮箱更改为 {to}。本邮箱今后不能再用于找回密码。"
+                    ),
+                    "如果这不是您本人的操作，请立即联系管理员。".into(),
+                ],
+                (true, None) => vec![
+                    format!(
+                        "本邮箱已不再是通行证账号 {account} 的密保邮箱，今后不能再用于找回密码。"
+                    ),
+                    "如果这不是您本人的操作，请立即联系管理员。".into(),
+                ],
+                (false, Some(to)) => vec![
+                    format!(
+                        "The security e-mail of the passport account {account} changed from this address to {to}. This address can no longer be used to recover the password."
+                    ),
+                    "If this was not you, contact the administrators at once.".into(),
+                ],
+                (false, None) => vec![
+                    format!(
+                        "This address is no longer the security e-mail of the passport account {account} and can no longer be used to recover the password."
+                    ),
+                    "If this was not you, contact the administrators at once.".into(),
+                ],
             },
             None,
             "",
@@ -251,7 +305,14 @@ pub async fn send(
 
 /// [`send`] in the background: the caller's answer does not wait for (or
 /// reveal) the mail server; failures are audited and logged.
-pub fn send_later(state: &AppState, user: User, to: String, lang: Lang, letter: Letter, origin: Origin) {
+pub fn send_later(
+    state: &AppState,
+    user: User,
+    to: String,
+    lang: Lang,
+    letter: Letter,
+    origin: Origin,
+) {
     let task_state = state.clone();
     state.background.spawn(async move {
         if let Err(e) = send(&task_state, &user, &to, lang, &letter, &origin).await {

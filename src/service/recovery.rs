@@ -265,14 +265,19 @@ internal_from!(LinkSendError: StoreError, EphemeralError, getrandom::Error);
 #[derive(Serialize, Deserialize)]
 struct LinkRecord {
     user_id: Uuid,
-    /// The password at the time the link was made: a link dies with the
-    /// password it was meant to replace.
+    /// When the password was last set (µs) as the link was made: a link
+    /// dies with the password it was meant to replace.
     password_changed_at: i64,
     email: String,
 }
 
 fn link_key(token: &str) -> String {
     format!("recover-link:{}", sha256_hex(token))
+}
+
+/// Microseconds: the precision both databases keep.
+fn micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
 }
 
 /// Step 2b: a link to the account's verified security e-mail, if it has
@@ -313,7 +318,7 @@ pub async fn send_link(
     let minutes = state.config.mail.recovery_link_minutes;
     let record = LinkRecord {
         user_id: user.id,
-        password_changed_at: user.password_changed_at.unix_timestamp(),
+        password_changed_at: micros(user.password_changed_at),
         email: email.clone(),
     };
     eph.set(
@@ -369,7 +374,7 @@ pub async fn check_link(state: &AppState, token: &str) -> Result<User, ResetErro
         .await?
         .filter(|u| u.status == AccountStatus::Active)
         .ok_or(ResetError::Invalid)?;
-    let same_password = user.password_changed_at.unix_timestamp() == record.password_changed_at;
+    let same_password = micros(user.password_changed_at) == record.password_changed_at;
     let same_email = user.security_email_verified
         && user
             .security_email
@@ -528,6 +533,8 @@ mod tests {
         r.started = now - 16 * 60;
         assert!(!r.is_live() && !r.is_verified());
         assert!(notice_text(Lang::ZhCn, "zs", OffsetDateTime::UNIX_EPOCH).contains("密保邮箱"));
-        assert!(notice_text(Lang::En, "zs", OffsetDateTime::UNIX_EPOCH).contains("security e-mail"));
+        assert!(
+            notice_text(Lang::En, "zs", OffsetDateTime::UNIX_EPOCH).contains("security e-mail")
+        );
     }
 }

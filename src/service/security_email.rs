@@ -245,7 +245,10 @@ pub async fn remove(
         .subject(user)
         .origin(origin)
         .finish();
-    state.store.set_security_email(user.id, None, &audit).await?;
+    state
+        .store
+        .set_security_email(user.id, None, &audit)
+        .await?;
     state.ephemeral.delete(&pending_key(user)).await?;
     tell_old_address(state, user, None, lang, origin);
     Ok(())
@@ -253,13 +256,7 @@ pub async fn remove(
 
 /// The verified address the account had before `user` was read is told
 /// that it no longer recovers the account.
-fn tell_old_address(
-    state: &AppState,
-    user: &User,
-    new: Option<&str>,
-    lang: Lang,
-    origin: &Origin,
-) {
+fn tell_old_address(state: &AppState, user: &User, new: Option<&str>, lang: Lang, origin: &Origin) {
     let Some(old) = user
         .security_email
         .as_deref()

@@ -342,7 +342,6 @@ pub struct PasswordEffects {
     pub revoke_grants: Option<&'static str>,
 }
 
-
 /// Profile fields an admin may change; `None` leaves a field as it is,
 /// `Some(None)` clears an optional one.
 #[derive(Debug, Default, Clone)]

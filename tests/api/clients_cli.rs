@@ -317,6 +317,8 @@ async fn registration_errors() {
                 ("TONGXING_SMS__PROVIDER", "webhook"),
                 ("TONGXING_SMS__WEBHOOK_URL", "https://sms.example.org/send"),
                 ("TONGXING_SMS__WEBHOOK_SECRET", "a-long-enough-secret"),
+                ("TONGXING_MAIL__PROVIDER", "smtp"),
+                ("TONGXING_MAIL__SMTP__HOST", "mail.example.org"),
             ],
         )
         .await;

@@ -10,7 +10,7 @@ use crate::oidc::decode_payload;
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-fn authorize_url(app: &TestApp, rp: &Rp, extra: &str) -> String {
+pub(crate) fn authorize_url(app: &TestApp, rp: &Rp, extra: &str) -> String {
     format!(
         "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid%20profile%20offline_access&state=s1&nonce=n1&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
         app.base,
@@ -38,7 +38,7 @@ async fn code(app: &TestApp, rp: &Rp, b: &Browser) -> String {
     query(&back)["code"].clone()
 }
 
-async fn token(app: &TestApp, rp: &Rp, form: &[(&str, &str)]) -> (StatusCode, Value) {
+pub(crate) async fn token(app: &TestApp, rp: &Rp, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let r = reqwest::Client::new()
         .post(format!("{}/token", app.base))
         .basic_auth(&rp.id, rp.secret.as_deref())
@@ -51,7 +51,7 @@ async fn token(app: &TestApp, rp: &Rp, form: &[(&str, &str)]) -> (StatusCode, Va
     (status, r.json().await.unwrap())
 }
 
-async fn redeem(app: &TestApp, rp: &Rp, code: &str) -> (StatusCode, Value) {
+pub(crate) async fn redeem(app: &TestApp, rp: &Rp, code: &str) -> (StatusCode, Value) {
     token(
         app,
         rp,

@@ -434,7 +434,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             "DATA" => {
-                let Some(sender) = from.take().filter(|_| !to.is_empty()) else {
+                let Some(sender) = from.clone().filter(|_| !to.is_empty()) else {
                     reply(&mut io, "503 5.5.1 Need MAIL and RCPT commands").await?;
                     continue;
                 };
@@ -459,6 +459,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     tls,
                 };
                 shared.received.lock().unwrap().push(message);
+                from = None;
                 reply(&mut io, "250 2.0.0 OK: queued").await?;
             }
             "RSET" => {
@@ -785,6 +786,9 @@ async fn the_test_smtp_server_speaks_smtp_over_each_mode() {
             ))
             .unwrap();
         mailer.send(html_mail).await.unwrap();
+        // lettre returns the connection to its pool in a spawned task; let it
+        // run so that the next message reuses the connection.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         // A second message over the pooled connection, with lines that
         // need dot-stuffing.
         let plain_mail = Message::builder()
@@ -955,4 +959,63 @@ async fn the_test_smtp_server_requires_starttls_and_auth() {
     );
     assert_eq!(received[0].text(), ".hi\r\n");
     assert!(!received[0].tls);
+}
+
+#[test]
+fn the_test_smtp_server_decodes_mime() {
+    let data = [
+        "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe_?=",
+        " =?utf-8?B?5L2g5aW9?= (x)",
+        "Content-Type: multipart/mixed; boundary=outer",
+        "",
+        "preamble",
+        "--outer",
+        "Content-Type: multipart/alternative; boundary=\"in ner\"",
+        "",
+        "--in ner",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        "Gr=C3=BC=C3=9Fe, a long line that is soft=",
+        "ly broken",
+        "--in ner",
+        "Content-Type: TEXT/HTML; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        "<p>你好</p>",
+        "--in ner--",
+        "--outer",
+        "Content-Type: application/pdf",
+        "Content-Transfer-Encoding: base64",
+        "",
+        "JVBERi0=",
+        "--outer--",
+        "",
+    ]
+    .join("\r\n");
+    let mail = Received {
+        from: String::new(),
+        to: Vec::new(),
+        data,
+        auth_user: None,
+        tls: false,
+    };
+    assert_eq!(mail.subject(), "Grüße 你好 (x)");
+    assert_eq!(
+        mail.parts(),
+        [
+            (
+                "text/plain".to_string(),
+                "Grüße, a long line that is softly broken".to_string()
+            ),
+            ("text/html".to_string(), "<p>你好</p>".to_string()),
+        ]
+    );
+    assert_eq!(mail.text(), "Grüße, a long line that is softly broken");
+    assert_eq!(mail.html(), "<p>你好</p>");
+    assert_eq!(
+        mail.header("CONTENT-type").as_deref(),
+        Some("multipart/mixed; boundary=outer")
+    );
+    assert_eq!(mail.header("X-Missing"), None);
 }

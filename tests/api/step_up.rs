@@ -450,3 +450,31 @@ async fn the_login_phone_serves_when_there_is_no_security_phone() {
     let en = b.get("/login/sms?lang=en").await;
     assert!(en.has("SMS verification") && en.has("Your phone cannot receive SMS?"));
 }
+
+#[tokio::test]
+async fn the_step_up_owed_after_a_reset_is_asked_with_the_rules_off() {
+    // The harness default: risk rules off.
+    let app = TestApp::spawn().await;
+    user_with_phone(&app, "owed@cnic.cn").await;
+    let out = app
+        .cli(
+            &["user", "passwd", "owed@cnic.cn", "--password-stdin"],
+            Some("Fresh-Secret-42\n"),
+        )
+        .await;
+    assert_eq!(out.code, 0);
+    let b = app.browser();
+    assert_eq!(
+        b.login("owed@cnic.cn", "Fresh-Secret-42").await.location(),
+        Some("/login/sms")
+    );
+    pass(&app, &b).await;
+    assert_eq!(
+        app.browser()
+            .login("owed@cnic.cn", "Fresh-Secret-42")
+            .await
+            .location(),
+        Some("/account"),
+        "once"
+    );
+}

@@ -34,8 +34,8 @@ impl SmtpSender {
         let tls = || -> Result<TlsParameters, MailError> {
             let mut params = TlsParameters::builder(s.host.clone());
             if let Some(path) = &s.ca_file {
-                let pem = std::fs::read(path)
-                    .map_err(|e| failed(format!("{}: {e}", path.display())))?;
+                let pem =
+                    std::fs::read(path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
                 params = params.add_root_certificate(Certificate::from_pem(&pem).map_err(failed)?);
             }
             params.build_rustls().map_err(failed)

@@ -1,0 +1,458 @@
+//! Forgotten password (`/recover`): by SMS code and by e-mail link, the
+//! revocations and notices that follow, expiry and reuse, the answers that
+//! must not reveal accounts, and the limits.
+
+use reqwest::StatusCode;
+use tongxing::service::accounts::NewAccount;
+use tongxing::store::users::User;
+
+use crate::helpers::{PASSWORD, Page, TestApp, code_in, link_in};
+use crate::oidc_rules::{authorize_url, redeem, token};
+
+const NEW_PASSWORD: &str = "Violet-Harbour-73!";
+const PHONE: &str = "+8613800138000";
+
+async fn account_with_phone_and_email(app: &TestApp, name: &str, email: &str) -> User {
+    let user = app
+        .user_with(NewAccount {
+            username: name.into(),
+            login_phone: Some(PHONE.into()),
+            ..NewAccount::default()
+        })
+        .await;
+    app.verified_email(&user, email).await;
+    app.state.store.user_by_id(user.id).await.unwrap().unwrap()
+}
+
+/// The body without its CSRF tokens (which differ per session).
+fn normalized(page: &Page) -> String {
+    let mut out = String::new();
+    let mut rest = page.body.as_str();
+    let marker = "name=\"csrf\" value=\"";
+    while let Some(i) = rest.find(marker) {
+        out.push_str(&rest[..i + marker.len()]);
+        rest = &rest[i + marker.len()..];
+        rest = &rest[rest.find('"').unwrap()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test]
+async fn recovery_by_sms_code_resets_the_password_and_revokes_everything() {
+    let app = TestApp::spawn().await;
+    let user = account_with_phone_and_email(&app, "wangwu", "wang@example.org").await;
+    // A signed-in browser and an application holding tokens.
+    let rp = app.rp_with("mail", |c| c.first_party = true).await;
+    let signed_in = app.browser();
+    let back = signed_in
+        .authorize_as(&authorize_url(&app, &rp, ""), "wangwu", PASSWORD, "allow")
+        .await;
+    let (status, tokens) = redeem(&app, &rp, &crate::helpers::query(&back)["code"]).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+
+    let b = app.browser();
+    // The login page offers the way here.
+    assert!(b.get("/login").await.has("href=\"/recover\""));
+    // A wrong captcha answer is refused, and a new picture is shown.
+    let page = b.get("/recover").await;
+    let wrong = b
+        .submit_page(
+            &page,
+            "/recover",
+            &[("identifier", "wangwu"), ("captcha", "wrong")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.has("图片验证码错误") && wrong.has("value=\"wangwu\""));
+    assert!(wrong.has("data:image/png;base64,"));
+    assert_eq!(app.audit("recovery.captcha_failed").await.len(), 1);
+    // Nothing was sent for it, and the recovery did not start.
+    assert_eq!(b.get("/recover/method").await.location(), Some("/recover"));
+
+    let started = app.recover_start(&b, PHONE).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER);
+    assert_eq!(started.location(), Some("/recover/method"));
+    let method = b.get("/recover/method").await;
+    assert!(method.has("action=\"/recover/sms/send\"") && method.has("action=\"/recover/email\""));
+    let sent = b.submit_page(&method, "/recover/sms/send", &[]).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    assert!(sent.has("如果该账号绑定了手机"));
+    let sms = app.outbox_wait("sms", 1).await;
+    assert_eq!(sms[0]["to"], PHONE);
+    assert_eq!(sms[0]["purpose"], "recovery");
+    let code = code_in(sms[0]["text"].as_str().unwrap());
+
+    // Without a proved code there is no password form.
+    assert_eq!(
+        b.get("/recover/password").await.location(),
+        Some("/recover")
+    );
+    let wrong_code = if code == "000000" { "111111" } else { "000000" };
+    let refused = b
+        .submit_page(&sent, "/recover/sms", &[("code", wrong_code)])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.has("验证码错误。剩余尝试次数： 4"),
+        "{}",
+        refused.body
+    );
+    let proved = b
+        .submit_page(&sent, "/recover/sms", &[("code", &code)])
+        .await;
+    assert_eq!(proved.location(), Some("/recover/password"));
+    let form = b.get("/recover/password").await;
+    assert!(form.has("id=\"strength-meter\"") && form.has("name=\"repeat\""));
+
+    // The policy names each failed rule; a mismatch is caught.
+    let weak = b
+        .submit_page(
+            &form,
+            "/recover/password",
+            &[("new", "wangwu12345"), ("repeat", "wangwu12345")],
+        )
+        .await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        weak.has("大写字母") && weak.has("账号名称"),
+        "{}",
+        weak.body
+    );
+    let mismatch = b
+        .submit_page(
+            &form,
+            "/recover/password",
+            &[("new", NEW_PASSWORD), ("repeat", "Violet-Harbour-74!")],
+        )
+        .await;
+    assert!(mismatch.has("两次输入的新密码不一致"));
+    let done = b
+        .submit_page(
+            &form,
+            "/recover/password",
+            &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.has("密码已重置"));
+
+    // Used up: the same browser cannot set another password.
+    assert_eq!(
+        b.get("/recover/password").await.location(),
+        Some("/recover")
+    );
+    // The code cannot be used again in a new recovery either.
+    app.recover_start(&b, "wangwu").await;
+    let reused = b
+        .submit_page(
+            &b.get("/recover/sms").await,
+            "/recover/sms",
+            &[("code", &code)],
+        )
+        .await;
+    assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Every session and token of the account is gone.
+    let home = signed_in.get("/account").await;
+    assert!(home.location().unwrap().starts_with("/login"));
+    let (status, body) = token(
+        &app,
+        &rp,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant");
+    let info = reqwest::Client::new()
+        .get(format!("{}/userinfo", app.base))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
+
+    // The old password is gone; the new one works and asks for SMS first.
+    let fresh = app.browser();
+    assert_eq!(
+        fresh.login("wangwu", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let login = fresh.login("wangwu", NEW_PASSWORD).await;
+    assert_eq!(login.location(), Some("/login/sms"), "{login:?}");
+
+    // Audited, and the security e-mail heard of it.
+    let recovered = app.audit("account.password_recovered").await;
+    assert_eq!(recovered.len(), 1);
+    assert!(recovered[0].detail.contains("\"via\":\"sms\""));
+    assert_eq!(recovered[0].subject_id, Some(user.id));
+    let mail = app.outbox_wait("mail", 1).await;
+    assert_eq!(mail[0]["to"], "wang@example.org");
+    assert_eq!(mail[0]["purpose"], "password_reset_notice");
+    assert!(mail[0]["text"].as_str().unwrap().contains("wangwu"));
+}
+
+#[tokio::test]
+async fn recovery_by_e_mail_link_works_once_and_tells_the_phone() {
+    let app = TestApp::spawn().await;
+    account_with_phone_and_email(&app, "zhaoliu", "Zhao.Liu@Example.org").await;
+    let b = app.browser();
+    // The security e-mail identifies the account, whatever the case.
+    let started = app.recover_start(&b, "zhao.liu@EXAMPLE.ORG").await;
+    assert_eq!(started.location(), Some("/recover/method"));
+    let method = b.get("/recover/method").await;
+    let sent = b.submit_page(&method, "/recover/email", &[]).await;
+    assert_eq!(sent.status, StatusCode::OK);
+    assert!(sent.has("如果该账号有已验证的密保邮箱") && sent.has("30分"));
+    let mail = app.outbox_wait("mail", 1).await;
+    assert_eq!(mail[0]["to"], "Zhao.Liu@Example.org");
+    assert_eq!(mail[0]["purpose"], "recovery");
+    let text = mail[0]["text"].as_str().unwrap();
+    let link = link_in(text);
+    assert!(link.starts_with(&format!("{}/recover/link?token=", app.base)));
+    assert!(mail[0]["html"].as_str().unwrap().contains("href=\""));
+    // A second mail within the minute is refused.
+    let again = b.submit_page(&method, "/recover/email", &[]).await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // The link lasts as configured.
+    let token_value = link.split("token=").nth(1).unwrap();
+    let ttl = app
+        .state
+        .ephemeral
+        .ttl(&format!(
+            "recover-link:{}",
+            tongxing::crypto::sha256_hex(token_value)
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        ttl.as_secs() > 29 * 60 && ttl.as_secs() <= 30 * 60,
+        "{ttl:?}"
+    );
+
+    // Opened in another browser (the mail client's): looking does not use it up.
+    let other = app.browser();
+    let path = link.strip_prefix(&app.base).unwrap();
+    let form = other.get(path).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(other.get(path).await.has("name=\"token\""));
+    let weak = other
+        .submit_page(
+            &form,
+            "/recover/password",
+            &[("new", "short"), ("repeat", "short")],
+        )
+        .await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(weak.has("至少包含以下字符数： 10"), "{}", weak.body);
+    let done = other
+        .submit_page(
+            &form,
+            "/recover/password",
+            &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    // Reused: refused, for the page and for the form.
+    let reused = other.get(path).await;
+    assert_eq!(reused.status, StatusCode::GONE);
+    assert!(reused.has("已失效"));
+    let replay = other
+        .submit_page(
+            &form,
+            "/recover/password",
+            &[
+                ("new", "Another-Harbour-74!"),
+                ("repeat", "Another-Harbour-74!"),
+            ],
+        )
+        .await;
+    assert_eq!(replay.status, StatusCode::GONE);
+    let recovered = app.audit("account.password_recovered").await;
+    assert_eq!(recovered.len(), 1);
+    assert!(recovered[0].detail.contains("\"via\":\"email\""));
+    // The phone heard of it.
+    let sms = app.outbox_wait("sms", 1).await;
+    assert_eq!(sms[0]["to"], PHONE);
+    assert_eq!(sms[0]["purpose"], "password_reset_notice");
+    assert!(sms[0]["text"].as_str().unwrap().contains("密保邮箱"));
+    assert_eq!(app.audit("sms.notice_sent").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_link_dies_with_the_password_it_was_for() {
+    let app = TestApp::spawn().await;
+    let user = account_with_phone_and_email(&app, "sunqi", "sun@example.org").await;
+    let b = app.browser();
+    app.recover_start(&b, "sunqi").await;
+    b.submit_page(&b.get("/recover/method").await, "/recover/email", &[])
+        .await;
+    let link = link_in(
+        app.outbox_wait("mail", 1).await[0]["text"]
+            .as_str()
+            .unwrap(),
+    );
+    // The user remembers the password and changes it meanwhile.
+    tongxing::service::accounts::reset_password(
+        &app.state,
+        &user,
+        Some(tongxing::domain::SecretPassword::new(NEW_PASSWORD)),
+        &tongxing::service::Actor::System,
+        &tongxing::service::Origin::default(),
+    )
+    .await
+    .unwrap();
+    let page = b.get(link.strip_prefix(&app.base).unwrap()).await;
+    assert_eq!(page.status, StatusCode::GONE);
+    // Unknown and garbage tokens get the same page.
+    for path in ["/recover/link?token=nope", "/recover/link"] {
+        assert_eq!(b.get(path).await.status, StatusCode::GONE);
+    }
+}
+
+#[tokio::test]
+async fn expired_codes_are_refused() {
+    let app = TestApp::spawn_with(|c| c.sms.code_ttl_secs = 1).await;
+    account_with_phone_and_email(&app, "qianba", "qian@example.org").await;
+    let b = app.browser();
+    app.recover_start(&b, "qianba").await;
+    let sent = b
+        .submit_page(&b.get("/recover/method").await, "/recover/sms/send", &[])
+        .await;
+    let code = code_in(app.outbox_wait("sms", 1).await[0]["text"].as_str().unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let late = b
+        .submit_page(&sent, "/recover/sms", &[("code", &code)])
+        .await;
+    assert_eq!(late.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(late.has("验证码无效或已过期"));
+    assert_eq!(
+        b.get("/recover/password").await.location(),
+        Some("/recover")
+    );
+}
+
+/// Walks the flow for `identifier` and returns each page the user sees.
+async fn walk(app: &TestApp, identifier: &str) -> Vec<Page> {
+    let b = app.browser();
+    let started = app.recover_start(&b, identifier).await;
+    let method = b.get("/recover/method").await;
+    let code = b.submit_page(&method, "/recover/sms/send", &[]).await;
+    let wrong = b
+        .submit_page(&code, "/recover/sms", &[("code", "123456")])
+        .await;
+    let mail = b.submit_page(&method, "/recover/email", &[]).await;
+    vec![started, method, code, wrong, mail]
+}
+
+#[tokio::test]
+async fn the_answers_are_the_same_whether_or_not_the_account_exists() {
+    let app = TestApp::spawn().await;
+    account_with_phone_and_email(&app, "real", "real@example.org").await;
+    app.user("nophone").await;
+    let disabled = app.user("gone").await;
+    tongxing::service::accounts::change_status(
+        &app.state,
+        &disabled,
+        tongxing::store::users::AccountStatus::Disabled,
+        None,
+        &tongxing::service::Actor::System,
+        &tongxing::service::Origin::default(),
+    )
+    .await
+    .unwrap();
+    let real = walk(&app, "real").await;
+    // Let the background deliveries land before counting.
+    app.outbox_wait("sms", 1).await;
+    app.outbox_wait("mail", 1).await;
+    for identifier in [
+        "nobody",
+        "+8613900000000",
+        "nobody@example.org",
+        "nophone",
+        "gone",
+    ] {
+        let other = walk(&app, identifier).await;
+        for (i, (a, b)) in real.iter().zip(&other).enumerate() {
+            assert_eq!(a.status, b.status, "step {i} for {identifier}");
+            assert_eq!(a.location(), b.location(), "step {i} for {identifier}");
+            assert_eq!(normalized(a), normalized(b), "step {i} for {identifier}");
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        app.outbox("sms").len(),
+        1,
+        "only the real account got a code"
+    );
+    assert_eq!(
+        app.outbox("mail").len(),
+        1,
+        "only the real account got a mail"
+    );
+}
+
+#[tokio::test]
+async fn recovery_is_rate_limited() {
+    let app = TestApp::spawn().await;
+    account_with_phone_and_email(&app, "limited", "limited@example.org").await;
+    // Per identifier: ten an hour.
+    let b = app.browser();
+    for _ in 0..10 {
+        assert_eq!(
+            app.recover_start(&b, "limited").await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let over = app.recover_start(&b, "limited").await;
+    assert_eq!(over.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(over.has("找回密码的尝试过于频繁"));
+    // Per address: twenty an hour, whatever the identifier.
+    for i in 0..9 {
+        let page = app.recover_start(&b, &format!("someone{i}")).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    }
+    assert_eq!(
+        app.recover_start(&b, "someone-else").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Codes: one a minute, the same for every identifier.
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+    app.recover_start(&b, "unknown").await;
+    let method = b.get("/recover/method").await;
+    assert_eq!(
+        b.submit_page(&method, "/recover/sms/send", &[])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let again = b.submit_page(&method, "/recover/sms/send", &[]).await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(again.has("发送过于频繁"));
+}
+
+#[tokio::test]
+async fn the_pages_speak_english_and_need_their_csrf_token() {
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+    let page = b.get("/recover?lang=en").await;
+    assert!(page.has("Recover your password") && page.has("Characters in the picture"));
+    let refused = b
+        .post_form(
+            "/recover",
+            &[("identifier", "x"), ("captcha", "y"), ("csrf", "forged")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let empty = app.recover_start(&b, "  ").await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.has("Enter an account name, phone number or security e-mail."));
+    let started = app.recover_start(&b, "nobody").await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER);
+    let method = b.get("/recover/method").await;
+    assert!(method.has("Send a code to the bound phone"));
+}
