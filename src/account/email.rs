@@ -83,6 +83,10 @@ fn refusal(t: &crate::i18n::Text, e: EmailError) -> Result<(StatusCode, String),
         ),
         EmailError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, t.email_invalid.into()),
         EmailError::Unchanged => (StatusCode::UNPROCESSABLE_ENTITY, t.email_unchanged.into()),
+        EmailError::Locked(w) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{} {}", t.login_locked, t.duration(w)),
+        ),
         EmailError::TooSoon(w) => (
             StatusCode::TOO_MANY_REQUESTS,
             format!("{} {}", t.step_up_wait, t.duration(w)),

@@ -97,6 +97,9 @@ pub async fn submit(
                 return Ok(Redirect::to(&target).into_response());
             }
             Err(PasswordChangeError::WrongCurrent) => vec![t.password_wrong_current.into()],
+            Err(PasswordChangeError::Locked(w)) => {
+                vec![format!("{} {}", t.login_locked, t.duration(w))]
+            }
             Err(PasswordChangeError::Account(AccountError::WeakPassword(_, violations))) => {
                 violations
                     .into_iter()

@@ -33,6 +33,8 @@ pub enum AccountError {
     Store(StoreError),
     #[error("random generator: {0}")]
     Random(#[from] getrandom::Error),
+    #[error("{0}")]
+    Ephemeral(#[from] crate::ephemeral::EphemeralError),
 }
 
 /// Changes refused so that the administration cannot lock itself out.
@@ -313,6 +315,9 @@ pub async fn change_status(
 pub enum PasswordChangeError {
     #[error("the current password is not correct")]
     WrongCurrent,
+    /// Too many wrong passwords for the account (login limits).
+    #[error("locked out for {0:?}")]
+    Locked(std::time::Duration),
     #[error("{0}")]
     Account(#[from] AccountError),
 }
@@ -329,12 +334,17 @@ pub async fn change_own_password(
     new: &SecretPassword,
     origin: &Origin,
 ) -> Result<User, PasswordChangeError> {
-    let verified = state
-        .hasher
-        .verify(current, Some(&user.password_hash))
-        .await
-        .map_err(AccountError::from)?;
-    if !verified.ok {
+    use super::login::{LoginError, reauthenticate};
+    let verified = match reauthenticate(state, user, current).await {
+        Ok(ok) => ok,
+        Err(LoginError::Locked(wait)) => return Err(PasswordChangeError::Locked(wait)),
+        Err(LoginError::Hash(e)) => return Err(AccountError::from(e).into()),
+        Err(LoginError::Store(e)) => return Err(AccountError::from(e).into()),
+        Err(LoginError::Ephemeral(e)) => return Err(AccountError::from(e).into()),
+        // Not returned by reauthenticate.
+        Err(LoginError::InvalidCredentials | LoginError::Disabled) => false,
+    };
+    if !verified {
         Entry::new("account.password_change_failed", Outcome::Failure)
             .actor(&Actor::user(user))
             .subject(user)

@@ -212,3 +212,32 @@ pub async fn password_login(
         .await?;
     Ok(user)
 }
+
+/// A signed-in user types the password again (before changing the
+/// password or a recovery channel). Wrong guesses count against the
+/// account exactly like failed logins, so a borrowed session cannot guess
+/// the password faster than the login page allows. `Ok(false)`: wrong.
+pub async fn reauthenticate(
+    state: &AppState,
+    user: &User,
+    password: &SecretPassword,
+) -> Result<bool, LoginError> {
+    let subject = format!("name:{}", user.username);
+    let backoff = account_backoff(state);
+    let eph = &state.ephemeral;
+    if let Some(wait) = backoff.locked(eph, &subject).await? {
+        return Err(LoginError::Locked(wait));
+    }
+    if let Some(wait) = backoff.attempt(eph, &subject).await? {
+        return Err(LoginError::Locked(wait));
+    }
+    let ok = state
+        .hasher
+        .verify(password, Some(&user.password_hash))
+        .await?
+        .ok;
+    if ok {
+        backoff.reset(eph, &subject).await?;
+    }
+    Ok(ok)
+}

@@ -30,6 +30,9 @@ const MAIL_INTERVAL: Duration = Duration::from_secs(60);
 pub enum EmailError {
     #[error("the current password is not correct")]
     WrongPassword,
+    /// Too many wrong passwords for the account (login limits).
+    #[error("locked out for {0:?}")]
+    Locked(Duration),
     #[error("{0}")]
     Invalid(#[from] InvalidValue),
     #[error("this address is already the account's security e-mail")]
@@ -86,13 +89,13 @@ async fn reauthenticate(
     password: &SecretPassword,
     origin: &Origin,
 ) -> Result<(), EmailError> {
-    if state
-        .hasher
-        .verify(password, Some(&user.password_hash))
-        .await?
-        .ok
-    {
-        return Ok(());
+    use super::login::{LoginError, reauthenticate};
+    match reauthenticate(state, user, password).await {
+        Ok(true) => return Ok(()),
+        Ok(false) => {}
+        Err(LoginError::Locked(wait)) => return Err(EmailError::Locked(wait)),
+        Err(LoginError::Hash(e)) => return Err(e.into()),
+        Err(e) => return Err(EmailError::Internal(e.to_string())),
     }
     Entry::new("security_email.reauth_failed", Outcome::Failure)
         .actor(&Actor::user(user))

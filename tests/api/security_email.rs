@@ -216,3 +216,33 @@ async fn the_pages_need_a_sign_in_and_speak_english() {
             .contains("confirm your security e-mail")
     );
 }
+
+#[tokio::test]
+async fn password_guesses_through_a_session_meet_the_login_limits() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app, "guessed").await;
+    for i in 0..5 {
+        let wrong = request(&b, "g@example.org", &format!("guess-{i}")).await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "guess {i}");
+    }
+    let locked = request(&b, "g@example.org", "guess-5").await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked.has("尝试次数过多"));
+    // Even the right password waits now; so does the password page.
+    let right = request(&b, "g@example.org", PASSWORD).await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+    let page = b
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", PASSWORD),
+                ("new", "Violet-Harbour-73!"),
+                ("repeat", "Violet-Harbour-73!"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.has("尝试次数过多"));
+    assert!(app.outbox("mail").is_empty());
+}
