@@ -241,3 +241,19 @@ pub async fn reauthenticate(
     }
     Ok(ok)
 }
+
+/// Clears the failed-login count of the account's identifiers (its name
+/// and login phone): whoever just proved the account by recovery should
+/// not then wait out a lock a guesser caused.
+pub async fn forget_failures(state: &AppState, user: &User) -> Result<(), EphemeralError> {
+    let backoff = account_backoff(state);
+    backoff
+        .reset(&state.ephemeral, &format!("name:{}", user.username))
+        .await?;
+    if let Some(phone) = &user.login_phone {
+        backoff
+            .reset(&state.ephemeral, &format!("phone:{phone}"))
+            .await?;
+    }
+    Ok(())
+}

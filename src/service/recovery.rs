@@ -446,6 +446,7 @@ pub async fn reset(
         .set_password_hash(user.id, &hash, effects, &audit)
         .await?;
     super::logout::end_all_sessions(state, &user).await?;
+    super::login::forget_failures(state, &user).await?;
     notify_other_channel(state, &user, via, origin, lang);
     Ok(user)
 }

@@ -456,3 +456,37 @@ async fn the_pages_speak_english_and_need_their_csrf_token() {
     let method = b.get("/recover/method").await;
     assert!(method.has("Send a code to the bound phone"));
 }
+
+#[tokio::test]
+async fn a_recovered_account_is_not_left_locked_by_a_guesser() {
+    let app = TestApp::spawn().await;
+    account_with_phone_and_email(&app, "locked", "locked@example.org").await;
+    let guesser = app.browser();
+    for i in 0..6 {
+        guesser.login("locked", &format!("guess-{i}")).await;
+    }
+    let b = app.browser();
+    assert_eq!(
+        b.login("locked", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    app.recover_start(&b, "locked").await;
+    b.submit_page(&b.get("/recover/method").await, "/recover/email", &[])
+        .await;
+    let link = link_in(
+        app.outbox_wait("mail", 1).await[0]["text"]
+            .as_str()
+            .unwrap(),
+    );
+    let form = b.get(link.strip_prefix(&app.base).unwrap()).await;
+    let done = b
+        .submit_page(
+            &form,
+            "/recover/password",
+            &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK);
+    let login = app.browser().login("locked", NEW_PASSWORD).await;
+    assert_eq!(login.location(), Some("/login/sms"), "{login:?}");
+}
