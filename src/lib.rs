@@ -200,7 +200,13 @@ fn router(state: AppState, sessions: SessionBackend) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-                .layer(TraceLayer::new_for_http())
+                // Spans name the path only: queries carry one-time tokens
+                // (recovery and confirmation links, authorization codes).
+                .layer(TraceLayer::new_for_http().make_span_with(
+                    |req: &axum::extract::Request| {
+                        tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+                    },
+                ))
                 .layer(PropagateRequestIdLayer::new(request_id)),
         )
         .with_state(state)

@@ -135,6 +135,9 @@ pub async fn start(
     .await
     {
         Ok(r) => {
+            // A new session id: a session planted in this browser (say, by
+            // a sibling subdomain) must not follow the recovery.
+            session.cycle_id().await?;
             session.insert(RECOVERY_KEY, &r).await?;
             return Ok(Redirect::to(routes::RECOVER_METHOD).into_response());
         }
@@ -228,6 +231,7 @@ pub async fn verify_code(
     let t = ctx.t();
     let error = match recovery::verify_code(&state, &mut r, &form.code, &ctx.origin).await {
         Ok(()) => {
+            session.cycle_id().await?;
             session.insert(RECOVERY_KEY, &r).await?;
             return Ok(Redirect::to(routes::RECOVER_PASSWORD).into_response());
         }

@@ -38,6 +38,13 @@ impl Email {
         &self.0
     }
 
+    /// The address in lower case: how a verified security e-mail is stored
+    /// and looked up (mail systems do not tell local parts apart by case in
+    /// practice, and one rule in Rust is the same on every database).
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+
     /// `z***@cnic.cn`: enough for the owner to recognise, little for others.
     pub fn masked(address: &str) -> String {
         match address.split_once('@') {

@@ -92,12 +92,18 @@ struct Stored {
 /// Who a code is for.
 #[derive(Debug, Clone, Copy)]
 pub enum Recipient<'a> {
-    /// A phone the code is sent to.
+    /// A phone the code is sent to; codes and limits are kept per phone.
     Phone(&'a PhoneNumber),
-    /// Nobody: in a flow that must not reveal whether an account exists
-    /// (recovery), a code is made, limited and stored exactly as for a
-    /// phone, under this opaque name, and never delivered.
-    Nobody(&'a str),
+    /// A flow that must not reveal whether an account exists (recovery):
+    /// the code and its limits are kept under `name` (what the user typed,
+    /// hashed), so they behave the same for every identifier. The code
+    /// goes to `phone` when there is one — within a daily per-phone budget
+    /// of its own that, when spent, drops messages silently — and with no
+    /// phone it is never delivered and never right.
+    Hidden {
+        name: &'a str,
+        phone: Option<&'a PhoneNumber>,
+    },
 }
 
 impl Recipient<'_> {
@@ -105,7 +111,16 @@ impl Recipient<'_> {
     fn id(&self) -> String {
         match self {
             Recipient::Phone(p) => p.as_str().to_string(),
-            Recipient::Nobody(name) => format!("x{}", &crate::crypto::sha256_hex(name)[..32]),
+            Recipient::Hidden { name, .. } => {
+                format!("x{}", &crate::crypto::sha256_hex(name)[..32])
+            }
+        }
+    }
+
+    fn phone(&self) -> Option<&PhoneNumber> {
+        match self {
+            Recipient::Phone(p) => Some(p),
+            Recipient::Hidden { phone, .. } => *phone,
         }
     }
 }
@@ -137,13 +152,20 @@ fn new_code() -> Result<String, getrandom::Error> {
     ))
 }
 
-/// The SMS text, in the user's language.
-pub fn message_text(lang: Lang, code: &str, minutes: u64) -> String {
-    match lang {
-        Lang::ZhCn => {
+/// The SMS text, in the user's language. A recovery code says what it
+/// is for, so nobody reads it out to a caller "from the passport desk".
+pub fn message_text(lang: Lang, purpose: Purpose, code: &str, minutes: u64) -> String {
+    match (lang, purpose) {
+        (Lang::ZhCn, Purpose::Recovery) => format!(
+            "【通行证】您正在找回通行证密码，验证码是 {code}，{minutes} 分钟内有效。如非本人操作请忽略，切勿告诉他人。"
+        ),
+        (Lang::ZhCn, _) => {
             format!("【通行证】您的验证码是 {code}，{minutes} 分钟内有效。请勿告诉他人。")
         }
-        Lang::En => format!(
+        (Lang::En, Purpose::Recovery) => format!(
+            "[Passport] Someone is resetting your passport password. The code is {code}, valid for {minutes} minutes. If it was not you, ignore this; never share the code."
+        ),
+        (Lang::En, _) => format!(
             "[Passport] Your verification code is {code}. It is valid for {minutes} minutes. Do not share it."
         ),
     }
@@ -222,13 +244,29 @@ pub async fn send_to(
     eph.set(&key(purpose, &phone_key), &stored, ttl).await?;
     eph.delete(&format!("otp-tries:{}:{phone_key}", purpose.as_str()))
         .await?;
-    let Recipient::Phone(phone) = to else {
+    let Some(phone) = to.phone() else {
         return Ok(());
     };
+    if let Recipient::Hidden { .. } = to
+        && eph
+            .incr(
+                &format!("otp-hidden-day:{}", phone.as_str()),
+                Duration::from_secs(86_400),
+            )
+            .await?
+            > i64::from(c.daily_limit)
+    {
+        Entry::new("sms.code_dropped", Outcome::Failure)
+            .origin(origin)
+            .detail(json!({ "purpose": purpose.as_str(), "phone": PhoneNumber::masked(phone.as_str()), "reason": "daily budget of the phone" }))
+            .write(&state.store)
+            .await?;
+        return Ok(());
+    }
     let minutes = c.code_ttl_secs.div_ceil(60);
     let message = SmsMessage {
         to: phone.as_str().into(),
-        text: message_text(lang, &code, minutes),
+        text: message_text(lang, purpose, &code, minutes),
         purpose: purpose.as_str().into(),
         params: vec![code.clone(), minutes.to_string()],
     };
@@ -268,8 +306,8 @@ pub async fn verify(
     verify_for(state, purpose, Recipient::Phone(phone), code).await
 }
 
-/// [`verify`] for any recipient (a `Nobody` code is never right: nobody
-/// has seen it).
+/// [`verify`] for any recipient (a hidden code without a phone is never
+/// right: nobody has seen it; its tries are counted all the same).
 pub async fn verify_for(
     state: &AppState,
     purpose: Purpose,
@@ -293,6 +331,7 @@ pub async fn verify_for(
     let code = code.trim();
     let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
     let right = well_formed
+        && to.phone().is_some()
         && random::constant_time_eq(hash(&stored.salt, code).as_bytes(), stored.hash.as_bytes());
     if tries > max {
         eph.delete(&k).await?;
@@ -325,10 +364,14 @@ mod tests {
             assert!(c.bytes().all(|b| b.is_ascii_digit()));
         }
         assert!(
-            message_text(Lang::ZhCn, "123456", 5).contains("123456")
-                && message_text(Lang::ZhCn, "1", 5).contains("分钟")
+            message_text(Lang::ZhCn, Purpose::Login, "123456", 5).contains("123456")
+                && message_text(Lang::ZhCn, Purpose::Login, "1", 5).contains("分钟")
         );
-        assert!(message_text(Lang::En, "123456", 5).contains("valid for 5 minutes"));
+        assert!(
+            message_text(Lang::En, Purpose::Login, "123456", 5).contains("valid for 5 minutes")
+        );
+        assert!(message_text(Lang::ZhCn, Purpose::Recovery, "123456", 5).contains("找回"));
+        assert!(message_text(Lang::En, Purpose::Recovery, "123456", 5).contains("resetting your"));
         assert_ne!(hash("a", "123456"), hash("b", "123456"), "salted");
     }
 }

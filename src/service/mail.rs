@@ -15,8 +15,9 @@ use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::users::User;
 
-/// A message the passport sends by e-mail.
-#[derive(Debug, Clone)]
+/// A message the passport sends by e-mail. Links in it are secrets, so
+/// Debug names only the kind.
+#[derive(Clone)]
 pub enum Letter {
     /// A link that lets the holder set a new password.
     RecoveryLink { link: String, minutes: u64 },
@@ -27,6 +28,14 @@ pub enum Letter {
     /// The security e-mail moved away from this address (to `to_masked`)
     /// or was removed (`None`).
     EmailChanged { to_masked: Option<String> },
+}
+
+impl std::fmt::Debug for Letter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Letter")
+            .field("purpose", &self.purpose())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Letter {

@@ -13,10 +13,12 @@
 //!
 //! Nothing in the answers tells whether the identifier names an account:
 //! an unknown identifier (or an account without that channel) goes
-//! through the same steps — a code is made and limited exactly as for a
-//! phone but sent to nobody, and the mail step says "if the account has a
-//! verified security e-mail" either way. Deliveries run in the background
-//! so answers take as long with or without a message going out.
+//! through the same steps. Codes and their limits are kept under what was
+//! typed (hashed), never under the account's phone, so limits cannot link
+//! a name to a phone; an identifier without a phone gets a code nobody
+//! receives and that never verifies; the mail step says "if the account
+//! has a verified security e-mail" either way. Deliveries run in the
+//! background so answers take as long with or without a message going out.
 
 use std::time::Duration;
 
@@ -58,8 +60,10 @@ pub struct Recovery {
     subject: String,
     /// Unix time the recovery started.
     started: i64,
-    /// Unix time the SMS code was proved, if it was.
-    verified: Option<i64>,
+    /// Once the SMS code was proved: the name of the one-time grant kept
+    /// in the ephemeral store (the session only points at it, so the proof
+    /// is used up on the server, not by forgetting a cookie).
+    proof: Option<String>,
 }
 
 impl Recovery {
@@ -71,7 +75,7 @@ impl Recovery {
 
     /// The SMS code was proved (and the recovery is live).
     pub fn is_verified(&self) -> bool {
-        self.verified.is_some() && self.is_live()
+        self.proof.is_some() && self.is_live()
     }
 }
 
@@ -104,7 +108,10 @@ internal_from!(StartError: StoreError, EphemeralError, CaptchaError);
 async fn resolve(state: &AppState, identifier: &str) -> Result<Option<User>, StoreError> {
     let mut found = None;
     if let Ok(email) = Email::parse(identifier) {
-        found = state.store.user_by_security_email(email.as_str()).await?;
+        found = state
+            .store
+            .user_by_security_email(&email.normalized())
+            .await?;
     }
     if found.is_none()
         && let Some(id) = Identifier::parse(identifier)
@@ -173,7 +180,7 @@ pub async fn start(
         user_id: user.map(|u| u.id),
         subject,
         started: OffsetDateTime::now_utc().unix_timestamp(),
-        verified: None,
+        proof: None,
     })
 }
 
@@ -201,9 +208,9 @@ pub async fn send_code(
         .await?
         .as_ref()
         .and_then(super::step_up::phone_of);
-    let to = match &phone {
-        Some(p) => Recipient::Phone(p),
-        None => Recipient::Nobody(&recovery.subject),
+    let to = Recipient::Hidden {
+        name: &recovery.subject,
+        phone: phone.as_ref(),
     };
     codes::send_to(
         state,
@@ -226,9 +233,9 @@ pub async fn verify_code(
     let internal = |e: StoreError| VerifyError::Internal(e.to_string());
     let user = account(state, recovery).await.map_err(internal)?;
     let phone = user.as_ref().and_then(super::step_up::phone_of);
-    let to = match &phone {
-        Some(p) => Recipient::Phone(p),
-        None => Recipient::Nobody(&recovery.subject),
+    let to = Recipient::Hidden {
+        name: &recovery.subject,
+        phone: phone.as_ref(),
     };
     let result = codes::verify_for(state, Purpose::Recovery, to, code).await;
     let mut entry = Entry::new(
@@ -245,8 +252,40 @@ pub async fn verify_code(
     }
     entry.write(&state.store).await.map_err(internal)?;
     result?;
-    recovery.verified = Some(OffsetDateTime::now_utc().unix_timestamp());
+    // A right code implies an account with a phone (hidden codes without
+    // one never verify).
+    let (Some(user), Some(phone)) = (user, phone) else {
+        return Err(VerifyError::NoCode);
+    };
+    let id = random::token().map_err(|e| VerifyError::Internal(e.to_string()))?;
+    let grant = ProofRecord {
+        user_id: user.id,
+        password_changed_at: user.password_stamp(),
+        phone: phone.as_str().to_string(),
+    };
+    state
+        .ephemeral
+        .set(
+            &proof_key(&id),
+            &serde_json::to_string(&grant).unwrap_or_default(),
+            LIFETIME,
+        )
+        .await?;
+    recovery.proof = Some(id);
     Ok(())
+}
+
+/// What a proved SMS code allows: one password reset of this account, as
+/// long as its password and phone are what they were.
+#[derive(Serialize, Deserialize)]
+struct ProofRecord {
+    user_id: Uuid,
+    password_changed_at: i64,
+    phone: String,
+}
+
+fn proof_key(id: &str) -> String {
+    format!("recover-proof:{}", sha256_hex(id))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -273,11 +312,6 @@ struct LinkRecord {
 
 fn link_key(token: &str) -> String {
     format!("recover-link:{}", sha256_hex(token))
-}
-
-/// Microseconds: the precision both databases keep.
-fn micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
 }
 
 /// Step 2b: a link to the account's verified security e-mail, if it has
@@ -318,7 +352,7 @@ pub async fn send_link(
     let minutes = state.config.mail.recovery_link_minutes;
     let record = LinkRecord {
         user_id: user.id,
-        password_changed_at: micros(user.password_changed_at),
+        password_changed_at: user.password_stamp(),
         email: email.clone(),
     };
     eph.set(
@@ -374,13 +408,31 @@ pub async fn check_link(state: &AppState, token: &str) -> Result<User, ResetErro
         .await?
         .filter(|u| u.status == AccountStatus::Active)
         .ok_or(ResetError::Invalid)?;
-    let same_password = micros(user.password_changed_at) == record.password_changed_at;
+    let same_password = user.password_stamp() == record.password_changed_at;
     let same_email = user.security_email_verified
-        && user
-            .security_email
-            .as_deref()
-            .is_some_and(|e| e.eq_ignore_ascii_case(&record.email));
+        && user.security_email.as_deref() == Some(record.email.as_str());
     if !(same_password && same_email) {
+        return Err(ResetError::Invalid);
+    }
+    Ok(user)
+}
+
+/// The account a proved SMS code may reset, while the proof holds.
+async fn check_code_proof(state: &AppState, id: &str) -> Result<User, ResetError> {
+    let raw = state
+        .ephemeral
+        .get(&proof_key(id))
+        .await?
+        .ok_or(ResetError::Invalid)?;
+    let record: ProofRecord = serde_json::from_str(&raw).map_err(|_| ResetError::Invalid)?;
+    let user = state
+        .store
+        .user_by_id(record.user_id)
+        .await?
+        .filter(|u| u.status == AccountStatus::Active)
+        .ok_or(ResetError::Invalid)?;
+    let same_phone = super::step_up::phone_of(&user).is_some_and(|p| p.as_str() == record.phone);
+    if user.password_stamp() != record.password_changed_at || !same_phone {
         return Err(ResetError::Invalid);
     }
     Ok(user)
@@ -404,10 +456,18 @@ pub async fn reset(
     origin: &Origin,
     lang: Lang,
 ) -> Result<User, ResetError> {
-    let user = match &proof {
-        Proof::Code(r) if r.is_verified() => account(state, r).await?.ok_or(ResetError::Invalid)?,
-        Proof::Code(_) => return Err(ResetError::Invalid),
-        Proof::Link(token) => check_link(state, token).await?,
+    // The ephemeral record behind the proof: checked now, used up only
+    // once the new password is ready.
+    let (user, key) = match &proof {
+        Proof::Code(r) => {
+            let id = r
+                .proof
+                .as_deref()
+                .filter(|_| r.is_live())
+                .ok_or(ResetError::Invalid)?;
+            (check_code_proof(state, id).await?, proof_key(id))
+        }
+        Proof::Link(token) => (check_link(state, token).await?, link_key(token)),
     };
     let phones: Vec<&str> = [&user.login_phone, &user.security_phone]
         .into_iter()
@@ -418,18 +478,16 @@ pub async fn reset(
     if !violations.is_empty() {
         return Err(ResetError::Weak(violations));
     }
-    // Only now is the link used up (a refused password leaves it usable),
-    // and only one request can take it.
-    if let Proof::Link(token) = &proof
-        && state.ephemeral.take(&link_key(token)).await?.is_none()
-    {
-        return Err(ResetError::Invalid);
-    }
     let via = match proof {
         Proof::Code(_) => "sms",
         Proof::Link(_) => "email",
     };
     let hash = state.hasher.hash(password).await?;
+    // Only now is the proof used up (a refused or unhashed password leaves
+    // it usable), and only one request can take it.
+    if state.ephemeral.take(&key).await?.is_none() {
+        return Err(ResetError::Invalid);
+    }
     let audit = Entry::new("account.password_recovered", Outcome::Success)
         .actor(&Actor::user(&user))
         .subject(&user)
@@ -526,10 +584,10 @@ mod tests {
             user_id: None,
             subject: "s".repeat(64),
             started: now,
-            verified: None,
+            proof: None,
         };
         assert!(r.is_live() && !r.is_verified());
-        r.verified = Some(now);
+        r.proof = Some("p".into());
         assert!(r.is_verified());
         r.started = now - 16 * 60;
         assert!(!r.is_live() && !r.is_verified());

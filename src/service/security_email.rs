@@ -68,10 +68,20 @@ impl From<EphemeralError> for EmailError {
     }
 }
 
+/// What a confirmation link stands for (kept under the link's hash).
 #[derive(Serialize, Deserialize)]
-struct Pending {
+struct LinkRecord {
     user_id: Uuid,
     email: String,
+}
+
+/// The account's one outstanding request (kept per account): only the
+/// newest link counts, removing the address or a new password ends it.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    email: String,
+    link_hash: String,
+    password_stamp: i64,
 }
 
 fn link_key(token: &str) -> String {
@@ -106,9 +116,18 @@ async fn reauthenticate(
     Err(EmailError::WrongPassword)
 }
 
+async fn pending_record(state: &AppState, user: &User) -> Result<Option<Pending>, EmailError> {
+    Ok(state
+        .ephemeral
+        .get(&pending_key(user))
+        .await?
+        .and_then(|raw| serde_json::from_str::<Pending>(&raw).ok())
+        .filter(|p| p.password_stamp == user.password_stamp()))
+}
+
 /// The address waiting for confirmation, if a link is still out.
 pub async fn pending(state: &AppState, user: &User) -> Result<Option<String>, EmailError> {
-    Ok(state.ephemeral.get(&pending_key(user)).await?)
+    Ok(pending_record(state, user).await?.map(|p| p.email))
 }
 
 /// Mails a confirmation link to `address` (the account's new security
@@ -123,12 +142,12 @@ pub async fn request_change(
 ) -> Result<(), EmailError> {
     reauthenticate(state, user, password, origin).await?;
     let email = Email::parse(address)?;
-    if user.security_email_verified
-        && user
-            .security_email
-            .as_deref()
-            .is_some_and(|e| e.eq_ignore_ascii_case(email.as_str()))
-    {
+    // What the mail system will accept, refused now rather than at sending.
+    if email.as_str().parse::<lettre::Address>().is_err() {
+        return Err(InvalidValue::new("email", "is not a valid e-mail address").into());
+    }
+    let normalized = email.normalized();
+    if user.security_email_verified && user.security_email.as_deref() == Some(normalized.as_str()) {
         return Err(EmailError::Unchanged);
     }
     let eph = &state.ephemeral;
@@ -140,9 +159,9 @@ pub async fn request_change(
     let token = random::token().map_err(|e| EmailError::Internal(e.to_string()))?;
     let hours = state.config.mail.confirm_link_hours;
     let ttl = Duration::from_secs(hours * 3600);
-    let record = Pending {
+    let record = LinkRecord {
         user_id: user.id,
-        email: email.as_str().to_string(),
+        email: normalized.clone(),
     };
     eph.set(
         &link_key(&token),
@@ -150,7 +169,17 @@ pub async fn request_change(
         ttl,
     )
     .await?;
-    eph.set(&pending_key(user), email.as_str(), ttl).await?;
+    let pending = Pending {
+        email: normalized,
+        link_hash: sha256_hex(&token),
+        password_stamp: user.password_stamp(),
+    };
+    eph.set(
+        &pending_key(user),
+        &serde_json::to_string(&pending).unwrap_or_default(),
+        ttl,
+    )
+    .await?;
     let link = format!(
         "{}{}?token={token}",
         state.config.issuer(),
@@ -195,13 +224,20 @@ pub async fn check_link(state: &AppState, token: &str) -> Result<(User, String),
         .get(&link_key(token))
         .await?
         .ok_or(EmailError::InvalidLink)?;
-    let record: Pending = serde_json::from_str(&raw).map_err(|_| EmailError::InvalidLink)?;
+    let record: LinkRecord = serde_json::from_str(&raw).map_err(|_| EmailError::InvalidLink)?;
     let user = state
         .store
         .user_by_id(record.user_id)
         .await?
         .filter(|u| u.status == AccountStatus::Active)
         .ok_or(EmailError::InvalidLink)?;
+    // Only the account's newest request, made with its current password.
+    let current = pending_record(state, &user)
+        .await?
+        .is_some_and(|p| p.link_hash == sha256_hex(token) && p.email == record.email);
+    if !current {
+        return Err(EmailError::InvalidLink);
+    }
     Ok((user, record.email))
 }
 
@@ -227,9 +263,7 @@ pub async fn confirm(
         .store
         .set_security_email(user.id, Some(&email), &audit)
         .await?;
-    if state.ephemeral.get(&pending_key(&user)).await?.as_deref() == Some(email.as_str()) {
-        state.ephemeral.delete(&pending_key(&user)).await?;
-    }
+    state.ephemeral.delete(&pending_key(&user)).await?;
     tell_old_address(state, &user, Some(&email), lang, origin);
     Ok((user, email))
 }
@@ -267,7 +301,7 @@ fn tell_old_address(state: &AppState, user: &User, new: Option<&str>, lang: Lang
     else {
         return;
     };
-    if new.is_some_and(|n| n.eq_ignore_ascii_case(old)) {
+    if new.is_some_and(|n| n == old) {
         return;
     }
     mail::send_later(

@@ -64,6 +64,14 @@ pub struct User {
     pub step_up_required: bool,
 }
 
+impl User {
+    /// When the password was last set, in microseconds (the precision both
+    /// databases keep): one-time links remember it and die when it moves.
+    pub fn password_stamp(&self) -> i64 {
+        i64::try_from(self.password_changed_at.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+    }
+}
+
 /// The hash is a secret: keep it out of Debug output and logs.
 impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -222,10 +230,11 @@ impl Store {
         found(n)
     }
 
-    /// The account whose *verified* security e-mail is `email` (any case).
+    /// The account whose *verified* security e-mail is `email` (verified
+    /// addresses are stored normalised: see [`crate::domain::Email::normalized`]).
     pub async fn user_by_security_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         self.user_where(
-            "lower(security_email) = lower($1) AND security_email_verified = TRUE",
+            "security_email = $1 AND security_email_verified",
             email.to_string(),
         )
         .await

@@ -572,7 +572,7 @@ impl TestApp {
         .finish();
         self.state
             .store
-            .set_security_email(user.id, Some(email), &audit)
+            .set_security_email(user.id, Some(&email.to_lowercase()), &audit)
             .await
             .unwrap();
     }

@@ -206,7 +206,7 @@ async fn recovery_by_e_mail_link_works_once_and_tells_the_phone() {
     assert_eq!(sent.status, StatusCode::OK);
     assert!(sent.has("如果该账号有已验证的密保邮箱") && sent.has("30分"));
     let mail = app.outbox_wait("mail", 1).await;
-    assert_eq!(mail[0]["to"], "Zhao.Liu@Example.org");
+    assert_eq!(mail[0]["to"], "zhao.liu@example.org");
     assert_eq!(mail[0]["purpose"], "recovery");
     let text = mail[0]["text"].as_str().unwrap();
     let link = link_in(text);
@@ -353,6 +353,14 @@ async fn the_answers_are_the_same_whether_or_not_the_account_exists() {
     let app = TestApp::spawn().await;
     account_with_phone_and_email(&app, "real", "real@example.org").await;
     app.user("nophone").await;
+    // An address an administrator entered is not verified: no recovery.
+    app.user_with(NewAccount {
+        username: "unverified".into(),
+        login_phone: Some("+8613700137000".into()),
+        security_email: Some("unverified@example.org".into()),
+        ..NewAccount::default()
+    })
+    .await;
     let disabled = app.user("gone").await;
     tongxing::service::accounts::change_status(
         &app.state,
@@ -374,6 +382,7 @@ async fn the_answers_are_the_same_whether_or_not_the_account_exists() {
         "nobody@example.org",
         "nophone",
         "gone",
+        "unverified@example.org",
     ] {
         let other = walk(&app, identifier).await;
         for (i, (a, b)) in real.iter().zip(&other).enumerate() {
@@ -489,4 +498,172 @@ async fn a_recovered_account_is_not_left_locked_by_a_guesser() {
     assert_eq!(done.status, StatusCode::OK);
     let login = app.browser().login("locked", NEW_PASSWORD).await;
     assert_eq!(login.location(), Some("/login/sms"), "{login:?}");
+}
+
+#[tokio::test]
+async fn every_policy_failure_is_named_on_the_recovery_form() {
+    let app = TestApp::spawn().await;
+    account_with_phone_and_email(&app, "wangwu", "wang@example.org").await;
+    let b = app.browser();
+    app.recover_start(&b, "wangwu").await;
+    b.submit_page(&b.get("/recover/method").await, "/recover/email", &[])
+        .await;
+    let link = link_in(
+        app.outbox_wait("mail", 1).await[0]["text"]
+            .as_str()
+            .unwrap(),
+    );
+    let form = b.get(link.strip_prefix(&app.base).unwrap()).await;
+    let too_long = "Aa1!".repeat(65);
+    for (password, reason) in [
+        ("Ab1!", "至少包含以下字符数： 10"),
+        (too_long.as_str(), "密码过长。"),
+        ("violet-harbour-73!", "密码须包含大写字母。"),
+        ("VIOLET-HARBOUR-73!", "密码须包含小写字母。"),
+        ("Violet-Harbour-xy!", "密码须包含数字。"),
+        ("VioletHarbour73xy", "密码须包含特殊字符。"),
+        ("Wangwu-Harbour-73!", "密码不得包含账号名称。"),
+        ("Vh!13800138000a", "密码不得包含手机号。"),
+        ("Password123!", "密码太容易被猜到"),
+    ] {
+        let page = b
+            .submit_page(
+                &form,
+                "/recover/password",
+                &[("new", password), ("repeat", password)],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{password}");
+        assert!(page.has(reason), "{password}: {}", page.body);
+    }
+    // Each refusal left the link usable.
+    let done = b
+        .submit_page(
+            &form,
+            "/recover/password",
+            &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_session_is_renewed_and_the_password_form_needs_a_proof() {
+    let app = TestApp::spawn().await;
+    account_with_phone_and_email(&app, "fixed", "fixed@example.org").await;
+    let b = app.browser();
+    let page = b.get("/recover").await;
+    let planted = b.cookie("tongxing_session").unwrap();
+    // Without a proof, posting a password does nothing.
+    let skipped = b
+        .submit_page(
+            &page,
+            "/recover/password",
+            &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(skipped.location(), Some("/recover"));
+    let forged = b
+        .submit_page(
+            &page,
+            "/recover/password",
+            &[
+                ("new", NEW_PASSWORD),
+                ("repeat", NEW_PASSWORD),
+                ("token", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::GONE);
+
+    app.recover_start(&b, "fixed").await;
+    let started = b.cookie("tongxing_session").unwrap();
+    assert_ne!(planted, started, "a new session id at the start");
+    let sent = b
+        .submit_page(&b.get("/recover/method").await, "/recover/sms/send", &[])
+        .await;
+    let code = code_in(app.outbox_wait("sms", 1).await[0]["text"].as_str().unwrap());
+    b.submit_page(&sent, "/recover/sms", &[("code", &code)])
+        .await;
+    assert_ne!(
+        started,
+        b.cookie("tongxing_session").unwrap(),
+        "and another once the code is proved"
+    );
+    // The earlier session id leads nowhere.
+    let old = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/recover/password", app.base))
+        .header("cookie", format!("tongxing_session={started}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old.headers().get("location").unwrap().to_str().unwrap(),
+        "/recover"
+    );
+    assert_eq!(
+        b.get("/recover/password").await.status,
+        StatusCode::OK,
+        "the user's own browser goes on"
+    );
+    // The recovery SMS says what it is for.
+    assert!(
+        app.outbox("sms")[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("找回通行证密码")
+    );
+}
+
+#[tokio::test]
+async fn limits_do_not_link_an_account_name_to_its_phone() {
+    let app = TestApp::spawn().await;
+    account_with_phone_and_email(&app, "linked", "linked@example.org").await;
+    // A code asked for by name, then one by the same account's phone: the
+    // second is not refused (which would show that the two belong together).
+    for identifier in ["linked", PHONE] {
+        let b = app.browser();
+        app.recover_start(&b, identifier).await;
+        let sent = b
+            .submit_page(&b.get("/recover/method").await, "/recover/sms/send", &[])
+            .await;
+        assert_eq!(sent.status, StatusCode::OK, "{identifier}");
+    }
+    app.outbox_wait("sms", 2).await;
+    // Recovery does not use up the phone's sign-in budget: a step-up code
+    // can still be sent at once.
+    let step_up = tongxing::service::codes::send(
+        &app.state,
+        tongxing::service::codes::Purpose::Login,
+        &tongxing::domain::PhoneNumber::parse(PHONE).unwrap(),
+        &tongxing::service::Origin::default(),
+        tongxing::i18n::Lang::ZhCn,
+    )
+    .await;
+    assert!(step_up.is_ok(), "{step_up:?}");
+}
+
+#[tokio::test]
+async fn recovery_codes_to_a_phone_have_a_daily_budget_that_drops_silently() {
+    let app = TestApp::spawn_with(|c| {
+        c.sms.daily_limit = 1;
+        c.sms.resend_secs = 0;
+    })
+    .await;
+    account_with_phone_and_email(&app, "budget", "budget@example.org").await;
+    for identifier in ["budget", PHONE] {
+        let b = app.browser();
+        app.recover_start(&b, identifier).await;
+        let sent = b
+            .submit_page(&b.get("/recover/method").await, "/recover/sms/send", &[])
+            .await;
+        assert_eq!(sent.status, StatusCode::OK, "{identifier}");
+        assert!(sent.has("如果该账号绑定了手机"));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.outbox("sms").len(), 1, "the second was dropped");
+    assert_eq!(app.audit("sms.code_dropped").await.len(), 1);
 }

@@ -92,14 +92,14 @@ async fn set_confirm_change_and_remove_the_security_email() {
     assert!(done.has("密保邮箱已确认"));
     let home = b.get("/account").await;
     assert!(
-        home.has("L***@example.org") && home.has("badge ok"),
+        home.has("l***@example.org") && home.has("badge ok"),
         "{}",
         home.body
     );
     let found = app
         .state
         .store
-        .user_by_security_email("LI@example.org")
+        .user_by_security_email("li@example.org")
         .await
         .unwrap()
         .unwrap();
@@ -130,7 +130,7 @@ async fn set_confirm_change_and_remove_the_security_email() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(user.security_email.as_deref(), Some("Li@example.org"));
+    assert_eq!(user.security_email.as_deref(), Some("li@example.org"));
     assert!(user.security_email_verified);
     confirm_last(&app).await;
     let user = app
@@ -142,7 +142,7 @@ async fn set_confirm_change_and_remove_the_security_email() {
         .unwrap();
     assert_eq!(user.security_email.as_deref(), Some("new@example.org"));
     let notice = app.outbox_wait("mail", 3).await;
-    assert_eq!(notice[2]["to"], "Li@example.org");
+    assert_eq!(notice[2]["to"], "li@example.org");
     assert_eq!(notice[2]["purpose"], "email_changed_notice");
     assert!(
         notice[2]["text"]
@@ -245,4 +245,71 @@ async fn password_guesses_through_a_session_meet_the_login_limits() {
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.has("尝试次数过多"));
     assert!(app.outbox("mail").is_empty());
+}
+
+#[tokio::test]
+async fn only_the_newest_link_counts_and_removal_ends_it() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app, "zhou").await;
+    let user = app
+        .state
+        .store
+        .user_by_username("zhou")
+        .await
+        .unwrap()
+        .unwrap();
+    let recent = format!("email-confirm-recent:{}", user.id);
+    let link_of = |n: usize| {
+        let mail = app.outbox("mail");
+        link_in(mail[n]["text"].as_str().unwrap())
+            .strip_prefix(&app.base)
+            .unwrap()
+            .to_string()
+    };
+    request(&b, "first@example.org", PASSWORD).await;
+    app.state.ephemeral.delete(&recent).await.unwrap();
+    request(&b, "second@example.org", PASSWORD).await;
+    let other = app.browser();
+    assert_eq!(
+        other.get(&link_of(0)).await.status,
+        StatusCode::GONE,
+        "a newer request replaces the first link"
+    );
+    assert_eq!(other.get(&link_of(1)).await.status, StatusCode::OK);
+    // Removing ends the outstanding request too.
+    let page = b.get("/account/email").await;
+    assert!(page.has("second@example.org"), "shown as waiting");
+    app.state.ephemeral.delete(&recent).await.unwrap();
+    request(&b, "third@example.org", PASSWORD).await;
+    let page = b.get("/account/email").await;
+    assert!(!page.has("id=\"remove\""), "nothing to remove yet");
+    app.verified_email(&user, "kept@example.org").await;
+    let page = b.get("/account/email").await;
+    b.submit_page(&page, "/account/email/remove", &[("password", PASSWORD)])
+        .await;
+    assert_eq!(other.get(&link_of(2)).await.status, StatusCode::GONE);
+    // A password change also ends it.
+    app.state.ephemeral.delete(&recent).await.unwrap();
+    request(&b, "fourth@example.org", PASSWORD).await;
+    let confirmations: Vec<_> = app
+        .outbox("mail")
+        .into_iter()
+        .filter(|m| m["purpose"] == "email_confirm")
+        .collect();
+    assert_eq!(confirmations.len(), 4);
+    let fourth = link_in(confirmations[3]["text"].as_str().unwrap())
+        .strip_prefix(&app.base)
+        .unwrap()
+        .to_string();
+    assert_eq!(other.get(&fourth).await.status, StatusCode::OK);
+    tongxing::service::accounts::reset_password(
+        &app.state,
+        &user,
+        Some(tongxing::domain::SecretPassword::new("Violet-Harbour-73!")),
+        &tongxing::service::Actor::System,
+        &tongxing::service::Origin::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.get(&fourth).await.status, StatusCode::GONE);
 }
