@@ -367,3 +367,41 @@ async fn tencent_requests_carry_the_documented_signature() {
         "the code and its minutes"
     );
 }
+
+#[tokio::test]
+async fn a_hidden_code_without_a_phone_is_never_right() {
+    use codes::Recipient;
+    let app = TestApp::spawn().await;
+    let name = "recovery:someone";
+    // Plant a code whose value the test knows, as `send_to` would store it.
+    let key = format!(
+        "otp:recovery:x{}",
+        &tongxing::crypto::sha256_hex(name)[..32]
+    );
+    let stored =
+        serde_json::json!({ "salt": "s", "hash": tongxing::crypto::sha256_hex("s:123456") });
+    let plant = || async {
+        app.state
+            .ephemeral
+            .set(&key, &stored.to_string(), Duration::from_secs(60))
+            .await
+            .unwrap();
+    };
+    plant().await;
+    let nobody = Recipient::Hidden { name, phone: None };
+    assert_eq!(
+        codes::verify_for(&app.state, Purpose::Recovery, nobody, "123456").await,
+        Err(VerifyError::Wrong(4)),
+        "the right digits, but nobody was sent them"
+    );
+    plant().await;
+    let p = phone();
+    let someone = Recipient::Hidden {
+        name,
+        phone: Some(&p),
+    };
+    assert_eq!(
+        codes::verify_for(&app.state, Purpose::Recovery, someone, "123456").await,
+        Ok(())
+    );
+}
