@@ -42,7 +42,8 @@ impl Email {
     /// and looked up (mail systems do not tell local parts apart by case in
     /// practice, and one rule in Rust is the same on every database).
     pub fn normalized(&self) -> String {
-        self.0.to_lowercase()
+        // ASCII only: folding other letters could name another mailbox.
+        self.0.to_ascii_lowercase()
     }
 
     /// `z***@cnic.cn`: enough for the owner to recognise, little for others.

@@ -87,6 +87,10 @@ impl From<EphemeralError> for VerifyError {
 struct Stored {
     salt: String,
     hash: String,
+    /// The phone the code went to; `None`: it went nowhere (no phone, or
+    /// the phone's budget was spent) and can never be right.
+    #[serde(default)]
+    sent_to: Option<String>,
 }
 
 /// Who a code is for.
@@ -233,36 +237,54 @@ pub async fn send_to(
         eph.delete(&format!("otp-recent:{phone_key}")).await?;
         return Err(SendError::DailyLimit);
     }
+    // A hidden code's phone has a daily budget of its own; when it is
+    // spent the code is still made (same answers) but goes nowhere.
+    let mut dropped = None;
+    let phone = match (to, to.phone()) {
+        (Recipient::Hidden { .. }, Some(p))
+            if eph
+                .incr(
+                    &format!("otp-hidden-day:{}", p.as_str()),
+                    Duration::from_secs(86_400),
+                )
+                .await?
+                > i64::from(c.daily_limit) =>
+        {
+            dropped = Some(p);
+            None
+        }
+        (_, phone) => phone,
+    };
     let code = new_code()?;
     let salt = random::token()?;
     let stored = serde_json::to_string(&Stored {
         hash: hash(&salt, &code),
         salt,
+        sent_to: phone.map(|p| p.as_str().to_string()),
     })
     .unwrap_or_default();
     let ttl = Duration::from_secs(c.code_ttl_secs);
     eph.set(&key(purpose, &phone_key), &stored, ttl).await?;
     eph.delete(&format!("otp-tries:{}:{phone_key}", purpose.as_str()))
         .await?;
-    let Some(phone) = to.phone() else {
-        return Ok(());
-    };
-    if let Recipient::Hidden { .. } = to
-        && eph
-            .incr(
-                &format!("otp-hidden-day:{}", phone.as_str()),
-                Duration::from_secs(86_400),
-            )
-            .await?
-            > i64::from(c.daily_limit)
-    {
-        Entry::new("sms.code_dropped", Outcome::Failure)
+    if let Some(p) = dropped {
+        // Audited in the background, like a delivery, so the answer takes
+        // as long as one.
+        let entry = Entry::new("sms.code_dropped", Outcome::Failure)
             .origin(origin)
-            .detail(json!({ "purpose": purpose.as_str(), "phone": PhoneNumber::masked(phone.as_str()), "reason": "daily budget of the phone" }))
-            .write(&state.store)
-            .await?;
+            .detail(json!({ "purpose": purpose.as_str(), "phone": PhoneNumber::masked(p.as_str()), "reason": "daily budget of the phone" }))
+            .finish();
+        let store = state.store.clone();
+        state.background.spawn(async move {
+            if let Err(e) = store.append_audit(&entry).await {
+                tracing::warn!(error = %e, "a dropped code could not be audited");
+            }
+        });
         return Ok(());
     }
+    let Some(phone) = phone else {
+        return Ok(());
+    };
     let minutes = c.code_ttl_secs.div_ceil(60);
     let message = SmsMessage {
         to: phone.as_str().into(),
@@ -330,9 +352,33 @@ pub async fn verify_for(
     let tries = u32::try_from(eph.incr(&tries_key, ttl).await?).unwrap_or(u32::MAX);
     let code = code.trim();
     let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+    // Only a code that went to the phone the caller names can be right.
+    let delivered = match (&stored.sent_to, to.phone()) {
+        (Some(sent), Some(p)) => sent == p.as_str(),
+        _ => false,
+    };
+    // Wrong guesses at recovery codes to one phone, over every identifier
+    // that names it: past the cap every code is wrong (silently, so the
+    // answers stay the same).
+    let guess_key = match to {
+        Recipient::Hidden { phone: Some(p), .. } => Some(format!("otp-hidden-fail:{}", p.as_str())),
+        _ => None,
+    };
+    let capped = match &guess_key {
+        Some(k) => eph
+            .get(k)
+            .await?
+            .and_then(|v| v.parse::<u32>().ok())
+            .is_some_and(|n| n >= 2 * max),
+        None => false,
+    };
     let right = well_formed
-        && to.phone().is_some()
+        && delivered
+        && !capped
         && random::constant_time_eq(hash(&stored.salt, code).as_bytes(), stored.hash.as_bytes());
+    if !right && let Some(k) = &guess_key {
+        eph.incr(k, Duration::from_secs(86_400)).await?;
+    }
     if tries > max {
         eph.delete(&k).await?;
         return Err(VerifyError::NoCode);

@@ -157,7 +157,14 @@ pub async fn start(
             .await?;
         return Err(StartError::Captcha);
     }
-    let subject = sha256_hex(format!("recovery:{}", identifier.to_lowercase()));
+    // Limits and codes follow the identifier as understood, so spelling a
+    // phone as "138 0013 8000" or "+86 138-0013-8000" gains nothing.
+    let understood = match (Email::parse(identifier), Identifier::parse(identifier)) {
+        (Ok(email), _) => format!("email:{}", email.normalized()),
+        (_, Some(id)) => id.key(),
+        _ => format!("raw:{}", identifier.to_lowercase()),
+    };
+    let subject = sha256_hex(format!("recovery:{understood}"));
     if let Some(wait) = over_hourly(
         state,
         &format!("recover-id:{}", &subject[..32]),
@@ -498,14 +505,27 @@ pub async fn reset(
         clear_forced: true,
         require_step_up: true,
         revoke_grants: Some("password recovered"),
+        // A change made meanwhile (the owner's own) is not overwritten.
+        expected_version: Some(user.version),
     };
-    state
+    match state
         .store
         .set_password_hash(user.id, &hash, effects, &audit)
-        .await?;
-    super::logout::end_all_sessions(state, &user).await?;
-    super::login::forget_failures(state, &user).await?;
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::NotFound) => return Err(ResetError::Invalid),
+        Err(e) => return Err(e.into()),
+    }
+    // The password is set: what follows is best effort and must not turn
+    // the answer into an error (the sessions already ended with the epoch).
     notify_other_channel(state, &user, via, origin, lang);
+    if let Err(e) = super::logout::end_all_sessions(state, &user).await {
+        tracing::warn!(error = %e, "back-channel logout after a recovery could not start");
+    }
+    if let Err(e) = super::login::forget_failures(state, &user).await {
+        tracing::warn!(error = %e, "failed-login counts after a recovery could not be cleared");
+    }
     Ok(user)
 }
 

@@ -174,12 +174,6 @@ pub async fn request_change(
         link_hash: sha256_hex(&token),
         password_stamp: user.password_stamp(),
     };
-    eph.set(
-        &pending_key(user),
-        &serde_json::to_string(&pending).unwrap_or_default(),
-        ttl,
-    )
-    .await?;
     let link = format!(
         "{}{}?token={token}",
         state.config.issuer(),
@@ -202,12 +196,20 @@ pub async fn request_change(
     )
     .await
     {
-        Ok(()) => Ok(()),
+        // Only a delivered link replaces the outstanding one.
+        Ok(()) => Ok(eph
+            .set(
+                &pending_key(user),
+                &serde_json::to_string(&pending).unwrap_or_default(),
+                ttl,
+            )
+            .await?),
         Err(mail::SendError::Store(e)) => Err(e.into()),
         Err(e) => {
             tracing::warn!(error = %e, "the confirmation mail was not sent");
             // Let the user try again at once.
             eph.delete(&recent).await?;
+            eph.delete(&link_key(&token)).await?;
             Err(EmailError::Delivery)
         }
     }
@@ -250,9 +252,22 @@ pub async fn confirm(
     origin: &Origin,
 ) -> Result<(User, String), EmailError> {
     let (user, email) = check_link(state, token).await?;
-    if state.ephemeral.take(&link_key(token)).await?.is_none() {
+    // The pending record is the single-use item: whoever takes it confirms.
+    // A record that changed meanwhile (a newer request, removal, another
+    // password) means this link no longer counts.
+    let eph = &state.ephemeral;
+    let Some(raw) = eph.take(&pending_key(&user)).await? else {
+        return Err(EmailError::InvalidLink);
+    };
+    let still_this = serde_json::from_str::<Pending>(&raw)
+        .is_ok_and(|p| p.link_hash == sha256_hex(token) && p.email == email);
+    if !still_this {
+        // A newer request slipped in: put it back for its own link.
+        let ttl = Duration::from_secs(state.config.mail.confirm_link_hours * 3600);
+        eph.set(&pending_key(&user), &raw, ttl).await?;
         return Err(EmailError::InvalidLink);
     }
+    eph.delete(&link_key(token)).await?;
     let audit = Entry::new("security_email.verified", Outcome::Success)
         .actor(&Actor::user(&user))
         .subject(&user)
@@ -263,7 +278,6 @@ pub async fn confirm(
         .store
         .set_security_email(user.id, Some(&email), &audit)
         .await?;
-    state.ephemeral.delete(&pending_key(&user)).await?;
     tell_old_address(state, &user, Some(&email), lang, origin);
     Ok((user, email))
 }

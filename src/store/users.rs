@@ -205,16 +205,23 @@ impl Store {
                 "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
                  must_change_password = CASE WHEN $4 THEN FALSE ELSE must_change_password END, \
                  step_up_required = CASE WHEN $5 THEN TRUE ELSE step_up_required END, \
-                 session_epoch = session_epoch + 1, version = version + 1 WHERE id = $1",
+                 session_epoch = session_epoch + 1, version = version + 1 \
+                 WHERE id = $1 AND ($6 IS NULL OR version = $6)",
             )
             .bind(id)
             .bind(hash)
             .bind(now)
             .bind(effects.clear_forced)
             .bind(effects.require_step_up)
+            .bind(effects.expected_version)
             .execute(&mut *tx)
             .await?
             .rows_affected();
+            if n == 0 {
+                // Nothing written: neither revocations nor an audit entry.
+                tx.rollback().await?;
+                return Err(StoreError::NotFound);
+            }
             if let Some(reason) = effects.revoke_grants {
                 sqlx::query(
                     "UPDATE grants SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL",
@@ -349,6 +356,9 @@ pub struct PasswordEffects {
     pub require_step_up: bool,
     /// Revokes every grant (refresh and access tokens), with this reason.
     pub revoke_grants: Option<&'static str>,
+    /// Writes only if the account is still at this version (`NotFound`
+    /// otherwise): a change made meanwhile is not overwritten.
+    pub expected_version: Option<i64>,
 }
 
 /// Profile fields an admin may change; `None` leaves a field as it is,

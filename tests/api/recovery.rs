@@ -667,3 +667,51 @@ async fn recovery_codes_to_a_phone_have_a_daily_budget_that_drops_silently() {
     assert_eq!(app.outbox("sms").len(), 1, "the second was dropped");
     assert_eq!(app.audit("sms.code_dropped").await.len(), 1);
 }
+
+#[tokio::test]
+async fn spellings_of_one_phone_share_limits_and_guesses_per_phone_are_capped() {
+    let app = TestApp::spawn().await;
+    account_with_phone_and_email(&app, "spelled", "spelled@example.org").await;
+    let send = |identifier: &'static str| {
+        let app = &app;
+        async move {
+            let b = app.browser();
+            app.recover_start(&b, identifier).await;
+            let sent = b
+                .submit_page(&b.get("/recover/method").await, "/recover/sms/send", &[])
+                .await;
+            (b, sent)
+        }
+    };
+    // Ten wrong guesses at this phone's recovery codes, over two names for
+    // it: after that even the right code is refused today.
+    for identifier in ["spelled", "spelled@example.org"] {
+        let (b, sent) = send(identifier).await;
+        assert_eq!(sent.status, StatusCode::OK, "{identifier}");
+        for _ in 0..5 {
+            b.submit_page(&sent, "/recover/sms", &[("code", "000000")])
+                .await;
+        }
+    }
+    let (b, sent) = send("13800138000").await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    let sms = app.outbox_wait("sms", 3).await;
+    let code = code_in(sms.last().unwrap()["text"].as_str().unwrap());
+    let refused = b
+        .submit_page(&sent, "/recover/sms", &[("code", &code)])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        b.get("/recover/password").await.location(),
+        Some("/recover")
+    );
+    // Other spellings are the same identifiers (and share their limits).
+    for (identifier, same_as) in [("+86 138-0013-8000", "13800138000"), ("SPELLED", "spelled")] {
+        let (_, again) = send(identifier).await;
+        assert_eq!(
+            again.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{identifier} is {same_as}"
+        );
+    }
+}

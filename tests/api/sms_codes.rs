@@ -378,8 +378,7 @@ async fn a_hidden_code_without_a_phone_is_never_right() {
         "otp:recovery:x{}",
         &tongxing::crypto::sha256_hex(name)[..32]
     );
-    let stored =
-        serde_json::json!({ "salt": "s", "hash": tongxing::crypto::sha256_hex("s:123456") });
+    let stored = serde_json::json!({ "salt": "s", "hash": tongxing::crypto::sha256_hex("s:123456"), "sent_to": "+8613312348347" });
     let plant = || async {
         app.state
             .ephemeral
