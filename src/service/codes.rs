@@ -357,27 +357,25 @@ pub async fn verify_for(
         (Some(sent), Some(p)) => sent == p.as_str(),
         _ => false,
     };
-    // Wrong guesses at recovery codes to one phone, over every identifier
-    // that names it: past the cap every code is wrong (silently, so the
-    // answers stay the same).
+    // Guesses at recovery codes to one phone, over every identifier that
+    // names it, counted before comparing (parallel guesses cannot slip
+    // past): beyond the cap every code is wrong, silently, so the answers
+    // stay the same. A right code takes its count back.
+    let day = Duration::from_secs(86_400);
     let guess_key = match to {
         Recipient::Hidden { phone: Some(p), .. } => Some(format!("otp-hidden-fail:{}", p.as_str())),
         _ => None,
     };
     let capped = match &guess_key {
-        Some(k) => eph
-            .get(k)
-            .await?
-            .and_then(|v| v.parse::<u32>().ok())
-            .is_some_and(|n| n >= 2 * max),
+        Some(k) => eph.incr(k, day).await? > i64::from(2 * max),
         None => false,
     };
     let right = well_formed
         && delivered
         && !capped
         && random::constant_time_eq(hash(&stored.salt, code).as_bytes(), stored.hash.as_bytes());
-    if !right && let Some(k) = &guess_key {
-        eph.incr(k, Duration::from_secs(86_400)).await?;
+    if right && let Some(k) = &guess_key {
+        eph.add(k, -1, day).await?;
     }
     if tries > max {
         eph.delete(&k).await?;
