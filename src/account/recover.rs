@@ -13,7 +13,6 @@ use crate::domain::SecretPassword;
 use crate::error::PageError;
 use crate::pages::{Chrome, PageCtx, render_status};
 use crate::routes;
-use crate::service::codes::{SendError, VerifyError};
 use crate::service::recovery::{self, LinkSendError, Proof, Recovery, ResetError, StartError};
 use crate::state::AppState;
 
@@ -162,14 +161,16 @@ pub async fn start(
     render_status(status, &page)
 }
 
-pub async fn method(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
+/// A step of a live recovery, or back to the start.
+async fn show_step(state: &AppState, ctx: &PageCtx, step: Step) -> Result<Response, PageError> {
     if current(&ctx.session).await?.is_none() {
         return Ok(restart());
     }
-    render_status(
-        StatusCode::OK,
-        &RecoverPage::new(&state, &ctx, Step::Method).await?,
-    )
+    render_status(StatusCode::OK, &RecoverPage::new(state, ctx, step).await?)
+}
+
+pub async fn method(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
+    show_step(&state, &ctx, Step::Method).await
 }
 
 #[derive(Deserialize)]
@@ -191,27 +192,18 @@ pub async fn send_code(
             p.wait = state.config.sms.resend_secs;
             (StatusCode::OK, p)
         }
-        Err(SendError::TooSoon(w)) => {
-            let mut p = page.error(format!("{} {}", t.step_up_wait, t.duration(w)));
-            p.wait = w.as_secs();
-            (StatusCode::TOO_MANY_REQUESTS, p)
+        Err(e) => {
+            let (status, message, wait) = super::send_refusal(t, e)?;
+            let mut p = page.error(message);
+            p.wait = wait;
+            (status, p)
         }
-        Err(SendError::DailyLimit | SendError::AddressLimit) => {
-            (StatusCode::TOO_MANY_REQUESTS, page.error(t.step_up_limit))
-        }
-        Err(e) => return Err(PageError::Internal(e.to_string())),
     };
     render_status(status, &page)
 }
 
 pub async fn code(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
-    if current(&ctx.session).await?.is_none() {
-        return Ok(restart());
-    }
-    render_status(
-        StatusCode::OK,
-        &RecoverPage::new(&state, &ctx, Step::Code).await?,
-    )
+    show_step(&state, &ctx, Step::Code).await
 }
 
 #[derive(Deserialize)]
@@ -235,9 +227,7 @@ pub async fn verify_code(
             session.insert(RECOVERY_KEY, &r).await?;
             return Ok(Redirect::to(routes::RECOVER_PASSWORD).into_response());
         }
-        Err(VerifyError::Wrong(left)) => format!("{} {left}", t.step_up_wrong),
-        Err(VerifyError::NoCode) => t.step_up_no_code.to_string(),
-        Err(VerifyError::Internal(e)) => return Err(PageError::Internal(e)),
+        Err(e) => super::verify_refusal(t, e)?,
     };
     render_status(
         StatusCode::UNPROCESSABLE_ENTITY,

@@ -15,7 +15,6 @@ use crate::extract::{
 };
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
-use crate::service::codes::{SendError, VerifyError};
 use crate::service::step_up::{self, DEVICE_COOKIE};
 use crate::state::AppState;
 use crate::store::users::User;
@@ -88,29 +87,10 @@ pub async fn send(
             None,
             resend,
         ),
-        Err(SendError::TooSoon(w)) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            None,
-            Some(format!("{} {}", t.step_up_wait, t.duration(w))),
-            w.as_secs(),
-        ),
-        Err(SendError::DailyLimit | SendError::AddressLimit) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            None,
-            Some(t.step_up_limit.to_string()),
-            0,
-        ),
-        Err(SendError::NoPhone) => (StatusCode::FORBIDDEN, None, None, 0),
-        Err(SendError::Sms(e)) => {
-            tracing::error!(error = %e, "sending the step-up code failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                None,
-                Some(t.step_up_send_failed.to_string()),
-                0,
-            )
+        Err(e) => {
+            let (status, message, wait) = super::send_refusal(t, e)?;
+            (status, None, Some(message), wait)
         }
-        Err(e) => return Err(PageError::Internal(e.to_string())),
     };
     render_status(
         status,
@@ -144,9 +124,7 @@ pub async fn verify(
                 new_cookie = c;
                 None
             }
-            Err(VerifyError::Wrong(left)) => Some(format!("{} {left}", t.step_up_wrong)),
-            Err(VerifyError::NoCode) => Some(t.step_up_no_code.to_string()),
-            Err(VerifyError::Internal(e)) => return Err(PageError::Internal(e)),
+            Err(e) => Some(super::verify_refusal(t, e)?),
         };
     if let Some(error) = error {
         return render_status(

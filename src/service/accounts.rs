@@ -502,6 +502,16 @@ pub async fn update_profile(
         .await?)
 }
 
+/// The account, if it exists and is active (one-time links and proofs
+/// work only for active accounts).
+pub async fn active(state: &AppState, id: uuid::Uuid) -> Result<Option<User>, StoreError> {
+    Ok(state
+        .store
+        .user_by_id(id)
+        .await?
+        .filter(|u| u.status == AccountStatus::Active))
+}
+
 pub async fn by_id(state: &AppState, id: uuid::Uuid) -> Result<User, AccountError> {
     state
         .store

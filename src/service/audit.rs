@@ -16,6 +16,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome of an attempt that ended in `result`.
+    pub fn of<T, E>(result: &Result<T, E>) -> Self {
+        if result.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "success",

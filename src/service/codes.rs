@@ -23,6 +23,7 @@ use crate::i18n::Lang;
 use crate::ports::sms::{SmsError, SmsMessage};
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::store::users::User;
 
 /// What a code is for; a code for one purpose never works for another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,29 +294,49 @@ pub async fn send_to(
         params: vec![code.clone(), minutes.to_string()],
     };
     match delivery {
-        Delivery::Wait => deliver(state, message, origin.clone()).await,
+        Delivery::Wait => deliver(state, &message, "sms.code_sent", None, origin).await,
         Delivery::Background => {
-            let state2 = state.clone();
-            let origin = origin.clone();
-            state.background.spawn(async move {
-                if let Err(e) = deliver(&state2, message, origin).await {
-                    tracing::warn!(error = %e, "a code sent in the background was not delivered");
-                }
-            });
+            deliver_later(state, message, "sms.code_sent", None, origin.clone());
             Ok(())
         }
     }
 }
 
-/// Hands the message to the gateway and audits the outcome.
-async fn deliver(state: &AppState, message: SmsMessage, origin: Origin) -> Result<(), SendError> {
-    let sent = state.sms.send(&message).await;
-    Entry::new("sms.code_sent", if sent.is_ok() { Outcome::Success } else { Outcome::Failure })
-        .origin(&origin)
-        .detail(json!({ "purpose": message.purpose, "phone": PhoneNumber::masked(&message.to), "sender": state.sms.name() }))
-        .write(&state.store)
-        .await?;
+/// Hands a message to the gateway and audits the outcome as `event`.
+async fn deliver(
+    state: &AppState,
+    message: &SmsMessage,
+    event: &'static str,
+    subject: Option<&User>,
+    origin: &Origin,
+) -> Result<(), SendError> {
+    let sent = state.sms.send(message).await;
+    let mut entry = Entry::new(event, Outcome::of(&sent))
+        .origin(origin)
+        .detail(json!({ "purpose": message.purpose, "phone": PhoneNumber::masked(&message.to), "sender": state.sms.name() }));
+    if let Some(user) = subject {
+        entry = entry.subject(user);
+    }
+    entry.write(&state.store).await?;
     sent.map_err(SendError::from)
+}
+
+/// [`deliver`] in the background (failures are audited and logged): codes
+/// that must not reveal an account, and notices.
+pub fn deliver_later(
+    state: &AppState,
+    message: SmsMessage,
+    event: &'static str,
+    subject: Option<User>,
+    origin: Origin,
+) {
+    let task_state = state.clone();
+    state.background.spawn(async move {
+        let result = deliver(&task_state, &message, event, subject.as_ref(), &origin).await;
+        if let Err(e) = result {
+            tracing::warn!(event, error = %e, "an SMS sent in the background was not delivered");
+        }
+    });
 }
 
 /// Checks a code; on success it is used up.

@@ -294,11 +294,7 @@ pub async fn send(
 ) -> Result<(), SendError> {
     let message = compose(letter, lang, user, to)?;
     let sent = state.mail.send(&message).await;
-    let outcome = if sent.is_ok() {
-        Outcome::Success
-    } else {
-        Outcome::Failure
-    };
+    let outcome = Outcome::of(&sent);
     let mut detail = json!({ "purpose": letter.purpose(), "to": Email::masked(to), "sender": state.mail.name() });
     if let Err(e) = &sent {
         detail["error"] = e.to_string().into();

@@ -14,6 +14,7 @@ pub mod mail;
 pub mod recovery;
 pub mod security_email;
 pub mod step_up;
+pub mod tickets;
 pub mod tokens;
 
 use uuid::Uuid;

@@ -31,9 +31,10 @@ use super::audit::{Entry, Outcome};
 use super::codes::{self, Delivery, Purpose, Recipient, SendError, VerifyError};
 use super::login::Identifier;
 use super::mail::Letter;
+use super::tickets::{self, TicketError};
 use super::{Actor, Origin};
-use crate::crypto::{HashError, random, sha256_hex};
-use crate::domain::{Email, PhoneNumber, PolicyViolation, SecretPassword};
+use crate::crypto::{HashError, sha256_hex};
+use crate::domain::{Email, PolicyViolation, SecretPassword};
 use crate::ephemeral::EphemeralError;
 use crate::i18n::Lang;
 use crate::ports::captcha::CaptchaError;
@@ -193,14 +194,10 @@ pub async fn start(
 
 /// The account of a recovery, if it (still) is an active one.
 async fn account(state: &AppState, recovery: &Recovery) -> Result<Option<User>, StoreError> {
-    let Some(id) = recovery.user_id else {
-        return Ok(None);
-    };
-    Ok(state
-        .store
-        .user_by_id(id)
-        .await?
-        .filter(|u| u.status == AccountStatus::Active))
+    match recovery.user_id {
+        Some(id) => super::accounts::active(state, id).await,
+        None => Ok(None),
+    }
 }
 
 /// Step 2a: an SMS code to the account's phone — or, for an identifier
@@ -245,15 +242,7 @@ pub async fn verify_code(
         phone: phone.as_ref(),
     };
     let result = codes::verify_for(state, Purpose::Recovery, to, code).await;
-    let mut entry = Entry::new(
-        "recovery.code",
-        if result.is_ok() {
-            Outcome::Success
-        } else {
-            Outcome::Failure
-        },
-    )
-    .origin(origin);
+    let mut entry = Entry::new("recovery.code", Outcome::of(&result)).origin(origin);
     if let Some(u) = &user {
         entry = entry.subject(u);
     }
@@ -264,20 +253,14 @@ pub async fn verify_code(
     let (Some(user), Some(phone)) = (user, phone) else {
         return Err(VerifyError::NoCode);
     };
-    let id = random::token().map_err(|e| VerifyError::Internal(e.to_string()))?;
     let grant = ProofRecord {
         user_id: user.id,
         password_changed_at: user.password_stamp(),
         phone: phone.as_str().to_string(),
     };
-    state
-        .ephemeral
-        .set(
-            &proof_key(&id),
-            &serde_json::to_string(&grant).unwrap_or_default(),
-            LIFETIME,
-        )
-        .await?;
+    let id = tickets::issue(state, PROOF, &grant, LIFETIME)
+        .await
+        .map_err(|e| VerifyError::Internal(e.to_string()))?;
     recovery.proof = Some(id);
     Ok(())
 }
@@ -291,9 +274,9 @@ struct ProofRecord {
     phone: String,
 }
 
-fn proof_key(id: &str) -> String {
-    format!("recover-proof:{}", sha256_hex(id))
-}
+/// Ticket kinds.
+const PROOF: &str = "recover-proof";
+const LINK: &str = "recover-link";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkSendError {
@@ -305,7 +288,7 @@ pub enum LinkSendError {
     Internal(String),
 }
 
-internal_from!(LinkSendError: StoreError, EphemeralError, getrandom::Error);
+internal_from!(LinkSendError: StoreError, EphemeralError, TicketError);
 
 /// What a recovery link stands for (kept under the link's hash).
 #[derive(Serialize, Deserialize)]
@@ -315,10 +298,6 @@ struct LinkRecord {
     /// dies with the password it was meant to replace.
     password_changed_at: i64,
     email: String,
-}
-
-fn link_key(token: &str) -> String {
-    format!("recover-link:{}", sha256_hex(token))
 }
 
 /// Step 2b: a link to the account's verified security e-mail, if it has
@@ -355,24 +334,14 @@ pub async fn send_link(
     let (Some(user), Some(email)) = (user, email) else {
         return Ok(());
     };
-    let token = random::token()?;
     let minutes = state.config.mail.recovery_link_minutes;
     let record = LinkRecord {
         user_id: user.id,
         password_changed_at: user.password_stamp(),
         email: email.clone(),
     };
-    eph.set(
-        &link_key(&token),
-        &serde_json::to_string(&record).unwrap_or_default(),
-        Duration::from_secs(minutes * 60),
-    )
-    .await?;
-    let link = format!(
-        "{}{}?token={token}",
-        state.config.issuer(),
-        crate::routes::RECOVER_LINK
-    );
+    let token = tickets::issue(state, LINK, &record, Duration::from_secs(minutes * 60)).await?;
+    let link = tickets::link(state, crate::routes::RECOVER_LINK, &token);
     super::mail::send_later(
         state,
         user,
@@ -402,18 +371,11 @@ internal_from!(ResetError: StoreError, EphemeralError);
 /// The account a recovery link is for, while it is valid (it is not used
 /// up by looking: mail scanners open links too).
 pub async fn check_link(state: &AppState, token: &str) -> Result<User, ResetError> {
-    if token.is_empty() || token.len() > 128 {
-        return Err(ResetError::Invalid);
-    }
-    let Some(raw) = state.ephemeral.get(&link_key(token)).await? else {
-        return Err(ResetError::Invalid);
-    };
-    let record: LinkRecord = serde_json::from_str(&raw).map_err(|_| ResetError::Invalid)?;
-    let user = state
-        .store
-        .user_by_id(record.user_id)
+    let record: LinkRecord = tickets::read(state, LINK, token)
         .await?
-        .filter(|u| u.status == AccountStatus::Active)
+        .ok_or(ResetError::Invalid)?;
+    let user = super::accounts::active(state, record.user_id)
+        .await?
         .ok_or(ResetError::Invalid)?;
     let same_password = user.password_stamp() == record.password_changed_at;
     let same_email = user.security_email_verified
@@ -426,17 +388,11 @@ pub async fn check_link(state: &AppState, token: &str) -> Result<User, ResetErro
 
 /// The account a proved SMS code may reset, while the proof holds.
 async fn check_code_proof(state: &AppState, id: &str) -> Result<User, ResetError> {
-    let raw = state
-        .ephemeral
-        .get(&proof_key(id))
+    let record: ProofRecord = tickets::read(state, PROOF, id)
         .await?
         .ok_or(ResetError::Invalid)?;
-    let record: ProofRecord = serde_json::from_str(&raw).map_err(|_| ResetError::Invalid)?;
-    let user = state
-        .store
-        .user_by_id(record.user_id)
+    let user = super::accounts::active(state, record.user_id)
         .await?
-        .filter(|u| u.status == AccountStatus::Active)
         .ok_or(ResetError::Invalid)?;
     let same_phone = super::step_up::phone_of(&user).is_some_and(|p| p.as_str() == record.phone);
     if user.password_stamp() != record.password_changed_at || !same_phone {
@@ -465,16 +421,16 @@ pub async fn reset(
 ) -> Result<User, ResetError> {
     // The ephemeral record behind the proof: checked now, used up only
     // once the new password is ready.
-    let (user, key) = match &proof {
+    let (user, kind, token) = match &proof {
         Proof::Code(r) => {
             let id = r
                 .proof
                 .as_deref()
                 .filter(|_| r.is_live())
                 .ok_or(ResetError::Invalid)?;
-            (check_code_proof(state, id).await?, proof_key(id))
+            (check_code_proof(state, id).await?, PROOF, id)
         }
-        Proof::Link(token) => (check_link(state, token).await?, link_key(token)),
+        Proof::Link(token) => (check_link(state, token).await?, LINK, *token),
     };
     let phones: Vec<&str> = [&user.login_phone, &user.security_phone]
         .into_iter()
@@ -492,7 +448,7 @@ pub async fn reset(
     let hash = state.hasher.hash(password).await?;
     // Only now is the proof used up (a refused or unhashed password leaves
     // it usable), and only one request can take it.
-    if state.ephemeral.take(&key).await?.is_none() {
+    if !tickets::take(state, kind, token).await? {
         return Err(ResetError::Invalid);
     }
     let audit = Entry::new("account.password_recovered", Outcome::Success)
@@ -555,29 +511,13 @@ fn notify_other_channel(state: &AppState, user: &User, via: &str, origin: &Origi
         purpose: "password_reset_notice".into(),
         params: Vec::new(),
     };
-    let (task_state, user, origin) = (state.clone(), user.clone(), origin.clone());
-    state.background.spawn(async move {
-        let sent = task_state.sms.send(&message).await;
-        if let Err(e) = &sent {
-            tracing::warn!(error = %e, "the password-reset notice was not sent by SMS");
-        }
-        let written = Entry::new(
-            "sms.notice_sent",
-            if sent.is_ok() {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            },
-        )
-        .subject(&user)
-        .origin(&origin)
-        .detail(json!({ "purpose": message.purpose, "phone": PhoneNumber::masked(&message.to), "sender": task_state.sms.name() }))
-        .write(&task_state.store)
-        .await;
-        if let Err(e) = written {
-            tracing::warn!(error = %e, "the notice could not be audited");
-        }
-    });
+    codes::deliver_later(
+        state,
+        message,
+        "sms.notice_sent",
+        Some(user.clone()),
+        origin.clone(),
+    );
 }
 
 /// The SMS that tells the phone's owner the password was reset by e-mail.

@@ -14,14 +14,15 @@ use uuid::Uuid;
 
 use super::audit::{Entry, Outcome};
 use super::mail::{self, Letter};
+use super::tickets;
 use super::{Actor, Origin};
-use crate::crypto::{HashError, random, sha256_hex};
+use crate::crypto::HashError;
 use crate::domain::{Email, InvalidValue, SecretPassword};
 use crate::ephemeral::EphemeralError;
 use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::users::{AccountStatus, User};
+use crate::store::users::User;
 
 /// Confirmation mails per account: one a minute.
 const MAIL_INTERVAL: Duration = Duration::from_secs(60);
@@ -84,9 +85,8 @@ struct Pending {
     password_stamp: i64,
 }
 
-fn link_key(token: &str) -> String {
-    format!("email-confirm:{}", sha256_hex(token))
-}
+/// Ticket kind of confirmation links.
+const LINK: &str = "email-confirm";
 
 fn pending_key(user: &User) -> String {
     format!("email-pending:{}", user.id)
@@ -156,29 +156,21 @@ pub async fn request_change(
         let wait = eph.ttl(&recent).await?.unwrap_or(MAIL_INTERVAL);
         return Err(EmailError::TooSoon(wait));
     }
-    let token = random::token().map_err(|e| EmailError::Internal(e.to_string()))?;
     let hours = state.config.mail.confirm_link_hours;
     let ttl = Duration::from_secs(hours * 3600);
     let record = LinkRecord {
         user_id: user.id,
         email: normalized.clone(),
     };
-    eph.set(
-        &link_key(&token),
-        &serde_json::to_string(&record).unwrap_or_default(),
-        ttl,
-    )
-    .await?;
+    let token = tickets::issue(state, LINK, &record, ttl)
+        .await
+        .map_err(|e| EmailError::Internal(e.to_string()))?;
     let pending = Pending {
         email: normalized,
-        link_hash: sha256_hex(&token),
+        link_hash: tickets::fingerprint(&token),
         password_stamp: user.password_stamp(),
     };
-    let link = format!(
-        "{}{}?token={token}",
-        state.config.issuer(),
-        crate::routes::ACCOUNT_EMAIL_CONFIRM
-    );
+    let link = tickets::link(state, crate::routes::ACCOUNT_EMAIL_CONFIRM, &token);
     Entry::new("security_email.confirmation_sent", Outcome::Success)
         .actor(&Actor::user(user))
         .subject(user)
@@ -209,7 +201,7 @@ pub async fn request_change(
             tracing::warn!(error = %e, "the confirmation mail was not sent");
             // Let the user try again at once.
             eph.delete(&recent).await?;
-            eph.delete(&link_key(&token)).await?;
+            tickets::revoke(state, LINK, &token).await?;
             Err(EmailError::Delivery)
         }
     }
@@ -218,25 +210,16 @@ pub async fn request_change(
 /// The account and address a confirmation link is for (not used up by
 /// looking).
 pub async fn check_link(state: &AppState, token: &str) -> Result<(User, String), EmailError> {
-    if token.is_empty() || token.len() > 128 {
-        return Err(EmailError::InvalidLink);
-    }
-    let raw = state
-        .ephemeral
-        .get(&link_key(token))
+    let record: LinkRecord = tickets::read(state, LINK, token)
         .await?
         .ok_or(EmailError::InvalidLink)?;
-    let record: LinkRecord = serde_json::from_str(&raw).map_err(|_| EmailError::InvalidLink)?;
-    let user = state
-        .store
-        .user_by_id(record.user_id)
+    let user = super::accounts::active(state, record.user_id)
         .await?
-        .filter(|u| u.status == AccountStatus::Active)
         .ok_or(EmailError::InvalidLink)?;
     // Only the account's newest request, made with its current password.
     let current = pending_record(state, &user)
         .await?
-        .is_some_and(|p| p.link_hash == sha256_hex(token) && p.email == record.email);
+        .is_some_and(|p| p.link_hash == tickets::fingerprint(token) && p.email == record.email);
     if !current {
         return Err(EmailError::InvalidLink);
     }
@@ -260,14 +243,14 @@ pub async fn confirm(
         return Err(EmailError::InvalidLink);
     };
     let still_this = serde_json::from_str::<Pending>(&raw)
-        .is_ok_and(|p| p.link_hash == sha256_hex(token) && p.email == email);
+        .is_ok_and(|p| p.link_hash == tickets::fingerprint(token) && p.email == email);
     if !still_this {
         // A newer request slipped in: put it back for its own link.
         let ttl = Duration::from_secs(state.config.mail.confirm_link_hours * 3600);
         eph.set(&pending_key(&user), &raw, ttl).await?;
         return Err(EmailError::InvalidLink);
     }
-    eph.delete(&link_key(token)).await?;
+    tickets::revoke(state, LINK, token).await?;
     let audit = Entry::new("security_email.verified", Outcome::Success)
         .actor(&Actor::user(&user))
         .subject(&user)

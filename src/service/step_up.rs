@@ -201,11 +201,7 @@ pub async fn complete(
         return Err(VerifyError::NoCode);
     };
     let result = codes::verify(state, Purpose::Login, &phone, code).await;
-    let outcome = if result.is_ok() {
-        Outcome::Success
-    } else {
-        Outcome::Failure
-    };
+    let outcome = Outcome::of(&result);
     Entry::new("login.step_up", outcome)
         .actor(&Actor::user(user))
         .subject(user)

@@ -634,3 +634,13 @@ pub fn link_in(text: &str) -> String {
         .unwrap_or_else(|| panic!("no link in {text}"));
     text[start..].split_whitespace().next().unwrap().to_string()
 }
+
+impl TestApp {
+    /// Starts a recovery for `identifier` in `b` and picks the way at
+    /// `action` (`/recover/sms/send` or `/recover/email`).
+    pub async fn recover_by(&self, b: &Browser, identifier: &str, action: &str) -> Page {
+        self.recover_start(b, identifier).await;
+        b.submit_page(&b.get("/recover/method").await, action, &[])
+            .await
+    }
+}

@@ -287,9 +287,7 @@ async fn a_link_dies_with_the_password_it_was_for() {
     let app = TestApp::spawn().await;
     let user = account_with_phone_and_email(&app, "sunqi", "sun@example.org").await;
     let b = app.browser();
-    app.recover_start(&b, "sunqi").await;
-    b.submit_page(&b.get("/recover/method").await, "/recover/email", &[])
-        .await;
+    app.recover_by(&b, "sunqi", "/recover/email").await;
     let link = link_in(
         app.outbox_wait("mail", 1).await[0]["text"]
             .as_str()
@@ -318,10 +316,7 @@ async fn expired_codes_are_refused() {
     let app = TestApp::spawn_with(|c| c.sms.code_ttl_secs = 1).await;
     account_with_phone_and_email(&app, "qianba", "qian@example.org").await;
     let b = app.browser();
-    app.recover_start(&b, "qianba").await;
-    let sent = b
-        .submit_page(&b.get("/recover/method").await, "/recover/sms/send", &[])
-        .await;
+    let sent = app.recover_by(&b, "qianba", "/recover/sms/send").await;
     let code = code_in(app.outbox_wait("sms", 1).await[0]["text"].as_str().unwrap());
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let late = b
@@ -479,9 +474,7 @@ async fn a_recovered_account_is_not_left_locked_by_a_guesser() {
         b.login("locked", PASSWORD).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
-    app.recover_start(&b, "locked").await;
-    b.submit_page(&b.get("/recover/method").await, "/recover/email", &[])
-        .await;
+    app.recover_by(&b, "locked", "/recover/email").await;
     let link = link_in(
         app.outbox_wait("mail", 1).await[0]["text"]
             .as_str()
@@ -505,9 +498,7 @@ async fn every_policy_failure_is_named_on_the_recovery_form() {
     let app = TestApp::spawn().await;
     account_with_phone_and_email(&app, "wangwu", "wang@example.org").await;
     let b = app.browser();
-    app.recover_start(&b, "wangwu").await;
-    b.submit_page(&b.get("/recover/method").await, "/recover/email", &[])
-        .await;
+    app.recover_by(&b, "wangwu", "/recover/email").await;
     let link = link_in(
         app.outbox_wait("mail", 1).await[0]["text"]
             .as_str()
@@ -626,10 +617,7 @@ async fn limits_do_not_link_an_account_name_to_its_phone() {
     // second is not refused (which would show that the two belong together).
     for identifier in ["linked", PHONE] {
         let b = app.browser();
-        app.recover_start(&b, identifier).await;
-        let sent = b
-            .submit_page(&b.get("/recover/method").await, "/recover/sms/send", &[])
-            .await;
+        let sent = app.recover_by(&b, identifier, "/recover/sms/send").await;
         assert_eq!(sent.status, StatusCode::OK, "{identifier}");
     }
     app.outbox_wait("sms", 2).await;
@@ -656,10 +644,7 @@ async fn recovery_codes_to_a_phone_have_a_daily_budget_that_drops_silently() {
     account_with_phone_and_email(&app, "budget", "budget@example.org").await;
     for identifier in ["budget", PHONE] {
         let b = app.browser();
-        app.recover_start(&b, identifier).await;
-        let sent = b
-            .submit_page(&b.get("/recover/method").await, "/recover/sms/send", &[])
-            .await;
+        let sent = app.recover_by(&b, identifier, "/recover/sms/send").await;
         assert_eq!(sent.status, StatusCode::OK, "{identifier}");
         assert!(sent.has("如果该账号绑定了手机"));
     }
@@ -676,10 +661,7 @@ async fn spellings_of_one_phone_share_limits_and_guesses_per_phone_are_capped() 
         let app = &app;
         async move {
             let b = app.browser();
-            app.recover_start(&b, identifier).await;
-            let sent = b
-                .submit_page(&b.get("/recover/method").await, "/recover/sms/send", &[])
-                .await;
+            let sent = app.recover_by(&b, identifier, "/recover/sms/send").await;
             (b, sent)
         }
     };
