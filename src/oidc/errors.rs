@@ -1,11 +1,87 @@
-//! OAuth 2.0 error responses of the back-channel endpoints (token,
-//! introspection, revocation): JSON `{error, error_description}` with the
-//! status RFC 6749 §5.2 prescribes. Internal causes are logged, never sent.
+//! The protocol's error codes ([`ErrorCode`], one enum for every endpoint)
+//! and the JSON error responses of the back-channel endpoints (token,
+//! introspection, revocation): `{error, error_description}` with the status
+//! RFC 6749 §5.2 prescribes. Internal causes are logged, never sent.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+/// Every error code Tongxing sends to a relying party, with the section
+/// that defines it. `/authorize` sends them to the redirect URI, the
+/// back-channel endpoints in a JSON body, userinfo in `WWW-Authenticate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// Malformed or missing parameter (RFC 6749 §4.1.2.1, §5.2).
+    InvalidRequest,
+    /// Client authentication failed (RFC 6749 §5.2).
+    InvalidClient,
+    /// Bad, expired, revoked or reused code or refresh token (RFC 6749 §5.2).
+    InvalidGrant,
+    /// The client may not use this grant or response type (RFC 6749 §4.1.2.1, §5.2).
+    UnauthorizedClient,
+    /// The user or the server refused the request (RFC 6749 §4.1.2.1).
+    AccessDenied,
+    /// Only `code` is supported (RFC 6749 §4.1.2.1).
+    UnsupportedResponseType,
+    /// Unknown `grant_type` (RFC 6749 §5.2).
+    UnsupportedGrantType,
+    /// Unknown, malformed or not-allowed scope (RFC 6749 §4.1.2.1, §5.2).
+    InvalidScope,
+    /// Our own failure (RFC 6749 §4.1.2.1).
+    ServerError,
+    /// Overloaded or a dependency is down (RFC 6749 §4.1.2.1).
+    TemporarilyUnavailable,
+    /// `prompt=none`, but the user must act (OIDC Core §3.1.2.6).
+    InteractionRequired,
+    /// `prompt=none`, but nobody is signed in (OIDC Core §3.1.2.6).
+    LoginRequired,
+    /// `prompt=none`, but an account must be chosen (OIDC Core §3.1.2.6).
+    AccountSelectionRequired,
+    /// `prompt=none`, but consent is missing (OIDC Core §3.1.2.6).
+    ConsentRequired,
+    /// The `request` parameter is not supported (OIDC Core §3.1.2.6).
+    RequestNotSupported,
+    /// The `request_uri` parameter is not supported (OIDC Core §3.1.2.6).
+    RequestUriNotSupported,
+    /// A bearer token that is missing its mark (RFC 6750 §3.1).
+    InvalidToken,
+    /// The token lacks the scope the resource needs (RFC 6750 §3.1).
+    InsufficientScope,
+}
+
+impl ErrorCode {
+    /// The registered spelling (RFC 6749 §11.4 registry).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::AccountSelectionRequired => "account_selection_required",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug)]
 pub struct OAuthError {

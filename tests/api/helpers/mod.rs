@@ -1,0 +1,210 @@
+//! Test harness: `TestApp` (a running server with its own database) and
+//! its parts, one file each: `browser` (a cookie jar that submits the
+//! hosted forms), `rp` (registered relying parties), `cli` (the binary
+//! against the test's database), `messages` (the SMS and mail outboxes and
+//! the flows that read them).
+
+mod browser;
+mod cli;
+mod messages;
+mod rp;
+
+pub use browser::*;
+pub use messages::*;
+pub use rp::*;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sqlx::Connection;
+use tongxing::service::accounts::{self, NewAccount};
+use tongxing::service::{Actor, Origin};
+use tongxing::store::audit::{AuditFilter, AuditRow};
+use tongxing::store::users::User;
+use tongxing::{App, AppState, Config};
+
+pub const PASSWORD: &str = "Correct-Horse-9";
+
+/// A PostgreSQL database made for one test and dropped after it.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create(admin_url: &str) -> (Self, String) {
+        let name = format!("tongxing_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .expect("connect to TONGXING_TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.ok();
+        let mut url = url::Url::parse(admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        (
+            Self {
+                admin_url: admin_url.to_string(),
+                name,
+            },
+            url.to_string(),
+        )
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Storage shared by the nodes of one test (one "deployment").
+struct Shared {
+    _data_dir: tempfile::TempDir,
+    _pg: Option<PgDatabase>,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub config: Config,
+    /// Password of the `admin` account created at first start.
+    pub admin_password: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    shared: Arc<Shared>,
+}
+
+/// Settings every test starts from: cheap hashing, fast enough to log in
+/// dozens of times per test, everything else as shipped.
+fn base_config(data_dir: PathBuf) -> Config {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir,
+        ..Config::default()
+    };
+    config.password_hash.memory_kib = 1024;
+    config.password_hash.iterations = 1;
+    // Most tests sign in from fresh browsers as accounts without phones;
+    // the step-up tests switch the risk rules on themselves.
+    config.step_up.enabled = false;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut config = base_config(data_dir.path().to_path_buf());
+        let pg = match std::env::var("TONGXING_TEST_DATABASE_URL") {
+            Ok(admin) if !admin.is_empty() => {
+                let (db, url) = PgDatabase::create(&admin).await;
+                config.database_url = Some(url);
+                Some(db)
+            }
+            _ => None,
+        };
+        if let Ok(redis) = std::env::var("TONGXING_TEST_REDIS_URL")
+            && !redis.is_empty()
+        {
+            config.redis_url = Some(redis);
+            config.redis_prefix = format!("tongxing-test:{}:", uuid::Uuid::new_v4().simple());
+        }
+        customize(&mut config);
+        let shared = Arc::new(Shared {
+            _data_dir: data_dir,
+            _pg: pg,
+        });
+        Self::start(config, shared).await
+    }
+
+    /// Another node of the same deployment: same database, same Redis.
+    pub async fn spawn_node(&self) -> TestApp {
+        Self::start(self.config.clone(), self.shared.clone()).await
+    }
+
+    async fn start(config: Config, shared: Arc<Shared>) -> TestApp {
+        let app = App::build(config.clone()).await.expect("server starts");
+        let addr = app.local_addr();
+        let state = app.state().clone();
+        let config = (*state.config).clone();
+        let admin_password = app.bootstrap_password.clone().unwrap_or_default();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base: format!("http://{addr}"),
+            state,
+            config,
+            admin_password,
+            shutdown: Some(tx),
+            shared,
+        }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    /// An ordinary account with [`PASSWORD`].
+    pub async fn user(&self, username: &str) -> User {
+        self.user_with(NewAccount {
+            username: username.into(),
+            ..NewAccount::default()
+        })
+        .await
+    }
+
+    pub async fn user_with(&self, mut input: NewAccount) -> User {
+        if input.password.is_none() {
+            input.password = Some(tongxing::domain::SecretPassword::new(PASSWORD));
+        }
+        accounts::create(&self.state, input, &Actor::System, &Origin::default())
+            .await
+            .unwrap()
+            .0
+    }
+
+    pub async fn audit(&self, event: &str) -> Vec<AuditRow> {
+        let filter = AuditFilter {
+            event: Some(event.into()),
+            limit: 1000,
+            ..AuditFilter::default()
+        };
+        self.state.store.list_audit(&filter).await.unwrap()
+    }
+
+    /// The database URL the server uses (for the CLI).
+    pub fn database_url(&self) -> String {
+        self.config.database_url()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
