@@ -46,8 +46,9 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub policy: Arc<PasswordPolicy>,
     pub keys: KeyRing,
-    /// Recently read clients (see [`crate::service::clients::CACHE_TTL`]).
-    pub clients: Arc<crate::service::clients::ClientCache>,
+    /// Recently read clients and their fetched key sets (see
+    /// [`crate::service::clients::cache`]).
+    pub clients: crate::service::clients::cache::ClientCache,
     pub background: Background,
     /// The configured SMS sender.
     pub sms: Arc<dyn crate::ports::sms::SmsSender>,
@@ -120,7 +121,7 @@ impl AppState {
             policy,
             keys,
             http,
-            clients: Arc::default(),
+            clients: Default::default(),
             background: Background::default(),
             sms,
             mail,

@@ -2,6 +2,7 @@
 //! code that holds one knows the value is valid ("parse, don't validate").
 
 mod account_name;
+pub mod client;
 mod email;
 mod password;
 mod phone;

@@ -15,7 +15,8 @@ use super::errors::OAuthError;
 use super::params::Params;
 use crate::crypto::jws::Parsed;
 use crate::routes;
-use crate::service::clients::{self, AuthMethod, Client};
+use crate::domain::client::{AuthMethod, Client};
+use crate::service::clients;
 use crate::state::AppState;
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -47,6 +48,28 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
         decode(id).ok_or_else(bad)?,
         decode(secret).ok_or_else(bad)?,
     )))
+}
+
+/// Reads the form body of a back-channel request (token, introspection,
+/// revocation), insisting on the form content type (RFC 6749 §4.1.3,
+/// RFC 7662 §2.1, RFC 7009 §2.1). Here rather than in `token` so that the
+/// endpoints depend on client authentication and not the other way round.
+pub fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    if !is_form {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    Params::parse(body).map_err(|e| OAuthError::invalid_request(e.to_string()))
 }
 
 /// Identifies and authenticates the calling client.
@@ -142,7 +165,7 @@ pub async fn token_request(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Client, String), OAuthError> {
-    let params = super::token::form_params(headers, body)?;
+    let params = form_params(headers, body)?;
     let client = authenticate(state, headers, &params).await?;
     let token = params
         .get("token")
@@ -151,7 +174,7 @@ pub async fn token_request(
 }
 
 /// The client's public keys: registered inline, or fetched from its
-/// `jwks_uri` and cached for [`crate::service::clients::JWKS_TTL`]. With
+/// `jwks_uri` and cached for [`clients::cache::JWKS_TTL`]. With
 /// `fresh`, a cached set older than a few seconds is fetched again (the
 /// client may have just rotated its key).
 async fn client_keys(state: &AppState, client: &Client, fresh: bool) -> Result<JwkSet, OAuthError> {
@@ -162,10 +185,10 @@ async fn client_keys(state: &AppState, client: &Client, fresh: bool) -> Result<J
     let Some(uri) = &client.jwks_uri else {
         return Err(OAuthError::invalid_client("client has no keys", false));
     };
-    if let Some(set) = state.clients.cached_jwks(uri, fresh) {
+    if let Some(set) = state.clients.cached_jwks(uri.as_str(), fresh) {
         return Ok(set);
     }
-    let response = state.http.get(uri).send().await.map_err(|e| {
+    let response = state.http.get(uri.as_str()).send().await.map_err(|e| {
         tracing::warn!(client = %client.id, error = %e, "fetching client jwks_uri failed");
         OAuthError::invalid_client("client keys could not be fetched", false)
     })?;
@@ -173,7 +196,7 @@ async fn client_keys(state: &AppState, client: &Client, fresh: bool) -> Result<J
         .json::<JwkSet>()
         .await
         .map_err(|_| OAuthError::invalid_client("client jwks_uri is not a JWK set", false))?;
-    state.clients.put_jwks(uri, &set);
+    state.clients.put_jwks(uri.as_str(), &set);
     Ok(set)
 }
 

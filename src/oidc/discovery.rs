@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::crypto::jws::Alg;
 use crate::oidc::errors::OAuthError;
 use crate::routes;
-use crate::service::clients::AuthMethod;
+use crate::domain::client::AuthMethod;
 use crate::service::tokens::ACR_VALUES;
 use crate::state::AppState;
 

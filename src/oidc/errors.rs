@@ -83,17 +83,18 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+/// An error answer of a back-channel endpoint (RFC 6749 §5.2).
 #[derive(Debug)]
 pub struct OAuthError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub description: String,
     /// `Basic` challenge when the client tried HTTP Basic (RFC 6749 §5.2).
     pub basic_challenge: bool,
 }
 
 impl OAuthError {
-    fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -103,31 +104,31 @@ impl OAuthError {
     }
 
     pub fn invalid_request(d: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, d)
     }
 
     /// Client authentication failed (RFC 6749 §5.2): 401.
     pub fn invalid_client(d: impl Into<String>, basic: bool) -> Self {
         Self {
             basic_challenge: basic,
-            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_client", d)
+            ..Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidClient, d)
         }
     }
 
     pub fn invalid_grant(d: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", d)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidGrant, d)
     }
 
     pub fn unauthorized_client(d: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", d)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::UnauthorizedClient, d)
     }
 
     pub fn unsupported_grant_type(d: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", d)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::UnsupportedGrantType, d)
     }
 
     pub fn invalid_scope(d: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", d)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidScope, d)
     }
 
     /// Something broke on our side; the cause goes to the log only.
@@ -135,7 +136,7 @@ impl OAuthError {
         tracing::error!(%cause, "internal error on a protocol endpoint");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
+            ErrorCode::ServerError,
             "internal error",
         )
     }
@@ -143,7 +144,7 @@ impl OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": self.code, "error_description": self.description });
+        let body = json!({ "error": self.code.as_str(), "error_description": self.description });
         let mut r = (self.status, Json(body)).into_response();
         no_store(&mut r);
         if self.basic_challenge {

@@ -8,12 +8,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::errors::no_store;
+use super::errors::{ErrorCode, no_store};
 use super::params::Params;
 use crate::service::introspection::{self, UserInfoError};
 use crate::state::AppState;
 
-fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> Response {
+/// The answer with its `WWW-Authenticate: Bearer` challenge; with an error,
+/// its code (RFC 6750 §3.1) and description.
+fn challenge(status: StatusCode, error: Option<(ErrorCode, &str)>) -> Response {
     let value = match error {
         Some((code, description)) => format!(
             "Bearer realm=\"tongxing\", error=\"{code}\", error_description=\"{description}\""
@@ -29,7 +31,7 @@ fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> Response {
 }
 
 fn invalid_request(why: &str) -> Response {
-    challenge(StatusCode::BAD_REQUEST, Some(("invalid_request", why)))
+    challenge(StatusCode::BAD_REQUEST, Some((ErrorCode::InvalidRequest, why)))
 }
 
 /// The bearer token from the header or (POST) the form body, not both.
@@ -91,14 +93,14 @@ async fn userinfo(state: &AppState, headers: &HeaderMap, body: Option<&Bytes>) -
         Err(UserInfoError::InvalidToken) => challenge(
             StatusCode::UNAUTHORIZED,
             Some((
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 "the access token is invalid, expired or revoked",
             )),
         ),
         Err(UserInfoError::InsufficientScope) => challenge(
             StatusCode::FORBIDDEN,
             Some((
-                "insufficient_scope",
+                ErrorCode::InsufficientScope,
                 "a user token with the openid scope is required",
             )),
         ),

@@ -116,7 +116,7 @@ async fn deliver(
         };
         outcome = match state
             .http
-            .post(&uri)
+            .post(uri.as_str())
             .form(&[("logout_token", token.as_str())])
             .send()
             .await

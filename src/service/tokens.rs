@@ -465,7 +465,7 @@ async fn id_token(
     nonce: Option<&str>,
     access_token: &str,
 ) -> Result<String, TokenError> {
-    let key = state.keys.current(client.id_token_alg).await?;
+    let key = state.keys.current(client.id_token_alg.alg()).await?;
     let iat = now();
     let mut claims = user_claims(user, scope, grant.locale.as_deref());
     let amr: Vec<String> = serde_json::from_str(&grant.amr).unwrap_or_default();
@@ -593,7 +593,7 @@ pub async fn logout_token(
     sub: Uuid,
     sid: &str,
 ) -> Result<String, TokenError> {
-    let key = state.keys.current(client.id_token_alg).await?;
+    let key = state.keys.current(client.id_token_alg.alg()).await?;
     let iat = now();
     let claims = json!({
         "iss": state.config.issuer(),

@@ -1,43 +1,130 @@
 //! Registered relying parties.
 
+use serde_json::{Value, json};
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::audit::{NewAuditEvent, audited_write, insert_audit};
 use super::{Store, StoreError, found, on_db};
+use crate::domain::Scope;
+use crate::domain::client::{AuthMethod, Client, EndpointUri, IdTokenAlg, RedirectUri};
 
 /// A client as stored; list-valued fields are JSON arrays in text columns
-/// (portable across both backends) and decoded by the client service.
+/// (portable across both backends). Only [`ClientRow::decode`] turns it
+/// into a [`Client`].
 #[derive(Clone, FromRow)]
-pub struct ClientRow {
-    pub id: String,
-    pub name: String,
-    pub secret_hash: Option<String>,
-    pub token_auth_method: String,
-    pub redirect_uris: String,
-    pub post_logout_redirect_uris: String,
-    pub backchannel_logout_uri: Option<String>,
-    pub first_party: bool,
-    pub scopes: String,
-    pub id_token_alg: String,
-    pub jwks_uri: Option<String>,
-    pub jwks: Option<String>,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
-    pub version: i64,
-    pub require_sms: bool,
+struct ClientRow {
+    id: String,
+    name: String,
+    secret_hash: Option<String>,
+    token_auth_method: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    backchannel_logout_uri: Option<String>,
+    first_party: bool,
+    scopes: String,
+    id_token_alg: String,
+    jwks_uri: Option<String>,
+    jwks: Option<String>,
+    version: i64,
+    require_sms: bool,
 }
 
 const COLUMNS: &str = "id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
-    backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms";
+    backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, version, require_sms";
+
+impl ClientRow {
+    /// Every column parsed with the same types registration uses. A value
+    /// that does not parse is an error, never a default: an unknown auth
+    /// method read as `client_secret_basic`, or a broken redirect list read
+    /// as empty, would silently change what the client may do.
+    ///
+    /// URIs are parsed without the production rule: it applies when they
+    /// are registered, and a deployment that moved to production keeps
+    /// what it registered before.
+    fn decode(self) -> Result<Client, StoreError> {
+        let id = self.id;
+        let corrupt = |field: &'static str, reason: String| StoreError::Corrupt {
+            table: "clients",
+            id: id.clone(),
+            field,
+            reason,
+        };
+        let redirects = |field: &'static str, text: &str| -> Result<Vec<RedirectUri>, StoreError> {
+            serde_json::from_str::<Vec<String>>(text)
+                .map_err(|e| corrupt(field, format!("is not a JSON list of strings: {e}")))?
+                .iter()
+                .map(|u| RedirectUri::parse(u, false).map_err(|why| corrupt(field, format!("{u:?} {why}"))))
+                .collect()
+        };
+        let endpoint = |field: &'static str, text: Option<String>| -> Result<Option<EndpointUri>, StoreError> {
+            text.map(|u| EndpointUri::parse(&u, false).map_err(|why| corrupt(field, format!("{u:?} {why}"))))
+                .transpose()
+        };
+        let token_auth_method = AuthMethod::parse(&self.token_auth_method).map_err(|_| {
+            corrupt("token_auth_method", format!("{:?} is unknown", self.token_auth_method))
+        })?;
+        let id_token_alg = IdTokenAlg::parse(&self.id_token_alg)
+            .map_err(|_| corrupt("id_token_alg", format!("{:?} is unknown", self.id_token_alg)))?;
+        let scopes = Scope::parse(&self.scopes)
+            .map_err(|e| corrupt("scopes", e.reason.to_string()))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let jwks = self
+            .jwks
+            .as_deref()
+            .map(serde_json::from_str::<Value>)
+            .transpose()
+            .map_err(|e| corrupt("jwks", format!("is not JSON: {e}")))?;
+        Ok(Client {
+            redirect_uris: redirects("redirect_uris", &self.redirect_uris)?,
+            post_logout_redirect_uris: redirects(
+                "post_logout_redirect_uris",
+                &self.post_logout_redirect_uris,
+            )?,
+            backchannel_logout_uri: endpoint("backchannel_logout_uri", self.backchannel_logout_uri)?,
+            jwks_uri: endpoint("jwks_uri", self.jwks_uri)?,
+            token_auth_method,
+            id_token_alg,
+            scopes,
+            jwks,
+            name: self.name,
+            secret_hash: self.secret_hash,
+            first_party: self.first_party,
+            version: self.version,
+            require_sms: self.require_sms,
+            id,
+        })
+    }
+}
+
+/// The text columns of a client's list- and object-valued fields.
+struct Encoded {
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    scopes: String,
+    jwks: Option<String>,
+}
+
+fn encode(c: &Client) -> Encoded {
+    Encoded {
+        redirect_uris: json!(c.redirect_uris).to_string(),
+        post_logout_redirect_uris: json!(c.post_logout_redirect_uris).to_string(),
+        scopes: c.scopes.join(" "),
+        jwks: c.jwks.as_ref().map(Value::to_string),
+    }
+}
 
 impl Store {
     /// Registers a client; its audit entry commits with it.
     pub async fn insert_client(
         &self,
-        c: &ClientRow,
+        c: &Client,
+        created_at: OffsetDateTime,
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
+        let e = encode(c);
         on_db!(self, pool => async {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -48,16 +135,16 @@ impl Store {
         .bind(&c.id)
         .bind(&c.name)
         .bind(&c.secret_hash)
-        .bind(&c.token_auth_method)
-        .bind(&c.redirect_uris)
-        .bind(&c.post_logout_redirect_uris)
-        .bind(&c.backchannel_logout_uri)
+        .bind(c.token_auth_method.as_str())
+        .bind(&e.redirect_uris)
+        .bind(&e.post_logout_redirect_uris)
+        .bind(c.backchannel_logout_uri.as_ref().map(EndpointUri::as_str))
         .bind(c.first_party)
-        .bind(&c.scopes)
-        .bind(&c.id_token_alg)
-        .bind(&c.jwks_uri)
-        .bind(&c.jwks)
-        .bind(c.created_at)
+        .bind(&e.scopes)
+        .bind(c.id_token_alg.as_str())
+        .bind(c.jwks_uri.as_ref().map(EndpointUri::as_str))
+        .bind(&e.jwks)
+        .bind(created_at)
         .bind(c.require_sms)
         .execute(&mut *tx)
         .await?;
@@ -67,16 +154,19 @@ impl Store {
         .map_err(|e| StoreError::from_write(e, &["clients", "id"]).into_conflict("client_id"))
     }
 
-    pub async fn client(&self, id: &str) -> Result<Option<ClientRow>, StoreError> {
+    /// The client as stored now; [`StoreError::Corrupt`] when a stored
+    /// value does not parse.
+    pub async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM clients WHERE id = $1");
-        Ok(
-            on_db!(self, pool => sqlx::query_as::<_, ClientRow>(&sql).bind(id).fetch_optional(pool).await?),
-        )
+        let row =
+            on_db!(self, pool => sqlx::query_as::<_, ClientRow>(&sql).bind(id).fetch_optional(pool).await?);
+        row.map(ClientRow::decode).transpose()
     }
 
-    pub async fn list_clients(&self) -> Result<Vec<ClientRow>, StoreError> {
+    pub async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM clients ORDER BY id");
-        Ok(on_db!(self, pool => sqlx::query_as::<_, ClientRow>(&sql).fetch_all(pool).await?))
+        let rows = on_db!(self, pool => sqlx::query_as::<_, ClientRow>(&sql).fetch_all(pool).await?);
+        rows.into_iter().map(ClientRow::decode).collect()
     }
 
     /// Deletes the client and (by cascade) its grants, tokens and consents.
@@ -117,10 +207,11 @@ impl Store {
     /// Replaces the editable fields if the client is still at `version`.
     pub async fn update_client(
         &self,
-        c: &ClientRow,
+        c: &Client,
         version: i64,
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
+        let e = encode(c);
         let now = OffsetDateTime::now_utc();
         let n = on_db!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -132,12 +223,12 @@ impl Store {
             .bind(&c.id)
             .bind(version)
             .bind(&c.name)
-            .bind(&c.redirect_uris)
-            .bind(&c.post_logout_redirect_uris)
-            .bind(&c.backchannel_logout_uri)
+            .bind(&e.redirect_uris)
+            .bind(&e.post_logout_redirect_uris)
+            .bind(c.backchannel_logout_uri.as_ref().map(EndpointUri::as_str))
             .bind(c.first_party)
-            .bind(&c.scopes)
-            .bind(&c.id_token_alg)
+            .bind(&e.scopes)
+            .bind(c.id_token_alg.as_str())
             .bind(now)
             .bind(c.require_sms)
             .execute(&mut *tx)

@@ -50,6 +50,15 @@ pub enum StoreError {
     /// The change would leave no active administrator.
     #[error("the last active administrator cannot be demoted or disabled")]
     LastAdmin,
+    /// A stored value that does not parse (an unknown auth method, a
+    /// broken JSON list …): the read fails instead of guessing a default.
+    #[error("corrupt record in {table} ({id}): {field} {reason}")]
+    Corrupt {
+        table: &'static str,
+        id: String,
+        field: &'static str,
+        reason: String,
+    },
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("migration failed: {0}")]

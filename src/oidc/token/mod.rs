@@ -8,40 +8,20 @@ mod refresh_token;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::client_auth;
 use super::errors::{OAuthError, no_store};
-use super::params::Params;
 use crate::service::tokens::TokenResponse;
 use crate::state::AppState;
-
-/// Reads a form body, insisting on the form content type (RFC 6749 §4.1.3).
-pub fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';').next().is_some_and(|m| {
-                m.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
-        });
-    if !is_form {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    Params::parse(body).map_err(|e| OAuthError::invalid_request(e.to_string()))
-}
 
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    let params = form_params(&headers, &body)?;
+    let params = client_auth::form_params(&headers, &body)?;
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?

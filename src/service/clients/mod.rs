@@ -1,0 +1,432 @@
+//! The client registry: registering relying parties, their secrets, and
+//! checking what a client may do. Registration and update build the same
+//! domain values ([`crate::domain::client`]) through the same parsers here,
+//! then check the same whole-client rules ([`check_client`]).
+
+pub mod cache;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::audit::{Entry, Outcome};
+use super::{Actor, Origin};
+use crate::domain::client::{ClientId, ClientSecret, EndpointUri, IdTokenAlg, RedirectUri};
+use crate::domain::{InvalidValue, Scope};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+// Where the rest of the crate has always found them.
+pub use crate::domain::client::{AuthMethod, Client};
+
+/// Scopes a client may ask for when registration does not say.
+pub const DEFAULT_SCOPES: &str = "openid profile email phone offline_access";
+/// Every scope Tongxing knows.
+pub const KNOWN_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    "offline_access",
+    "admin",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    Invalid(#[from] InvalidValue),
+    #[error("{0}: {1}")]
+    InvalidText(&'static str, String),
+    #[error("client_id is already in use")]
+    Conflict,
+    #[error("no such client")]
+    NotFound,
+    #[error("the client was changed by someone else; read it again and retry")]
+    Stale,
+    #[error("{0}")]
+    Store(StoreError),
+    #[error("random generator: {0}")]
+    Random(#[from] getrandom::Error),
+}
+
+impl From<StoreError> for ClientError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(_) => ClientError::Conflict,
+            StoreError::NotFound => ClientError::NotFound,
+            StoreError::Stale => ClientError::Stale,
+            other => ClientError::Store(other),
+        }
+    }
+}
+
+/// A registration as given (CLI flags or API JSON), not yet parsed.
+/// Debug leaves the secret out.
+#[derive(Default)]
+pub struct NewClient {
+    pub id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub first_party: bool,
+    /// Space-separated; [`DEFAULT_SCOPES`] when empty.
+    pub scopes: Option<String>,
+    pub id_token_alg: Option<String>,
+    /// `None`: client_secret_basic for confidential, none for public.
+    pub token_auth_method: Option<String>,
+    pub public: bool,
+    /// A given secret (otherwise one is generated when the method needs it).
+    pub secret: Option<String>,
+    pub jwks_uri: Option<String>,
+    /// A JWK set (JSON text) for private_key_jwt.
+    pub jwks: Option<String>,
+    pub require_sms: bool,
+}
+
+impl std::fmt::Debug for NewClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewClient")
+            .field("id", &self.id)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("public", &self.public)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+// ── the parsers registration and update share ─────────────────────────
+//
+// Each names the field as the management API's JSON does, so a problem
+// document points at the input to fix, whichever way the value came in.
+
+fn parse_name(raw: &str) -> Result<String, ClientError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ClientError::InvalidText(
+            "name",
+            "must have 1 to 100 characters".into(),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn parse_redirect_uris(
+    field: &'static str,
+    list: &[String],
+    production: bool,
+) -> Result<Vec<RedirectUri>, ClientError> {
+    list.iter()
+        .map(|u| {
+            RedirectUri::parse(u, production)
+                .map_err(|why| ClientError::InvalidText(field, format!("{u:?} {why}")))
+        })
+        .collect()
+}
+
+fn parse_endpoint(
+    field: &'static str,
+    raw: &str,
+    production: bool,
+) -> Result<EndpointUri, ClientError> {
+    EndpointUri::parse(raw, production)
+        .map_err(|why| ClientError::InvalidText(field, format!("{raw:?} {why}")))
+}
+
+fn parse_scopes(raw: &str) -> Result<Vec<String>, ClientError> {
+    let scopes = Scope::parse(raw)?;
+    if let Some(unknown) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(s)) {
+        return Err(ClientError::InvalidText(
+            "scope",
+            format!("unknown scope {unknown:?}"),
+        ));
+    }
+    Ok(scopes.iter().map(str::to_string).collect())
+}
+
+fn parse_secret(given: String) -> Result<ClientSecret, ClientError> {
+    Ok(ClientSecret::parse(given)?)
+}
+
+/// The rules that involve more than one field, checked on the client as
+/// it would be stored, after registration or after an update.
+fn check_client(client: &Client) -> Result<(), ClientError> {
+    let has = |scope: &str| client.scopes.iter().any(|s| s == scope);
+    // An OpenID client is sent back to a redirect URI (OIDC Core §3.1.2.1);
+    // without one only client_credentials is possible.
+    if client.redirect_uris.is_empty() && has("openid") {
+        return Err(ClientError::InvalidText(
+            "redirect_uris",
+            "at least one is required".into(),
+        ));
+    }
+    if client.is_public() && has("admin") {
+        return Err(ClientError::InvalidText(
+            "scope",
+            "a public client cannot have the admin scope".into(),
+        ));
+    }
+    if client.token_auth_method == AuthMethod::PrivateKeyJwt
+        && client.jwks.is_none()
+        && client.jwks_uri.is_none()
+    {
+        return Err(ClientError::InvalidText(
+            "jwks",
+            "private_key_jwt needs --jwks-uri or --jwks-file".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Registers a client. Returns it and the secret when one was generated.
+pub async fn register(
+    state: &AppState,
+    input: NewClient,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<(Client, Option<String>), ClientError> {
+    let production = state.config.is_production();
+    let id = ClientId::parse(&input.id)?;
+    let name = parse_name(&input.name)?;
+    let method = match input.token_auth_method.as_deref() {
+        Some(m) => AuthMethod::parse(m).map_err(|_| {
+            ClientError::InvalidText("token_auth_method", format!("unknown method {m:?}"))
+        })?,
+        None if input.public => AuthMethod::None,
+        None => AuthMethod::ClientSecretBasic,
+    };
+    if input.public != (method == AuthMethod::None) {
+        return Err(ClientError::InvalidText(
+            "token_auth_method",
+            "public clients use none; confidential ones need another method".into(),
+        ));
+    }
+    let redirect_uris = parse_redirect_uris("redirect_uris", &input.redirect_uris, production)?;
+    let post_logout = parse_redirect_uris(
+        "post_logout_redirect_uri",
+        &input.post_logout_redirect_uris,
+        production,
+    )?;
+    let backchannel = input
+        .backchannel_logout_uri
+        .as_deref()
+        .map(|u| parse_endpoint("backchannel_logout_uri", u, production))
+        .transpose()?;
+    let scopes = parse_scopes(input.scopes.as_deref().unwrap_or(DEFAULT_SCOPES))?;
+    let alg = match input.id_token_alg.as_deref() {
+        Some(a) => IdTokenAlg::parse(a)?,
+        None => IdTokenAlg::DEFAULT,
+    };
+    let jwks_uri = input
+        .jwks_uri
+        .as_deref()
+        .map(|u| parse_endpoint("jwks_uri", u, production))
+        .transpose()?;
+    let jwks = match &input.jwks {
+        Some(text) => {
+            let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(text)
+                .map_err(|e| ClientError::InvalidText("jwks", format!("not a JWK set: {e}")))?;
+            if set.keys.is_empty() {
+                return Err(ClientError::InvalidText("jwks", "has no keys".into()));
+            }
+            Some(
+                serde_json::from_str::<Value>(text)
+                    .map_err(|e| ClientError::InvalidText("jwks", format!("not JSON: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let mut client = Client {
+        id: id.into_string(),
+        name,
+        secret_hash: None,
+        token_auth_method: method,
+        redirect_uris,
+        post_logout_redirect_uris: post_logout,
+        backchannel_logout_uri: backchannel,
+        first_party: input.first_party,
+        scopes,
+        id_token_alg: alg,
+        jwks_uri,
+        jwks,
+        version: 1,
+        require_sms: input.require_sms,
+    };
+    check_client(&client)?;
+    let generated = if method.uses_secret() {
+        let (secret, generated) = match input.secret {
+            Some(given) => (parse_secret(given)?, None),
+            None => {
+                let s = ClientSecret::generate()?;
+                (s.clone(), Some(s.into_exposed()))
+            }
+        };
+        client.secret_hash = Some(secret.hash());
+        generated
+    } else {
+        None
+    };
+    let now = OffsetDateTime::now_utc();
+    let audit = Entry::new("client.created", Outcome::Success)
+        .actor(actor)
+        .origin(origin)
+        .detail(json!({ "client_id": client.id, "token_auth_method": method.as_str(), "first_party": client.first_party }))
+        .finish();
+    state.store.insert_client(&client, now, &audit).await?;
+    Ok((client, generated))
+}
+
+/// The client as stored now. Client authentication always uses this, so a
+/// rotated secret or a removed client stops working at once on every node.
+pub async fn find(state: &AppState, id: &str) -> Result<Option<Client>, StoreError> {
+    match state.store.client(id).await? {
+        Some(client) => {
+            state.clients.put(&client);
+            Ok(Some(client))
+        }
+        None => {
+            state.clients.forget(id);
+            Ok(None)
+        }
+    }
+}
+
+/// The client, possibly as read up to [`cache::CLIENT_TTL`] ago: for the browser
+/// flows (authorize, consent, logout), where a few seconds of staleness
+/// in names and URIs is harmless — the code is only redeemed at the token
+/// endpoint, which authenticates against the fresh record.
+pub async fn find_cached(state: &AppState, id: &str) -> Result<Option<Client>, StoreError> {
+    match state.clients.get(id) {
+        Some(c) => Ok(Some(c)),
+        None => find(state, id).await,
+    }
+}
+
+pub async fn list(state: &AppState) -> Result<Vec<Client>, StoreError> {
+    state.store.list_clients().await
+}
+
+pub async fn remove(
+    state: &AppState,
+    id: &str,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<(), ClientError> {
+    let audit = Entry::new("client.removed", Outcome::Success)
+        .actor(actor)
+        .origin(origin)
+        .detail(json!({ "client_id": id }))
+        .finish();
+    state.store.delete_client(id, &audit).await?;
+    state.clients.forget(id);
+    Ok(())
+}
+
+/// A new secret for a confidential client; the old one stops working.
+pub async fn rotate_secret(
+    state: &AppState,
+    id: &str,
+    given: Option<String>,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<Option<String>, ClientError> {
+    let client = find(state, id).await?.ok_or(ClientError::NotFound)?;
+    if !client.token_auth_method.uses_secret() {
+        return Err(ClientError::InvalidText(
+            "client",
+            format!("uses {}, not a secret", client.token_auth_method.as_str()),
+        ));
+    }
+    let (secret, generated) = match given {
+        Some(given) => (parse_secret(given)?, None),
+        None => {
+            let s = ClientSecret::generate()?;
+            (s.clone(), Some(s.into_exposed()))
+        }
+    };
+    let audit = Entry::new("client.secret_rotated", Outcome::Success)
+        .actor(actor)
+        .origin(origin)
+        .detail(json!({ "client_id": id }))
+        .finish();
+    state
+        .store
+        .set_client_secret(id, &secret.hash(), &audit)
+        .await?;
+    state.clients.forget(id);
+    Ok(generated)
+}
+
+/// Changes to a client; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ClientUpdate {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// `Some(None)` removes it.
+    pub backchannel_logout_uri: Option<Option<String>>,
+    pub first_party: Option<bool>,
+    pub scopes: Option<String>,
+    pub id_token_alg: Option<String>,
+    pub require_sms: Option<bool>,
+}
+
+/// Applies `change` to the client if it is still at `version`. Every
+/// changed value goes through the parser registration uses, and the
+/// result through the same [`check_client`].
+pub async fn update(
+    state: &AppState,
+    id: &str,
+    version: i64,
+    change: ClientUpdate,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<Client, ClientError> {
+    let production = state.config.is_production();
+    let mut client = state.store.client(id).await?.ok_or(ClientError::NotFound)?;
+    let mut fields = Vec::new();
+    if let Some(name) = change.name {
+        client.name = parse_name(&name)?;
+        fields.push("name");
+    }
+    if let Some(uris) = change.redirect_uris {
+        client.redirect_uris = parse_redirect_uris("redirect_uris", &uris, production)?;
+        fields.push("redirect_uris");
+    }
+    if let Some(uris) = change.post_logout_redirect_uris {
+        client.post_logout_redirect_uris =
+            parse_redirect_uris("post_logout_redirect_uri", &uris, production)?;
+        fields.push("post_logout_redirect_uris");
+    }
+    if let Some(uri) = change.backchannel_logout_uri {
+        client.backchannel_logout_uri = uri
+            .as_deref()
+            .map(|u| parse_endpoint("backchannel_logout_uri", u, production))
+            .transpose()?;
+        fields.push("backchannel_logout_uri");
+    }
+    if let Some(fp) = change.first_party {
+        client.first_party = fp;
+        fields.push("first_party");
+    }
+    if let Some(scopes) = change.scopes {
+        client.scopes = parse_scopes(&scopes)?;
+        fields.push("scopes");
+    }
+    if let Some(r) = change.require_sms {
+        client.require_sms = r;
+        fields.push("require_sms");
+    }
+    if let Some(alg) = change.id_token_alg {
+        client.id_token_alg = IdTokenAlg::parse(&alg)?;
+        fields.push("id_token_alg");
+    }
+    check_client(&client)?;
+    let audit = Entry::new("client.updated", Outcome::Success)
+        .actor(actor)
+        .origin(origin)
+        .detail(json!({ "client_id": id, "fields": fields }))
+        .finish();
+    state.store.update_client(&client, version, &audit).await?;
+    state.clients.forget(id);
+    find(state, id).await?.ok_or(ClientError::NotFound)
+}
