@@ -407,7 +407,7 @@ async fn manage_clients_keys_and_read_the_audit_log() {
         .await;
     assert_eq!(
         (status, bad["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("redirect_uri"))
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("redirect_uris"))
     );
     let (_, wiki) = api.get("/api/v1/clients/wiki").await;
     let version = wiki["version"].as_i64().unwrap();

@@ -11,6 +11,7 @@ mod admin_console;
 mod backchannel;
 mod captcha;
 mod cli;
+mod clients;
 mod clients_cli;
 mod demo_apps;
 mod i18n;
