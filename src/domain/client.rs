@@ -349,7 +349,10 @@ mod tests {
 
     #[test]
     fn client_ids() {
-        assert_eq!(ClientId::parse(" mail-2.demo_x ").unwrap().as_str(), "mail-2.demo_x");
+        assert_eq!(
+            ClientId::parse(" mail-2.demo_x ").unwrap().as_str(),
+            "mail-2.demo_x"
+        );
         assert!(ClientId::parse(&"a".repeat(128)).is_ok());
         for bad in ["", "  ", "bad id", "a/b", "a:b", "邮件", "a%20"] {
             let e = ClientId::parse(bad).unwrap_err();
@@ -460,7 +463,10 @@ mod tests {
         };
         assert!(client.secret_matches(given.expose()));
         assert!(!client.secret_matches(generated.expose()));
-        assert!(!sample().secret_matches(given.expose()), "no hash, no match");
+        assert!(
+            !sample().secret_matches(given.expose()),
+            "no hash, no match"
+        );
         assert_ne!(given.hash(), given.expose());
     }
 

@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::errors::OAuthError;
 use super::params::Params;
 use crate::crypto::jws::Parsed;
-use crate::routes;
 use crate::domain::client::{AuthMethod, Client};
+use crate::routes;
 use crate::service::clients;
 use crate::state::AppState;
 

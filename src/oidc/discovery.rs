@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::crypto::jws::Alg;
+use crate::domain::client::AuthMethod;
 use crate::oidc::errors::OAuthError;
 use crate::routes;
-use crate::domain::client::AuthMethod;
 use crate::service::tokens::ACR_VALUES;
 use crate::state::AppState;
 

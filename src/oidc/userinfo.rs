@@ -31,7 +31,10 @@ fn challenge(status: StatusCode, error: Option<(ErrorCode, &str)>) -> Response {
 }
 
 fn invalid_request(why: &str) -> Response {
-    challenge(StatusCode::BAD_REQUEST, Some((ErrorCode::InvalidRequest, why)))
+    challenge(
+        StatusCode::BAD_REQUEST,
+        Some((ErrorCode::InvalidRequest, why)),
+    )
 }
 
 /// The bearer token from the header or (POST) the form body, not both.

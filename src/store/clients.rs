@@ -54,18 +54,32 @@ impl ClientRow {
             serde_json::from_str::<Vec<String>>(text)
                 .map_err(|e| corrupt(field, format!("is not a JSON list of strings: {e}")))?
                 .iter()
-                .map(|u| RedirectUri::parse(u, false).map_err(|why| corrupt(field, format!("{u:?} {why}"))))
+                .map(|u| {
+                    RedirectUri::parse(u, false)
+                        .map_err(|why| corrupt(field, format!("{u:?} {why}")))
+                })
                 .collect()
         };
-        let endpoint = |field: &'static str, text: Option<String>| -> Result<Option<EndpointUri>, StoreError> {
-            text.map(|u| EndpointUri::parse(&u, false).map_err(|why| corrupt(field, format!("{u:?} {why}"))))
-                .transpose()
+        let endpoint = |field: &'static str,
+                        text: Option<String>|
+         -> Result<Option<EndpointUri>, StoreError> {
+            text.map(|u| {
+                EndpointUri::parse(&u, false).map_err(|why| corrupt(field, format!("{u:?} {why}")))
+            })
+            .transpose()
         };
         let token_auth_method = AuthMethod::parse(&self.token_auth_method).map_err(|_| {
-            corrupt("token_auth_method", format!("{:?} is unknown", self.token_auth_method))
+            corrupt(
+                "token_auth_method",
+                format!("{:?} is unknown", self.token_auth_method),
+            )
         })?;
-        let id_token_alg = IdTokenAlg::parse(&self.id_token_alg)
-            .map_err(|_| corrupt("id_token_alg", format!("{:?} is unknown", self.id_token_alg)))?;
+        let id_token_alg = IdTokenAlg::parse(&self.id_token_alg).map_err(|_| {
+            corrupt(
+                "id_token_alg",
+                format!("{:?} is unknown", self.id_token_alg),
+            )
+        })?;
         let scopes = Scope::parse(&self.scopes)
             .map_err(|e| corrupt("scopes", e.reason.to_string()))?
             .iter()
@@ -83,7 +97,10 @@ impl ClientRow {
                 "post_logout_redirect_uris",
                 &self.post_logout_redirect_uris,
             )?,
-            backchannel_logout_uri: endpoint("backchannel_logout_uri", self.backchannel_logout_uri)?,
+            backchannel_logout_uri: endpoint(
+                "backchannel_logout_uri",
+                self.backchannel_logout_uri,
+            )?,
             jwks_uri: endpoint("jwks_uri", self.jwks_uri)?,
             token_auth_method,
             id_token_alg,
@@ -158,14 +175,14 @@ impl Store {
     /// value does not parse.
     pub async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM clients WHERE id = $1");
-        let row =
-            on_db!(self, pool => sqlx::query_as::<_, ClientRow>(&sql).bind(id).fetch_optional(pool).await?);
+        let row = on_db!(self, pool => sqlx::query_as::<_, ClientRow>(&sql).bind(id).fetch_optional(pool).await?);
         row.map(ClientRow::decode).transpose()
     }
 
     pub async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM clients ORDER BY id");
-        let rows = on_db!(self, pool => sqlx::query_as::<_, ClientRow>(&sql).fetch_all(pool).await?);
+        let rows =
+            on_db!(self, pool => sqlx::query_as::<_, ClientRow>(&sql).fetch_all(pool).await?);
         rows.into_iter().map(ClientRow::decode).collect()
     }
 

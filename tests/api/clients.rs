@@ -171,13 +171,21 @@ async fn a_corrupt_client_record_is_an_error_not_a_default() {
         let secret = rp.secret.unwrap();
         // Positive control: the client works before the damage.
         assert!(clients::find(&app.state, &id).await.unwrap().is_some());
-        assert_eq!(client_credentials(&app, &id, &secret).await.0, StatusCode::OK);
-        assert_eq!(api.get(&format!("/api/v1/clients/{id}")).await.0, StatusCode::OK);
+        assert_eq!(
+            client_credentials(&app, &id, &secret).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            api.get(&format!("/api/v1/clients/{id}")).await.0,
+            StatusCode::OK
+        );
 
         execute(&app, sql, &id).await;
 
         match clients::find(&app.state, &id).await {
-            Err(StoreError::Corrupt { field: f, id: i, .. }) => {
+            Err(StoreError::Corrupt {
+                field: f, id: i, ..
+            }) => {
                 assert_eq!((f, i.as_str()), (field, id.as_str()));
             }
             other => panic!("{field}: {other:?}"),

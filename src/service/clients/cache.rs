@@ -122,6 +122,10 @@ mod tests {
             cache.cached_jwks("https://k.example/jwks", true).is_some(),
             "just fetched counts as fresh"
         );
-        assert!(cache.cached_jwks("https://other.example/jwks", false).is_none());
+        assert!(
+            cache
+                .cached_jwks("https://other.example/jwks", false)
+                .is_none()
+        );
     }
 }
