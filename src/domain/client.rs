@@ -310,8 +310,9 @@ pub struct Client {
     pub scopes: Vec<String>,
     pub id_token_alg: IdTokenAlg,
     pub jwks_uri: Option<EndpointUri>,
+    /// Public keys registered inline (private_key_jwt, RFC 7523 §2.2).
     #[serde(skip)]
-    pub jwks: Option<Value>,
+    pub jwks: Option<jsonwebtoken::jwk::JwkSet>,
     pub version: i64,
     /// Sign-ins for this client always need SMS step-up.
     pub require_sms: bool,

@@ -179,8 +179,7 @@ pub async fn token_request(
 /// client may have just rotated its key).
 async fn client_keys(state: &AppState, client: &Client, fresh: bool) -> Result<JwkSet, OAuthError> {
     if let Some(set) = &client.jwks {
-        return serde_json::from_value(set.clone())
-            .map_err(|_| OAuthError::invalid_client("registered JWK set is unusable", false));
+        return Ok(set.clone());
     }
     let Some(uri) = &client.jwks_uri else {
         return Err(OAuthError::invalid_client("client has no keys", false));

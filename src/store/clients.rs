@@ -1,6 +1,7 @@
 //! Registered relying parties.
 
-use serde_json::{Value, json};
+use jsonwebtoken::jwk::JwkSet;
+use serde_json::json;
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
@@ -88,9 +89,9 @@ impl ClientRow {
         let jwks = self
             .jwks
             .as_deref()
-            .map(serde_json::from_str::<Value>)
+            .map(serde_json::from_str::<JwkSet>)
             .transpose()
-            .map_err(|e| corrupt("jwks", format!("is not JSON: {e}")))?;
+            .map_err(|e| corrupt("jwks", format!("is not a JWK set: {e}")))?;
         Ok(Client {
             redirect_uris: redirects("redirect_uris", &self.redirect_uris)?,
             post_logout_redirect_uris: redirects(
@@ -129,7 +130,7 @@ fn encode(c: &Client) -> Encoded {
         redirect_uris: json!(c.redirect_uris).to_string(),
         post_logout_redirect_uris: json!(c.post_logout_redirect_uris).to_string(),
         scopes: c.scopes.join(" "),
-        jwks: c.jwks.as_ref().map(Value::to_string),
+        jwks: c.jwks.as_ref().map(|set| json!(set).to_string()),
     }
 }
 

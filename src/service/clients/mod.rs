@@ -5,7 +5,7 @@
 
 pub mod cache;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 
 use super::audit::{Entry, Outcome};
@@ -143,8 +143,18 @@ fn parse_scopes(raw: &str) -> Result<Vec<String>, ClientError> {
     Ok(scopes.iter().map(str::to_string).collect())
 }
 
-fn parse_secret(given: String) -> Result<ClientSecret, ClientError> {
-    Ok(ClientSecret::parse(given)?)
+/// The given secret, parsed, or a generated one; the second value is the
+/// generated secret in clear, to show once.
+fn secret_or_generate(
+    given: Option<String>,
+) -> Result<(ClientSecret, Option<String>), ClientError> {
+    match given {
+        Some(given) => Ok((ClientSecret::parse(given)?, None)),
+        None => {
+            let s = ClientSecret::generate()?;
+            Ok((s.clone(), Some(s.into_exposed())))
+        }
+    }
 }
 
 /// The rules that involve more than one field, checked on the client as
@@ -228,10 +238,7 @@ pub async fn register(
             if set.keys.is_empty() {
                 return Err(ClientError::InvalidText("jwks", "has no keys".into()));
             }
-            Some(
-                serde_json::from_str::<Value>(text)
-                    .map_err(|e| ClientError::InvalidText("jwks", format!("not JSON: {e}")))?,
-            )
+            Some(set)
         }
         None => None,
     };
@@ -253,13 +260,7 @@ pub async fn register(
     };
     check_client(&client)?;
     let generated = if method.uses_secret() {
-        let (secret, generated) = match input.secret {
-            Some(given) => (parse_secret(given)?, None),
-            None => {
-                let s = ClientSecret::generate()?;
-                (s.clone(), Some(s.into_exposed()))
-            }
-        };
+        let (secret, generated) = secret_or_generate(input.secret)?;
         client.secret_hash = Some(secret.hash());
         generated
     } else {
@@ -336,13 +337,7 @@ pub async fn rotate_secret(
             format!("uses {}, not a secret", client.token_auth_method.as_str()),
         ));
     }
-    let (secret, generated) = match given {
-        Some(given) => (parse_secret(given)?, None),
-        None => {
-            let s = ClientSecret::generate()?;
-            (s.clone(), Some(s.into_exposed()))
-        }
-    };
+    let (secret, generated) = secret_or_generate(given)?;
     let audit = Entry::new("client.secret_rotated", Outcome::Success)
         .actor(actor)
         .origin(origin)
