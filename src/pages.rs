@@ -123,8 +123,8 @@ fn error_message(t: &Text, page: &ErrorPage) -> String {
         ErrorPage::Csrf => t.error_csrf.into(),
         ErrorPage::Forbidden => t.admin_forbidden.into(),
         ErrorPage::BadRequest => t.error_bad_request.into(),
-        ErrorPage::TooMany(wait) => format!("{} {}", t.error_too_many, t.duration(*wait)),
-        ErrorPage::BadClientRequest(detail) => format!("{} ({detail})", t.error_bad_client_request),
+        ErrorPage::TooMany(wait) => (t.error_too_many)(*wait),
+        ErrorPage::BadClientRequest(detail) => (t.error_bad_client_request)(detail),
         ErrorPage::Unavailable => t.error_unavailable.into(),
         ErrorPage::Internal => t.error_internal.into(),
     }

@@ -83,14 +83,8 @@ fn refusal(t: &crate::i18n::Text, e: EmailError) -> Result<(StatusCode, String),
         ),
         EmailError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, t.email_invalid.into()),
         EmailError::Unchanged => (StatusCode::UNPROCESSABLE_ENTITY, t.email_unchanged.into()),
-        EmailError::Locked(w) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("{} {}", t.login_locked, t.duration(w)),
-        ),
-        EmailError::TooSoon(w) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("{} {}", t.step_up_wait, t.duration(w)),
-        ),
+        EmailError::Locked(w) => (StatusCode::TOO_MANY_REQUESTS, (t.login_locked)(w)),
+        EmailError::TooSoon(w) => (StatusCode::TOO_MANY_REQUESTS, (t.step_up_wait)(w)),
         EmailError::Taken => (StatusCode::CONFLICT, t.email_taken.into()),
         EmailError::Delivery => (
             StatusCode::SERVICE_UNAVAILABLE,

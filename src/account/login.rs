@@ -118,7 +118,7 @@ pub async fn submit(
             ctx.chrome().await?,
         ),
         Err(LoginError::Locked(wait)) => {
-            let message = format!("{} {}", t.login_locked, t.duration(wait));
+            let message = (t.login_locked)(wait);
             let mut response = again(StatusCode::TOO_MANY_REQUESTS, message, ctx.chrome().await?)?;
             set_retry_after(&mut response, wait);
             Ok(response)

@@ -22,7 +22,7 @@ pub(crate) fn send_refusal(t: &Text, e: SendError) -> Result<(StatusCode, String
     Ok(match e {
         SendError::TooSoon(w) => (
             StatusCode::TOO_MANY_REQUESTS,
-            format!("{} {}", t.step_up_wait, t.duration(w)),
+            (t.step_up_wait)(w),
             w.as_secs(),
         ),
         SendError::DailyLimit | SendError::AddressLimit => (
@@ -46,7 +46,7 @@ pub(crate) fn send_refusal(t: &Text, e: SendError) -> Result<(StatusCode, String
 /// The message for a code that was not accepted.
 pub(crate) fn verify_refusal(t: &Text, e: VerifyError) -> Result<String, PageError> {
     match e {
-        VerifyError::Wrong(left) => Ok(format!("{} {left}", t.step_up_wrong)),
+        VerifyError::Wrong(left) => Ok((t.step_up_wrong)(left)),
         VerifyError::NoCode => Ok(t.step_up_no_code.to_string()),
         VerifyError::Internal(e) => Err(PageError::Internal(e)),
     }

@@ -98,7 +98,7 @@ pub async fn submit(
             }
             Err(PasswordChangeError::WrongCurrent) => vec![t.password_wrong_current.into()],
             Err(PasswordChangeError::Locked(w)) => {
-                vec![format!("{} {}", t.login_locked, t.duration(w))]
+                vec![(t.login_locked)(w)]
             }
             Err(PasswordChangeError::Account(AccountError::WeakPassword(_, violations))) => {
                 violations

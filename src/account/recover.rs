@@ -148,10 +148,9 @@ pub async fn start(
             StatusCode::UNPROCESSABLE_ENTITY,
             t.recover_captcha_wrong.to_string(),
         ),
-        Err(StartError::TooMany(wait)) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("{} {}", t.recover_too_many, t.duration(wait)),
-        ),
+        Err(StartError::TooMany(wait)) => {
+            (StatusCode::TOO_MANY_REQUESTS, (t.recover_too_many)(wait))
+        }
         Err(StartError::Internal(e)) => return Err(PageError::Internal(e)),
     };
     let mut page = RecoverPage::new(&state, &ctx, Step::Start)
@@ -251,19 +250,15 @@ pub async fn send_link(
             StatusCode::OK,
             RecoverPage::new(&state, &ctx, Step::MailSent)
                 .await?
-                .notice(format!(
-                    "{} {}",
-                    t.recover_mail_sent,
-                    t.duration(std::time::Duration::from_secs(
-                        state.config.mail.recovery_link_minutes * 60
-                    ))
-                )),
+                .notice((t.recover_mail_sent)(std::time::Duration::from_secs(
+                    state.config.mail.recovery_link_minutes * 60,
+                ))),
         ),
         Err(LinkSendError::TooSoon(w)) => (
             StatusCode::TOO_MANY_REQUESTS,
             RecoverPage::new(&state, &ctx, Step::Method)
                 .await?
-                .error(format!("{} {}", t.step_up_wait, t.duration(w))),
+                .error((t.step_up_wait)(w)),
         ),
         Err(LinkSendError::DailyLimit) => (
             StatusCode::TOO_MANY_REQUESTS,

@@ -20,6 +20,7 @@ use crate::crypto::random;
 use crate::domain::PhoneNumber;
 use crate::ephemeral::EphemeralError;
 use crate::i18n::Lang;
+use crate::i18n::sms::Sms;
 use crate::ports::sms::{SmsError, SmsMessage};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -64,6 +65,8 @@ pub enum SendError {
     Store(#[from] StoreError),
     #[error("random: {0}")]
     Random(#[from] getrandom::Error),
+    #[error("rendering the SMS: {0}")]
+    Render(#[from] askama::Error),
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -157,22 +160,11 @@ fn new_code() -> Result<String, getrandom::Error> {
     ))
 }
 
-/// The SMS text, in the user's language. A recovery code says what it
-/// is for, so nobody reads it out to a caller "from the passport desk".
-pub fn message_text(lang: Lang, purpose: Purpose, code: &str, minutes: u64) -> String {
-    match (lang, purpose) {
-        (Lang::ZhCn, Purpose::Recovery) => format!(
-            "【通行证】您正在找回通行证密码，验证码是 {code}，{minutes} 分钟内有效。如非本人操作请忽略，切勿告诉他人。"
-        ),
-        (Lang::ZhCn, _) => {
-            format!("【通行证】您的验证码是 {code}，{minutes} 分钟内有效。请勿告诉他人。")
-        }
-        (Lang::En, Purpose::Recovery) => format!(
-            "[Passport] Someone is resetting your passport password. The code is {code}, valid for {minutes} minutes. If it was not you, ignore this; never share the code."
-        ),
-        (Lang::En, _) => format!(
-            "[Passport] Your verification code is {code}. It is valid for {minutes} minutes. Do not share it."
-        ),
+/// The SMS that carries `code` for `purpose`.
+fn code_sms(purpose: Purpose, code: &str, minutes: u64) -> Sms<'_> {
+    match purpose {
+        Purpose::Recovery => Sms::RecoveryCode { code, minutes },
+        Purpose::Login | Purpose::PhoneChange | Purpose::Unbind => Sms::Code { code, minutes },
     }
 }
 
@@ -289,7 +281,7 @@ pub async fn send_to(
     let minutes = c.code_ttl_secs.div_ceil(60);
     let message = SmsMessage {
         to: phone.as_str().into(),
-        text: message_text(lang, purpose, &code, minutes),
+        text: code_sms(purpose, &code, minutes).text(lang)?,
         purpose: purpose.as_str().into(),
         params: vec![code.clone(), minutes.to_string()],
     };
@@ -428,15 +420,13 @@ mod tests {
             assert_eq!(c.len(), 6);
             assert!(c.bytes().all(|b| b.is_ascii_digit()));
         }
-        assert!(
-            message_text(Lang::ZhCn, Purpose::Login, "123456", 5).contains("123456")
-                && message_text(Lang::ZhCn, Purpose::Login, "1", 5).contains("分钟")
-        );
-        assert!(
-            message_text(Lang::En, Purpose::Login, "123456", 5).contains("valid for 5 minutes")
-        );
-        assert!(message_text(Lang::ZhCn, Purpose::Recovery, "123456", 5).contains("找回"));
-        assert!(message_text(Lang::En, Purpose::Recovery, "123456", 5).contains("resetting your"));
+        let text = |lang, purpose| code_sms(purpose, "123456", 5).text(lang).unwrap();
+        assert!(text(Lang::ZhCn, Purpose::Login).contains("123456"));
+        assert!(text(Lang::ZhCn, Purpose::Login).contains("5 分钟"));
+        assert!(text(Lang::En, Purpose::Login).contains("valid for 5 minutes"));
+        assert!(text(Lang::ZhCn, Purpose::Recovery).contains("找回"));
+        assert!(text(Lang::En, Purpose::Recovery).contains("resetting your"));
+        assert!(text(Lang::En, Purpose::Unbind).contains("123456"));
         assert_ne!(hash("a", "123456"), hash("b", "123456"), "salted");
     }
 }

@@ -1,5 +1,7 @@
-//! The passport's letters: what each message says, in the user's language,
-//! as text and HTML (templates/emails/), and how it is sent and audited.
+//! The passport's letters: which there are, how each is composed in the
+//! user's language as text and HTML (the words are templates in
+//! templates/emails/, one file per language and part), and how it is sent
+//! and audited.
 //! Delivery itself is the mail port's job ([`crate::ports::mail`]).
 
 use askama::Template;
@@ -47,225 +49,83 @@ impl Letter {
             Letter::EmailChanged { .. } => "email_changed_notice",
         }
     }
-}
 
-/// `2026-11-22 08:30 UTC`: unambiguous wherever the reader is.
-pub fn when(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
-}
-
-struct Body {
-    subject: String,
-    paragraphs: Vec<String>,
-    link: Option<String>,
-    link_label: &'static str,
-}
-
-fn body(letter: &Letter, lang: Lang, account: &str) -> Body {
-    let zh = lang == Lang::ZhCn;
-    let (subject, paragraphs, link, link_label) = match letter {
-        Letter::RecoveryLink { link, minutes } => (
-            if zh {
-                "通行证：重置密码"
-            } else {
-                "Passport: reset your password"
-            },
-            if zh {
-                vec![
-                    format!(
-                        "我们收到了为通行证账号 {account} 重置密码的请求。请点击下面的链接设置新密码，链接在 {minutes} 分钟内有效，且只能使用一次。"
-                    ),
-                    "重置后，该账号在所有设备上的登录都将退出，下次登录需要短信验证。".into(),
-                    "如果这不是您本人的操作，请忽略本邮件，您的密码不会改变。".into(),
-                ]
-            } else {
-                vec![
-                    format!("We received a request to reset the password of the passport account {account}. Follow the link below to set a new one. It is valid for {minutes} minutes and works once."),
-                    "After the reset every sign-in of the account ends, and the next sign-in asks for an SMS code.".into(),
-                    "If you did not ask for this, ignore this message; your password stays as it is.".into(),
-                ]
-            },
-            Some(link.clone()),
-            if zh {
-                "设置新密码"
-            } else {
-                "Set a new password"
-            },
-        ),
-        Letter::ConfirmEmail { link, hours } => (
-            if zh {
-                "通行证：确认密保邮箱"
-            } else {
-                "Passport: confirm your security e-mail"
-            },
-            if zh {
-                vec![
-                    format!(
-                        "通行证账号 {account} 申请将本邮箱设为密保邮箱，用于找回密码。请点击下面的链接确认，链接在 {hours} 小时内有效。"
-                    ),
-                    "如果这不是您本人的操作，请忽略本邮件，本邮箱不会被绑定。".into(),
-                ]
-            } else {
-                vec![
-                    format!("The passport account {account} asked to use this address as its security e-mail, for password recovery. Follow the link below to confirm. It is valid for {hours} hours."),
-                    "If you did not ask for this, ignore this message; the address will not be linked.".into(),
-                ]
-            },
-            Some(link.clone()),
-            if zh {
-                "确认密保邮箱"
-            } else {
-                "Confirm this address"
-            },
-        ),
-        Letter::PasswordReset { at } => (
-            if zh {
-                "通行证：密码已重置"
-            } else {
-                "Passport: your password was reset"
-            },
-            if zh {
-                vec![
-                    format!(
-                        "通行证账号 {account} 的密码已于 {} 通过短信验证码重置，所有设备上的登录均已退出。",
-                        when(*at)
-                    ),
-                    "如果这不是您本人的操作，请立即联系管理员。".into(),
-                ]
-            } else {
-                vec![
-                    format!(
-                        "The password of the passport account {account} was reset with an SMS code at {}. Every sign-in of the account has ended.",
-                        when(*at)
-                    ),
-                    "If this was not you, contact the administrators at once.".into(),
-                ]
-            },
-            None,
-            "",
-        ),
-        Letter::EmailChanged { to_masked } => (
-            if zh {
-                "通行证：密保邮箱已更改"
-            } else {
-                "Passport: your security e-mail changed"
-            },
-            match (zh, to_masked) {
-                (true, Some(to)) => vec![
-                    format!(
-                        "通行证账号 {account} 的密保邮箱已由本邮箱更改为 {to}。本邮箱今后不能再用于找回密码。"
-                    ),
-                    "如果这不是您本人的操作，请立即联系管理员。".into(),
-                ],
-                (true, None) => vec![
-                    format!(
-                        "本邮箱已不再是通行证账号 {account} 的密保邮箱，今后不能再用于找回密码。"
-                    ),
-                    "如果这不是您本人的操作，请立即联系管理员。".into(),
-                ],
-                (false, Some(to)) => vec![
-                    format!(
-                        "The security e-mail of the passport account {account} changed from this address to {to}. This address can no longer be used to recover the password."
-                    ),
-                    "If this was not you, contact the administrators at once.".into(),
-                ],
-                (false, None) => vec![
-                    format!(
-                        "This address is no longer the security e-mail of the passport account {account} and can no longer be used to recover the password."
-                    ),
-                    "If this was not you, contact the administrators at once.".into(),
-                ],
-            },
-            None,
-            "",
-        ),
-    };
-    Body {
-        subject: subject.to_string(),
-        paragraphs,
-        link,
-        link_label,
+    fn link(&self) -> Option<&str> {
+        match self {
+            Letter::RecoveryLink { link, .. } | Letter::ConfirmEmail { link, .. } => Some(link),
+            Letter::PasswordReset { .. } | Letter::EmailChanged { .. } => None,
+        }
     }
 }
 
-#[derive(Template)]
-#[template(path = "emails/letter.html")]
-struct HtmlLetter<'a> {
-    lang_tag: &'a str,
-    brand: &'a str,
-    subject: &'a str,
-    greeting: &'a str,
-    paragraphs: &'a [String],
+/// What the letter templates see.
+struct Words<'a> {
+    letter: &'a Letter,
+    lang: Lang,
+    /// The account the letter is about.
+    account: &'a str,
+    /// Whom the letter greets.
+    name: &'a str,
+    /// The link the letter carries, if any.
     link: Option<&'a str>,
-    link_label: &'a str,
-    link_fallback: &'a str,
-    footer: &'a str,
+}
+
+/// The subject: the HTML part's title, sent as it is (no HTML escaping).
+#[derive(Template)]
+enum Subject<'a> {
+    #[template(path = "emails/zh-CN.html", block = "subject", escape = "none")]
+    ZhCn { w: &'a Words<'a> },
+    #[template(path = "emails/en.html", block = "subject", escape = "none")]
+    En { w: &'a Words<'a> },
 }
 
 #[derive(Template)]
-#[template(path = "emails/letter.txt")]
-struct TextLetter<'a> {
-    greeting: &'a str,
-    paragraphs: &'a [String],
-    link: Option<&'a str>,
-    link_label: &'a str,
-    footer: &'a str,
+enum TextPart<'a> {
+    #[template(path = "emails/zh-CN.txt")]
+    ZhCn { w: &'a Words<'a> },
+    #[template(path = "emails/en.txt")]
+    En { w: &'a Words<'a> },
 }
 
-/// The message for `user` at `to`, in `lang`.
+#[derive(Template)]
+enum HtmlPart<'a> {
+    #[template(path = "emails/zh-CN.html")]
+    ZhCn { w: &'a Words<'a> },
+    #[template(path = "emails/en.html")]
+    En { w: &'a Words<'a> },
+}
+
+/// The message for `user` at `to`, in `lang`: the words are the
+/// templates `templates/emails/{zh-CN,en}.{txt,html}`, around the shared
+/// layout (`layout.txt`, `layout.html`).
 pub fn compose(
     letter: &Letter,
     lang: Lang,
     user: &User,
     to: &str,
 ) -> Result<MailMessage, askama::Error> {
-    let zh = lang == Lang::ZhCn;
-    let b = body(letter, lang, &user.username);
-    let greeting = if zh {
-        format!("{}，您好：", user.display_name)
-    } else {
-        format!("Dear {},", user.display_name)
+    let w = &Words {
+        letter,
+        lang,
+        account: &user.username,
+        name: &user.display_name,
+        link: letter.link(),
     };
-    let footer = if zh {
-        "这是通行证自动发送的邮件，请勿回复。"
-    } else {
-        "This message was sent automatically by the passport; please do not reply."
+    let (subject, text, html) = match lang {
+        Lang::ZhCn => (
+            Subject::ZhCn { w }.render()?,
+            TextPart::ZhCn { w }.render()?,
+            HtmlPart::ZhCn { w }.render()?,
+        ),
+        Lang::En => (
+            Subject::En { w }.render()?,
+            TextPart::En { w }.render()?,
+            HtmlPart::En { w }.render()?,
+        ),
     };
-    let html = HtmlLetter {
-        lang_tag: lang.tag(),
-        brand: lang.text().brand,
-        subject: &b.subject,
-        greeting: &greeting,
-        paragraphs: &b.paragraphs,
-        link: b.link.as_deref(),
-        link_label: b.link_label,
-        link_fallback: if zh {
-            "如果按钮无法打开，请将以下地址复制到浏览器："
-        } else {
-            "If the button does not work, copy this address into your browser:"
-        },
-        footer,
-    }
-    .render()?;
-    let text = TextLetter {
-        greeting: &greeting,
-        paragraphs: &b.paragraphs,
-        link: b.link.as_deref(),
-        link_label: b.link_label,
-        footer,
-    }
-    .render()?;
     Ok(MailMessage {
         to: to.to_string(),
-        subject: b.subject,
+        subject,
         text,
         html,
         purpose: letter.purpose().into(),
@@ -394,6 +254,105 @@ mod tests {
                 assert_eq!(m.purpose, l.purpose());
             }
         }
-        assert_eq!(when(OffsetDateTime::UNIX_EPOCH), "1970-01-01 00:00 UTC");
+        assert_eq!(
+            crate::i18n::when(OffsetDateTime::UNIX_EPOCH),
+            "1970-01-01 00:00 UTC"
+        );
+    }
+
+    /// Every letter. No wildcard in the match: a new letter fails to
+    /// compile here until it is added to the list.
+    fn every_letter() -> Vec<Letter> {
+        let link = "https://id.example.org/recover/link?token=a&b".to_string();
+        let all = vec![
+            Letter::RecoveryLink {
+                link: link.clone(),
+                minutes: 30,
+            },
+            Letter::ConfirmEmail { link, hours: 24 },
+            Letter::PasswordReset {
+                at: OffsetDateTime::UNIX_EPOCH,
+            },
+            Letter::EmailChanged { to_masked: None },
+            Letter::EmailChanged {
+                to_masked: Some("n***@example.org".into()),
+            },
+        ];
+        for l in &all {
+            match l {
+                Letter::RecoveryLink { .. }
+                | Letter::ConfirmEmail { .. }
+                | Letter::PasswordReset { .. }
+                | Letter::EmailChanged { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn english_letters_have_no_chinese_and_chinese_ones_are_translated() {
+        // An ASCII name, so what the check finds comes from the words.
+        let user = User {
+            display_name: "Zhang San".into(),
+            ..user()
+        };
+        let mut texts = Vec::new();
+        for (i, l) in every_letter().iter().enumerate() {
+            let zh = compose(l, Lang::ZhCn, &user, "z@example.org").unwrap();
+            let en = compose(l, Lang::En, &user, "z@example.org").unwrap();
+            let name = format!("{} #{i}", l.purpose());
+            texts.push((format!("{name} subject"), zh.subject, en.subject));
+            texts.push((format!("{name} text"), zh.text, en.text));
+            texts.push((format!("{name} html"), zh.html, en.html));
+        }
+        let found = crate::i18n::tests::findings(&texts);
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
+    /// The lines of a text part that its HTML part does not say.
+    fn missing_from_html(text: &str, html: &str) -> Vec<String> {
+        let html = html
+            .replace("&#34;", "\"")
+            .replace("&#39;", "'")
+            .replace("&#60;", "<")
+            .replace("&#62;", ">")
+            .replace("&#38;", "&");
+        text.lines()
+            .filter(|l| !l.trim().is_empty() && *l != "-- ")
+            // The link's label ends with a colon in the text part only.
+            .map(|l| l.strip_suffix(':').unwrap_or(l))
+            .filter(|l| !html.contains(l))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_text_and_html_parts_say_the_same() {
+        let user = User {
+            display_name: "O'Brien & <Co>".into(),
+            ..user()
+        };
+        for l in every_letter() {
+            for lang in [Lang::ZhCn, Lang::En] {
+                let m = compose(&l, lang, &user, "z@example.org").unwrap();
+                let missing = missing_from_html(&m.text, &m.html);
+                assert!(missing.is_empty(), "{l:?} {lang:?}: {missing:#?}");
+                assert!(
+                    m.html.contains(&format!("<title>{}</title>", m.subject)),
+                    "{}",
+                    m.html
+                );
+                assert!(!m.subject.contains('\n') && !m.subject.is_empty());
+            }
+        }
+        // Positive control: a paragraph only the text part has is found.
+        let m = compose(&every_letter()[0], Lang::En, &user, "z@example.org").unwrap();
+        let planted = m
+            .text
+            .replacen("\n\n", "\n\nA paragraph the HTML lacks.\n\n", 1);
+        assert_eq!(
+            missing_from_html(&planted, &m.html),
+            ["A paragraph the HTML lacks."]
+        );
     }
 }

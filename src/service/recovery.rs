@@ -36,7 +36,8 @@ use super::{Actor, Origin};
 use crate::crypto::{HashError, sha256_hex};
 use crate::domain::{Email, PolicyViolation, SecretPassword};
 use crate::ephemeral::EphemeralError;
-use crate::i18n::Lang;
+use crate::i18n::sms::Sms;
+use crate::i18n::{Lang, when};
 use crate::ports::captcha::CaptchaError;
 use crate::ports::sms::SmsMessage;
 use crate::state::AppState;
@@ -505,9 +506,20 @@ fn notify_other_channel(state: &AppState, user: &User, via: &str, origin: &Origi
     let Some(phone) = super::step_up::phone_of(user) else {
         return;
     };
+    let notice = Sms::PasswordReset {
+        account: &user.username,
+        at: &when(at),
+    };
+    let text = match notice.text(lang) {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::warn!(error = %e, "the reset notice could not be written");
+            return;
+        }
+    };
     let message = SmsMessage {
         to: phone.as_str().into(),
-        text: notice_text(lang, &user.username, at),
+        text,
         purpose: "password_reset_notice".into(),
         params: Vec::new(),
     };
@@ -518,19 +530,6 @@ fn notify_other_channel(state: &AppState, user: &User, via: &str, origin: &Origi
         Some(user.clone()),
         origin.clone(),
     );
-}
-
-/// The SMS that tells the phone's owner the password was reset by e-mail.
-pub fn notice_text(lang: Lang, account: &str, at: OffsetDateTime) -> String {
-    let at = super::mail::when(at);
-    match lang {
-        Lang::ZhCn => format!(
-            "【通行证】您的账号 {account} 的密码已于 {at} 通过密保邮箱重置，所有登录均已退出。如非本人操作，请立即联系管理员。"
-        ),
-        Lang::En => format!(
-            "[Passport] The password of your account {account} was reset through its security e-mail at {at}; every sign-in has ended. If this was not you, contact the administrators at once."
-        ),
-    }
 }
 
 #[cfg(test)]
@@ -551,9 +550,5 @@ mod tests {
         assert!(r.is_verified());
         r.started = now - 16 * 60;
         assert!(!r.is_live() && !r.is_verified());
-        assert!(notice_text(Lang::ZhCn, "zs", OffsetDateTime::UNIX_EPOCH).contains("密保邮箱"));
-        assert!(
-            notice_text(Lang::En, "zs", OffsetDateTime::UNIX_EPOCH).contains("security e-mail")
-        );
     }
 }

@@ -312,16 +312,14 @@ fn account_message(
             .collect::<Vec<_>>()
             .join(" "),
         AccountError::Invalid(v) => format!(
-            "{} {} ({}: {})",
-            label(v.field),
-            t.admin_invalid,
+            "{} ({}: {})",
+            (t.admin_invalid)(&label(v.field)),
             v.field,
             v.reason
         ),
         AccountError::Conflict(field) => format!(
-            "{} {} ({field}: already in use)",
-            label(field),
-            t.admin_in_use
+            "{} ({field}: already in use)",
+            (t.admin_in_use)(&label(field))
         ),
         AccountError::Refused(r) => {
             let text = match r {

@@ -1,0 +1,665 @@
+//! Languages of the hosted pages, SMS texts and letters: zh-CN (default)
+//! and English.
+//!
+//! Every user-visible string of the pages is a field of [`Text`], with one
+//! `Text` value per language in its own file (`zh_cn.rs`, `en.rs`), so a
+//! string missing in one language is a compile error rather than a blank on
+//! a page. A text that carries a value (a wait, a count, a name) is a
+//! message: a function of that value, so each language puts the value where
+//! its grammar wants it instead of the page gluing pieces together.
+//!
+//! The SMS texts ([`sms`], `templates/sms/`) and the letters
+//! (`templates/emails/`, composed by [`crate::service::mail`]) are askama
+//! templates, one file per language.
+//!
+//! The language of a request is, in order: `?lang=` (which also sets a
+//! cookie), the `lang` cookie, `ui_locales` (OIDC), `Accept-Language`, zh-CN.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+mod en;
+pub mod sms;
+mod zh_cn;
+
+pub use en::EN;
+pub use zh_cn::ZH_CN;
+
+pub const LANG_COOKIE: &str = "tongxing_lang";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    ZhCn,
+    En,
+}
+
+impl Lang {
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::ZhCn => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn text(self) -> &'static Text {
+        match self {
+            Lang::ZhCn => &ZH_CN,
+            Lang::En => &EN,
+        }
+    }
+
+    /// Accepts `zh`, `zh-CN`, `zh-Hans`, `en`, `en-US` … (case-insensitive).
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "zh" => Some(Lang::ZhCn),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The best supported language of an `Accept-Language` header (RFC 9110
+    /// §12.5.4), honouring q-values.
+    pub fn from_accept_language(header: &str) -> Option<Self> {
+        let mut best: Option<(Self, f32)> = None;
+        for item in header.split(',') {
+            let mut parts = item.split(';');
+            let Some(lang) = parts.next().and_then(Lang::from_tag) else {
+                continue;
+            };
+            let q = parts
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|v| v.parse::<f32>().ok())
+                })
+                .unwrap_or(1.0);
+            if q > 0.0 && best.is_none_or(|(_, bq)| q > bq) {
+                best = Some((lang, q));
+            }
+        }
+        best.map(|(l, _)| l)
+    }
+
+    /// Space-separated OIDC `ui_locales`: the first supported one wins.
+    pub fn from_ui_locales(value: &str) -> Option<Self> {
+        value.split_whitespace().find_map(Lang::from_tag)
+    }
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+/// Middleware: decides the language, puts it in the request extensions and
+/// remembers an explicit `?lang=` choice in a cookie.
+pub async fn negotiate(mut req: Request, next: Next) -> Response {
+    let query = req.uri().query().unwrap_or_default();
+    let explicit = query_param(query, "lang").and_then(Lang::from_tag);
+    let lang = explicit
+        .or_else(|| {
+            crate::extract::cookie(req.headers(), LANG_COOKIE).and_then(|v| Lang::from_tag(&v))
+        })
+        .or_else(|| {
+            query_param(query, "ui_locales")
+                .and_then(|v| Lang::from_ui_locales(&v.replace("%20", " ").replace('+', " ")))
+        })
+        .or_else(|| {
+            req.headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|h| h.to_str().ok())
+                .and_then(Lang::from_accept_language)
+        })
+        .unwrap_or_default();
+    req.extensions_mut().insert(lang);
+    let mut response = next.run(req).await;
+    if let Some(chosen) = explicit {
+        let cookie = format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            chosen.tag()
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
+    response
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Lang>().copied().unwrap_or_default())
+    }
+}
+
+/// Declares [`Text`] from its list of fields and, for the tests, a list of
+/// every field rendered (messages called with sample arguments), so the
+/// checks on the words of both languages cannot skip a field.
+macro_rules! texts {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty,)*) => {
+        /// All user-visible text of the hosted pages, in one language.
+        pub struct Text {
+            $($(#[$doc])* pub $name: $ty,)*
+        }
+
+        #[cfg(test)]
+        impl Text {
+            /// Every field by name, as the page would show it.
+            pub(crate) fn samples(&self) -> Vec<(&'static str, String)> {
+                vec![$((stringify!($name), tests::Sample::sample(&self.$name)),)*]
+            }
+        }
+    };
+}
+
+texts! {
+    html_lang: &'static str,
+    brand: &'static str,
+    other_language: &'static str,
+    footer: &'static str,
+
+    login_title: &'static str,
+    login_identifier: &'static str,
+    login_identifier_hint: &'static str,
+    login_password: &'static str,
+    login_submit: &'static str,
+    login_invalid: &'static str,
+    login_disabled: &'static str,
+    login_missing_fields: &'static str,
+    /// Too many failed sign-ins: how long to `wait`.
+    login_locked: fn(Duration) -> String,
+    login_cancel: &'static str,
+    busy: &'static str,
+
+    account_title: &'static str,
+    account_name: &'static str,
+    display_name: &'static str,
+    login_phone: &'static str,
+    security_phone: &'static str,
+    security_email: &'static str,
+    organization: &'static str,
+    role: &'static str,
+    role_admin: &'static str,
+    role_user: &'static str,
+    not_bound: &'static str,
+    not_set: &'static str,
+    verified: &'static str,
+    unverified: &'static str,
+    security_settings: &'static str,
+    security_settings_note: &'static str,
+    last_login: &'static str,
+    sign_out: &'static str,
+
+    logout_title: &'static str,
+    logout_confirm: &'static str,
+    logout_submit: &'static str,
+    logout_done: &'static str,
+    sign_in_again: &'static str,
+
+    error_title: &'static str,
+    error_not_found: &'static str,
+    error_csrf: &'static str,
+    error_bad_request: &'static str,
+    error_internal: &'static str,
+    /// Too many requests: how long to `wait`.
+    error_too_many: fn(Duration) -> String,
+    error_unavailable: &'static str,
+    /// A broken authorization request, with the protocol `detail` (English, from the RFC error).
+    error_bad_client_request: fn(&str) -> String,
+    back_home: &'static str,
+
+    consent_title: &'static str,
+    /// Followed by the list of what the application asks for.
+    consent_intro: &'static str,
+    consent_allow: &'static str,
+    consent_deny: &'static str,
+    consent_note: &'static str,
+    scope_openid: &'static str,
+    scope_profile: &'static str,
+    scope_email: &'static str,
+    scope_phone: &'static str,
+    scope_offline_access: &'static str,
+
+    apps_title: &'static str,
+    apps_intro: &'static str,
+    apps_none: &'static str,
+    apps_revoke: &'static str,
+    apps_revoked: &'static str,
+    apps_link: &'static str,
+
+    password_title: &'static str,
+    password_current: &'static str,
+    password_new: &'static str,
+    password_repeat: &'static str,
+    password_submit: &'static str,
+    password_changed: &'static str,
+    password_mismatch: &'static str,
+    password_wrong_current: &'static str,
+    password_forced: &'static str,
+    password_mail_note: &'static str,
+    password_link: &'static str,
+    /// The minimum length of a password.
+    password_rule_length: fn(usize) -> String,
+    password_rule_classes: &'static str,
+    password_rule_identity: &'static str,
+    policy_too_long: &'static str,
+    policy_no_upper: &'static str,
+    policy_no_lower: &'static str,
+    policy_no_digit: &'static str,
+    policy_no_special: &'static str,
+    policy_contains_account_name: &'static str,
+    policy_contains_phone: &'static str,
+    policy_too_weak: &'static str,
+    password_strength: &'static str,
+    strength_weak: &'static str,
+    strength_medium: &'static str,
+    strength_strong: &'static str,
+
+    admin_title: &'static str,
+    admin_nav_dashboard: &'static str,
+    admin_nav_users: &'static str,
+    admin_nav_clients: &'static str,
+    admin_nav_audit: &'static str,
+    admin_forbidden: &'static str,
+    admin_users_total: &'static str,
+    admin_users_disabled: &'static str,
+    admin_recent_events: &'static str,
+    admin_search: &'static str,
+    admin_search_hint: &'static str,
+    admin_no_results: &'static str,
+    admin_status: &'static str,
+    admin_status_active: &'static str,
+    admin_status_disabled: &'static str,
+    admin_actions: &'static str,
+    admin_profile: &'static str,
+    admin_save: &'static str,
+    admin_reason: &'static str,
+    admin_disable: &'static str,
+    admin_enable: &'static str,
+    admin_reset_password: &'static str,
+    admin_reset_hint: &'static str,
+    admin_force_change: &'static str,
+    admin_revoke: &'static str,
+    admin_done: &'static str,
+    admin_stale: &'static str,
+    admin_generated_password: &'static str,
+    admin_back: &'static str,
+    admin_time: &'static str,
+    admin_event: &'static str,
+    admin_outcome: &'static str,
+    admin_actor: &'static str,
+    admin_subject: &'static str,
+    admin_ip: &'static str,
+    admin_detail: &'static str,
+    admin_older: &'static str,
+    admin_filter: &'static str,
+    admin_client_id: &'static str,
+    admin_client_name: &'static str,
+    admin_client_auth: &'static str,
+    admin_first_party: &'static str,
+    admin_redirect_uris: &'static str,
+    admin_must_change: &'static str,
+    admin_yes: &'static str,
+    admin_no: &'static str,
+    admin_events_of_user: &'static str,
+    admin_create_user: &'static str,
+    /// A field (by its `label`) has an invalid value.
+    admin_invalid: fn(&str) -> String,
+    /// A field (by its `label`) holds a value another account has.
+    admin_in_use: fn(&str) -> String,
+    admin_refused_own_role: &'static str,
+    admin_refused_own_account: &'static str,
+    admin_refused_last_admin: &'static str,
+    step_up_title: &'static str,
+    step_up_intro: &'static str,
+    step_up_send: &'static str,
+    step_up_sent: &'static str,
+    /// A code was sent moments ago: how long to `wait`.
+    step_up_wait: fn(Duration) -> String,
+    step_up_limit: &'static str,
+    step_up_send_failed: &'static str,
+    step_up_code: &'static str,
+    step_up_submit: &'static str,
+    /// A wrong code, with the number of tries `left`.
+    step_up_wrong: fn(u32) -> String,
+    step_up_no_code: &'static str,
+    step_up_help_link: &'static str,
+    step_up_help_title: &'static str,
+    step_up_help_text: &'static str,
+    step_up_no_phone: &'static str,
+    recover_link: &'static str,
+    recover_title: &'static str,
+    recover_intro: &'static str,
+    recover_identifier: &'static str,
+    recover_identifier_hint: &'static str,
+    captcha_label: &'static str,
+    captcha_alt: &'static str,
+    captcha_hint: &'static str,
+    captcha_other: &'static str,
+    recover_next: &'static str,
+    recover_empty: &'static str,
+    recover_captcha_wrong: &'static str,
+    /// Too many recovery attempts: how long to `wait`.
+    recover_too_many: fn(Duration) -> String,
+    recover_method_intro: &'static str,
+    recover_by_sms: &'static str,
+    recover_by_sms_hint: &'static str,
+    recover_by_email: &'static str,
+    recover_by_email_hint: &'static str,
+    recover_no_channel: &'static str,
+    recover_other_way: &'static str,
+    recover_code_sent: &'static str,
+    /// The recovery mail went out; its link is `valid` this long.
+    recover_mail_sent: fn(Duration) -> String,
+    recover_mail_hint: &'static str,
+    recover_mail_limit: &'static str,
+    recover_password_note: &'static str,
+    recover_done: &'static str,
+    recover_invalid: &'static str,
+    recover_start_again: &'static str,
+    email_link: &'static str,
+    email_title: &'static str,
+    email_note: &'static str,
+    email_current: &'static str,
+    email_pending: &'static str,
+    email_new: &'static str,
+    email_submit: &'static str,
+    email_sent: &'static str,
+    email_remove: &'static str,
+    email_removed: &'static str,
+    email_invalid: &'static str,
+    email_unchanged: &'static str,
+    email_taken: &'static str,
+    email_delivery_failed: &'static str,
+    email_invalid_link: &'static str,
+    email_confirm_title: &'static str,
+    email_confirm_intro: &'static str,
+    email_confirm_button: &'static str,
+    email_confirmed: &'static str,
+}
+
+impl Text {
+    /// One broken password rule, in this language.
+    pub fn policy(&self, v: crate::domain::PolicyViolation, min_length: usize) -> String {
+        use crate::domain::PolicyViolation as P;
+        match v {
+            P::TooShort => (self.password_rule_length)(min_length),
+            P::TooLong => self.policy_too_long.into(),
+            P::NoUpper => self.policy_no_upper.into(),
+            P::NoLower => self.policy_no_lower.into(),
+            P::NoDigit => self.policy_no_digit.into(),
+            P::NoSpecial => self.policy_no_special.into(),
+            P::ContainsAccountName => self.policy_contains_account_name.into(),
+            P::ContainsPhone => self.policy_contains_phone.into(),
+            P::TooWeak => self.policy_too_weak.into(),
+        }
+    }
+}
+
+/// Whole minutes and the seconds left over, rounded up to whole seconds
+/// (a wait of 29.1 s is stated as 30 s, never as less than it is). Each
+/// language words the pair itself.
+pub(crate) fn minutes_seconds(d: Duration) -> (u64, u64) {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    (secs / 60, secs % 60)
+}
+
+/// `2026-11-22 08:30 UTC`: a moment as the SMS texts and letters state
+/// it, unambiguous wherever the reader is.
+pub fn when(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::sms::Sms;
+    use super::*;
+
+    /// A field of [`Text`] as a page would show it: a message is called
+    /// with a sample argument. Sample strings are ASCII, so what the checks
+    /// find comes from the words, not from the samples.
+    pub(crate) trait Sample {
+        fn sample(&self) -> String;
+    }
+
+    impl Sample for &'static str {
+        fn sample(&self) -> String {
+            (*self).to_string()
+        }
+    }
+
+    impl Sample for fn(Duration) -> String {
+        fn sample(&self) -> String {
+            self(Duration::from_secs(125))
+        }
+    }
+
+    impl Sample for fn(u32) -> String {
+        fn sample(&self) -> String {
+            self(4)
+        }
+    }
+
+    impl Sample for fn(usize) -> String {
+        fn sample(&self) -> String {
+            self(10)
+        }
+    }
+
+    impl Sample for fn(&str) -> String {
+        fn sample(&self) -> String {
+            self("Sample")
+        }
+    }
+
+    /// Chinese, Japanese and Korean script and punctuation, full-width
+    /// forms included (a "：" or "，" left in an English text is a slip).
+    fn is_cjk(c: char) -> bool {
+        matches!(c,
+            '\u{1100}'..='\u{11FF}'     // Hangul Jamo
+            | '\u{2E80}'..='\u{2FDF}'   // CJK and Kangxi radicals
+            | '\u{3000}'..='\u{303F}'   // CJK symbols and punctuation: 。、【】
+            | '\u{3040}'..='\u{30FF}'   // kana
+            | '\u{3100}'..='\u{312F}'   // bopomofo
+            | '\u{3130}'..='\u{318F}'   // Hangul compatibility Jamo
+            | '\u{3190}'..='\u{9FFF}'   // kanbun … CJK unified ideographs
+            | '\u{AC00}'..='\u{D7AF}'   // Hangul syllables
+            | '\u{F900}'..='\u{FAFF}'   // CJK compatibility ideographs
+            | '\u{FE30}'..='\u{FE4F}'   // CJK compatibility forms
+            | '\u{FF00}'..='\u{FFEF}'   // half-width and full-width forms: ，：（）
+            | '\u{20000}'..='\u{3FFFF}' // CJK extensions B …
+        )
+    }
+
+    /// Texts that differ from the rule on purpose, with the reason.
+    const CJK_IN_ENGLISH_ON_PURPOSE: &[(&str, &str)] = &[(
+        "other_language",
+        "the language switch names Chinese in Chinese",
+    )];
+    const SAME_IN_BOTH_ON_PURPOSE: &[(&str, &str)] = &[("admin_ip", "\"IP\" in both")];
+
+    /// What is wrong with these (name, Chinese, English) texts: an English
+    /// text with CJK script in it, or a Chinese text left equal to its
+    /// English one.
+    pub(crate) fn findings(texts: &[(String, String, String)]) -> Vec<String> {
+        let on_purpose = |list: &[(&str, &str)], name: &str| list.iter().any(|(n, _)| *n == name);
+        let mut found = Vec::new();
+        for (name, zh, en) in texts {
+            if let Some(c) = en.chars().find(|&c| is_cjk(c))
+                && !on_purpose(CJK_IN_ENGLISH_ON_PURPOSE, name)
+            {
+                found.push(format!("{name}: the English text has {c:?}: {en:?}"));
+            }
+            if zh == en && !on_purpose(SAME_IN_BOTH_ON_PURPOSE, name) {
+                found.push(format!(
+                    "{name}: the Chinese text is the English one: {zh:?}"
+                ));
+            }
+        }
+        found
+    }
+
+    fn pairs(zh: Vec<(&str, String)>, en: Vec<(&str, String)>) -> Vec<(String, String, String)> {
+        assert_eq!(zh.len(), en.len());
+        zh.into_iter()
+            .zip(en)
+            .map(|((name, zh), (en_name, en))| {
+                assert_eq!(name, en_name);
+                (name.to_string(), zh, en)
+            })
+            .collect()
+    }
+
+    /// Every SMS text, by name (see [`Sms`]).
+    fn sms_samples(lang: Lang) -> Vec<(&'static str, String)> {
+        let at = when(OffsetDateTime::UNIX_EPOCH);
+        let all = [
+            (
+                "sms_code",
+                Sms::Code {
+                    code: "012345",
+                    minutes: 5,
+                },
+            ),
+            (
+                "sms_recovery_code",
+                Sms::RecoveryCode {
+                    code: "012345",
+                    minutes: 5,
+                },
+            ),
+            (
+                "sms_password_reset",
+                Sms::PasswordReset {
+                    account: "zhangsan",
+                    at: &at,
+                },
+            ),
+        ];
+        all.iter()
+            .map(|(name, sms)| {
+                // No wildcard: a new message fails to compile here until
+                // it is added to `all` above.
+                match sms {
+                    Sms::Code { .. } | Sms::RecoveryCode { .. } | Sms::PasswordReset { .. } => {}
+                }
+                (*name, sms.text(lang).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn english_has_no_chinese_and_chinese_is_translated() {
+        let text = pairs(ZH_CN.samples(), EN.samples());
+        assert!(text.len() > 200, "every field of Text: {}", text.len());
+        let sms = pairs(sms_samples(Lang::ZhCn), sms_samples(Lang::En));
+        let found = findings(&[text, sms].concat());
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
+    #[test]
+    fn the_language_check_finds_what_it_looks_for() {
+        let t = |name: &str, zh: &str, en: &str| (name.to_string(), zh.to_string(), en.to_string());
+        // Positive controls: a Chinese word, a full-width colon and an
+        // untranslated text are each found.
+        assert_eq!(findings(&[t("a", "等待", "Wait 等待")]).len(), 1);
+        assert_eq!(findings(&[t("b", "等待：", "Wait：")]).len(), 1);
+        assert_eq!(findings(&[t("c", "Wait", "Wait")]).len(), 1);
+        assert_eq!(findings(&[t("d", "等待", "等待")]).len(), 2);
+        // A planted slip in the real texts is found too.
+        let mut text = pairs(ZH_CN.samples(), EN.samples());
+        text[5].2 = text[5].1.clone();
+        assert!(!findings(&text).is_empty());
+        // … and the exceptions are exactly the listed ones.
+        assert!(
+            findings(&[
+                t("x", "翻译", "Translated"),
+                t("y", "翻译", "“Translated” — 1 s")
+            ])
+            .is_empty()
+        );
+        assert_eq!(
+            findings(&[
+                t("other_language", "English", "中文"),
+                t("admin_ip", "IP", "IP")
+            ])
+            .len(),
+            0
+        );
+        assert_eq!(findings(&[t("admin_ip", "IP", "中")]).len(), 1);
+    }
+
+    #[test]
+    fn negotiation_rules() {
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,zh;q=0.8"),
+            Some(Lang::En)
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr, zh-CN;q=0.5, en;q=0.4"),
+            Some(Lang::ZhCn)
+        );
+        assert_eq!(Lang::from_accept_language("fr"), None);
+        assert_eq!(Lang::from_ui_locales("de en zh"), Some(Lang::En));
+    }
+
+    #[test]
+    fn messages_state_durations_in_each_language() {
+        assert_eq!(
+            (EN.step_up_wait)(Duration::from_secs(125)),
+            "Codes are sent at most once a minute. Time to wait: 2 min 5 s"
+        );
+        assert!((EN.login_locked)(Duration::from_secs(120)).ends_with(": 2 min"));
+        assert!((ZH_CN.login_locked)(Duration::from_millis(29_100)).ends_with("： 30秒"));
+        assert!((ZH_CN.error_too_many)(Duration::from_secs(65)).ends_with(" 1分 5秒"));
+        assert_eq!(minutes_seconds(Duration::from_millis(59_001)), (1, 0));
+    }
+
+    #[test]
+    fn sms_texts_carry_their_values() {
+        let code = Sms::Code {
+            code: "123456",
+            minutes: 5,
+        };
+        assert!(
+            code.text(Lang::ZhCn)
+                .unwrap()
+                .contains("123456，5 分钟内有效")
+        );
+        assert!(code.text(Lang::En).unwrap().contains("valid for 5 minutes"));
+        let reset = Sms::PasswordReset {
+            account: "zs",
+            at: "1970-01-01 00:00 UTC",
+        };
+        let zh = reset.text(Lang::ZhCn).unwrap();
+        assert!(
+            zh.contains("zs") && zh.contains("1970-01-01 00:00 UTC") && zh.contains("密保邮箱")
+        );
+        assert!(reset.text(Lang::En).unwrap().contains("security e-mail"));
+        assert!(!zh.ends_with('\n'), "an SMS is one line: {zh:?}");
+    }
+}

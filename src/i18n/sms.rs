@@ -1,0 +1,40 @@
+//! The SMS texts the passport writes itself, one template per language:
+//! `templates/sms/zh-CN.txt` and `templates/sms/en.txt`, each with one arm
+//! per message, so a message missing in one language does not compile.
+//! (The vendors' templated SMS — Aliyun, Tencent — carry only the
+//! parameters; their wording is registered with the vendor.)
+
+use askama::Template;
+
+use super::Lang;
+
+/// One SMS and the values it carries. No `Debug`: a code is a secret.
+pub enum Sms<'a> {
+    /// A one-time code that proves the phone (sign-in step-up, phone
+    /// change, unbind application).
+    Code { code: &'a str, minutes: u64 },
+    /// A recovery code says what it is for, so nobody reads it out to a
+    /// caller "from the passport desk".
+    RecoveryCode { code: &'a str, minutes: u64 },
+    /// The password of `account` was reset through the security e-mail
+    /// `at` (see [`super::when`]).
+    PasswordReset { account: &'a str, at: &'a str },
+}
+
+#[derive(Template)]
+enum InLanguage<'a> {
+    #[template(path = "sms/zh-CN.txt")]
+    ZhCn { sms: &'a Sms<'a> },
+    #[template(path = "sms/en.txt")]
+    En { sms: &'a Sms<'a> },
+}
+
+impl Sms<'_> {
+    /// The text of this SMS in `lang`.
+    pub fn text(&self, lang: Lang) -> Result<String, askama::Error> {
+        match lang {
+            Lang::ZhCn => InLanguage::ZhCn { sms: self }.render(),
+            Lang::En => InLanguage::En { sms: self }.render(),
+        }
+    }
+}
