@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod assets;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -18,6 +19,7 @@ pub mod oidc;
 pub mod ops;
 pub mod pages;
 pub mod ports;
+pub mod router;
 pub mod routes;
 pub mod service;
 pub mod state;
@@ -29,16 +31,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware;
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
-use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub use config::Config;
 pub use state::AppState;
@@ -93,7 +86,7 @@ impl App {
             None
         };
         let sessions = SessionBackend::new(&state.store, state.ephemeral.redis_pool()).await?;
-        let router = router(state.clone(), sessions);
+        let router = router::build(state.clone(), sessions);
         Ok(App {
             state,
             router,
@@ -140,76 +133,6 @@ impl App {
         state.store.close().await;
         Ok(())
     }
-}
-
-fn router(state: AppState, sessions: SessionBackend) -> Router {
-    let config = &state.config;
-    let session_layer = SessionManagerLayer::new(sessions)
-        .with_name(config.session.cookie_name.clone())
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(config.secure_cookies())
-        .with_path("/")
-        // Save on every request so the idle timeout slides with activity.
-        .with_always_save(true)
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
-            config.session.idle_minutes,
-        ))));
-
-    let pages = routes::pages()
-        .layer(middleware::from_fn(pages::render_error_pages))
-        .layer(session_layer)
-        .layer(middleware::from_fn(i18n::negotiate));
-
-    let request_id = HeaderName::from_static("x-request-id");
-    let headers = ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-            ),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
-
-    let (api, openapi) = admin::api::router();
-    let openapi = std::sync::Arc::new(openapi);
-    let api = api.route(
-        routes::OPENAPI,
-        axum::routing::get(move || {
-            let doc = openapi.clone();
-            async move { axum::Json(doc.as_ref().clone()) }
-        }),
-    );
-
-    Router::new()
-        .merge(routes::ops())
-        .merge(routes::protocol())
-        .merge(api)
-        .merge(pages)
-        .layer(headers)
-        .layer(RequestBodyLimitLayer::new(256 * 1024))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-                // Spans name the path only: queries carry one-time tokens
-                // (recovery and confirmation links, authorization codes).
-                .layer(TraceLayer::new_for_http().make_span_with(
-                    |req: &axum::extract::Request| {
-                        tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
-                    },
-                ))
-                .layer(PropagateRequestIdLayer::new(request_id)),
-        )
-        .with_state(state)
 }
 
 async fn shutdown_signal() {

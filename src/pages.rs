@@ -166,39 +166,6 @@ pub async fn not_found(uri: Uri) -> Response {
     PageError::NotFound.into_response()
 }
 
-/// The stylesheet, compiled into the binary.
-pub async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        include_str!("../static/tongxing.css"),
-    )
-        .into_response()
-}
-
-fn script(source: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        source,
-    )
-        .into_response()
-}
-
-/// The SMS button's countdown (progressive: the form works without it).
-pub async fn countdown_script() -> Response {
-    script(include_str!("../static/countdown.js"))
-}
-
-/// The live password-strength hint (the server remains the authority).
-pub async fn strength_script() -> Response {
-    script(include_str!("../static/strength.js"))
-}
-
 /// A local path to go back to after a form, or the account page. Only
 /// same-site absolute paths are accepted (no `//host`, no `/\host`).
 pub fn safe_return_to(candidate: Option<&str>) -> String {

@@ -1,12 +1,7 @@
-//! The whole URL table in one place. Other modules refer to these
-//! constants (redirects, templates, the discovery document), so a path is
-//! spelled exactly once.
-
-use axum::Router;
-use axum::routing::{get, post};
-
-use crate::state::AppState;
-use crate::{account, admin, oidc, ops, pages};
+//! The whole URL table in one place, as constants and nothing else. The
+//! router (`crate::router`), redirects, templates and the discovery
+//! document refer to these, so a path is spelled exactly once and this
+//! module depends on nothing.
 
 pub const HOME: &str = "/";
 pub const LOGIN: &str = "/login";
@@ -49,108 +44,25 @@ pub const USERINFO: &str = "/userinfo";
 pub const INTROSPECT: &str = "/introspect";
 pub const REVOKE: &str = "/revoke";
 
-/// The management API's OpenAPI document. The API itself lives under
-/// `/api/v1`; its routes are declared with their handlers in `admin::api`
-/// (utoipa-axum), from which the document is generated.
+/// The management API's OpenAPI document. The API's operations are
+/// declared with their handlers in `admin::api` (utoipa-axum, so the
+/// document and the routes cannot disagree), each under [`API`] joined with
+/// one of the paths below.
 pub const OPENAPI: &str = "/api/openapi.json";
+/// Prefix of the management API.
+pub const API: &str = "/api/v1";
 
-/// Routes of the hosted pages (HTML, sessions, CSRF). `/authorize` and
-/// `/logout` are here because they work with the browser session.
-pub fn pages() -> Router<AppState> {
-    Router::new()
-        .route(HOME, get(account::home::redirect_home))
-        .route(
-            LOGIN,
-            get(account::login::show).post(account::login::submit),
-        )
-        .route(LOGOUT, get(oidc::logout::get).post(oidc::logout::post))
-        .route(
-            STEP_UP,
-            get(account::step_up::show).post(account::step_up::verify),
-        )
-        .route(STEP_UP_SEND, post(account::step_up::send))
-        .route(STEP_UP_HELP, get(account::step_up::help))
-        .route(COUNTDOWN_JS, get(pages::countdown_script))
-        .route(STRENGTH_JS, get(pages::strength_script))
-        .route(ACCOUNT, get(account::home::show))
-        .route(ACCOUNT_APPS, get(account::apps::show))
-        .route(
-            ACCOUNT_PASSWORD,
-            get(account::password::show).post(account::password::submit),
-        )
-        .route(ACCOUNT_APPS_REVOKE, post(account::apps::revoke))
-        .route(
-            ACCOUNT_EMAIL,
-            get(account::email::show).post(account::email::change),
-        )
-        .route(ACCOUNT_EMAIL_REMOVE, post(account::email::remove))
-        .route(
-            ACCOUNT_EMAIL_CONFIRM,
-            get(account::email::confirm_page).post(account::email::confirm),
-        )
-        .route(
-            RECOVER,
-            get(account::recover::show).post(account::recover::start),
-        )
-        .route(RECOVER_METHOD, get(account::recover::method))
-        .route(RECOVER_SMS_SEND, post(account::recover::send_code))
-        .route(
-            RECOVER_SMS,
-            get(account::recover::code).post(account::recover::verify_code),
-        )
-        .route(RECOVER_EMAIL, post(account::recover::send_link))
-        .route(RECOVER_LINK, get(account::recover::open_link))
-        .route(
-            RECOVER_PASSWORD,
-            get(account::recover::password).post(account::recover::reset),
-        )
-        .route(
-            AUTHORIZE,
-            get(oidc::authorize::get).post(oidc::authorize::post),
-        )
-        .route(CONSENT, post(oidc::authorize::consent))
-        .route(AUTHORIZE_CANCEL, post(oidc::authorize::cancel))
-        .route(ADMIN, get(admin::console::dashboard::show))
-        .route(
-            ADMIN_USERS,
-            get(admin::console::users::search).post(admin::console::users::create),
-        )
-        .route(
-            ADMIN_USER,
-            get(admin::console::users::detail).post(admin::console::users::act),
-        )
-        .route(ADMIN_CLIENTS, get(admin::console::clients::show))
-        .route(ADMIN_AUDIT, get(admin::console::audit::show))
-        .route(STYLESHEET, get(pages::stylesheet))
-        .fallback(pages::not_found)
-}
-
-/// Back-channel protocol endpoints for relying parties: JSON, no session.
-/// CORS is open so browser-based (public, PKCE) clients can call them; no
-/// cookies are involved, so no credentials are allowed cross-origin.
-pub fn protocol() -> Router<AppState> {
-    use axum::http::{Method, header};
-    use tower_http::cors::{Any, CorsLayer};
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
-    Router::new()
-        .route(DISCOVERY, get(oidc::discovery::configuration))
-        .route(JWKS, get(oidc::discovery::jwks))
-        .route(TOKEN, post(oidc::token::token))
-        .route(
-            USERINFO,
-            get(oidc::userinfo::get).post(oidc::userinfo::post),
-        )
-        .route(INTROSPECT, post(oidc::introspect::introspect))
-        .route(REVOKE, post(oidc::revoke::revoke))
-        .layer(cors)
-}
-
-/// Operational endpoints: no session, no HTML.
-pub fn ops() -> Router<AppState> {
-    Router::new()
-        .route(HEALTHZ, get(ops::healthz))
-        .route(READYZ, get(ops::readyz))
-}
+// The management API (see [`API`]).
+pub const API_USERS: &str = "/api/v1/users";
+pub const API_USER: &str = "/api/v1/users/{id}";
+pub const API_USER_DISABLE: &str = "/api/v1/users/{id}/disable";
+pub const API_USER_ENABLE: &str = "/api/v1/users/{id}/enable";
+pub const API_USER_PASSWORD: &str = "/api/v1/users/{id}/password";
+pub const API_USER_FORCE_PASSWORD_CHANGE: &str = "/api/v1/users/{id}/force-password-change";
+pub const API_USER_REVOKE_SESSIONS: &str = "/api/v1/users/{id}/revoke-sessions";
+pub const API_CLIENTS: &str = "/api/v1/clients";
+pub const API_CLIENT: &str = "/api/v1/clients/{id}";
+pub const API_CLIENT_SECRET: &str = "/api/v1/clients/{id}/secret";
+pub const API_KEYS: &str = "/api/v1/keys";
+pub const API_KEYS_ROTATE: &str = "/api/v1/keys/rotate";
+pub const API_AUDIT: &str = "/api/v1/audit";

@@ -41,7 +41,7 @@ pub struct AuditPage {
     pub next_before: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = crate::routes::API_AUDIT, tag = "audit", params(AuditQuery),
     responses((status = 200, body = AuditPage), (status = 401, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,

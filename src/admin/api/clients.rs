@@ -50,7 +50,7 @@ pub struct CreatedClient {
     pub client_secret: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/clients", tag = "clients",
+#[utoipa::path(get, path = crate::routes::API_CLIENTS, tag = "clients",
     responses((status = 200, body = [Object]), (status = 401, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -65,7 +65,7 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/clients", tag = "clients", request_body = CreateClient,
+#[utoipa::path(post, path = crate::routes::API_CLIENTS, tag = "clients", request_body = CreateClient,
     responses((status = 201, body = CreatedClient), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -99,7 +99,7 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/clients/{id}", tag = "clients", params(("id" = String, Path)),
+#[utoipa::path(get, path = crate::routes::API_CLIENT, tag = "clients", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -128,7 +128,7 @@ pub struct UpdateClient {
     pub require_sms: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/api/v1/clients/{id}", tag = "clients", params(("id" = String, Path)), request_body = UpdateClient,
+#[utoipa::path(patch, path = crate::routes::API_CLIENT, tag = "clients", params(("id" = String, Path)), request_body = UpdateClient,
     responses((status = 200, body = Object), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -160,7 +160,7 @@ pub async fn update(
     Ok(Json(client.json()))
 }
 
-#[utoipa::path(delete, path = "/api/v1/clients/{id}", tag = "clients", params(("id" = String, Path)),
+#[utoipa::path(delete, path = crate::routes::API_CLIENT, tag = "clients", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -176,7 +176,7 @@ pub struct NewSecret {
     pub client_secret: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/clients/{id}/secret", tag = "clients", params(("id" = String, Path)),
+#[utoipa::path(post, path = crate::routes::API_CLIENT_SECRET, tag = "clients", params(("id" = String, Path)),
     responses((status = 200, body = NewSecret), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn rotate_secret(
     State(state): State<AppState>,

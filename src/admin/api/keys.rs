@@ -13,7 +13,7 @@ use crate::error::{ApiError, Problem};
 use crate::service::audit::{Entry, Outcome};
 use crate::state::AppState;
 
-#[utoipa::path(get, path = "/api/v1/keys", tag = "keys",
+#[utoipa::path(get, path = crate::routes::API_KEYS, tag = "keys",
     responses((status = 200, body = [Object]), (status = 401, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -37,7 +37,7 @@ pub struct Rotated {
     pub kids: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/keys/rotate", tag = "keys", request_body = Rotate,
+#[utoipa::path(post, path = crate::routes::API_KEYS_ROTATE, tag = "keys", request_body = Rotate,
     responses((status = 200, body = Rotated), (status = 422, body = Problem)))]
 pub async fn rotate(
     State(state): State<AppState>,

@@ -85,7 +85,7 @@ pub struct UserPage {
     pub per_page: i64,
 }
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(SearchQuery),
+#[utoipa::path(get, path = crate::routes::API_USERS, tag = "users", params(SearchQuery),
     responses((status = 200, body = UserPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn search(
     State(state): State<AppState>,
@@ -134,7 +134,7 @@ pub struct CreatedUser {
     pub password: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
+#[utoipa::path(post, path = crate::routes::API_USERS, tag = "users", request_body = CreateUser,
     responses((status = 201, body = CreatedUser), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -161,7 +161,7 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(get, path = crate::routes::API_USER, tag = "users", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -186,7 +186,7 @@ pub struct UpdateUser {
     pub admin: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = UpdateUser,
+#[utoipa::path(patch, path = crate::routes::API_USER, tag = "users", params(("id" = uuid::Uuid, Path)), request_body = UpdateUser,
     responses((status = 200, body = UserView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -242,7 +242,7 @@ async fn set_status(
     Ok(Json(accounts::by_id(state, user.id).await?.into()))
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = StatusChange,
+#[utoipa::path(post, path = crate::routes::API_USER_DISABLE, tag = "users", params(("id" = uuid::Uuid, Path)), request_body = StatusChange,
     responses((status = 200, body = UserView), (status = 404, body = Problem)))]
 pub async fn disable(
     State(state): State<AppState>,
@@ -253,7 +253,7 @@ pub async fn disable(
     set_status(&state, &admin, &id, AccountStatus::Disabled, body.reason).await
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = StatusChange,
+#[utoipa::path(post, path = crate::routes::API_USER_ENABLE, tag = "users", params(("id" = uuid::Uuid, Path)), request_body = StatusChange,
     responses((status = 200, body = UserView), (status = 404, body = Problem)))]
 pub async fn enable(
     State(state): State<AppState>,
@@ -277,7 +277,7 @@ pub struct PasswordResult {
     pub password: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = PasswordReset,
+#[utoipa::path(post, path = crate::routes::API_USER_PASSWORD, tag = "users", params(("id" = uuid::Uuid, Path)), request_body = PasswordReset,
     responses((status = 200, body = PasswordResult), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn reset_password(
     State(state): State<AppState>,
@@ -297,7 +297,7 @@ pub async fn reset_password(
     Ok(Json(PasswordResult { password }))
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{id}/force-password-change", tag = "users", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(post, path = crate::routes::API_USER_FORCE_PASSWORD_CHANGE, tag = "users", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, body = Problem)))]
 pub async fn force_password_change(
     State(state): State<AppState>,
@@ -315,7 +315,7 @@ pub struct RevokeResult {
     pub revoked_grants: u64,
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{id}/revoke-sessions", tag = "users", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(post, path = crate::routes::API_USER_REVOKE_SESSIONS, tag = "users", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = RevokeResult), (status = 404, body = Problem)))]
 pub async fn revoke_sessions(
     State(state): State<AppState>,

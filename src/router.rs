@@ -1,0 +1,194 @@
+//! Builds the routers from the URL table ([`crate::routes`]) and the
+//! handlers. Three surfaces, three routers: the hosted pages (sessions,
+//! CSRF, HTML errors in the user's language), the protocol endpoints (no
+//! session, open CORS) and the management API (declared with its handlers
+//! by utoipa-axum), plus the operational probes.
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware;
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::routes::*;
+use crate::state::AppState;
+use crate::store::sessions::SessionBackend;
+use crate::{account, admin, assets, i18n, oidc, ops, pages, routes};
+
+/// The whole application: every router with its layers.
+pub fn build(state: AppState, sessions: SessionBackend) -> Router {
+    let config = &state.config;
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(config.session.cookie_name.clone())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies())
+        .with_path("/")
+        // Save on every request so the idle timeout slides with activity.
+        .with_always_save(true)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
+            config.session.idle_minutes,
+        ))));
+
+    let pages = pages()
+        .layer(middleware::from_fn(pages::render_error_pages))
+        .layer(session_layer)
+        .layer(middleware::from_fn(i18n::negotiate));
+
+    let request_id = HeaderName::from_static("x-request-id");
+    let headers = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+
+    let (api, openapi) = admin::api::router();
+    let openapi = std::sync::Arc::new(openapi);
+    let api = api.route(
+        routes::OPENAPI,
+        axum::routing::get(move || {
+            let doc = openapi.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    );
+
+    Router::new()
+        .merge(ops())
+        .merge(protocol())
+        .merge(api)
+        .merge(pages)
+        .layer(headers)
+        .layer(RequestBodyLimitLayer::new(256 * 1024))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                // Spans name the path only: queries carry one-time tokens
+                // (recovery and confirmation links, authorization codes).
+                .layer(TraceLayer::new_for_http().make_span_with(
+                    |req: &axum::extract::Request| {
+                        tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+                    },
+                ))
+                .layer(PropagateRequestIdLayer::new(request_id)),
+        )
+        .with_state(state)
+}
+
+/// Routes of the hosted pages (HTML, sessions, CSRF). `/authorize` and
+/// `/logout` are here because they work with the browser session.
+fn pages() -> Router<AppState> {
+    Router::new()
+        .route(HOME, get(account::home::redirect_home))
+        .route(
+            LOGIN,
+            get(account::login::show).post(account::login::submit),
+        )
+        .route(LOGOUT, get(oidc::logout::get).post(oidc::logout::post))
+        .route(
+            STEP_UP,
+            get(account::step_up::show).post(account::step_up::verify),
+        )
+        .route(STEP_UP_SEND, post(account::step_up::send))
+        .route(STEP_UP_HELP, get(account::step_up::help))
+        .route(COUNTDOWN_JS, get(assets::countdown_script))
+        .route(STRENGTH_JS, get(assets::strength_script))
+        .route(ACCOUNT, get(account::home::show))
+        .route(ACCOUNT_APPS, get(account::apps::show))
+        .route(
+            ACCOUNT_PASSWORD,
+            get(account::password::show).post(account::password::submit),
+        )
+        .route(ACCOUNT_APPS_REVOKE, post(account::apps::revoke))
+        .route(
+            ACCOUNT_EMAIL,
+            get(account::email::show).post(account::email::change),
+        )
+        .route(ACCOUNT_EMAIL_REMOVE, post(account::email::remove))
+        .route(
+            ACCOUNT_EMAIL_CONFIRM,
+            get(account::email::confirm_page).post(account::email::confirm),
+        )
+        .route(
+            RECOVER,
+            get(account::recover::show).post(account::recover::start),
+        )
+        .route(RECOVER_METHOD, get(account::recover::method))
+        .route(RECOVER_SMS_SEND, post(account::recover::send_code))
+        .route(
+            RECOVER_SMS,
+            get(account::recover::code).post(account::recover::verify_code),
+        )
+        .route(RECOVER_EMAIL, post(account::recover::send_link))
+        .route(RECOVER_LINK, get(account::recover::open_link))
+        .route(
+            RECOVER_PASSWORD,
+            get(account::recover::password).post(account::recover::reset),
+        )
+        .route(
+            AUTHORIZE,
+            get(oidc::authorize::get).post(oidc::authorize::post),
+        )
+        .route(CONSENT, post(oidc::authorize::consent))
+        .route(AUTHORIZE_CANCEL, post(oidc::authorize::cancel))
+        .route(ADMIN, get(admin::console::dashboard::show))
+        .route(
+            ADMIN_USERS,
+            get(admin::console::users::search).post(admin::console::users::create),
+        )
+        .route(
+            ADMIN_USER,
+            get(admin::console::users::detail).post(admin::console::users::act),
+        )
+        .route(ADMIN_CLIENTS, get(admin::console::clients::show))
+        .route(ADMIN_AUDIT, get(admin::console::audit::show))
+        .route(STYLESHEET, get(assets::stylesheet))
+        .fallback(pages::not_found)
+}
+
+/// Back-channel protocol endpoints for relying parties: JSON, no session.
+/// CORS is open so browser-based (public, PKCE) clients can call them; no
+/// cookies are involved, so no credentials are allowed cross-origin.
+fn protocol() -> Router<AppState> {
+    use axum::http::{Method, header};
+    use tower_http::cors::{Any, CorsLayer};
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+    Router::new()
+        .route(DISCOVERY, get(oidc::discovery::configuration))
+        .route(JWKS, get(oidc::discovery::jwks))
+        .route(TOKEN, post(oidc::token::token))
+        .route(
+            USERINFO,
+            get(oidc::userinfo::get).post(oidc::userinfo::post),
+        )
+        .route(INTROSPECT, post(oidc::introspect::introspect))
+        .route(REVOKE, post(oidc::revoke::revoke))
+        .layer(cors)
+}
+
+/// Operational endpoints: no session, no HTML.
+fn ops() -> Router<AppState> {
+    Router::new()
+        .route(HEALTHZ, get(ops::healthz))
+        .route(READYZ, get(ops::readyz))
+}
