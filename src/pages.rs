@@ -9,12 +9,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
-use tower_sessions::Session;
 
 use crate::error::{ErrorPage, PageError};
-use crate::extract::csrf_token;
 use crate::i18n::{Lang, Text};
 use crate::routes;
+use crate::session::WebSession;
 use crate::state::AppState;
 
 /// What the base template needs on every page.
@@ -29,27 +28,32 @@ pub struct Chrome {
 }
 
 impl Chrome {
+    /// The frame of the page at the request's own URL.
     fn plain(lang: Lang, uri: &Uri) -> Self {
+        // Relative ("?…"): the link stays on this page whatever the path
+        // looks like (a path such as "//host/x" must not become a link to
+        // another site). A POST-only path answers GET with a redirect to
+        // its page (see `router`), so the switch works on any answer.
+        Self::with_switch(lang, "", uri.query().unwrap_or_default())
+    }
+
+    fn with_switch(lang: Lang, path: &str, query: &str) -> Self {
         let other = match lang {
             Lang::ZhCn => Lang::En,
             Lang::En => Lang::ZhCn,
         };
-        let mut query: Vec<(String, String)> =
-            url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-                .filter(|(k, _)| k != "lang")
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-        query.push(("lang".into(), other.tag().into()));
+        let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k != "lang")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        pairs.push(("lang".into(), other.tag().into()));
         let encoded = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(query)
+            .extend_pairs(pairs)
             .finish();
         Self {
             t: lang.text(),
             lang,
-            // Relative ("?…"): the link stays on this page whatever the path
-            // looks like (a path such as "//host/x" must not become a link
-            // to another site).
-            switch_href: format!("?{encoded}"),
+            switch_href: format!("{path}?{encoded}"),
             switch_lang: other.tag(),
             csrf: String::new(),
         }
@@ -61,7 +65,7 @@ impl Chrome {
 pub struct PageCtx {
     pub lang: Lang,
     pub uri: Uri,
-    pub session: Session,
+    pub session: WebSession,
     /// Where the request came from (for limits and the audit log).
     pub origin: crate::service::Origin,
 }
@@ -74,7 +78,17 @@ impl PageCtx {
     /// The frame with a CSRF token (creating the session if needed).
     pub async fn chrome(&self) -> Result<Chrome, PageError> {
         let mut c = Chrome::plain(self.lang, &self.uri);
-        c.csrf = csrf_token(&self.session).await?;
+        c.csrf = self.session.csrf_token().await?;
+        Ok(c)
+    }
+
+    /// The frame of a page drawn in answer to a POST (a refused form): its
+    /// language switch leads to `page`, the page's own GET URL (a path of
+    /// ours, with the query that page needs), not to the form's action.
+    pub async fn chrome_at(&self, page: &str) -> Result<Chrome, PageError> {
+        let (path, query) = page.split_once('?').unwrap_or((page, ""));
+        let mut c = Chrome::with_switch(self.lang, path, query);
+        c.csrf = self.session.csrf_token().await?;
         Ok(c)
     }
 }
@@ -87,9 +101,7 @@ impl FromRequestParts<AppState> for PageCtx {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|_| PageError::Internal("session layer missing".into()))?;
+        let session = WebSession::from_request_parts(parts, state).await?;
         let Ok(crate::extract::ClientOrigin(origin)) =
             crate::extract::ClientOrigin::from_request_parts(parts, state).await;
         Ok(PageCtx {
@@ -207,5 +219,12 @@ mod tests {
         assert_eq!(c.switch_href, "?return_to=%2Faccount&lang=en");
         let odd: Uri = "//evil.example/x".parse().unwrap();
         assert_eq!(Chrome::plain(Lang::ZhCn, &odd).switch_href, "?lang=en");
+    }
+
+    #[test]
+    fn language_switch_of_a_refused_form_leads_to_its_page() {
+        let c = Chrome::with_switch(Lang::En, "/login", "return_to=%2Fauthorize%3Fa%3D1");
+        assert_eq!(c.switch_href, "/login?return_to=%2Fauthorize%3Fa%3D1&lang=zh-CN");
+        assert_eq!(Chrome::with_switch(Lang::En, "/login/sms", "").switch_href, "/login/sms?lang=zh-CN");
     }
 }

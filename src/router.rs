@@ -13,9 +13,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
-use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::cookies::CookiePolicy;
 use crate::routes::*;
 use crate::state::AppState;
 use crate::store::sessions::SessionBackend;
@@ -24,22 +23,17 @@ use crate::{account, admin, assets, i18n, oidc, ops, pages, routes};
 /// The whole application: every router with its layers.
 pub fn build(state: AppState, sessions: SessionBackend) -> Router {
     let config = &state.config;
-    let session_layer = SessionManagerLayer::new(sessions)
-        .with_name(config.session.cookie_name.clone())
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(config.secure_cookies())
-        .with_path("/")
-        // Save on every request so the idle timeout slides with activity.
-        .with_always_save(true)
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
-            config.session.idle_minutes,
-        ))));
+    let cookies = CookiePolicy::new(config);
+    let session_layer = cookies.session_layer(
+        sessions,
+        config.session.cookie_name.clone(),
+        time::Duration::minutes(i64::from(config.session.idle_minutes)),
+    );
 
     let pages = pages()
         .layer(middleware::from_fn(pages::render_error_pages))
         .layer(session_layer)
-        .layer(middleware::from_fn(i18n::negotiate));
+        .layer(middleware::from_fn_with_state(cookies, i18n::negotiate));
 
     let request_id = HeaderName::from_static("x-request-id");
     let headers = ServiceBuilder::new()
@@ -106,7 +100,10 @@ fn pages() -> Router<AppState> {
             STEP_UP,
             get(account::step_up::show).post(account::step_up::verify),
         )
-        .route(STEP_UP_SEND, post(account::step_up::send))
+        .route(
+            STEP_UP_SEND,
+            get(page_of(STEP_UP)).post(account::step_up::send),
+        )
         .route(STEP_UP_HELP, get(account::step_up::help))
         .route(COUNTDOWN_JS, get(assets::countdown_script))
         .route(STRENGTH_JS, get(assets::strength_script))
@@ -116,12 +113,18 @@ fn pages() -> Router<AppState> {
             ACCOUNT_PASSWORD,
             get(account::password::show).post(account::password::submit),
         )
-        .route(ACCOUNT_APPS_REVOKE, post(account::apps::revoke))
+        .route(
+            ACCOUNT_APPS_REVOKE,
+            get(page_of(ACCOUNT_APPS)).post(account::apps::revoke),
+        )
         .route(
             ACCOUNT_EMAIL,
             get(account::email::show).post(account::email::change),
         )
-        .route(ACCOUNT_EMAIL_REMOVE, post(account::email::remove))
+        .route(
+            ACCOUNT_EMAIL_REMOVE,
+            get(page_of(ACCOUNT_EMAIL)).post(account::email::remove),
+        )
         .route(
             ACCOUNT_EMAIL_CONFIRM,
             get(account::email::confirm_page).post(account::email::confirm),
@@ -131,23 +134,36 @@ fn pages() -> Router<AppState> {
             get(account::recover::show).post(account::recover::start),
         )
         .route(RECOVER_METHOD, get(account::recover::method))
-        .route(RECOVER_SMS_SEND, post(account::recover::send_code))
+        .route(
+            RECOVER_SMS_SEND,
+            get(page_of(RECOVER_SMS)).post(account::recover::send_code),
+        )
         .route(
             RECOVER_SMS,
             get(account::recover::code).post(account::recover::verify_code),
         )
-        .route(RECOVER_EMAIL, post(account::recover::send_link))
+        .route(
+            RECOVER_EMAIL,
+            get(account::recover::mail_sent).post(account::recover::send_link),
+        )
         .route(RECOVER_LINK, get(account::recover::open_link))
         .route(
             RECOVER_PASSWORD,
             get(account::recover::password).post(account::recover::reset),
         )
+        .route(RECOVER_DONE, get(account::recover::done))
         .route(
             AUTHORIZE,
             get(oidc::authorize::get).post(oidc::authorize::post),
         )
-        .route(CONSENT, post(oidc::authorize::consent))
-        .route(AUTHORIZE_CANCEL, post(oidc::authorize::cancel))
+        .route(
+            CONSENT,
+            get(page_of(ACCOUNT)).post(oidc::authorize::consent::answer),
+        )
+        .route(
+            AUTHORIZE_CANCEL,
+            get(page_of(ACCOUNT)).post(oidc::authorize::consent::cancel),
+        )
         .route(ADMIN, get(admin::console::dashboard::show))
         .route(
             ADMIN_USERS,
@@ -161,6 +177,14 @@ fn pages() -> Router<AppState> {
         .route(ADMIN_AUDIT, get(admin::console::audit::show))
         .route(STYLESHEET, get(assets::stylesheet))
         .fallback(pages::not_found)
+}
+
+/// A GET of a path that only takes a form (POST) leads to the page the
+/// form belongs to. Every answer of a hosted page thus has a GET URL: the
+/// language switch of a page drawn in answer to a POST ("?lang=en",
+/// relative) and a reload after Back land on a page, never on a 405.
+fn page_of(page: &'static str) -> impl Fn() -> std::future::Ready<axum::response::Redirect> + Clone {
+    move || std::future::ready(axum::response::Redirect::to(page))
 }
 
 /// Back-channel protocol endpoints for relying parties: JSON, no session.

@@ -25,6 +25,7 @@ pub const RECOVER_SMS: &str = "/recover/sms";
 pub const RECOVER_EMAIL: &str = "/recover/email";
 pub const RECOVER_LINK: &str = "/recover/link";
 pub const RECOVER_PASSWORD: &str = "/recover/password";
+pub const RECOVER_DONE: &str = "/recover/done";
 pub const ADMIN: &str = "/admin";
 pub const ADMIN_USERS: &str = "/admin/users";
 pub const ADMIN_USER: &str = "/admin/users/{id}";

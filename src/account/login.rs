@@ -6,12 +6,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use axum_extra::extract::CookieJar;
+
+use crate::cookies;
 use crate::domain::SecretPassword;
 use crate::error::{PageError, set_retry_after};
-use crate::extract::{ClientOrigin, CsrfForm, session_user_id, sign_in};
+use crate::extract::{ClientOrigin, CsrfForm, to_password_change};
 use crate::pages::{Chrome, PageCtx, render, render_status, safe_return_to};
-use crate::service::login::{LoginError, password_login};
-use crate::service::step_up;
+use crate::routes;
+use crate::service::login::{Block, LoginError, LoginOutcome, password_login};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -30,7 +33,7 @@ struct LoginPage {
 /// The authorization request behind a `return_to`, if it is one.
 fn cancellable(return_to: &str) -> Option<String> {
     return_to
-        .strip_prefix(crate::routes::AUTHORIZE)
+        .strip_prefix(routes::AUTHORIZE)
         .and_then(|rest| rest.strip_prefix('?'))
         .map(str::to_string)
 }
@@ -45,7 +48,7 @@ pub struct LoginQuery {
 
 pub async fn show(ctx: PageCtx, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
     let return_to = safe_return_to(q.return_to.as_deref());
-    if q.force.is_none() && session_user_id(&ctx.session).await?.is_some() {
+    if q.force.is_none() && ctx.session.signed_in_id().await?.is_some() {
         return Ok(Redirect::to(&return_to).into_response());
     }
     render(&LoginPage {
@@ -66,15 +69,23 @@ pub struct LoginForm {
     return_to: Option<String>,
 }
 
+/// Checks the password and maps the service's [`LoginOutcome`] to a
+/// response; a refused form is drawn again (its language switch leads to
+/// the login page with the same `return_to`).
 pub async fn submit(
     State(state): State<AppState>,
     ctx: PageCtx,
     ClientOrigin(origin): ClientOrigin,
-    headers: axum::http::HeaderMap,
+    jar: CookieJar,
     CsrfForm(form, session): CsrfForm<LoginForm>,
 ) -> Result<Response, PageError> {
     let t = ctx.t();
     let return_to = safe_return_to(form.return_to.as_deref());
+    let page_url = format!(
+        "{}?return_to={}",
+        routes::LOGIN,
+        url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
+    );
     let again = |status: StatusCode, message: String, c: Chrome| {
         render_status(
             status,
@@ -91,35 +102,44 @@ pub async fn submit(
         return again(
             StatusCode::UNPROCESSABLE_ENTITY,
             t.login_missing_fields.into(),
-            ctx.chrome().await?,
+            ctx.chrome_at(&page_url).await?,
         );
     }
     let password = SecretPassword::new(form.password.clone());
-    match password_login(&state, &form.identifier, &password, &origin).await {
-        Ok(user) => {
-            // A correct password; does this sign-in need the phone too?
-            let device_cookie = crate::extract::cookie(&headers, step_up::DEVICE_COOKIE);
-            let reasons = step_up::decide(&state, &user, device_cookie.as_deref(), &origin).await?;
-            if reasons.is_empty() {
-                sign_in(&state, &session, &user, vec!["pwd".into()], &origin).await?;
-                return Ok(Redirect::to(&return_to).into_response());
-            }
-            crate::extract::begin_step_up(&session, &user, &return_to).await?;
-            Ok(Redirect::to(crate::routes::STEP_UP).into_response())
+    let device = cookies::value(&jar, cookies::DEVICE);
+    match password_login(&state, &form.identifier, &password, device.as_deref(), &origin).await {
+        Ok(LoginOutcome::SignedIn(user)) => {
+            session.sign_in(&state, &user, vec!["pwd".into()], &origin).await?;
+            Ok(Redirect::to(&return_to).into_response())
         }
+        Ok(LoginOutcome::PasswordChangeOwed(user)) => {
+            session.sign_in(&state, &user, vec!["pwd".into()], &origin).await?;
+            Ok(to_password_change(&return_to))
+        }
+        Ok(LoginOutcome::StepUpOwed { user, .. }) => {
+            session.owe_step_up(&user, &return_to).await?;
+            Ok(Redirect::to(routes::STEP_UP).into_response())
+        }
+        Ok(LoginOutcome::Blocked {
+            reason: Block::Disabled,
+            ..
+        }) => again(
+            StatusCode::FORBIDDEN,
+            t.login_disabled.into(),
+            ctx.chrome_at(&page_url).await?,
+        ),
         Err(LoginError::InvalidCredentials) => again(
             StatusCode::UNAUTHORIZED,
             t.login_invalid.into(),
-            ctx.chrome().await?,
-        ),
-        Err(LoginError::Disabled) => again(
-            StatusCode::FORBIDDEN,
-            t.login_disabled.into(),
-            ctx.chrome().await?,
+            ctx.chrome_at(&page_url).await?,
         ),
         Err(LoginError::Locked(wait)) => {
             let message = (t.login_locked)(wait);
-            let mut response = again(StatusCode::TOO_MANY_REQUESTS, message, ctx.chrome().await?)?;
+            let mut response = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                message,
+                ctx.chrome_at(&page_url).await?,
+            )?;
             set_retry_after(&mut response, wait);
             Ok(response)
         }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::domain::SecretPassword;
 use crate::error::PageError;
-use crate::extract::{ClientOrigin, CsrfForm, CurrentUser, sign_in};
+use crate::extract::{ClientOrigin, CsrfForm, CurrentUser};
 use crate::pages::{Chrome, PageCtx, render, render_status, safe_return_to};
 use crate::service::accounts::{self, AccountError, PasswordChangeError};
 use crate::state::AppState;
@@ -88,7 +88,9 @@ pub async fn submit(
         {
             Ok(user) => {
                 // The session goes on with the account's new epoch.
-                sign_in(&state, &session, &user, current.auth.amr.clone(), &origin).await?;
+                session
+                    .sign_in(&state, &user, current.auth.amr.clone(), &origin)
+                    .await?;
                 let target = if forced {
                     return_to
                 } else {

@@ -7,16 +7,15 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use tower_sessions::Session;
 
 use crate::domain::SecretPassword;
 use crate::error::PageError;
+use crate::extract::CsrfForm;
 use crate::pages::{Chrome, PageCtx, render_status};
 use crate::routes;
 use crate::service::recovery::{self, LinkSendError, Proof, Recovery, ResetError, StartError};
+use crate::session::Flash;
 use crate::state::AppState;
-
-const RECOVERY_KEY: &str = "recovery";
 
 /// The step a page shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +53,26 @@ struct RecoverPage {
 }
 
 impl RecoverPage {
+    /// The page of `step`, drawn in answer to a GET of its own URL.
     async fn new(state: &AppState, ctx: &PageCtx, step: Step) -> Result<Self, PageError> {
+        Self::with_chrome(state, ctx.chrome().await?, step).await
+    }
+
+    /// The page of `step`, drawn in answer to a refused form: its language
+    /// switch leads to the step's own GET URL.
+    async fn refused(
+        state: &AppState,
+        ctx: &PageCtx,
+        step: Step,
+        page: &str,
+        error: impl Into<String>,
+    ) -> Result<Self, PageError> {
+        Ok(Self::with_chrome(state, ctx.chrome_at(page).await?, step)
+            .await?
+            .error(error))
+    }
+
+    async fn with_chrome(state: &AppState, c: Chrome, step: Step) -> Result<Self, PageError> {
         let (captcha_id, captcha_image) = if step == Step::Start {
             let ch = state
                 .captcha
@@ -66,7 +84,7 @@ impl RecoverPage {
             (String::new(), None)
         };
         Ok(Self {
-            c: ctx.chrome().await?,
+            c,
             step,
             notice: None,
             errors: Vec::new(),
@@ -88,13 +106,6 @@ impl RecoverPage {
         self.errors.push(text.into());
         self
     }
-}
-
-async fn current(session: &Session) -> Result<Option<Recovery>, PageError> {
-    Ok(session
-        .get::<Recovery>(RECOVERY_KEY)
-        .await?
-        .filter(Recovery::is_live))
 }
 
 fn restart() -> Response {
@@ -121,7 +132,7 @@ pub struct StartForm {
 pub async fn start(
     State(state): State<AppState>,
     ctx: PageCtx,
-    crate::extract::CsrfForm(form, session): crate::extract::CsrfForm<StartForm>,
+    CsrfForm(form, session): CsrfForm<StartForm>,
 ) -> Result<Response, PageError> {
     let t = ctx.t();
     let (status, message) = match recovery::start(
@@ -134,10 +145,7 @@ pub async fn start(
     .await
     {
         Ok(r) => {
-            // A new session id: a session planted in this browser (say, by
-            // a sibling subdomain) must not follow the recovery.
-            session.cycle_id().await?;
-            session.insert(RECOVERY_KEY, &r).await?;
+            session.advance_recovery(&r).await?;
             return Ok(Redirect::to(routes::RECOVER_METHOD).into_response());
         }
         Err(StartError::Empty) => (
@@ -153,16 +161,14 @@ pub async fn start(
         }
         Err(StartError::Internal(e)) => return Err(PageError::Internal(e)),
     };
-    let mut page = RecoverPage::new(&state, &ctx, Step::Start)
-        .await?
-        .error(message);
+    let mut page = RecoverPage::refused(&state, &ctx, Step::Start, routes::RECOVER, message).await?;
     page.identifier = form.identifier.trim().chars().take(100).collect();
     render_status(status, &page)
 }
 
 /// A step of a live recovery, or back to the start.
 async fn show_step(state: &AppState, ctx: &PageCtx, step: Step) -> Result<Response, PageError> {
-    if current(&ctx.session).await?.is_none() {
+    if ctx.session.recovery().await?.is_none() {
         return Ok(restart());
     }
     render_status(StatusCode::OK, &RecoverPage::new(state, ctx, step).await?)
@@ -175,34 +181,46 @@ pub async fn method(State(state): State<AppState>, ctx: PageCtx) -> Result<Respo
 #[derive(Deserialize)]
 pub struct EmptyForm {}
 
+/// Sends a code and goes to the code page (post-redirect-get); a refusal
+/// is drawn on the code page with its status and the server's wait.
 pub async fn send_code(
     State(state): State<AppState>,
     ctx: PageCtx,
-    crate::extract::CsrfForm(_, session): crate::extract::CsrfForm<EmptyForm>,
+    CsrfForm(_, session): CsrfForm<EmptyForm>,
 ) -> Result<Response, PageError> {
-    let Some(r) = current(&session).await? else {
+    let Some(r) = session.recovery().await? else {
         return Ok(restart());
     };
-    let t = ctx.t();
-    let page = RecoverPage::new(&state, &ctx, Step::Code).await?;
-    let (status, page) = match recovery::send_code(&state, &r, &ctx.origin, ctx.lang).await {
+    let e = match recovery::send_code(&state, &r, &ctx.origin, ctx.lang).await {
         Ok(()) => {
-            let mut p = page.notice(t.recover_code_sent);
-            p.wait = state.config.sms.resend_secs;
-            (StatusCode::OK, p)
+            session.flash(Flash::RecoveryCodeSent).await?;
+            return Ok(Redirect::to(routes::RECOVER_SMS).into_response());
         }
-        Err(e) => {
-            let (status, message, wait) = super::send_refusal(t, e)?;
-            let mut p = page.error(message);
-            p.wait = wait;
-            (status, p)
-        }
+        Err(e) => e,
     };
+    let (status, message, _) = super::send_refusal(ctx.t(), e)?;
+    let mut page =
+        RecoverPage::refused(&state, &ctx, Step::Code, routes::RECOVER_SMS, message).await?;
+    page.wait = wait_secs(&state, &r).await?;
     render_status(status, &page)
 }
 
+/// The countdown of the send button: the wait the server enforces now.
+async fn wait_secs(state: &AppState, r: &Recovery) -> Result<u64, PageError> {
+    let wait = recovery::resend_wait(state, r).await?;
+    Ok(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+}
+
 pub async fn code(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
-    show_step(&state, &ctx, Step::Code).await
+    let Some(r) = ctx.session.recovery().await? else {
+        return Ok(restart());
+    };
+    let mut page = RecoverPage::new(&state, &ctx, Step::Code).await?;
+    if ctx.session.take_flash().await? == Some(Flash::RecoveryCodeSent) {
+        page = page.notice(ctx.t().recover_code_sent);
+    }
+    page.wait = wait_secs(&state, &r).await?;
+    render_status(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
@@ -214,61 +232,63 @@ pub struct CodeForm {
 pub async fn verify_code(
     State(state): State<AppState>,
     ctx: PageCtx,
-    crate::extract::CsrfForm(form, session): crate::extract::CsrfForm<CodeForm>,
+    CsrfForm(form, session): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    let Some(mut r) = current(&session).await? else {
+    let Some(mut r) = session.recovery().await? else {
         return Ok(restart());
     };
-    let t = ctx.t();
     let error = match recovery::verify_code(&state, &mut r, &form.code, &ctx.origin).await {
         Ok(()) => {
-            session.cycle_id().await?;
-            session.insert(RECOVERY_KEY, &r).await?;
+            session.advance_recovery(&r).await?;
             return Ok(Redirect::to(routes::RECOVER_PASSWORD).into_response());
         }
-        Err(e) => super::verify_refusal(t, e)?,
+        Err(e) => super::verify_refusal(ctx.t(), e)?,
     };
-    render_status(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &RecoverPage::new(&state, &ctx, Step::Code)
-            .await?
-            .error(error),
-    )
+    let mut page =
+        RecoverPage::refused(&state, &ctx, Step::Code, routes::RECOVER_SMS, error).await?;
+    page.wait = wait_secs(&state, &r).await?;
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
+/// Mails a link and shows that it went (post-redirect-get); a refusal is
+/// drawn on the page of the ways.
 pub async fn send_link(
     State(state): State<AppState>,
     ctx: PageCtx,
-    crate::extract::CsrfForm(_, session): crate::extract::CsrfForm<EmptyForm>,
+    CsrfForm(_, session): CsrfForm<EmptyForm>,
 ) -> Result<Response, PageError> {
-    let Some(r) = current(&session).await? else {
+    let Some(r) = session.recovery().await? else {
         return Ok(restart());
     };
     let t = ctx.t();
-    let (status, page) = match recovery::send_link(&state, &r, &ctx.origin, ctx.lang).await {
-        Ok(()) => (
-            StatusCode::OK,
-            RecoverPage::new(&state, &ctx, Step::MailSent)
-                .await?
-                .notice((t.recover_mail_sent)(std::time::Duration::from_secs(
-                    state.config.mail.recovery_link_minutes * 60,
-                ))),
-        ),
-        Err(LinkSendError::TooSoon(w)) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            RecoverPage::new(&state, &ctx, Step::Method)
-                .await?
-                .error((t.step_up_wait)(w)),
-        ),
-        Err(LinkSendError::DailyLimit) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            RecoverPage::new(&state, &ctx, Step::Method)
-                .await?
-                .error(t.recover_mail_limit),
-        ),
+    let message = match recovery::send_link(&state, &r, &ctx.origin, ctx.lang).await {
+        Ok(()) => {
+            session.flash(Flash::RecoveryMailSent).await?;
+            return Ok(Redirect::to(routes::RECOVER_EMAIL).into_response());
+        }
+        Err(LinkSendError::TooSoon(w)) => (t.step_up_wait)(w),
+        Err(LinkSendError::DailyLimit) => t.recover_mail_limit.to_string(),
         Err(LinkSendError::Internal(e)) => return Err(PageError::Internal(e)),
     };
-    render_status(status, &page)
+    render_status(
+        StatusCode::TOO_MANY_REQUESTS,
+        &RecoverPage::refused(&state, &ctx, Step::Method, routes::RECOVER_METHOD, message).await?,
+    )
+}
+
+/// "If the account has a verified security e-mail, a link was sent."
+pub async fn mail_sent(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
+    if ctx.session.recovery().await?.is_none() {
+        return Ok(restart());
+    }
+    let t = ctx.t();
+    let mut page = RecoverPage::new(&state, &ctx, Step::MailSent).await?;
+    if ctx.session.take_flash().await? == Some(Flash::RecoveryMailSent) {
+        page = page.notice((t.recover_mail_sent)(std::time::Duration::from_secs(
+            state.config.mail.recovery_link_minutes * 60,
+        )));
+    }
+    render_status(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
@@ -304,7 +324,9 @@ async fn invalid(state: &AppState, ctx: &PageCtx) -> Result<Response, PageError>
 }
 
 pub async fn password(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
-    if !current(&ctx.session)
+    if !ctx
+        .session
+        .recovery()
         .await?
         .is_some_and(|r| r.is_verified())
     {
@@ -329,10 +351,10 @@ pub struct PasswordForm {
 pub async fn reset(
     State(state): State<AppState>,
     ctx: PageCtx,
-    crate::extract::CsrfForm(form, session): crate::extract::CsrfForm<PasswordForm>,
+    CsrfForm(form, session): CsrfForm<PasswordForm>,
 ) -> Result<Response, PageError> {
     let t = ctx.t();
-    let r = current(&session).await?;
+    let r = session.recovery().await?;
     let proof = if !form.token.is_empty() {
         Proof::Link(&form.token)
     } else if let Some(r) = &r {
@@ -353,13 +375,9 @@ pub async fn reset(
         .await
         {
             Ok(_) => {
-                session.remove::<Recovery>(RECOVERY_KEY).await?;
-                return render_status(
-                    StatusCode::OK,
-                    &RecoverPage::new(&state, &ctx, Step::Done)
-                        .await?
-                        .notice(t.recover_done),
-                );
+                session.end_recovery().await?;
+                session.flash(Flash::PasswordRecovered).await?;
+                return Ok(Redirect::to(routes::RECOVER_DONE).into_response());
             }
             Err(ResetError::Weak(violations)) => violations
                 .into_iter()
@@ -370,8 +388,34 @@ pub async fn reset(
             Err(ResetError::Internal(e)) => return Err(PageError::Internal(e)),
         }
     };
-    let mut page = RecoverPage::new(&state, &ctx, Step::Password).await?;
+    // A link's form comes back to the link (the token is in the form, not
+    // in the session); a proved code's to the password step.
+    let page_url = if form.token.is_empty() {
+        routes::RECOVER_PASSWORD.to_string()
+    } else {
+        format!(
+            "{}?token={}",
+            routes::RECOVER_LINK,
+            url::form_urlencoded::byte_serialize(form.token.as_bytes()).collect::<String>()
+        )
+    };
+    let mut page = RecoverPage::with_chrome(&state, ctx.chrome_at(&page_url).await?, Step::Password)
+        .await?;
     page.errors = errors;
     page.token = form.token;
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+/// The end of a recovery: the password is set. Shown once, after the reset
+/// (a reload, or the address typed in, leads to the login page).
+pub async fn done(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
+    if ctx.session.take_flash().await? != Some(Flash::PasswordRecovered) {
+        return Ok(Redirect::to(routes::LOGIN).into_response());
+    }
+    render_status(
+        StatusCode::OK,
+        &RecoverPage::new(&state, &ctx, Step::Done)
+            .await?
+            .notice(ctx.t().recover_done),
+    )
 }

@@ -4,18 +4,19 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use crate::cookies::{self, CookiePolicy};
 use crate::domain::PhoneNumber;
 use crate::error::PageError;
-use crate::extract::{
-    ClientOrigin, CsrfForm, PendingStepUp, cookie, end_step_up, pending_step_up, sign_in,
-};
+use crate::extract::{ClientOrigin, CsrfForm};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
-use crate::service::step_up::{self, DEVICE_COOKIE};
+use crate::service::step_up;
+use crate::session::{Flash, Pending};
 use crate::state::AppState;
 use crate::store::users::User;
 
@@ -32,33 +33,45 @@ struct StepUpPage {
     cancel: Option<String>,
 }
 
-fn page(
-    c: Chrome,
-    user: &User,
-    pending: &PendingStepUp,
-    notice: Option<String>,
-    error: Option<String>,
-    wait: u64,
-) -> StepUpPage {
-    StepUpPage {
-        c,
-        phone: step_up::phone_of(user).map(|p| PhoneNumber::masked(p.as_str())),
-        notice,
-        error,
-        wait,
-        cancel: pending
-            .return_to
-            .strip_prefix(routes::AUTHORIZE)
-            .and_then(|r| r.strip_prefix('?'))
-            .map(str::to_string),
+impl StepUpPage {
+    /// The page with everything the server knows: the masked phone, the
+    /// wait before another code (whatever the last request was), and a
+    /// notice left by the previous step.
+    async fn new(
+        state: &AppState,
+        c: Chrome,
+        user: &User,
+        pending: &Pending,
+    ) -> Result<Self, PageError> {
+        let wait = step_up::resend_wait(state, user).await?;
+        Ok(StepUpPage {
+            c,
+            phone: step_up::phone_of(user).map(|p| PhoneNumber::masked(p.as_str())),
+            notice: None,
+            error: None,
+            wait: whole_secs(wait),
+            cancel: pending
+                .return_to
+                .strip_prefix(routes::AUTHORIZE)
+                .and_then(|r| r.strip_prefix('?'))
+                .map(str::to_string),
+        })
     }
 }
 
+/// Seconds for the countdown, rounded up (a wait of 0.4 s is still a wait).
+fn whole_secs(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
 pub async fn show(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
-    let Some((user, pending)) = pending_step_up(&state, &ctx.session).await? else {
+    let Some((user, pending)) = ctx.session.step_up_owed(&state).await? else {
         return Ok(Redirect::to(routes::LOGIN).into_response());
     };
-    let p = page(ctx.chrome().await?, &user, &pending, None, None, 0);
+    let mut p = StepUpPage::new(&state, ctx.chrome().await?, &user, &pending).await?;
+    if ctx.session.take_flash().await? == Some(Flash::StepUpCodeSent) {
+        p.notice = Some(ctx.t().step_up_sent.to_string());
+    }
     if p.phone.is_none() {
         return render_status(StatusCode::FORBIDDEN, &p);
     }
@@ -68,34 +81,28 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx) -> Result<Respons
 #[derive(Deserialize)]
 pub struct SendForm {}
 
+/// Sends a code and goes back to the page (post-redirect-get); a refusal
+/// is drawn on the page with its status and the wait the server enforces.
 pub async fn send(
     State(state): State<AppState>,
     ctx: PageCtx,
     ClientOrigin(origin): ClientOrigin,
-    CsrfForm(_, _): CsrfForm<SendForm>,
+    CsrfForm(_, session): CsrfForm<SendForm>,
 ) -> Result<Response, PageError> {
-    let Some((user, pending)) = pending_step_up(&state, &ctx.session).await? else {
+    let Some((user, pending)) = session.step_up_owed(&state).await? else {
         return Ok(Redirect::to(routes::LOGIN).into_response());
     };
-    let t = ctx.t();
-    let resend = state.config.sms.resend_secs;
-    let (status, notice, error, wait) = match step_up::send(&state, &user, &origin, ctx.lang).await
-    {
-        Ok(()) => (
-            StatusCode::OK,
-            Some(t.step_up_sent.to_string()),
-            None,
-            resend,
-        ),
-        Err(e) => {
-            let (status, message, wait) = super::send_refusal(t, e)?;
-            (status, None, Some(message), wait)
+    let e = match step_up::send(&state, &user, &origin, ctx.lang).await {
+        Ok(()) => {
+            session.flash(Flash::StepUpCodeSent).await?;
+            return Ok(Redirect::to(routes::STEP_UP).into_response());
         }
+        Err(e) => e,
     };
-    render_status(
-        status,
-        &page(ctx.chrome().await?, &user, &pending, notice, error, wait),
-    )
+    let (status, message, _) = super::send_refusal(ctx.t(), e)?;
+    let mut p = StepUpPage::new(&state, ctx.chrome_at(routes::STEP_UP).await?, &user, &pending).await?;
+    p.error = Some(message);
+    render_status(status, &p)
 }
 
 #[derive(Deserialize)]
@@ -108,59 +115,38 @@ pub async fn verify(
     State(state): State<AppState>,
     ctx: PageCtx,
     ClientOrigin(origin): ClientOrigin,
-    headers: axum::http::HeaderMap,
+    jar: CookieJar,
     CsrfForm(form, session): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    let Some((user, pending)) = pending_step_up(&state, &session).await? else {
+    let Some((user, pending)) = session.step_up_owed(&state).await? else {
         return Ok(Redirect::to(routes::LOGIN).into_response());
     };
-    let t = ctx.t();
-    let device_cookie = cookie(&headers, DEVICE_COOKIE);
-    let mut new_cookie = None;
-    let error =
-        match step_up::complete(&state, &user, &form.code, device_cookie.as_deref(), &origin).await
-        {
-            Ok(c) => {
-                new_cookie = c;
-                None
+    let device = cookies::value(&jar, cookies::DEVICE);
+    let new_device =
+        match step_up::complete(&state, &user, &form.code, device.as_deref(), &origin).await {
+            Ok(d) => d,
+            Err(e) => {
+                let error = super::verify_refusal(ctx.t(), e)?;
+                let mut p =
+                    StepUpPage::new(&state, ctx.chrome_at(routes::STEP_UP).await?, &user, &pending)
+                        .await?;
+                p.error = Some(error);
+                return render_status(StatusCode::UNPROCESSABLE_ENTITY, &p);
             }
-            Err(e) => Some(super::verify_refusal(t, e)?),
         };
-    if let Some(error) = error {
-        return render_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &page(ctx.chrome().await?, &user, &pending, None, Some(error), 0),
-        );
-    }
     let user = state
         .store
         .user_by_id(user.id)
         .await?
         .ok_or(PageError::NotFound)?;
-    end_step_up(&session).await?;
-    sign_in(
-        &state,
-        &session,
-        &user,
-        vec!["pwd".into(), "sms".into()],
-        &origin,
-    )
-    .await?;
-    let mut response = Redirect::to(&pending.return_to).into_response();
-    if let Some(value) = new_cookie {
-        let secure = if state.config.secure_cookies() {
-            "; Secure"
-        } else {
-            ""
-        };
-        let c = format!(
-            "{DEVICE_COOKIE}={value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}"
-        );
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    Ok(response)
+    session
+        .sign_in(&state, &user, vec!["pwd".into(), "sms".into()], &origin)
+        .await?;
+    let jar = match new_device {
+        Some(value) => jar.add(CookiePolicy::new(&state.config).long_lived(cookies::DEVICE, value)),
+        None => jar,
+    };
+    Ok((jar, Redirect::to(&pending.return_to)).into_response())
 }
 
 #[derive(Template)]

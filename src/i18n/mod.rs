@@ -18,7 +18,7 @@
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -28,8 +28,6 @@ mod zh_cn;
 
 pub use en::EN;
 pub use zh_cn::ZH_CN;
-
-pub const LANG_COOKIE: &str = "tongxing_lang";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
@@ -101,12 +99,17 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 
 /// Middleware: decides the language, puts it in the request extensions and
 /// remembers an explicit `?lang=` choice in a cookie.
-pub async fn negotiate(mut req: Request, next: Next) -> Response {
+pub async fn negotiate(
+    axum::extract::State(cookies): axum::extract::State<crate::cookies::CookiePolicy>,
+    jar: axum_extra::extract::CookieJar,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let query = req.uri().query().unwrap_or_default();
     let explicit = query_param(query, "lang").and_then(Lang::from_tag);
     let lang = explicit
         .or_else(|| {
-            crate::extract::cookie(req.headers(), LANG_COOKIE).and_then(|v| Lang::from_tag(&v))
+            crate::cookies::value(&jar, crate::cookies::LANG).and_then(|v| Lang::from_tag(&v))
         })
         .or_else(|| {
             query_param(query, "ui_locales")
@@ -120,16 +123,14 @@ pub async fn negotiate(mut req: Request, next: Next) -> Response {
         })
         .unwrap_or_default();
     req.extensions_mut().insert(lang);
-    let mut response = next.run(req).await;
-    if let Some(chosen) = explicit {
-        let cookie = format!(
-            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-            chosen.tag()
-        );
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
+    let response = next.run(req).await;
+    let mut response = match explicit {
+        Some(chosen) => {
+            let jar = jar.add(cookies.long_lived(crate::cookies::LANG, chosen.tag().into()));
+            (jar, response).into_response()
         }
-    }
+        None => response,
+    };
     response.headers_mut().insert(
         header::CONTENT_LANGUAGE,
         HeaderValue::from_static(lang.tag()),

@@ -21,7 +21,7 @@ use url::Url;
 
 use super::params::Params;
 use crate::error::PageError;
-use crate::extract::{ClientOrigin, check_csrf, session_user, sign_out};
+use crate::extract::ClientOrigin;
 use crate::pages::{Chrome, PageCtx, render};
 use crate::routes;
 use crate::service::clients::{self, Client};
@@ -117,10 +117,10 @@ fn finish(req: &LogoutRequest) -> Response {
 }
 
 async fn perform(state: &AppState, ctx: &PageCtx, origin: &Origin) -> Result<(), PageError> {
-    if let Some((user, auth)) = session_user(state, &ctx.session).await? {
+    if let Some((user, auth)) = ctx.session.current_user(state).await? {
         end_session(state, &user, Some(&auth.sid), origin).await?;
     }
-    sign_out(&ctx.session).await
+    ctx.session.sign_out().await
 }
 
 async fn handle(
@@ -130,7 +130,7 @@ async fn handle(
     params: Params,
 ) -> Result<Response, PageError> {
     let req = resolve(state, &params).await?;
-    let Some((user, _)) = session_user(state, &ctx.session).await? else {
+    let Some((user, _)) = ctx.session.current_user(state).await? else {
         // Nobody to sign out: with no parameters this is the "signed out" page.
         if params.has("client_id")
             || params.has("id_token_hint")
@@ -193,7 +193,7 @@ pub async fn post(
         ))
         .into_response());
     };
-    check_csrf(&ctx.session, token).await?;
+    ctx.session.check_csrf(token).await?;
     let req = resolve(&state, &params).await?;
     perform(&state, &ctx, &origin).await?;
     Ok(finish(&req))

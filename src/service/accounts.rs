@@ -342,7 +342,7 @@ pub async fn change_own_password(
         Err(LoginError::Store(e)) => return Err(AccountError::from(e).into()),
         Err(LoginError::Ephemeral(e)) => return Err(AccountError::from(e).into()),
         // Not returned by reauthenticate.
-        Err(LoginError::InvalidCredentials | LoginError::Disabled) => false,
+        Err(LoginError::InvalidCredentials) => false,
     };
     if !verified {
         Entry::new("account.password_change_failed", Outcome::Failure)

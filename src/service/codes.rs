@@ -168,6 +168,20 @@ fn code_sms(purpose: Purpose, code: &str, minutes: u64) -> Sms<'_> {
     }
 }
 
+/// How long until another code may be sent to `to` (zero: now). Pages
+/// draw their send button's countdown from this, so a reload, a refused
+/// code or another tab shows the wait the server will enforce.
+pub async fn resend_wait(state: &AppState, to: Recipient<'_>) -> Result<Duration, EphemeralError> {
+    if state.config.sms.resend_secs == 0 {
+        return Ok(Duration::ZERO);
+    }
+    Ok(state
+        .ephemeral
+        .ttl(&format!("otp-recent:{}", to.id()))
+        .await?
+        .unwrap_or_default())
+}
+
 /// Sends a new code for `purpose` to `phone` (replacing an earlier one)
 /// and waits for the gateway.
 pub async fn send(

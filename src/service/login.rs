@@ -4,9 +4,14 @@
 //! identifier ─▶ resolve (account name | login phone) ─▶ lock check (IP, account)
 //!            ─▶ argon2 verify (dummy hash when no account: same timing)
 //!            ─▶ wrong: count failure, maybe lock ─▶ "account or password incorrect"
-//!            ─▶ right: disabled? ─▶ "disabled" ; else reset counter, re-hash if
-//!               parameters changed, record login ─▶ User
+//!            ─▶ right: disabled? ─▶ Blocked ; else reset counter, re-hash if
+//!               parameters changed, record login
+//!            ─▶ phone owed (step_up::decide)? ─▶ StepUpOwed
+//!            ─▶ new password demanded? ─▶ PasswordChangeOwed ; else SignedIn
 //! ```
+//!
+//! A correct password ends in one [`LoginOutcome`]; the login page only
+//! maps it to a response.
 //!
 //! The answer for a wrong password is the same whether or not the account
 //! exists, and a disabled account is only revealed to someone who knows
@@ -30,8 +35,6 @@ use crate::store::users::{AccountStatus, User};
 pub enum LoginError {
     #[error("invalid credentials")]
     InvalidCredentials,
-    #[error("account disabled")]
-    Disabled,
     #[error("locked out for {0:?}")]
     Locked(Duration),
     #[error("{0}")]
@@ -40,6 +43,42 @@ pub enum LoginError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Ephemeral(#[from] EphemeralError),
+}
+
+/// Where a correct password leads. Later steps (the phone, a new password)
+/// are owed in this order: the phone first, since a password set by
+/// someone else is exactly when the phone must be proved.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// Signed in with the password alone (`amr` = `pwd`).
+    SignedIn(User),
+    /// The phone must be proved by SMS as well, for these reasons.
+    StepUpOwed {
+        user: User,
+        reasons: Vec<super::step_up::Reason>,
+    },
+    /// Signed in, but an administrator demanded a new password: nothing
+    /// else until it is changed.
+    PasswordChangeOwed(User),
+    /// The account may not sign in (revealed only to someone who knew the
+    /// password).
+    Blocked { user: User, reason: Block },
+}
+
+/// Why a correct password does not sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    /// An administrator disabled the account.
+    Disabled,
+}
+
+impl Block {
+    /// The reason as audited.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Block::Disabled => "disabled",
+        }
+    }
 }
 
 /// What the user typed in the account field, understood.
@@ -96,13 +135,16 @@ pub(crate) async fn lookup(state: &AppState, id: &Identifier) -> Result<Option<U
     }
 }
 
-/// Checks an account name or login phone and a password.
+/// Checks an account name or login phone and a password, and decides what
+/// a correct one leads to; `device_cookie` is the browser's step-up device
+/// cookie.
 pub async fn password_login(
     state: &AppState,
     identifier: &str,
     password: &SecretPassword,
+    device_cookie: Option<&str>,
     origin: &Origin,
-) -> Result<User, LoginError> {
+) -> Result<LoginOutcome, LoginError> {
     let parsed = Identifier::parse(identifier);
     // Locks follow what was typed, known account or not: keying known
     // accounts differently would let a prober learn which phone number
@@ -182,13 +224,14 @@ pub async fn password_login(
     by_ip.forgive(eph, &ip_subject).await?;
 
     if user.status != AccountStatus::Active {
+        let reason = Block::Disabled;
         Entry::new("login.failure", Outcome::Failure)
             .subject(&user)
             .origin(origin)
-            .detail(json!({ "reason": "disabled" }))
+            .detail(json!({ "reason": reason.as_str() }))
             .write(&state.store)
             .await?;
-        return Err(LoginError::Disabled);
+        return Ok(LoginOutcome::Blocked { user, reason });
     }
 
     if verified.needs_rehash {
@@ -210,7 +253,14 @@ pub async fn password_login(
         .detail(json!({ "method": "password", "rehashed": verified.needs_rehash }))
         .write(&state.store)
         .await?;
-    Ok(user)
+    let reasons = super::step_up::decide(state, &user, device_cookie, origin).await?;
+    Ok(if !reasons.is_empty() {
+        LoginOutcome::StepUpOwed { user, reasons }
+    } else if user.must_change_password {
+        LoginOutcome::PasswordChangeOwed(user)
+    } else {
+        LoginOutcome::SignedIn(user)
+    })
 }
 
 /// A signed-in user types the password again (before changing the

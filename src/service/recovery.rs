@@ -228,6 +228,22 @@ pub async fn send_code(
     .await
 }
 
+/// How long until the recovery page may send another code (kept under the
+/// identifier, like the codes themselves).
+pub async fn resend_wait(
+    state: &AppState,
+    recovery: &Recovery,
+) -> Result<std::time::Duration, crate::ephemeral::EphemeralError> {
+    codes::resend_wait(
+        state,
+        Recipient::Hidden {
+            name: &recovery.subject,
+            phone: None,
+        },
+    )
+    .await
+}
+
 /// Step 2a, continued: checks the code; on success the recovery is verified.
 pub async fn verify_code(
     state: &AppState,

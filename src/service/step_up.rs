@@ -21,8 +21,6 @@ use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::users::User;
 
-pub const DEVICE_COOKIE: &str = "tongxing_device";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     UnknownDevice,
@@ -172,6 +170,17 @@ pub async fn record_decision(
         .detail(json!({ "required": !reasons.is_empty(), "reasons": names, "no_phone": phone_of(user).is_none() }))
         .write(&state.store)
         .await
+}
+
+/// How long until the step-up page may send another code.
+pub async fn resend_wait(
+    state: &AppState,
+    user: &User,
+) -> Result<std::time::Duration, crate::ephemeral::EphemeralError> {
+    match phone_of(user) {
+        Some(phone) => codes::resend_wait(state, codes::Recipient::Phone(&phone)).await,
+        None => Ok(std::time::Duration::ZERO),
+    }
 }
 
 pub async fn send(

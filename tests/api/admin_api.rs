@@ -332,7 +332,11 @@ async fn manage_users_end_to_end() {
     // with the risk rules off.
     assert_eq!(next.location(), Some("/login/sms"));
     let sent = b
-        .submit_page(&b.get("/login/sms").await, "/login/sms/send", &[])
+        .redirected(
+            b.submit_page(&b.get("/login/sms").await, "/login/sms/send", &[])
+                .await,
+            "/login/sms",
+        )
         .await;
     let code = crate::helpers::code_in(app.outbox("sms").last().unwrap()["text"].as_str().unwrap());
     let next = b.submit_page(&sent, "/login/sms", &[("code", &code)]).await;

@@ -401,7 +401,7 @@ async fn stored_hashes_are_upgraded_when_parameters_change() {
         let state = app2.state().clone();
         let origin = tongxing::service::Origin::default();
         let pw = tongxing::domain::SecretPassword::new(PASSWORD);
-        tongxing::service::login::password_login(&state, "yang@cnic.cn", &pw, &origin)
+        tongxing::service::login::password_login(&state, "yang@cnic.cn", &pw, None, &origin)
             .await
             .unwrap();
         state

@@ -76,7 +76,12 @@ async fn recovery_by_sms_code_resets_the_password_and_revokes_everything() {
     assert_eq!(started.location(), Some("/recover/method"));
     let method = b.get("/recover/method").await;
     assert!(method.has("action=\"/recover/sms/send\"") && method.has("action=\"/recover/email\""));
-    let sent = b.submit_page(&method, "/recover/sms/send", &[]).await;
+    let sent = b
+        .redirected(
+            b.submit_page(&method, "/recover/sms/send", &[]).await,
+            "/recover/sms",
+        )
+        .await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
     assert!(sent.has("如果该账号绑定了手机"));
     let sms = app.outbox_wait("sms", 1).await;
@@ -129,10 +134,14 @@ async fn recovery_by_sms_code_resets_the_password_and_revokes_everything() {
         .await;
     assert!(mismatch.has("两次输入的新密码不一致"));
     let done = b
-        .submit_page(
-            &form,
-            "/recover/password",
-            &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+        .redirected(
+            b.submit_page(
+                &form,
+                "/recover/password",
+                &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+            )
+            .await,
+            "/recover/done",
         )
         .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
@@ -202,7 +211,12 @@ async fn recovery_by_e_mail_link_works_once_and_tells_the_phone() {
     let started = app.recover_start(&b, "zhao.liu@EXAMPLE.ORG").await;
     assert_eq!(started.location(), Some("/recover/method"));
     let method = b.get("/recover/method").await;
-    let sent = b.submit_page(&method, "/recover/email", &[]).await;
+    let sent = b
+        .redirected(
+            b.submit_page(&method, "/recover/email", &[]).await,
+            "/recover/email",
+        )
+        .await;
     assert_eq!(sent.status, StatusCode::OK);
     assert!(sent.has("如果该账号有已验证的密保邮箱") && sent.has("30分"));
     let mail = app.outbox_wait("mail", 1).await;
@@ -249,10 +263,14 @@ async fn recovery_by_e_mail_link_works_once_and_tells_the_phone() {
     assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(weak.has("至少包含以下字符数： 10"), "{}", weak.body);
     let done = other
-        .submit_page(
-            &form,
-            "/recover/password",
-            &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+        .redirected(
+            other.submit_page(
+                &form,
+                "/recover/password",
+                &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+            )
+            .await,
+            "/recover/done",
         )
         .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
@@ -335,11 +353,21 @@ async fn walk(app: &TestApp, identifier: &str) -> Vec<Page> {
     let b = app.browser();
     let started = app.recover_start(&b, identifier).await;
     let method = b.get("/recover/method").await;
-    let code = b.submit_page(&method, "/recover/sms/send", &[]).await;
+    let code = b
+        .redirected(
+            b.submit_page(&method, "/recover/sms/send", &[]).await,
+            "/recover/sms",
+        )
+        .await;
     let wrong = b
         .submit_page(&code, "/recover/sms", &[("code", "123456")])
         .await;
-    let mail = b.submit_page(&method, "/recover/email", &[]).await;
+    let mail = b
+        .redirected(
+            b.submit_page(&method, "/recover/email", &[]).await,
+            "/recover/email",
+        )
+        .await;
     vec![started, method, code, wrong, mail]
 }
 
@@ -428,12 +456,8 @@ async fn recovery_is_rate_limited() {
     let b = app.browser();
     app.recover_start(&b, "unknown").await;
     let method = b.get("/recover/method").await;
-    assert_eq!(
-        b.submit_page(&method, "/recover/sms/send", &[])
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let first = b.submit_page(&method, "/recover/sms/send", &[]).await;
+    assert_eq!(first.location(), Some("/recover/sms"));
     let again = b.submit_page(&method, "/recover/sms/send", &[]).await;
     assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(again.has("发送过于频繁"));
@@ -482,10 +506,14 @@ async fn a_recovered_account_is_not_left_locked_by_a_guesser() {
     );
     let form = b.get(link.strip_prefix(&app.base).unwrap()).await;
     let done = b
-        .submit_page(
-            &form,
-            "/recover/password",
-            &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+        .redirected(
+            b.submit_page(
+                &form,
+                "/recover/password",
+                &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+            )
+            .await,
+            "/recover/done",
         )
         .await;
     assert_eq!(done.status, StatusCode::OK);
@@ -529,10 +557,14 @@ async fn every_policy_failure_is_named_on_the_recovery_form() {
     }
     // Each refusal left the link usable.
     let done = b
-        .submit_page(
-            &form,
-            "/recover/password",
-            &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+        .redirected(
+            b.submit_page(
+                &form,
+                "/recover/password",
+                &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+            )
+            .await,
+            "/recover/done",
         )
         .await;
     assert_eq!(done.status, StatusCode::OK);
@@ -571,7 +603,11 @@ async fn the_session_is_renewed_and_the_password_form_needs_a_proof() {
     let started = b.cookie("tongxing_session").unwrap();
     assert_ne!(planted, started, "a new session id at the start");
     let sent = b
-        .submit_page(&b.get("/recover/method").await, "/recover/sms/send", &[])
+        .redirected(
+            b.submit_page(&b.get("/recover/method").await, "/recover/sms/send", &[])
+                .await,
+            "/recover/sms",
+        )
         .await;
     let code = code_in(app.outbox_wait("sms", 1).await[0]["text"].as_str().unwrap());
     b.submit_page(&sent, "/recover/sms", &[("code", &code)])

@@ -46,7 +46,12 @@ async fn pass(app: &TestApp, b: &Browser) -> crate::helpers::Page {
         "the masked phone is shown: {}",
         page.body
     );
-    let sent = b.submit_page(&page, "/login/sms/send", &[]).await;
+    let sent = b
+        .redirected(
+            b.submit_page(&page, "/login/sms/send", &[]).await,
+            "/login/sms",
+        )
+        .await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
     b.submit_page(&sent, "/login/sms", &[("code", &last_code(app))])
         .await
@@ -211,7 +216,12 @@ async fn wrong_codes_and_resend_limits_on_the_page() {
     let b = app.browser();
     b.login("typo@cnic.cn", PASSWORD).await;
     let page = b.get("/login/sms").await;
-    let sent = b.submit_page(&page, "/login/sms/send", &[]).await;
+    let sent = b
+        .redirected(
+            b.submit_page(&page, "/login/sms/send", &[]).await,
+            "/login/sms",
+        )
+        .await;
     assert!(sent.has("data-wait=\"60\""), "the countdown starts");
     let again = b.submit_page(&sent, "/login/sms/send", &[]).await;
     assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
@@ -444,7 +454,12 @@ async fn the_login_phone_serves_when_there_is_no_security_phone() {
     );
     let page = b.get("/login/sms").await;
     assert!(page.has("139****5678"), "{}", page.body);
-    let sent = b.submit_page(&page, "/login/sms/send", &[]).await;
+    let sent = b
+        .redirected(
+            b.submit_page(&page, "/login/sms/send", &[]).await,
+            "/login/sms",
+        )
+        .await;
     assert_eq!(sent.status, StatusCode::OK);
     assert_eq!(app.outbox("sms").last().unwrap()["to"], "+8613912345678");
     let en = b.get("/login/sms?lang=en").await;

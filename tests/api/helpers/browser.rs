@@ -113,6 +113,19 @@ impl Browser {
         self.post_form(action, &all).await
     }
 
+    /// Follows a form's answer the way a browser does after a POST: the
+    /// answer must be a 303 to `to` (post-redirect-get), and the page there
+    /// is returned.
+    pub async fn redirected(&self, answer: Page, to: &str) -> Page {
+        assert_eq!(
+            (answer.status, answer.location()),
+            (StatusCode::SEE_OTHER, Some(to)),
+            "expected a redirect to {to}: {}",
+            answer.body
+        );
+        self.get(to).await
+    }
+
     pub async fn login(&self, identifier: &str, password: &str) -> Page {
         self.submit(
             "/login",

@@ -100,9 +100,21 @@ pub fn link_in(text: &str) -> String {
 impl TestApp {
     /// Starts a recovery for `identifier` in `b` and picks the way at
     /// `action` (`/recover/sms/send` or `/recover/email`).
+    /// Returns the page the browser lands on: the code page or the
+    /// mail-sent page after the redirect, or the refusal.
     pub async fn recover_by(&self, b: &Browser, identifier: &str, action: &str) -> Page {
         self.recover_start(b, identifier).await;
-        b.submit_page(&b.get("/recover/method").await, action, &[])
-            .await
+        let answer = b
+            .submit_page(&b.get("/recover/method").await, action, &[])
+            .await;
+        if answer.status != StatusCode::SEE_OTHER {
+            return answer;
+        }
+        let to = if action == "/recover/sms/send" {
+            "/recover/sms"
+        } else {
+            "/recover/email"
+        };
+        b.redirected(answer, to).await
     }
 }

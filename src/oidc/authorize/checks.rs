@@ -1,0 +1,204 @@
+//! The authorization request's parameters, checked in the order written
+//! here (node-oidc-provider's `actions/authorization` reads the same way):
+//! the client and its redirect URI first — until both are verified an
+//! error can only be a page, never a redirect (RFC 6749 §4.1.2.1) — then
+//! everything else, whose errors go back to the verified redirect URI.
+
+use crate::oidc::params::Params;
+use super::{AuthRequest, Failure};
+use crate::domain::Scope;
+use crate::error::PageError;
+use crate::oidc::errors::ErrorCode;
+use crate::service::clients::{self, Client};
+use crate::state::AppState;
+
+
+async fn check_client(state: &AppState, params: &Params) -> Result<Client, Failure> {
+    let id = params
+        .get("client_id")
+        .ok_or_else(|| Failure::Page("client_id is missing".into()))?;
+    clients::find_cached(state, id)
+        .await
+        .map_err(|e| Failure::from(PageError::from(e)))?
+        .ok_or_else(|| Failure::Page("unknown client_id".into()))
+}
+
+/// Exact string match against the registered URIs (OAuth 2.0 Security BCP §4.1.3).
+fn check_redirect_uri(client: &Client, params: &Params) -> Result<String, Failure> {
+    let uri = params
+        .get("redirect_uri")
+        .ok_or_else(|| Failure::Page("redirect_uri is missing".into()))?;
+    if client.redirect_uris.iter().any(|r| r == uri) {
+        Ok(uri.to_string())
+    } else {
+        Err(Failure::Page(
+            "redirect_uri is not registered for this client".into(),
+        ))
+    }
+}
+
+fn check_unsupported(req: &AuthRequest) -> Result<(), Failure> {
+    if req.params.has("request") {
+        return Err(req.fail(ErrorCode::RequestNotSupported, "request objects are not supported"));
+    }
+    if req.params.has("request_uri") {
+        return Err(req.fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+    }
+    match req.params.get("response_mode") {
+        None | Some("query") => Ok(()),
+        Some(other) => Err(req.fail(
+            ErrorCode::InvalidRequest,
+            format!("response_mode {other} is not supported"),
+        )),
+    }
+}
+
+fn check_response_type(req: &AuthRequest) -> Result<(), Failure> {
+    match req.params.get("response_type") {
+        Some("code") => Ok(()),
+        Some(other) => Err(req.fail(
+            ErrorCode::UnsupportedResponseType,
+            format!("response_type {other} is not supported; use code"),
+        )),
+        None => Err(req.fail(ErrorCode::InvalidRequest, "response_type is missing")),
+    }
+}
+
+fn check_scope(req: &mut AuthRequest) -> Result<(), Failure> {
+    let raw = req.params.get("scope").unwrap_or_default();
+    let scope = Scope::parse(raw).map_err(|e| req.fail(ErrorCode::InvalidScope, e.to_string()))?;
+    if scope.is_empty() {
+        return Err(req.fail(ErrorCode::InvalidScope, "scope is missing"));
+    }
+    if !scope.is_subset_of(&req.client.scopes) {
+        return Err(req.fail(
+            ErrorCode::InvalidScope,
+            "scope exceeds what this client may request",
+        ));
+    }
+    if scope.contains("admin") {
+        return Err(req.fail(
+            ErrorCode::InvalidScope,
+            "the admin scope is only available with client_credentials",
+        ));
+    }
+    req.scope = scope;
+    Ok(())
+}
+
+/// PKCE: S256 only (plain is refused); required for public clients.
+fn check_pkce(req: &mut AuthRequest) -> Result<(), Failure> {
+    let challenge = req.params.get("code_challenge");
+    let method = req.params.get("code_challenge_method");
+    match (challenge, method) {
+        (None, Some(_)) => {
+            return Err(req.fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method without code_challenge",
+            ));
+        }
+        (None, None) if req.client.is_public() => {
+            return Err(req.fail(
+                ErrorCode::InvalidRequest,
+                "PKCE (code_challenge, S256) is required for public clients",
+            ));
+        }
+        (None, None) => return Ok(()),
+        (Some(_), Some("S256")) => {}
+        (Some(_), None | Some("plain")) => {
+            return Err(req.fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method must be S256; plain is not allowed",
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(req.fail(ErrorCode::InvalidRequest, "unsupported code_challenge_method"));
+        }
+    }
+    let c = challenge.unwrap_or_default();
+    if !(43..=128).contains(&c.len())
+        || !c
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    {
+        return Err(req.fail(ErrorCode::InvalidRequest, "code_challenge is malformed"));
+    }
+    req.code_challenge = Some(c.to_string());
+    Ok(())
+}
+
+fn check_prompt(req: &mut AuthRequest) -> Result<(), Failure> {
+    let prompt: Vec<String> = req
+        .params
+        .get("prompt")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(bad) = prompt
+        .iter()
+        .find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account"))
+    {
+        return Err(req.fail(ErrorCode::InvalidRequest, format!("unknown prompt value {bad}")));
+    }
+    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+        return Err(req.fail(
+            ErrorCode::InvalidRequest,
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    req.prompt = prompt;
+    Ok(())
+}
+
+fn check_max_age(req: &mut AuthRequest) -> Result<(), Failure> {
+    if let Some(v) = req.params.get("max_age") {
+        let n: i64 =
+            v.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                req.fail(ErrorCode::InvalidRequest, "max_age must be a non-negative integer")
+            })?;
+        req.max_age = Some(n);
+    }
+    Ok(())
+}
+
+fn check_nonce(req: &mut AuthRequest) -> Result<(), Failure> {
+    if let Some(n) = req.params.get("nonce") {
+        if n.len() > 512 {
+            return Err(req.fail(ErrorCode::InvalidRequest, "nonce is too long"));
+        }
+        req.nonce = Some(n.to_string());
+    }
+    if let Some(acr) = req.params.get("acr_values")
+        && acr.len() > 512
+    {
+        return Err(req.fail(ErrorCode::InvalidRequest, "acr_values is too long"));
+    }
+    Ok(())
+}
+
+/// Runs the checks in order; the first failure is the answer.
+pub(super) async fn validate(state: &AppState, params: Params) -> Result<AuthRequest, Failure> {
+    let client = check_client(state, &params).await?;
+    let redirect_uri = check_redirect_uri(&client, &params)?;
+    let mut req = AuthRequest {
+        state: params.get("state").map(str::to_string),
+        params,
+        client,
+        redirect_uri,
+        scope: Scope::default(),
+        nonce: None,
+        code_challenge: None,
+        prompt: Vec::new(),
+        max_age: None,
+    };
+    check_unsupported(&req)?;
+    check_response_type(&req)?;
+    check_scope(&mut req)?;
+    check_pkce(&mut req)?;
+    check_prompt(&mut req)?;
+    check_max_age(&mut req)?;
+    check_nonce(&mut req)?;
+    Ok(req)
+}

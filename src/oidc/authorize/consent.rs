@@ -1,0 +1,127 @@
+//! The consent page of a third-party application, its answer, and the way
+//! out of a sign-in (`access_denied` to the application).
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{AuthRequest, Browser, checks, failure_response, finish, interact};
+use crate::error::PageError;
+use crate::extract::{ClientOrigin, CsrfForm};
+use crate::oidc::errors::ErrorCode;
+use crate::oidc::params::Params;
+use crate::pages::{Chrome, PageCtx, render};
+use crate::service::audit::{Entry, Outcome};
+use crate::service::consents;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "account/consent.html")]
+struct ConsentPage {
+    c: Chrome,
+    client_name: String,
+    scopes: Vec<&'static str>,
+    request: String,
+}
+
+/// Asks the signed-in user to share the requested scopes.
+pub(super) async fn page(ctx: &PageCtx, req: &AuthRequest) -> Result<Response, PageError> {
+    let t = ctx.t();
+    let scopes = req
+        .scope
+        .iter()
+        .filter_map(|s| match s {
+            "openid" => Some(t.scope_openid),
+            "profile" => Some(t.scope_profile),
+            "email" => Some(t.scope_email),
+            "phone" => Some(t.scope_phone),
+            "offline_access" => Some(t.scope_offline_access),
+            _ => None,
+        })
+        .collect();
+    render(&ConsentPage {
+        c: ctx.chrome().await?,
+        client_name: req.client.name.clone(),
+        scopes,
+        request: req.params.encode_without(&["prompt"]),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    request: String,
+    decision: String,
+}
+
+/// The consent form's answer: re-validates the original request and runs
+/// the interaction checks again (everything but consent), then records
+/// the consent and issues a code, or reports access_denied.
+pub async fn answer(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(form, _): CsrfForm<ConsentForm>,
+) -> Response {
+    let params = match Params::parse(form.request.as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return PageError::BadClientRequest(e.to_string()).into_response(),
+    };
+    let result = async {
+        let req = checks::validate(&state, params).await?;
+        let browser = Browser::of(&state, &ctx, &req).await?;
+        let facts = browser.facts(&req, None);
+        if let Some((check, interaction)) = super::interaction::decide(&facts) {
+            return interact(&state, &ctx, &req, &browser, check, interaction).await;
+        }
+        let Some((user, _)) = &browser.signed_in else {
+            return Err(PageError::Internal("consent: no sign-in after the checks".into()).into());
+        };
+        if form.decision != "allow" {
+            consents::deny(&state, user, &req.client, &origin)
+                .await
+                .map_err(PageError::from)?;
+            return Err(req.fail(ErrorCode::AccessDenied, "the user denied the request"));
+        }
+        consents::grant(&state, user, &req.client, &req.scope, &origin)
+            .await
+            .map_err(PageError::from)?;
+        finish(&state, &ctx, &req, &browser).await
+    }
+    .await;
+    match result {
+        Ok(r) => r,
+        Err(failure) => failure_response(&state, failure),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    request: String,
+}
+
+/// The user gives up signing in (or may not: a disabled account): the
+/// application gets `access_denied` at its verified redirect_uri.
+pub async fn cancel(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(form, _): CsrfForm<CancelForm>,
+) -> Response {
+    let params = match Params::parse(form.request.as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return PageError::BadClientRequest(e.to_string()).into_response(),
+    };
+    let failure = match checks::validate(&state, params).await {
+        Ok(req) => {
+            let entry = Entry::new("authorize.cancelled", Outcome::Failure)
+                .origin(&origin)
+                .detail(serde_json::json!({ "client_id": req.client.id }));
+            if let Err(e) = entry.write(&state.store).await {
+                return PageError::from(e).into_response();
+            }
+            req.fail(ErrorCode::AccessDenied, "the user did not sign in")
+        }
+        Err(f) => f,
+    };
+    failure_response(&state, failure)
+}

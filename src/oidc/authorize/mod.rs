@@ -1,0 +1,347 @@
+//! `/authorize` (OIDC Core §3.1.2, RFC 6749 §4.1, PKCE RFC 7636).
+//!
+//! ```text
+//! params ─▶ checks: client known? ─▶ redirect_uri registered? ──(no: error PAGE, never a redirect)
+//!        ─▶ checks: response_type / scope / PKCE / prompt / max_age … ──(bad: error REDIRECT)
+//!        ─▶ interaction: the first named check that applies
+//!             prompt_login · no_session · max_age · reauth_owed ──▶ /login?return_to=/authorize?…
+//!             password_change_owed ──▶ /account/password
+//!             sms_required ──▶ /login/sms
+//!             consent_missing ──▶ consent page (consent.rs)
+//!           (with prompt=none each is an error REDIRECT instead: login_required,
+//!            interaction_required, consent_required)
+//!        ─▶ code ─▶ redirect_uri?code=…&state=…&iss=…
+//! ```
+//!
+//! `checks` validates the parameters, `interaction` decides what the
+//! browser must do first, `consent` draws and answers the consent page;
+//! this module ties them together and answers.
+
+mod checks;
+pub mod consent;
+pub mod interaction;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::json;
+use time::OffsetDateTime;
+use url::Url;
+
+use super::params::Params;
+use crate::domain::Scope;
+use crate::error::PageError;
+use crate::extract::to_password_change;
+use crate::oidc::errors::ErrorCode;
+use crate::pages::PageCtx;
+use crate::routes;
+use crate::service::audit::{Entry, Outcome};
+use crate::service::clients::Client;
+use crate::service::tokens::{self, ACR_PASSWORD, ACR_SMS, CodeRecord};
+use crate::service::{Actor, consents, step_up};
+use crate::session::{SignedIn, unix_ms};
+use crate::state::AppState;
+use crate::store::users::User;
+use interaction::{Check, Facts, Interaction};
+
+/// A validated authorization request.
+pub struct AuthRequest {
+    params: Params,
+    client: Client,
+    redirect_uri: String,
+    state: Option<String>,
+    scope: Scope,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    prompt: Vec<String>,
+    max_age: Option<i64>,
+}
+
+/// Either we may not redirect (show a page), or the error goes back to the
+/// client's verified redirect_uri (RFC 6749 §4.1.2.1).
+enum Failure {
+    Page(String),
+    /// Our own failure: a generic error page, the cause only in the log.
+    Error(PageError),
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: ErrorCode,
+        description: String,
+    },
+}
+
+impl From<PageError> for Failure {
+    fn from(e: PageError) -> Self {
+        Failure::Error(e)
+    }
+}
+
+fn redirect_with(base: &str, pairs: &[(&str, &str)]) -> Response {
+    let mut url = match Url::parse(base) {
+        Ok(u) => u,
+        Err(_) => return PageError::BadClientRequest("redirect_uri".into()).into_response(),
+    };
+    url.query_pairs_mut().extend_pairs(pairs);
+    Redirect::to(url.as_str()).into_response()
+}
+
+impl AuthRequest {
+    fn fail(&self, error: ErrorCode, description: impl Into<String>) -> Failure {
+        Failure::Redirect {
+            redirect_uri: self.redirect_uri.clone(),
+            state: self.state.clone(),
+            error,
+            description: description.into(),
+        }
+    }
+
+    fn prompt(&self, value: &str) -> bool {
+        self.prompt.iter().any(|p| p == value)
+    }
+
+    /// This request as a URL of ours, without the parameters in `drop`.
+    fn url_without(&self, drop: &[&str]) -> String {
+        format!("{}?{}", routes::AUTHORIZE, self.params.encode_without(drop))
+    }
+
+    /// Identifies the request apart from the parameters that force a login.
+    fn reauth_key(&self) -> String {
+        crate::crypto::sha256_hex(self.params.encode_without(&["prompt", "max_age"]))
+    }
+}
+
+// ── handlers ─────────────────────────────────────────────────────────
+
+pub async fn get(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return PageError::BadClientRequest(e.to_string()).into_response(),
+    };
+    match run(&state, &ctx, params).await {
+        Ok(r) => r,
+        Err(failure) => failure_response(&state, failure),
+    }
+}
+
+/// A form POST from the application's site arrives without our SameSite=Lax
+/// session cookie; answering 303 turns it into a top-level GET, which
+/// carries the cookie, so a signed-in user is recognised.
+pub async fn post(body: Bytes) -> Response {
+    match Params::parse(&body) {
+        Ok(p) => Redirect::to(&format!("{}?{}", routes::AUTHORIZE, p.encode_without(&[])))
+            .into_response(),
+        Err(e) => PageError::BadClientRequest(e.to_string()).into_response(),
+    }
+}
+
+fn failure_response(state: &AppState, failure: Failure) -> Response {
+    match failure {
+        Failure::Page(detail) => PageError::BadClientRequest(detail).into_response(),
+        Failure::Error(e) => e.into_response(),
+        Failure::Redirect {
+            redirect_uri,
+            state: st,
+            error,
+            description,
+        } => {
+            let issuer = state.config.issuer();
+            let mut pairs = vec![
+                ("error", error.as_str()),
+                ("error_description", description.as_str()),
+                ("iss", issuer.as_str()),
+            ];
+            if let Some(s) = &st {
+                pairs.push(("state", s));
+            }
+            redirect_with(&redirect_uri, &pairs)
+        }
+    }
+}
+
+/// The signed-in user and what the checks need to know about the request.
+struct Browser {
+    signed_in: Option<(User, SignedIn)>,
+    reauth_key: String,
+    reauth_owed: Option<i64>,
+}
+
+impl Browser {
+    async fn of(state: &AppState, ctx: &PageCtx, req: &AuthRequest) -> Result<Self, PageError> {
+        let signed_in = ctx.session.current_user(state).await?;
+        let reauth_key = req.reauth_key();
+        let reauth_owed = ctx.session.reauth_owed(&reauth_key).await?;
+        Ok(Browser {
+            signed_in,
+            reauth_key,
+            reauth_owed,
+        })
+    }
+
+    fn facts<'a>(&'a self, req: &'a AuthRequest, consent_covered: Option<bool>) -> Facts<'a> {
+        Facts {
+            req,
+            signed_in: self.signed_in.as_ref().map(|(u, a)| (u, a)),
+            now: OffsetDateTime::now_utc().unix_timestamp(),
+            reauth_owed: self.reauth_owed,
+            consent_covered,
+        }
+    }
+}
+
+async fn run(state: &AppState, ctx: &PageCtx, params: Params) -> Result<Response, Failure> {
+    let req = checks::validate(state, params).await?;
+    let browser = Browser::of(state, ctx, &req).await?;
+    let consent_covered = match &browser.signed_in {
+        Some((user, _)) if !req.client.first_party => Some(
+            consents::covers(state, user, &req.client, &req.scope)
+                .await
+                .map_err(PageError::from)?,
+        ),
+        _ => None,
+    };
+    let facts = browser.facts(&req, consent_covered);
+    if let Some((check, interaction)) = interaction::decide(&facts) {
+        return interact(state, ctx, &req, &browser, check, interaction).await;
+    }
+    finish(state, ctx, &req, &browser).await
+}
+
+/// No interaction is owed: the code goes to the application.
+async fn finish(
+    state: &AppState,
+    ctx: &PageCtx,
+    req: &AuthRequest,
+    browser: &Browser,
+) -> Result<Response, Failure> {
+    let Some((user, auth)) = &browser.signed_in else {
+        // The checks send a browser without a sign-in to the login page.
+        return Err(PageError::Internal("authorize: no sign-in after the checks".into()).into());
+    };
+    if browser.reauth_owed.is_some() {
+        ctx.session.settle_reauth().await?;
+    }
+    issue(state, ctx, req, user, auth).await
+}
+
+/// Sends the browser where `check` says, or — with `prompt=none` — the
+/// application the error for it. Audited when the account is known.
+async fn interact(
+    state: &AppState,
+    ctx: &PageCtx,
+    req: &AuthRequest,
+    browser: &Browser,
+    check: &Check,
+    interaction: Interaction,
+) -> Result<Response, Failure> {
+    let prompt_none = req.prompt("none");
+    if let Some((user, _)) = &browser.signed_in {
+        let outcome = if prompt_none {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        };
+        Entry::new("authorize.interaction", outcome)
+            .actor(&Actor::user(user))
+            .subject(user)
+            .origin(&ctx.origin)
+            .detail(json!({ "reason": check.name, "client_id": req.client.id, "prompt_none": prompt_none }))
+            .write(&state.store)
+            .await
+            .map_err(PageError::from)?;
+    }
+    if prompt_none {
+        return Err(req.fail(interaction.prompt_none_error(), check.description));
+    }
+    match (interaction, &browser.signed_in) {
+        (Interaction::Login { fresh }, _) => {
+            if fresh {
+                ctx.session
+                    .owe_reauth(
+                        browser.reauth_key.clone(),
+                        unix_ms(OffsetDateTime::now_utc()),
+                    )
+                    .await?;
+            }
+            Ok(to_login(req))
+        }
+        (Interaction::ChangePassword, _) => Ok(to_password_change(&req.url_without(&[]))),
+        (Interaction::StepUp, Some((user, _))) => {
+            step_up::record_decision(
+                state,
+                user,
+                &[step_up::Reason::ClientRequires],
+                &ctx.origin,
+            )
+            .await
+            .map_err(PageError::from)?;
+            // Without a phone the step-up page says to bind one, and offers
+            // the way back to the application (which then gets access_denied).
+            ctx.session.owe_step_up(user, &req.url_without(&[])).await?;
+            Ok(Redirect::to(routes::STEP_UP).into_response())
+        }
+        (Interaction::Consent, _) => Ok(consent::page(ctx, req).await?),
+        (Interaction::StepUp, None) => Ok(to_login(req)),
+    }
+}
+
+/// Sends the browser to the login page; afterwards it comes back to this
+/// request without the parameters that forced the login (so it does not loop).
+fn to_login(req: &AuthRequest) -> Response {
+    let back = req.url_without(&["prompt", "max_age"]);
+    let back = if req.prompt("consent") {
+        format!("{back}&prompt=consent")
+    } else {
+        back
+    };
+    let mut login = url::form_urlencoded::Serializer::new(String::new());
+    login.append_pair("return_to", &back);
+    login.append_pair("force", "1");
+    if let Some(hint) = req.params.get("login_hint") {
+        login.append_pair("login_hint", hint);
+    }
+    if let Some(locales) = req.params.get("ui_locales") {
+        login.append_pair("ui_locales", locales);
+    }
+    Redirect::to(&format!("{}?{}", routes::LOGIN, login.finish())).into_response()
+}
+
+async fn issue(
+    state: &AppState,
+    ctx: &PageCtx,
+    req: &AuthRequest,
+    user: &User,
+    auth: &SignedIn,
+) -> Result<Response, Failure> {
+    let acr = if auth.amr.iter().any(|m| m == "sms") {
+        ACR_SMS
+    } else {
+        ACR_PASSWORD
+    };
+    let record = CodeRecord {
+        client_id: req.client.id.clone(),
+        redirect_uri: req.redirect_uri.clone(),
+        user_id: user.id,
+        scope: req.scope.to_string(),
+        nonce: req.nonce.clone(),
+        code_challenge: req.code_challenge.clone(),
+        sid: auth.sid.clone(),
+        auth_time: auth.auth_time,
+        acr: acr.into(),
+        amr: auth.amr.clone(),
+        locale: ctx.lang.tag().into(),
+    };
+    let code = tokens::authorize(state, user, &record, req.params.get("acr_values"))
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let issuer = state.config.issuer();
+    let mut pairs = vec![("code", code.as_str()), ("iss", issuer.as_str())];
+    if let Some(s) = &req.state {
+        pairs.push(("state", s));
+    }
+    Ok(redirect_with(&req.redirect_uri, &pairs))
+}
