@@ -224,7 +224,13 @@ mod tests {
     #[test]
     fn language_switch_of_a_refused_form_leads_to_its_page() {
         let c = Chrome::with_switch(Lang::En, "/login", "return_to=%2Fauthorize%3Fa%3D1");
-        assert_eq!(c.switch_href, "/login?return_to=%2Fauthorize%3Fa%3D1&lang=zh-CN");
-        assert_eq!(Chrome::with_switch(Lang::En, "/login/sms", "").switch_href, "/login/sms?lang=zh-CN");
+        assert_eq!(
+            c.switch_href,
+            "/login?return_to=%2Fauthorize%3Fa%3D1&lang=zh-CN"
+        );
+        assert_eq!(
+            Chrome::with_switch(Lang::En, "/login/sms", "").switch_href,
+            "/login/sms?lang=zh-CN"
+        );
     }
 }

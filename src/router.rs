@@ -183,7 +183,9 @@ fn pages() -> Router<AppState> {
 /// form belongs to. Every answer of a hosted page thus has a GET URL: the
 /// language switch of a page drawn in answer to a POST ("?lang=en",
 /// relative) and a reload after Back land on a page, never on a 405.
-fn page_of(page: &'static str) -> impl Fn() -> std::future::Ready<axum::response::Redirect> + Clone {
+fn page_of(
+    page: &'static str,
+) -> impl Fn() -> std::future::Ready<axum::response::Redirect> + Clone {
     move || std::future::ready(axum::response::Redirect::to(page))
 }
 

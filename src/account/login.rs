@@ -107,13 +107,25 @@ pub async fn submit(
     }
     let password = SecretPassword::new(form.password.clone());
     let device = cookies::value(&jar, cookies::DEVICE);
-    match password_login(&state, &form.identifier, &password, device.as_deref(), &origin).await {
+    match password_login(
+        &state,
+        &form.identifier,
+        &password,
+        device.as_deref(),
+        &origin,
+    )
+    .await
+    {
         Ok(LoginOutcome::SignedIn(user)) => {
-            session.sign_in(&state, &user, vec!["pwd".into()], &origin).await?;
+            session
+                .sign_in(&state, &user, vec!["pwd".into()], &origin)
+                .await?;
             Ok(Redirect::to(&return_to).into_response())
         }
         Ok(LoginOutcome::PasswordChangeOwed(user)) => {
-            session.sign_in(&state, &user, vec!["pwd".into()], &origin).await?;
+            session
+                .sign_in(&state, &user, vec!["pwd".into()], &origin)
+                .await?;
             Ok(to_password_change(&return_to))
         }
         Ok(LoginOutcome::StepUpOwed { user, .. }) => {

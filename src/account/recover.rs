@@ -161,7 +161,8 @@ pub async fn start(
         }
         Err(StartError::Internal(e)) => return Err(PageError::Internal(e)),
     };
-    let mut page = RecoverPage::refused(&state, &ctx, Step::Start, routes::RECOVER, message).await?;
+    let mut page =
+        RecoverPage::refused(&state, &ctx, Step::Start, routes::RECOVER, message).await?;
     page.identifier = form.identifier.trim().chars().take(100).collect();
     render_status(status, &page)
 }
@@ -399,8 +400,8 @@ pub async fn reset(
             url::form_urlencoded::byte_serialize(form.token.as_bytes()).collect::<String>()
         )
     };
-    let mut page = RecoverPage::with_chrome(&state, ctx.chrome_at(&page_url).await?, Step::Password)
-        .await?;
+    let mut page =
+        RecoverPage::with_chrome(&state, ctx.chrome_at(&page_url).await?, Step::Password).await?;
     page.errors = errors;
     page.token = form.token;
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)

@@ -100,7 +100,13 @@ pub async fn send(
         Err(e) => e,
     };
     let (status, message, _) = super::send_refusal(ctx.t(), e)?;
-    let mut p = StepUpPage::new(&state, ctx.chrome_at(routes::STEP_UP).await?, &user, &pending).await?;
+    let mut p = StepUpPage::new(
+        &state,
+        ctx.chrome_at(routes::STEP_UP).await?,
+        &user,
+        &pending,
+    )
+    .await?;
     p.error = Some(message);
     render_status(status, &p)
 }
@@ -127,9 +133,13 @@ pub async fn verify(
             Ok(d) => d,
             Err(e) => {
                 let error = super::verify_refusal(ctx.t(), e)?;
-                let mut p =
-                    StepUpPage::new(&state, ctx.chrome_at(routes::STEP_UP).await?, &user, &pending)
-                        .await?;
+                let mut p = StepUpPage::new(
+                    &state,
+                    ctx.chrome_at(routes::STEP_UP).await?,
+                    &user,
+                    &pending,
+                )
+                .await?;
                 p.error = Some(error);
                 return render_status(StatusCode::UNPROCESSABLE_ENTITY, &p);
             }

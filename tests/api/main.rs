@@ -21,6 +21,7 @@ mod nodes;
 mod oidc;
 mod oidc_rules;
 mod ops;
+mod post_redirect_get;
 mod recovery;
 mod security_email;
 mod sms_codes;

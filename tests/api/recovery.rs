@@ -264,12 +264,13 @@ async fn recovery_by_e_mail_link_works_once_and_tells_the_phone() {
     assert!(weak.has("至少包含以下字符数： 10"), "{}", weak.body);
     let done = other
         .redirected(
-            other.submit_page(
-                &form,
-                "/recover/password",
-                &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
-            )
-            .await,
+            other
+                .submit_page(
+                    &form,
+                    "/recover/password",
+                    &[("new", NEW_PASSWORD), ("repeat", NEW_PASSWORD)],
+                )
+                .await,
             "/recover/done",
         )
         .await;

@@ -4,14 +4,13 @@
 //! error can only be a page, never a redirect (RFC 6749 §4.1.2.1) — then
 //! everything else, whose errors go back to the verified redirect URI.
 
-use crate::oidc::params::Params;
 use super::{AuthRequest, Failure};
 use crate::domain::Scope;
 use crate::error::PageError;
 use crate::oidc::errors::ErrorCode;
+use crate::oidc::params::Params;
 use crate::service::clients::{self, Client};
 use crate::state::AppState;
-
 
 async fn check_client(state: &AppState, params: &Params) -> Result<Client, Failure> {
     let id = params
@@ -39,10 +38,16 @@ fn check_redirect_uri(client: &Client, params: &Params) -> Result<String, Failur
 
 fn check_unsupported(req: &AuthRequest) -> Result<(), Failure> {
     if req.params.has("request") {
-        return Err(req.fail(ErrorCode::RequestNotSupported, "request objects are not supported"));
+        return Err(req.fail(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
     }
     if req.params.has("request_uri") {
-        return Err(req.fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+        return Err(req.fail(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
     }
     match req.params.get("response_mode") {
         None | Some("query") => Ok(()),
@@ -112,7 +117,10 @@ fn check_pkce(req: &mut AuthRequest) -> Result<(), Failure> {
             ));
         }
         (Some(_), Some(_)) => {
-            return Err(req.fail(ErrorCode::InvalidRequest, "unsupported code_challenge_method"));
+            return Err(req.fail(
+                ErrorCode::InvalidRequest,
+                "unsupported code_challenge_method",
+            ));
         }
     }
     let c = challenge.unwrap_or_default();
@@ -140,7 +148,10 @@ fn check_prompt(req: &mut AuthRequest) -> Result<(), Failure> {
         .iter()
         .find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account"))
     {
-        return Err(req.fail(ErrorCode::InvalidRequest, format!("unknown prompt value {bad}")));
+        return Err(req.fail(
+            ErrorCode::InvalidRequest,
+            format!("unknown prompt value {bad}"),
+        ));
     }
     if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
         return Err(req.fail(
@@ -154,10 +165,12 @@ fn check_prompt(req: &mut AuthRequest) -> Result<(), Failure> {
 
 fn check_max_age(req: &mut AuthRequest) -> Result<(), Failure> {
     if let Some(v) = req.params.get("max_age") {
-        let n: i64 =
-            v.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                req.fail(ErrorCode::InvalidRequest, "max_age must be a non-negative integer")
-            })?;
+        let n: i64 = v.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            req.fail(
+                ErrorCode::InvalidRequest,
+                "max_age must be a non-negative integer",
+            )
+        })?;
         req.max_age = Some(n);
     }
     Ok(())

@@ -271,14 +271,9 @@ async fn interact(
         }
         (Interaction::ChangePassword, _) => Ok(to_password_change(&req.url_without(&[]))),
         (Interaction::StepUp, Some((user, _))) => {
-            step_up::record_decision(
-                state,
-                user,
-                &[step_up::Reason::ClientRequires],
-                &ctx.origin,
-            )
-            .await
-            .map_err(PageError::from)?;
+            step_up::record_decision(state, user, &[step_up::Reason::ClientRequires], &ctx.origin)
+                .await
+                .map_err(PageError::from)?;
             // Without a phone the step-up page says to bind one, and offers
             // the way back to the application (which then gets access_denied).
             ctx.session.owe_step_up(user, &req.url_without(&[])).await?;
