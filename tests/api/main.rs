@@ -15,6 +15,7 @@ mod clients;
 mod clients_cli;
 mod demo_apps;
 mod i18n;
+mod interaction;
 mod login;
 mod mail;
 mod nodes;
