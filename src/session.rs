@@ -136,6 +136,8 @@ pub enum Flash {
     RecoveryMailSent,
     /// The recovery set the new password.
     PasswordRecovered,
+    /// A security e-mail was confirmed by its link.
+    EmailConfirmed,
 }
 
 pub fn unix_ms(t: OffsetDateTime) -> i64 {
@@ -301,12 +303,6 @@ impl WebSession {
         Ok(())
     }
 
-    /// A new session id for the same contents (privilege changes).
-    pub async fn renew_id(&self) -> Result<(), PageError> {
-        self.0.cycle_id().await?;
-        Ok(())
-    }
-
     // ── CSRF ───────────────────────────────────────────────────────────
 
     /// The CSRF token of this session, created on first use.
@@ -353,12 +349,6 @@ impl WebSession {
     /// follow a recovery that starts or proves the code.
     pub async fn advance_recovery(&self, recovery: &Recovery) -> Result<(), PageError> {
         self.0.cycle_id().await?;
-        self.0.insert(RECOVERY, recovery).await?;
-        Ok(())
-    }
-
-    /// Keeps the recovery's progress (same session id).
-    pub async fn keep_recovery(&self, recovery: &Recovery) -> Result<(), PageError> {
         self.0.insert(RECOVERY, recovery).await?;
         Ok(())
     }

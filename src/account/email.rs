@@ -15,6 +15,7 @@ use crate::extract::{CsrfForm, CurrentUser};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
 use crate::service::security_email::{self, EmailError};
+use crate::session::Flash;
 use crate::state::AppState;
 use crate::store::users::User;
 
@@ -187,6 +188,15 @@ pub async fn confirm_page(
     Query(q): Query<ConfirmQuery>,
 ) -> Result<Response, PageError> {
     let c = ctx.chrome().await?;
+    if q.token.is_empty() && ctx.session.take_flash().await? == Some(Flash::EmailConfirmed) {
+        return render(&ConfirmPage {
+            c,
+            pending: None,
+            token: String::new(),
+            notice: Some(ctx.t().email_confirmed.to_string()),
+            error: None,
+        });
+    }
     match security_email::check_link(&state, &q.token).await {
         Ok((user, email)) => render(&ConfirmPage {
             c,
@@ -217,28 +227,34 @@ pub struct ConfirmForm {
     token: String,
 }
 
+/// Confirms and shows that it did (post-redirect-get); a refusal is drawn
+/// with the link's own page as the language switch's target.
 pub async fn confirm(
     State(state): State<AppState>,
     ctx: PageCtx,
-    CsrfForm(form, _): CsrfForm<ConfirmForm>,
+    CsrfForm(form, session): CsrfForm<ConfirmForm>,
 ) -> Result<Response, PageError> {
-    let t = ctx.t();
-    let (status, notice, error) =
-        match security_email::confirm(&state, &form.token, ctx.lang, &ctx.origin).await {
-            Ok(_) => (StatusCode::OK, Some(t.email_confirmed.to_string()), None),
-            Err(e) => {
-                let (status, message) = refusal(t, e)?;
-                (status, None, Some(message))
-            }
-        };
+    let e = match security_email::confirm(&state, &form.token, ctx.lang, &ctx.origin).await {
+        Ok(_) => {
+            session.flash(Flash::EmailConfirmed).await?;
+            return Ok(Redirect::to(routes::ACCOUNT_EMAIL_CONFIRM).into_response());
+        }
+        Err(e) => e,
+    };
+    let (status, message) = refusal(ctx.t(), e)?;
+    let page = format!(
+        "{}?token={}",
+        routes::ACCOUNT_EMAIL_CONFIRM,
+        url::form_urlencoded::byte_serialize(form.token.as_bytes()).collect::<String>()
+    );
     render_status(
         status,
         &ConfirmPage {
-            c: ctx.chrome().await?,
+            c: ctx.chrome_at(&page).await?,
             pending: None,
             token: String::new(),
-            notice,
-            error,
+            notice: None,
+            error: Some(message),
         },
     )
 }

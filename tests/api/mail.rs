@@ -71,7 +71,12 @@ async fn mail_goes_out_over_starttls_with_authentication_on_pooled_connections()
     // The link from the real mail confirms the address.
     let b = app.browser();
     let page = b.get(link.strip_prefix(&app.base).unwrap()).await;
-    let done = b.submit_page(&page, "/account/email/confirm", &[]).await;
+    let done = b
+        .redirected(
+            b.submit_page(&page, "/account/email/confirm", &[]).await,
+            "/account/email/confirm",
+        )
+        .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
 
     // A second mail reuses the pooled connection.
