@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::PageError;
+use crate::pages::local_url;
 use crate::routes;
 use crate::service::{Actor, Origin};
 use crate::session::{SignedIn, WebSession};
@@ -80,12 +81,7 @@ impl CurrentUser {
 
 /// The password page, coming back to `back` afterwards.
 pub fn to_password_change(back: &str) -> Response {
-    let target = format!(
-        "{}?return_to={}",
-        routes::ACCOUNT_PASSWORD,
-        url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
-    );
-    Redirect::to(&target).into_response()
+    Redirect::to(&local_url(routes::ACCOUNT_PASSWORD, &[("return_to", back)])).into_response()
 }
 
 fn to_login(parts: &Parts) -> Response {
@@ -95,11 +91,7 @@ fn to_login(parts: &Parts) -> Response {
         None
     };
     let target = match back {
-        Some(back) => format!(
-            "{}?return_to={}",
-            routes::LOGIN,
-            url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
-        ),
+        Some(back) => local_url(routes::LOGIN, &[("return_to", &back)]),
         None => routes::LOGIN.to_string(),
     };
     Redirect::to(&target).into_response()

@@ -87,7 +87,12 @@ impl PageCtx {
     /// ours, with the query that page needs), not to the form's action.
     pub async fn chrome_at(&self, page: &str) -> Result<Chrome, PageError> {
         let (path, query) = page.split_once('?').unwrap_or((page, ""));
-        let mut c = Chrome::with_switch(self.lang, path, query);
+        // Only a path of this site; anything else keeps the relative switch.
+        let mut c = if safe_return_to(Some(path)) == path {
+            Chrome::with_switch(self.lang, path, query)
+        } else {
+            Chrome::plain(self.lang, &self.uri)
+        };
         c.csrf = self.session.csrf_token().await?;
         Ok(c)
     }
@@ -178,6 +183,14 @@ pub async fn not_found(uri: Uri) -> Response {
     PageError::NotFound.into_response()
 }
 
+/// `path` with a query of `pairs`, encoded (`path` is one of ours).
+pub fn local_url(path: &str, pairs: &[(&str, &str)]) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("{path}?{query}")
+}
+
 /// A local path to go back to after a form, or the account page. Only
 /// same-site absolute paths are accepted (no `//host`, no `/\host`).
 pub fn safe_return_to(candidate: Option<&str>) -> String {
@@ -219,6 +232,14 @@ mod tests {
         assert_eq!(c.switch_href, "?return_to=%2Faccount&lang=en");
         let odd: Uri = "//evil.example/x".parse().unwrap();
         assert_eq!(Chrome::plain(Lang::ZhCn, &odd).switch_href, "?lang=en");
+    }
+
+    #[test]
+    fn local_urls_encode_their_query() {
+        assert_eq!(
+            local_url("/login", &[("return_to", "/authorize?a=1&b=2")]),
+            "/login?return_to=%2Fauthorize%3Fa%3D1%26b%3D2"
+        );
     }
 
     #[test]

@@ -34,20 +34,24 @@ use crate::crypto::random;
 use crate::error::PageError;
 use crate::service::Origin;
 use crate::service::recovery::Recovery;
+use crate::service::sessions::{self, STEP_UP_FOR};
 use crate::state::AppState;
-use crate::store::users::{AccountStatus, User};
+use crate::store::users::User;
 
-// A new name for the new shape: sessions stored before it read as anonymous.
 const AUTH: &str = "stage";
+/// Keys of the shape before [`Stage`] (a sign-in and a pending step-up side
+/// by side); read once and rewritten as a [`Stage`], so nobody is signed
+/// out by an upgrade and their `sid` carries on.
+const LEGACY_SIGNED_IN: &str = "auth";
+const LEGACY_STEP_UP: &str = "step_up";
 const CSRF: &str = "csrf";
 const RECOVERY: &str = "recovery";
 const REAUTH: &str = "authorize_reauth";
 const FLASH: &str = "flash";
+const SHOWN_ONCE: &str = "password_shown_once";
 
 /// Idle lifetime of a session nobody has signed into yet.
 const ANONYMOUS_IDLE: time::Duration = time::Duration::minutes(30);
-/// How long a sign-in may wait for its SMS code (seconds).
-const STEP_UP_FOR: i64 = 600;
 
 /// What a signed-in session remembers about its sign-in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -122,9 +126,20 @@ struct Reauth {
     not_before: i64,
 }
 
-/// A one-shot notice for the page the browser is sent to next: a POST that
-/// succeeded redirects (post-redirect-get) and the page says what happened,
-/// in the language of the page that shows it.
+/// A password the console generated, kept from the form's answer until the
+/// account's page shows it (once; it never travels in a URL).
+#[derive(Serialize, Deserialize)]
+struct ShownOnce {
+    user_id: Uuid,
+    password: String,
+}
+
+/// What a form that succeeded leaves for the page it redirects to
+/// (post-redirect-get), which says it in its own language. A notice is
+/// either shown once ([`WebSession::take_flash`]: "the code was sent"), or
+/// is the content of a result page that may be reloaded or switched to the
+/// other language ([`WebSession::flash_is`]: "the password was reset"); a
+/// later notice replaces it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Flash {
@@ -167,11 +182,66 @@ impl WebSession {
 
     /// The stored state, unchecked.
     pub async fn auth(&self) -> Result<AuthState, PageError> {
-        Ok(match self.0.get::<Stage>(AUTH).await? {
+        let stage = match self.read::<Stage>(AUTH).await? {
+            Some(stage) => Some(stage),
+            None => self.upgrade().await?,
+        };
+        Ok(match stage {
             None => AuthState::Anonymous,
             Some(Stage::SignedIn(s)) => AuthState::SignedIn(s),
             Some(Stage::StepUpOwed(p)) => AuthState::StepUpOwed(p),
         })
+    }
+
+    /// A value of the session; one that does not decode (written by a
+    /// newer or older release) is dropped and logged, never an error page:
+    /// otherwise its owner could not even reach the login or logout page.
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, PageError> {
+        match self.0.get::<serde_json::Value>(key).await? {
+            None => Ok(None),
+            Some(raw) => match serde_json::from_value(raw) {
+                Ok(v) => Ok(Some(v)),
+                Err(e) => {
+                    tracing::warn!(key, error = %e, "dropping a session value that does not decode");
+                    self.0.remove_value(key).await?;
+                    Ok(None)
+                }
+            },
+        }
+    }
+
+    /// Rewrites a session stored in the earlier shape as a [`Stage`].
+    async fn upgrade(&self) -> Result<Option<Stage>, PageError> {
+        #[derive(Deserialize)]
+        struct LegacyStepUp {
+            user_id: Uuid,
+            epoch: i64,
+            return_to: String,
+            #[serde(default)]
+            since: i64,
+        }
+        let signed_in = self.read::<SignedIn>(LEGACY_SIGNED_IN).await?;
+        let step_up = self.read::<LegacyStepUp>(LEGACY_STEP_UP).await?;
+        let stage = match (step_up, signed_in) {
+            (Some(p), earlier) => Some(Stage::StepUpOwed(Pending {
+                user_id: p.user_id,
+                epoch: p.epoch,
+                return_to: p.return_to,
+                since: p.since,
+                earlier,
+            })),
+            (None, Some(s)) => Some(Stage::SignedIn(s)),
+            (None, None) => None,
+        };
+        if let Some(stage) = &stage {
+            self.0.insert(AUTH, stage).await?;
+            self.0.remove_value(LEGACY_SIGNED_IN).await?;
+            self.0.remove_value(LEGACY_STEP_UP).await?;
+        }
+        Ok(stage)
     }
 
     /// The account this session is signed in as, without asking the
@@ -191,13 +261,9 @@ impl WebSession {
         let Some(signed) = self.auth().await?.signed_in().cloned() else {
             return Ok(None);
         };
-        match state.store.user_by_id(signed.user_id).await? {
-            Some(user)
-                if user.status == AccountStatus::Active && user.session_epoch == signed.epoch =>
-            {
-                Ok(Some((user, signed)))
-            }
-            _ => {
+        match sessions::holder(state, signed.user_id, signed.epoch).await? {
+            Some(user) => Ok(Some((user, signed))),
+            None => {
                 self.sign_out().await?;
                 Ok(None)
             }
@@ -216,19 +282,15 @@ impl WebSession {
         amr: Vec<String>,
         origin: &Origin,
     ) -> Result<(), PageError> {
-        let previous = self.auth().await?.signed_in().cloned();
-        let sid = match previous {
-            Some(prev) if prev.user_id == user.id => prev.sid,
-            Some(prev) => {
-                if let Some(old) = state.store.user_by_id(prev.user_id).await? {
-                    crate::service::logout::end_session(state, &old, Some(&prev.sid), origin)
-                        .await?;
-                }
-                random::token()?
-            }
-            None => random::token()?,
-        };
-        self.0.cycle_id().await?;
+        let previous = self
+            .auth()
+            .await?
+            .signed_in()
+            .map(|s| (s.user_id, s.sid.clone()));
+        let sid = sessions::sid_for(state, user, previous, origin)
+            .await
+            .map_err(|e| PageError::Internal(e.to_string()))?;
+        self.renew().await?;
         let idle = time::Duration::minutes(i64::from(state.config.session.idle_minutes));
         self.0.set_expiry(Some(Expiry::OnInactivity(idle)));
         let now = OffsetDateTime::now_utc();
@@ -241,13 +303,23 @@ impl WebSession {
             sid,
         };
         self.0.insert(AUTH, Stage::SignedIn(signed)).await?;
+        Ok(())
+    }
+
+    /// A new session id and a new CSRF token, whenever the session gains
+    /// something (a correct password, a recovery started or proved): a
+    /// session planted in this browser beforehand (say, by a sibling
+    /// subdomain) then knows neither, so it can neither follow nor forge a
+    /// form of what comes next.
+    async fn renew(&self) -> Result<(), PageError> {
+        self.0.cycle_id().await?;
         self.0.insert(CSRF, random::token()?).await?;
         Ok(())
     }
 
-    /// Parks a sign-in until the phone is proved. The session id changes:
-    /// a correct password was given, and a session id planted before must
-    /// not share what follows (the masked phone, sending codes).
+    /// Parks a sign-in until the phone is proved. A correct password was
+    /// given: the session is renewed, so a session planted before does not
+    /// share what follows (the masked phone, sending codes).
     pub async fn owe_step_up(&self, user: &User, return_to: &str) -> Result<(), PageError> {
         let earlier = self.auth().await?.signed_in().cloned();
         let pending = Pending {
@@ -257,7 +329,7 @@ impl WebSession {
             since: OffsetDateTime::now_utc().unix_timestamp(),
             earlier,
         };
-        self.0.cycle_id().await?;
+        self.renew().await?;
         self.0.insert(AUTH, Stage::StepUpOwed(pending)).await?;
         Ok(())
     }
@@ -272,14 +344,10 @@ impl WebSession {
         let AuthState::StepUpOwed(p) = self.auth().await? else {
             return Ok(None);
         };
-        match state.store.user_by_id(p.user_id).await? {
-            Some(user)
-                if user.status == AccountStatus::Active
-                    && user.session_epoch == p.epoch
-                    && OffsetDateTime::now_utc().unix_timestamp() - p.since <= STEP_UP_FOR =>
-            {
-                Ok(Some((user, p)))
-            }
+        let waited = OffsetDateTime::now_utc().unix_timestamp() - p.since;
+        let in_time = u64::try_from(waited).is_ok_and(|w| w <= STEP_UP_FOR.as_secs());
+        match sessions::holder(state, p.user_id, p.epoch).await? {
+            Some(user) if in_time => Ok(Some((user, p))),
             _ => {
                 self.restore(p.earlier).await?;
                 Ok(None)
@@ -307,7 +375,7 @@ impl WebSession {
 
     /// The CSRF token of this session, created on first use.
     pub async fn csrf_token(&self) -> Result<String, PageError> {
-        if let Some(token) = self.0.get::<String>(CSRF).await? {
+        if let Some(token) = self.read::<String>(CSRF).await? {
             return Ok(token);
         }
         let token = random::token()?;
@@ -323,7 +391,7 @@ impl WebSession {
 
     /// Compares a submitted CSRF token with the session's (constant time).
     pub async fn check_csrf(&self, submitted: &str) -> Result<(), PageError> {
-        match self.0.get::<String>(CSRF).await? {
+        match self.read::<String>(CSRF).await? {
             Some(expected)
                 if random::constant_time_eq(expected.as_bytes(), submitted.as_bytes()) =>
             {
@@ -338,17 +406,16 @@ impl WebSession {
     /// The recovery this browser is doing, while it is live.
     pub async fn recovery(&self) -> Result<Option<Recovery>, PageError> {
         Ok(self
-            .0
-            .get::<Recovery>(RECOVERY)
+            .read::<Recovery>(RECOVERY)
             .await?
             .filter(Recovery::is_live))
     }
 
-    /// Stores the recovery's progress under a new session id: a session
-    /// planted in this browser (say, by a sibling subdomain) must not
-    /// follow a recovery that starts or proves the code.
+    /// Stores the recovery's progress in a renewed session: a session
+    /// planted in this browser must not follow a recovery that starts or
+    /// proves the code, nor submit its password form.
     pub async fn advance_recovery(&self, recovery: &Recovery) -> Result<(), PageError> {
-        self.0.cycle_id().await?;
+        self.renew().await?;
         self.0.insert(RECOVERY, recovery).await?;
         Ok(())
     }
@@ -364,8 +431,7 @@ impl WebSession {
     /// login: the login must come after the returned Unix milliseconds.
     pub async fn reauth_owed(&self, request: &str) -> Result<Option<i64>, PageError> {
         Ok(self
-            .0
-            .get::<Reauth>(REAUTH)
+            .read::<Reauth>(REAUTH)
             .await?
             .filter(|r| r.request == request)
             .map(|r| r.not_before))
@@ -396,8 +462,46 @@ impl WebSession {
         Ok(())
     }
 
-    /// The notice left for this page, if any; it is shown once.
-    pub async fn take_flash(&self) -> Result<Option<Flash>, PageError> {
-        Ok(self.0.remove::<Flash>(FLASH).await?)
+    /// Whether `notice` is waiting, taking it (shown once). Another notice
+    /// is left for its own page.
+    pub async fn take_flash(&self, notice: Flash) -> Result<bool, PageError> {
+        if self.flash_is(notice).await? {
+            self.0.remove_value(FLASH).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Whether `notice` is the last one left (a result page shows it on
+    /// every reload, until another notice replaces it).
+    pub async fn flash_is(&self, notice: Flash) -> Result<bool, PageError> {
+        Ok(self.read::<Flash>(FLASH).await? == Some(notice))
+    }
+
+    /// Keeps a generated password for the page of account `user_id`.
+    pub async fn show_password_once(
+        &self,
+        user_id: Uuid,
+        password: String,
+    ) -> Result<(), PageError> {
+        self.0
+            .insert(SHOWN_ONCE, ShownOnce { user_id, password })
+            .await?;
+        Ok(())
+    }
+
+    /// The generated password waiting for the page of account `user_id`,
+    /// taken (a reload does not show it again).
+    pub async fn take_password_shown_once(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Option<String>, PageError> {
+        match self.read::<ShownOnce>(SHOWN_ONCE).await? {
+            Some(once) if once.user_id == user_id => {
+                self.0.remove_value(SHOWN_ONCE).await?;
+                Ok(Some(once.password))
+            }
+            _ => Ok(None),
+        }
     }
 }

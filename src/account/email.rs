@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::domain::{Email, SecretPassword};
 use crate::error::PageError;
 use crate::extract::{CsrfForm, CurrentUser};
-use crate::pages::{Chrome, PageCtx, render, render_status};
+use crate::pages::{Chrome, PageCtx, local_url, render, render_status};
 use crate::routes;
 use crate::service::security_email::{self, EmailError};
 use crate::session::Flash;
@@ -188,7 +188,7 @@ pub async fn confirm_page(
     Query(q): Query<ConfirmQuery>,
 ) -> Result<Response, PageError> {
     let c = ctx.chrome().await?;
-    if q.token.is_empty() && ctx.session.take_flash().await? == Some(Flash::EmailConfirmed) {
+    if q.token.is_empty() && ctx.session.flash_is(Flash::EmailConfirmed).await? {
         return render(&ConfirmPage {
             c,
             pending: None,
@@ -242,11 +242,7 @@ pub async fn confirm(
         Err(e) => e,
     };
     let (status, message) = refusal(ctx.t(), e)?;
-    let page = format!(
-        "{}?token={}",
-        routes::ACCOUNT_EMAIL_CONFIRM,
-        url::form_urlencoded::byte_serialize(form.token.as_bytes()).collect::<String>()
-    );
+    let page = local_url(routes::ACCOUNT_EMAIL_CONFIRM, &[("token", &form.token)]);
     render_status(
         status,
         &ConfirmPage {

@@ -12,10 +12,12 @@ use crate::cookies;
 use crate::domain::SecretPassword;
 use crate::error::{PageError, set_retry_after};
 use crate::extract::{ClientOrigin, CsrfForm, to_password_change};
-use crate::pages::{Chrome, PageCtx, render, render_status, safe_return_to};
+use crate::pages::{Chrome, PageCtx, local_url, render, render_status, safe_return_to};
 use crate::routes;
 use crate::service::login::{Block, LoginError, LoginOutcome, password_login};
 use crate::state::AppState;
+
+use super::cancellable;
 
 #[derive(Template)]
 #[template(path = "account/login.html")]
@@ -28,14 +30,6 @@ struct LoginPage {
     /// so the user can cancel and go back (the application then receives
     /// `access_denied`).
     cancel: Option<String>,
-}
-
-/// The authorization request behind a `return_to`, if it is one.
-fn cancellable(return_to: &str) -> Option<String> {
-    return_to
-        .strip_prefix(routes::AUTHORIZE)
-        .and_then(|rest| rest.strip_prefix('?'))
-        .map(str::to_string)
 }
 
 #[derive(Deserialize)]
@@ -81,11 +75,7 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     let t = ctx.t();
     let return_to = safe_return_to(form.return_to.as_deref());
-    let page_url = format!(
-        "{}?return_to={}",
-        routes::LOGIN,
-        url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
-    );
+    let page_url = local_url(routes::LOGIN, &[("return_to", &return_to)]);
     let again = |status: StatusCode, message: String, c: Chrome| {
         render_status(
             status,

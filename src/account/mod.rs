@@ -1,10 +1,14 @@
 //! The user's own pages: login, logout, account overview, password,
 //! security e-mail, and recovery of a forgotten password.
 
-use axum::http::StatusCode;
+use std::time::Duration;
 
-use crate::error::PageError;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::error::{PageError, set_retry_after};
 use crate::i18n::Text;
+use crate::pages::render_status;
 use crate::service::codes::{SendError, VerifyError};
 
 pub mod apps;
@@ -16,31 +20,59 @@ pub mod recover;
 pub mod step_up;
 
 /// How a page answers a one-time code that was not sent (step-up and
-/// recovery alike): the status, the message, and how many seconds the send
-/// button stays disabled.
-pub(crate) fn send_refusal(t: &Text, e: SendError) -> Result<(StatusCode, String, u64), PageError> {
+/// recovery alike): the status, the message, and the wait to state in
+/// `Retry-After` when there is one.
+pub(crate) fn send_refusal(
+    t: &Text,
+    e: SendError,
+) -> Result<(StatusCode, String, Option<Duration>), PageError> {
     Ok(match e {
-        SendError::TooSoon(w) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            (t.step_up_wait)(w),
-            w.as_secs(),
-        ),
+        SendError::TooSoon(w) => (StatusCode::TOO_MANY_REQUESTS, (t.step_up_wait)(w), Some(w)),
         SendError::DailyLimit | SendError::AddressLimit => (
             StatusCode::TOO_MANY_REQUESTS,
             t.step_up_limit.to_string(),
-            0,
+            None,
         ),
-        SendError::NoPhone => (StatusCode::FORBIDDEN, t.step_up_no_phone.to_string(), 0),
+        SendError::NoPhone => (StatusCode::FORBIDDEN, t.step_up_no_phone.to_string(), None),
         SendError::Sms(e) => {
             tracing::error!(error = %e, "sending a one-time code failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 t.step_up_send_failed.to_string(),
-                0,
+                None,
             )
         }
         e => return Err(PageError::Internal(e.to_string())),
     })
+}
+
+/// A refused form drawn again with its status (and `Retry-After` when the
+/// wait is known).
+pub(crate) fn refused<T: askama::Template>(
+    status: StatusCode,
+    page: &T,
+    retry_after: Option<Duration>,
+) -> Result<Response, PageError> {
+    let mut response = render_status(status, page)?;
+    if let Some(wait) = retry_after {
+        set_retry_after(&mut response, wait);
+    }
+    Ok(response)
+}
+
+/// Seconds for a send button's countdown, rounded up (0.4 s is a wait too).
+pub(crate) fn countdown_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// The authorization request behind a `return_to`, if it is one: the page
+/// then offers to cancel and go back to the application (which receives
+/// `access_denied`).
+pub(crate) fn cancellable(return_to: &str) -> Option<String> {
+    return_to
+        .strip_prefix(crate::routes::AUTHORIZE)
+        .and_then(|rest| rest.strip_prefix('?'))
+        .map(str::to_string)
 }
 
 /// The message for a code that was not accepted.

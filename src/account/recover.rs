@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::domain::SecretPassword;
 use crate::error::PageError;
 use crate::extract::CsrfForm;
-use crate::pages::{Chrome, PageCtx, render_status};
+use crate::pages::{Chrome, PageCtx, local_url, render_status};
 use crate::routes;
 use crate::service::recovery::{self, LinkSendError, Proof, Recovery, ResetError, StartError};
 use crate::session::Flash;
@@ -199,17 +199,18 @@ pub async fn send_code(
         }
         Err(e) => e,
     };
-    let (status, message, _) = super::send_refusal(ctx.t(), e)?;
+    let (status, message, retry) = super::send_refusal(ctx.t(), e)?;
     let mut page =
         RecoverPage::refused(&state, &ctx, Step::Code, routes::RECOVER_SMS, message).await?;
     page.wait = wait_secs(&state, &r).await?;
-    render_status(status, &page)
+    super::refused(status, &page, retry)
 }
 
 /// The countdown of the send button: the wait the server enforces now.
 async fn wait_secs(state: &AppState, r: &Recovery) -> Result<u64, PageError> {
-    let wait = recovery::resend_wait(state, r).await?;
-    Ok(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+    Ok(super::countdown_secs(
+        recovery::resend_wait(state, r).await?,
+    ))
 }
 
 pub async fn code(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
@@ -217,7 +218,7 @@ pub async fn code(State(state): State<AppState>, ctx: PageCtx) -> Result<Respons
         return Ok(restart());
     };
     let mut page = RecoverPage::new(&state, &ctx, Step::Code).await?;
-    if ctx.session.take_flash().await? == Some(Flash::RecoveryCodeSent) {
+    if ctx.session.take_flash(Flash::RecoveryCodeSent).await? {
         page = page.notice(ctx.t().recover_code_sent);
     }
     page.wait = wait_secs(&state, &r).await?;
@@ -262,18 +263,19 @@ pub async fn send_link(
         return Ok(restart());
     };
     let t = ctx.t();
-    let message = match recovery::send_link(&state, &r, &ctx.origin, ctx.lang).await {
+    let (message, retry) = match recovery::send_link(&state, &r, &ctx.origin, ctx.lang).await {
         Ok(()) => {
             session.flash(Flash::RecoveryMailSent).await?;
             return Ok(Redirect::to(routes::RECOVER_EMAIL).into_response());
         }
-        Err(LinkSendError::TooSoon(w)) => (t.step_up_wait)(w),
-        Err(LinkSendError::DailyLimit) => t.recover_mail_limit.to_string(),
+        Err(LinkSendError::TooSoon(w)) => ((t.step_up_wait)(w), Some(w)),
+        Err(LinkSendError::DailyLimit) => (t.recover_mail_limit.to_string(), None),
         Err(LinkSendError::Internal(e)) => return Err(PageError::Internal(e)),
     };
-    render_status(
+    super::refused(
         StatusCode::TOO_MANY_REQUESTS,
         &RecoverPage::refused(&state, &ctx, Step::Method, routes::RECOVER_METHOD, message).await?,
+        retry,
     )
 }
 
@@ -284,7 +286,7 @@ pub async fn mail_sent(State(state): State<AppState>, ctx: PageCtx) -> Result<Re
     }
     let t = ctx.t();
     let mut page = RecoverPage::new(&state, &ctx, Step::MailSent).await?;
-    if ctx.session.take_flash().await? == Some(Flash::RecoveryMailSent) {
+    if ctx.session.flash_is(Flash::RecoveryMailSent).await? {
         page = page.notice((t.recover_mail_sent)(std::time::Duration::from_secs(
             state.config.mail.recovery_link_minutes * 60,
         )));
@@ -394,11 +396,7 @@ pub async fn reset(
     let page_url = if form.token.is_empty() {
         routes::RECOVER_PASSWORD.to_string()
     } else {
-        format!(
-            "{}?token={}",
-            routes::RECOVER_LINK,
-            url::form_urlencoded::byte_serialize(form.token.as_bytes()).collect::<String>()
-        )
+        local_url(routes::RECOVER_LINK, &[("token", &form.token)])
     };
     let mut page =
         RecoverPage::with_chrome(&state, ctx.chrome_at(&page_url).await?, Step::Password).await?;
@@ -407,10 +405,11 @@ pub async fn reset(
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
-/// The end of a recovery: the password is set. Shown once, after the reset
-/// (a reload, or the address typed in, leads to the login page).
+/// The end of a recovery: the password is set. Shown after the reset, on a
+/// reload and in the other language too; a browser that reset nothing is
+/// sent to the login page.
 pub async fn done(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
-    if ctx.session.take_flash().await? != Some(Flash::PasswordRecovered) {
+    if !ctx.session.flash_is(Flash::PasswordRecovered).await? {
         return Ok(Redirect::to(routes::LOGIN).into_response());
     }
     render_status(

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::cookies::{self, CookiePolicy};
 use crate::domain::PhoneNumber;
 use crate::error::PageError;
-use crate::extract::{ClientOrigin, CsrfForm};
+use crate::extract::{ClientOrigin, CsrfForm, to_password_change};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
 use crate::service::step_up;
@@ -49,19 +49,10 @@ impl StepUpPage {
             phone: step_up::phone_of(user).map(|p| PhoneNumber::masked(p.as_str())),
             notice: None,
             error: None,
-            wait: whole_secs(wait),
-            cancel: pending
-                .return_to
-                .strip_prefix(routes::AUTHORIZE)
-                .and_then(|r| r.strip_prefix('?'))
-                .map(str::to_string),
+            wait: super::countdown_secs(wait),
+            cancel: super::cancellable(&pending.return_to),
         })
     }
-}
-
-/// Seconds for the countdown, rounded up (a wait of 0.4 s is still a wait).
-fn whole_secs(d: std::time::Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 pub async fn show(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
@@ -69,7 +60,7 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx) -> Result<Respons
         return Ok(Redirect::to(routes::LOGIN).into_response());
     };
     let mut p = StepUpPage::new(&state, ctx.chrome().await?, &user, &pending).await?;
-    if ctx.session.take_flash().await? == Some(Flash::StepUpCodeSent) {
+    if ctx.session.take_flash(Flash::StepUpCodeSent).await? {
         p.notice = Some(ctx.t().step_up_sent.to_string());
     }
     if p.phone.is_none() {
@@ -128,9 +119,9 @@ pub async fn verify(
         return Ok(Redirect::to(routes::LOGIN).into_response());
     };
     let device = cookies::value(&jar, cookies::DEVICE);
-    let new_device =
+    let (user, new_device) =
         match step_up::complete(&state, &user, &form.code, device.as_deref(), &origin).await {
-            Ok(d) => d,
+            Ok(done) => done,
             Err(e) => {
                 let error = super::verify_refusal(ctx.t(), e)?;
                 let mut p = StepUpPage::new(
@@ -144,11 +135,6 @@ pub async fn verify(
                 return render_status(StatusCode::UNPROCESSABLE_ENTITY, &p);
             }
         };
-    let user = state
-        .store
-        .user_by_id(user.id)
-        .await?
-        .ok_or(PageError::NotFound)?;
     session
         .sign_in(&state, &user, vec!["pwd".into(), "sms".into()], &origin)
         .await?;
@@ -156,7 +142,13 @@ pub async fn verify(
         Some(value) => jar.add(CookiePolicy::new(&state.config).long_lived(cookies::DEVICE, value)),
         None => jar,
     };
-    Ok((jar, Redirect::to(&pending.return_to)).into_response())
+    // As after a password alone: an owed password change comes next.
+    let next = if user.must_change_password {
+        to_password_change(&pending.return_to)
+    } else {
+        Redirect::to(&pending.return_to).into_response()
+    };
+    Ok((jar, next).into_response())
 }
 
 #[derive(Template)]

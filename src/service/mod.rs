@@ -13,6 +13,7 @@ pub mod logout;
 pub mod mail;
 pub mod recovery;
 pub mod security_email;
+pub mod sessions;
 pub mod step_up;
 pub mod tickets;
 pub mod tokens;

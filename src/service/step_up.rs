@@ -196,15 +196,16 @@ pub async fn send(
 }
 
 /// Checks the code. On success the account's phone is proved now and the
-/// browser becomes a known device; returns a new device cookie value when
-/// the browser had no valid one (the caller sets it).
+/// browser becomes a known device; returns the account as it is now and a
+/// new device cookie value when the browser had no valid one (the caller
+/// sets it).
 pub async fn complete(
     state: &AppState,
     user: &User,
     code: &str,
     device_cookie: Option<&str>,
     origin: &Origin,
-) -> Result<Option<String>, VerifyError> {
+) -> Result<(User, Option<String>), VerifyError> {
     let internal = |e: StoreError| VerifyError::Internal(e.to_string());
     let Some(phone) = phone_of(user) else {
         return Err(VerifyError::NoCode);
@@ -231,5 +232,11 @@ pub async fn complete(
         .record_sms_verification(user.id, Some(&device))
         .await
         .map_err(internal)?;
-    Ok(new_cookie)
+    let now = state
+        .store
+        .user_by_id(user.id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| VerifyError::Internal("the account is gone".into()))?;
+    Ok((now, new_cookie))
 }

@@ -107,7 +107,13 @@ async fn an_administrator_manages_accounts_in_the_console() {
     let reset = b
         .submit_page(&page, &path, &[("action", "password"), ("password", "")])
         .await;
+    let done_url = format!("{path}?done=1");
+    let reset = b.redirected(reset, &done_url).await;
     assert_eq!(reset.status, StatusCode::OK);
+    assert!(
+        !b.get(&done_url).await.has("id=\"generated\""),
+        "a reload does not show the password again"
+    );
     let marker = "id=\"generated\">";
     let start = reset.body.find(marker).unwrap();
     let code_start = reset.body[start..].find("<code>").unwrap() + start + 6;
@@ -236,7 +242,18 @@ async fn an_administrator_creates_an_account_in_the_console() {
             ],
         )
         .await;
-    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let to = created.location().unwrap().to_string();
+    assert!(
+        to.starts_with("/admin/users/") && to.ends_with("?done=1"),
+        "{to}"
+    );
+    let created = b.get(&to).await;
+    assert!(created.has("id=\"generated\""), "{}", created.body);
+    assert!(
+        !b.get(&to).await.has("id=\"generated\""),
+        "shown once: a reload does not show it again"
+    );
     let start = created.body.find("<code>").unwrap() + 6;
     let end = created.body[start..].find("</code>").unwrap() + start;
     let password = crate::helpers::unescape(&created.body[start..end]);

@@ -90,8 +90,10 @@ pub async fn create(
     };
     match accounts::create(&state, input, &admin_session.actor(), &origin).await {
         Ok((user, generated)) => {
-            let done = Some(ctx.t().admin_done.to_string());
-            render(&user_page(&state, &ctx, user, done, None, generated).await?)
+            if let Some(password) = generated {
+                ctx.session.show_password_once(user.id, password).await?;
+            }
+            Ok(Redirect::to(&done_url(user.id)).into_response())
         }
         Err(e) => {
             let message = account_message(ctx.t(), state.policy.min_length(), e)?;
@@ -174,7 +176,13 @@ pub async fn detail(
 ) -> Result<Response, PageError> {
     let user = load(&state, &id).await?;
     let message = q.done.map(|_| ctx.t().admin_done.to_string());
-    render(&user_page(&state, &ctx, user, message, None, None).await?)
+    let generated = ctx.session.take_password_shown_once(user.id).await?;
+    render(&user_page(&state, &ctx, user, message, None, generated).await?)
+}
+
+/// The account's page after a change (post-redirect-get).
+fn done_url(id: uuid::Uuid) -> String {
+    format!("{}/{id}?done=1", routes::ADMIN_USERS)
 }
 
 /// Every action form posts here with its `action`.
@@ -254,24 +262,14 @@ pub async fn act(
     };
     let t = ctx.t();
     match result {
-        // A generated password is shown on this response only (never in a URL).
-        Ok(Some(generated)) => {
-            let fresh = load(&state, &id).await?;
-            render(
-                &user_page(
-                    &state,
-                    &ctx,
-                    fresh,
-                    Some(t.admin_done.into()),
-                    None,
-                    Some(generated),
-                )
-                .await?,
-            )
+        // A generated password is shown once on the account's page (never
+        // in a URL), which a reload does not show again.
+        Ok(generated) => {
+            if let Some(password) = generated {
+                ctx.session.show_password_once(user.id, password).await?;
+            }
+            Ok(Redirect::to(&done_url(user.id)).into_response())
         }
-        Ok(None) => Ok(
-            Redirect::to(&format!("{}/{}?done=1", routes::ADMIN_USERS, user.id)).into_response(),
-        ),
         Err(e) => {
             let message = account_message(t, state.policy.min_length(), e)?;
             let fresh = load(&state, &id).await?;

@@ -44,7 +44,10 @@ pub(super) async fn page(ctx: &PageCtx, req: &AuthRequest) -> Result<Response, P
         c: ctx.chrome().await?,
         client_name: req.client.name.clone(),
         scopes,
-        request: req.params.encode_without(&["prompt"]),
+        // Without prompt (it was answered by showing this page) and max_age
+        // (satisfied when it was shown), as before the interaction list ran
+        // on the answer too.
+        request: req.params.encode_without(&["prompt", "max_age"]),
     })
 }
 

@@ -196,16 +196,20 @@ impl Browser {
 async fn run(state: &AppState, ctx: &PageCtx, params: Params) -> Result<Response, Failure> {
     let req = checks::validate(state, params).await?;
     let browser = Browser::of(state, ctx, &req).await?;
-    let consent_covered = match &browser.signed_in {
-        Some((user, _)) if !req.client.first_party => Some(
+    // Consent is the last check: it is looked up only when nothing before
+    // it applies (the other checks need no database).
+    let mut consent_covered = None;
+    if interaction::decide(&browser.facts(&req, None)).is_none()
+        && let Some((user, _)) = &browser.signed_in
+        && !req.client.first_party
+    {
+        consent_covered = Some(
             consents::covers(state, user, &req.client, &req.scope)
                 .await
                 .map_err(PageError::from)?,
-        ),
-        _ => None,
-    };
-    let facts = browser.facts(&req, consent_covered);
-    if let Some((check, interaction)) = interaction::decide(&facts) {
+        );
+    }
+    if let Some((check, interaction)) = interaction::decide(&browser.facts(&req, consent_covered)) {
         return interact(state, ctx, &req, &browser, check, interaction).await;
     }
     finish(state, ctx, &req, &browser).await
@@ -229,7 +233,8 @@ async fn finish(
 }
 
 /// Sends the browser where `check` says, or — with `prompt=none` — the
-/// application the error for it. Audited when the account is known.
+/// application the error for it. Audited when the account is known, except
+/// a consent page shown (the answer is audited by the consent service).
 async fn interact(
     state: &AppState,
     ctx: &PageCtx,
@@ -239,7 +244,8 @@ async fn interact(
     interaction: Interaction,
 ) -> Result<Response, Failure> {
     let prompt_none = req.prompt("none");
-    if let Some((user, _)) = &browser.signed_in {
+    let asks_consent = interaction == Interaction::Consent && !prompt_none;
+    if let Some((user, _)) = browser.signed_in.as_ref().filter(|_| !asks_consent) {
         let outcome = if prompt_none {
             Outcome::Failure
         } else {
@@ -280,6 +286,7 @@ async fn interact(
             Ok(Redirect::to(routes::STEP_UP).into_response())
         }
         (Interaction::Consent, _) => Ok(consent::page(ctx, req).await?),
+        // Not reached: without a sign-in `no_session` applies first.
         (Interaction::StepUp, None) => Ok(to_login(req)),
     }
 }
