@@ -493,3 +493,69 @@ async fn the_step_up_owed_after_a_reset_is_asked_with_the_rules_off() {
         "once"
     );
 }
+
+/// The device-cookie key as stored (`None`: not created yet).
+async fn stored_device_key(app: &TestApp) -> Option<Vec<u8>> {
+    let sql = "SELECT value FROM server_secrets WHERE name = 'device-cookie'";
+    match app.state.store.db() {
+        tongxing::store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_optional(p).await,
+        tongxing::store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_optional(p).await,
+    }
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_empty_device_key_is_never_used_and_is_replaced() {
+    let app = TestApp::spawn_with(rules(true, false, 0)).await;
+    // What an earlier version stored for good when the random generator
+    // failed at the first sign-in: an empty key.
+    let plant = "INSERT INTO server_secrets (name, value) VALUES ('device-cookie', $1) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+    match app.state.store.db() {
+        tongxing::store::Db::Sqlite(p) => sqlx::query(plant)
+            .bind(Vec::<u8>::new())
+            .execute(p)
+            .await
+            .map(|_| ()),
+        tongxing::store::Db::Postgres(p) => sqlx::query(plant)
+            .bind(Vec::<u8>::new())
+            .execute(p)
+            .await
+            .map(|_| ()),
+    }
+    .unwrap();
+    assert_eq!(stored_device_key(&app).await, Some(Vec::new()));
+
+    user_with_phone(&app, "keyed@cnic.cn").await;
+    let b = app.browser();
+    assert_eq!(
+        b.login("keyed@cnic.cn", PASSWORD).await.location(),
+        Some("/login/sms")
+    );
+    assert_eq!(pass(&app, &b).await.location(), Some("/account"));
+    let cookie = b.cookie(tongxing::service::step_up::DEVICE_COOKIE).unwrap();
+    let (id, sig) = cookie.split_once('.').unwrap();
+    let mac = |key: &[u8]| hex::encode(tongxing::crypto::hmac_sha256(key, id.as_bytes()));
+    assert_ne!(
+        sig,
+        mac(b""),
+        "signed with an empty key, which anyone can forge"
+    );
+    let key = stored_device_key(&app).await.unwrap();
+    assert_eq!(key.len(), 32, "the empty key was replaced");
+    // The positive control of the comparison: the cookie is signed with the key now stored.
+    assert_eq!(sig, mac(&key));
+
+    // The store never takes an empty value as a secret.
+    let store = &app.state.store;
+    assert!(store.server_secret("test-secret", &[]).await.is_err());
+    assert_eq!(
+        store.server_secret("test-secret", &[1; 32]).await.unwrap(),
+        vec![1; 32]
+    );
+    assert_eq!(
+        store.server_secret("test-secret", &[2; 32]).await.unwrap(),
+        vec![1; 32],
+        "created once, then kept"
+    );
+}
