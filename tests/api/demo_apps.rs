@@ -168,6 +168,17 @@ async fn single_sign_on_and_back_channel_logout_across_the_demo_apps() {
         .unwrap();
     let loc = out.headers()["location"].to_str().unwrap().to_string();
     assert!(loc.starts_with(&format!("{}/logout?", app.base)), "{loc}");
+    // The session cookie is removed with the attributes it was set with.
+    let cleared = out.headers()["set-cookie"].to_str().unwrap();
+    for part in [
+        "mail_demo_session=;",
+        "Path=/",
+        "Max-Age=0",
+        "HttpOnly",
+        "SameSite=Lax",
+    ] {
+        assert!(cleared.contains(part), "{part} in {cleared}");
+    }
     let (page, _) = visit(&b, &loc, None).await;
     assert!(
         page.has("id=\"signed-out\""),
@@ -193,6 +204,19 @@ async fn single_sign_on_and_back_channel_logout_across_the_demo_apps() {
     // in words, for a sign-in this browser started.
     let start = b.at(&mail).get("/login").await;
     let state = crate::helpers::query(start.location().unwrap())["state"].clone();
+    // The sign-in's state cookie: the demo's baseline (HttpOnly, SameSite=Lax,
+    // not Secure on plain http), for the callback only, as long as the sign-in lasts.
+    let set = start.header("set-cookie").unwrap();
+    for part in [
+        &format!("mail_demo_state={state}") as &str,
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/callback",
+        "Max-Age=600",
+    ] {
+        assert!(set.contains(part), "{part} in {set}");
+    }
+    assert!(!set.contains("Secure"), "{set}");
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let page = b
         .at(&mail)
