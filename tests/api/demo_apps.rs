@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use tongxing_demo_rp::{Config, Demo};
 
-use crate::helpers::{Browser, PASSWORD, TestApp};
+use crate::helpers::{Browser, PASSWORD, SIGN_IN_FIRST, TestApp};
 
 async fn demo(app: &TestApp, listener: tokio::net::TcpListener, id: &str, secret: &str) -> String {
     let config = Config {
@@ -195,8 +195,8 @@ async fn single_sign_on_and_back_channel_logout_across_the_demo_apps() {
     }
     assert!(ended, "ARP's session ended through back-channel logout");
     assert_eq!(
-        b.get("/account").await.status,
-        StatusCode::SEE_OTHER,
+        b.get("/account").await.redirect(),
+        SIGN_IN_FIRST,
         "the passport session ended too"
     );
 

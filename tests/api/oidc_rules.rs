@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tongxing::crypto::jws::{Alg, SigningKey};
 
-use crate::helpers::{Browser, PASSWORD, REDIRECT, Rp, TestApp, query};
+use crate::helpers::{Browser, PASSWORD, REDIRECT, Rp, SIGN_IN_FIRST, TestApp, query};
 use crate::oidc::decode_payload;
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -270,6 +270,10 @@ async fn expired_codes_are_refused() {
     app.user("li@cnic.cn").await;
     let rp = app.rp_with("mail", |c| c.first_party = true).await;
     let b = app.browser();
+    // The positive control: a code from the same setup is redeemed while fresh.
+    let fresh = code(&app, &rp, &b).await;
+    let (status, body) = redeem(&app, &rp, &fresh).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let c = code(&app, &rp, &b).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let (status, body) = redeem(&app, &rp, &c).await;
@@ -707,7 +711,7 @@ async fn logout_without_a_valid_hint_asks_first() {
     assert!(page.has("确定要退出通行证吗"));
     let done = b.submit_page(&page, "/logout", &[]).await;
     assert_eq!(done.location(), Some("https://rp.example.org/bye?state=z"));
-    assert_eq!(b.get("/account").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get("/account").await.redirect(), SIGN_IN_FIRST);
     // An unregistered post_logout_redirect_uri is never followed.
     let page = b
         .get(&format!(
@@ -933,8 +937,8 @@ async fn an_application_can_post_its_logout_request() {
     let done = b.get(&next).await;
     assert_eq!(done.location(), Some("https://rp.example.org/bye?state=st"));
     assert_eq!(
-        b.get("/account").await.status,
-        StatusCode::SEE_OTHER,
+        b.get("/account").await.redirect(),
+        SIGN_IN_FIRST,
         "signed out"
     );
 }
@@ -1002,29 +1006,36 @@ async fn tokens_of_other_clients_are_not_theirs_to_see_or_revoke() {
 
 #[tokio::test]
 async fn expired_access_tokens_are_inactive() {
-    let app = TestApp::spawn_with(|c| c.oidc.access_token_ttl_secs = 1).await;
+    // Two seconds (expiry is in whole seconds): valid for at least one
+    // after it is issued, expired after the wait below.
+    let app = TestApp::spawn_with(|c| c.oidc.access_token_ttl_secs = 2).await;
     app.user("li@cnic.cn").await;
     let rp = app.rp_with("mail", |c| c.first_party = true).await;
     let b = app.browser();
     let c = code(&app, &rp, &b).await;
     let (_, tokens) = redeem(&app, &rp, &c).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let access = tokens["access_token"].as_str().unwrap();
+    let introspect = || async {
+        reqwest::Client::new()
+            .post(format!("{}/introspect", app.base))
+            .basic_auth(&rp.id, rp.secret.as_deref())
+            .form(&[("token", access)])
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    // The positive control: the same token works until it expires.
+    assert_eq!(userinfo(&app, access).await.status(), StatusCode::OK);
+    assert_eq!(introspect().await["active"], true);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(
         userinfo(&app, access).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let intro: Value = reqwest::Client::new()
-        .post(format!("{}/introspect", app.base))
-        .basic_auth(&rp.id, rp.secret.as_deref())
-        .form(&[("token", access)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(intro["active"], false);
+    assert_eq!(introspect().await["active"], false);
 }
 
 #[tokio::test]

@@ -104,10 +104,19 @@ async fn codes_expire() {
         .await
         .unwrap();
     let code = last_code(&app);
+    // The positive control: before its time the code is there (a wrong
+    // guess is counted against it; the right one would use it up).
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_eq!(
+        codes::verify(&app.state, Purpose::Login, &phone(), wrong).await,
+        Err(VerifyError::Wrong(4)),
+        "alive until it expires"
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         codes::verify(&app.state, Purpose::Login, &phone(), &code).await,
-        Err(VerifyError::NoCode)
+        Err(VerifyError::NoCode),
+        "the right code, too late"
     );
 }
 
