@@ -106,6 +106,18 @@ async fn unknown_client_or_unregistered_redirect_uri_shows_a_page_not_a_redirect
     let page = b.get(&dup).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.has("more than once"));
+    // The positive control: the request as registered goes on to sign-in.
+    let page = b
+        .get(
+            authorize_url(&app, &rp, "")
+                .strip_prefix(&app.base)
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        page.location().is_some_and(|l| l.starts_with("/login?")),
+        "{page:?}"
+    );
 }
 
 #[tokio::test]
@@ -185,6 +197,19 @@ async fn public_clients_must_use_pkce() {
     let q = query(page.location().unwrap());
     assert_eq!(q["error"], "invalid_request");
     assert!(q["error_description"].contains("PKCE"));
+    // The positive control: with PKCE the same client goes on to sign-in.
+    let page = app
+        .browser()
+        .get(
+            authorize_url(&app, &rp, "")
+                .strip_prefix(&app.base)
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        page.location().is_some_and(|l| l.starts_with("/login?")),
+        "{page:?}"
+    );
 }
 
 #[tokio::test]
@@ -245,6 +270,10 @@ async fn pkce_mismatch_and_wrong_redirect_uri_are_invalid_grant() {
     // The code is spent after a failed attempt.
     let (status, _) = redeem(&app, &rp, &c).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The positive control: a code redeemed with the right verifier and
+    // redirect_uri works.
+    let (status, body) = redeem(&app, &rp, &code(&app, &rp, &b).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     let c = code(&app, &rp, &b).await;
     let (status, body) = token(
@@ -322,7 +351,19 @@ async fn refresh_token_reuse_revokes_the_family() {
     // Scope can be narrowed on refresh but not widened.
     let c = code(&app, &rp, &b).await;
     let (_, fresh) = redeem(&app, &rp, &c).await;
-    let rt = fresh["refresh_token"].as_str().unwrap();
+    let (status, narrowed) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", fresh["refresh_token"].as_str().unwrap()),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{narrowed}");
+    assert_eq!(narrowed["scope"], "openid");
+    let rt = narrowed["refresh_token"].as_str().unwrap();
     let (status, body) = token(
         &app,
         &rp,
@@ -367,6 +408,9 @@ async fn client_authentication_rules() {
             .starts_with("Basic")
     );
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    // The positive control: the same request with the right secret.
+    let (status, body) = redeem(&app, &rp, &c).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     // Registered for basic, tried post.
     let r = reqwest::Client::new()
         .post(format!("{}/token", app.base))

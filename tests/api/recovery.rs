@@ -772,6 +772,25 @@ async fn spellings_of_one_phone_share_limits_and_guesses_per_phone_are_capped() 
         b.get("/recover/password").await.location(),
         Some("/recover")
     );
+    // The positive control: the cap is this phone's; another account's
+    // right code, sent and entered the same way, works.
+    let other = app
+        .user_with(NewAccount {
+            username: "elsewhere".into(),
+            login_phone: Some("+8613700137001".into()),
+            ..NewAccount::default()
+        })
+        .await;
+    app.verified_email(&other, "elsewhere@example.org").await;
+    let b = app.browser();
+    let sent = app.recover_by(&b, "elsewhere", "/recover/sms/send").await;
+    let sms = app.outbox_wait("sms", 4).await;
+    assert_eq!(sms[3]["to"], "+8613700137001");
+    let code = code_in(sms[3]["text"].as_str().unwrap());
+    let proved = b
+        .submit_page(&sent, "/recover/sms", &[("code", &code)])
+        .await;
+    assert_eq!(proved.location(), Some("/recover/password"));
     // Other spellings are the same identifiers (and share their limits).
     for (identifier, same_as) in [("+86 138-0013-8000", "13800138000"), ("SPELLED", "spelled")] {
         let (_, again) = send(identifier).await;
