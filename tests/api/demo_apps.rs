@@ -344,3 +344,32 @@ async fn the_demo_explains_errors() {
     assert!(tongxing_demo_rp::explain("access_denied").contains("disabled"));
     assert!(tongxing_demo_rp::explain("whatever").contains("administrator"));
 }
+
+#[tokio::test]
+async fn the_demo_marks_its_cookies_secure_behind_https() {
+    let app = TestApp::spawn().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let local = format!("http://{}", listener.local_addr().unwrap());
+    let config = Config {
+        name: "mail (behind a TLS proxy)".into(),
+        cookie: "mail_demo".into(),
+        issuer: app.base.clone(),
+        client_id: "mail-demo".into(),
+        client_secret: "unused-here".into(),
+        public_url: Some("https://mail.example.org".into()),
+    };
+    let demo = Demo::build(config, listener).await.expect("demo starts");
+    assert_eq!(demo.url(), "https://mail.example.org");
+    tokio::spawn(demo.run());
+    let start = app.browser().at(&local).get("/login").await;
+    assert!(
+        start
+            .location()
+            .unwrap()
+            .contains("redirect_uri=https%3A%2F%2Fmail.example.org%2Fcallback")
+    );
+    let set = start.header("set-cookie").unwrap();
+    for part in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/callback"] {
+        assert!(set.contains(part), "{part} in {set}");
+    }
+}

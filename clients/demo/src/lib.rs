@@ -663,22 +663,3 @@ async fn validate_logout_token(state: &AppState, token: &str) -> Result<Value, S
     }
     Ok(claims)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cookies_are_secure_behind_https_and_share_one_baseline() {
-        let plain = cookie("http://127.0.0.1:8081", "s".into(), "v".into(), "/");
-        let tls = cookie("https://mail.example.org", "s".into(), "v".into(), "/");
-        for c in [&plain, &tls] {
-            assert_eq!(c.http_only(), Some(true));
-            assert_eq!(c.same_site(), Some(SameSite::Lax));
-            assert_eq!(c.path(), Some("/"));
-        }
-        assert_eq!(plain.secure(), Some(false));
-        assert_eq!(tls.secure(), Some(true));
-        assert!(tls.to_string().contains("Secure"), "{tls}");
-    }
-}
