@@ -555,7 +555,7 @@ async fn an_empty_device_key_is_never_used_and_is_replaced() {
         Some("/login/sms")
     );
     assert_eq!(pass(&app, &b).await.location(), Some("/account"));
-    let cookie = b.cookie(tongxing::service::step_up::DEVICE_COOKIE).unwrap();
+    let cookie = b.cookie(tongxing::cookies::DEVICE).unwrap();
     let (id, sig) = cookie.split_once('.').unwrap();
     let mac = |key: &[u8]| hex::encode(tongxing::crypto::hmac_sha256(key, id.as_bytes()));
     assert_ne!(
