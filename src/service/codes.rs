@@ -67,6 +67,9 @@ pub enum SendError {
     Random(#[from] getrandom::Error),
     #[error("rendering the SMS: {0}")]
     Render(#[from] askama::Error),
+    /// The code's record could not be written (never stored empty).
+    #[error("code record: {0}")]
+    Record(#[from] serde_json::Error),
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -268,8 +271,7 @@ pub async fn send_to(
         hash: hash(&salt, &code),
         salt,
         sent_to: phone.map(|p| p.as_str().to_string()),
-    })
-    .unwrap_or_default();
+    })?;
     let ttl = Duration::from_secs(c.code_ttl_secs);
     eph.set(&key(purpose, &phone_key), &stored, ttl).await?;
     eph.delete(&format!("otp-tries:{}:{phone_key}", purpose.as_str()))

@@ -189,13 +189,11 @@ pub async fn request_change(
     .await
     {
         // Only a delivered link replaces the outstanding one.
-        Ok(()) => Ok(eph
-            .set(
-                &pending_key(user),
-                &serde_json::to_string(&pending).unwrap_or_default(),
-                ttl,
-            )
-            .await?),
+        Ok(()) => {
+            let pending =
+                serde_json::to_string(&pending).map_err(|e| EmailError::Internal(e.to_string()))?;
+            Ok(eph.set(&pending_key(user), &pending, ttl).await?)
+        }
         Err(mail::SendError::Store(e)) => Err(e.into()),
         Err(e) => {
             tracing::warn!(error = %e, "the confirmation mail was not sent");

@@ -50,19 +50,44 @@ pub fn phone_of(user: &User) -> Option<PhoneNumber> {
         .and_then(|p| PhoneNumber::parse(p).ok())
 }
 
+/// Length of the device-cookie key (HMAC-SHA256 wants at least the hash
+/// size, RFC 2104 §3).
+const DEVICE_KEY_LEN: usize = 32;
+
 /// The key that signs device cookies: shared by all nodes through the
 /// database, read once per process (not on every login).
+///
+/// A secret is never empty: when the random generator fails there is no
+/// key and no sign-in decision, rather than a key everyone knows.
 async fn device_key(state: &AppState) -> Result<&[u8], StoreError> {
     state
         .device_key
         .get_or_try_init(|| async {
-            let fresh = random::bytes::<32>()
-                .map(|b| b.to_vec())
-                .unwrap_or_default();
-            state.store.server_secret("device-cookie", &fresh).await
+            let fresh = random::bytes::<DEVICE_KEY_LEN>().map_err(no_key)?;
+            let stored = state.store.server_secret("device-cookie", &fresh).await?;
+            usable_key(stored)
         })
         .await
         .map(Vec::as_slice)
+}
+
+/// The stored device-cookie key, refused when it is too short to be one
+/// (the store replaces an empty one left by an earlier version, so this
+/// only refuses what no version wrote).
+fn usable_key(key: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    if key.len() < DEVICE_KEY_LEN {
+        return Err(no_key(format!(
+            "the stored device-cookie key has {} bytes, fewer than {DEVICE_KEY_LEN}",
+            key.len()
+        )));
+    }
+    Ok(key)
+}
+
+fn no_key(reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Db(sqlx::Error::Protocol(format!(
+        "device-cookie key: {reason}"
+    )))
 }
 
 fn mac(key: &[u8], id: &str) -> String {
@@ -239,4 +264,21 @@ pub async fn complete(
         .map_err(internal)?
         .ok_or_else(|| VerifyError::Internal("the account is gone".into()))?;
     Ok((now, new_cookie))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_or_short_device_key_is_refused() {
+        // What an earlier version stored when the random generator failed.
+        assert!(usable_key(Vec::new()).is_err());
+        assert!(usable_key(vec![7; DEVICE_KEY_LEN - 1]).is_err());
+        // The positive control: a key of the full length is used as stored.
+        assert_eq!(
+            usable_key(vec![7; DEVICE_KEY_LEN]).unwrap(),
+            vec![7; DEVICE_KEY_LEN]
+        );
+    }
 }

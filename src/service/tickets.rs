@@ -21,6 +21,9 @@ pub enum TicketError {
     Ephemeral(#[from] EphemeralError),
     #[error("random: {0}")]
     Random(#[from] getrandom::Error),
+    /// The record could not be written (a ticket is never stored empty).
+    #[error("ticket record: {0}")]
+    Record(#[from] serde_json::Error),
 }
 
 fn key(kind: &str, token: &str) -> String {
@@ -41,7 +44,7 @@ pub async fn issue<T: Serialize>(
     ttl: Duration,
 ) -> Result<String, TicketError> {
     let token = random::token()?;
-    let value = serde_json::to_string(record).unwrap_or_default();
+    let value = serde_json::to_string(record)?;
     state.ephemeral.set(&key(kind, &token), &value, ttl).await?;
     Ok(token)
 }

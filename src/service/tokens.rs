@@ -343,6 +343,13 @@ pub async fn refresh(
     ))
 }
 
+/// The authentication methods a grant records (OIDC Core §2 `amr`). A
+/// stored value that does not parse is an error, not "no methods".
+fn amr_of(grant: &GrantRow) -> Result<Vec<String>, TokenError> {
+    serde_json::from_str(&grant.amr)
+        .map_err(|e| TokenError::Store(StoreError::Db(sqlx::Error::Decode(Box::new(e)))))
+}
+
 /// Access token (+ ID token when `openid` was granted) for a user grant.
 async fn tokens_for(
     state: &AppState,
@@ -353,7 +360,7 @@ async fn tokens_for(
     nonce: Option<&str>,
     refresh_token: Option<String>,
 ) -> Result<TokenResponse, TokenError> {
-    let amr: Vec<String> = serde_json::from_str(&grant.amr).unwrap_or_default();
+    let amr = amr_of(grant)?;
     let mut extra = Map::new();
     extra.insert("gid".into(), json!(grant.id));
     extra.insert("auth_time".into(), json!(grant.auth_time));
@@ -468,7 +475,7 @@ async fn id_token(
     let key = state.keys.current(client.id_token_alg.alg()).await?;
     let iat = now();
     let mut claims = user_claims(user, scope, grant.locale.as_deref());
-    let amr: Vec<String> = serde_json::from_str(&grant.amr).unwrap_or_default();
+    let amr = amr_of(grant)?;
     claims.insert("iss".into(), json!(state.config.issuer()));
     claims.insert("aud".into(), json!(client.id));
     claims.insert("azp".into(), json!(client.id));

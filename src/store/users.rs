@@ -574,10 +574,18 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// A secret shared by all nodes, created on first use.
+    /// A secret shared by all nodes, created on first use from `fresh`.
+    /// A secret is never empty: an empty `fresh` is refused, and an empty
+    /// stored value (written by an earlier version whose random generator
+    /// failed) is replaced, by whichever node comes first.
     pub async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
+        if fresh.is_empty() {
+            return Err(StoreError::Db(sqlx::Error::InvalidArgument(format!(
+                "server secret {name}: an empty value is no secret"
+            ))));
+        }
         Ok(on_db!(self, pool => {
-            sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE length(server_secrets.value) = 0")
                 .bind(name)
                 .bind(fresh)
                 .execute(pool)

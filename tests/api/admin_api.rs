@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tongxing::service::accounts::NewAccount;
 
-use crate::helpers::{PASSWORD, REDIRECT, TestApp, query};
+use crate::helpers::{PASSWORD, REDIRECT, SIGN_IN_FIRST, TestApp, query};
 
 /// A service account (client with the admin scope) and its token.
 pub async fn admin_token(app: &TestApp) -> String {
@@ -148,8 +148,15 @@ async fn refusals_without_admin_rights() {
 
 #[tokio::test]
 async fn expired_tokens_are_refused() {
-    let app = TestApp::spawn_with(|c| c.oidc.access_token_ttl_secs = 1).await;
+    // Two seconds (expiry is in whole seconds): valid for at least one
+    // after it is issued, expired after the wait below.
+    let app = TestApp::spawn_with(|c| c.oidc.access_token_ttl_secs = 2).await;
     let token = admin_token(&app).await;
+    // The positive control: the same token works until it expires.
+    assert_eq!(
+        Api::new(&app, &token).get("/api/v1/users").await.0,
+        StatusCode::OK
+    );
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let (status, body) = Api::new(&app, &token).get("/api/v1/users").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -171,8 +178,11 @@ async fn manage_users_end_to_end() {
     assert_eq!(created["user"]["username"], "wang@cnic.cn");
     assert!(created["user"].get("password_hash").is_none());
     assert_eq!(
-        app.browser().login("wang@cnic.cn", &password).await.status,
-        StatusCode::SEE_OTHER
+        app.browser()
+            .login("wang@cnic.cn", &password)
+            .await
+            .redirect(),
+        (StatusCode::SEE_OTHER, Some("/account"))
     );
     for i in 0..3 {
         app.user_with(NewAccount {
@@ -295,14 +305,18 @@ async fn manage_users_end_to_end() {
 
     // Password reset: generated and returned once; the old one stops working.
     let b = app.browser();
-    b.login("wang@cnic.cn", &password).await;
+    assert_eq!(
+        b.login("wang@cnic.cn", &password).await.redirect(),
+        (StatusCode::SEE_OTHER, Some("/account")),
+        "the password works until it is reset"
+    );
     let (_, reset) = api
         .post(&format!("/api/v1/users/{id}/password"), json!({}))
         .await;
     let new_password = reset["password"].as_str().unwrap().to_string();
     assert_eq!(
-        b.get("/account").await.status,
-        StatusCode::SEE_OTHER,
+        b.get("/account").await.redirect(),
+        SIGN_IN_FIRST,
         "sessions end"
     );
     assert_eq!(
@@ -359,7 +373,12 @@ async fn manage_users_end_to_end() {
             ],
         )
         .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        done.redirect(),
+        (StatusCode::SEE_OTHER, Some("/account")),
+        "{}",
+        done.body
+    );
     assert_eq!(
         b.get("/account").await.status,
         StatusCode::OK,
@@ -375,7 +394,7 @@ async fn manage_users_end_to_end() {
         .post(&format!("/api/v1/users/{id}/revoke-sessions"), json!({}))
         .await;
     assert!(revoked["revoked_grants"].is_number());
-    assert_eq!(b.get("/account").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get("/account").await.redirect(), SIGN_IN_FIRST);
 
     // Every action is audited with the service account as actor.
     for event in [
@@ -628,8 +647,8 @@ async fn the_administration_cannot_lock_itself_out() {
         app.browser()
             .login("admin", &app.admin_password)
             .await
-            .status,
-        StatusCode::SEE_OTHER,
+            .redirect(),
+        (StatusCode::SEE_OTHER, Some("/account")),
         "still usable"
     );
 
@@ -637,6 +656,7 @@ async fn the_administration_cannot_lock_itself_out() {
     let user = app.user("promoted@cnic.cn").await;
     let b = app.browser();
     b.login("promoted@cnic.cn", PASSWORD).await;
+    assert_eq!(b.get("/account").await.status, StatusCode::OK);
     let (_, now) = api.get(&format!("/api/v1/users/{}", user.id)).await;
     let (status, _) = api
         .call(
@@ -647,8 +667,8 @@ async fn the_administration_cannot_lock_itself_out() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        b.get("/admin").await.status,
-        StatusCode::SEE_OTHER,
+        b.get("/admin").await.redirect(),
+        (StatusCode::SEE_OTHER, Some("/login?return_to=%2Fadmin")),
         "the old session is gone"
     );
     // With a second administrator, the first may be disabled.

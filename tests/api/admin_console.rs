@@ -11,8 +11,8 @@ async fn only_administrators_get_in() {
     app.user("plain@cnic.cn").await;
     let b = app.browser();
     assert_eq!(
-        b.get("/admin").await.status,
-        StatusCode::SEE_OTHER,
+        b.get("/admin").await.redirect(),
+        (StatusCode::SEE_OTHER, Some("/login?return_to=%2Fadmin")),
         "sign in first"
     );
     b.login("plain@cnic.cn", PASSWORD).await;
@@ -63,7 +63,15 @@ async fn an_administrator_manages_accounts_in_the_console() {
             ],
         )
         .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        done.redirect(),
+        (
+            StatusCode::SEE_OTHER,
+            Some(format!("{path}?done=1").as_str())
+        ),
+        "{}",
+        done.body
+    );
     let stale = b
         .submit_page(
             &detail,
@@ -93,6 +101,14 @@ async fn an_administrator_manages_accounts_in_the_console() {
     assert!(bad.has("login_phone"), "the field is named");
 
     // Disable with a reason, enable, reset (generated, shown once), force, revoke.
+    assert_eq!(
+        app.browser()
+            .login("zhao@cnic.cn", PASSWORD)
+            .await
+            .redirect(),
+        (StatusCode::SEE_OTHER, Some("/account")),
+        "usable until disabled"
+    );
     let page = b.get(&path).await;
     b.submit_page(&page, &path, &[("action", "disable"), ("reason", "调离")])
         .await;
@@ -120,8 +136,12 @@ async fn an_administrator_manages_accounts_in_the_console() {
     let code_end = reset.body[code_start..].find("</code>").unwrap() + code_start;
     let generated = crate::helpers::unescape(&reset.body[code_start..code_end]);
     assert_eq!(
-        app.browser().login("zhao@cnic.cn", &generated).await.status,
-        StatusCode::SEE_OTHER
+        app.browser()
+            .login("zhao@cnic.cn", &generated)
+            .await
+            .redirect(),
+        (StatusCode::SEE_OTHER, Some("/login/sms")),
+        "the generated password signs in (and, set by someone else, asks for the phone)"
     );
     assert!(!b.get(&path).await.has(&generated), "shown only once");
     let page = b.get(&path).await;
@@ -159,6 +179,10 @@ async fn an_administrator_manages_accounts_in_the_console() {
     assert_eq!(clients.status, StatusCode::OK);
     let audit = b.get("/admin/audit?event=account.disabled").await;
     assert!(audit.has("account.disabled") && !audit.has("login.success"));
+    assert!(
+        b.get("/admin/audit").await.has("login.success"),
+        "unfiltered, the sign-ins are there"
+    );
     let by_user = b.get("/admin/audit?user=zhao%40cnic.cn").await;
     assert!(by_user.has("account.updated"));
 }
@@ -169,6 +193,11 @@ async fn console_actions_need_a_recent_sign_in() {
     let b = app.browser();
     b.login("admin", &app.admin_password).await;
     assert_eq!(b.get("/admin").await.status, StatusCode::OK);
+    assert_eq!(
+        b.get("/admin/users").await.status,
+        StatusCode::OK,
+        "recent enough at first"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let page = b.get("/admin/users").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
@@ -258,8 +287,11 @@ async fn an_administrator_creates_an_account_in_the_console() {
     let end = created.body[start..].find("</code>").unwrap() + start;
     let password = crate::helpers::unescape(&created.body[start..end]);
     assert_eq!(
-        app.browser().login("new@cnic.cn", &password).await.status,
-        StatusCode::SEE_OTHER
+        app.browser()
+            .login("new@cnic.cn", &password)
+            .await
+            .redirect(),
+        (StatusCode::SEE_OTHER, Some("/account"))
     );
     let page = b.get("/admin/users").await;
     let dup = b

@@ -99,7 +99,7 @@ async fn logout_notifies_every_client_of_the_session() {
     // Signing out on the hosted page (no hint): confirm, then both apps hear of it.
     let confirm = b.get("/logout").await;
     let done = b.submit_page(&confirm, "/logout", &[]).await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(done.redirect(), (StatusCode::SEE_OTHER, Some("/logout")));
 
     for (seen, client, alg) in [(&mail_seen, "mail", "RS256"), (&arp_seen, "arp", "EdDSA")] {
         let bodies = wait_for(seen, 1).await;

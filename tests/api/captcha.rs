@@ -45,8 +45,14 @@ async fn challenges_expire() {
     let c = &app.state.captcha;
     let challenge = c.challenge().await.unwrap();
     let answer = c.peek_answer(&challenge.id).await.unwrap().unwrap();
+    // The positive control: a challenge of the same setup, answered at once,
+    // passes (a check uses a challenge up, so it cannot be this one).
+    let fresh = c.challenge().await.unwrap();
+    let fresh_answer = c.peek_answer(&fresh.id).await.unwrap().unwrap();
+    assert!(c.check(&fresh.id, &fresh_answer).await.unwrap());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!c.check(&challenge.id, &answer).await.unwrap());
+    assert_eq!(c.peek_answer(&challenge.id).await.unwrap(), None, "gone");
 }
 
 #[tokio::test]

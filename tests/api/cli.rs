@@ -18,8 +18,8 @@ async fn user_add_generates_a_password_that_works() {
     assert_eq!(password.len(), 20);
     let b = app.browser();
     assert_eq!(
-        b.login("ma@cnic.cn", &password).await.status,
-        StatusCode::SEE_OTHER
+        b.login("ma@cnic.cn", &password).await.redirect(),
+        (StatusCode::SEE_OTHER, Some("/account"))
     );
 
     let text = app
@@ -68,8 +68,11 @@ async fn user_add_with_every_field_and_list() {
     assert_eq!(v["security_phone"], "+442079460123");
     assert_eq!(v["admin"], true);
     assert_eq!(
-        app.browser().login("13912345678", PASSWORD).await.status,
-        StatusCode::SEE_OTHER
+        app.browser()
+            .login("13912345678", PASSWORD)
+            .await
+            .redirect(),
+        (StatusCode::SEE_OTHER, Some("/account"))
     );
 
     let list = app.cli(&["user", "list", "--json"], None).await;
@@ -193,6 +196,14 @@ async fn user_add_errors_have_stable_codes() {
 async fn disable_enable_and_passwd() {
     let app = TestApp::spawn().await;
     app.user("lin@cnic.cn").await;
+    assert_eq!(
+        app.browser()
+            .login("lin@cnic.cn", PASSWORD)
+            .await
+            .redirect(),
+        (StatusCode::SEE_OTHER, Some("/account")),
+        "usable until disabled"
+    );
     let out = app
         .cli(
             &["user", "disable", "lin@cnic.cn", "--reason", "on leave"],
@@ -212,8 +223,11 @@ async fn disable_enable_and_passwd() {
         0
     );
     assert_eq!(
-        app.browser().login("lin@cnic.cn", PASSWORD).await.status,
-        StatusCode::SEE_OTHER
+        app.browser()
+            .login("lin@cnic.cn", PASSWORD)
+            .await
+            .redirect(),
+        (StatusCode::SEE_OTHER, Some("/account"))
     );
 
     let weak = app
@@ -239,8 +253,8 @@ async fn disable_enable_and_passwd() {
         app.browser()
             .login("lin@cnic.cn", "New-Secret-2024")
             .await
-            .status,
-        StatusCode::SEE_OTHER
+            .redirect(),
+        (StatusCode::SEE_OTHER, Some("/account"))
     );
 
     for args in [
@@ -305,7 +319,7 @@ async fn cli_actions_are_audited_with_the_operator() {
             .detail
             .contains("\"reason\":\"test\"")
     );
-    // Nothing secret in the log.
+    // Nothing secret in the log (which holds the password change itself).
     let all = app
         .state
         .store
@@ -315,6 +329,7 @@ async fn cli_actions_are_audited_with_the_operator() {
         })
         .await
         .unwrap();
+    assert!(all.iter().any(|r| r.event == "account.password_set"));
     assert!(all.iter().all(|r| !r.detail.contains("New-Secret-2024")));
 }
 

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use tongxing_demo_rp::{Config, Demo};
 
-use crate::helpers::{Browser, PASSWORD, TestApp};
+use crate::helpers::{Browser, PASSWORD, SIGN_IN_FIRST, TestApp};
 
 async fn demo(app: &TestApp, listener: tokio::net::TcpListener, id: &str, secret: &str) -> String {
     let config = Config {
@@ -168,6 +168,17 @@ async fn single_sign_on_and_back_channel_logout_across_the_demo_apps() {
         .unwrap();
     let loc = out.headers()["location"].to_str().unwrap().to_string();
     assert!(loc.starts_with(&format!("{}/logout?", app.base)), "{loc}");
+    // The session cookie is removed with the attributes it was set with.
+    let cleared = out.headers()["set-cookie"].to_str().unwrap();
+    for part in [
+        "mail_demo_session=;",
+        "Path=/",
+        "Max-Age=0",
+        "HttpOnly",
+        "SameSite=Lax",
+    ] {
+        assert!(cleared.contains(part), "{part} in {cleared}");
+    }
     let (page, _) = visit(&b, &loc, None).await;
     assert!(
         page.has("id=\"signed-out\""),
@@ -184,8 +195,8 @@ async fn single_sign_on_and_back_channel_logout_across_the_demo_apps() {
     }
     assert!(ended, "ARP's session ended through back-channel logout");
     assert_eq!(
-        b.get("/account").await.status,
-        StatusCode::SEE_OTHER,
+        b.get("/account").await.redirect(),
+        SIGN_IN_FIRST,
         "the passport session ended too"
     );
 
@@ -193,6 +204,19 @@ async fn single_sign_on_and_back_channel_logout_across_the_demo_apps() {
     // in words, for a sign-in this browser started.
     let start = b.at(&mail).get("/login").await;
     let state = crate::helpers::query(start.location().unwrap())["state"].clone();
+    // The sign-in's state cookie: the demo's baseline (HttpOnly, SameSite=Lax,
+    // not Secure on plain http), for the callback only, as long as the sign-in lasts.
+    let set = start.header("set-cookie").unwrap();
+    for part in [
+        &format!("mail_demo_state={state}") as &str,
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/callback",
+        "Max-Age=600",
+    ] {
+        assert!(set.contains(part), "{part} in {set}");
+    }
+    assert!(!set.contains("Secure"), "{set}");
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let page = b
         .at(&mail)
@@ -319,4 +343,33 @@ async fn the_demo_explains_errors() {
     assert!(tongxing_demo_rp::explain("access_denied").contains("停用"));
     assert!(tongxing_demo_rp::explain("access_denied").contains("disabled"));
     assert!(tongxing_demo_rp::explain("whatever").contains("administrator"));
+}
+
+#[tokio::test]
+async fn the_demo_marks_its_cookies_secure_behind_https() {
+    let app = TestApp::spawn().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let local = format!("http://{}", listener.local_addr().unwrap());
+    let config = Config {
+        name: "mail (behind a TLS proxy)".into(),
+        cookie: "mail_demo".into(),
+        issuer: app.base.clone(),
+        client_id: "mail-demo".into(),
+        client_secret: "unused-here".into(),
+        public_url: Some("https://mail.example.org".into()),
+    };
+    let demo = Demo::build(config, listener).await.expect("demo starts");
+    assert_eq!(demo.url(), "https://mail.example.org");
+    tokio::spawn(demo.run());
+    let start = app.browser().at(&local).get("/login").await;
+    assert!(
+        start
+            .location()
+            .unwrap()
+            .contains("redirect_uri=https%3A%2F%2Fmail.example.org%2Fcallback")
+    );
+    let set = start.header("set-cookie").unwrap();
+    for part in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/callback"] {
+        assert!(set.contains(part), "{part} in {set}");
+    }
 }

@@ -65,4 +65,6 @@ async fn the_switch_never_points_off_site() {
     let app = TestApp::spawn().await;
     let page = app.browser().get("//evil.example/x").await;
     assert!(!page.has("evil.example"), "{}", page.body);
+    // The positive control: the page has its language switch, on this site.
+    assert!(page.has("lang=en"), "{}", page.body);
 }

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use tongxing::service::accounts::NewAccount;
 
-use crate::helpers::{PASSWORD, TestApp};
+use crate::helpers::{PASSWORD, SIGN_IN_FIRST, TestApp};
 
 const INVALID_ZH: &str = "账号或密码错误";
 
@@ -60,7 +60,12 @@ async fn login_with_the_login_phone() {
     .await;
     let b = app.browser();
     let done = b.login("13312348347", PASSWORD).await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        done.redirect(),
+        (StatusCode::SEE_OTHER, Some("/account")),
+        "{}",
+        done.body
+    );
     assert!(b.get("/account").await.has("li@cnic.cn"));
 }
 
@@ -261,8 +266,8 @@ async fn forms_without_the_right_csrf_token_are_refused() {
         .await;
     assert_eq!(stolen.status, StatusCode::FORBIDDEN);
     assert_eq!(
-        b.get("/account").await.status,
-        StatusCode::SEE_OTHER,
+        b.get("/account").await.redirect(),
+        SIGN_IN_FIRST,
         "not signed in"
     );
     assert!(app.audit("login.success").await.is_empty());
@@ -271,9 +276,11 @@ async fn forms_without_the_right_csrf_token_are_refused() {
     // application's logout request and only asks for confirmation; a wrong
     // token is refused.
     assert_eq!(
-        b.login("wu@cnic.cn", PASSWORD).await.status,
-        StatusCode::SEE_OTHER
+        b.login("wu@cnic.cn", PASSWORD).await.redirect(),
+        (StatusCode::SEE_OTHER, Some("/account")),
+        "the same fields with this session's token sign in"
     );
+    assert_eq!(app.audit("login.success").await.len(), 1);
     let posted = b.post_form("/logout", &[]).await;
     assert_eq!(posted.status, StatusCode::SEE_OTHER);
     let asked = b.get(posted.location().unwrap()).await;
@@ -318,7 +325,10 @@ async fn account_page_requires_login_and_returns_there() {
         "off-site return_to is ignored"
     );
     // Signed in, the login page goes straight on.
-    assert_eq!(b.get("/login").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        b.get("/login").await.redirect(),
+        (StatusCode::SEE_OTHER, Some("/account"))
+    );
 }
 
 #[tokio::test]
@@ -342,9 +352,9 @@ async fn logout_asks_then_ends_the_session() {
         "GET alone does not sign out"
     );
     let done = b.submit("/logout", "/logout", &[]).await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(done.redirect(), (StatusCode::SEE_OTHER, Some("/logout")));
     assert!(b.get("/logout").await.has("您已安全退出"));
-    assert_eq!(b.get("/account").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get("/account").await.redirect(), SIGN_IN_FIRST);
     let events = app.audit("logout").await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].actor, "chen@cnic.cn");
@@ -365,8 +375,8 @@ async fn disabling_or_a_new_password_ends_existing_sessions() {
         .await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(
-        b.get("/account").await.status,
-        StatusCode::SEE_OTHER,
+        b.get("/account").await.redirect(),
+        SIGN_IN_FIRST,
         "password change ends the session"
     );
 
@@ -379,8 +389,8 @@ async fn disabling_or_a_new_password_ends_existing_sessions() {
         0
     );
     assert_eq!(
-        b.get("/account").await.status,
-        StatusCode::SEE_OTHER,
+        b.get("/account").await.redirect(),
+        SIGN_IN_FIRST,
         "disabling ends the session"
     );
 }
@@ -434,8 +444,8 @@ async fn the_first_start_admin_can_sign_in() {
     assert_eq!(app.admin_password.len(), 20);
     let b = app.browser();
     assert_eq!(
-        b.login("admin", &app.admin_password).await.status,
-        StatusCode::SEE_OTHER
+        b.login("admin", &app.admin_password).await.redirect(),
+        (StatusCode::SEE_OTHER, Some("/account"))
     );
     let page = b.get("/account").await;
     assert!(page.has("管理员"), "shown as an administrator");
@@ -464,7 +474,9 @@ async fn parallel_guesses_cannot_pass_the_limit() {
             checked += 1;
         }
     }
-    assert!(checked <= 5, "{checked} passwords were checked");
+    // Attempts are counted before they are checked: exactly the five free
+    // ones are checked, however the twenty interleave.
+    assert_eq!(checked, 5, "{checked} passwords were checked");
     assert_eq!(app.audit("login.failure").await.len(), checked);
 }
 
@@ -481,6 +493,11 @@ async fn a_locked_phone_does_not_reveal_its_account() {
     for _ in 0..6 {
         b.login("gao@cnic.cn", "Wrong-password-1").await;
     }
+    assert_eq!(
+        app.browser().login("gao@cnic.cn", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the account name is locked"
+    );
     // The phone of the locked account is not locked: locks do not link
     // identifiers to accounts.
     assert_eq!(
@@ -571,7 +588,10 @@ async fn changing_the_own_password() {
             ],
         )
         .await;
-    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        ok.redirect(),
+        (StatusCode::SEE_OTHER, Some("/account/password?done=1"))
+    );
     assert!(
         b.get(ok.location().unwrap())
             .await
@@ -583,15 +603,15 @@ async fn changing_the_own_password() {
         "this session goes on"
     );
     assert_eq!(
-        other.get("/account").await.status,
-        StatusCode::SEE_OTHER,
+        other.get("/account").await.redirect(),
+        SIGN_IN_FIRST,
         "the other one ends"
     );
     assert_eq!(
         app.browser()
             .login("pw@cnic.cn", "Brand-New-Pass-1")
             .await
-            .status,
-        StatusCode::SEE_OTHER
+            .redirect(),
+        (StatusCode::SEE_OTHER, Some("/account"))
     );
 }

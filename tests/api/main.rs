@@ -8,6 +8,7 @@ mod helpers;
 
 mod admin_api;
 mod admin_console;
+mod architecture;
 mod backchannel;
 mod captcha;
 mod cli;
@@ -18,6 +19,7 @@ mod i18n;
 mod interaction;
 mod login;
 mod mail;
+mod migrations;
 mod nodes;
 mod oidc;
 mod oidc_rules;

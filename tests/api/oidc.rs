@@ -15,7 +15,7 @@ use openidconnect::{
 use reqwest::StatusCode;
 use tongxing::service::accounts::NewAccount;
 
-use crate::helpers::{PASSWORD, Rp, TestApp, query};
+use crate::helpers::{PASSWORD, Rp, SIGN_IN_FIRST, TestApp, query};
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -190,8 +190,8 @@ async fn full_flow(app: &TestApp, rp: &Rp, alg: CoreJwsSigningAlgorithm) {
         Some("https://rp.example.org/bye?state=bye123")
     );
     assert_eq!(
-        browser.get("/account").await.status,
-        StatusCode::SEE_OTHER,
+        browser.get("/account").await.redirect(),
+        SIGN_IN_FIRST,
         "signed out"
     );
 }

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tongxing::crypto::jws::{Alg, SigningKey};
 
-use crate::helpers::{Browser, PASSWORD, REDIRECT, Rp, TestApp, query};
+use crate::helpers::{Browser, PASSWORD, REDIRECT, Rp, SIGN_IN_FIRST, TestApp, query};
 use crate::oidc::decode_payload;
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -106,6 +106,18 @@ async fn unknown_client_or_unregistered_redirect_uri_shows_a_page_not_a_redirect
     let page = b.get(&dup).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.has("more than once"));
+    // The positive control: the request as registered goes on to sign-in.
+    let page = b
+        .get(
+            authorize_url(&app, &rp, "")
+                .strip_prefix(&app.base)
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        page.location().is_some_and(|l| l.starts_with("/login?")),
+        "{page:?}"
+    );
 }
 
 #[tokio::test]
@@ -185,6 +197,19 @@ async fn public_clients_must_use_pkce() {
     let q = query(page.location().unwrap());
     assert_eq!(q["error"], "invalid_request");
     assert!(q["error_description"].contains("PKCE"));
+    // The positive control: with PKCE the same client goes on to sign-in.
+    let page = app
+        .browser()
+        .get(
+            authorize_url(&app, &rp, "")
+                .strip_prefix(&app.base)
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        page.location().is_some_and(|l| l.starts_with("/login?")),
+        "{page:?}"
+    );
 }
 
 #[tokio::test]
@@ -245,6 +270,10 @@ async fn pkce_mismatch_and_wrong_redirect_uri_are_invalid_grant() {
     // The code is spent after a failed attempt.
     let (status, _) = redeem(&app, &rp, &c).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The positive control: a code redeemed with the right verifier and
+    // redirect_uri works.
+    let (status, body) = redeem(&app, &rp, &code(&app, &rp, &b).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     let c = code(&app, &rp, &b).await;
     let (status, body) = token(
@@ -270,6 +299,10 @@ async fn expired_codes_are_refused() {
     app.user("li@cnic.cn").await;
     let rp = app.rp_with("mail", |c| c.first_party = true).await;
     let b = app.browser();
+    // The positive control: a code from the same setup is redeemed while fresh.
+    let fresh = code(&app, &rp, &b).await;
+    let (status, body) = redeem(&app, &rp, &fresh).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let c = code(&app, &rp, &b).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let (status, body) = redeem(&app, &rp, &c).await;
@@ -318,7 +351,19 @@ async fn refresh_token_reuse_revokes_the_family() {
     // Scope can be narrowed on refresh but not widened.
     let c = code(&app, &rp, &b).await;
     let (_, fresh) = redeem(&app, &rp, &c).await;
-    let rt = fresh["refresh_token"].as_str().unwrap();
+    let (status, narrowed) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", fresh["refresh_token"].as_str().unwrap()),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{narrowed}");
+    assert_eq!(narrowed["scope"], "openid");
+    let rt = narrowed["refresh_token"].as_str().unwrap();
     let (status, body) = token(
         &app,
         &rp,
@@ -363,6 +408,9 @@ async fn client_authentication_rules() {
             .starts_with("Basic")
     );
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    // The positive control: the same request with the right secret.
+    let (status, body) = redeem(&app, &rp, &c).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     // Registered for basic, tried post.
     let r = reqwest::Client::new()
         .post(format!("{}/token", app.base))
@@ -707,7 +755,7 @@ async fn logout_without_a_valid_hint_asks_first() {
     assert!(page.has("确定要退出通行证吗"));
     let done = b.submit_page(&page, "/logout", &[]).await;
     assert_eq!(done.location(), Some("https://rp.example.org/bye?state=z"));
-    assert_eq!(b.get("/account").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get("/account").await.redirect(), SIGN_IN_FIRST);
     // An unregistered post_logout_redirect_uri is never followed.
     let page = b
         .get(&format!(
@@ -933,8 +981,8 @@ async fn an_application_can_post_its_logout_request() {
     let done = b.get(&next).await;
     assert_eq!(done.location(), Some("https://rp.example.org/bye?state=st"));
     assert_eq!(
-        b.get("/account").await.status,
-        StatusCode::SEE_OTHER,
+        b.get("/account").await.redirect(),
+        SIGN_IN_FIRST,
         "signed out"
     );
 }
@@ -1002,29 +1050,36 @@ async fn tokens_of_other_clients_are_not_theirs_to_see_or_revoke() {
 
 #[tokio::test]
 async fn expired_access_tokens_are_inactive() {
-    let app = TestApp::spawn_with(|c| c.oidc.access_token_ttl_secs = 1).await;
+    // Two seconds (expiry is in whole seconds): valid for at least one
+    // after it is issued, expired after the wait below.
+    let app = TestApp::spawn_with(|c| c.oidc.access_token_ttl_secs = 2).await;
     app.user("li@cnic.cn").await;
     let rp = app.rp_with("mail", |c| c.first_party = true).await;
     let b = app.browser();
     let c = code(&app, &rp, &b).await;
     let (_, tokens) = redeem(&app, &rp, &c).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let access = tokens["access_token"].as_str().unwrap();
+    let introspect = || async {
+        reqwest::Client::new()
+            .post(format!("{}/introspect", app.base))
+            .basic_auth(&rp.id, rp.secret.as_deref())
+            .form(&[("token", access)])
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    // The positive control: the same token works until it expires.
+    assert_eq!(userinfo(&app, access).await.status(), StatusCode::OK);
+    assert_eq!(introspect().await["active"], true);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(
         userinfo(&app, access).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let intro: Value = reqwest::Client::new()
-        .post(format!("{}/introspect", app.base))
-        .basic_auth(&rp.id, rp.secret.as_deref())
-        .form(&[("token", access)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(intro["active"], false);
+    assert_eq!(introspect().await["active"], false);
 }
 
 #[tokio::test]

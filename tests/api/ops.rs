@@ -28,6 +28,9 @@ async fn health_and_readiness() {
         b.cookie("tongxing_session").is_none(),
         "probes create no sessions"
     );
+    // The positive control: a page does, in the same browser.
+    b.get("/login").await;
+    assert!(b.cookie("tongxing_session").is_some());
 }
 
 #[tokio::test]
@@ -223,4 +226,16 @@ async fn the_outbox_starts_empty() {
     let app = TestApp::spawn().await;
     assert!(app.outbox("sms").is_empty());
     assert!(app.outbox("mail").is_empty());
+    // The positive control: what is sent is read back.
+    let phone = tongxing::domain::PhoneNumber::parse("13312348347").unwrap();
+    tongxing::service::codes::send(
+        &app.state,
+        tongxing::service::codes::Purpose::Login,
+        &phone,
+        &tongxing::service::Origin::default(),
+        tongxing::i18n::Lang::ZhCn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.outbox("sms").len(), 1);
 }

@@ -312,6 +312,11 @@ async fn a_link_dies_with_the_password_it_was_for() {
             .as_str()
             .unwrap(),
     );
+    let path = link.strip_prefix(&app.base).unwrap();
+    // The positive control: until the password changes, the link opens its form.
+    let form = b.get(path).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.has("name=\"token\""));
     // The user remembers the password and changes it meanwhile.
     tongxing::service::accounts::reset_password(
         &app.state,
@@ -322,8 +327,32 @@ async fn a_link_dies_with_the_password_it_was_for() {
     )
     .await
     .unwrap();
-    let page = b.get(link.strip_prefix(&app.base).unwrap()).await;
+    let page = b.get(path).await;
     assert_eq!(page.status, StatusCode::GONE);
+    // The form opened before the change cannot set a password either.
+    let late = b
+        .submit_page(
+            &form,
+            "/recover/password",
+            &[
+                ("new", "Another-Harbour-74!"),
+                ("repeat", "Another-Harbour-74!"),
+            ],
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::GONE);
+    assert_eq!(
+        app.browser()
+            .login("sunqi", "Another-Harbour-74!")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.browser().login("sunqi", NEW_PASSWORD).await.redirect(),
+        (StatusCode::SEE_OTHER, Some("/login/sms")),
+        "the password the user set stays"
+    );
     // Unknown and garbage tokens get the same page.
     for path in ["/recover/link?token=nope", "/recover/link"] {
         assert_eq!(b.get(path).await.status, StatusCode::GONE);
@@ -337,6 +366,17 @@ async fn expired_codes_are_refused() {
     let b = app.browser();
     let sent = app.recover_by(&b, "qianba", "/recover/sms/send").await;
     let code = code_in(app.outbox_wait("sms", 1).await[0]["text"].as_str().unwrap());
+    // The positive control: before its time the code is there (a wrong
+    // guess is counted against it; the right one would use it up).
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let early = b
+        .submit_page(&sent, "/recover/sms", &[("code", wrong)])
+        .await;
+    assert!(
+        early.has("剩余尝试次数") && !early.has("验证码无效或已过期"),
+        "{}",
+        early.body
+    );
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let late = b
         .submit_page(&sent, "/recover/sms", &[("code", &code)])
@@ -436,8 +476,8 @@ async fn recovery_is_rate_limited() {
     let b = app.browser();
     for _ in 0..10 {
         assert_eq!(
-            app.recover_start(&b, "limited").await.status,
-            StatusCode::SEE_OTHER
+            app.recover_start(&b, "limited").await.redirect(),
+            (StatusCode::SEE_OTHER, Some("/recover/method"))
         );
     }
     let over = app.recover_start(&b, "limited").await;
@@ -446,7 +486,12 @@ async fn recovery_is_rate_limited() {
     // Per address: twenty an hour, whatever the identifier.
     for i in 0..9 {
         let page = app.recover_start(&b, &format!("someone{i}")).await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        assert_eq!(
+            page.redirect(),
+            (StatusCode::SEE_OTHER, Some("/recover/method")),
+            "{}",
+            page.body
+        );
     }
     assert_eq!(
         app.recover_start(&b, "someone-else").await.status,
@@ -481,7 +526,10 @@ async fn the_pages_speak_english_and_need_their_csrf_token() {
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(empty.has("Enter an account name, phone number or security e-mail."));
     let started = app.recover_start(&b, "nobody").await;
-    assert_eq!(started.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        started.redirect(),
+        (StatusCode::SEE_OTHER, Some("/recover/method"))
+    );
     let method = b.get("/recover/method").await;
     assert!(method.has("Send a code to the bound phone"));
 }
@@ -724,6 +772,25 @@ async fn spellings_of_one_phone_share_limits_and_guesses_per_phone_are_capped() 
         b.get("/recover/password").await.location(),
         Some("/recover")
     );
+    // The positive control: the cap is this phone's; another account's
+    // right code, sent and entered the same way, works.
+    let other = app
+        .user_with(NewAccount {
+            username: "elsewhere".into(),
+            login_phone: Some("+8613700137001".into()),
+            ..NewAccount::default()
+        })
+        .await;
+    app.verified_email(&other, "elsewhere@example.org").await;
+    let b = app.browser();
+    let sent = app.recover_by(&b, "elsewhere", "/recover/sms/send").await;
+    let sms = app.outbox_wait("sms", 4).await;
+    assert_eq!(sms[3]["to"], "+8613700137001");
+    let code = code_in(sms[3]["text"].as_str().unwrap());
+    let proved = b
+        .submit_page(&sent, "/recover/sms", &[("code", &code)])
+        .await;
+    assert_eq!(proved.location(), Some("/recover/password"));
     // Other spellings are the same identifiers (and share their limits).
     for (identifier, same_as) in [("+86 138-0013-8000", "13800138000"), ("SPELLED", "spelled")] {
         let (_, again) = send(identifier).await;

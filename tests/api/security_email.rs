@@ -289,6 +289,12 @@ async fn only_the_newest_link_counts_and_removal_ends_it() {
     assert!(!page.has("id=\"remove\""), "nothing to remove yet");
     app.verified_email(&user, "kept@example.org").await;
     let page = b.get("/account/email").await;
+    assert!(page.has("id=\"remove\""), "{}", page.body);
+    assert_eq!(
+        other.get(&link_of(2)).await.status,
+        StatusCode::OK,
+        "the third link works until the removal"
+    );
     b.submit_page(&page, "/account/email/remove", &[("password", PASSWORD)])
         .await;
     assert_eq!(other.get(&link_of(2)).await.status, StatusCode::GONE);

@@ -104,10 +104,19 @@ async fn codes_expire() {
         .await
         .unwrap();
     let code = last_code(&app);
+    // The positive control: before its time the code is there (a wrong
+    // guess is counted against it; the right one would use it up).
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_eq!(
+        codes::verify(&app.state, Purpose::Login, &phone(), wrong).await,
+        Err(VerifyError::Wrong(4)),
+        "alive until it expires"
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         codes::verify(&app.state, Purpose::Login, &phone(), &code).await,
-        Err(VerifyError::NoCode)
+        Err(VerifyError::NoCode),
+        "the right code, too late"
     );
 }
 
@@ -155,13 +164,11 @@ async fn sending_is_limited_per_phone_and_address() {
     assert_eq!(app.outbox("sms").len(), 2);
 }
 
+// Codes live in one process on the embedded default.
 #[tokio::test]
+#[ignore = "needs Redis: TONGXING_TEST_REDIS_URL"]
 async fn a_code_sent_through_one_node_is_verified_on_another() {
-    let a = TestApp::spawn().await;
-    if a.config.redis_url.is_none() {
-        // Codes live in one process on the embedded default.
-        return;
-    }
+    let a = TestApp::spawn_with_redis().await;
     let b = a.spawn_node().await;
     codes::send(&a.state, Purpose::Login, &phone(), &origin(), Lang::ZhCn)
         .await

@@ -5,7 +5,7 @@ use serde_json::Value;
 use tongxing::config::Config;
 use tongxing::service::accounts::NewAccount;
 
-use crate::helpers::{Browser, PASSWORD, REDIRECT, TestApp, query};
+use crate::helpers::{Browser, PASSWORD, REDIRECT, SIGN_IN_FIRST, TestApp, query};
 
 /// Step-up on, with only the rules a test names.
 fn rules(unknown_device: bool, admins: bool, interval_days: u32) -> impl FnOnce(&mut Config) {
@@ -65,8 +65,8 @@ async fn an_unknown_device_needs_sms_once() {
     let login = b.login("dev@cnic.cn", PASSWORD).await;
     assert_eq!(login.location(), Some("/login/sms"));
     assert_eq!(
-        b.get("/account").await.status,
-        StatusCode::SEE_OTHER,
+        b.get("/account").await.redirect(),
+        SIGN_IN_FIRST,
         "not signed in yet"
     );
     let done = pass(&app, &b).await;
@@ -375,6 +375,25 @@ async fn the_consent_form_cannot_skip_a_required_step_up() {
         "no code without the step-up"
     );
     assert!(app.audit("authorize.code_issued").await.is_empty());
+    // The positive control: the same form, posted after the step-up, gets its code.
+    pass(&app, &b).await;
+    let csrf = b.get("/account").await.csrf();
+    let r = b
+        .post_form(
+            "/authorize/consent",
+            &[
+                ("csrf", &csrf),
+                ("request", &request),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert!(
+        query(r.location().unwrap()).contains_key("code"),
+        "{:?}",
+        r.location()
+    );
+    assert_eq!(app.audit("authorize.code_issued").await.len(), 1);
 }
 
 #[tokio::test]
@@ -406,7 +425,10 @@ async fn parallel_code_guesses_stay_within_the_limit() {
             checked += 1;
         }
     }
-    assert!(checked < 5, "{checked} guesses were checked");
+    // Tries are counted before comparing: exactly the four that leave a try
+    // are answered as wrong guesses, however the twenty interleave; the
+    // fifth ends the code.
+    assert_eq!(checked, 4, "{checked} guesses were checked");
     assert_eq!(
         codes::verify(&app.state, Purpose::Login, &phone, &code).await,
         Err(VerifyError::NoCode)
@@ -491,5 +513,71 @@ async fn the_step_up_owed_after_a_reset_is_asked_with_the_rules_off() {
             .location(),
         Some("/account"),
         "once"
+    );
+}
+
+/// The device-cookie key as stored (`None`: not created yet).
+async fn stored_device_key(app: &TestApp) -> Option<Vec<u8>> {
+    let sql = "SELECT value FROM server_secrets WHERE name = 'device-cookie'";
+    match app.state.store.db() {
+        tongxing::store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_optional(p).await,
+        tongxing::store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_optional(p).await,
+    }
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_empty_device_key_is_never_used_and_is_replaced() {
+    let app = TestApp::spawn_with(rules(true, false, 0)).await;
+    // What an earlier version stored for good when the random generator
+    // failed at the first sign-in: an empty key.
+    let plant = "INSERT INTO server_secrets (name, value) VALUES ('device-cookie', $1) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+    match app.state.store.db() {
+        tongxing::store::Db::Sqlite(p) => sqlx::query(plant)
+            .bind(Vec::<u8>::new())
+            .execute(p)
+            .await
+            .map(|_| ()),
+        tongxing::store::Db::Postgres(p) => sqlx::query(plant)
+            .bind(Vec::<u8>::new())
+            .execute(p)
+            .await
+            .map(|_| ()),
+    }
+    .unwrap();
+    assert_eq!(stored_device_key(&app).await, Some(Vec::new()));
+
+    user_with_phone(&app, "keyed@cnic.cn").await;
+    let b = app.browser();
+    assert_eq!(
+        b.login("keyed@cnic.cn", PASSWORD).await.location(),
+        Some("/login/sms")
+    );
+    assert_eq!(pass(&app, &b).await.location(), Some("/account"));
+    let cookie = b.cookie(tongxing::cookies::DEVICE).unwrap();
+    let (id, sig) = cookie.split_once('.').unwrap();
+    let mac = |key: &[u8]| hex::encode(tongxing::crypto::hmac_sha256(key, id.as_bytes()));
+    assert_ne!(
+        sig,
+        mac(b""),
+        "signed with an empty key, which anyone can forge"
+    );
+    let key = stored_device_key(&app).await.unwrap();
+    assert_eq!(key.len(), 32, "the empty key was replaced");
+    // The positive control of the comparison: the cookie is signed with the key now stored.
+    assert_eq!(sig, mac(&key));
+
+    // The store never takes an empty value as a secret.
+    let store = &app.state.store;
+    assert!(store.server_secret("test-secret", &[]).await.is_err());
+    assert_eq!(
+        store.server_secret("test-secret", &[1; 32]).await.unwrap(),
+        vec![1; 32]
+    );
+    assert_eq!(
+        store.server_secret("test-secret", &[2; 32]).await.unwrap(),
+        vec![1; 32],
+        "created once, then kept"
     );
 }

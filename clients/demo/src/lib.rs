@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
@@ -255,20 +256,28 @@ fn cookie_name(state: &AppState) -> String {
     format!("{}_session", state.0.config.cookie)
 }
 
-fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(|h| h.split(';'))
-        .find_map(|c| {
-            let (k, v) = c.trim().split_once('=')?;
-            (k == name).then(|| v.to_string())
-        })
+/// Every cookie this application sets, with its attributes decided here
+/// once: HttpOnly (no script reads it), SameSite=Lax (sent on the
+/// passport's top-level redirect back, not on cross-site posts), Secure when
+/// the application is served over https, and the narrowest path that needs
+/// it. The values are random lookup keys (a session id, the `state` of a
+/// sign-in under way) that mean nothing without the server's own record, so
+/// they need no signature.
+fn cookie(base: &str, name: String, value: String, path: &'static str) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path(path)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(base.starts_with("https://"))
+        .build()
 }
 
-fn session_of(state: &AppState, headers: &HeaderMap) -> Option<(String, SignedIn)> {
-    let id = read_cookie(headers, &cookie_name(state))?;
+fn session_cookie(state: &AppState, id: String) -> Cookie<'static> {
+    cookie(&state.0.base, cookie_name(state), id, "/")
+}
+
+fn session_of(state: &AppState, jar: &CookieJar) -> Option<(String, SignedIn)> {
+    let id = jar.get(&cookie_name(state))?.value().to_string();
     let signed = lock(&state.0.sessions)
         .get(&id)
         .filter(|s| s.since.elapsed() < SESSION_FOR)
@@ -291,8 +300,8 @@ fn page(state: &AppState, body: &str) -> Html<String> {
     ))
 }
 
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Html<String> {
-    match session_of(&state, &headers) {
+async fn home(State(state): State<AppState>, jar: CookieJar) -> Html<String> {
+    match session_of(&state, &jar) {
         Some((_, signed)) => {
             let rows: String = signed
                 .claims
@@ -352,7 +361,7 @@ fn state_cookie(state: &AppState) -> String {
 /// Starts a sign-in. The `state` also goes into a short-lived cookie, so
 /// the callback only completes in the browser that started it (no login
 /// CSRF).
-async fn login(State(state): State<AppState>) -> Response {
+async fn login(State(state): State<AppState>, jar: CookieJar) -> Response {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = state
         .0
@@ -379,16 +388,14 @@ async fn login(State(state): State<AppState>) -> Response {
             },
         );
     }
-    let cookie = format!(
-        "{}={}; Path=/callback; Max-Age=600; HttpOnly; SameSite=Lax",
+    let mut sent = cookie(
+        &state.0.base,
         state_cookie(&state),
-        csrf.secret()
+        csrf.secret().clone(),
+        "/callback",
     );
-    let mut r = Redirect::to(url.as_str()).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    r
+    sent.set_max_age(PENDING_FOR.try_into().ok());
+    (jar.add(sent), Redirect::to(url.as_str())).into_response()
 }
 
 #[derive(Deserialize)]
@@ -430,12 +437,14 @@ fn failure(state: &AppState, status: StatusCode, code: &str) -> Response {
 
 async fn callback(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    jar: CookieJar,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     // The state must be one we issued, to this browser (its cookie), and the
     // response must come from our passport (RFC 9207 mix-up defence).
-    let cookie_state = read_cookie(&headers, &state_cookie(&state));
+    let cookie_state = jar
+        .get(&state_cookie(&state))
+        .map(|c| c.value().to_string());
     let ours = q.state.is_some() && q.state == cookie_state;
     let pending = if ours {
         q.state
@@ -506,28 +515,19 @@ async fn callback(
             },
         );
     }
-    let cookie = format!(
-        "{}={id}; Path=/; HttpOnly; SameSite=Lax",
-        cookie_name(&state)
-    );
-    let mut r = Redirect::to("/").into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    r
+    let signed_in = session_cookie(&state, id);
+    (jar.add(signed_in), Redirect::to("/")).into_response()
 }
 
 /// Ends the local session and sends the browser to the passport to end
 /// its session too (RP-Initiated Logout 1.0).
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some((id, signed)) = session_of(&state, &headers) else {
+async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
+    let Some((id, signed)) = session_of(&state, &jar) else {
         return Redirect::to("/").into_response();
     };
     lock(&state.0.sessions).remove(&id);
-    let clear = format!(
-        "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
-        cookie_name(&state)
-    );
+    // The removal carries the attributes the cookie was set with (same path).
+    let jar = jar.remove(session_cookie(&state, String::new()));
     let target = match &state.0.end_session {
         Some(end) => match url::Url::parse(end) {
             Ok(mut u) => {
@@ -540,11 +540,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         },
         None => "/".into(),
     };
-    let mut r = Redirect::to(&target).into_response();
-    if let Ok(v) = HeaderValue::from_str(&clear) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    r
+    (jar, Redirect::to(&target)).into_response()
 }
 
 #[derive(Deserialize)]

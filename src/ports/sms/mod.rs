@@ -63,7 +63,7 @@ pub fn from_config(config: &Config, http: reqwest::Client) -> Arc<dyn SmsSender>
         SmsProvider::Webhook => Arc::new(webhook::WebhookSender::new(
             http,
             config.sms.webhook_url.clone().unwrap_or_default(),
-            config.sms.webhook_secret.clone().unwrap_or_default(),
+            config.sms.webhook_secret.clone(),
         )),
         SmsProvider::Aliyun => {
             let a = &config.sms.aliyun;

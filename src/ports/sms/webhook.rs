@@ -13,11 +13,13 @@ use super::{SmsError, SmsMessage, SmsSender};
 pub struct WebhookSender {
     http: reqwest::Client,
     url: String,
-    secret: String,
+    /// Checked at boot (`sms.webhook_secret`); a sender built without one
+    /// refuses to send rather than sign with an empty key.
+    secret: Option<String>,
 }
 
 impl WebhookSender {
-    pub fn new(http: reqwest::Client, url: String, secret: String) -> Self {
+    pub fn new(http: reqwest::Client, url: String, secret: Option<String>) -> Self {
         Self { http, url, secret }
     }
 }
@@ -34,6 +36,11 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
 #[async_trait]
 impl SmsSender for WebhookSender {
     async fn send(&self, message: &SmsMessage) -> Result<(), SmsError> {
+        let Some(secret) = self.secret.as_deref().filter(|s| !s.is_empty()) else {
+            return Err(SmsError::Delivery(
+                "no webhook secret is configured (sms.webhook_secret)".into(),
+            ));
+        };
         let body = serde_json::to_vec(message).map_err(|e| SmsError::Delivery(e.to_string()))?;
         let mut last = String::new();
         for attempt in 0..3u32 {
@@ -45,7 +52,7 @@ impl SmsSender for WebhookSender {
                 .http
                 .post(&self.url)
                 .header("content-type", "application/json")
-                .header("x-tongxing-signature", signature(&self.secret, t, &body))
+                .header("x-tongxing-signature", signature(secret, t, &body))
                 .timeout(Duration::from_secs(5))
                 .body(body.clone())
                 .send()
@@ -90,5 +97,26 @@ mod tests {
             signature("0123456789abcdef", 1_700_000_000, b"{}"),
             "t=1700000000,v1=e4f8e2ecae2295b2ddb2f0b5584c8275e226c0ebe9b3b819e70156bb67122e3e"
         );
+    }
+
+    fn message() -> SmsMessage {
+        SmsMessage {
+            to: "+8613312348347".into(),
+            text: "123456".into(),
+            purpose: "login".into(),
+            params: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sender_without_a_secret_refuses_instead_of_signing_with_an_empty_key() {
+        // Nothing listens on the discard port; a request would fail
+        // differently (and only after its retries).
+        for secret in [None, Some(String::new())] {
+            let sender =
+                WebhookSender::new(reqwest::Client::new(), "http://127.0.0.1:9/".into(), secret);
+            let err = sender.send(&message()).await.unwrap_err();
+            assert!(err.to_string().contains("sms.webhook_secret"), "{err}");
+        }
     }
 }

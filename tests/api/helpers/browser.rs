@@ -5,6 +5,10 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
+/// `/account`'s answer to a browser that is not signed in ([`Page::redirect`]).
+pub const SIGN_IN_FIRST: (StatusCode, Option<&str>) =
+    (StatusCode::SEE_OTHER, Some("/login?return_to=%2Faccount"));
+
 /// A browser: cookie jar on, redirects off (tests follow them explicitly).
 pub struct Browser {
     pub client: reqwest::Client,
@@ -30,6 +34,12 @@ impl Page {
 
     pub fn location(&self) -> Option<&str> {
         self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+
+    /// The status with the `Location`, so that one comparison checks both
+    /// that the answer redirects and where to.
+    pub fn redirect(&self) -> (StatusCode, Option<&str>) {
+        (self.status, self.location())
     }
 
     /// The CSRF token of the first form on the page.

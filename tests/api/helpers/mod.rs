@@ -138,6 +138,22 @@ impl TestApp {
         Self::start(config, shared).await
     }
 
+    /// For a test of what only Redis provides (state shared between the
+    /// nodes of a deployment). Such a test is marked
+    /// `#[ignore = "needs Redis: TONGXING_TEST_REDIS_URL"]`, so a bare
+    /// `cargo test` lists it as ignored instead of passing it unchecked; the
+    /// Redis run includes it (`cargo test -- --include-ignored`), and there
+    /// it fails loudly when the variable is missing.
+    pub async fn spawn_with_redis() -> TestApp {
+        if std::env::var("TONGXING_TEST_REDIS_URL").is_ok_and(|v| !v.is_empty()) {
+            return Self::spawn().await;
+        }
+        panic!(
+            "this test needs Redis: set TONGXING_TEST_REDIS_URL \
+             (e.g. redis://127.0.0.1:6379) and run `cargo test -- --include-ignored`"
+        );
+    }
+
     /// Another node of the same deployment: same database, same Redis.
     pub async fn spawn_node(&self) -> TestApp {
         Self::start(self.config.clone(), self.shared.clone()).await
