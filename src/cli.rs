@@ -22,6 +22,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::crypto::jws::Alg;
 use crate::domain::{PhoneNumber, SecretPassword};
+use crate::ports::clock::SystemClock;
 use crate::service::accounts::{self, AccountError, NewAccount};
 use crate::service::audit::{Entry, Outcome};
 use crate::service::clients::{self, Client, ClientError, NewClient};
@@ -271,7 +272,7 @@ pub async fn run(command: Command, config: Config) -> Exit {
         Command::Serve => serve(config).await,
         Command::Migrate => {
             quiet_logs(&config);
-            match AppState::init(config, false).await {
+            match AppState::init(config, false, SystemClock::shared()).await {
                 Ok(state) => {
                     let entry = Entry::new("migrate", Outcome::Success)
                         .actor(&Actor::cli())
@@ -287,7 +288,7 @@ pub async fn run(command: Command, config: Config) -> Exit {
         }
         Command::User(_) | Command::Client(_) | Command::Keys(_) => {
             quiet_logs(&config);
-            let state = match AppState::init(config, false).await {
+            let state = match AppState::init(config, false, SystemClock::shared()).await {
                 Ok(s) => s,
                 Err(e) => return fail(Exit::Failure, e),
             };

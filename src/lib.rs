@@ -66,7 +66,16 @@ pub struct App {
 impl App {
     /// Connects to the database (and Redis), migrates, creates the first
     /// admin on a fresh installation, and binds the listener.
-    pub async fn build(mut config: Config) -> Result<App, BuildError> {
+    pub async fn build(config: Config) -> Result<App, BuildError> {
+        Self::build_with(config, ports::clock::SystemClock::shared()).await
+    }
+
+    /// [`App::build`] with the given clock (tests pass a
+    /// [`ports::clock::ManualClock`] and advance it).
+    pub async fn build_with(
+        mut config: Config,
+        clock: ports::clock::SharedClock,
+    ) -> Result<App, BuildError> {
         let listen = config.listen;
         let listener = TcpListener::bind(listen)
             .await
@@ -81,7 +90,7 @@ impl App {
                 config.issuer = Some(format!("http://{addr}"));
             }
         }
-        let state = AppState::init(config, true).await?;
+        let state = AppState::init(config, true, clock).await?;
         let bootstrap_password = if state.config.bootstrap_admin {
             service::accounts::bootstrap_admin(&state).await?
         } else {

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::crypto::PasswordHasher;
 use crate::domain::PasswordPolicy;
 use crate::ephemeral::Ephemeral;
+use crate::ports::clock::SharedClock;
 use crate::service::keys::KeyRing;
 use crate::store::Store;
 
@@ -50,6 +51,8 @@ pub struct AppState {
     /// [`crate::service::clients::cache`]).
     pub clients: crate::service::clients::cache::ClientCache,
     pub background: Background,
+    /// The time: every service reads it here (tests advance it).
+    pub clock: SharedClock,
     /// The configured SMS sender.
     pub sms: Arc<dyn crate::ports::sms::SmsSender>,
     /// The configured mail sender.
@@ -84,30 +87,35 @@ pub enum InitError {
 
 impl AppState {
     /// Connects to the database (creating the data directory for SQLite),
-    /// applies migrations and, with `with_redis`, connects to Redis.
-    pub async fn init(config: Config, with_redis: bool) -> Result<Self, InitError> {
+    /// applies migrations and, with `with_redis`, connects to Redis. Every
+    /// part that reads the time reads `clock`.
+    pub async fn init(
+        config: Config,
+        with_redis: bool,
+        clock: SharedClock,
+    ) -> Result<Self, InitError> {
         if config.database_kind() == "sqlite" {
             std::fs::create_dir_all(&config.data_dir).map_err(|source| InitError::DataDir {
                 path: config.data_dir.display().to_string(),
                 source,
             })?;
         }
-        let store = Store::connect(&config.database_url()).await?;
+        let store = Store::connect(&config.database_url(), clock.clone()).await?;
         store.migrate().await?;
         let ephemeral = match (&config.redis_url, with_redis) {
-            (Some(url), true) => Ephemeral::redis(url, &config.redis_prefix).await?,
-            _ => Ephemeral::memory(),
+            (Some(url), true) => Ephemeral::redis(url, &config.redis_prefix, clock.clone()).await?,
+            _ => Ephemeral::memory(clock.clone()),
         };
         let hasher = PasswordHasher::new(&config.password_hash)?;
         let policy = Arc::new(PasswordPolicy::new(config.password_policy.clone()));
-        let keys = KeyRing::init(store.clone(), &config).await?;
+        let keys = KeyRing::init(store.clone(), &config, clock.clone()).await?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("tongxing/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let sms = crate::ports::sms::from_config(&config, http.clone());
-        let mail = crate::ports::mail::from_config(&config)?;
+        let sms = crate::ports::sms::from_config(&config, http.clone(), clock.clone());
+        let mail = crate::ports::mail::from_config(&config, clock.clone())?;
         let captcha = crate::ports::captcha::Captcha::new(
             config.captcha.provider,
             ephemeral.clone(),
@@ -123,6 +131,7 @@ impl AppState {
             http,
             clients: Default::default(),
             background: Background::default(),
+            clock,
             sms,
             mail,
             captcha,

@@ -1,6 +1,17 @@
 //! Short-lived shared state: counters for rate limits, one-time codes,
 //! anything with a TTL. In-process memory on the embedded default; Redis
 //! when configured, so every node sees the same counters and codes.
+//!
+//! Expiry is judged by the injected [`Clock`] on both backends, so a test
+//! that advances the clock sees the same thing on either. In memory each
+//! entry keeps its expiry instant. In Redis each value is written as
+//! `<expiry in Unix ms>|<value>` and a read compares that expiry with the
+//! clock; the key's Redis TTL (the same length) is kept as garbage
+//! collection. With the system clock both say the same (up to the nodes'
+//! clock skew); a test clock only runs ahead of the real one, so Redis
+//! never drops a record the clock still considers live. A value without
+//! the prefix (written before expiry instants were kept) is read as live
+//! and left to its TTL, as it was then.
 
 pub mod rate_limit;
 
@@ -12,6 +23,8 @@ use fred::prelude::{
     Builder, ClientLike, Config as RedisConfig, Expiration, KeysInterface, LuaInterface, Pool,
 };
 
+use crate::ports::clock::{Clock, SharedClock, unix_ms};
+
 #[derive(Debug, thiserror::Error)]
 pub enum EphemeralError {
     #[error("redis: {0}")]
@@ -21,23 +34,106 @@ pub enum EphemeralError {
 #[derive(Clone)]
 pub enum Ephemeral {
     Memory(Arc<MemoryKv>),
-    Redis { pool: Pool, prefix: Arc<str> },
+    Redis {
+        pool: Pool,
+        prefix: Arc<str>,
+        clock: SharedClock,
+    },
 }
 
-/// GETDEL of KEYS[1]; when it existed, SET KEYS[2] = ARGV[1] with PX ARGV[2].
-const TAKE_AND_MARK: &str = "local v = redis.call('GET', KEYS[1]) \
-    if v then redis.call('DEL', KEYS[1]) redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) end return v";
+// The scripts get the clock's time as ARGV[1] (Unix ms) and compare it with
+// the expiry prefix of the stored value; a value without one is live.
 
-/// Adds to a counter and (re)starts its time-to-live, atomically.
-const ADD_SLIDING: &str = "local n = redis.call('INCRBY', KEYS[1], ARGV[2]) \
-    redis.call('PEXPIRE', KEYS[1], ARGV[1]) return n";
+/// Adds ARGV[4] to the counter KEYS[1] (0 when missing or expired) and
+/// restarts its lifetime: expiry ARGV[2], Redis TTL ARGV[3] ms.
+const ADD_SLIDING: &str = "local v = redis.call('GET', KEYS[1]) local n = 0 \
+    if v then local e, rest = string.match(v, '^(%d+)|(.*)$') \
+      if not e then n = tonumber(v) or 0 \
+      elseif tonumber(e) > tonumber(ARGV[1]) then n = tonumber(rest) or 0 end end \
+    n = n + tonumber(ARGV[4]) \
+    redis.call('SET', KEYS[1], ARGV[2] .. '|' .. string.format('%d', n), 'PX', ARGV[3]) return n";
+
+/// Sets KEYS[1] = ARGV[2] with TTL ARGV[3] ms unless a live value is there;
+/// 1 when it was set.
+const SET_NX: &str = "local v = redis.call('GET', KEYS[1]) \
+    if v then local e = string.match(v, '^(%d+)|') \
+      if (not e) or tonumber(e) > tonumber(ARGV[1]) then return 0 end end \
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1";
+
+/// GETDEL of KEYS[1]; when it was live, SET KEYS[2] = ARGV[2] with TTL
+/// ARGV[3] ms, and return the taken value.
+const TAKE_AND_MARK: &str = "local v = redis.call('GET', KEYS[1]) \
+    if not v then return false end redis.call('DEL', KEYS[1]) \
+    local e = string.match(v, '^(%d+)|') \
+    if e and tonumber(e) <= tonumber(ARGV[1]) then return false end \
+    redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) return v";
+
+/// A value read from Redis, judged against the clock.
+#[derive(Debug, PartialEq, Eq)]
+enum Stored<'a> {
+    /// Live; `expires` (Unix ms) is `None` for a value without the prefix.
+    Live {
+        value: &'a str,
+        expires: Option<i64>,
+    },
+    Expired,
+}
+
+fn encode(value: &str, expires: i64) -> String {
+    format!("{expires}|{value}")
+}
+
+fn decode(raw: &str, now: i64) -> Stored<'_> {
+    let header = raw
+        .split_once('|')
+        .filter(|(e, _)| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|(e, v)| Some((e.parse::<i64>().ok()?, v)));
+    match header {
+        Some((expires, _)) if expires <= now => Stored::Expired,
+        Some((expires, value)) => Stored::Live {
+            value,
+            expires: Some(expires),
+        },
+        None => Stored::Live {
+            value: raw,
+            expires: None,
+        },
+    }
+}
+
+fn live_value(raw: Option<String>, now: i64) -> Option<String> {
+    match decode(raw.as_deref()?, now) {
+        Stored::Live { value, .. } => Some(value.to_string()),
+        Stored::Expired => None,
+    }
+}
+
+fn millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The Redis TTL in ms: at least 1 (`PX 0` is an error; a value written
+/// with a zero TTL is expired by its prefix already).
+fn px(ttl: Duration) -> i64 {
+    millis(ttl).max(1)
+}
+
+/// The clock's time and the expiry `ttl` from it, in Unix ms.
+fn times(clock: &dyn Clock, ttl: Duration) -> (i64, i64) {
+    let now = unix_ms(clock.now());
+    (now, now.saturating_add(millis(ttl)))
+}
 
 impl Ephemeral {
-    pub fn memory() -> Self {
-        Self::Memory(Arc::new(MemoryKv::default()))
+    pub fn memory(clock: SharedClock) -> Self {
+        Self::Memory(Arc::new(MemoryKv::new(clock)))
     }
 
-    pub async fn redis(url: &str, prefix: &str) -> Result<Self, EphemeralError> {
+    pub async fn redis(
+        url: &str,
+        prefix: &str,
+        clock: SharedClock,
+    ) -> Result<Self, EphemeralError> {
         let config = RedisConfig::from_url(url)?;
         let pool = Builder::from_config(config)
             .with_connection_config(|c| {
@@ -52,6 +148,7 @@ impl Ephemeral {
         Ok(Self::Redis {
             pool,
             prefix: prefix.into(),
+            clock,
         })
     }
 
@@ -76,13 +173,22 @@ impl Ephemeral {
     pub async fn add(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, EphemeralError> {
         match self {
             Self::Memory(kv) => Ok(kv.add(key, delta, ttl)),
-            Self::Redis { pool, prefix } => {
-                let ms = ttl.as_millis().to_string();
+            Self::Redis {
+                pool,
+                prefix,
+                clock,
+            } => {
+                let (now, expires) = times(clock.as_ref(), ttl);
                 Ok(pool
                     .eval(
                         ADD_SLIDING,
                         vec![Self::key(prefix, key)],
-                        vec![ms, delta.to_string()],
+                        vec![
+                            now.to_string(),
+                            expires.to_string(),
+                            px(ttl).to_string(),
+                            delta.to_string(),
+                        ],
                     )
                     .await?)
             }
@@ -93,10 +199,27 @@ impl Ephemeral {
     pub async fn ttl(&self, key: &str) -> Result<Option<Duration>, EphemeralError> {
         match self {
             Self::Memory(kv) => Ok(kv.ttl(key)),
-            Self::Redis { pool, prefix } => {
-                let ms: i64 = pool.pttl(Self::key(prefix, key)).await?;
-                // -2: no such key; -1: no expiry (we never write those).
-                Ok((ms >= 0).then(|| Duration::from_millis(ms.unsigned_abs())))
+            Self::Redis {
+                pool,
+                prefix,
+                clock,
+            } => {
+                let key = Self::key(prefix, key);
+                let raw: Option<String> = pool.get(&key).await?;
+                let now = unix_ms(clock.now());
+                match raw.as_deref().map(|r| decode(r, now)) {
+                    None | Some(Stored::Expired) => Ok(None),
+                    Some(Stored::Live {
+                        expires: Some(e), ..
+                    }) => Ok(Some(Duration::from_millis(
+                        e.saturating_sub(now).unsigned_abs(),
+                    ))),
+                    Some(Stored::Live { expires: None, .. }) => {
+                        let ms: i64 = pool.pttl(&key).await?;
+                        // -2: no such key; -1: no expiry (we never write those).
+                        Ok((ms >= 0).then(|| Duration::from_millis(ms.unsigned_abs())))
+                    }
+                }
             }
         }
     }
@@ -104,12 +227,16 @@ impl Ephemeral {
     pub async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), EphemeralError> {
         match self {
             Self::Memory(kv) => kv.set(key, value, ttl),
-            Self::Redis { pool, prefix } => {
-                let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+            Self::Redis {
+                pool,
+                prefix,
+                clock,
+            } => {
+                let (_, expires) = times(clock.as_ref(), ttl);
                 pool.set::<(), _, _>(
                     Self::key(prefix, key),
-                    value,
-                    Some(Expiration::PX(ms)),
+                    encode(value, expires),
+                    Some(Expiration::PX(px(ttl))),
                     None,
                     false,
                 )
@@ -129,18 +256,20 @@ impl Ephemeral {
     ) -> Result<bool, EphemeralError> {
         match self {
             Self::Memory(kv) => Ok(kv.set_nx(key, value, ttl)),
-            Self::Redis { pool, prefix } => {
-                let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-                let set: Option<String> = pool
-                    .set(
-                        Self::key(prefix, key),
-                        value,
-                        Some(Expiration::PX(ms)),
-                        Some(fred::types::SetOptions::NX),
-                        false,
+            Self::Redis {
+                pool,
+                prefix,
+                clock,
+            } => {
+                let (now, expires) = times(clock.as_ref(), ttl);
+                let set: i64 = pool
+                    .eval(
+                        SET_NX,
+                        vec![Self::key(prefix, key)],
+                        vec![now.to_string(), encode(value, expires), px(ttl).to_string()],
                     )
                     .await?;
-                Ok(set.is_some())
+                Ok(set == 1)
             }
         }
     }
@@ -148,7 +277,14 @@ impl Ephemeral {
     pub async fn get(&self, key: &str) -> Result<Option<String>, EphemeralError> {
         match self {
             Self::Memory(kv) => Ok(kv.get(key)),
-            Self::Redis { pool, prefix } => Ok(pool.get(Self::key(prefix, key)).await?),
+            Self::Redis {
+                pool,
+                prefix,
+                clock,
+            } => {
+                let raw = pool.get(Self::key(prefix, key)).await?;
+                Ok(live_value(raw, unix_ms(clock.now())))
+            }
         }
     }
 
@@ -156,7 +292,14 @@ impl Ephemeral {
     pub async fn take(&self, key: &str) -> Result<Option<String>, EphemeralError> {
         match self {
             Self::Memory(kv) => Ok(kv.take(key)),
-            Self::Redis { pool, prefix } => Ok(pool.getdel(Self::key(prefix, key)).await?),
+            Self::Redis {
+                pool,
+                prefix,
+                clock,
+            } => {
+                let raw = pool.getdel(Self::key(prefix, key)).await?;
+                Ok(live_value(raw, unix_ms(clock.now())))
+            }
         }
     }
 
@@ -165,7 +308,7 @@ impl Ephemeral {
             Self::Memory(kv) => {
                 kv.take(key);
             }
-            Self::Redis { pool, prefix } => {
+            Self::Redis { pool, prefix, .. } => {
                 pool.del::<(), _>(Self::key(prefix, key)).await?;
             }
         }
@@ -183,15 +326,20 @@ impl Ephemeral {
     ) -> Result<Option<String>, EphemeralError> {
         match self {
             Self::Memory(kv) => Ok(kv.take_and_mark(key, marker, value, ttl)),
-            Self::Redis { pool, prefix } => {
-                let ms = ttl.as_millis().to_string();
-                Ok(pool
+            Self::Redis {
+                pool,
+                prefix,
+                clock,
+            } => {
+                let (now, expires) = times(clock.as_ref(), ttl);
+                let raw: Option<String> = pool
                     .eval(
                         TAKE_AND_MARK,
                         vec![Self::key(prefix, key), Self::key(prefix, marker)],
-                        vec![value.to_string(), ms],
+                        vec![now.to_string(), encode(value, expires), px(ttl).to_string()],
                     )
-                    .await?)
+                    .await?;
+                Ok(live_value(raw, now))
             }
         }
     }
@@ -212,12 +360,12 @@ impl Ephemeral {
     }
 }
 
-/// The in-process store: a map with expiry instants. Expired entries are
-/// dropped when read and swept every few thousand writes, so memory stays
-/// bounded by the live entries.
-#[derive(Default)]
+/// The in-process store: a map with expiry instants (the clock's monotonic
+/// [`Clock::instant`]). Expired entries are dropped when read and swept
+/// every few thousand writes, so memory stays bounded by the live entries.
 pub struct MemoryKv {
     map: Mutex<MemoryMap>,
+    clock: SharedClock,
 }
 
 #[derive(Default)]
@@ -227,88 +375,97 @@ struct MemoryMap {
 }
 
 impl MemoryMap {
-    fn live(&mut self, key: &str) -> Option<&mut (String, Instant)> {
-        let now = Instant::now();
+    fn live(&mut self, key: &str, now: Instant) -> Option<&mut (String, Instant)> {
         if self.entries.get(key).is_some_and(|(_, exp)| *exp <= now) {
             self.entries.remove(key);
         }
         self.entries.get_mut(key)
     }
 
-    fn wrote(&mut self) {
+    fn wrote(&mut self, now: Instant) {
         self.writes += 1;
         if self.writes.is_multiple_of(4096) {
-            let now = Instant::now();
             self.entries.retain(|_, (_, exp)| *exp > now);
         }
+    }
+
+    fn put(&mut self, key: &str, value: String, now: Instant, ttl: Duration) {
+        // A TTL beyond what an Instant can hold is a year (none is that long).
+        let expires = now
+            .checked_add(ttl)
+            .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
+            .unwrap_or(now);
+        self.entries.insert(key.to_string(), (value, expires));
+        self.wrote(now);
     }
 }
 
 impl MemoryKv {
-    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryMap> {
+    pub fn new(clock: SharedClock) -> Self {
+        Self {
+            map: Mutex::default(),
+            clock,
+        }
+    }
+
+    /// The map and the clock's instant, read under the lock.
+    fn lock(&self) -> (std::sync::MutexGuard<'_, MemoryMap>, Instant) {
         // A panic while holding the lock cannot leave the map inconsistent
         // (every operation is a single map call), so poisoning is ignored.
-        self.map
+        let map = self
+            .map
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (map, self.clock.instant())
     }
 
     fn add(&self, key: &str, delta: i64, ttl: Duration) -> i64 {
-        let mut map = self.lock();
+        let (mut map, now) = self.lock();
         let next = map
-            .live(key)
+            .live(key, now)
             .and_then(|(v, _)| v.parse::<i64>().ok())
             .unwrap_or(0)
             + delta;
-        map.entries
-            .insert(key.to_string(), (next.to_string(), Instant::now() + ttl));
-        map.wrote();
+        map.put(key, next.to_string(), now, ttl);
         next
     }
 
     fn ttl(&self, key: &str) -> Option<Duration> {
-        let mut map = self.lock();
-        map.live(key)
-            .map(|(_, exp)| exp.saturating_duration_since(Instant::now()))
+        let (mut map, now) = self.lock();
+        map.live(key, now)
+            .map(|(_, exp)| exp.saturating_duration_since(now))
     }
 
     fn set(&self, key: &str, value: &str, ttl: Duration) {
-        let mut map = self.lock();
-        map.entries
-            .insert(key.to_string(), (value.to_string(), Instant::now() + ttl));
-        map.wrote();
+        let (mut map, now) = self.lock();
+        map.put(key, value.to_string(), now, ttl);
     }
 
     fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> bool {
-        let mut map = self.lock();
-        if map.live(key).is_some() {
+        let (mut map, now) = self.lock();
+        if map.live(key, now).is_some() {
             return false;
         }
-        map.entries
-            .insert(key.to_string(), (value.to_string(), Instant::now() + ttl));
-        map.wrote();
+        map.put(key, value.to_string(), now, ttl);
         true
     }
 
     fn take_and_mark(&self, key: &str, marker: &str, value: &str, ttl: Duration) -> Option<String> {
-        let mut map = self.lock();
-        map.live(key)?;
+        let (mut map, now) = self.lock();
+        map.live(key, now)?;
         let taken = map.entries.remove(key).map(|(v, _)| v);
-        map.entries.insert(
-            marker.to_string(),
-            (value.to_string(), Instant::now() + ttl),
-        );
-        map.wrote();
+        map.put(marker, value.to_string(), now, ttl);
         taken
     }
 
     fn get(&self, key: &str) -> Option<String> {
-        self.lock().live(key).map(|(v, _)| v.clone())
+        let (mut map, now) = self.lock();
+        map.live(key, now).map(|(v, _)| v.clone())
     }
 
     fn take(&self, key: &str) -> Option<String> {
-        let mut map = self.lock();
-        map.live(key)?;
+        let (mut map, now) = self.lock();
+        map.live(key, now)?;
         map.entries.remove(key).map(|(v, _)| v)
     }
 }
@@ -316,10 +473,11 @@ impl MemoryKv {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::clock::{ManualClock, SystemClock};
 
     #[tokio::test]
     async fn memory_counters_codes_and_expiry() {
-        let e = Ephemeral::memory();
+        let e = Ephemeral::memory(SystemClock::shared());
         assert_eq!(e.incr("a", Duration::from_secs(60)).await.unwrap(), 1);
         assert_eq!(e.incr("a", Duration::from_secs(60)).await.unwrap(), 2);
         assert!(e.ttl("a").await.unwrap().unwrap() > Duration::from_secs(50));
@@ -349,5 +507,129 @@ mod tests {
         e.set("gone", "x", Duration::ZERO).await.unwrap();
         assert_eq!(e.get("gone").await.unwrap(), None);
         assert_eq!(e.ttl("gone").await.unwrap(), None);
+    }
+
+    /// What every backend must do when the clock is advanced: each
+    /// operation sees an entry live before its TTL and gone after it.
+    async fn follows_the_clock(e: &Ephemeral, clock: &ManualClock) {
+        let minute = Duration::from_secs(60);
+        let half = Duration::from_secs(30);
+        e.set("v", "x", minute).await.unwrap();
+        e.set("t", "x", minute).await.unwrap();
+        e.set("k", "code", minute).await.unwrap();
+        assert_eq!(e.incr("n", minute).await.unwrap(), 1);
+        assert!(e.set_nx("once", "1", minute).await.unwrap());
+        clock.advance(half);
+        // Still live half-way (the control for what follows).
+        assert_eq!(e.get("v").await.unwrap().as_deref(), Some("x"));
+        let left = e.ttl("t").await.unwrap().unwrap();
+        assert!(left <= half && left > Duration::from_secs(20), "{left:?}");
+        assert_eq!(e.incr("n", minute).await.unwrap(), 2, "counted on");
+        assert!(!e.set_nx("once", "1", minute).await.unwrap());
+        clock.advance(half + Duration::from_secs(1));
+        assert_eq!(e.get("v").await.unwrap(), None);
+        assert_eq!(e.take("v").await.unwrap(), None);
+        assert_eq!(e.ttl("t").await.unwrap(), None);
+        assert_eq!(
+            e.take_and_mark("k", "mark", "g", minute).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            e.get("mark").await.unwrap(),
+            None,
+            "no marker for an expired key"
+        );
+        assert!(e.set_nx("once", "1", minute).await.unwrap(), "free again");
+        // The counter's TTL restarted on its second increment: live 30 s on.
+        assert_eq!(e.incr("n", minute).await.unwrap(), 3);
+        clock.advance(minute + Duration::from_secs(1));
+        assert_eq!(e.incr("n", minute).await.unwrap(), 1, "started over");
+        assert_eq!(e.add("n", -1, minute).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn memory_expiry_follows_the_clock() {
+        let clock = Arc::new(ManualClock::new());
+        let e = Ephemeral::memory(clock.clone());
+        follows_the_clock(&e, &clock).await;
+    }
+
+    /// A Redis for these tests, when `TONGXING_TEST_REDIS_URL` names one.
+    async fn redis(clock: SharedClock) -> Option<Ephemeral> {
+        let url = std::env::var("TONGXING_TEST_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
+        let Some(url) = url else {
+            eprintln!("skipped: TONGXING_TEST_REDIS_URL is not set");
+            return None;
+        };
+        let prefix = format!("tongxing-unit:{}:", uuid::Uuid::new_v4().simple());
+        Some(Ephemeral::redis(&url, &prefix, clock).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn redis_expiry_follows_the_clock() {
+        let clock = Arc::new(ManualClock::new());
+        let Some(e) = redis(clock.clone()).await else {
+            return;
+        };
+        follows_the_clock(&e, &clock).await;
+    }
+
+    /// Real time on purpose: the Redis TTL itself, the garbage collection
+    /// behind the clock's judgement, removes the key from Redis (the raw
+    /// key is read, not through the clock).
+    #[tokio::test]
+    async fn redis_keys_carry_their_ttl() {
+        let Some(e) = redis(SystemClock::shared()).await else {
+            return;
+        };
+        let Ephemeral::Redis { pool, prefix, .. } = &e else {
+            return;
+        };
+        let ttl = Duration::from_millis(200);
+        e.set("gc", "x", ttl).await.unwrap();
+        e.incr("gc-n", ttl).await.unwrap();
+        assert!(e.set_nx("gc-once", "1", ttl).await.unwrap());
+        e.set("gc-k", "code", Duration::from_secs(60))
+            .await
+            .unwrap();
+        e.take_and_mark("gc-k", "gc-mark", "g", ttl).await.unwrap();
+        let raw = |k: &str| {
+            let key = format!("{prefix}{k}");
+            async move { pool.pttl::<i64, _>(key).await.unwrap() }
+        };
+        for k in ["gc", "gc-n", "gc-once", "gc-mark"] {
+            let ms = raw(k).await;
+            assert!(ms > 0 && ms <= 200, "{k}: {ms}");
+        }
+        // Redis compares its own clock when a key is read: after the TTL the
+        // key is gone however long the sleep took.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for k in ["gc", "gc-n", "gc-once", "gc-mark"] {
+            assert_eq!(raw(k).await, -2, "{k} is gone from Redis");
+        }
+    }
+
+    #[test]
+    fn stored_values_carry_their_expiry() {
+        assert_eq!(
+            decode(&encode("a|b", 2_000), 1_000),
+            Stored::Live {
+                value: "a|b",
+                expires: Some(2_000)
+            }
+        );
+        assert_eq!(decode(&encode("a", 2_000), 2_000), Stored::Expired);
+        // Written before the prefix existed: live, left to the Redis TTL.
+        for old in ["7", "{\"hash\":\"x|y\"}", "|x", "12a|x"] {
+            assert_eq!(
+                decode(old, i64::MAX),
+                Stored::Live {
+                    value: old,
+                    expires: None
+                }
+            );
+        }
     }
 }

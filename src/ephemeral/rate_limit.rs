@@ -95,7 +95,7 @@ mod tests {
 
     #[tokio::test]
     async fn delays_grow_and_are_capped() {
-        let eph = Ephemeral::memory();
+        let eph = Ephemeral::memory(crate::ports::clock::SystemClock::shared());
         let b = Backoff {
             scope: "t",
             free: 2,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
@@ -207,6 +208,9 @@ fn pick<'a>(keys: &'a JwkSet, kid: Option<&str>) -> Option<&'a jsonwebtoken::jwk
     }
 }
 
+/// Clock skew allowed on an assertion's `exp` (seconds).
+const ASSERTION_LEEWAY: i64 = 30;
+
 /// RFC 7523 §3: iss = sub = client_id, aud = our token endpoint (or the
 /// issuer), exp required, jti single use, signed by one of the client's keys.
 async fn verify_assertion(
@@ -235,16 +239,26 @@ async fn verify_assertion(
     v.set_issuer(&[client.id.as_str()]);
     v.sub = Some(client.id.clone());
     v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-    v.leeway = 30;
+    // jsonwebtoken would judge `exp` by the system clock: it is checked
+    // below by the application's, with the same rule and leeway.
+    v.validate_exp = false;
     let data =
         jsonwebtoken::decode::<Value>(assertion, &key, &v).map_err(|e| fail(&e.to_string()))?;
     let claims = data.claims;
+    let now = state.clock.now().unix_timestamp();
+    // Present and numeric: the required-claims check above refused others.
+    let exp = claims["exp"]
+        .as_i64()
+        .or_else(|| claims["exp"].as_f64().map(|f| f as i64))
+        .unwrap_or(now);
+    if exp < now - ASSERTION_LEEWAY {
+        let expired = jsonwebtoken::errors::Error::from(ErrorKind::ExpiredSignature);
+        return Err(fail(&expired.to_string()));
+    }
     let jti = claims["jti"]
         .as_str()
         .filter(|j| !j.is_empty() && j.len() <= 256)
         .ok_or_else(|| fail("jti is missing"))?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let exp = claims["exp"].as_i64().unwrap_or(now);
     if exp - now > 3600 {
         return Err(fail("exp is too far in the future"));
     }

@@ -3,6 +3,7 @@
 //! under the data directory and are refused in production.
 
 pub mod captcha;
+pub mod clock;
 pub mod mail;
 pub mod outbox;
 pub mod sms;

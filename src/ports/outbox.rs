@@ -5,23 +5,31 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::clock::SharedClock;
+
 pub struct Outbox {
     path: PathBuf,
+    /// The `time` of each line is the server's time (the test clock in
+    /// tests), like the audit log's.
+    clock: SharedClock,
     /// Appends from concurrent requests must not interleave.
     lock: tokio::sync::Mutex<()>,
 }
 
 impl Outbox {
-    pub fn new(path: PathBuf) -> Self {
+    pub fn new(path: PathBuf, clock: SharedClock) -> Self {
         Self {
             path,
+            clock,
             lock: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Appends `record` with a `time` member (RFC 3339) as one line.
     pub async fn append(&self, mut record: serde_json::Value) -> std::io::Result<()> {
-        let time = time::OffsetDateTime::now_utc()
+        let time = self
+            .clock
+            .now()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         if let Some(object) = record.as_object_mut() {

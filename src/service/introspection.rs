@@ -3,7 +3,6 @@
 //! A client learns about, and may revoke, only tokens issued to itself.
 
 use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
 
 use super::audit::{Entry, Outcome};
 use super::clients::Client;
@@ -88,7 +87,7 @@ pub async fn introspect(
     if grant.client_id != client.id
         || grant.revoked_at.is_some()
         || row.used_at.is_some()
-        || row.expires_at <= OffsetDateTime::now_utc()
+        || row.expires_at <= state.clock.now()
     {
         return Ok(None);
     }

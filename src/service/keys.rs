@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::crypto::jws::{Alg, JwsError, SigningKey};
 use crate::crypto::kek::{Kek, KekError};
+use crate::ports::clock::SharedClock;
 use crate::store::keys::KeyRow;
 use crate::store::{Store, StoreError};
 
@@ -53,6 +54,8 @@ struct Loaded {
 #[derive(Clone)]
 pub struct KeyRing {
     store: Store,
+    /// Activation and grace periods, and the refresh interval, follow it.
+    clock: SharedClock,
     kek: Option<Arc<Kek>>,
     grace: Duration,
     refresh: Duration,
@@ -89,13 +92,19 @@ fn new_kid(alg: Alg) -> String {
 
 impl KeyRing {
     /// Loads the keys, creating one per algorithm on first start.
-    pub async fn init(store: Store, config: &Config) -> Result<KeyRing, KeyError> {
+    pub async fn init(
+        store: Store,
+        config: &Config,
+        clock: SharedClock,
+    ) -> Result<KeyRing, KeyError> {
         let kek = match &config.key_encryption_key {
             Some(text) => Some(Arc::new(Kek::from_base64(text)?)),
             None => None,
         };
+        let at = clock.instant();
         let ring = KeyRing {
             store,
+            clock,
             kek,
             grace: Duration::from_secs(config.oidc.key_grace_hours * 3600),
             refresh: Duration::from_secs(config.oidc.key_refresh_secs),
@@ -103,7 +112,7 @@ impl KeyRing {
             forced: Arc::default(),
             loaded: Arc::new(RwLock::new(Loaded {
                 keys: HashMap::new(),
-                at: Instant::now(),
+                at,
             })),
         };
         ring.reload().await?;
@@ -126,7 +135,7 @@ impl KeyRing {
     /// soon after the first start), the oldest one — the key that was
     /// signing before.
     fn active(&self, alg: Alg) -> Option<Arc<SigningKey>> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         let loaded = self.read();
         let mut candidates: Vec<&Entry> = loaded
             .keys
@@ -156,7 +165,7 @@ impl KeyRing {
             alg: alg.as_str().into(),
             private_key,
             encrypted,
-            created_at: OffsetDateTime::now_utc(),
+            created_at: self.clock.now(),
             retired_at: None,
         };
         if rotate {
@@ -171,7 +180,7 @@ impl KeyRing {
 
     /// Re-reads the key table; parses only keys not seen before.
     pub async fn reload(&self) -> Result<(), KeyError> {
-        let since = OffsetDateTime::now_utc() - self.grace;
+        let since = self.clock.now() - self.grace;
         let rows = self.store.usable_keys(since).await?;
         let mut next = HashMap::new();
         for row in rows {
@@ -205,13 +214,14 @@ impl KeyRing {
         let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
         *loaded = Loaded {
             keys: next,
-            at: Instant::now(),
+            at: self.clock.instant(),
         };
         Ok(())
     }
 
     async fn refresh_if_stale(&self) -> Result<(), KeyError> {
-        let stale = self.read().at.elapsed() >= self.refresh;
+        let now = self.clock.instant();
+        let stale = now.saturating_duration_since(self.read().at) >= self.refresh;
         if stale {
             self.reload().await?;
         }
@@ -234,9 +244,10 @@ impl KeyRing {
         // make every request read the key table.
         let due = {
             let mut last = self.forced.lock().unwrap_or_else(|p| p.into_inner());
-            let due = last.is_none_or(|t| t.elapsed() >= FORCED_RELOAD_EVERY);
+            let now = self.clock.instant();
+            let due = last.is_none_or(|t| now.saturating_duration_since(t) >= FORCED_RELOAD_EVERY);
             if due {
-                *last = Some(Instant::now());
+                *last = Some(now);
             }
             due
         };
@@ -251,7 +262,7 @@ impl KeyRing {
         self.refresh_if_stale().await?;
         let loaded = self.read();
         let mut entries: Vec<&Entry> = loaded.keys.values().collect();
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         entries.sort_by_key(|e| std::cmp::Reverse((e.signs(now), e.created_at)));
         let keys: Vec<Value> = entries.iter().map(|e| e.key.public_jwk().clone()).collect();
         Ok(json!({ "keys": keys }))
@@ -268,7 +279,7 @@ impl KeyRing {
     }
 
     pub async fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         let since = now - self.grace;
         let rows = self.store.all_keys().await?;
         // A key is "next" while an older key of its algorithm is still

@@ -69,15 +69,26 @@ pub struct Recovery {
 }
 
 impl Recovery {
-    /// Still within [`LIFETIME`].
-    pub fn is_live(&self) -> bool {
-        OffsetDateTime::now_utc().unix_timestamp() - self.started
-            < i64::try_from(LIFETIME.as_secs()).unwrap_or(i64::MAX)
+    /// Still within [`LIFETIME`] at `now` (the application's clock).
+    pub fn is_live_at(&self, now: OffsetDateTime) -> bool {
+        now.unix_timestamp() - self.started < i64::try_from(LIFETIME.as_secs()).unwrap_or(i64::MAX)
     }
 
-    /// The SMS code was proved (and the recovery is live).
+    /// The SMS code was proved (and the recovery is live at `now`).
+    pub fn is_verified_at(&self, now: OffsetDateTime) -> bool {
+        self.proof.is_some() && self.is_live_at(now)
+    }
+
+    /// [`Recovery::is_live_at`] by the system clock, for callers that do
+    /// not read `AppState::clock` yet (the recovery pages).
+    pub fn is_live(&self) -> bool {
+        self.is_live_at(OffsetDateTime::now_utc())
+    }
+
+    /// [`Recovery::is_verified_at`] by the system clock, for callers that
+    /// do not read `AppState::clock` yet (the recovery pages).
     pub fn is_verified(&self) -> bool {
-        self.proof.is_some() && self.is_live()
+        self.is_verified_at(OffsetDateTime::now_utc())
     }
 }
 
@@ -188,7 +199,7 @@ pub async fn start(
     Ok(Recovery {
         user_id: user.map(|u| u.id),
         subject,
-        started: OffsetDateTime::now_utc().unix_timestamp(),
+        started: state.clock.now().unix_timestamp(),
         proof: None,
     })
 }
@@ -443,7 +454,7 @@ pub async fn reset(
             let id = r
                 .proof
                 .as_deref()
-                .filter(|_| r.is_live())
+                .filter(|_| r.is_live_at(state.clock.now()))
                 .ok_or(ResetError::Invalid)?;
             (check_code_proof(state, id).await?, PROOF, id)
         }
@@ -505,7 +516,7 @@ pub async fn reset(
 /// After a reset by SMS the verified security e-mail hears of it; after a
 /// reset by e-mail, the phone.
 fn notify_other_channel(state: &AppState, user: &User, via: &str, origin: &Origin, lang: Lang) {
-    let at = OffsetDateTime::now_utc();
+    let at = state.clock.now();
     if via == "sms" {
         if let (true, Some(email)) = (user.security_email_verified, &user.security_email) {
             super::mail::send_later(

@@ -9,7 +9,6 @@
 //! is checked at `/authorize`. The decision and its reasons are audited.
 
 use serde_json::json;
-use time::OffsetDateTime;
 
 use super::audit::{Entry, Outcome};
 use super::codes::{self, Purpose, SendError, VerifyError};
@@ -171,7 +170,7 @@ async fn reasons_at_login(
     }
     if c.interval_days > 0 && phone_of(user).is_some() {
         let due = user.last_sms_at.is_none_or(|t| {
-            OffsetDateTime::now_utc() - t > time::Duration::days(i64::from(c.interval_days))
+            state.clock.now() - t > time::Duration::days(i64::from(c.interval_days))
         });
         if due {
             reasons.push(Reason::Interval);

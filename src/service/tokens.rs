@@ -49,8 +49,9 @@ pub enum TokenError {
     Invalid(&'static str),
 }
 
-fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
+/// Unix time by the application's clock (token claims and their checks).
+fn now(state: &AppState) -> i64 {
+    state.clock.now().unix_timestamp()
 }
 
 /// What an authorization code stands for.
@@ -219,8 +220,8 @@ pub fn wants_refresh(client: &Client, scope: &Scope) -> bool {
 
 async fn new_refresh(state: &AppState) -> Result<(String, String, OffsetDateTime), TokenError> {
     let token = random::token()?;
-    let expires = OffsetDateTime::now_utc()
-        + time::Duration::days(state.config.oidc.refresh_token_ttl_days as i64);
+    let expires =
+        state.clock.now() + time::Duration::days(state.config.oidc.refresh_token_ttl_days as i64);
     Ok((sha256_hex(&token), token, expires))
 }
 
@@ -243,7 +244,7 @@ pub async fn grant_from_code(
         acr: Some(code.acr.clone()),
         amr: json!(code.amr).to_string(),
         locale: Some(code.locale.clone()),
-        created_at: OffsetDateTime::now_utc(),
+        created_at: state.clock.now(),
         revoked_at: None,
     };
     let refresh = if wants_refresh(client, &scope) {
@@ -305,7 +306,7 @@ pub async fn refresh(
             .await?;
         return Ok(Refreshed::Replayed);
     }
-    if row.expires_at <= OffsetDateTime::now_utc() {
+    if row.expires_at <= state.clock.now() {
         return Ok(Refreshed::Invalid("refresh token expired"));
     }
     let Some(user) = state.store.user_by_id(grant.user_id).await? else {
@@ -416,7 +417,7 @@ async fn access_token(
     extra: Map<String, Value>,
 ) -> Result<(String, u64), TokenError> {
     let ttl = state.config.oidc.access_token_ttl_secs;
-    let iat = now();
+    let iat = now(state);
     let mut claims = json!({
         "iss": state.config.issuer(),
         "sub": sub,
@@ -473,7 +474,7 @@ async fn id_token(
     access_token: &str,
 ) -> Result<String, TokenError> {
     let key = state.keys.current(client.id_token_alg.alg()).await?;
-    let iat = now();
+    let iat = now(state);
     let mut claims = user_claims(user, scope, grant.locale.as_deref());
     let amr = amr_of(grant)?;
     claims.insert("iss".into(), json!(state.config.issuer()));
@@ -545,7 +546,7 @@ pub async fn verify_access_token(
     let exp = claims["exp"]
         .as_i64()
         .ok_or(TokenError::Invalid("no exp"))?;
-    if exp <= now() {
+    if exp <= now(state) {
         return Err(TokenError::Invalid("expired"));
     }
     let jti = claims["jti"]
@@ -585,7 +586,7 @@ pub async fn revoke_access_token(state: &AppState, claims: &Value) -> Result<(),
     let (Some(jti), Some(exp)) = (claims["jti"].as_str(), claims["exp"].as_i64()) else {
         return Ok(());
     };
-    let left = (exp - now()).max(1) as u64;
+    let left = (exp - now(state)).max(1) as u64;
     state
         .ephemeral
         .set(&revoked_jti_key(jti), "1", Duration::from_secs(left))
@@ -601,7 +602,7 @@ pub async fn logout_token(
     sid: &str,
 ) -> Result<String, TokenError> {
     let key = state.keys.current(client.id_token_alg.alg()).await?;
-    let iat = now();
+    let iat = now(state);
     let claims = json!({
         "iss": state.config.issuer(),
         "aud": client.id,

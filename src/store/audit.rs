@@ -56,16 +56,17 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-/// Appends `$event` using `$exec` (a pool or an open transaction), so a
-/// change and its audit entry can commit together.
+/// Appends `$event` at time `$at` (the store's clock) using `$exec` (a pool
+/// or an open transaction), so a change and its audit entry can commit
+/// together.
 macro_rules! insert_audit {
-    ($exec:expr, $event:expr) => {{
+    ($exec:expr, $event:expr, $at:expr) => {{
         let e: &$crate::store::audit::NewAuditEvent = $event;
         sqlx::query(
             "INSERT INTO audit_events (at, event, outcome, actor_id, actor, subject_id, subject, ip, user_agent, detail) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(time::OffsetDateTime::now_utc())
+        .bind($at)
         .bind(e.event)
         .bind(e.outcome)
         .bind(e.actor_id)
@@ -89,7 +90,7 @@ macro_rules! audited_write {
         $crate::store::on_db!($store, pool => {
             let mut $tx = pool.begin().await?;
             let n: u64 = $body;
-            $crate::store::audit::insert_audit!(&mut *$tx, $audit)?;
+            $crate::store::audit::insert_audit!(&mut *$tx, $audit, $store.now())?;
             $tx.commit().await?;
             n
         })
@@ -99,7 +100,7 @@ pub(crate) use audited_write;
 
 impl Store {
     pub async fn append_audit(&self, e: &NewAuditEvent) -> Result<(), StoreError> {
-        on_db!(self, pool => insert_audit!(pool, e)?);
+        on_db!(self, pool => insert_audit!(pool, e, self.now())?);
         Ok(())
     }
 

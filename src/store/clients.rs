@@ -166,7 +166,7 @@ impl Store {
         .bind(c.require_sms)
         .execute(&mut *tx)
         .await?;
-            insert_audit!(&mut *tx, audit)?;
+            insert_audit!(&mut *tx, audit, self.now())?;
             tx.commit().await
         }.await)
         .map_err(|e| StoreError::from_write(e, &["clients", "id"]).into_conflict("client_id"))
@@ -205,7 +205,7 @@ impl Store {
         secret_hash: &str,
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let n = audited_write!(self, audit, |tx| {
             sqlx::query(
             "UPDATE clients SET secret_hash = $2, updated_at = $3, version = version + 1 WHERE id = $1",
@@ -230,7 +230,7 @@ impl Store {
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
         let e = encode(c);
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let n = on_db!(self, pool => {
             let mut tx = pool.begin().await?;
             let n = sqlx::query(
@@ -253,7 +253,7 @@ impl Store {
             .await?
             .rows_affected();
             if n > 0 {
-                insert_audit!(&mut *tx, audit)?;
+                insert_audit!(&mut *tx, audit, now)?;
             }
             tx.commit().await?;
             n

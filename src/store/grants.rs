@@ -90,7 +90,7 @@ impl Store {
     /// Revokes a grant (and so every token issued under it). Returns
     /// whether it was active before.
     pub async fn revoke_grant(&self, id: Uuid, reason: &str) -> Result<bool, StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let n = on_db!(self, pool => sqlx::query(
             "UPDATE grants SET revoked_at = $2, revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL",
         )
@@ -105,7 +105,7 @@ impl Store {
 
     /// Revokes every active grant of a user (sessions and tokens revoked).
     pub async fn revoke_user_grants(&self, user_id: Uuid, reason: &str) -> Result<u64, StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         Ok(on_db!(self, pool => sqlx::query(
             "UPDATE grants SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL",
         )
@@ -135,7 +135,7 @@ impl Store {
         grant: Uuid,
         expires: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         on_db!(self, pool => {
             let mut tx = pool.begin().await?;
             let n = sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL")
@@ -191,7 +191,7 @@ impl Store {
         scope: &str,
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         on_db!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -204,7 +204,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            insert_audit!(&mut *tx, audit)?;
+            insert_audit!(&mut *tx, audit, now)?;
             tx.commit().await?;
         });
         Ok(())
@@ -219,7 +219,7 @@ impl Store {
         client_id: &str,
         audit: &NewAuditEvent,
     ) -> Result<bool, StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let n = on_db!(self, pool => {
             let mut tx = pool.begin().await?;
             let n = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
@@ -238,7 +238,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if n > 0 {
-                insert_audit!(&mut *tx, audit)?;
+                insert_audit!(&mut *tx, audit, now)?;
             }
             tx.commit().await?;
             n
@@ -252,7 +252,7 @@ impl Store {
         client_id: &str,
         user_id: Uuid,
     ) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         on_db!(self, pool => sqlx::query(
             "INSERT INTO rp_sessions (sid, client_id, user_id, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (sid, client_id) DO NOTHING",

@@ -14,6 +14,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use crate::ports::clock::SharedClock;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -104,10 +106,13 @@ pub(crate) fn found(rows: u64) -> Result<(), StoreError> {
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    /// Stamps rows (`created_at`, audit `at` …) and decides what has
+    /// expired: the application's clock, not the database server's.
+    clock: SharedClock,
 }
 
 impl Store {
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, clock: SharedClock) -> Result<Self, StoreError> {
         let db = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -131,7 +136,12 @@ impl Store {
                     .await?,
             )
         };
-        Ok(Self { db })
+        Ok(Self { db, clock })
+    }
+
+    /// The time by the application's clock.
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
     }
 
     /// Applies pending migrations (idempotent; safe with several nodes —

@@ -121,7 +121,7 @@ impl Store {
         new: &NewUser,
         audit: &NewAuditEvent,
     ) -> Result<User, StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let sql = format!(
             "INSERT INTO users (id, username, display_name, login_phone, security_phone, security_email, \
              organization, is_admin, password_hash, password_changed_at, created_at, updated_at) \
@@ -142,7 +142,7 @@ impl Store {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-            insert_audit!(&mut *tx, audit)?;
+            insert_audit!(&mut *tx, audit, now)?;
             tx.commit().await?;
             Ok(user)
         }.await);
@@ -199,7 +199,7 @@ impl Store {
         effects: PasswordEffects,
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let n = audited_write!(self, audit, |tx| {
             let n = sqlx::query(
                 "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
@@ -256,7 +256,7 @@ impl Store {
         email: Option<&str>,
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let result: Result<u64, sqlx::Error> = on_db!(self, pool => async {
             let mut tx = pool.begin().await?;
             let n = sqlx::query(
@@ -270,7 +270,7 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            insert_audit!(&mut *tx, audit)?;
+            insert_audit!(&mut *tx, audit, now)?;
             tx.commit().await?;
             Ok(n)
         }.await);
@@ -304,7 +304,7 @@ impl Store {
         reason: Option<&str>,
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let bump = i64::from(status != AccountStatus::Active);
         let done = on_db!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -324,7 +324,7 @@ impl Store {
                 tx.rollback().await?;
                 return Err(StoreError::LastAdmin);
             }
-            insert_audit!(&mut *tx, audit)?;
+            insert_audit!(&mut *tx, audit, now)?;
             tx.commit().await?;
             n
         });
@@ -335,7 +335,7 @@ impl Store {
     }
 
     pub async fn record_login(&self, id: Uuid) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         on_db!(self, pool => sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
             .bind(id)
             .bind(now)
@@ -421,7 +421,7 @@ impl Store {
         update: &ProfileUpdate,
         audit: &NewAuditEvent,
     ) -> Result<User, StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         // Each column: keep ($n flag false) or set to the given value.
         let sql = format!(
             "UPDATE users SET \
@@ -462,7 +462,7 @@ impl Store {
                 return Ok(Err(StoreError::LastAdmin));
             }
             if user.is_some() {
-                insert_audit!(&mut *tx, audit)?;
+                insert_audit!(&mut *tx, audit, now)?;
             }
             tx.commit().await?;
             Ok(Ok(user))
@@ -492,7 +492,7 @@ impl Store {
                 .await?
                 .rows_affected();
             if let Some(a) = audit {
-                insert_audit!(&mut *tx, a)?;
+                insert_audit!(&mut *tx, a, self.now())?;
             }
             tx.commit().await?;
             n
@@ -511,7 +511,7 @@ impl Store {
         id: Uuid,
         audit: &NewAuditEvent,
     ) -> Result<u64, StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let grants: u64;
         let n = audited_write!(self, audit, |tx| {
             let n = sqlx::query("UPDATE users SET session_epoch = session_epoch + 1, version = version + 1 WHERE id = $1")
@@ -541,7 +541,7 @@ impl Store {
         id: Uuid,
         device_hash: Option<&str>,
     ) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         on_db!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE users SET last_sms_at = $2, step_up_required = FALSE WHERE id = $1")

@@ -41,18 +41,18 @@ async fn an_image_challenge_is_answered_once() {
 
 #[tokio::test]
 async fn challenges_expire() {
-    let app = TestApp::spawn_with(|c| c.captcha.ttl_secs = 1).await;
+    let app = TestApp::spawn().await;
+    let ttl = Duration::from_secs(app.config.captcha.ttl_secs);
     let c = &app.state.captcha;
-    let challenge = c.challenge().await.unwrap();
-    let answer = c.peek_answer(&challenge.id).await.unwrap().unwrap();
-    // The positive control: a challenge of the same setup, answered at once,
-    // passes (a check uses a challenge up, so it cannot be this one).
-    let fresh = c.challenge().await.unwrap();
-    let fresh_answer = c.peek_answer(&fresh.id).await.unwrap().unwrap();
-    assert!(c.check(&fresh.id, &fresh_answer).await.unwrap());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(!c.check(&challenge.id, &answer).await.unwrap());
-    assert_eq!(c.peek_answer(&challenge.id).await.unwrap(), None, "gone");
+    let early = c.challenge().await.unwrap();
+    let early_answer = c.peek_answer(&early.id).await.unwrap().unwrap();
+    let late = c.challenge().await.unwrap();
+    let late_answer = c.peek_answer(&late.id).await.unwrap().unwrap();
+    // Control: shortly before its end a challenge is still answerable.
+    app.advance(ttl - Duration::from_secs(15));
+    assert!(c.check(&early.id, &early_answer).await.unwrap());
+    app.advance(Duration::from_secs(16));
+    assert!(!c.check(&late.id, &late_answer).await.unwrap());
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod captcha;
 mod cli;
 mod clients;
 mod clients_cli;
+mod clock;
 mod demo_apps;
 mod i18n;
 mod interaction;

@@ -295,19 +295,47 @@ async fn pkce_mismatch_and_wrong_redirect_uri_are_invalid_grant() {
 
 #[tokio::test]
 async fn expired_codes_are_refused() {
-    let app = TestApp::spawn_with(|c| c.oidc.code_ttl_secs = 1).await;
-    app.user("li@cnic.cn").await;
-    let rp = app.rp_with("mail", |c| c.first_party = true).await;
-    let b = app.browser();
-    // The positive control: a code from the same setup is redeemed while fresh.
-    let fresh = code(&app, &rp, &b).await;
-    let (status, body) = redeem(&app, &rp, &fresh).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let (app, rp, b) = setup().await;
+    let ttl = std::time::Duration::from_secs(app.config.oidc.code_ttl_secs);
+    // Control: shortly before its end a code is still good.
     let c = code(&app, &rp, &b).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    app.advance(ttl - std::time::Duration::from_secs(15));
+    assert_eq!(redeem(&app, &rp, &c).await.0, StatusCode::OK);
+    let c = code(&app, &rp, &b).await;
+    app.advance(ttl + std::time::Duration::from_secs(1));
     let (status, body) = redeem(&app, &rp, &c).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn refresh_tokens_expire() {
+    let (app, rp, b) = setup().await;
+    let ttl = std::time::Duration::from_secs(app.config.oidc.refresh_token_ttl_days * 86_400);
+    let refresh = |r: String| {
+        let (app, rp) = (&app, &rp);
+        async move {
+            token(
+                app,
+                rp,
+                &[("grant_type", "refresh_token"), ("refresh_token", &r)],
+            )
+            .await
+        }
+    };
+    let c = code(&app, &rp, &b).await;
+    let (_, first) = redeem(&app, &rp, &c).await;
+    // Control: an hour before its end a refresh token still works (and
+    // its successor gets a full lifetime from now).
+    app.advance(ttl - std::time::Duration::from_secs(3600));
+    let (status, second) = refresh(first["refresh_token"].as_str().unwrap().into()).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    app.advance(ttl + std::time::Duration::from_secs(1));
+    let (status, body) = refresh(second["refresh_token"].as_str().unwrap().into()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 }
 
 #[tokio::test]
@@ -570,6 +598,55 @@ async fn private_key_jwt_and_replayed_jti() {
             .await
             .status(),
         StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn client_assertions_expire_by_the_servers_clock() {
+    let app = TestApp::spawn().await;
+    let (key, _) = SigningKey::generate(Alg::ES256, "client-key-1".into()).unwrap();
+    let jwks = serde_json::json!({ "keys": [key.public_jwk()] }).to_string();
+    let rp = app
+        .rp_with("jwt-client", |c| {
+            c.token_auth_method = Some("private_key_jwt".into());
+            c.jwks = Some(jwks);
+            c.scopes = Some("profile".into());
+        })
+        .await;
+    let aud = format!("{}/token", app.base);
+    let send = |a: String| {
+        let url = aud.clone();
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", a.as_str()),
+                    ("scope", "profile"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Valid for 60 s by the client's (real) clock, with 30 s of leeway.
+    let control = send(assertion(&key, &rp.id, &aud, "jti-1")).await;
+    assert_eq!(control.status(), StatusCode::OK);
+    app.advance(std::time::Duration::from_secs(120));
+    let late = send(assertion(&key, &rp.id, &aud, "jti-2")).await;
+    assert_eq!(late.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = late.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("ExpiredSignature"),
+        "{body}"
     );
 }
 
@@ -1050,36 +1127,34 @@ async fn tokens_of_other_clients_are_not_theirs_to_see_or_revoke() {
 
 #[tokio::test]
 async fn expired_access_tokens_are_inactive() {
-    // Two seconds (expiry is in whole seconds): valid for at least one
-    // after it is issued, expired after the wait below.
-    let app = TestApp::spawn_with(|c| c.oidc.access_token_ttl_secs = 2).await;
-    app.user("li@cnic.cn").await;
-    let rp = app.rp_with("mail", |c| c.first_party = true).await;
-    let b = app.browser();
+    let (app, rp, b) = setup().await;
+    let ttl = std::time::Duration::from_secs(app.config.oidc.access_token_ttl_secs);
     let c = code(&app, &rp, &b).await;
     let (_, tokens) = redeem(&app, &rp, &c).await;
     let access = tokens["access_token"].as_str().unwrap();
     let introspect = || async {
-        reqwest::Client::new()
+        let intro: Value = reqwest::Client::new()
             .post(format!("{}/introspect", app.base))
             .basic_auth(&rp.id, rp.secret.as_deref())
             .form(&[("token", access)])
             .send()
             .await
             .unwrap()
-            .json::<Value>()
+            .json()
             .await
-            .unwrap()
+            .unwrap();
+        intro["active"].clone()
     };
-    // The positive control: the same token works until it expires.
+    // Control: shortly before its end the token still works.
+    app.advance(ttl - std::time::Duration::from_secs(15));
     assert_eq!(userinfo(&app, access).await.status(), StatusCode::OK);
-    assert_eq!(introspect().await["active"], true);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(introspect().await, true);
+    app.advance(std::time::Duration::from_secs(16));
     assert_eq!(
         userinfo(&app, access).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(introspect().await["active"], false);
+    assert_eq!(introspect().await, false);
 }
 
 #[tokio::test]

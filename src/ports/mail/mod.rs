@@ -48,10 +48,14 @@ pub trait MailSender: Send + Sync {
 
 /// The sender the configuration names (validated at boot; a CA file that
 /// vanished since is reported here).
-pub fn from_config(config: &Config) -> Result<Arc<dyn MailSender>, MailError> {
+pub fn from_config(
+    config: &Config,
+    clock: crate::ports::clock::SharedClock,
+) -> Result<Arc<dyn MailSender>, MailError> {
     Ok(match config.mail.provider {
         MailProvider::Log => Arc::new(log::OutboxSender::new(
             config.data_dir.join("outbox").join("mail.jsonl"),
+            clock,
         )),
         MailProvider::Smtp => Arc::new(smtp::SmtpSender::new(&config.mail)?),
     })

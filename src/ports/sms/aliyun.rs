@@ -115,6 +115,8 @@ impl SmsSender for AliyunSender {
                 "no notice template is configured (notice_template_code)".into(),
             ));
         }
+        // Real time, not the injected clock: the gateway checks the signed
+        // timestamp against its own clock.
         let now = time::OffsetDateTime::now_utc();
         let timestamp = format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::{SmsError, SmsMessage, SmsSender};
+use crate::ports::clock::SharedClock;
 use crate::ports::outbox::Outbox;
 
 pub struct OutboxSender {
@@ -15,9 +16,9 @@ pub struct OutboxSender {
 }
 
 impl OutboxSender {
-    pub fn new(path: PathBuf) -> Self {
+    pub fn new(path: PathBuf, clock: SharedClock) -> Self {
         Self {
-            outbox: Outbox::new(path),
+            outbox: Outbox::new(path, clock),
         }
     }
 }

@@ -55,10 +55,15 @@ pub trait SmsSender: Send + Sync {
 }
 
 /// The sender the configuration names (validated at boot).
-pub fn from_config(config: &Config, http: reqwest::Client) -> Arc<dyn SmsSender> {
+pub fn from_config(
+    config: &Config,
+    http: reqwest::Client,
+    clock: crate::ports::clock::SharedClock,
+) -> Arc<dyn SmsSender> {
     match config.sms.provider {
         SmsProvider::Log => Arc::new(log::OutboxSender::new(
             config.data_dir.join("outbox").join("sms.jsonl"),
+            clock,
         )),
         SmsProvider::Webhook => Arc::new(webhook::WebhookSender::new(
             http,

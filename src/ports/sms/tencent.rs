@@ -95,6 +95,8 @@ impl SmsSender for TencentSender {
             ));
         }
         let payload = self.payload(message);
+        // Real time, not the injected clock: the gateway refuses a signed
+        // timestamp far from its own clock.
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
         let host = self.host();
         let date = date_of(timestamp);

@@ -47,6 +47,8 @@ impl SmsSender for WebhookSender {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(300 * 2u64.pow(attempt - 1))).await;
             }
+            // Real time, not the injected clock: the gateway checks the
+            // signed timestamp against its own clock (replay window).
             let t = time::OffsetDateTime::now_utc().unix_timestamp();
             let result = self
                 .http

@@ -30,6 +30,8 @@ const MAX_KEY_SETS: u64 = 1_000;
 pub struct ClientCache {
     clients: Cache<String, Client>,
     /// The key set with the time it was fetched (for [`JWKS_REFETCH_AFTER`]).
+    /// Real time, like moka's own TTLs, not the application's clock: how
+    /// fresh this node's copy is decides no expiry anyone relies on.
     jwks: Cache<String, (Instant, Arc<JwkSet>)>,
 }
 

@@ -6,7 +6,6 @@
 pub mod cache;
 
 use serde_json::json;
-use time::OffsetDateTime;
 
 use super::audit::{Entry, Outcome};
 use super::{Actor, Origin};
@@ -266,7 +265,7 @@ pub async fn register(
     } else {
         None
     };
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let audit = Entry::new("client.created", Outcome::Success)
         .actor(actor)
         .origin(origin)

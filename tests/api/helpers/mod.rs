@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sqlx::Connection;
+use tongxing::ports::clock::ManualClock;
 use tongxing::service::accounts::{self, NewAccount};
 use tongxing::service::{Actor, Origin};
 use tongxing::store::audit::{AuditFilter, AuditRow};
@@ -76,10 +77,12 @@ impl Drop for PgDatabase {
     }
 }
 
-/// Storage shared by the nodes of one test (one "deployment").
+/// Storage shared by the nodes of one test (one "deployment"), and its
+/// time: every node reads the same manual clock.
 struct Shared {
     _data_dir: tempfile::TempDir,
     _pg: Option<PgDatabase>,
+    clock: Arc<ManualClock>,
 }
 
 pub struct TestApp {
@@ -134,6 +137,7 @@ impl TestApp {
         let shared = Arc::new(Shared {
             _data_dir: data_dir,
             _pg: pg,
+            clock: Arc::new(ManualClock::new()),
         });
         Self::start(config, shared).await
     }
@@ -160,7 +164,9 @@ impl TestApp {
     }
 
     async fn start(config: Config, shared: Arc<Shared>) -> TestApp {
-        let app = App::build(config.clone()).await.expect("server starts");
+        let app = App::build_with(config.clone(), shared.clock.clone())
+            .await
+            .expect("server starts");
         let addr = app.local_addr();
         let state = app.state().clone();
         let config = (*state.config).clone();
@@ -177,6 +183,23 @@ impl TestApp {
             shutdown: Some(tx),
             shared,
         }
+    }
+
+    /// Moves the deployment's clock forward: what expires after `by`
+    /// has expired, on every node and either backend (instead of sleeping).
+    /// The clock otherwise runs with the real time (see [`ManualClock`]).
+    pub fn advance(&self, by: std::time::Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// Waits for the background work this node started so far (SMS and
+    /// mail deliveries, their audit entries): afterwards a message that
+    /// was not sent will not be sent.
+    pub async fn settle(&self) {
+        self.state
+            .background
+            .drain(std::time::Duration::from_secs(30))
+            .await;
     }
 
     pub fn browser(&self) -> Browser {
