@@ -11,12 +11,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::PageError;
-use crate::pages::local_url;
 use crate::routes;
 use crate::service::{Actor, Origin};
 use crate::session::{SignedIn, WebSession};
 use crate::state::AppState;
 use crate::store::users::User;
+use crate::urls::local_url;
 
 /// The client's address: the TCP peer, or — when the peer is a configured
 /// trusted proxy — the right-most `X-Forwarded-For` entry that is not one.

@@ -27,6 +27,7 @@ pub mod session;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod urls;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -12,9 +12,9 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::error::{ErrorPage, PageError};
 use crate::i18n::{Lang, Text};
-use crate::routes;
 use crate::session::WebSession;
 use crate::state::AppState;
+use crate::urls::safe_return_to;
 
 /// What the base template needs on every page.
 pub struct Chrome {
@@ -183,47 +183,9 @@ pub async fn not_found(uri: Uri) -> Response {
     PageError::NotFound.into_response()
 }
 
-/// `path` with a query of `pairs`, encoded (`path` is one of ours).
-pub fn local_url(path: &str, pairs: &[(&str, &str)]) -> String {
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    format!("{path}?{query}")
-}
-
-/// A local path to go back to after a form, or the account page. Only
-/// same-site absolute paths are accepted (no `//host`, no `/\host`).
-pub fn safe_return_to(candidate: Option<&str>) -> String {
-    match candidate {
-        Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && !p.starts_with("/\\")
-                && !p.chars().any(|c| c.is_control() || c == '\\')
-                && p.len() <= 2048 =>
-        {
-            p.to_string()
-        }
-        _ => routes::ACCOUNT.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn return_to_stays_on_site() {
-        assert_eq!(safe_return_to(Some("/authorize?x=1")), "/authorize?x=1");
-        for bad in [
-            "//evil.example",
-            "/\\evil.example",
-            "https://evil.example",
-            "javascript:alert(1)",
-        ] {
-            assert_eq!(safe_return_to(Some(bad)), "/account", "{bad}");
-        }
-    }
 
     #[test]
     fn language_switch_keeps_the_query() {
@@ -232,14 +194,6 @@ mod tests {
         assert_eq!(c.switch_href, "?return_to=%2Faccount&lang=en");
         let odd: Uri = "//evil.example/x".parse().unwrap();
         assert_eq!(Chrome::plain(Lang::ZhCn, &odd).switch_href, "?lang=en");
-    }
-
-    #[test]
-    fn local_urls_encode_their_query() {
-        assert_eq!(
-            local_url("/login", &[("return_to", "/authorize?a=1&b=2")]),
-            "/login?return_to=%2Fauthorize%3Fa%3D1%26b%3D2"
-        );
     }
 
     #[test]

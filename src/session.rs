@@ -26,12 +26,12 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use tower_sessions::{Expiry, Session};
 use uuid::Uuid;
 
 use crate::crypto::random;
 use crate::error::PageError;
+use crate::ports::clock::SharedClock;
 use crate::service::Origin;
 use crate::service::recovery::Recovery;
 use crate::service::sessions::{self, STEP_UP_FOR};
@@ -155,13 +155,12 @@ pub enum Flash {
     EmailConfirmed,
 }
 
-pub fn unix_ms(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
+pub use crate::ports::clock::unix_ms;
 
-/// The browser session of a hosted page.
+/// The browser session of a hosted page (and the deployment's clock, by
+/// which its times are written and judged).
 #[derive(Clone)]
-pub struct WebSession(Session);
+pub struct WebSession(Session, SharedClock);
 
 impl FromRequestParts<AppState> for WebSession {
     type Rejection = PageError;
@@ -172,7 +171,7 @@ impl FromRequestParts<AppState> for WebSession {
     ) -> Result<Self, Self::Rejection> {
         Session::from_request_parts(parts, state)
             .await
-            .map(WebSession)
+            .map(|s| WebSession(s, state.clock.clone()))
             .map_err(|_| PageError::Internal("session layer missing".into()))
     }
 }
@@ -293,7 +292,7 @@ impl WebSession {
         self.renew().await?;
         let idle = time::Duration::minutes(i64::from(state.config.session.idle_minutes));
         self.0.set_expiry(Some(Expiry::OnInactivity(idle)));
-        let now = OffsetDateTime::now_utc();
+        let now = self.1.now();
         let signed = SignedIn {
             user_id: user.id,
             epoch: user.session_epoch,
@@ -326,7 +325,7 @@ impl WebSession {
             user_id: user.id,
             epoch: user.session_epoch,
             return_to: return_to.to_string(),
-            since: OffsetDateTime::now_utc().unix_timestamp(),
+            since: self.1.now().unix_timestamp(),
             earlier,
         };
         self.renew().await?;
@@ -344,7 +343,7 @@ impl WebSession {
         let AuthState::StepUpOwed(p) = self.auth().await? else {
             return Ok(None);
         };
-        let waited = OffsetDateTime::now_utc().unix_timestamp() - p.since;
+        let waited = self.1.now().unix_timestamp() - p.since;
         let in_time = u64::try_from(waited).is_ok_and(|w| w <= STEP_UP_FOR.as_secs());
         match sessions::holder(state, p.user_id, p.epoch).await? {
             Some(user) if in_time => Ok(Some((user, p))),
@@ -405,10 +404,11 @@ impl WebSession {
 
     /// The recovery this browser is doing, while it is live.
     pub async fn recovery(&self) -> Result<Option<Recovery>, PageError> {
+        let now = self.1.now();
         Ok(self
             .read::<Recovery>(RECOVERY)
             .await?
-            .filter(Recovery::is_live))
+            .filter(|r| r.is_live_at(now)))
     }
 
     /// Stores the recovery's progress in a renewed session: a session

@@ -12,12 +12,13 @@ use serde::Deserialize;
 use crate::domain::{Email, SecretPassword};
 use crate::error::PageError;
 use crate::extract::{CsrfForm, CurrentUser};
-use crate::pages::{Chrome, PageCtx, local_url, render, render_status};
+use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
 use crate::service::security_email::{self, EmailError};
 use crate::session::Flash;
 use crate::state::AppState;
 use crate::store::users::User;
+use crate::urls::local_url;
 
 #[derive(Template)]
 #[template(path = "account/email.html")]

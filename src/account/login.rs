@@ -12,10 +12,11 @@ use crate::cookies;
 use crate::domain::SecretPassword;
 use crate::error::{PageError, set_retry_after};
 use crate::extract::{ClientOrigin, CsrfForm, to_password_change};
-use crate::pages::{Chrome, PageCtx, local_url, render, render_status, safe_return_to};
+use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
 use crate::service::login::{Block, LoginError, LoginOutcome, password_login};
 use crate::state::AppState;
+use crate::urls::{local_url, safe_return_to};
 
 use super::cancellable;
 

@@ -11,9 +11,10 @@ use serde::Deserialize;
 use crate::domain::SecretPassword;
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm, CurrentUser};
-use crate::pages::{Chrome, PageCtx, render, render_status, safe_return_to};
+use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::service::accounts::{self, AccountError, PasswordChangeError};
 use crate::state::AppState;
+use crate::urls::safe_return_to;
 
 #[derive(Template)]
 #[template(path = "account/password.html")]

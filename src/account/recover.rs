@@ -11,11 +11,12 @@ use serde::Deserialize;
 use crate::domain::SecretPassword;
 use crate::error::PageError;
 use crate::extract::CsrfForm;
-use crate::pages::{Chrome, PageCtx, local_url, render_status};
+use crate::pages::{Chrome, PageCtx, render_status};
 use crate::routes;
 use crate::service::recovery::{self, LinkSendError, Proof, Recovery, ResetError, StartError};
 use crate::session::Flash;
 use crate::state::AppState;
+use crate::urls::local_url;
 
 /// The step a page shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,7 +332,7 @@ pub async fn password(State(state): State<AppState>, ctx: PageCtx) -> Result<Res
         .session
         .recovery()
         .await?
-        .is_some_and(|r| r.is_verified())
+        .is_some_and(|r| r.is_verified_at(state.clock.now()))
     {
         return Ok(restart());
     }

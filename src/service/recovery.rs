@@ -78,18 +78,6 @@ impl Recovery {
     pub fn is_verified_at(&self, now: OffsetDateTime) -> bool {
         self.proof.is_some() && self.is_live_at(now)
     }
-
-    /// [`Recovery::is_live_at`] by the system clock, for callers that do
-    /// not read `AppState::clock` yet (the recovery pages).
-    pub fn is_live(&self) -> bool {
-        self.is_live_at(OffsetDateTime::now_utc())
-    }
-
-    /// [`Recovery::is_verified_at`] by the system clock, for callers that
-    /// do not read `AppState::clock` yet (the recovery pages).
-    pub fn is_verified(&self) -> bool {
-        self.is_verified_at(OffsetDateTime::now_utc())
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -565,17 +553,18 @@ mod tests {
 
     #[test]
     fn a_recovery_expires_and_needs_a_code() {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let at = OffsetDateTime::now_utc();
+        let now = at.unix_timestamp();
         let mut r = Recovery {
             user_id: None,
             subject: "s".repeat(64),
             started: now,
             proof: None,
         };
-        assert!(r.is_live() && !r.is_verified());
+        assert!(r.is_live_at(at) && !r.is_verified_at(at));
         r.proof = Some("p".into());
-        assert!(r.is_verified());
+        assert!(r.is_verified_at(at));
         r.started = now - 16 * 60;
-        assert!(!r.is_live() && !r.is_verified());
+        assert!(!r.is_live_at(at) && !r.is_verified_at(at));
     }
 }

@@ -11,7 +11,6 @@ pub mod users;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
-use time::OffsetDateTime;
 
 use crate::error::PageError;
 use crate::extract::CurrentUser;
@@ -41,7 +40,7 @@ impl FromRequestParts<AppState> for AdminSession {
         if !current.user.is_admin {
             return Err(PageError::Forbidden.into_response());
         }
-        let age_ms = crate::session::unix_ms(OffsetDateTime::now_utc())
+        let age_ms = crate::session::unix_ms(state.clock.now())
             - current.auth.auth_ms.max(current.auth.auth_time * 1000);
         if age_ms as f64 > state.config.admin.reauth_minutes * 60_000.0 {
             // Sign in again (the form is shown although signed in), then back here.

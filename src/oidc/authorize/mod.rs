@@ -165,6 +165,8 @@ fn failure_response(state: &AppState, failure: Failure) -> Response {
 
 /// The signed-in user and what the checks need to know about the request.
 struct Browser {
+    /// The instant the request is judged at.
+    now: OffsetDateTime,
     signed_in: Option<(User, SignedIn)>,
     reauth_key: String,
     reauth_owed: Option<i64>,
@@ -176,6 +178,7 @@ impl Browser {
         let reauth_key = req.reauth_key();
         let reauth_owed = ctx.session.reauth_owed(&reauth_key).await?;
         Ok(Browser {
+            now: state.clock.now(),
             signed_in,
             reauth_key,
             reauth_owed,
@@ -186,7 +189,7 @@ impl Browser {
         Facts {
             req,
             signed_in: self.signed_in.as_ref().map(|(u, a)| (u, a)),
-            now: OffsetDateTime::now_utc().unix_timestamp(),
+            now: self.now.unix_timestamp(),
             reauth_owed: self.reauth_owed,
             consent_covered,
         }
@@ -267,10 +270,7 @@ async fn interact(
         (Interaction::Login { fresh }, _) => {
             if fresh {
                 ctx.session
-                    .owe_reauth(
-                        browser.reauth_key.clone(),
-                        unix_ms(OffsetDateTime::now_utc()),
-                    )
+                    .owe_reauth(browser.reauth_key.clone(), unix_ms(browser.now))
                     .await?;
             }
             Ok(to_login(req))
