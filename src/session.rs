@@ -505,3 +505,115 @@ impl WebSession {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::session_store::{self, SessionStore};
+
+    use super::*;
+    use crate::ports::clock::SystemClock;
+
+    /// A store that keeps nothing: the session's values live in memory.
+    #[derive(Debug, Clone)]
+    struct NoStore;
+
+    #[async_trait::async_trait]
+    impl SessionStore for NoStore {
+        async fn save(&self, _: &Record) -> session_store::Result<()> {
+            Ok(())
+        }
+        async fn load(&self, _: &Id) -> session_store::Result<Option<Record>> {
+            Ok(None)
+        }
+        async fn delete(&self, _: &Id) -> session_store::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn session() -> WebSession {
+        WebSession(
+            Session::new(None, Arc::new(NoStore), None),
+            SystemClock::shared(),
+        )
+    }
+
+    fn signed_in(user: Uuid) -> Value {
+        json!({ "user_id": user, "epoch": 3, "auth_time": 1, "auth_ms": 1000, "amr": ["pwd"], "sid": "the-sid" })
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_of_the_earlier_shape_is_kept_and_rewritten() {
+        let s = session();
+        let user = Uuid::new_v4();
+        s.0.insert(LEGACY_SIGNED_IN, signed_in(user)).await.unwrap();
+        match s.auth().await.unwrap() {
+            AuthState::SignedIn(x) => assert_eq!((x.user_id, x.sid.as_str()), (user, "the-sid")),
+            other => panic!("{other:?}"),
+        }
+        assert!(s.0.get::<Value>(LEGACY_SIGNED_IN).await.unwrap().is_none());
+        assert!(s.0.get::<Value>(AUTH).await.unwrap().is_some(), "rewritten");
+        // Read again from the new shape.
+        assert!(matches!(s.auth().await.unwrap(), AuthState::SignedIn(_)));
+    }
+
+    #[tokio::test]
+    async fn a_pending_step_up_of_the_earlier_shape_keeps_the_earlier_sign_in() {
+        let s = session();
+        let (earlier, pending) = (Uuid::new_v4(), Uuid::new_v4());
+        s.0.insert(LEGACY_SIGNED_IN, signed_in(earlier))
+            .await
+            .unwrap();
+        s.0.insert(
+            LEGACY_STEP_UP,
+            json!({ "user_id": pending, "epoch": 1, "return_to": "/account", "since": 5 }),
+        )
+        .await
+        .unwrap();
+        match s.auth().await.unwrap() {
+            AuthState::StepUpOwed(p) => {
+                assert_eq!(
+                    (p.user_id, p.return_to.as_str(), p.since),
+                    (pending, "/account", 5)
+                );
+                assert_eq!(p.earlier.map(|e| e.user_id), Some(earlier));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(s.0.get::<Value>(LEGACY_STEP_UP).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_value_that_does_not_decode_is_dropped_not_an_error() {
+        let s = session();
+        s.0.insert(AUTH, json!({ "stage": "from_a_later_release" }))
+            .await
+            .unwrap();
+        s.0.insert(FLASH, json!(42)).await.unwrap();
+        assert!(matches!(s.auth().await.unwrap(), AuthState::Anonymous));
+        assert!(!s.flash_is(Flash::StepUpCodeSent).await.unwrap());
+        assert!(s.0.get::<Value>(AUTH).await.unwrap().is_none(), "dropped");
+        // Control: a value that decodes is read.
+        s.flash(Flash::StepUpCodeSent).await.unwrap();
+        assert!(s.take_flash(Flash::StepUpCodeSent).await.unwrap());
+        assert!(!s.take_flash(Flash::StepUpCodeSent).await.unwrap(), "once");
+    }
+
+    #[tokio::test]
+    async fn a_notice_is_taken_only_by_its_own_page() {
+        let s = session();
+        s.flash(Flash::PasswordRecovered).await.unwrap();
+        assert!(!s.take_flash(Flash::RecoveryCodeSent).await.unwrap());
+        assert!(
+            s.flash_is(Flash::PasswordRecovered).await.unwrap(),
+            "left alone"
+        );
+        assert!(
+            s.flash_is(Flash::PasswordRecovered).await.unwrap(),
+            "and kept"
+        );
+    }
+}

@@ -28,6 +28,7 @@ mod ops;
 mod post_redirect_get;
 mod recovery;
 mod security_email;
+mod session;
 mod sms_codes;
 mod smtp_server;
 mod step_up;
