@@ -55,6 +55,22 @@ impl StepUpPage {
     }
 }
 
+impl StepUpPage {
+    /// The page drawn in answer to a refused form, with its error; the
+    /// language switch leads to the page's own URL.
+    async fn refused(
+        state: &AppState,
+        ctx: &PageCtx,
+        user: &User,
+        pending: &Pending,
+        error: String,
+    ) -> Result<Self, PageError> {
+        let mut p = Self::new(state, ctx.chrome_at(routes::STEP_UP).await?, user, pending).await?;
+        p.error = Some(error);
+        Ok(p)
+    }
+}
+
 pub async fn show(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
     let Some((user, pending)) = ctx.session.step_up_owed(&state).await? else {
         return Ok(Redirect::to(routes::LOGIN).into_response());
@@ -90,16 +106,9 @@ pub async fn send(
         }
         Err(e) => e,
     };
-    let (status, message, _) = super::send_refusal(ctx.t(), e)?;
-    let mut p = StepUpPage::new(
-        &state,
-        ctx.chrome_at(routes::STEP_UP).await?,
-        &user,
-        &pending,
-    )
-    .await?;
-    p.error = Some(message);
-    render_status(status, &p)
+    let (status, message, retry) = super::send_refusal(ctx.t(), e)?;
+    let p = StepUpPage::refused(&state, &ctx, &user, &pending, message).await?;
+    super::refused(status, &p, retry)
 }
 
 #[derive(Deserialize)]
@@ -124,14 +133,7 @@ pub async fn verify(
             Ok(done) => done,
             Err(e) => {
                 let error = super::verify_refusal(ctx.t(), e)?;
-                let mut p = StepUpPage::new(
-                    &state,
-                    ctx.chrome_at(routes::STEP_UP).await?,
-                    &user,
-                    &pending,
-                )
-                .await?;
-                p.error = Some(error);
+                let p = StepUpPage::refused(&state, &ctx, &user, &pending, error).await?;
                 return render_status(StatusCode::UNPROCESSABLE_ENTITY, &p);
             }
         };
