@@ -14,7 +14,7 @@ use crate::extract::{ClientOrigin, CsrfForm, CurrentUser};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::service::accounts::{self, AccountError, PasswordChangeError};
 use crate::state::AppState;
-use crate::urls::safe_return_to;
+use crate::urls::{local_url, safe_return_to};
 
 #[derive(Template)]
 #[template(path = "account/password.html")]
@@ -113,10 +113,15 @@ pub async fn submit(
             Err(PasswordChangeError::Account(e)) => return Err(PageError::Internal(e.to_string())),
         }
     };
+    // The language switch leads to the page with its way back.
+    let page_url = local_url(
+        crate::routes::ACCOUNT_PASSWORD,
+        &[("return_to", &return_to)],
+    );
     render_status(
         StatusCode::UNPROCESSABLE_ENTITY,
         &PasswordPage {
-            c: ctx.chrome().await?,
+            c: ctx.chrome_at(&page_url).await?,
             forced,
             done: false,
             errors,

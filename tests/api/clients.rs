@@ -61,6 +61,32 @@ async fn registration_and_update_answer_alike() {
             "{list}: {registered:?}"
         );
     }
+    // The post-logout list is named by its JSON field on both paths too.
+    let bad = json!(["https://wiki.example.org/bye#frag"]);
+    let registered = answer(
+        api.post(
+            "/api/v1/clients",
+            json!({ "id": "new-bye", "name": "New", "redirect_uris": ["https://wiki.example.org/cb"], "post_logout_redirect_uris": bad }),
+        )
+        .await,
+    );
+    let version = api.get("/api/v1/clients/wiki").await.1["version"].clone();
+    let updated = answer(
+        api.call(
+            "PATCH",
+            "/api/v1/clients/wiki",
+            Some(json!({ "version": version, "post_logout_redirect_uris": bad })),
+        )
+        .await,
+    );
+    assert_eq!(registered, updated);
+    assert_eq!(
+        (registered.0, registered.1.as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("post_logout_redirect_uris")
+        )
+    );
     // Positive control: a good list passes both ways.
     let good = json!(["https://wiki.example.org/cb2"]);
     let (status, body) = api

@@ -121,8 +121,15 @@ async fn answers_to_forms_have_a_get_url_for_the_language_switch() {
     // A refused form is drawn again; its switch leads to the page's GET URL.
     let refused = b.submit_page(&page, "/login/sms/send", &[]).await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = refused.headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((55..=60).contains(&retry), "Retry-After states the wait: {retry}");
+    let retry: u64 = refused.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (55..=60).contains(&retry),
+        "Retry-After states the wait: {retry}"
+    );
     assert!(
         refused.has("href=\"/login/sms?lang=en\""),
         "{}",

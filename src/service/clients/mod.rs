@@ -211,7 +211,7 @@ pub async fn register(
     }
     let redirect_uris = parse_redirect_uris("redirect_uris", &input.redirect_uris, production)?;
     let post_logout = parse_redirect_uris(
-        "post_logout_redirect_uri",
+        "post_logout_redirect_uris",
         &input.post_logout_redirect_uris,
         production,
     )?;
@@ -388,7 +388,7 @@ pub async fn update(
     }
     if let Some(uris) = change.post_logout_redirect_uris {
         client.post_logout_redirect_uris =
-            parse_redirect_uris("post_logout_redirect_uri", &uris, production)?;
+            parse_redirect_uris("post_logout_redirect_uris", &uris, production)?;
         fields.push("post_logout_redirect_uris");
     }
     if let Some(uri) = change.backchannel_logout_uri {
