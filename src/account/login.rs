@@ -11,7 +11,7 @@ use axum_extra::extract::CookieJar;
 use crate::cookies;
 use crate::domain::SecretPassword;
 use crate::error::{PageError, set_retry_after};
-use crate::extract::{ClientOrigin, CsrfForm, to_password_change};
+use crate::extract::{ClientOrigin, CsrfForm};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
 use crate::service::login::{Block, LoginError, LoginOutcome, password_login};
@@ -107,17 +107,11 @@ pub async fn submit(
     )
     .await
     {
-        Ok(LoginOutcome::SignedIn(user)) => {
-            session
-                .sign_in(&state, &user, vec!["pwd".into()], &origin)
-                .await?;
-            Ok(Redirect::to(&return_to).into_response())
-        }
-        Ok(LoginOutcome::PasswordChangeOwed(user)) => {
-            session
-                .sign_in(&state, &user, vec!["pwd".into()], &origin)
-                .await?;
-            Ok(to_password_change(&return_to))
+        Ok(outcome @ (LoginOutcome::SignedIn(_) | LoginOutcome::PasswordChangeOwed(_))) => {
+            let amr = vec!["pwd".into()];
+            super::sign_in(&state, &session, &outcome, amr, &return_to, &origin)
+                .await?
+                .ok_or_else(|| PageError::Internal("login: the outcome did not sign in".into()))
         }
         Ok(LoginOutcome::StepUpOwed { user, .. }) => {
             session.owe_step_up(&user, &return_to).await?;

@@ -6,10 +6,17 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use axum::response::{IntoResponse, Redirect};
+
 use crate::error::{PageError, set_retry_after};
+use crate::extract::to_password_change;
 use crate::i18n::Text;
 use crate::pages::render_status;
+use crate::service::Origin;
 use crate::service::codes::{SendError, VerifyError};
+use crate::service::login::LoginOutcome;
+use crate::session::WebSession;
+use crate::state::AppState;
 
 pub mod apps;
 pub mod email;
@@ -63,6 +70,27 @@ pub(crate) fn refused<T: askama::Template>(
 /// Seconds for a send button's countdown, rounded up (0.4 s is a wait too).
 pub(crate) fn countdown_secs(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// Signs the session in for a completed sign-in ([`LoginOutcome::SignedIn`]
+/// or [`LoginOutcome::PasswordChangeOwed`]) and sends the browser on: to
+/// the page it was for, or first to the password change an administrator
+/// demanded. `None` for an outcome that does not sign in.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    session: &WebSession,
+    outcome: &LoginOutcome,
+    amr: Vec<String>,
+    return_to: &str,
+    origin: &Origin,
+) -> Result<Option<Response>, PageError> {
+    let (user, next) = match outcome {
+        LoginOutcome::SignedIn(user) => (user, Redirect::to(return_to).into_response()),
+        LoginOutcome::PasswordChangeOwed(user) => (user, to_password_change(return_to)),
+        LoginOutcome::StepUpOwed { .. } | LoginOutcome::Blocked { .. } => return Ok(None),
+    };
+    session.sign_in(state, user, amr, origin).await?;
+    Ok(Some(next))
 }
 
 /// The authorization request behind a `return_to`, if it is one: the page

@@ -12,10 +12,10 @@ use serde::Deserialize;
 use crate::cookies::{self, CookiePolicy};
 use crate::domain::PhoneNumber;
 use crate::error::PageError;
-use crate::extract::{ClientOrigin, CsrfForm, to_password_change};
+use crate::extract::{ClientOrigin, CsrfForm};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
-use crate::service::step_up;
+use crate::service::{login, step_up};
 use crate::session::{Flash, Pending};
 use crate::state::AppState;
 use crate::store::users::User;
@@ -137,18 +137,15 @@ pub async fn verify(
                 return render_status(StatusCode::UNPROCESSABLE_ENTITY, &p);
             }
         };
-    session
-        .sign_in(&state, &user, vec!["pwd".into(), "sms".into()], &origin)
-        .await?;
+    // The phone proved, the sign-in goes on as after a password alone.
+    let outcome = login::completed(user);
+    let amr = vec!["pwd".into(), "sms".into()];
+    let next = super::sign_in(&state, &session, &outcome, amr, &pending.return_to, &origin)
+        .await?
+        .ok_or_else(|| PageError::Internal("step-up: the outcome did not sign in".into()))?;
     let jar = match new_device {
         Some(value) => jar.add(CookiePolicy::new(&state.config).long_lived(cookies::DEVICE, value)),
         None => jar,
-    };
-    // As after a password alone: an owed password change comes next.
-    let next = if user.must_change_password {
-        to_password_change(&pending.return_to)
-    } else {
-        Redirect::to(&pending.return_to).into_response()
     };
     Ok((jar, next).into_response())
 }

@@ -256,11 +256,19 @@ pub async fn password_login(
     let reasons = super::step_up::decide(state, &user, device_cookie, origin).await?;
     Ok(if !reasons.is_empty() {
         LoginOutcome::StepUpOwed { user, reasons }
-    } else if user.must_change_password {
+    } else {
+        completed(user)
+    })
+}
+
+/// Where a sign-in with nothing more to prove leads: after the password
+/// alone, or after the step-up the password left owed.
+pub fn completed(user: User) -> LoginOutcome {
+    if user.must_change_password {
         LoginOutcome::PasswordChangeOwed(user)
     } else {
         LoginOutcome::SignedIn(user)
-    })
+    }
 }
 
 /// A signed-in user types the password again (before changing the
