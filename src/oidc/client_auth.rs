@@ -12,7 +12,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
-use super::errors::OAuthError;
+use super::errors::{ErrorCode, OAuthError};
 use super::params::Params;
 use crate::crypto::jws::Parsed;
 use crate::domain::client::{AuthMethod, Client};
@@ -133,30 +133,52 @@ pub async fn authenticate(
         (AuthMethod::None, id.to_string(), None)
     };
 
-    let client = clients::find(state, &client_id)
-        .await?
-        .ok_or_else(unknown)?;
+    let Some(client) = clients::find(state, &client_id).await? else {
+        tracing::info!(client = %client_id, "client authentication failed: unknown client");
+        return Err(unknown());
+    };
+    // Whatever went wrong with a known client, the answer is the one an
+    // unknown client gets, so client ids cannot be enumerated; the reason
+    // goes to the log for the operator.
+    match check(state, &client, method, secret, assertion).await {
+        Ok(()) => Ok(client),
+        Err(e) if e.code == ErrorCode::ServerError => Err(e),
+        Err(e) => {
+            tracing::info!(client = %client.id, reason = %e.description, "client authentication failed");
+            Err(unknown())
+        }
+    }
+}
+
+/// Whether `client` authenticated as it registered.
+async fn check(
+    state: &AppState,
+    client: &Client,
+    method: AuthMethod,
+    secret: Option<String>,
+    assertion: Option<&str>,
+) -> Result<(), OAuthError> {
     if client.token_auth_method != method {
         return Err(OAuthError::invalid_client(
             format!(
                 "this client must authenticate with {}",
                 client.token_auth_method.as_str()
             ),
-            is_basic,
+            false,
         ));
     }
     match method {
         AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
             if !secret.is_some_and(|s| client.secret_matches(&s)) {
-                return Err(unknown());
+                return Err(OAuthError::invalid_client("wrong secret", false));
             }
         }
         AuthMethod::PrivateKeyJwt => {
-            verify_assertion(state, &client, assertion.unwrap_or_default()).await?;
+            verify_assertion(state, client, assertion.unwrap_or_default()).await?;
         }
         AuthMethod::None => {}
     }
-    Ok(client)
+    Ok(())
 }
 
 /// The request of `/introspect` and `/revoke`: a form body from an

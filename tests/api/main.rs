@@ -12,6 +12,7 @@ mod architecture;
 mod backchannel;
 mod captcha;
 mod cli;
+mod client_enumeration;
 mod clients;
 mod clients_cli;
 mod clock;
