@@ -64,12 +64,22 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
         }),
     );
 
+    // Behind https, browsers are told to use nothing else (RFC 6797); not
+    // for subdomains, which may be other services of the institution.
+    let hsts = cookies.secure.then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
+
     Router::new()
         .merge(ops())
         .merge(protocol())
         .merge(api)
         .merge(pages)
         .layer(headers)
+        .layer(tower::util::option_layer(hsts))
         .layer(RequestBodyLimitLayer::new(256 * 1024))
         .layer(
             ServiceBuilder::new()

@@ -62,6 +62,16 @@ async fn secure_cookies_behind_https() {
     let app = TestApp::spawn_with(|c| c.issuer = Some("https://passport.example.org".into())).await;
     let page = app.browser().get("/login").await;
     assert!(page.header("set-cookie").unwrap().contains("Secure"));
+    assert_eq!(
+        page.header("strict-transport-security"),
+        Some("max-age=31536000"),
+        "HSTS behind https"
+    );
+    // Control: a plain-http issuer (development) sends no HSTS.
+    let plain = TestApp::spawn().await;
+    let page = plain.browser().get("/login").await;
+    assert!(page.header("strict-transport-security").is_none());
+    assert!(!page.header("set-cookie").unwrap().contains("Secure"));
 }
 
 #[tokio::test]
