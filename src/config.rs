@@ -282,6 +282,9 @@ pub enum CaptchaProvider {
 pub struct CaptchaConfig {
     pub provider: CaptchaProvider,
     pub ttl_secs: u64,
+    /// Challenges one client address may draw in an hour (each costs an
+    /// image to render); 0: no limit.
+    pub address_hourly_limit: u32,
 }
 
 impl Default for CaptchaConfig {
@@ -289,6 +292,7 @@ impl Default for CaptchaConfig {
         Self {
             provider: CaptchaProvider::Image,
             ttl_secs: 300,
+            address_hourly_limit: 300,
         }
     }
 }

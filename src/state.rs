@@ -120,6 +120,7 @@ impl AppState {
             config.captcha.provider,
             ephemeral.clone(),
             std::time::Duration::from_secs(config.captcha.ttl_secs),
+            config.captcha.address_hourly_limit,
         );
         Ok(Self {
             config: Arc::new(config),

@@ -12,6 +12,7 @@ use crate::domain::SecretPassword;
 use crate::error::PageError;
 use crate::extract::CsrfForm;
 use crate::pages::{Chrome, PageCtx, render_status};
+use crate::ports::captcha::CaptchaError;
 use crate::routes;
 use crate::service::recovery::{self, LinkSendError, Proof, Recovery, ResetError, StartError};
 use crate::session::Flash;
@@ -56,7 +57,7 @@ struct RecoverPage {
 impl RecoverPage {
     /// The page of `step`, drawn in answer to a GET of its own URL.
     async fn new(state: &AppState, ctx: &PageCtx, step: Step) -> Result<Self, PageError> {
-        Self::with_chrome(state, ctx.chrome().await?, step).await
+        Self::with_chrome(state, ctx, ctx.chrome().await?, step).await
     }
 
     /// The page of `step`, drawn in answer to a refused form: its language
@@ -68,18 +69,27 @@ impl RecoverPage {
         page: &str,
         error: impl Into<String>,
     ) -> Result<Self, PageError> {
-        Ok(Self::with_chrome(state, ctx.chrome_at(page).await?, step)
-            .await?
-            .error(error))
+        Ok(
+            Self::with_chrome(state, ctx, ctx.chrome_at(page).await?, step)
+                .await?
+                .error(error),
+        )
     }
 
-    async fn with_chrome(state: &AppState, c: Chrome, step: Step) -> Result<Self, PageError> {
+    async fn with_chrome(
+        state: &AppState,
+        ctx: &PageCtx,
+        c: Chrome,
+        step: Step,
+    ) -> Result<Self, PageError> {
         let (captcha_id, captcha_image) = if step == Step::Start {
-            let ch = state
-                .captcha
-                .challenge()
-                .await
-                .map_err(|e| PageError::Internal(e.to_string()))?;
+            let ch = match state.captcha.challenge(ctx.origin.ip.as_deref()).await {
+                Ok(ch) => ch,
+                Err(CaptchaError::TooMany(retry_after)) => {
+                    return Err(PageError::TooMany { retry_after });
+                }
+                Err(e) => return Err(PageError::Internal(e.to_string())),
+            };
             (ch.id, ch.image)
         } else {
             (String::new(), None)
@@ -399,8 +409,13 @@ pub async fn reset(
     } else {
         local_url(routes::RECOVER_LINK, &[("token", &form.token)])
     };
-    let mut page =
-        RecoverPage::with_chrome(&state, ctx.chrome_at(&page_url).await?, Step::Password).await?;
+    let mut page = RecoverPage::with_chrome(
+        &state,
+        &ctx,
+        ctx.chrome_at(&page_url).await?,
+        Step::Password,
+    )
+    .await?;
     page.errors = errors;
     page.token = form.token;
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)

@@ -142,12 +142,23 @@ pub async fn authenticate(
     // goes to the log for the operator.
     match check(state, &client, method, secret, assertion).await {
         Ok(()) => Ok(client),
-        Err(e) if e.code == ErrorCode::ServerError => Err(e),
-        Err(e) => {
+        Err(Rejected::Shown(e)) => Err(e),
+        Err(Rejected::Hidden(e)) if e.code == ErrorCode::ServerError => Err(e),
+        Err(Rejected::Hidden(e)) => {
             tracing::info!(client = %client.id, reason = %e.description, "client authentication failed");
             Err(unknown())
         }
     }
+}
+
+/// Why a known client was refused, and who may hear it.
+enum Rejected {
+    /// Told to nobody (answered like an unknown client, logged): anyone
+    /// could have sent it, and the reason would confirm the client exists.
+    Hidden(OAuthError),
+    /// Told to the sender: it proved to hold the client's key (a correctly
+    /// signed assertion refused for its claims: expired, replayed …).
+    Shown(OAuthError),
 }
 
 /// Whether `client` authenticated as it registered.
@@ -157,20 +168,23 @@ async fn check(
     method: AuthMethod,
     secret: Option<String>,
     assertion: Option<&str>,
-) -> Result<(), OAuthError> {
+) -> Result<(), Rejected> {
     if client.token_auth_method != method {
-        return Err(OAuthError::invalid_client(
+        return Err(Rejected::Hidden(OAuthError::invalid_client(
             format!(
                 "this client must authenticate with {}",
                 client.token_auth_method.as_str()
             ),
             false,
-        ));
+        )));
     }
     match method {
         AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
             if !secret.is_some_and(|s| client.secret_matches(&s)) {
-                return Err(OAuthError::invalid_client("wrong secret", false));
+                return Err(Rejected::Hidden(OAuthError::invalid_client(
+                    "wrong secret",
+                    false,
+                )));
             }
         }
         AuthMethod::PrivateKeyJwt => {
@@ -239,9 +253,12 @@ async fn verify_assertion(
     state: &AppState,
     client: &Client,
     assertion: &str,
-) -> Result<(), OAuthError> {
-    let fail =
+) -> Result<(), Rejected> {
+    let reason =
         |why: &str| OAuthError::invalid_client(format!("client assertion rejected: {why}"), false);
+    // Until the signature is verified, the reason is not the sender's to hear.
+    let fail = |why: &str| Rejected::Hidden(reason(why));
+    let shown = |why: &str| Rejected::Shown(reason(why));
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| fail("malformed header"))?;
     if !matches!(
         header.alg,
@@ -249,9 +266,13 @@ async fn verify_assertion(
     ) {
         return Err(fail("algorithm not accepted"));
     }
-    let mut keys = client_keys(state, client, false).await?;
+    let mut keys = client_keys(state, client, false)
+        .await
+        .map_err(Rejected::Hidden)?;
     if pick(&keys, header.kid.as_deref()).is_none() {
-        keys = client_keys(state, client, true).await?;
+        keys = client_keys(state, client, true)
+            .await
+            .map_err(Rejected::Hidden)?;
     }
     let jwk = pick(&keys, header.kid.as_deref()).ok_or_else(|| fail("no matching key"))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|_| fail("unusable key"))?;
@@ -264,8 +285,16 @@ async fn verify_assertion(
     // jsonwebtoken would judge `exp` by the system clock: it is checked
     // below by the application's, with the same rule and leeway.
     v.validate_exp = false;
-    let data =
-        jsonwebtoken::decode::<Value>(assertion, &key, &v).map_err(|e| fail(&e.to_string()))?;
+    // jsonwebtoken verifies the signature before it reads the claims: a
+    // claim error means the signature was good.
+    let data = jsonwebtoken::decode::<Value>(assertion, &key, &v).map_err(|e| match e.kind() {
+        ErrorKind::MissingRequiredClaim(_)
+        | ErrorKind::InvalidIssuer
+        | ErrorKind::InvalidAudience
+        | ErrorKind::InvalidSubject
+        | ErrorKind::ImmatureSignature => shown(&e.to_string()),
+        _ => fail(&e.to_string()),
+    })?;
     let claims = data.claims;
     let now = state.clock.now().unix_timestamp();
     // Present and numeric: the required-claims check above refused others.
@@ -275,22 +304,23 @@ async fn verify_assertion(
         .unwrap_or(now);
     if exp < now - ASSERTION_LEEWAY {
         let expired = jsonwebtoken::errors::Error::from(ErrorKind::ExpiredSignature);
-        return Err(fail(&expired.to_string()));
+        return Err(shown(&expired.to_string()));
     }
     let jti = claims["jti"]
         .as_str()
         .filter(|j| !j.is_empty() && j.len() <= 256)
-        .ok_or_else(|| fail("jti is missing"))?;
+        .ok_or_else(|| shown("jti is missing"))?;
     if exp - now > 3600 {
-        return Err(fail("exp is too far in the future"));
+        return Err(shown("exp is too far in the future"));
     }
     let ttl = Duration::from_secs((exp - now).max(0) as u64 + 60);
     let fresh = state
         .ephemeral
         .set_nx(&format!("assertion-jti:{}:{jti}", client.id), "1", ttl)
-        .await?;
+        .await
+        .map_err(|e| Rejected::Hidden(OAuthError::from(e)))?;
     if !fresh {
-        return Err(fail("jti was already used"));
+        return Err(shown("jti was already used"));
     }
     Ok(())
 }

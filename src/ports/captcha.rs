@@ -27,6 +27,9 @@ pub enum CaptchaError {
     Ephemeral(#[from] EphemeralError),
     #[error("captcha generation failed")]
     Generation,
+    /// The address drew too many challenges; it may draw again after this.
+    #[error("too many captcha challenges from this address")]
+    TooMany(Duration),
 }
 
 #[derive(Clone)]
@@ -34,14 +37,23 @@ pub struct Captcha {
     provider: CaptchaProvider,
     ephemeral: Ephemeral,
     ttl: Duration,
+    /// Challenges per client address and hour (0: no limit).
+    address_hourly_limit: u32,
 }
+
+const HOUR: Duration = Duration::from_secs(3600);
 
 fn key(id: &str) -> String {
     format!("captcha:{id}")
 }
 
 impl Captcha {
-    pub fn new(provider: CaptchaProvider, ephemeral: Ephemeral, ttl: Duration) -> Self {
+    pub fn new(
+        provider: CaptchaProvider,
+        ephemeral: Ephemeral,
+        ttl: Duration,
+        address_hourly_limit: u32,
+    ) -> Self {
         if provider == CaptchaProvider::None {
             tracing::warn!(
                 "captcha is OFF (captcha.provider = \"none\"): for automated tests only"
@@ -51,10 +63,21 @@ impl Captcha {
             provider,
             ephemeral,
             ttl,
+            address_hourly_limit,
         }
     }
 
-    pub async fn challenge(&self) -> Result<Challenge, CaptchaError> {
+    /// A new challenge for the client at `address`, within its hourly
+    /// allowance (rendering images is work a stranger could ask for).
+    pub async fn challenge(&self, address: Option<&str>) -> Result<Challenge, CaptchaError> {
+        if self.address_hourly_limit > 0 {
+            let counter = format!("captcha-ip:{}", address.unwrap_or("unknown"));
+            let drawn = self.ephemeral.incr(&counter, HOUR).await?;
+            if drawn > i64::from(self.address_hourly_limit) {
+                let wait = self.ephemeral.ttl(&counter).await?.unwrap_or(HOUR);
+                return Err(CaptchaError::TooMany(wait));
+            }
+        }
         let id = random::token().map_err(|_| CaptchaError::Generation)?;
         if self.provider == CaptchaProvider::None {
             return Ok(Challenge { id, image: None });
