@@ -103,7 +103,7 @@ pub static EN: Text = Text {
     password_rule_length: |n| format!("At least this many characters: {n}"),
     password_rule_classes: "Upper-case and lower-case letters, a digit and a special character",
     password_rule_identity: "Not containing the account name or a phone number",
-    policy_too_long: "The password is too long.",
+    policy_too_long: |n| format!("The password is too long: at most {n} characters."),
     policy_no_upper: "The password needs an upper-case letter.",
     policy_no_lower: "The password needs a lower-case letter.",
     policy_no_digit: "The password needs a digit.",

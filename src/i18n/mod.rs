@@ -259,7 +259,8 @@ texts! {
     password_rule_length: fn(usize) -> String,
     password_rule_classes: &'static str,
     password_rule_identity: &'static str,
-    policy_too_long: &'static str,
+    /// The password is longer than the maximum.
+    policy_too_long: fn(usize) -> String,
     policy_no_upper: &'static str,
     policy_no_lower: &'static str,
     policy_no_digit: &'static str,
@@ -401,7 +402,7 @@ impl Text {
         use crate::domain::PolicyViolation as P;
         match v {
             P::TooShort => (self.password_rule_length)(min_length),
-            P::TooLong => self.policy_too_long.into(),
+            P::TooLong => (self.policy_too_long)(crate::domain::PasswordPolicy::MAX_LEN),
             P::NoUpper => self.policy_no_upper.into(),
             P::NoLower => self.policy_no_lower.into(),
             P::NoDigit => self.policy_no_digit.into(),

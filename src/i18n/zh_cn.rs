@@ -91,7 +91,7 @@ pub static ZH_CN: Text = Text {
     password_rule_length: |n| format!("至少包含以下字符数： {n}"),
     password_rule_classes: "须同时包含大写字母、小写字母、数字和特殊字符",
     password_rule_identity: "不得包含账号名称或手机号",
-    policy_too_long: "密码过长。",
+    policy_too_long: |n| format!("密码过长：最多 {n} 个字符。"),
     policy_no_upper: "密码须包含大写字母。",
     policy_no_lower: "密码须包含小写字母。",
     policy_no_digit: "密码须包含数字。",
