@@ -89,10 +89,12 @@ impl PasswordHasher {
         })
     }
 
-    /// A new PHC hash with the configured parameters.
+    /// A new PHC hash with the configured parameters, of the password in
+    /// Unicode NFKC form (ASVS V2.1: the same password typed on another
+    /// keyboard or system, composed or decomposed, is the same password).
     pub async fn hash(&self, password: &SecretPassword) -> Result<String, HashError> {
         let params = self.inner.params.clone();
-        let pw = password.expose().as_bytes().to_vec();
+        let pw = normalized(password.expose()).into_bytes();
         self.run(move || hash_blocking(&params, &pw)).await
     }
 
@@ -107,9 +109,22 @@ impl PasswordHasher {
         let exists = stored.is_some();
         let phc = stored.unwrap_or(&self.inner.dummy).to_string();
         let params = self.inner.params.clone();
-        let pw = password.expose().as_bytes().to_vec();
+        let raw = password.expose().to_string();
         let verified = self
-            .run(move || verify_blocking(&params, &pw, &phc))
+            .run(move || {
+                let nfkc = normalized(&raw);
+                let verified = verify_blocking(&params, nfkc.as_bytes(), &phc)?;
+                if verified.ok || nfkc == raw {
+                    return Ok(verified);
+                }
+                // A hash made before passwords were normalized holds the
+                // password as typed then: accept it once more and re-hash.
+                let legacy = verify_blocking(&params, raw.as_bytes(), &phc)?;
+                Ok(Verified {
+                    ok: legacy.ok,
+                    needs_rehash: legacy.needs_rehash || legacy.ok,
+                })
+            })
             .await?;
         Ok(Verified {
             ok: verified.ok && exists,
@@ -145,6 +160,12 @@ impl PasswordHasher {
         .await
         .map_err(|e| HashError::Internal(e.to_string()))?
     }
+}
+
+/// The form a password is hashed in: Unicode NFKC.
+fn normalized(password: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    password.nfkc().collect()
 }
 
 fn with_memory<T>(params: &Params, f: impl FnOnce(&mut [Block]) -> T) -> T {
@@ -254,6 +275,63 @@ mod tests {
             max_concurrent: 1,
             max_waiting: 0,
         }
+    }
+
+    #[tokio::test]
+    async fn a_password_is_the_same_composed_or_decomposed() {
+        let hasher = PasswordHasher::new(&small()).unwrap();
+        let nfc = SecretPassword::new("Caf\u{e9}-Harbour-7!");
+        let nfd = SecretPassword::new("Cafe\u{301}-Harbour-7!");
+        assert_ne!(nfc.expose(), nfd.expose());
+        let phc = hasher.hash(&nfc).await.unwrap();
+        assert!(hasher.verify(&nfd, Some(&phc)).await.unwrap().ok);
+        assert!(hasher.verify(&nfc, Some(&phc)).await.unwrap().ok);
+        // Compatibility forms too: full-width letters are the letters.
+        let wide = SecretPassword::new("\u{ff23}af\u{e9}-Harbour-7!");
+        assert!(hasher.verify(&wide, Some(&phc)).await.unwrap().ok);
+        // Control: another password is still another password.
+        let other = SecretPassword::new("Cafe-Harbour-7!");
+        assert!(!hasher.verify(&other, Some(&phc)).await.unwrap().ok);
+    }
+
+    #[tokio::test]
+    async fn a_hash_made_before_normalization_works_once_and_is_renewed() {
+        let hasher = PasswordHasher::new(&small()).unwrap();
+        let typed = "Cafe\u{301}-Harbour-7!";
+        // What the earlier release stored: the bytes as typed.
+        let params = hasher.inner.params.clone();
+        let legacy = hash_blocking(&params, typed.as_bytes()).unwrap();
+        let v = hasher
+            .verify(&SecretPassword::new(typed), Some(&legacy))
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            Verified {
+                ok: true,
+                needs_rehash: true
+            }
+        );
+        // The hash made anew matches without the fallback.
+        let renewed = hasher.hash(&SecretPassword::new(typed)).await.unwrap();
+        let v = hasher
+            .verify(&SecretPassword::new(typed), Some(&renewed))
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            Verified {
+                ok: true,
+                needs_rehash: false
+            }
+        );
+        assert!(
+            !hasher
+                .verify(&SecretPassword::new("Cafe-Harbour-7!"), Some(&legacy))
+                .await
+                .unwrap()
+                .ok
+        );
     }
 
     #[tokio::test]
