@@ -223,8 +223,8 @@ pub async fn set_password(
 }
 
 /// Gives `user` a new password — the one given (policy-checked) or a
-/// generated one, returned once — and ends every session of the account
-/// (with back-channel logout to its applications).
+/// generated one, returned once — ends every session of the account and
+/// revokes all its tokens (with back-channel logout to its applications).
 pub async fn reset_password(
     state: &AppState,
     user: &User,
@@ -254,18 +254,27 @@ pub async fn reset_password(
         .finish();
     // A password someone else set: the next login proves the phone too.
     let effects = PasswordEffects {
+        clear_forced: false,
         require_step_up: true,
-        ..PasswordEffects::default()
+        revoke_reason: "password reset",
+        keep_sid: None,
+        expected_version: None,
     };
     state
         .store
         .set_password_hash(user.id, &hash, effects, &audit)
         .await?;
-    super::logout::end_all_sessions(state, user).await?;
+    // Committed: the applications hear of it as best effort, and a failure
+    // to tell them must not report the reset (and a generated password,
+    // shown only now) as failed.
+    if let Err(e) = super::logout::end_all_sessions(state, user).await {
+        tracing::warn!(error = %e, "back-channel logout after a password reset could not start");
+    }
     Ok(generated)
 }
 
-/// Disables or re-enables an account. Disabling ends its sessions at once.
+/// Disables or re-enables an account. Disabling ends its sessions and
+/// revokes its tokens at once; enabling revives none of them.
 pub async fn set_status(
     state: &AppState,
     username: &str,
@@ -305,8 +314,10 @@ pub async fn change_status(
         .store
         .set_user_status(user.id, status, reason.as_deref(), &audit)
         .await?;
-    if status != AccountStatus::Active {
-        super::logout::end_all_sessions(state, user).await?;
+    if status != AccountStatus::Active
+        && let Err(e) = super::logout::end_all_sessions(state, user).await
+    {
+        tracing::warn!(error = %e, "back-channel logout after disabling could not start");
     }
     Ok(())
 }
@@ -324,8 +335,9 @@ pub enum PasswordChangeError {
 
 /// The user changes their own password: the current one must be right,
 /// the new one must pass the policy. Every *other* session of the account
-/// ends (with back-channel logout); the one with `keep_sid` goes on (the
-/// caller re-issues it). A forced change is thereby done.
+/// ends and its tokens are revoked (with back-channel logout); the one with
+/// `keep_sid` goes on with its applications' tokens (the caller re-issues
+/// it). A forced change is thereby done.
 pub async fn change_own_password(
     state: &AppState,
     user: &User,
@@ -373,15 +385,18 @@ pub async fn change_own_password(
             &hash,
             PasswordEffects {
                 clear_forced: true,
-                ..PasswordEffects::default()
+                require_step_up: false,
+                revoke_reason: "password changed",
+                keep_sid: Some(keep_sid),
+                expected_version: None,
             },
             &audit,
         )
         .await
         .map_err(AccountError::from)?;
-    super::logout::end_other_sessions(state, user, keep_sid)
-        .await
-        .map_err(AccountError::from)?;
+    if let Err(e) = super::logout::end_other_sessions(state, user, keep_sid).await {
+        tracing::warn!(error = %e, "back-channel logout after a password change could not start");
+    }
     Ok(by_id(state, user.id).await?)
 }
 

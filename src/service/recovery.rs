@@ -476,7 +476,8 @@ pub async fn reset(
     let effects = PasswordEffects {
         clear_forced: true,
         require_step_up: true,
-        revoke_grants: Some("password recovered"),
+        revoke_reason: "password recovered",
+        keep_sid: None,
         // A change made meanwhile (the owner's own) is not overwritten.
         expected_version: Some(user.version),
     };

@@ -189,14 +189,16 @@ impl Store {
         )
     }
 
-    /// Stores a new password and ends every session of the account (its
-    /// epoch moves on); what else changes with it is `effects`. All of it
-    /// and the audit entry commit together.
+    /// Stores a new password, ends every session of the account (its
+    /// epoch moves on) and revokes its grants — every refresh and access
+    /// token issued under the old password (ASVS 3.3.3) — except those of
+    /// `effects.keep_sid`; what else changes with it is `effects`. All of
+    /// it and the audit entry commit together.
     pub async fn set_password_hash(
         &self,
         id: Uuid,
         hash: &str,
-        effects: PasswordEffects,
+        effects: PasswordEffects<'_>,
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
         let now = self.now();
@@ -222,16 +224,13 @@ impl Store {
                 tx.rollback().await?;
                 return Err(StoreError::NotFound);
             }
-            if let Some(reason) = effects.revoke_grants {
-                sqlx::query(
-                    "UPDATE grants SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL",
-                )
+            sqlx::query(REVOKE_GRANTS)
                 .bind(id)
                 .bind(now)
-                .bind(reason)
+                .bind(effects.revoke_reason)
+                .bind(effects.keep_sid)
                 .execute(&mut *tx)
                 .await?;
-            }
             n
         });
         found(n)
@@ -296,7 +295,9 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Sets the status; leaving `active` ends every session of the account.
+    /// Sets the status; leaving `active` ends every session of the account
+    /// and revokes every grant in the same transaction, so enabling it again
+    /// brings no old token back.
     pub async fn set_user_status(
         &self,
         id: Uuid,
@@ -320,6 +321,15 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+            if status != AccountStatus::Active {
+                sqlx::query(REVOKE_GRANTS)
+                    .bind(id)
+                    .bind(now)
+                    .bind("account disabled")
+                    .bind(None::<&str>)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if !ensure_an_admin_remains!(tx) {
                 tx.rollback().await?;
                 return Err(StoreError::LastAdmin);
@@ -346,16 +356,25 @@ impl Store {
     }
 }
 
-/// What a password write does besides storing the hash and ending the
-/// account's sessions.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PasswordEffects {
+/// Revokes the active grants of account `$1` at `$2` with reason `$3`,
+/// except those of the browser session `$4` when it is not NULL (a grant
+/// without a session is never kept).
+const REVOKE_GRANTS: &str = "UPDATE grants SET revoked_at = $2, revoked_reason = $3 \
+     WHERE user_id = $1 AND revoked_at IS NULL AND ($4 IS NULL OR sid IS NULL OR sid <> $4)";
+
+/// What a password write does besides storing the hash, ending the
+/// account's sessions and revoking its grants.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordEffects<'a> {
     /// Settles a forced password change.
     pub clear_forced: bool,
     /// The next login must prove the phone by SMS.
     pub require_step_up: bool,
-    /// Revokes every grant (refresh and access tokens), with this reason.
-    pub revoke_grants: Option<&'static str>,
+    /// Why the grants (refresh and access tokens) are revoked.
+    pub revoke_reason: &'static str,
+    /// The browser session whose grants stay: the owner changed the
+    /// password in it (ASVS 3.3.3 ends the *other* sessions).
+    pub keep_sid: Option<&'a str>,
     /// Writes only if the account is still at this version (`NotFound`
     /// otherwise): a change made meanwhile is not overwritten.
     pub expected_version: Option<i64>,

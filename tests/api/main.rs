@@ -28,6 +28,7 @@ mod oidc_rules;
 mod ops;
 mod post_redirect_get;
 mod recovery;
+mod revocation;
 mod security_email;
 mod session;
 mod sms_codes;
