@@ -261,7 +261,7 @@ pub async fn reset_password(
         .store
         .set_password_hash(user.id, &hash, effects, &audit)
         .await?;
-    super::logout::end_all_sessions(state, user).await?;
+    super::logout::end_all_sessions(state, user).await;
     Ok(generated)
 }
 
@@ -306,7 +306,7 @@ pub async fn change_status(
         .set_user_status(user.id, status, reason.as_deref(), &audit)
         .await?;
     if status != AccountStatus::Active {
-        super::logout::end_all_sessions(state, user).await?;
+        super::logout::end_all_sessions(state, user).await;
     }
     Ok(())
 }
@@ -379,9 +379,7 @@ pub async fn change_own_password(
         )
         .await
         .map_err(AccountError::from)?;
-    super::logout::end_other_sessions(state, user, keep_sid)
-        .await
-        .map_err(AccountError::from)?;
+    super::logout::end_other_sessions(state, user, keep_sid).await;
     Ok(by_id(state, user.id).await?)
 }
 
@@ -417,7 +415,7 @@ pub async fn revoke_sessions(
         .origin(origin)
         .finish();
     let grants = state.store.revoke_everything(user.id, &audit).await?;
-    super::logout::end_all_sessions(state, user).await?;
+    super::logout::end_all_sessions(state, user).await;
     Ok(grants)
 }
 

@@ -16,7 +16,7 @@ type Seen = Arc<Mutex<Vec<String>>>;
 
 /// A relying party's back-channel endpoint that records what it receives.
 /// The first `fail_first` deliveries get a 503, to exercise the retries.
-async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<String>>>) {
+pub async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let failures = Arc::new(Mutex::new(fail_first));
     let app = axum::Router::new()
@@ -39,7 +39,7 @@ async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<String>>>) {
     (url, seen)
 }
 
-async fn wait_for(seen: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<String> {
+pub async fn wait_for(seen: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<String> {
     for _ in 0..200 {
         let got = seen.lock().unwrap().clone();
         if got.len() >= n {
