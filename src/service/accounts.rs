@@ -264,12 +264,9 @@ pub async fn reset_password(
         .store
         .set_password_hash(user.id, &hash, effects, &audit)
         .await?;
-    // Committed: the applications hear of it as best effort, and a failure
-    // to tell them must not report the reset (and a generated password,
-    // shown only now) as failed.
-    if let Err(e) = super::logout::end_all_sessions(state, user).await {
-        tracing::warn!(error = %e, "back-channel logout after a password reset could not start");
-    }
+    // Committed: the applications hear of it as best effort (retried in
+    // the background), and the answer does not depend on it.
+    super::logout::end_all_sessions(state, user).await;
     Ok(generated)
 }
 
@@ -314,10 +311,8 @@ pub async fn change_status(
         .store
         .set_user_status(user.id, status, reason.as_deref(), &audit)
         .await?;
-    if status != AccountStatus::Active
-        && let Err(e) = super::logout::end_all_sessions(state, user).await
-    {
-        tracing::warn!(error = %e, "back-channel logout after disabling could not start");
+    if status != AccountStatus::Active {
+        super::logout::end_all_sessions(state, user).await;
     }
     Ok(())
 }
@@ -394,9 +389,7 @@ pub async fn change_own_password(
         )
         .await
         .map_err(AccountError::from)?;
-    if let Err(e) = super::logout::end_other_sessions(state, user, keep_sid).await {
-        tracing::warn!(error = %e, "back-channel logout after a password change could not start");
-    }
+    super::logout::end_other_sessions(state, user, keep_sid).await;
     Ok(by_id(state, user.id).await?)
 }
 
@@ -432,7 +425,7 @@ pub async fn revoke_sessions(
         .origin(origin)
         .finish();
     let grants = state.store.revoke_everything(user.id, &audit).await?;
-    super::logout::end_all_sessions(state, user).await?;
+    super::logout::end_all_sessions(state, user).await;
     Ok(grants)
 }
 

@@ -45,33 +45,60 @@ pub async fn end_session(
 
 /// Every session of the account ends (password changed, account
 /// disabled, sessions revoked): tell every client of every session.
-pub async fn end_all_sessions(state: &AppState, user: &User) -> Result<(), StoreError> {
-    let rows = state.store.take_user_rp_sessions(user.id).await?;
-    spawn_deliveries(
-        state,
-        rows.into_iter()
-            .map(|(sid, client)| (sid, client, user.id))
-            .collect(),
-    );
-    Ok(())
+///
+/// The caller has committed the change that ends the sessions; this step
+/// cannot undo it, so it never fails the caller's answer (an administrator
+/// would lose a generated password for a change that was stored). When
+/// the clients cannot be read now, the work goes on in the background.
+pub async fn end_all_sessions(state: &AppState, user: &User) {
+    end_sessions_of(state, user.id, None).await;
 }
 
 /// Like [`end_all_sessions`], but the session `keep_sid` goes on (the user
 /// changed their own password in it).
-pub async fn end_other_sessions(
+pub async fn end_other_sessions(state: &AppState, user: &User, keep_sid: &str) {
+    end_sessions_of(state, user.id, Some(keep_sid.to_string())).await;
+}
+
+async fn end_sessions_of(state: &AppState, user_id: Uuid, keep_sid: Option<String>) {
+    let Err(e) = take_and_deliver(state, user_id, keep_sid.as_deref()).await else {
+        return;
+    };
+    tracing::warn!(error = %e, "back-channel logout could not start; retrying in the background");
+    let task_state = state.clone();
+    state.background.spawn(async move {
+        let state = task_state;
+        for attempt in 1..ATTEMPTS {
+            tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt - 1))).await;
+            match take_and_deliver(&state, user_id, keep_sid.as_deref()).await {
+                Ok(()) => return,
+                Err(e) if attempt + 1 == ATTEMPTS => {
+                    tracing::error!(user = %user_id, error = %e, "back-channel logout was not sent");
+                }
+                Err(_) => {}
+            }
+        }
+    });
+}
+
+/// Takes the account's client sessions (all but `keep_sid`, which is put
+/// back) and starts a delivery for each.
+async fn take_and_deliver(
     state: &AppState,
-    user: &User,
-    keep_sid: &str,
+    user_id: Uuid,
+    keep_sid: Option<&str>,
 ) -> Result<(), StoreError> {
-    let rows = state.store.take_user_rp_sessions(user.id).await?;
-    let (keep, end): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(sid, _)| sid == keep_sid);
+    let rows = state.store.take_user_rp_sessions(user_id).await?;
+    let (keep, end): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|(sid, _)| Some(sid.as_str()) == keep_sid);
     for (sid, client) in keep {
-        state.store.add_rp_session(&sid, &client, user.id).await?;
+        state.store.add_rp_session(&sid, &client, user_id).await?;
     }
     spawn_deliveries(
         state,
         end.into_iter()
-            .map(|(sid, client)| (sid, client, user.id))
+            .map(|(sid, client)| (sid, client, user_id))
             .collect(),
     );
     Ok(())

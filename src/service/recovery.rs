@@ -493,9 +493,7 @@ pub async fn reset(
     // The password is set: what follows is best effort and must not turn
     // the answer into an error (the sessions already ended with the epoch).
     notify_other_channel(state, &user, via, origin, lang);
-    if let Err(e) = super::logout::end_all_sessions(state, &user).await {
-        tracing::warn!(error = %e, "back-channel logout after a recovery could not start");
-    }
+    super::logout::end_all_sessions(state, &user).await;
     if let Err(e) = super::login::forget_failures(state, &user).await {
         tracing::warn!(error = %e, "failed-login counts after a recovery could not be cleared");
     }

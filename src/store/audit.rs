@@ -88,7 +88,7 @@ pub(crate) use insert_audit;
 macro_rules! audited_write {
     ($store:expr, $audit:expr, |$tx:ident| $body:expr) => {
         $crate::store::on_db!($store, pool => {
-            let mut $tx = pool.begin().await?;
+            let mut $tx = $crate::store::BeginWrite::begin_write(pool).await?;
             let n: u64 = $body;
             $crate::store::audit::insert_audit!(&mut *$tx, $audit, $store.now())?;
             $tx.commit().await?;

@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::audit::{NewAuditEvent, audited_write, insert_audit};
-use super::{Store, StoreError, found, on_db};
+use super::{BeginWrite, Store, StoreError, found, on_db};
 use crate::domain::Scope;
 use crate::domain::client::{AuthMethod, Client, EndpointUri, IdTokenAlg, RedirectUri};
 
@@ -144,7 +144,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let e = encode(c);
         on_db!(self, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
             "INSERT INTO clients (id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
              backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms) \
@@ -232,7 +232,7 @@ impl Store {
         let e = encode(c);
         let now = self.now();
         let n = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let n = sqlx::query(
                 "UPDATE clients SET name = $3, redirect_uris = $4, post_logout_redirect_uris = $5, backchannel_logout_uri = $6, \
                  first_party = $7, scopes = $8, id_token_alg = $9, updated_at = $10, require_sms = $11, version = version + 1 \

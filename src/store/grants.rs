@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::audit::{NewAuditEvent, insert_audit};
-use super::{Store, StoreError, on_db};
+use super::{BeginWrite, Store, StoreError, on_db};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct GrantRow {
@@ -49,7 +49,7 @@ impl Store {
         refresh: Option<(&str, OffsetDateTime)>,
     ) -> Result<(), StoreError> {
         on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO grants (id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -137,7 +137,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = self.now();
         on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let n = sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL")
                 .bind(old)
                 .bind(now)
@@ -193,7 +193,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = self.now();
         on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
@@ -221,7 +221,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = self.now();
         let n = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let n = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
                 .bind(user_id)
                 .bind(client_id)
@@ -270,7 +270,7 @@ impl Store {
     /// Removes and returns the clients that took part in a session.
     pub async fn take_rp_sessions(&self, sid: &str) -> Result<Vec<(String, Uuid)>, StoreError> {
         Ok(on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let rows: Vec<(String, Uuid)> = sqlx::query_as("SELECT client_id, user_id FROM rp_sessions WHERE sid = $1")
                 .bind(sid)
                 .fetch_all(&mut *tx)
@@ -289,7 +289,7 @@ impl Store {
         user_id: Uuid,
     ) -> Result<Vec<(String, String)>, StoreError> {
         Ok(on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let rows: Vec<(String, String)> = sqlx::query_as("SELECT sid, client_id FROM rp_sessions WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_all(&mut *tx)

@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
-use super::{Store, StoreError, on_db};
+use super::{BeginWrite, Store, StoreError, on_db};
 
 #[derive(Clone, FromRow)]
 pub struct KeyRow {
@@ -62,7 +62,7 @@ impl Store {
         retire_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE signing_keys SET retired_at = $2 WHERE alg = $1 AND retired_at IS NULL")
                 .bind(&new.alg)
                 .bind(retire_at)

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::audit::{NewAuditEvent, audited_write, insert_audit};
-use super::{Store, StoreError, found, on_db};
+use super::{BeginWrite, Store, StoreError, found, on_db};
 
 /// Lifecycle state of an account. Stored as text so later states (for
 /// example "weak password, blocked until an admin resets it") need no
@@ -128,7 +128,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10) RETURNING {COLUMNS}"
         );
         let result: Result<User, sqlx::Error> = on_db!(self, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let user = sqlx::query_as::<_, User>(&sql)
                 .bind(new.id)
                 .bind(&new.username)
@@ -257,7 +257,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = self.now();
         let result: Result<u64, sqlx::Error> = on_db!(self, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let n = sqlx::query(
                 "UPDATE users SET security_email = $2, security_email_verified = $3, updated_at = $4, \
                  version = version + 1 WHERE id = $1",
@@ -308,7 +308,7 @@ impl Store {
         let now = self.now();
         let bump = i64::from(status != AccountStatus::Active);
         let done = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let n = sqlx::query(
                 "UPDATE users SET status = $2, status_reason = $3, updated_at = $4, \
                  session_epoch = session_epoch + $5, version = version + 1 WHERE id = $1",
@@ -457,7 +457,7 @@ impl Store {
         );
         let u = update;
         let result: Result<Result<Option<User>, StoreError>, sqlx::Error> = on_db!(self, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let user = sqlx::query_as::<_, User>(&sql)
                 .bind(id)
                 .bind(version)
@@ -503,7 +503,7 @@ impl Store {
         audit: Option<&NewAuditEvent>,
     ) -> Result<(), StoreError> {
         let n = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let n = sqlx::query("UPDATE users SET must_change_password = $2, version = version + 1 WHERE id = $1")
                 .bind(id)
                 .bind(value)
@@ -562,7 +562,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = self.now();
         on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE users SET last_sms_at = $2, step_up_required = FALSE WHERE id = $1")
                 .bind(id)
                 .bind(now)

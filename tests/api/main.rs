@@ -16,6 +16,7 @@ mod client_enumeration;
 mod clients;
 mod clients_cli;
 mod clock;
+mod contention;
 mod demo_apps;
 mod i18n;
 mod interaction;
