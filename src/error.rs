@@ -23,6 +23,9 @@ pub enum PageError {
     Forbidden,
     #[error("bad request")]
     BadRequest,
+    /// A field holds text we cannot store (NUL, bytes that are not UTF-8).
+    #[error("field {0} holds text that cannot be stored")]
+    InvalidField(String),
     #[error("too many requests")]
     TooMany { retry_after: Duration },
     #[error("service unavailable")]
@@ -44,6 +47,7 @@ pub enum ErrorPage {
     Forbidden,
     Csrf,
     BadRequest,
+    InvalidField(String),
     TooMany(Duration),
     Unavailable,
     BadClientRequest(String),
@@ -57,6 +61,9 @@ impl IntoResponse for PageError {
             PageError::Csrf => (StatusCode::FORBIDDEN, ErrorPage::Csrf),
             PageError::Forbidden => (StatusCode::FORBIDDEN, ErrorPage::Forbidden),
             PageError::BadRequest => (StatusCode::BAD_REQUEST, ErrorPage::BadRequest),
+            PageError::InvalidField(field) => {
+                (StatusCode::BAD_REQUEST, ErrorPage::InvalidField(field))
+            }
             PageError::TooMany { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 ErrorPage::TooMany(retry_after),

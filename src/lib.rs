@@ -16,6 +16,7 @@ pub mod ephemeral;
 pub mod error;
 pub mod extract;
 pub mod i18n;
+pub mod input;
 pub mod oidc;
 pub mod ops;
 pub mod pages;

@@ -140,6 +140,7 @@ fn error_message(t: &Text, page: &ErrorPage) -> String {
         ErrorPage::Csrf => t.error_csrf.into(),
         ErrorPage::Forbidden => t.admin_forbidden.into(),
         ErrorPage::BadRequest => t.error_bad_request.into(),
+        ErrorPage::InvalidField(field) => (t.error_invalid_field)(field),
         ErrorPage::TooMany(wait) => (t.error_too_many)(*wait),
         ErrorPage::BadClientRequest(detail) => (t.error_bad_client_request)(detail),
         ErrorPage::Unavailable => t.error_unavailable.into(),

@@ -18,7 +18,7 @@ use crate::cookies::CookiePolicy;
 use crate::routes::*;
 use crate::state::AppState;
 use crate::store::sessions::SessionBackend;
-use crate::{account, admin, assets, i18n, oidc, ops, pages, routes};
+use crate::{account, admin, assets, i18n, input, oidc, ops, pages, routes};
 
 /// The whole application: every router with its layers.
 pub fn build(state: AppState, sessions: SessionBackend) -> Router {
@@ -31,6 +31,7 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
     );
 
     let pages = pages()
+        .layer(middleware::from_fn(input::pages_guard))
         .layer(middleware::from_fn(pages::render_error_pages))
         .layer(session_layer)
         .layer(middleware::from_fn_with_state(cookies, i18n::negotiate));
@@ -56,7 +57,9 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
 
     let (api, openapi) = admin::api::router();
     let openapi = std::sync::Arc::new(openapi);
-    let api = api.route(
+    let api = api
+        .layer(middleware::from_fn(input::api_guard))
+        .route(
         routes::OPENAPI,
         axum::routing::get(move || {
             let doc = openapi.clone();

@@ -56,6 +56,11 @@ pub static EN: Text = Text {
     error_not_found: "The page you asked for does not exist.",
     error_csrf: "This page has expired or the request was not valid. Please go back, reload the page and try again.",
     error_bad_request: "The request was not valid. Please check it and try again.",
+    error_invalid_field: |field| {
+        format!(
+            "The request was not valid: the field “{field}” contains a character that is not allowed (a NUL character or bytes that are not UTF-8). Please check it and try again."
+        )
+    },
     error_internal: "An internal error occurred. Please try again later.",
     error_too_many: |wait| {
         format!(

@@ -217,6 +217,8 @@ texts! {
     error_not_found: &'static str,
     error_csrf: &'static str,
     error_bad_request: &'static str,
+    /// A `field` held a NUL character or bytes that are not UTF-8.
+    error_invalid_field: fn(&str) -> String,
     error_internal: &'static str,
     /// Too many requests: how long to `wait`.
     error_too_many: fn(Duration) -> String,

@@ -51,6 +51,9 @@ pub static ZH_CN: Text = Text {
     error_not_found: "您访问的页面不存在。",
     error_csrf: "页面已过期或请求无效，请返回后刷新页面重试。",
     error_bad_request: "请求无效，请检查后重试。",
+    error_invalid_field: |field| {
+        format!("请求无效：字段“{field}”含有不允许的字符（空字符或非 UTF-8 字节）。请检查后重试。")
+    },
     error_internal: "服务器内部错误，请稍后重试。",
     error_too_many: |wait| format!("请求过于频繁，请稍后再试。 {}", duration(wait)),
     error_unavailable: "服务暂时不可用，请稍后重试。",

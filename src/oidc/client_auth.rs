@@ -133,6 +133,13 @@ pub async fn authenticate(
         (AuthMethod::None, id.to_string(), None)
     };
 
+    // From Basic credentials or an assertion's `iss`, which the form check
+    // of `Params` does not see; PostgreSQL cannot compare text with NUL.
+    if client_id.contains('\0') {
+        return Err(OAuthError::invalid_request(
+            "client_id contains a NUL character",
+        ));
+    }
     let Some(client) = clients::find(state, &client_id).await? else {
         tracing::info!(client = %client_id, "client authentication failed: unknown client");
         return Err(unknown());

@@ -15,11 +15,15 @@ pub enum ParamError {
     TooLong(String),
     #[error("too many parameters")]
     TooMany,
+    /// PostgreSQL cannot store NUL, and decoded bytes must be UTF-8
+    /// (see [`crate::input`]).
+    #[error("parameter {0} contains a NUL character or bytes that are not UTF-8")]
+    BadText(String),
 }
 
 /// Debug shows parameter names only: values include secrets, codes and tokens.
 #[derive(Clone, Default)]
-pub struct Params(HashMap<String, String>);
+pub struct Params(HashMap<String, String>, Vec<String>);
 
 impl std::fmt::Debug for Params {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -30,7 +34,20 @@ impl std::fmt::Debug for Params {
 }
 
 impl Params {
+    /// The parameters, refusing any that holds text we cannot store.
     pub fn parse(raw: &[u8]) -> Result<Params, ParamError> {
+        let params = Params::parse_lenient(raw)?;
+        match params.1.first() {
+            Some(name) => Err(ParamError::BadText(name.clone())),
+            None => Ok(params),
+        }
+    }
+
+    /// The parameters, noting (in [`Params::bad_text`]) rather than refusing
+    /// those that hold text we cannot store: `/authorize` must verify the
+    /// client and its redirect URI before it may say so by a redirect.
+    pub fn parse_lenient(raw: &[u8]) -> Result<Params, ParamError> {
+        let bad = crate::input::form_faults(raw);
         let mut map = HashMap::new();
         for (k, v) in url::form_urlencoded::parse(raw) {
             if map.len() >= MAX_PARAMS {
@@ -49,7 +66,12 @@ impl Params {
                 map.insert(k.into_owned(), String::new());
             }
         }
-        Ok(Params(map))
+        Ok(Params(map, bad))
+    }
+
+    /// The parameters holding a NUL character or bytes that are not UTF-8.
+    pub fn bad_text(&self) -> &[String] {
+        &self.1
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

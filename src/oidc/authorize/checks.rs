@@ -12,7 +12,34 @@ use crate::oidc::params::Params;
 use crate::service::clients::{self, Client};
 use crate::state::AppState;
 
+/// Until the client and its redirect URI are verified, text we cannot
+/// store in either is an error page (and never reaches a query).
+fn check_text_of(params: &Params, name: &str) -> Result<(), Failure> {
+    if params.bad_text().iter().any(|b| b == name) {
+        return Err(Failure::Page(format!(
+            "{name} contains a NUL character or bytes that are not UTF-8"
+        )));
+    }
+    Ok(())
+}
+
+/// Any other parameter with such text: `invalid_request` to the verified
+/// redirect URI. A `state` at fault is not echoed back.
+fn check_text(req: &mut AuthRequest) -> Result<(), Failure> {
+    let Some(name) = req.params.bad_text().first().cloned() else {
+        return Ok(());
+    };
+    if name == "state" {
+        req.state = None;
+    }
+    Err(req.fail(
+        ErrorCode::InvalidRequest,
+        format!("{name} contains a NUL character or bytes that are not UTF-8"),
+    ))
+}
+
 async fn check_client(state: &AppState, params: &Params) -> Result<Client, Failure> {
+    check_text_of(params, "client_id")?;
     let id = params
         .get("client_id")
         .ok_or_else(|| Failure::Page("client_id is missing".into()))?;
@@ -24,6 +51,7 @@ async fn check_client(state: &AppState, params: &Params) -> Result<Client, Failu
 
 /// Exact string match against the registered URIs (OAuth 2.0 Security BCP §4.1.3).
 fn check_redirect_uri(client: &Client, params: &Params) -> Result<String, Failure> {
+    check_text_of(params, "redirect_uri")?;
     let uri = params
         .get("redirect_uri")
         .ok_or_else(|| Failure::Page("redirect_uri is missing".into()))?;
@@ -206,6 +234,7 @@ pub(super) async fn validate(state: &AppState, params: Params) -> Result<AuthReq
         prompt: Vec::new(),
         max_age: None,
     };
+    check_text(&mut req)?;
     check_unsupported(&req)?;
     check_response_type(&req)?;
     check_scope(&mut req)?;

@@ -118,7 +118,7 @@ pub async fn get(
     ctx: PageCtx,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
+    let params = match Params::parse_lenient(query.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
         Err(e) => return PageError::BadClientRequest(e.to_string()).into_response(),
     };
@@ -132,7 +132,7 @@ pub async fn get(
 /// session cookie; answering 303 turns it into a top-level GET, which
 /// carries the cookie, so a signed-in user is recognised.
 pub async fn post(body: Bytes) -> Response {
-    match Params::parse(&body) {
+    match Params::parse_lenient(&body) {
         Ok(p) => Redirect::to(&format!("{}?{}", routes::AUTHORIZE, p.encode_without(&[])))
             .into_response(),
         Err(e) => PageError::BadClientRequest(e.to_string()).into_response(),
