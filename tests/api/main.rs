@@ -10,6 +10,7 @@ mod admin_api;
 mod admin_console;
 mod architecture;
 mod backchannel;
+mod bad_bytes;
 mod captcha;
 mod cli;
 mod client_enumeration;
