@@ -57,12 +57,11 @@ pub fn form_decode(raw: &[u8]) -> Vec<u8> {
         match raw[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let pair = raw.get(i + 1).copied().and_then(hex).and_then(|h| {
-                    raw.get(i + 2)
-                        .copied()
-                        .and_then(hex)
-                        .map(|l| (h << 4) | l)
-                });
+                let pair = raw
+                    .get(i + 1)
+                    .copied()
+                    .and_then(hex)
+                    .and_then(|h| raw.get(i + 2).copied().and_then(hex).map(|l| (h << 4) | l));
                 if let Some(byte) = pair {
                     out.push(byte);
                     i += 2;

@@ -57,9 +57,7 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
 
     let (api, openapi) = admin::api::router();
     let openapi = std::sync::Arc::new(openapi);
-    let api = api
-        .layer(middleware::from_fn(input::api_guard))
-        .route(
+    let api = api.layer(middleware::from_fn(input::api_guard)).route(
         routes::OPENAPI,
         axum::routing::get(move || {
             let doc = openapi.clone();

@@ -21,7 +21,11 @@ fn assert_field_page(page: &Page, field: &str, words: &str) {
         "{:?}",
         page.headers
     );
-    assert!(page.has(&format!("“{field}”")), "names {field}: {}", page.body);
+    assert!(
+        page.has(&format!("“{field}”")),
+        "names {field}: {}",
+        page.body
+    );
     assert!(page.has(words), "{}", page.body);
 }
 
@@ -61,8 +65,15 @@ async fn hosted_pages_refuse_nul_naming_the_field() {
 
     // GET queries: the login page's return_to, in both languages.
     let b = app.browser();
-    assert_field_page(&b.get("/login?return_to=%2Faccount%00").await, "return_to", ZH);
-    assert_eq!(b.get("/login?return_to=%2Faccount").await.status, StatusCode::OK);
+    assert_field_page(
+        &b.get("/login?return_to=%2Faccount%00").await,
+        "return_to",
+        ZH,
+    );
+    assert_eq!(
+        b.get("/login?return_to=%2Faccount").await.status,
+        StatusCode::OK
+    );
 
     // The password-recovery form.
     let csrf = b.get("/recover").await.csrf();
@@ -73,7 +84,12 @@ async fn hosted_pages_refuse_nul_naming_the_field() {
     );
     // Control: served, and refused for what it lacks (the image captcha).
     let control = post_raw(&b, "/recover", format!("csrf={csrf}&identifier=alice")).await;
-    assert_eq!(control.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", control.body);
+    assert_eq!(
+        control.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        control.body
+    );
     assert!(control.has("图片验证码"), "{}", control.body);
 
     // The administrator's user search.
@@ -166,7 +182,11 @@ async fn authorize_pages_until_the_client_is_verified_then_redirects() {
     let page = b.get(&format!("{base}&client_id=sh%00op")).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
     assert!(page.location().is_none());
-    assert!(page.has("client_id contains a NUL character"), "{}", page.body);
+    assert!(
+        page.has("client_id contains a NUL character"),
+        "{}",
+        page.body
+    );
 
     // A verified client and redirect URI: invalid_request sent back there.
     let answer = b
@@ -181,11 +201,12 @@ async fn authorize_pages_until_the_client_is_verified_then_redirects() {
     assert_eq!(q["state"], "s1");
 
     // Control: without the NUL the request goes on to the login page.
-    let answer = b
-        .get(&format!("{base}&client_id={}&nonce=n", rp.id))
-        .await;
+    let answer = b.get(&format!("{base}&client_id={}&nonce=n", rp.id)).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
-    assert!(answer.location().unwrap().starts_with("/login"), "{answer:?}");
+    assert!(
+        answer.location().unwrap().starts_with("/login"),
+        "{answer:?}"
+    );
 }
 
 fn urlencoding(s: &str) -> String {
@@ -245,8 +266,13 @@ async fn protocol_endpoints_answer_invalid_request() {
     let form = "grant_type=client_credentials&client_id=sh%00op&client_secret=x";
     assert_invalid_request(&backchannel(&app, "/token", None, form).await, "client_id");
     assert_invalid_request(
-        &backchannel(&app, "/token", Some(("sh\0op", secret)), "grant_type=client_credentials")
-            .await,
+        &backchannel(
+            &app,
+            "/token",
+            Some(("sh\0op", secret)),
+            "grant_type=client_credentials",
+        )
+        .await,
         "client_id",
     );
     // Control: the unknown client without the NUL is an authentication failure.
@@ -299,7 +325,10 @@ async fn the_management_api_answers_problems_with_the_field() {
     // The search query.
     let users = format!("{}/api/v1/users", app.base);
     problem(&send(http.get(format!("{users}?q=a%00"))).await, "q");
-    assert_eq!(send(http.get(format!("{users}?q=a"))).await.0, StatusCode::OK);
+    assert_eq!(
+        send(http.get(format!("{users}?q=a"))).await.0,
+        StatusCode::OK
+    );
 
     // A JSON body with \u0000, at the top and nested.
     let raw = |body: &'static str| {
@@ -322,6 +351,12 @@ async fn the_management_api_answers_problems_with_the_field() {
 
     // The audit query.
     let audit = format!("{}/api/v1/audit", app.base);
-    problem(&send(http.get(format!("{audit}?event=login%00"))).await, "event");
-    assert_eq!(send(http.get(format!("{audit}?event=login"))).await.0, StatusCode::OK);
+    problem(
+        &send(http.get(format!("{audit}?event=login%00"))).await,
+        "event",
+    );
+    assert_eq!(
+        send(http.get(format!("{audit}?event=login"))).await.0,
+        StatusCode::OK
+    );
 }
