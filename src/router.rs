@@ -14,7 +14,6 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::cookies::CookiePolicy;
 use crate::routes::*;
 use crate::state::AppState;
 use crate::store::sessions::SessionBackend;
@@ -23,7 +22,7 @@ use crate::{account, admin, assets, i18n, input, oidc, ops, pages, routes};
 /// The whole application: every router with its layers.
 pub fn build(state: AppState, sessions: SessionBackend) -> Router {
     let config = &state.config;
-    let cookies = CookiePolicy::new(config);
+    let cookies = state.cookies;
     let session_layer = cookies.session_layer(
         sessions,
         config.session.cookie_name.clone(),

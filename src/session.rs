@@ -11,7 +11,7 @@
 //!      └──── correct password, nothing owed ──────────────▶ SignedIn
 //! ```
 //!
-//! What a session has proved is one value, [`AuthState`], stored under one
+//! What a session has proved is one value, [`Stage`], stored under one
 //! key: a state the next flows add (say "password verified, phone
 //! unreachable", which may reach only the unbind-application pages) is one
 //! more variant of [`Stage`], not a new set of keys. Beside it the session
@@ -98,21 +98,12 @@ pub enum Stage {
     SignedIn(SignedIn),
 }
 
-/// What the session has proved (not yet checked against the account).
-#[derive(Debug, Clone)]
-pub enum AuthState {
-    Anonymous,
-    StepUpOwed(Pending),
-    SignedIn(SignedIn),
-}
-
-impl AuthState {
+impl Stage {
     /// The sign-in in force, if any: a pending step-up keeps the earlier one.
     pub fn signed_in(&self) -> Option<&SignedIn> {
         match self {
-            AuthState::Anonymous => None,
-            AuthState::SignedIn(s) => Some(s),
-            AuthState::StepUpOwed(p) => p.earlier.as_ref(),
+            Stage::SignedIn(s) => Some(s),
+            Stage::StepUpOwed(p) => p.earlier.as_ref(),
         }
     }
 }
@@ -179,17 +170,22 @@ impl FromRequestParts<AppState> for WebSession {
 impl WebSession {
     // ── what the session has proved ────────────────────────────────────
 
-    /// The stored state, unchecked.
-    pub async fn auth(&self) -> Result<AuthState, PageError> {
-        let stage = match self.read::<Stage>(AUTH).await? {
-            Some(stage) => Some(stage),
-            None => self.upgrade().await?,
-        };
-        Ok(match stage {
-            None => AuthState::Anonymous,
-            Some(Stage::SignedIn(s)) => AuthState::SignedIn(s),
-            Some(Stage::StepUpOwed(p)) => AuthState::StepUpOwed(p),
-        })
+    /// What the session has proved, unchecked (`None`: anonymous).
+    pub async fn auth(&self) -> Result<Option<Stage>, PageError> {
+        match self.read::<Stage>(AUTH).await? {
+            Some(stage) => Ok(Some(stage)),
+            None => self.upgrade().await,
+        }
+    }
+
+    /// The sign-in in force, unchecked.
+    async fn signed_in(&self) -> Result<Option<SignedIn>, PageError> {
+        Ok(self
+            .auth()
+            .await?
+            .as_ref()
+            .and_then(Stage::signed_in)
+            .cloned())
     }
 
     /// A value of the session; one that does not decode (written by a
@@ -246,7 +242,7 @@ impl WebSession {
     /// The account this session is signed in as, without asking the
     /// database (cheap; for decisions that check the account later).
     pub async fn signed_in_id(&self) -> Result<Option<Uuid>, PageError> {
-        Ok(self.auth().await?.signed_in().map(|s| s.user_id))
+        Ok(self.signed_in().await?.map(|s| s.user_id))
     }
 
     /// The signed-in user, if the sign-in still holds: the account exists,
@@ -257,7 +253,7 @@ impl WebSession {
         &self,
         state: &AppState,
     ) -> Result<Option<(User, SignedIn)>, PageError> {
-        let Some(signed) = self.auth().await?.signed_in().cloned() else {
+        let Some(signed) = self.signed_in().await? else {
             return Ok(None);
         };
         match sessions::holder(state, signed.user_id, signed.epoch).await? {
@@ -281,11 +277,7 @@ impl WebSession {
         amr: Vec<String>,
         origin: &Origin,
     ) -> Result<(), PageError> {
-        let previous = self
-            .auth()
-            .await?
-            .signed_in()
-            .map(|s| (s.user_id, s.sid.clone()));
+        let previous = self.signed_in().await?.map(|s| (s.user_id, s.sid));
         let sid = sessions::sid_for(state, user, previous, origin)
             .await
             .map_err(|e| PageError::Internal(e.to_string()))?;
@@ -320,7 +312,7 @@ impl WebSession {
     /// given: the session is renewed, so a session planted before does not
     /// share what follows (the masked phone, sending codes).
     pub async fn owe_step_up(&self, user: &User, return_to: &str) -> Result<(), PageError> {
-        let earlier = self.auth().await?.signed_in().cloned();
+        let earlier = self.signed_in().await?;
         let pending = Pending {
             user_id: user.id,
             epoch: user.session_epoch,
@@ -340,7 +332,7 @@ impl WebSession {
         &self,
         state: &AppState,
     ) -> Result<Option<(User, Pending)>, PageError> {
-        let AuthState::StepUpOwed(p) = self.auth().await? else {
+        let Some(Stage::StepUpOwed(p)) = self.auth().await? else {
             return Ok(None);
         };
         let waited = self.1.now().unix_timestamp() - p.since;
@@ -378,7 +370,7 @@ impl WebSession {
             return Ok(token);
         }
         let token = random::token()?;
-        if matches!(self.auth().await?, AuthState::Anonymous) {
+        if self.auth().await?.is_none() {
             // A session that only carries a CSRF token (a login form left
             // open) is cheap to create; keep it short-lived.
             self.0
@@ -551,13 +543,13 @@ mod tests {
         let user = Uuid::new_v4();
         s.0.insert(LEGACY_SIGNED_IN, signed_in(user)).await.unwrap();
         match s.auth().await.unwrap() {
-            AuthState::SignedIn(x) => assert_eq!((x.user_id, x.sid.as_str()), (user, "the-sid")),
+            Some(Stage::SignedIn(x)) => assert_eq!((x.user_id, x.sid.as_str()), (user, "the-sid")),
             other => panic!("{other:?}"),
         }
         assert!(s.0.get::<Value>(LEGACY_SIGNED_IN).await.unwrap().is_none());
         assert!(s.0.get::<Value>(AUTH).await.unwrap().is_some(), "rewritten");
         // Read again from the new shape.
-        assert!(matches!(s.auth().await.unwrap(), AuthState::SignedIn(_)));
+        assert!(matches!(s.auth().await.unwrap(), Some(Stage::SignedIn(_))));
     }
 
     #[tokio::test]
@@ -574,7 +566,7 @@ mod tests {
         .await
         .unwrap();
         match s.auth().await.unwrap() {
-            AuthState::StepUpOwed(p) => {
+            Some(Stage::StepUpOwed(p)) => {
                 assert_eq!(
                     (p.user_id, p.return_to.as_str(), p.since),
                     (pending, "/account", 5)
@@ -593,7 +585,7 @@ mod tests {
             .await
             .unwrap();
         s.0.insert(FLASH, json!(42)).await.unwrap();
-        assert!(matches!(s.auth().await.unwrap(), AuthState::Anonymous));
+        assert!(s.auth().await.unwrap().is_none());
         assert!(!s.flash_is(Flash::StepUpCodeSent).await.unwrap());
         assert!(s.0.get::<Value>(AUTH).await.unwrap().is_none(), "dropped");
         // Control: a value that decodes is read.

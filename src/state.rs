@@ -53,6 +53,8 @@ pub struct AppState {
     pub background: Background,
     /// The time: every service reads it here (tests advance it).
     pub clock: SharedClock,
+    /// The attributes of every cookie set (`Secure` behind https).
+    pub cookies: crate::cookies::CookiePolicy,
     /// The configured SMS sender.
     pub sms: Arc<dyn crate::ports::sms::SmsSender>,
     /// The configured mail sender.
@@ -122,8 +124,10 @@ impl AppState {
             std::time::Duration::from_secs(config.captcha.ttl_secs),
             config.captcha.address_hourly_limit,
         );
+        let cookies = crate::cookies::CookiePolicy::new(&config);
         Ok(Self {
             config: Arc::new(config),
+            cookies,
             store,
             ephemeral,
             hasher,

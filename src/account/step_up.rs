@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
-use crate::cookies::{self, CookiePolicy};
+use crate::cookies;
 use crate::domain::PhoneNumber;
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm};
@@ -144,7 +144,7 @@ pub async fn verify(
         .await?
         .ok_or_else(|| PageError::Internal("step-up: the outcome did not sign in".into()))?;
     let jar = match new_device {
-        Some(value) => jar.add(CookiePolicy::new(&state.config).long_lived(cookies::DEVICE, value)),
+        Some(value) => jar.add(state.cookies.long_lived(cookies::DEVICE, value)),
         None => jar,
     };
     Ok((jar, next).into_response())
