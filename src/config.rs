@@ -80,6 +80,121 @@ pub enum SmsProvider {
     Tencent,
 }
 
+/// What an SMS is for. Each code and notice names its purpose, and a
+/// vendor that sends registered templates (Aliyun, Tencent) maps each
+/// purpose to a template of its own: vendors approve one template per
+/// purpose, with its wording fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsPurpose {
+    /// The sign-in step-up code.
+    Login,
+    /// The password recovery code.
+    Recovery,
+    /// A phone change: the code to the current number.
+    ChangeOld,
+    /// A phone change: the code to the new number.
+    ChangeNew,
+    /// The guided binding of a phone.
+    Bind,
+    /// The phone-unbind application.
+    Unbind,
+    /// Notice: the password was reset through the security e-mail.
+    PasswordResetNotice,
+    /// Notice (to the old number): the phone was changed.
+    PhoneChangedNotice,
+}
+
+impl SmsPurpose {
+    pub const ALL: [SmsPurpose; 8] = [
+        SmsPurpose::Login,
+        SmsPurpose::Recovery,
+        SmsPurpose::ChangeOld,
+        SmsPurpose::ChangeNew,
+        SmsPurpose::Bind,
+        SmsPurpose::Unbind,
+        SmsPurpose::PasswordResetNotice,
+        SmsPurpose::PhoneChangedNotice,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmsPurpose::Login => "login",
+            SmsPurpose::Recovery => "recovery",
+            SmsPurpose::ChangeOld => "change_old",
+            SmsPurpose::ChangeNew => "change_new",
+            SmsPurpose::Bind => "bind",
+            SmsPurpose::Unbind => "unbind",
+            SmsPurpose::PasswordResetNotice => "password_reset_notice",
+            SmsPurpose::PhoneChangedNotice => "phone_changed_notice",
+        }
+    }
+
+    /// A one-time code (a verification template), not a notice.
+    pub fn is_code(self) -> bool {
+        !matches!(
+            self,
+            SmsPurpose::PasswordResetNotice | SmsPurpose::PhoneChangedNotice
+        )
+    }
+
+    /// The values a message of this purpose carries, which its vendor
+    /// template may use as parameters.
+    pub fn values(self) -> &'static [&'static str] {
+        match self {
+            SmsPurpose::PasswordResetNotice => &["account", "time"],
+            SmsPurpose::PhoneChangedNotice => &["account", "phone", "time"],
+            _ => &["code", "minutes"],
+        }
+    }
+}
+
+/// A vendor template for one purpose: its id and its parameters in order.
+/// A parameter is the name of one of the purpose's values
+/// ([`SmsPurpose::values`]); for Aliyun, whose templates name their
+/// variables, `var=value` puts the value in `${var}` (plain `value` uses
+/// the value's own name).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsTemplate {
+    pub id: String,
+    #[serde(default)]
+    pub params: Vec<String>,
+}
+
+impl SmsTemplate {
+    /// The (template variable, value name) pairs, in order.
+    pub fn bindings(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter().map(|p| match p.split_once('=') {
+            Some((var, value)) => (var.trim(), value.trim()),
+            None => (p.trim(), p.trim()),
+        })
+    }
+}
+
+/// Checks a vendor's per-purpose templates: every parameter names a value
+/// its purpose has.
+fn validate_templates(
+    vendor: &str,
+    templates: &std::collections::BTreeMap<SmsPurpose, SmsTemplate>,
+) -> Result<(), ConfigError> {
+    for (purpose, template) in templates {
+        let key = format!("sms.{vendor}.templates.{}", purpose.as_str());
+        if template.id.trim().is_empty() {
+            return Err(ConfigError(format!("{key}.id: a template id is required")));
+        }
+        for (var, value) in template.bindings() {
+            if var.is_empty() || !purpose.values().contains(&value) {
+                return Err(ConfigError(format!(
+                    "{key}.params: `{value}` is not a value of this message; it has {}",
+                    purpose.values().join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Alibaba Cloud SMS settings (the secret is never logged).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -93,6 +208,9 @@ pub struct AliyunSmsConfig {
     /// A template without variables for security notices ("your password
     /// was reset …"); empty: such notices are not sent by SMS.
     pub notice_template_code: String,
+    /// A template per purpose; a purpose without one uses `template_code`
+    /// (codes) or `notice_template_code` (notices).
+    pub templates: std::collections::BTreeMap<SmsPurpose, SmsTemplate>,
 }
 
 impl Default for AliyunSmsConfig {
@@ -104,6 +222,7 @@ impl Default for AliyunSmsConfig {
             sign_name: String::new(),
             template_code: String::new(),
             notice_template_code: String::new(),
+            templates: Default::default(),
         }
     }
 }
@@ -123,6 +242,9 @@ pub struct TencentSmsConfig {
     /// A template without parameters for security notices; empty: such
     /// notices are not sent by SMS.
     pub notice_template_id: String,
+    /// A template per purpose; a purpose without one uses `template_id`
+    /// (codes) or `notice_template_id` (notices).
+    pub templates: std::collections::BTreeMap<SmsPurpose, SmsTemplate>,
 }
 
 impl Default for TencentSmsConfig {
@@ -136,6 +258,7 @@ impl Default for TencentSmsConfig {
             sign_name: String::new(),
             template_id: String::new(),
             notice_template_id: String::new(),
+            templates: Default::default(),
         }
     }
 }
@@ -685,6 +808,8 @@ impl Config {
                 return Err(ConfigError("sms.tencent: secret_id, secret_key, sdk_app_id, sign_name and template_id are required".into()));
             }
         }
+        validate_templates("aliyun", &sms.aliyun.templates)?;
+        validate_templates("tencent", &sms.tencent.templates)?;
         if sms.code_ttl_secs == 0
             || sms.max_attempts == 0
             || sms.daily_limit == 0

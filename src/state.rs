@@ -104,6 +104,12 @@ impl AppState {
         }
         let store = Store::connect(&config.database_url(), clock.clone()).await?;
         store.migrate().await?;
+        // The numbering data loads on first use (about 0.4 s): pay it now,
+        // off the async threads, rather than in someone's first request.
+        if let Err(e) = tokio::task::spawn_blocking(crate::domain::PhoneNumber::warm).await {
+            tracing::warn!(error = %e, "the phone numbering data did not load at start");
+        }
+        canonicalize_phones(&store).await?;
         let ephemeral = match (&config.redis_url, with_redis) {
             (Some(url), true) => Ephemeral::redis(url, &config.redis_prefix, clock.clone()).await?,
             _ => Ephemeral::memory(clock.clone()),
@@ -143,4 +149,25 @@ impl AppState {
             device_key: Arc::default(),
         })
     }
+}
+
+/// Rewrites the phones stored before numbers were validated against the
+/// numbering plan into canonical E.164, once per database (see
+/// [`Store::canonicalize_phones`]); what it could not read is logged.
+async fn canonicalize_phones(store: &Store) -> Result<(), crate::store::StoreError> {
+    use crate::domain::PhoneNumber;
+    let report = store
+        .canonicalize_phones(|p| PhoneNumber::parse(p).ok().map(|n| n.as_str().to_string()))
+        .await?;
+    if let Some(r) = report {
+        tracing::info!(rewritten = r.rewritten, "stored phone numbers are canonical E.164 now");
+        if r.unreadable > 0 || r.clashes > 0 {
+            tracing::warn!(
+                unreadable = r.unreadable,
+                clashes = r.clashes,
+                "some stored phone numbers are not valid mobile numbers, or clash once canonical; they were left as they were"
+            );
+        }
+    }
+    Ok(())
 }

@@ -11,7 +11,7 @@ mod scope;
 pub use account_name::AccountName;
 pub use email::Email;
 pub use password::{PasswordPolicy, PolicyViolation, SecretPassword, Strength};
-pub use phone::PhoneNumber;
+pub use phone::{PhoneError, PhoneKind, PhoneNumber};
 pub use scope::Scope;
 
 /// Why a value was refused; the `field` names the input so pages, the API

@@ -10,15 +10,28 @@ use super::Lang;
 
 /// One SMS and the values it carries. No `Debug`: a code is a secret.
 pub enum Sms<'a> {
-    /// A one-time code that proves the phone (sign-in step-up, phone
-    /// change, unbind application).
+    /// The sign-in step-up code.
     Code { code: &'a str, minutes: u64 },
+    /// A phone change's code, to the current number and to the new one.
+    ChangeCode { code: &'a str, minutes: u64 },
+    /// The code that binds a phone to an account without one.
+    BindCode { code: &'a str, minutes: u64 },
+    /// The phone-unbind application's code to the contact number.
+    UnbindCode { code: &'a str, minutes: u64 },
     /// A recovery code says what it is for, so nobody reads it out to a
     /// caller "from the passport desk".
     RecoveryCode { code: &'a str, minutes: u64 },
     /// The password of `account` was reset through the security e-mail
     /// `at` (see [`super::when`]).
     PasswordReset { account: &'a str, at: &'a str },
+    /// To the old number: the `login` (else the security) phone of
+    /// `account` became `phone` (masked) `at`.
+    PhoneChanged {
+        account: &'a str,
+        login: bool,
+        phone: &'a str,
+        at: &'a str,
+    },
 }
 
 #[derive(Template)]

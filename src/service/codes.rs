@@ -21,7 +21,7 @@ use crate::domain::PhoneNumber;
 use crate::ephemeral::EphemeralError;
 use crate::i18n::Lang;
 use crate::i18n::sms::Sms;
-use crate::ports::sms::{SmsError, SmsMessage};
+use crate::ports::sms::{SmsError, SmsMessage, SmsPurpose};
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::users::User;
@@ -31,17 +31,29 @@ use crate::store::users::User;
 pub enum Purpose {
     Login,
     Recovery,
-    PhoneChange,
+    /// A phone change proves the current number…
+    ChangeOld,
+    /// …then the new one.
+    ChangeNew,
+    /// Guided binding of a phone to an account without one.
+    Bind,
     Unbind,
 }
 
 impl Purpose {
     pub fn as_str(self) -> &'static str {
+        self.sms().as_str()
+    }
+
+    /// The purpose its SMS names (the vendor template that carries it).
+    pub fn sms(self) -> SmsPurpose {
         match self {
-            Purpose::Login => "login",
-            Purpose::Recovery => "recovery",
-            Purpose::PhoneChange => "phone_change",
-            Purpose::Unbind => "unbind",
+            Purpose::Login => SmsPurpose::Login,
+            Purpose::Recovery => SmsPurpose::Recovery,
+            Purpose::ChangeOld => SmsPurpose::ChangeOld,
+            Purpose::ChangeNew => SmsPurpose::ChangeNew,
+            Purpose::Bind => SmsPurpose::Bind,
+            Purpose::Unbind => SmsPurpose::Unbind,
         }
     }
 }
@@ -163,11 +175,38 @@ fn new_code() -> Result<String, getrandom::Error> {
     ))
 }
 
-/// The SMS that carries `code` for `purpose`.
+/// The SMS that carries `code` for `purpose`: each says what it is for,
+/// so nobody reads a code out to a caller for another purpose.
 fn code_sms(purpose: Purpose, code: &str, minutes: u64) -> Sms<'_> {
     match purpose {
+        Purpose::Login => Sms::Code { code, minutes },
         Purpose::Recovery => Sms::RecoveryCode { code, minutes },
-        Purpose::Login | Purpose::PhoneChange | Purpose::Unbind => Sms::Code { code, minutes },
+        Purpose::ChangeOld | Purpose::ChangeNew => Sms::ChangeCode { code, minutes },
+        Purpose::Bind => Sms::BindCode { code, minutes },
+        Purpose::Unbind => Sms::UnbindCode { code, minutes },
+    }
+}
+
+/// A security notice (no code) to `to`, written in `lang`, with the values
+/// a vendor template may carry; `None` when it could not be written.
+pub fn notice(
+    purpose: SmsPurpose,
+    to: &PhoneNumber,
+    sms: &Sms<'_>,
+    values: Vec<(&'static str, String)>,
+    lang: Lang,
+) -> Option<SmsMessage> {
+    match sms.text(lang) {
+        Ok(text) => Some(SmsMessage {
+            to: to.as_str().into(),
+            text,
+            purpose,
+            values,
+        }),
+        Err(e) => {
+            tracing::warn!(purpose = purpose.as_str(), error = %e, "a notice could not be written");
+            None
+        }
     }
 }
 
@@ -298,8 +337,8 @@ pub async fn send_to(
     let message = SmsMessage {
         to: phone.as_str().into(),
         text: code_sms(purpose, &code, minutes).text(lang)?,
-        purpose: purpose.as_str().into(),
-        params: vec![code.clone(), minutes.to_string()],
+        purpose: purpose.sms(),
+        values: vec![("code", code.clone()), ("minutes", minutes.to_string())],
     };
     match delivery {
         Delivery::Wait => deliver(state, &message, "sms.code_sent", None, origin).await,
@@ -321,7 +360,7 @@ async fn deliver(
     let sent = state.sms.send(message).await;
     let mut entry = Entry::new(event, Outcome::of(&sent))
         .origin(origin)
-        .detail(json!({ "purpose": message.purpose, "phone": PhoneNumber::masked(&message.to), "sender": state.sms.name() }));
+        .detail(json!({ "purpose": message.purpose.as_str(), "phone": PhoneNumber::masked(&message.to), "sender": state.sms.name() }));
     if let Some(user) = subject {
         entry = entry.subject(user);
     }
@@ -443,6 +482,13 @@ mod tests {
         assert!(text(Lang::ZhCn, Purpose::Recovery).contains("找回"));
         assert!(text(Lang::En, Purpose::Recovery).contains("resetting your"));
         assert!(text(Lang::En, Purpose::Unbind).contains("123456"));
+        for purpose in [Purpose::ChangeOld, Purpose::ChangeNew, Purpose::Bind, Purpose::Unbind] {
+            // Aliyun approves verification templates only with 验证码 in them.
+            assert!(text(Lang::ZhCn, purpose).contains("验证码"), "{purpose:?}");
+            assert!(text(Lang::ZhCn, purpose).contains("123456"), "{purpose:?}");
+        }
+        assert!(text(Lang::ZhCn, Purpose::ChangeNew).contains("更改"));
+        assert!(text(Lang::En, Purpose::Bind).contains("link"));
         assert_ne!(hash("a", "123456"), hash("b", "123456"), "salted");
     }
 }

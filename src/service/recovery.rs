@@ -39,7 +39,7 @@ use crate::ephemeral::EphemeralError;
 use crate::i18n::sms::Sms;
 use crate::i18n::{Lang, when};
 use crate::ports::captcha::CaptchaError;
-use crate::ports::sms::SmsMessage;
+use crate::ports::sms::SmsPurpose;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::users::{AccountStatus, PasswordEffects, User};
@@ -520,22 +520,18 @@ fn notify_other_channel(state: &AppState, user: &User, via: &str, origin: &Origi
     let Some(phone) = super::step_up::phone_of(user) else {
         return;
     };
-    let notice = Sms::PasswordReset {
-        account: &user.username,
-        at: &when(at),
-    };
-    let text = match notice.text(lang) {
-        Ok(text) => text,
-        Err(e) => {
-            tracing::warn!(error = %e, "the reset notice could not be written");
-            return;
-        }
-    };
-    let message = SmsMessage {
-        to: phone.as_str().into(),
-        text,
-        purpose: "password_reset_notice".into(),
-        params: Vec::new(),
+    let at = when(at);
+    let Some(message) = codes::notice(
+        SmsPurpose::PasswordResetNotice,
+        &phone,
+        &Sms::PasswordReset {
+            account: &user.username,
+            at: &at,
+        },
+        vec![("account", user.username.to_string()), ("time", at.clone())],
+        lang,
+    ) else {
+        return;
     };
     codes::deliver_later(
         state,

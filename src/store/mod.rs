@@ -7,6 +7,7 @@ pub mod audit;
 pub mod clients;
 pub mod grants;
 pub mod keys;
+pub mod phones;
 pub mod sessions;
 pub mod users;
 

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::audit::{NewAuditEvent, audited_write, insert_audit};
+use crate::domain::{PhoneKind, PhoneNumber};
 use super::{BeginWrite, Store, StoreError, found, on_db};
 
 /// Lifecycle state of an account. Stored as text so later states (for
@@ -62,9 +63,51 @@ pub struct User {
     pub last_sms_at: Option<OffsetDateTime>,
     /// The next login must pass SMS step-up (set by a password reset).
     pub step_up_required: bool,
+    /// A demand to bind a login phone (see [`PhoneBinding`]); read it with
+    /// [`User::phone_binding`].
+    #[sqlx(rename = "phone_binding")]
+    pub phone_binding_raw: Option<String>,
+}
+
+/// Why an account without a login phone must bind one, beyond the
+/// deployment's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneBinding {
+    /// An administrator demanded it.
+    Required,
+    /// An approved unbind application removed the phone: binding a new
+    /// one can never be skipped.
+    AfterUnbind,
+}
+
+impl PhoneBinding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhoneBinding::Required => "required",
+            PhoneBinding::AfterUnbind => "after_unbind",
+        }
+    }
 }
 
 impl User {
+    /// The demand to bind a login phone, if any (an unknown stored value
+    /// is read as the stricter one).
+    pub fn phone_binding(&self) -> Option<PhoneBinding> {
+        match self.phone_binding_raw.as_deref()? {
+            "required" => Some(PhoneBinding::Required),
+            _ => Some(PhoneBinding::AfterUnbind),
+        }
+    }
+
+    /// The stored number of one of the account's phones.
+    pub fn phone(&self, kind: PhoneKind) -> Option<PhoneNumber> {
+        match kind {
+            PhoneKind::Login => self.login_phone.as_deref(),
+            PhoneKind::Security => self.security_phone.as_deref(),
+        }
+        .and_then(PhoneNumber::stored)
+    }
+
     /// When the password was last set, in microseconds (the precision both
     /// databases keep): one-time links remember it and die when it moves.
     pub fn password_stamp(&self) -> i64 {
@@ -100,7 +143,7 @@ const UNIQUE_FIELDS: &[&str] = &["username", "login_phone"];
 const COLUMNS: &str = "id, username, display_name, login_phone, security_phone, security_email, \
     security_email_verified, organization, is_admin, status, status_reason, password_hash, \
     password_changed_at, session_epoch, version, created_at, updated_at, last_login_at, must_change_password, \
-    last_sms_at, step_up_required";
+    last_sms_at, step_up_required, phone_binding";
 
 /// Inside a transaction: fails when no active administrator would remain.
 macro_rules! ensure_an_admin_remains {
@@ -359,7 +402,7 @@ impl Store {
 /// Revokes the active grants of account `$1` at `$2` with reason `$3`,
 /// except those of the browser session `$4` when it is not NULL (a grant
 /// without a session is never kept).
-const REVOKE_GRANTS: &str = "UPDATE grants SET revoked_at = $2, revoked_reason = $3 \
+pub(super) const REVOKE_GRANTS: &str = "UPDATE grants SET revoked_at = $2, revoked_reason = $3 \
      WHERE user_id = $1 AND revoked_at IS NULL AND ($4 IS NULL OR sid IS NULL OR sid <> $4)";
 
 /// What a password write does besides storing the hash, ending the
@@ -451,13 +494,25 @@ impl Store {
              security_email_verified = CASE WHEN $9 THEN FALSE ELSE security_email_verified END, \
              organization = CASE WHEN $11 THEN $12 ELSE organization END, \
              is_admin = CASE WHEN $13 THEN $14 ELSE is_admin END, \
-             session_epoch = session_epoch + CASE WHEN $13 AND is_admin <> $14 THEN 1 ELSE 0 END, \
+             phone_binding = CASE WHEN $5 AND $6 IS NOT NULL THEN NULL ELSE phone_binding END, \
+             session_epoch = session_epoch + CASE WHEN ($13 AND is_admin <> $14) OR $16 THEN 1 ELSE 0 END, \
              updated_at = $15, version = version + 1 \
              WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
         );
         let u = update;
         let result: Result<Result<Option<User>, StoreError>, sqlx::Error> = on_db!(self, pool => async {
             let mut tx = pool.begin_write().await?;
+            // A phone that changes ends the account's sessions and tokens,
+            // as when its owner changes it.
+            let before: Option<(Option<String>, Option<String>)> =
+                sqlx::query_as("SELECT login_phone, security_phone FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let phones_changed = before.is_some_and(|(login, security)| {
+                u.login_phone.as_ref().is_some_and(|p| *p != login)
+                    || u.security_phone.as_ref().is_some_and(|p| *p != security)
+            });
             let user = sqlx::query_as::<_, User>(&sql)
                 .bind(id)
                 .bind(version)
@@ -474,8 +529,18 @@ impl Store {
                 .bind(u.is_admin.is_some())
                 .bind(u.is_admin.unwrap_or(false))
                 .bind(now)
+                .bind(phones_changed)
                 .fetch_optional(&mut *tx)
                 .await?;
+            if user.is_some() && phones_changed {
+                sqlx::query(REVOKE_GRANTS)
+                    .bind(id)
+                    .bind(now)
+                    .bind("phone changed by an administrator")
+                    .bind(None::<&str>)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if user.is_some() && !ensure_an_admin_remains!(tx) {
                 tx.rollback().await?;
                 return Ok(Err(StoreError::LastAdmin));

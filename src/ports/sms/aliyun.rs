@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
-use super::{SmsError, SmsMessage, SmsSender};
+use super::{SmsError, SmsMessage, SmsSender, VendorTemplates};
 
 /// RFC 3986 percent-encoding as Alibaba Cloud specifies it.
 pub fn percent_encode(s: &str) -> String {
@@ -58,9 +58,7 @@ pub struct AliyunSender {
     pub access_key_id: String,
     pub access_key_secret: String,
     pub sign_name: String,
-    pub template_code: String,
-    /// Template for notices (no parameters); empty: notices are not sent.
-    pub notice_template_code: String,
+    pub templates: VendorTemplates,
 }
 
 /// Mainland numbers without +86; others as country code + number.
@@ -71,22 +69,23 @@ fn vendor_number(e164: &str) -> String {
 }
 
 impl AliyunSender {
+    /// The request's parameters; its template (`TemplateParam` is a JSON
+    /// object of the template's variables) from [`VendorTemplates`].
     pub fn params(
         &self,
         message: &SmsMessage,
         timestamp: &str,
         nonce: &str,
-    ) -> BTreeMap<String, String> {
-        let code = message.params.first().cloned().unwrap_or_default();
-        let (template_code, template) = if message.params.is_empty() {
-            (&self.notice_template_code, "{}".to_string())
-        } else {
-            (
-                &self.template_code,
-                serde_json::json!({ "code": code }).to_string(),
-            )
-        };
-        [
+    ) -> Result<BTreeMap<String, String>, SmsError> {
+        let (template_code, bound) = self.templates.resolve(message)?;
+        let template = serde_json::Value::Object(
+            bound
+                .into_iter()
+                .map(|(var, value)| (var, serde_json::Value::String(value)))
+                .collect(),
+        )
+        .to_string();
+        Ok([
             ("AccessKeyId", self.access_key_id.as_str()),
             ("Action", "SendSms"),
             ("Format", "JSON"),
@@ -96,25 +95,20 @@ impl AliyunSender {
             ("SignatureMethod", "HMAC-SHA1"),
             ("SignatureNonce", nonce),
             ("SignatureVersion", "1.0"),
-            ("TemplateCode", template_code),
+            ("TemplateCode", &template_code),
             ("TemplateParam", &template),
             ("Timestamp", timestamp),
             ("Version", "2017-05-25"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        .collect())
     }
 }
 
 #[async_trait]
 impl SmsSender for AliyunSender {
     async fn send(&self, message: &SmsMessage) -> Result<(), SmsError> {
-        if message.params.is_empty() && self.notice_template_code.is_empty() {
-            return Err(SmsError::Delivery(
-                "no notice template is configured (notice_template_code)".into(),
-            ));
-        }
         // Real time, not the injected clock: the gateway checks the signed
         // timestamp against its own clock.
         let now = time::OffsetDateTime::now_utc();
@@ -128,7 +122,7 @@ impl SmsSender for AliyunSender {
             now.second()
         );
         let nonce = uuid::Uuid::new_v4().to_string();
-        let mut params = self.params(message, &timestamp, &nonce);
+        let mut params = self.params(message, &timestamp, &nonce)?;
         let signature = signature(&params, &self.access_key_secret);
         params.insert("Signature".into(), signature);
         let url = format!(
@@ -209,20 +203,28 @@ mod tests {
             access_key_id: "testid".into(),
             access_key_secret: "testsecret".into(),
             sign_name: "通行证".into(),
-            template_code: "SMS_123456".into(),
-            notice_template_code: String::new(),
+            templates: VendorTemplates {
+                by_purpose: Default::default(),
+                code: crate::config::SmsTemplate {
+                    id: "SMS_123456".into(),
+                    params: vec!["code".into()],
+                },
+                notice: String::new(),
+            },
         };
         let message = SmsMessage {
             to: "+8613312348347".into(),
             text: String::new(),
-            purpose: "login".into(),
-            params: vec!["123456".into(), "5".into()],
+            purpose: super::super::SmsPurpose::Login,
+            values: vec![("code", "123456".into()), ("minutes", "5".into())],
         };
-        let params = sender.params(
-            &message,
-            "2026-11-22T08:00:00Z",
-            "45e25e9b-0a6f-4070-8c85-2956eda1b466",
-        );
+        let params = sender
+            .params(
+                &message,
+                "2026-11-22T08:00:00Z",
+                "45e25e9b-0a6f-4070-8c85-2956eda1b466",
+            )
+            .unwrap();
         assert_eq!(
             signature(&params, "testsecret"),
             "g5vFyN1R8sMgkjqSudq82r5THmY="

@@ -30,7 +30,7 @@ impl SmsSender for OutboxSender {
             .append(json!({ "to": message.to, "text": message.text, "purpose": message.purpose }))
             .await
             .map_err(|e| SmsError::Delivery(e.to_string()))?;
-        tracing::info!(to = %crate::domain::PhoneNumber::masked(&message.to), purpose = %message.purpose, "sms written to the development outbox");
+        tracing::info!(to = %crate::domain::PhoneNumber::masked(&message.to), purpose = message.purpose.as_str(), "sms written to the development outbox");
         Ok(())
     }
 

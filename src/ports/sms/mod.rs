@@ -14,7 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::config::{Config, SmsProvider};
+pub use crate::config::SmsPurpose;
+use crate::config::{Config, SmsProvider, SmsTemplate};
 
 /// One message. `text` may contain a one-time code: a secret, so it is
 /// never logged and Debug leaves it out.
@@ -23,21 +24,78 @@ pub struct SmsMessage {
     /// E.164.
     pub to: String,
     pub text: String,
-    /// What the message is for (`login`, `recovery` …), for the gateway's
-    /// statistics and the outbox.
-    pub purpose: String,
-    /// Template parameters for vendors that send registered templates
-    /// (code first, then its validity in minutes); empty for a notice,
-    /// which such vendors send with their notice template.
+    /// What the message is for (`login`, `change_new` …): the gateway's
+    /// statistics, the outbox, and the vendor template that carries it.
+    pub purpose: SmsPurpose,
+    /// The values of the message by name (`code`, `minutes`, `account`,
+    /// `phone`, `time`: see [`SmsPurpose::values`]), for vendors that
+    /// send registered templates with parameters.
     #[serde(skip)]
-    pub params: Vec<String>,
+    pub values: Vec<(&'static str, String)>,
+}
+
+impl SmsMessage {
+    /// The value named `name`, if the message has it.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A vendor's templates: one per purpose where configured, else the
+/// general code template (for codes) or notice template (for notices).
+pub struct VendorTemplates {
+    pub by_purpose: std::collections::BTreeMap<SmsPurpose, SmsTemplate>,
+    /// The code template of configurations without per-purpose templates,
+    /// with its parameters.
+    pub code: SmsTemplate,
+    /// The notice template (no parameters); empty id: none.
+    pub notice: String,
+}
+
+impl VendorTemplates {
+    /// The template id for `message` and its (variable, value) pairs in
+    /// order; an error names the purpose that has no template.
+    pub fn resolve(&self, message: &SmsMessage) -> Result<(String, Vec<(String, String)>), SmsError> {
+        let fallback;
+        let template = match self.by_purpose.get(&message.purpose) {
+            Some(t) => t,
+            None if message.purpose.is_code() => &self.code,
+            None => {
+                fallback = SmsTemplate {
+                    id: self.notice.clone(),
+                    params: Vec::new(),
+                };
+                &fallback
+            }
+        };
+        if template.id.is_empty() {
+            return Err(SmsError::Delivery(format!(
+                "no template is configured for {} messages",
+                message.purpose.as_str()
+            )));
+        }
+        let mut bound = Vec::new();
+        for (var, value) in template.bindings() {
+            let v = message.value(value).ok_or_else(|| {
+                SmsError::Delivery(format!(
+                    "the {} template asks for `{value}`, which the message does not have",
+                    message.purpose.as_str()
+                ))
+            })?;
+            bound.push((var.to_string(), v.to_string()));
+        }
+        Ok((template.id.clone(), bound))
+    }
 }
 
 impl std::fmt::Debug for SmsMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SmsMessage")
             .field("to", &crate::domain::PhoneNumber::masked(&self.to))
-            .field("purpose", &self.purpose)
+            .field("purpose", &self.purpose.as_str())
             .finish_non_exhaustive()
     }
 }
@@ -78,8 +136,14 @@ pub fn from_config(
                 access_key_id: a.access_key_id.clone(),
                 access_key_secret: a.access_key_secret.clone(),
                 sign_name: a.sign_name.clone(),
-                template_code: a.template_code.clone(),
-                notice_template_code: a.notice_template_code.clone(),
+                templates: VendorTemplates {
+                    by_purpose: a.templates.clone(),
+                    code: SmsTemplate {
+                        id: a.template_code.clone(),
+                        params: vec!["code".into()],
+                    },
+                    notice: a.notice_template_code.clone(),
+                },
             })
         }
         SmsProvider::Tencent => {
@@ -91,8 +155,14 @@ pub fn from_config(
                 secret_key: t.secret_key.clone(),
                 sdk_app_id: t.sdk_app_id.clone(),
                 sign_name: t.sign_name.clone(),
-                template_id: t.template_id.clone(),
-                notice_template_id: t.notice_template_id.clone(),
+                templates: VendorTemplates {
+                    by_purpose: t.templates.clone(),
+                    code: SmsTemplate {
+                        id: t.template_id.clone(),
+                        params: vec!["code".into(), "minutes".into()],
+                    },
+                    notice: t.notice_template_id.clone(),
+                },
                 region: t.region.clone(),
             })
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{SmsError, SmsMessage, SmsSender};
+use super::{SmsError, SmsMessage, SmsSender, VendorTemplates};
 
 const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
@@ -55,22 +55,24 @@ pub struct TencentSender {
     pub secret_key: String,
     pub sdk_app_id: String,
     pub sign_name: String,
-    pub template_id: String,
-    /// Template for notices (no parameters); empty: notices are not sent.
-    pub notice_template_id: String,
+    pub templates: VendorTemplates,
     pub region: String,
 }
 
 impl TencentSender {
-    pub fn payload(&self, message: &SmsMessage) -> String {
-        serde_json::json!({
+    /// The request body; the template's parameters are numbered, so only
+    /// their order counts.
+    pub fn payload(&self, message: &SmsMessage) -> Result<String, SmsError> {
+        let (template_id, bound) = self.templates.resolve(message)?;
+        let params: Vec<String> = bound.into_iter().map(|(_, value)| value).collect();
+        Ok(serde_json::json!({
             "PhoneNumberSet": [message.to],
             "SmsSdkAppId": self.sdk_app_id,
             "SignName": self.sign_name,
-            "TemplateId": if message.params.is_empty() { &self.notice_template_id } else { &self.template_id },
-            "TemplateParamSet": message.params,
+            "TemplateId": template_id,
+            "TemplateParamSet": params,
         })
-        .to_string()
+        .to_string())
     }
 
     fn host(&self) -> String {
@@ -89,12 +91,7 @@ impl TencentSender {
 #[async_trait]
 impl SmsSender for TencentSender {
     async fn send(&self, message: &SmsMessage) -> Result<(), SmsError> {
-        if message.params.is_empty() && self.notice_template_id.is_empty() {
-            return Err(SmsError::Delivery(
-                "no notice template is configured (notice_template_id)".into(),
-            ));
-        }
-        let payload = self.payload(message);
+        let payload = self.payload(message)?;
         // Real time, not the injected clock: the gateway refuses a signed
         // timestamp far from its own clock.
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();

@@ -105,8 +105,8 @@ mod tests {
         SmsMessage {
             to: "+8613312348347".into(),
             text: "123456".into(),
-            purpose: "login".into(),
-            params: Vec::new(),
+            purpose: super::super::SmsPurpose::Login,
+            values: Vec::new(),
         }
     }
 
