@@ -61,6 +61,7 @@ pub struct Config {
     pub sms: SmsConfig,
     pub captcha: CaptchaConfig,
     pub step_up: StepUpConfig,
+    pub phone: PhoneConfig,
     pub mail: MailConfig,
     /// 32 random bytes in base64: private signing keys are stored encrypted
     /// with it (AES-256-GCM). Keep it outside the database.
@@ -193,6 +194,30 @@ fn validate_templates(
         }
     }
     Ok(())
+}
+
+/// The phone pages: changing a phone, and the guided binding of a login
+/// phone after sign-in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhoneConfig {
+    /// Whether an account that never had a login phone may skip the
+    /// guided binding (for this sign-in). Never after an approved unbind
+    /// application, nor when an administrator demanded the binding.
+    pub binding_skippable: bool,
+    /// Codes the phone pages send for one account in a day (both numbers
+    /// of a change and the binding together), besides the per-phone and
+    /// per-address limits of every code.
+    pub account_daily_codes: u32,
+}
+
+impl Default for PhoneConfig {
+    fn default() -> Self {
+        Self {
+            binding_skippable: false,
+            account_daily_codes: 10,
+        }
+    }
 }
 
 /// Alibaba Cloud SMS settings (the secret is never logged).
@@ -612,6 +637,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             captcha: CaptchaConfig::default(),
             step_up: StepUpConfig::default(),
+            phone: PhoneConfig::default(),
             mail: MailConfig::default(),
             key_encryption_key: None,
         }

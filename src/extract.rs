@@ -124,6 +124,21 @@ impl FromRequestParts<AppState> for CurrentUser {
                         .unwrap_or(routes::ACCOUNT),
                 ))
             }
+            // An account without a login phone binds one before anything
+            // else (unless it may skip that and did, in this sign-in).
+            Some((user, auth))
+                if !is_binding_page(parts.uri.path())
+                    && binding_owed(state, &session, &user, &auth)
+                        .await
+                        .map_err(IntoResponse::into_response)? =>
+            {
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or(routes::ACCOUNT);
+                Err(Redirect::to(&crate::account::phone::bind_url(here)).into_response())
+            }
             Some((user, auth)) => Ok(CurrentUser {
                 user,
                 auth,
@@ -185,4 +200,29 @@ mod tests {
         let p = parts("198.51.100.7", Some("203.0.113.9"));
         assert_eq!(client_ip(&p, &[lb]).unwrap().to_string(), "198.51.100.7");
     }
+}
+
+fn is_binding_page(path: &str) -> bool {
+    [
+        routes::ACCOUNT_PHONE_BIND,
+        routes::ACCOUNT_PHONE_BIND_SEND,
+        routes::ACCOUNT_PHONE_BIND_SKIP,
+    ]
+    .contains(&path)
+}
+
+/// Whether the signed-in account must bind a login phone before going on
+/// (the same rule `/authorize` applies before issuing a code).
+pub(crate) async fn binding_owed(
+    state: &AppState,
+    session: &WebSession,
+    user: &crate::store::users::User,
+    auth: &crate::session::SignedIn,
+) -> Result<bool, crate::error::PageError> {
+    use crate::service::phone::{self, BindingOwed};
+    Ok(match phone::binding_owed(state, user) {
+        None => false,
+        Some(BindingOwed::Required) => true,
+        Some(BindingOwed::Skippable) => !session.binding_skipped(&auth.sid).await?,
+    })
 }

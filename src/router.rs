@@ -139,6 +139,35 @@ fn pages() -> Router<AppState> {
             ACCOUNT_EMAIL_CONFIRM,
             get(account::email::confirm_page).post(account::email::confirm),
         )
+        .route(ACCOUNT_PHONE, get(account::phone::show))
+        .route(
+            ACCOUNT_PHONE_OLD_SEND,
+            get(account::phone::to_page).post(account::phone::send_old),
+        )
+        .route(
+            ACCOUNT_PHONE_OLD,
+            get(account::phone::to_page).post(account::phone::prove_old),
+        )
+        .route(
+            ACCOUNT_PHONE_NEW_SEND,
+            get(account::phone::to_page).post(account::phone::send_new),
+        )
+        .route(
+            ACCOUNT_PHONE_NEW,
+            get(account::phone::to_page).post(account::phone::confirm),
+        )
+        .route(
+            ACCOUNT_PHONE_BIND,
+            get(account::phone::bind_show).post(account::phone::bind),
+        )
+        .route(
+            ACCOUNT_PHONE_BIND_SEND,
+            get(page_of(ACCOUNT_PHONE_BIND)).post(account::phone::bind_send),
+        )
+        .route(
+            ACCOUNT_PHONE_BIND_SKIP,
+            get(page_of(ACCOUNT_PHONE_BIND)).post(account::phone::bind_skip),
+        )
         .route(
             RECOVER,
             get(account::recover::show).post(account::recover::start),

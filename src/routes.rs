@@ -18,6 +18,18 @@ pub const ACCOUNT_APPS_REVOKE: &str = "/account/apps/revoke";
 pub const ACCOUNT_EMAIL: &str = "/account/email";
 pub const ACCOUNT_EMAIL_REMOVE: &str = "/account/email/remove";
 pub const ACCOUNT_EMAIL_CONFIRM: &str = "/account/email/confirm";
+/// A phone change, `{kind}` = `login` or `security`: the page and its
+/// four forms (a code to the current number and its proof, a code to the
+/// new number and its proof).
+pub const ACCOUNT_PHONE: &str = "/account/phone/{kind}";
+pub const ACCOUNT_PHONE_OLD_SEND: &str = "/account/phone/{kind}/old/send";
+pub const ACCOUNT_PHONE_OLD: &str = "/account/phone/{kind}/old";
+pub const ACCOUNT_PHONE_NEW_SEND: &str = "/account/phone/{kind}/new/send";
+pub const ACCOUNT_PHONE_NEW: &str = "/account/phone/{kind}/new";
+/// Guided binding of a login phone (完善个人实名信息).
+pub const ACCOUNT_PHONE_BIND: &str = "/account/phone/bind";
+pub const ACCOUNT_PHONE_BIND_SEND: &str = "/account/phone/bind/send";
+pub const ACCOUNT_PHONE_BIND_SKIP: &str = "/account/phone/bind/skip";
 pub const RECOVER: &str = "/recover";
 pub const RECOVER_METHOD: &str = "/recover/method";
 pub const RECOVER_SMS_SEND: &str = "/recover/sms/send";
@@ -61,6 +73,8 @@ pub const API_USER_ENABLE: &str = "/api/v1/users/{id}/enable";
 pub const API_USER_PASSWORD: &str = "/api/v1/users/{id}/password";
 pub const API_USER_FORCE_PASSWORD_CHANGE: &str = "/api/v1/users/{id}/force-password-change";
 pub const API_USER_REVOKE_SESSIONS: &str = "/api/v1/users/{id}/revoke-sessions";
+pub const API_USER_PHONES: &str = "/api/v1/users/{id}/phones";
+pub const API_USER_REQUIRE_PHONE_BINDING: &str = "/api/v1/users/{id}/require-phone-binding";
 pub const API_CLIENTS: &str = "/api/v1/clients";
 pub const API_CLIENT: &str = "/api/v1/clients/{id}";
 pub const API_CLIENT_SECRET: &str = "/api/v1/clients/{id}/secret";

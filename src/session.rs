@@ -33,6 +33,7 @@ use crate::crypto::random;
 use crate::error::PageError;
 use crate::ports::clock::SharedClock;
 use crate::service::Origin;
+use crate::service::phone::Change;
 use crate::service::recovery::Recovery;
 use crate::service::sessions::{self, STEP_UP_FOR};
 use crate::state::AppState;
@@ -49,6 +50,9 @@ const RECOVERY: &str = "recovery";
 const REAUTH: &str = "authorize_reauth";
 const FLASH: &str = "flash";
 const SHOWN_ONCE: &str = "password_shown_once";
+const PHONE_CHANGE: &str = "phone_change";
+const PHONE_BIND: &str = "phone_bind";
+const BINDING_SKIPPED: &str = "phone_binding_skipped";
 
 /// Idle lifetime of a session nobody has signed into yet.
 const ANONYMOUS_IDLE: time::Duration = time::Duration::minutes(30);
@@ -144,6 +148,13 @@ pub enum Flash {
     PasswordRecovered,
     /// A security e-mail was confirmed by its link.
     EmailConfirmed,
+    /// A phone change was confirmed (the change page's result).
+    PhoneChanged,
+    /// A code went to the current number of a phone change.
+    PhoneOldCodeSent,
+    /// A code went to the new number of a phone change, or to the number
+    /// being bound.
+    PhoneNewCodeSent,
 }
 
 pub use crate::ports::clock::unix_ms;
@@ -390,6 +401,59 @@ impl WebSession {
             }
             _ => Err(PageError::Csrf),
         }
+    }
+
+    /// The sign-in goes on after its owner changed the account in this
+    /// session (a new phone), which moved the account's epoch and ended
+    /// every other session: same sign-in, the new epoch, and a renewed
+    /// session id and CSRF token (the session's privileges changed).
+    pub async fn carry_on(&self, user: &User) -> Result<(), PageError> {
+        let Some(mut signed) = self.signed_in().await? else {
+            return Err(PageError::Internal("carry_on: not signed in".into()));
+        };
+        signed.epoch = user.session_epoch;
+        self.renew().await?;
+        self.0.insert(AUTH, Stage::SignedIn(signed)).await?;
+        Ok(())
+    }
+
+    // ── a phone change or binding in progress ──────────────────────────
+
+    /// The phone change this session is doing (checked by the service).
+    pub async fn phone_change(&self) -> Result<Option<Change>, PageError> {
+        self.read::<Change>(PHONE_CHANGE).await
+    }
+
+    pub async fn set_phone_change(&self, change: &Change) -> Result<(), PageError> {
+        self.0.insert(PHONE_CHANGE, change).await?;
+        Ok(())
+    }
+
+    pub async fn end_phone_change(&self) -> Result<(), PageError> {
+        self.0.remove::<Change>(PHONE_CHANGE).await?;
+        self.0.remove::<String>(PHONE_BIND).await?;
+        Ok(())
+    }
+
+    /// The number (E.164) a binding code was sent to.
+    pub async fn phone_to_bind(&self) -> Result<Option<String>, PageError> {
+        self.read::<String>(PHONE_BIND).await
+    }
+
+    pub async fn set_phone_to_bind(&self, number: &str) -> Result<(), PageError> {
+        self.0.insert(PHONE_BIND, number).await?;
+        Ok(())
+    }
+
+    /// Whether the person skipped a skippable phone binding in this
+    /// sign-in (`sid`): asked again at the next sign-in.
+    pub async fn binding_skipped(&self, sid: &str) -> Result<bool, PageError> {
+        Ok(self.read::<String>(BINDING_SKIPPED).await?.as_deref() == Some(sid))
+    }
+
+    pub async fn skip_binding(&self, sid: &str) -> Result<(), PageError> {
+        self.0.insert(BINDING_SKIPPED, sid).await?;
+        Ok(())
     }
 
     // ── a recovery in progress ─────────────────────────────────────────

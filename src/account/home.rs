@@ -4,7 +4,7 @@ use askama::Template;
 use axum::response::Response;
 use time::format_description::well_known::Rfc3339;
 
-use crate::domain::{Email, PhoneNumber};
+use crate::domain::{Email, PhoneKind, PhoneNumber};
 use crate::error::PageError;
 use crate::extract::CurrentUser;
 use crate::pages::{Chrome, PageCtx, render};
@@ -17,6 +17,9 @@ struct AccountPage {
     display_name: String,
     login_phone: Option<String>,
     security_phone: Option<String>,
+    /// The change pages of the two phones.
+    login_phone_url: String,
+    security_phone_url: String,
     security_email: Option<String>,
     email_verified: bool,
     organization: Option<String>,
@@ -30,6 +33,8 @@ pub async fn show(ctx: PageCtx, current: CurrentUser) -> Result<Response, PageEr
         c: ctx.chrome().await?,
         login_phone: u.login_phone.as_deref().map(PhoneNumber::masked),
         security_phone: u.security_phone.as_deref().map(PhoneNumber::masked),
+        login_phone_url: super::phone::page_url(PhoneKind::Login),
+        security_phone_url: super::phone::page_url(PhoneKind::Security),
         security_email: u.security_email.as_deref().map(Email::masked),
         email_verified: u.security_email_verified,
         organization: u.organization,

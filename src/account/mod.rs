@@ -23,6 +23,7 @@ pub mod email;
 pub mod home;
 pub mod login;
 pub mod password;
+pub mod phone;
 pub mod recover;
 pub mod step_up;
 

@@ -396,6 +396,47 @@ texts! {
     email_confirm_intro: &'static str,
     email_confirm_button: &'static str,
     email_confirmed: &'static str,
+    phone_title_login: &'static str,
+    phone_title_security: &'static str,
+    phone_title_security_new: &'static str,
+    phone_step_old: &'static str,
+    phone_step_old_intro: &'static str,
+    phone_step_new: &'static str,
+    phone_step_new_intro: &'static str,
+    phone_step_done: &'static str,
+    phone_country_code: &'static str,
+    phone_number: &'static str,
+    phone_send_code: &'static str,
+    phone_code: &'static str,
+    phone_confirm: &'static str,
+    phone_code_sent_to: fn(&str) -> String,
+    phone_changed_login: &'static str,
+    phone_changed_security: &'static str,
+    phone_taken: &'static str,
+    phone_same: &'static str,
+    phone_old_expired: &'static str,
+    phone_account_limit: fn(Duration) -> String,
+    phone_change_link: &'static str,
+    phone_set_link: &'static str,
+    phone_security_hint: &'static str,
+    phone_unreachable_hint: &'static str,
+    phone_bind_title: &'static str,
+    phone_bind_intro: &'static str,
+    phone_bind_submit: &'static str,
+    phone_bind_skip: &'static str,
+    phone_err_code_missing: &'static str,
+    phone_err_code_invalid: &'static str,
+    phone_err_number_missing: &'static str,
+    phone_err_not_digits: &'static str,
+    phone_err_conflict: &'static str,
+    phone_err_invalid: &'static str,
+    phone_err_not_mobile: &'static str,
+    admin_phones_reveal: &'static str,
+    admin_phones_full: &'static str,
+    admin_phone_hint: &'static str,
+    admin_phone_clear: &'static str,
+    admin_require_binding: &'static str,
+    admin_binding_owed: &'static str,
 }
 
 impl Text {
@@ -412,6 +453,20 @@ impl Text {
             P::ContainsAccountName => self.policy_contains_account_name.into(),
             P::ContainsPhone => self.policy_contains_phone.into(),
             P::TooWeak => self.policy_too_weak.into(),
+        }
+    }
+
+    /// Why a phone number was refused, in this language.
+    pub fn phone_error(&self, e: crate::domain::PhoneError) -> &'static str {
+        use crate::domain::PhoneError as E;
+        match e {
+            E::CountryCodeMissing => self.phone_err_code_missing,
+            E::CountryCodeInvalid => self.phone_err_code_invalid,
+            E::NumberMissing => self.phone_err_number_missing,
+            E::NotDigits => self.phone_err_not_digits,
+            E::CountryCodeConflict => self.phone_err_conflict,
+            E::Invalid => self.phone_err_invalid,
+            E::NotMobile => self.phone_err_not_mobile,
         }
     }
 }

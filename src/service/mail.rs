@@ -30,6 +30,12 @@ pub enum Letter {
     /// The security e-mail moved away from this address (to `to_masked`)
     /// or was removed (`None`).
     EmailChanged { to_masked: Option<String> },
+    /// The account's login (else security) phone became `to_masked` at `at`.
+    PhoneChanged {
+        login: bool,
+        to_masked: String,
+        at: OffsetDateTime,
+    },
 }
 
 impl std::fmt::Debug for Letter {
@@ -47,13 +53,16 @@ impl Letter {
             Letter::ConfirmEmail { .. } => "email_confirm",
             Letter::PasswordReset { .. } => "password_reset_notice",
             Letter::EmailChanged { .. } => "email_changed_notice",
+            Letter::PhoneChanged { .. } => "phone_changed_notice",
         }
     }
 
     fn link(&self) -> Option<&str> {
         match self {
             Letter::RecoveryLink { link, .. } | Letter::ConfirmEmail { link, .. } => Some(link),
-            Letter::PasswordReset { .. } | Letter::EmailChanged { .. } => None,
+            Letter::PasswordReset { .. }
+            | Letter::EmailChanged { .. }
+            | Letter::PhoneChanged { .. } => None,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod introspection;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod phone;
 pub mod mail;
 pub mod recovery;
 pub mod security_email;

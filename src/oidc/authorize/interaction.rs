@@ -24,6 +24,8 @@ pub enum Interaction {
     Login { fresh: bool },
     /// Change the password an administrator reset.
     ChangePassword,
+    /// Bind a login phone (the account has none).
+    BindPhone,
     /// Prove the phone by SMS (the application demands it).
     StepUp,
     /// Agree to share the requested scopes with the application.
@@ -35,7 +37,9 @@ impl Interaction {
     pub fn prompt_none_error(self) -> ErrorCode {
         match self {
             Interaction::Login { .. } => ErrorCode::LoginRequired,
-            Interaction::ChangePassword | Interaction::StepUp => ErrorCode::InteractionRequired,
+            Interaction::ChangePassword | Interaction::BindPhone | Interaction::StepUp => {
+                ErrorCode::InteractionRequired
+            }
             Interaction::Consent => ErrorCode::ConsentRequired,
         }
     }
@@ -51,6 +55,8 @@ pub struct Facts<'a> {
     /// A sign-in this request demanded earlier must come after these Unix
     /// milliseconds.
     pub reauth_owed: Option<i64>,
+    /// The signed-in account must bind a login phone first.
+    pub binding_owed: bool,
     /// Whether the user's consent covers the request; `None` when consent
     /// is not asked (first-party client, nobody signed in, or this is the
     /// consent form's answer).
@@ -112,6 +118,13 @@ pub const CHECKS: &[Check] = &[
             f.signed_in
                 .is_some_and(|(user, _)| user.must_change_password)
                 .then_some(Interaction::ChangePassword)
+        },
+    },
+    Check {
+        name: "phone_binding_owed",
+        description: "the user must bind a phone first",
+        applies: |f| {
+            (f.signed_in.is_some() && f.binding_owed).then_some(Interaction::BindPhone)
         },
     },
     Check {

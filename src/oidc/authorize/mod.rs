@@ -6,6 +6,7 @@
 //!        ─▶ interaction: the first named check that applies
 //!             prompt_login · no_session · max_age · reauth_owed ──▶ /login?return_to=/authorize?…
 //!             password_change_owed ──▶ /account/password
+//!             phone_binding_owed ──▶ /account/phone/bind
 //!             sms_required ──▶ /login/sms
 //!             consent_missing ──▶ consent page (consent.rs)
 //!           (with prompt=none each is an error REDIRECT instead: login_required,
@@ -170,6 +171,7 @@ struct Browser {
     signed_in: Option<(User, SignedIn)>,
     reauth_key: String,
     reauth_owed: Option<i64>,
+    binding_owed: bool,
 }
 
 impl Browser {
@@ -177,11 +179,18 @@ impl Browser {
         let signed_in = ctx.session.current_user(state).await?;
         let reauth_key = req.reauth_key();
         let reauth_owed = ctx.session.reauth_owed(&reauth_key).await?;
+        let binding_owed = match &signed_in {
+            Some((user, auth)) => {
+                crate::extract::binding_owed(state, &ctx.session, user, auth).await?
+            }
+            None => false,
+        };
         Ok(Browser {
             now: state.clock.now(),
             signed_in,
             reauth_key,
             reauth_owed,
+            binding_owed,
         })
     }
 
@@ -191,6 +200,7 @@ impl Browser {
             signed_in: self.signed_in.as_ref().map(|(u, a)| (u, a)),
             now: self.now.unix_timestamp(),
             reauth_owed: self.reauth_owed,
+            binding_owed: self.binding_owed,
             consent_covered,
         }
     }
@@ -276,6 +286,10 @@ async fn interact(
             Ok(to_login(req))
         }
         (Interaction::ChangePassword, _) => Ok(to_password_change(&req.url_without(&[]))),
+        (Interaction::BindPhone, _) => Ok(Redirect::to(&crate::account::phone::bind_url(
+            &req.url_without(&[]),
+        ))
+        .into_response()),
         (Interaction::StepUp, Some((user, _))) => {
             step_up::record_decision(state, user, &[step_up::Reason::ClientRequires], &ctx.origin)
                 .await

@@ -1,0 +1,646 @@
+//! `/account/phone/{login,security}`: change a phone in three steps (a
+//! code to the current number, then the new number and its code, done),
+//! and `/account/phone/bind`: bind a login phone to an account that has
+//! none, before anything else (完善个人实名信息). The flow's rules are in
+//! [`crate::service::phone`]; these handlers draw its steps.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::domain::{PhoneKind, PhoneNumber};
+use crate::error::PageError;
+use crate::extract::{ClientOrigin, CsrfForm, CurrentUser};
+use crate::i18n::Text;
+use crate::pages::{Chrome, PageCtx, render};
+use crate::routes;
+use crate::service::codes::{self, Recipient};
+use crate::service::phone::{self, BindingOwed, Change, PhoneError};
+use crate::session::{Flash, WebSession};
+use crate::state::AppState;
+use crate::store::users::User;
+use crate::urls::{local_url, safe_return_to};
+
+/// The change page of one phone.
+pub fn page_url(kind: PhoneKind) -> String {
+    Urls::of(kind).page
+}
+
+/// The URLs of one kind's page and forms.
+struct Urls {
+    page: String,
+    old_send: String,
+    old: String,
+    new_send: String,
+    new: String,
+}
+
+impl Urls {
+    fn of(kind: PhoneKind) -> Self {
+        let at = |route: &str| route.replace("{kind}", kind.as_str());
+        Self {
+            page: at(routes::ACCOUNT_PHONE),
+            old_send: at(routes::ACCOUNT_PHONE_OLD_SEND),
+            old: at(routes::ACCOUNT_PHONE_OLD),
+            new_send: at(routes::ACCOUNT_PHONE_NEW_SEND),
+            new: at(routes::ACCOUNT_PHONE_NEW),
+        }
+    }
+}
+
+/// What the two number fields held, drawn again after a refusal.
+struct Entered {
+    country_code: String,
+    national: String,
+}
+
+impl Default for Entered {
+    fn default() -> Self {
+        Self {
+            country_code: format!("+{}", PhoneNumber::DEFAULT_COUNTRY_CODE),
+            national: String::new(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account/phone.html")]
+struct PhonePage {
+    c: Chrome,
+    title: &'static str,
+    kind_is_login: bool,
+    urls: Urls,
+    step_old: bool,
+    done: bool,
+    /// The current number, masked.
+    current: Option<String>,
+    /// The new number a code went to, masked.
+    new: Option<String>,
+    country_code: String,
+    national: String,
+    notice: Option<String>,
+    error: Option<String>,
+    /// Seconds the send button stays disabled.
+    wait: u64,
+}
+
+fn kind_of(segment: &str) -> Result<PhoneKind, PageError> {
+    PhoneKind::from_segment(segment).ok_or(PageError::NotFound)
+}
+
+fn title(t: &Text, kind: PhoneKind, user: &User) -> &'static str {
+    match (kind, user.phone(kind)) {
+        (PhoneKind::Login, _) => t.phone_title_login,
+        (PhoneKind::Security, Some(_)) => t.phone_title_security,
+        (PhoneKind::Security, None) => t.phone_title_security_new,
+    }
+}
+
+/// The change this session may go on with, or where the browser must go
+/// first: binding a login phone (none to change), or the SMS step-up (a
+/// session that has not proved the phone).
+async fn change_for(
+    state: &AppState,
+    current: &CurrentUser,
+    kind: PhoneKind,
+) -> Result<Result<Change, Response>, PageError> {
+    let user = &current.user;
+    if user.login_phone.is_none() {
+        return Ok(Err(
+            Redirect::to(&bind_url(&Urls::of(kind).page)).into_response()
+        ));
+    }
+    if !current.auth.amr.iter().any(|m| m == "sms") {
+        current
+            .session
+            .owe_step_up(user, &Urls::of(kind).page)
+            .await?;
+        return Ok(Err(Redirect::to(routes::STEP_UP).into_response()));
+    }
+    let change = match current.session.phone_change().await? {
+        Some(c) if c.user_id == user.id && c.kind == kind => c,
+        _ => {
+            let c = Change::begin(user, kind, state.clock.now().unix_timestamp());
+            current.session.set_phone_change(&c).await?;
+            c
+        }
+    };
+    Ok(Ok(change))
+}
+
+/// The page at the change's step, with everything the server knows.
+async fn page(
+    state: &AppState,
+    c: Chrome,
+    user: &User,
+    change: &Change,
+    entered: Entered,
+) -> Result<PhonePage, PageError> {
+    let kind = change.kind;
+    let step_old = !change.old_proved(state.clock.now().unix_timestamp());
+    let new = change.new_number.as_deref().and_then(PhoneNumber::stored);
+    // The countdown of the visible send button: to the current number in
+    // step 1, to the number a code last went to in step 2.
+    let to = if step_old {
+        phone::current(user, kind)
+    } else {
+        new.clone()
+    };
+    let wait = match &to {
+        Some(p) => codes::resend_wait(state, Recipient::Phone(p)).await?,
+        None => std::time::Duration::ZERO,
+    };
+    Ok(PhonePage {
+        title: title(c.t, kind, user),
+        c,
+        kind_is_login: kind == PhoneKind::Login,
+        urls: Urls::of(kind),
+        step_old,
+        done: false,
+        current: phone::current(user, kind).map(|p| PhoneNumber::masked(p.as_str())),
+        new: (!step_old)
+            .then_some(new)
+            .flatten()
+            .map(|p| PhoneNumber::masked(p.as_str())),
+        country_code: entered.country_code,
+        national: entered.national,
+        notice: None,
+        error: None,
+        wait: super::countdown_secs(wait),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    current: CurrentUser,
+    Path(segment): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> Result<Response, PageError> {
+    let kind = kind_of(&segment)?;
+    if q.done.is_some() && ctx.session.flash_is(Flash::PhoneChanged).await? {
+        let t = ctx.t();
+        return render(&PhonePage {
+            c: ctx.chrome().await?,
+            title: title(t, kind, &current.user),
+            kind_is_login: kind == PhoneKind::Login,
+            urls: Urls::of(kind),
+            step_old: false,
+            done: true,
+            current: None,
+            new: None,
+            country_code: String::new(),
+            national: String::new(),
+            notice: None,
+            error: None,
+            wait: 0,
+        });
+    }
+    let change = match change_for(&state, &current, kind).await? {
+        Ok(c) => c,
+        Err(go) => return Ok(go),
+    };
+    let mut p = page(&state, ctx.chrome().await?, &current.user, &change, Entered::default()).await?;
+    if ctx.session.take_flash(Flash::PhoneOldCodeSent).await? {
+        p.notice = p.current.as_deref().map(|to| (ctx.t().phone_code_sent_to)(to));
+    }
+    if ctx.session.take_flash(Flash::PhoneNewCodeSent).await? {
+        p.notice = p.new.as_deref().map(|to| (ctx.t().phone_code_sent_to)(to));
+    }
+    render(&p)
+}
+
+/// A refusal of the flow: its status, its message, and a wait to announce.
+fn refusal(
+    t: &Text,
+    e: PhoneError,
+) -> Result<(StatusCode, String, Option<std::time::Duration>), PageError> {
+    Ok(match e {
+        PhoneError::Send(e) => return super::send_refusal(t, e),
+        PhoneError::Verify(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            super::verify_refusal(t, e)?,
+            None,
+        ),
+        PhoneError::OldNotProved | PhoneError::NoNewNumber => (
+            StatusCode::CONFLICT,
+            t.phone_old_expired.to_string(),
+            None,
+        ),
+        PhoneError::SameNumber => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.phone_same.to_string(),
+            None,
+        ),
+        PhoneError::Taken => (StatusCode::CONFLICT, t.phone_taken.to_string(), None),
+        PhoneError::AccountLimit(w) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            (t.phone_account_limit)(w),
+            Some(w),
+        ),
+        e @ (PhoneError::StepUpOwed
+        | PhoneError::NothingToChange
+        | PhoneError::NotNow
+        | PhoneError::Store(_)
+        | PhoneError::Ephemeral(_)) => return Err(PageError::Internal(e.to_string())),
+    })
+}
+
+/// The page drawn again after a refused form (its language switch leads
+/// to the page itself).
+async fn refused_page(
+    state: &AppState,
+    ctx: &PageCtx,
+    session: &WebSession,
+    user: &User,
+    kind: PhoneKind,
+    entered: Entered,
+    e: PhoneError,
+) -> Result<Response, PageError> {
+    let (status, message, retry) = refusal(ctx.t(), e)?;
+    // The change as it stands now (a refused step changed nothing, but an
+    // expired proof starts over at step 1).
+    let change = match session.phone_change().await? {
+        Some(c) if c.user_id == user.id && c.kind == kind => c,
+        _ => Change::begin(user, kind, state.clock.now().unix_timestamp()),
+    };
+    let mut p = page(
+        state,
+        ctx.chrome_at(&Urls::of(kind).page).await?,
+        user,
+        &change,
+        entered,
+    )
+    .await?;
+    p.error = Some(message);
+    super::refused(status, &p, retry)
+}
+
+/// GET of a form's address: the page the form belongs to.
+pub async fn to_page(Path(segment): Path<String>) -> Result<Response, PageError> {
+    Ok(Redirect::to(&Urls::of(kind_of(&segment)?).page).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn send_old(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    current: CurrentUser,
+    Path(segment): Path<String>,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(_, session): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    let kind = kind_of(&segment)?;
+    let change = match change_for(&state, &current, kind).await? {
+        Ok(c) => c,
+        Err(go) => return Ok(go),
+    };
+    match phone::send_old(&state, &current.user, &change, &origin, ctx.lang).await {
+        Ok(()) => {
+            session.flash(Flash::PhoneOldCodeSent).await?;
+            Ok(Redirect::to(&Urls::of(kind).page).into_response())
+        }
+        Err(e) => refused_page(&state, &ctx, &session, &current.user, kind, Entered::default(), e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn prove_old(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    current: CurrentUser,
+    Path(segment): Path<String>,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(form, session): CsrfForm<CodeForm>,
+) -> Result<Response, PageError> {
+    let kind = kind_of(&segment)?;
+    let mut change = match change_for(&state, &current, kind).await? {
+        Ok(c) => c,
+        Err(go) => return Ok(go),
+    };
+    match phone::prove_old(&state, &current.user, &mut change, &form.code, &origin).await {
+        Ok(()) => {
+            session.set_phone_change(&change).await?;
+            Ok(Redirect::to(&Urls::of(kind).page).into_response())
+        }
+        Err(e) => refused_page(&state, &ctx, &session, &current.user, kind, Entered::default(), e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NumberForm {
+    #[serde(default)]
+    country_code: String,
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    return_to: Option<String>,
+}
+
+impl NumberForm {
+    fn entered(&self) -> Entered {
+        Entered {
+            country_code: self.country_code.clone(),
+            national: self.number.clone(),
+        }
+    }
+}
+
+pub async fn send_new(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    current: CurrentUser,
+    Path(segment): Path<String>,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(form, session): CsrfForm<NumberForm>,
+) -> Result<Response, PageError> {
+    let kind = kind_of(&segment)?;
+    let mut change = match change_for(&state, &current, kind).await? {
+        Ok(c) => c,
+        Err(go) => return Ok(go),
+    };
+    let number = match PhoneNumber::parse_parts(&form.country_code, &form.number) {
+        Ok(n) => n,
+        Err(e) => {
+            let mut p = page(
+                &state,
+                ctx.chrome_at(&Urls::of(kind).page).await?,
+                &current.user,
+                &change,
+                form.entered(),
+            )
+            .await?;
+            p.error = Some(ctx.t().phone_error(e).to_string());
+            return super::refused(StatusCode::UNPROCESSABLE_ENTITY, &p, None);
+        }
+    };
+    match phone::send_new(&state, &current.user, &mut change, &number, &origin, ctx.lang).await {
+        Ok(()) => {
+            session.set_phone_change(&change).await?;
+            session.flash(Flash::PhoneNewCodeSent).await?;
+            Ok(Redirect::to(&Urls::of(kind).page).into_response())
+        }
+        Err(e) => {
+            refused_page(&state, &ctx, &session, &current.user, kind, form.entered(), e).await
+        }
+    }
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    current: CurrentUser,
+    Path(segment): Path<String>,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(form, session): CsrfForm<CodeForm>,
+) -> Result<Response, PageError> {
+    let kind = kind_of(&segment)?;
+    let change = match change_for(&state, &current, kind).await? {
+        Ok(c) => c,
+        Err(go) => return Ok(go),
+    };
+    let result = phone::confirm(
+        &state,
+        &current.user,
+        &change,
+        &form.code,
+        &current.auth.sid,
+        &origin,
+        ctx.lang,
+    )
+    .await;
+    match result {
+        Ok(user) => {
+            session.carry_on(&user).await?;
+            session.end_phone_change().await?;
+            session.flash(Flash::PhoneChanged).await?;
+            let done = local_url(&Urls::of(kind).page, &[("done", "1")]);
+            Ok(Redirect::to(&done).into_response())
+        }
+        Err(e) => refused_page(&state, &ctx, &session, &current.user, kind, Entered::default(), e).await,
+    }
+}
+
+// ── guided binding ───────────────────────────────────────────────────
+
+/// The binding page, coming back to `return_to` afterwards.
+pub fn bind_url(return_to: &str) -> String {
+    local_url(routes::ACCOUNT_PHONE_BIND, &[("return_to", return_to)])
+}
+
+#[derive(Template)]
+#[template(path = "account/phone_bind.html")]
+struct BindPage {
+    c: Chrome,
+    return_to: String,
+    skippable: bool,
+    /// The number a code went to, masked.
+    new: Option<String>,
+    country_code: String,
+    national: String,
+    notice: Option<String>,
+    error: Option<String>,
+    wait: u64,
+}
+
+async fn bind_page(
+    state: &AppState,
+    c: Chrome,
+    session: &WebSession,
+    owed: BindingOwed,
+    return_to: String,
+    entered: Entered,
+) -> Result<BindPage, PageError> {
+    let new = session
+        .phone_to_bind()
+        .await?
+        .as_deref()
+        .and_then(PhoneNumber::stored);
+    let wait = match &new {
+        Some(p) => codes::resend_wait(state, Recipient::Phone(p)).await?,
+        None => std::time::Duration::ZERO,
+    };
+    Ok(BindPage {
+        c,
+        return_to,
+        skippable: owed == BindingOwed::Skippable,
+        new: new.map(|p| PhoneNumber::masked(p.as_str())),
+        country_code: entered.country_code,
+        national: entered.national,
+        notice: None,
+        error: None,
+        wait: super::countdown_secs(wait),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct BindQuery {
+    return_to: Option<String>,
+}
+
+pub async fn bind_show(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    current: CurrentUser,
+    Query(q): Query<BindQuery>,
+) -> Result<Response, PageError> {
+    let return_to = safe_return_to(q.return_to.as_deref());
+    let Some(owed) = phone::binding_owed(&state, &current.user) else {
+        return Ok(Redirect::to(&return_to).into_response());
+    };
+    let mut p = bind_page(
+        &state,
+        ctx.chrome().await?,
+        &ctx.session,
+        owed,
+        return_to,
+        Entered::default(),
+    )
+    .await?;
+    if ctx.session.take_flash(Flash::PhoneNewCodeSent).await? {
+        p.notice = p.new.as_deref().map(|to| (ctx.t().phone_code_sent_to)(to));
+    }
+    render(&p)
+}
+
+pub async fn bind_send(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    current: CurrentUser,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(form, session): CsrfForm<NumberForm>,
+) -> Result<Response, PageError> {
+    let return_to = safe_return_to(form.return_to.as_deref());
+    let Some(owed) = phone::binding_owed(&state, &current.user) else {
+        return Ok(Redirect::to(&return_to).into_response());
+    };
+    let refused = |status, message: String, retry| {
+        let (state, ctx, session, return_to, entered) =
+            (&state, &ctx, &session, return_to.clone(), form.entered());
+        async move {
+            let mut p = bind_page(
+                state,
+                ctx.chrome_at(&bind_url(&return_to)).await?,
+                session,
+                owed,
+                return_to,
+                entered,
+            )
+            .await?;
+            p.error = Some(message);
+            super::refused(status, &p, retry)
+        }
+    };
+    let number = match PhoneNumber::parse_parts(&form.country_code, &form.number) {
+        Ok(n) => n,
+        Err(e) => {
+            let message = ctx.t().phone_error(e).to_string();
+            return refused(StatusCode::UNPROCESSABLE_ENTITY, message, None).await;
+        }
+    };
+    match phone::send_bind(&state, &current.user, &number, &origin, ctx.lang).await {
+        Ok(()) => {
+            session.set_phone_to_bind(number.as_str()).await?;
+            session.flash(Flash::PhoneNewCodeSent).await?;
+            Ok(Redirect::to(&bind_url(&return_to)).into_response())
+        }
+        Err(e) => {
+            let (status, message, retry) = refusal(ctx.t(), e)?;
+            refused(status, message, retry).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct BindForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    return_to: Option<String>,
+}
+
+pub async fn bind(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    current: CurrentUser,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(form, session): CsrfForm<BindForm>,
+) -> Result<Response, PageError> {
+    let return_to = safe_return_to(form.return_to.as_deref());
+    let Some(owed) = phone::binding_owed(&state, &current.user) else {
+        return Ok(Redirect::to(&return_to).into_response());
+    };
+    let number = session
+        .phone_to_bind()
+        .await?
+        .as_deref()
+        .and_then(PhoneNumber::stored);
+    let result = match &number {
+        Some(n) => {
+            phone::bind(&state, &current.user, n, &form.code, &current.auth.sid, &origin).await
+        }
+        None => Err(PhoneError::NoNewNumber),
+    };
+    let e = match result {
+        Ok(user) => {
+            session.carry_on(&user).await?;
+            session.end_phone_change().await?;
+            return Ok(Redirect::to(&return_to).into_response());
+        }
+        Err(PhoneError::NoNewNumber) => {
+            // No code was sent in this session: start at the number.
+            return Ok(Redirect::to(&bind_url(&return_to)).into_response());
+        }
+        Err(e) => e,
+    };
+    let (status, message, retry) = refusal(ctx.t(), e)?;
+    let mut p = bind_page(
+        &state,
+        ctx.chrome_at(&bind_url(&return_to)).await?,
+        &session,
+        owed,
+        return_to,
+        Entered::default(),
+    )
+    .await?;
+    p.error = Some(message);
+    super::refused(status, &p, retry)
+}
+
+#[derive(Deserialize)]
+pub struct SkipForm {
+    #[serde(default)]
+    return_to: Option<String>,
+}
+
+pub async fn bind_skip(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ClientOrigin(origin): ClientOrigin,
+    CsrfForm(form, session): CsrfForm<SkipForm>,
+) -> Result<Response, PageError> {
+    let return_to = safe_return_to(form.return_to.as_deref());
+    match phone::skip_binding(&state, &current.user, &origin).await {
+        Ok(()) => {
+            session.skip_binding(&current.auth.sid).await?;
+            Ok(Redirect::to(&return_to).into_response())
+        }
+        // Not skippable: the binding page again.
+        Err(PhoneError::NotNow) => Ok(Redirect::to(&bind_url(&return_to)).into_response()),
+        Err(e) => Err(PageError::Internal(e.to_string())),
+    }
+}
