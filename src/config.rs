@@ -201,10 +201,10 @@ fn validate_templates(
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PhoneConfig {
-    /// Whether an account that never had a login phone may skip the
-    /// guided binding (for this sign-in). Never after an approved unbind
-    /// application, nor when an administrator demanded the binding.
-    pub binding_skippable: bool,
+    /// Whether an account without a login phone must bind one after
+    /// sign-in. An administrator's demand and an approved unbind
+    /// application make it required whatever this says.
+    pub binding: BindingPolicy,
     /// Codes the phone pages send for one account in a day (both numbers
     /// of a change and the binding together), besides the per-phone and
     /// per-address limits of every code.
@@ -214,10 +214,22 @@ pub struct PhoneConfig {
 impl Default for PhoneConfig {
     fn default() -> Self {
         Self {
-            binding_skippable: false,
+            binding: BindingPolicy::Required,
             account_daily_codes: 10,
         }
     }
+}
+
+/// The deployment's rule for accounts without a login phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BindingPolicy {
+    /// They bind one before anything else.
+    Required,
+    /// They are asked, and may skip it for the sign-in.
+    Skippable,
+    /// They are not asked.
+    Off,
 }
 
 /// Alibaba Cloud SMS settings (the secret is never logged).

@@ -618,13 +618,49 @@ pub(crate) mod tests {
                     at: &at,
                 },
             ),
+            (
+                "sms_change_code",
+                Sms::ChangeCode {
+                    code: "012345",
+                    minutes: 5,
+                },
+            ),
+            (
+                "sms_bind_code",
+                Sms::BindCode {
+                    code: "012345",
+                    minutes: 5,
+                },
+            ),
+            (
+                "sms_unbind_code",
+                Sms::UnbindCode {
+                    code: "012345",
+                    minutes: 5,
+                },
+            ),
+            (
+                "sms_phone_changed",
+                Sms::PhoneChanged {
+                    account: "zhangsan",
+                    login: true,
+                    phone: "133****8347",
+                    at: &at,
+                },
+            ),
         ];
         all.iter()
             .map(|(name, sms)| {
                 // No wildcard: a new message fails to compile here until
                 // it is added to `all` above.
                 match sms {
-                    Sms::Code { .. } | Sms::RecoveryCode { .. } | Sms::PasswordReset { .. } => {}
+                    Sms::Code { .. }
+                    | Sms::RecoveryCode { .. }
+                    | Sms::PasswordReset { .. }
+                    | Sms::ChangeCode { .. }
+                    | Sms::BindCode { .. }
+                    | Sms::UnbindCode { .. }
+                    | Sms::PhoneChanged { .. } => {}
                 }
                 (*name, sms.text(lang).unwrap())
             })

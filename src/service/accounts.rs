@@ -504,10 +504,16 @@ pub async fn update_profile(
         .origin(origin)
         .detail(json!({ "fields": changed }))
         .finish();
-    Ok(state
+    let updated = state
         .store
         .update_profile(user.id, version, &update, &audit)
-        .await?)
+        .await?;
+    if updated.session_epoch != user.session_epoch {
+        // A new phone (or role) ended the account's sessions and revoked
+        // its tokens: tell the applications too.
+        super::logout::end_all_sessions(state, &updated).await;
+    }
+    Ok(updated)
 }
 
 /// The account, if it exists and is active (one-time links and proofs

@@ -223,6 +223,7 @@ mod tests {
             must_change_password: false,
             last_sms_at: None,
             step_up_required: false,
+            phone_binding_raw: None,
         }
     }
 
@@ -286,13 +287,24 @@ mod tests {
             Letter::EmailChanged {
                 to_masked: Some("n***@example.org".into()),
             },
+            Letter::PhoneChanged {
+                login: true,
+                to_masked: "133****8347".into(),
+                at: OffsetDateTime::UNIX_EPOCH,
+            },
+            Letter::PhoneChanged {
+                login: false,
+                to_masked: "+4474****3456".into(),
+                at: OffsetDateTime::UNIX_EPOCH,
+            },
         ];
         for l in &all {
             match l {
                 Letter::RecoveryLink { .. }
                 | Letter::ConfirmEmail { .. }
                 | Letter::PasswordReset { .. }
-                | Letter::EmailChanged { .. } => {}
+                | Letter::EmailChanged { .. }
+                | Letter::PhoneChanged { .. } => {}
             }
         }
         all

@@ -24,6 +24,7 @@ use super::audit::{Entry, Outcome};
 use super::codes::{self, Purpose, SendError, VerifyError};
 use super::mail::{self, Letter};
 use super::{Actor, Origin};
+use crate::config::BindingPolicy;
 use crate::domain::{PhoneKind, PhoneNumber};
 use crate::ephemeral::EphemeralError;
 use crate::i18n::Lang;
@@ -341,16 +342,17 @@ pub enum BindingOwed {
     Skippable,
 }
 
-/// The binding `user` owes: none with a login phone; otherwise required,
-/// unless the deployment lets accounts that never had one skip it (an
-/// administrator's demand and an approved unbind are never skippable).
+/// The binding `user` owes: none with a login phone; otherwise as the
+/// deployment's `phone.binding` says, except that an administrator's
+/// demand and an approved unbind are always required.
 pub fn binding_owed(state: &AppState, user: &User) -> Option<BindingOwed> {
     if user.login_phone.is_some() {
         return None;
     }
-    match user.phone_binding() {
-        None if state.config.phone.binding_skippable => Some(BindingOwed::Skippable),
-        _ => Some(BindingOwed::Required),
+    match (user.phone_binding(), state.config.phone.binding) {
+        (Some(_), _) | (None, BindingPolicy::Required) => Some(BindingOwed::Required),
+        (None, BindingPolicy::Skippable) => Some(BindingOwed::Skippable),
+        (None, BindingPolicy::Off) => None,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod keys;
+pub mod phones;
 pub mod users;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -51,6 +52,8 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::reset_password))
         .routes(routes!(users::force_password_change))
         .routes(routes!(users::revoke_sessions))
+        .routes(routes!(phones::phones))
+        .routes(routes!(phones::require_binding))
         .routes(routes!(clients::list, clients::create))
         .routes(routes!(clients::get, clients::update, clients::delete))
         .routes(routes!(clients::rotate_secret))

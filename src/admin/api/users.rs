@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::AdminAuth;
 use super::{ApiJson, ApiQuery, OptionalJson, parse_id};
-use crate::domain::SecretPassword;
+use crate::domain::{PhoneNumber, SecretPassword};
 use crate::error::{ApiError, Problem};
 use crate::service::accounts::{self, NewAccount, ProfileInput};
 use crate::service::admin;
@@ -23,8 +23,14 @@ pub struct UserView {
     pub id: uuid::Uuid,
     pub username: String,
     pub display_name: String,
+    /// Masked (`133****8347`); the full numbers are at
+    /// `GET /api/v1/users/{id}/phones`, where every look is audited.
     pub login_phone: Option<String>,
+    /// Masked, like `login_phone`.
     pub security_phone: Option<String>,
+    /// A demand to bind a login phone at the next sign-in: `required` (an
+    /// administrator's) or `after_unbind` (an approved unbind application).
+    pub phone_binding: Option<String>,
     pub security_email: Option<String>,
     pub security_email_verified: bool,
     pub organization: Option<String>,
@@ -45,12 +51,14 @@ pub struct UserView {
 
 impl From<User> for UserView {
     fn from(u: User) -> Self {
+        let phone_binding = u.phone_binding().map(|b| b.as_str().to_string());
         UserView {
             id: u.id,
             username: u.username,
             display_name: u.display_name,
-            login_phone: u.login_phone,
-            security_phone: u.security_phone,
+            login_phone: u.login_phone.as_deref().map(PhoneNumber::masked),
+            security_phone: u.security_phone.as_deref().map(PhoneNumber::masked),
+            phone_binding,
             security_email: u.security_email,
             security_email_verified: u.security_email_verified,
             organization: u.organization,

@@ -7,13 +7,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{AdminSession, AuditLine};
-use crate::domain::SecretPassword;
+use crate::domain::{PhoneNumber, SecretPassword};
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
 use crate::service::accounts::{self, AccountError, ProfileInput, Refusal};
-use crate::service::admin;
+use crate::service::{admin, phone};
 use crate::state::AppState;
 use crate::store::audit::AuditFilter;
 use crate::store::users::{AccountStatus, User};
@@ -122,6 +122,13 @@ struct UserPage {
     error: Option<String>,
     generated: Option<String>,
     events: Vec<AuditLine>,
+    /// The phones, masked.
+    login_masked: Option<String>,
+    security_masked: Option<String>,
+    /// The full numbers, after the audited "show" action.
+    full_phones: Option<(String, String)>,
+    /// The account owes a login phone binding at its next sign-in.
+    binding_owed: bool,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +158,10 @@ async fn user_page(
     .collect();
     Ok(UserPage {
         c: ctx.chrome().await?,
+        login_masked: user.login_phone.as_deref().map(PhoneNumber::masked),
+        security_masked: user.security_phone.as_deref().map(PhoneNumber::masked),
+        full_phones: None,
+        binding_owed: phone::binding_owed(state, &user).is_some() && user.phone_binding().is_some(),
         u: user,
         message,
         error,
@@ -193,11 +204,24 @@ pub struct ActionForm {
     display_name: Option<String>,
     login_phone: Option<String>,
     security_phone: Option<String>,
+    /// Ticked: clear the phone (an empty phone field keeps it).
+    clear_login_phone: Option<String>,
+    clear_security_phone: Option<String>,
     security_email: Option<String>,
     organization: Option<String>,
     admin: Option<String>,
     reason: Option<String>,
     password: Option<String>,
+}
+
+/// A phone field of the profile form: shown masked, so an empty field
+/// keeps the number, a typed one replaces it, and "clear" removes it.
+fn phone_field(typed: Option<String>, clear: Option<String>) -> Option<String> {
+    match (typed.filter(|t| !t.trim().is_empty()), clear) {
+        (_, Some(_)) => Some(String::new()),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
+    }
 }
 
 pub async fn act(
@@ -214,8 +238,8 @@ pub async fn act(
         "profile" => {
             let input = ProfileInput {
                 display_name: form.display_name,
-                login_phone: form.login_phone,
-                security_phone: form.security_phone,
+                login_phone: phone_field(form.login_phone, form.clear_login_phone),
+                security_phone: phone_field(form.security_phone, form.clear_security_phone),
                 security_email: form.security_email,
                 organization: form.organization,
                 is_admin: Some(form.admin.is_some()),
@@ -258,6 +282,18 @@ pub async fn act(
         "revoke" => accounts::revoke_sessions(&state, &user, &actor, &origin)
             .await
             .map(|_| None),
+        "require_binding" => phone::require_binding(&state, &user, &actor, &origin)
+            .await
+            .map(|_| None)
+            .map_err(AccountError::from),
+        "phones" => {
+            // The full numbers, shown on this answer only (never in a URL);
+            // the look is audited.
+            let (login, security) = phone::reveal(&state, &user, &actor, &origin).await?;
+            let mut page = user_page(&state, &ctx, user, None, None, None).await?;
+            page.full_phones = Some((login.unwrap_or_default(), security.unwrap_or_default()));
+            return render(&page);
+        }
         _ => return Err(PageError::BadRequest),
     };
     let t = ctx.t();

@@ -108,6 +108,8 @@ fn base_config(data_dir: PathBuf) -> Config {
     // Most tests sign in from fresh browsers as accounts without phones;
     // the step-up tests switch the risk rules on themselves.
     config.step_up.enabled = false;
+    // Likewise they are not led to bind a phone; the phone tests ask for it.
+    config.phone.binding = tongxing::config::BindingPolicy::Off;
     config
 }
 

@@ -1,0 +1,56 @@
+//! `/api/v1/users/{id}/phones`: an account's full phone numbers (the
+//! account itself shows them masked), each look audited; and the demand
+//! that the account bind a login phone at its next sign-in.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::auth::AdminAuth;
+use super::parse_id;
+use super::users::UserView;
+use crate::error::{ApiError, Problem};
+use crate::service::{accounts, phone};
+use crate::state::AppState;
+
+/// An account's phones in full (E.164).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Phones {
+    pub login_phone: Option<String>,
+    pub security_phone: Option<String>,
+}
+
+/// The full numbers; every call is written to the audit log
+/// (`account.phones_viewed`).
+#[utoipa::path(get, path = crate::routes::API_USER_PHONES, tag = "users", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Phones), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn phones(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Phones>, ApiError> {
+    let user = accounts::by_id(&state, parse_id(&id)?).await?;
+    let (login_phone, security_phone) =
+        phone::reveal(&state, &user, &admin.actor, &admin.origin).await?;
+    Ok(Json(Phones {
+        login_phone,
+        security_phone,
+    }))
+}
+
+/// The account must bind a login phone at its next sign-in, before any
+/// application gets a code (it applies while the account has no login
+/// phone: clear the login phone first to have a new one bound). Not
+/// skippable.
+#[utoipa::path(post, path = crate::routes::API_USER_REQUIRE_PHONE_BINDING, tag = "users", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn require_binding(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = accounts::by_id(&state, parse_id(&id)?).await?;
+    phone::require_binding(&state, &user, &admin.actor, &admin.origin).await?;
+    Ok(Json(accounts::by_id(&state, user.id).await?.into()))
+}
