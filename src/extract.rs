@@ -137,7 +137,7 @@ impl FromRequestParts<AppState> for CurrentUser {
                     .path_and_query()
                     .map(|p| p.as_str())
                     .unwrap_or(routes::ACCOUNT);
-                Err(Redirect::to(&crate::account::phone::bind_url(here)).into_response())
+                Err(Redirect::to(&crate::urls::phone_binding(here)).into_response())
             }
             Some((user, auth)) => Ok(CurrentUser {
                 user,

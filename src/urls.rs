@@ -11,6 +11,11 @@ pub fn local_url(path: &str, pairs: &[(&str, &str)]) -> String {
     format!("{path}?{query}")
 }
 
+/// The guided binding of a login phone, coming back to `return_to`.
+pub fn phone_binding(return_to: &str) -> String {
+    local_url(routes::ACCOUNT_PHONE_BIND, &[("return_to", return_to)])
+}
+
 /// A local path to go back to after a form, or the account page. Only
 /// same-site absolute paths are accepted (no `//host`, no `/\host`).
 pub fn safe_return_to(candidate: Option<&str>) -> String {

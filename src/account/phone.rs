@@ -437,10 +437,7 @@ pub async fn confirm(
 
 // ── guided binding ───────────────────────────────────────────────────
 
-/// The binding page, coming back to `return_to` afterwards.
-pub fn bind_url(return_to: &str) -> String {
-    local_url(routes::ACCOUNT_PHONE_BIND, &[("return_to", return_to)])
-}
+use crate::urls::phone_binding as bind_url;
 
 #[derive(Template)]
 #[template(path = "account/phone_bind.html")]

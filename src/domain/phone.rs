@@ -319,7 +319,8 @@ mod tests {
         assert_eq!(parts("+86", ""), Err(PhoneError::NumberMissing));
         assert_eq!(parts("+86", "1331234abcd"), Err(PhoneError::NotDigits));
         assert_eq!(parts("+86", "1331234834"), Err(PhoneError::Invalid));
-        assert_eq!(parts("+86", "23312348347"), Err(PhoneError::Invalid));
+        assert_eq!(parts("+86", "133123483471"), Err(PhoneError::Invalid));
+        assert_eq!(parts("+86", "23312348347"), Err(PhoneError::NotMobile));
         // Beijing landline: a valid number that cannot receive SMS.
         assert_eq!(parts("+86", "010 6260 0000"), Err(PhoneError::NotMobile));
         // London landline.

@@ -259,10 +259,18 @@ async fn manage_users_end_to_end() {
     let (_, user) = api.get(&format!("/api/v1/users/{id}")).await;
     let version = user["version"].as_i64().unwrap();
     let (status, updated) = api
-        .call("PATCH", &format!("/api/v1/users/{id}"), Some(json!({ "version": version, "security_phone": "+44 20 7946 0123", "organization": "" })))
+        .call("PATCH", &format!("/api/v1/users/{id}"), Some(json!({ "version": version, "security_phone": "+44 7400 123456", "organization": "" })))
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
-    assert_eq!(updated["security_phone"], "+442079460123");
+    // Phones are shown masked; the full numbers are one audited call away.
+    assert_eq!(updated["security_phone"], "+4474****3456");
+    assert_eq!(updated["login_phone"], "138****5678");
+    assert!(app.audit("account.phones_viewed").await.is_empty());
+    let (status, phones) = api.get(&format!("/api/v1/users/{id}/phones")).await;
+    assert_eq!(status, StatusCode::OK, "{phones}");
+    assert_eq!(phones["security_phone"], "+447400123456");
+    assert_eq!(phones["login_phone"], "+8613812345678");
+    assert_eq!(app.audit("account.phones_viewed").await.len(), 1);
     assert_eq!(updated["organization"], Value::Null);
     let (status, stale) = api
         .call(
@@ -603,6 +611,8 @@ async fn the_openapi_document_covers_every_route() {
         "/api/v1/keys",
         "/api/v1/keys/rotate",
         "/api/v1/audit",
+        "/api/v1/users/{id}/phones",
+        "/api/v1/users/{id}/require-phone-binding",
     ];
     let documented: Vec<&String> = paths.keys().collect();
     for e in expected {
@@ -611,7 +621,7 @@ async fn the_openapi_document_covers_every_route() {
             "{e} missing from the document"
         );
     }
-    assert_eq!(operations, 18);
+    assert_eq!(operations, 20);
 }
 
 #[tokio::test]

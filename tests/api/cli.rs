@@ -46,7 +46,7 @@ async fn user_add_with_every_field_and_list() {
                 "--phone",
                 "13912345678",
                 "--security-phone",
-                "+44 20 7946 0123",
+                "+44 7400 123456",
                 "--email",
                 "hu@example.org",
                 "--org",
@@ -65,7 +65,7 @@ async fn user_add_with_every_field_and_list() {
         "a given password is not echoed"
     );
     assert_eq!(v["login_phone"], "+8613912345678");
-    assert_eq!(v["security_phone"], "+442079460123");
+    assert_eq!(v["security_phone"], "+447400123456");
     assert_eq!(v["admin"], true);
     assert_eq!(
         app.browser()

@@ -28,6 +28,7 @@ mod nodes;
 mod oidc;
 mod oidc_rules;
 mod ops;
+mod phones;
 mod post_redirect_get;
 mod recovery;
 mod revocation;

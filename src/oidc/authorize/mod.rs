@@ -286,7 +286,7 @@ async fn interact(
             Ok(to_login(req))
         }
         (Interaction::ChangePassword, _) => Ok(to_password_change(&req.url_without(&[]))),
-        (Interaction::BindPhone, _) => Ok(Redirect::to(&crate::account::phone::bind_url(
+        (Interaction::BindPhone, _) => Ok(Redirect::to(&crate::urls::phone_binding(
             &req.url_without(&[]),
         ))
         .into_response()),

@@ -236,6 +236,26 @@ impl TestApp {
         self.state.store.list_audit(&filter).await.unwrap()
     }
 
+    /// Runs `sql` on the test's database, under the store's API (to plant
+    /// what an earlier release or an import may have left).
+    pub async fn sql(&self, sql: &str) {
+        match self.state.store.db() {
+            tongxing::store::Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            tongxing::store::Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// The account as stored now.
+    pub async fn stored(&self, username: &str) -> User {
+        self.state
+            .store
+            .user_by_username(username)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no account {username}"))
+    }
+
     /// The database URL the server uses (for the CLI).
     pub fn database_url(&self) -> String {
         self.config.database_url()
