@@ -307,3 +307,63 @@ async fn an_administrator_creates_an_account_in_the_console() {
             .any(|r| r.actor == "admin")
     );
 }
+
+#[tokio::test]
+async fn the_console_shows_phones_masked_reveals_them_audited_and_demands_a_binding() {
+    let app = TestApp::spawn().await;
+    let target = app
+        .user_with(NewAccount {
+            username: "qian@cnic.cn".into(),
+            login_phone: Some("13312348347".into()),
+            security_phone: Some("13912345678".into()),
+            ..NewAccount::default()
+        })
+        .await;
+    let b = app.browser();
+    b.login("admin", &app.admin_password).await;
+    let path = format!("/admin/users/{}", target.id);
+    let detail = b.get(&path).await;
+    assert!(detail.has("133****8347") && detail.has("139****5678"));
+    assert!(
+        !detail.has("13312348347") && !detail.has("13912345678"),
+        "masked: {}",
+        detail.body
+    );
+    // One click shows the full numbers, and the look is audited.
+    assert!(app.audit("account.phones_viewed").await.is_empty());
+    let full = b.submit_page(&detail, &path, &[("action", "phones")]).await;
+    assert_eq!(full.status, StatusCode::OK);
+    assert!(full.has("+8613312348347") && full.has("+8613912345678"));
+    assert_eq!(app.audit("account.phones_viewed").await.len(), 1);
+    // An empty phone field keeps the number; "clear" removes it.
+    let kept = b
+        .submit_page(&detail, &path, &[("action", "profile"), ("display_name", "钱七")])
+        .await;
+    assert_eq!(kept.status, StatusCode::SEE_OTHER, "{}", kept.body);
+    assert_eq!(
+        app.stored("qian@cnic.cn").await.login_phone.as_deref(),
+        Some("+8613312348347")
+    );
+    let detail = b.get(&path).await;
+    let cleared = b
+        .submit_page(
+            &detail,
+            &path,
+            &[("action", "profile"), ("display_name", "钱七"), ("clear_login_phone", "1")],
+        )
+        .await;
+    assert_eq!(cleared.status, StatusCode::SEE_OTHER, "{}", cleared.body);
+    assert_eq!(app.stored("qian@cnic.cn").await.login_phone, None);
+    // Demand a binding at the next sign-in.
+    let detail = b.get(&path).await;
+    assert!(!detail.has("id=\"binding-owed\""));
+    let demanded = b
+        .submit_page(&detail, &path, &[("action", "require_binding")])
+        .await;
+    assert_eq!(demanded.status, StatusCode::SEE_OTHER);
+    assert!(b.get(&path).await.has("id=\"binding-owed\""));
+    let person = app.browser();
+    person.login("qian@cnic.cn", PASSWORD).await;
+    let led = person.get("/account").await;
+    assert!(led.location().unwrap().starts_with("/account/phone/bind"));
+}

@@ -25,7 +25,7 @@ async fn zhang(app: &TestApp) -> tongxing::store::users::User {
 }
 
 /// The code of the last SMS to `to` (E.164), and its purpose.
-fn last_sms(app: &TestApp, to: &str) -> (String, String) {
+pub(crate) fn last_sms(app: &TestApp, to: &str) -> (String, String) {
     let sms = app.outbox("sms");
     let m = sms
         .iter()
@@ -42,6 +42,13 @@ fn last_sms(app: &TestApp, to: &str) -> (String, String) {
 /// asks for; returns the phone page it comes back to.
 async fn signed_in_with_sms(app: &TestApp, b: &Browser, kind: &str) -> Page {
     b.login("zhang@cnic.cn", PASSWORD).await;
+    step_up_for(app, b, kind, "+8613312348347").await
+}
+
+/// In a session signed in with the password alone: opens the change page
+/// of `kind`, passes the SMS step-up (the code goes to `phone`) it asks
+/// for first, and returns the page it comes back to.
+pub(crate) async fn step_up_for(app: &TestApp, b: &Browser, kind: &str, phone: &str) -> Page {
     let page_url = format!("/account/phone/{kind}");
     // A session that has not proved the phone proves it first.
     let first = b.get(&page_url).await;
@@ -52,14 +59,14 @@ async fn signed_in_with_sms(app: &TestApp, b: &Browser, kind: &str) -> Page {
         "/login/sms",
     )
     .await;
-    let (code, purpose) = last_sms(app, "+8613312348347");
+    let (code, purpose) = last_sms(app, phone);
     assert_eq!(purpose, "login");
     let back = b.submit_page(&step_up, "/login/sms", &[("code", &code)]).await;
     b.redirected(back, &page_url).await
 }
 
 /// Step 1: a code to the current number, confirmed.
-async fn prove_old(app: &TestApp, b: &Browser, page: &Page, kind: &str, to: &str) -> Page {
+pub(crate) async fn prove_old(app: &TestApp, b: &Browser, page: &Page, kind: &str, to: &str) -> Page {
     let sent = b
         .redirected(
             b.submit_page(page, &format!("/account/phone/{kind}/old/send"), &[])
@@ -78,7 +85,7 @@ async fn prove_old(app: &TestApp, b: &Browser, page: &Page, kind: &str, to: &str
 }
 
 /// Step 2: the new number gets a code.
-async fn send_new(b: &Browser, page: &Page, kind: &str, cc: &str, number: &str) -> Page {
+pub(crate) async fn send_new(b: &Browser, page: &Page, kind: &str, cc: &str, number: &str) -> Page {
     b.submit_page(
         page,
         &format!("/account/phone/{kind}/new/send"),

@@ -283,3 +283,77 @@ async fn disabling_revokes_every_token_and_enabling_revives_none() {
     let mut fresh = sign_in(&app, &rp, &app.browser(), PASSWORD).await;
     assert_live(&app, &rp, &mut fresh, "a new sign-in").await;
 }
+
+#[tokio::test]
+async fn changing_ones_own_phone_ends_the_other_sessions_tokens_only() {
+    use crate::phones::{last_sms, prove_old, send_new, step_up_for};
+    let (app, rp, seen, id) = setup().await;
+    let user = app.state.store.user_by_id(id).await.unwrap().unwrap();
+    let audit = tongxing::service::audit::Entry::new(
+        "test.phone",
+        tongxing::service::audit::Outcome::Success,
+    )
+    .finish();
+    app.state
+        .store
+        .set_phone(user.id, tongxing::domain::PhoneKind::Login, "+8613312348347", None, &audit)
+        .await
+        .unwrap();
+    let here = app.browser();
+    let elsewhere = app.browser();
+    let mut current = sign_in(&app, &rp, &here, PASSWORD).await;
+    let mut other = sign_in(&app, &rp, &elsewhere, PASSWORD).await;
+    assert_live(&app, &rp, &mut current, "this session before").await;
+    assert_live(&app, &rp, &mut other, "the other session before").await;
+
+    let page = step_up_for(&app, &here, "login", "+8613312348347").await;
+    app.advance(std::time::Duration::from_secs(61));
+    let step2 = prove_old(&app, &here, &page, "login", "+8613312348347").await;
+    app.advance(std::time::Duration::from_secs(61));
+    let sent = here
+        .redirected(
+            send_new(&here, &step2, "login", "+86", "13912345678").await,
+            "/account/phone/login",
+        )
+        .await;
+    let (code, _) = last_sms(&app, "+8613912345678");
+    let done = here
+        .submit_page(&sent, "/account/phone/login/new", &[("code", &code)])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+
+    assert_revoked(&app, &rp, &other, "the other session").await;
+    assert_live(&app, &rp, &mut current, "the session that changed it").await;
+    assert_eq!(logged_out(&app, &seen, 1).await, [other.sid.clone()]);
+}
+
+#[tokio::test]
+async fn an_administrator_changing_a_phone_ends_every_session_and_its_tokens() {
+    let (app, rp, seen, id) = setup().await;
+    let b = app.browser();
+    let mut t = sign_in(&app, &rp, &b, PASSWORD).await;
+    assert_live(&app, &rp, &mut t, "before").await;
+    let token = admin_token(&app).await;
+    let api = Api::new(&app, &token);
+    let (_, user) = api.get(&format!("/api/v1/users/{id}")).await;
+    // Positive control: a change of another field ends nothing.
+    let (status, user) = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{id}"),
+            Some(json!({ "version": user["version"], "display_name": "李四" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_live(&app, &rp, &mut t, "after a name change").await;
+    let (status, body) = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{id}"),
+            Some(json!({ "version": user["version"], "security_phone": "13912345678" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_revoked(&app, &rp, &t, "after a phone change").await;
+    assert_eq!(logged_out(&app, &seen, 1).await, [t.sid.clone()]);
+}

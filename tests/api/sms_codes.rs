@@ -377,6 +377,81 @@ async fn tencent_requests_carry_the_documented_signature() {
 }
 
 #[tokio::test]
+async fn each_purpose_goes_out_with_its_own_vendor_template() {
+    use tongxing::config::{SmsPurpose, SmsTemplate};
+    let t = |id: &str, params: &[&str]| SmsTemplate {
+        id: id.into(),
+        params: params.iter().map(|p| p.to_string()).collect(),
+    };
+    // Tencent: numbered parameters, in the configured order.
+    let (url, seen) = vendor(serde_json::json!({ "Response": { "SendStatusSet": [{ "Code": "Ok" }], "RequestId": "r" } })).await;
+    let app = TestApp::spawn_with(|c| {
+        c.sms.provider = tongxing::config::SmsProvider::Tencent;
+        c.sms.tencent.endpoint = url;
+        c.sms.tencent.secret_id = "id".into();
+        c.sms.tencent.secret_key = "key".into();
+        c.sms.tencent.sdk_app_id = "1400000000".into();
+        c.sms.tencent.sign_name = "通行证".into();
+        c.sms.tencent.template_id = "100000".into();
+        c.sms.tencent.templates = [
+            (SmsPurpose::ChangeOld, t("200001", &["minutes", "code"])),
+            (SmsPurpose::Bind, t("200003", &["code"])),
+        ]
+        .into_iter()
+        .collect();
+    })
+    .await;
+    for purpose in [Purpose::ChangeOld, Purpose::Bind, Purpose::Login] {
+        codes::send(&app.state, purpose, &phone(), &origin(), Lang::ZhCn)
+            .await
+            .unwrap();
+        app.advance(std::time::Duration::from_secs(61));
+    }
+    let sent: Vec<serde_json::Value> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, _, body)| serde_json::from_str(body).unwrap())
+        .collect();
+    assert_eq!(sent[0]["TemplateId"], "200001");
+    assert_eq!(sent[0]["TemplateParamSet"][0], "5", "minutes first, as configured");
+    assert_eq!(sent[0]["TemplateParamSet"][1].as_str().unwrap().len(), 6);
+    assert_eq!(sent[1]["TemplateId"], "200003");
+    assert_eq!(sent[1]["TemplateParamSet"].as_array().unwrap().len(), 1);
+    // Positive control: a purpose without its own template takes the
+    // general code template, with the code and its minutes.
+    assert_eq!(sent[2]["TemplateId"], "100000");
+    assert_eq!(sent[2]["TemplateParamSet"][1], "5");
+
+    // Aliyun: the template's named variables.
+    let (url, seen) = vendor(serde_json::json!({ "Code": "OK" })).await;
+    let app = TestApp::spawn_with(|c| {
+        c.sms.provider = tongxing::config::SmsProvider::Aliyun;
+        c.sms.aliyun.endpoint = url;
+        c.sms.aliyun.access_key_id = "id".into();
+        c.sms.aliyun.access_key_secret = "s".into();
+        c.sms.aliyun.sign_name = "通行证".into();
+        c.sms.aliyun.template_code = "SMS_1".into();
+        c.sms.aliyun.templates = [(SmsPurpose::ChangeNew, t("SMS_NEW", &["number=code", "time=minutes"]))]
+            .into_iter()
+            .collect();
+    })
+    .await;
+    codes::send(&app.state, Purpose::ChangeNew, &phone(), &origin(), Lang::ZhCn)
+        .await
+        .unwrap();
+    let (query, _, _) = seen.lock().unwrap()[0].clone();
+    let params: std::collections::BTreeMap<String, String> =
+        url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(params["TemplateCode"], "SMS_NEW");
+    let vars: serde_json::Value = serde_json::from_str(&params["TemplateParam"]).unwrap();
+    assert_eq!(vars["number"].as_str().unwrap().len(), 6);
+    assert_eq!(vars["time"], "5");
+}
+
+#[tokio::test]
 async fn a_hidden_code_without_a_phone_is_never_right() {
     use codes::Recipient;
     let app = TestApp::spawn().await;

@@ -168,3 +168,132 @@ pub fn from_config(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(id: &str, params: &[&str]) -> SmsTemplate {
+        SmsTemplate {
+            id: id.into(),
+            params: params.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    fn message(purpose: SmsPurpose, values: &[(&'static str, &str)]) -> SmsMessage {
+        SmsMessage {
+            to: "+8613312348347".into(),
+            text: String::new(),
+            purpose,
+            values: values.iter().map(|(n, v)| (*n, v.to_string())).collect(),
+        }
+    }
+
+    fn vendor() -> VendorTemplates {
+        VendorTemplates {
+            by_purpose: [
+                (SmsPurpose::ChangeNew, template("T_NEW", &["code", "minutes"])),
+                (
+                    SmsPurpose::PhoneChangedNotice,
+                    template("T_CHANGED", &["name=account", "time"]),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            code: template("T_CODE", &["code"]),
+            notice: "T_NOTICE".into(),
+        }
+    }
+
+    #[test]
+    fn each_purpose_takes_its_own_template_and_parameters_in_order() {
+        let v = vendor();
+        let code = [("code", "123456"), ("minutes", "5")];
+        assert_eq!(
+            v.resolve(&message(SmsPurpose::ChangeNew, &code)).unwrap(),
+            (
+                "T_NEW".to_string(),
+                vec![
+                    ("code".to_string(), "123456".to_string()),
+                    ("minutes".to_string(), "5".to_string())
+                ]
+            )
+        );
+        // A purpose without its own template falls back to the code one…
+        assert_eq!(
+            v.resolve(&message(SmsPurpose::Bind, &code)).unwrap(),
+            (
+                "T_CODE".to_string(),
+                vec![("code".to_string(), "123456".to_string())]
+            )
+        );
+        // …a notice to the notice template, without parameters.
+        let reset = [("account", "zhang"), ("time", "2026-12-01 08:00 UTC")];
+        assert_eq!(
+            v.resolve(&message(SmsPurpose::PasswordResetNotice, &reset))
+                .unwrap(),
+            ("T_NOTICE".to_string(), vec![])
+        );
+        // A variable named in the template (Aliyun's `${name}`).
+        let changed = [
+            ("account", "zhang"),
+            ("phone", "139****5678"),
+            ("time", "2026-12-01 08:00 UTC"),
+        ];
+        assert_eq!(
+            v.resolve(&message(SmsPurpose::PhoneChangedNotice, &changed))
+                .unwrap()
+                .1,
+            vec![
+                ("name".to_string(), "zhang".to_string()),
+                ("time".to_string(), "2026-12-01 08:00 UTC".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_purpose_without_any_template_is_an_error_not_a_wrong_message() {
+        let mut v = vendor();
+        v.notice = String::new();
+        let err = v
+            .resolve(&message(SmsPurpose::PasswordResetNotice, &[]))
+            .unwrap_err();
+        assert!(err.to_string().contains("password_reset_notice"), "{err}");
+        // Positive control: the same vendor sends codes.
+        assert!(
+            v.resolve(&message(SmsPurpose::Login, &[("code", "1")]))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_configuration_names_purposes_and_values_that_exist() {
+        let parse = |toml: &str| -> Result<crate::config::Config, String> {
+            use figment::Figment;
+            use figment::providers::{Format, Serialized, Toml};
+            let c: crate::config::Config =
+                Figment::from(Serialized::defaults(crate::config::Config::default()))
+                    .merge(Toml::string(toml))
+                    .extract()
+                    .map_err(|e| e.to_string())?;
+            c.validate().map_err(|e| e.to_string())?;
+            Ok(c)
+        };
+        let ok = parse(
+            "[sms.tencent.templates.change_old]\nid = \"100001\"\nparams = [\"code\", \"minutes\"]\n",
+        )
+        .unwrap();
+        assert_eq!(ok.sms.tencent.templates[&SmsPurpose::ChangeOld].id, "100001");
+        let unknown_purpose =
+            parse("[sms.aliyun.templates.lottery]\nid = \"SMS_1\"\n").unwrap_err();
+        assert!(unknown_purpose.contains("lottery"), "{unknown_purpose}");
+        let unknown_value = parse(
+            "[sms.aliyun.templates.login]\nid = \"SMS_1\"\nparams = [\"code\", \"password\"]\n",
+        )
+        .unwrap_err();
+        assert!(
+            unknown_value.contains("password") && unknown_value.contains("code, minutes"),
+            "{unknown_value}"
+        );
+    }
+}
