@@ -408,12 +408,22 @@ pub struct PasswordPolicyConfig {
     pub require_special: bool,
 }
 
-/// Brute-force protection: after `free_failures` wrong passwords within the
-/// window, each further failure locks for `base_delay_secs * 2^k`, capped.
+/// Brute-force protection: the wrong password that reaches the free count
+/// locks for `base_delay_secs`, each further one for twice as long, capped
+/// at `max_delay_secs`. Only wrong passwords count: correct ones never do,
+/// and attempts still being checked never lock anyone out.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginLimitsConfig {
+    /// Wrong passwords per account identifier before it locks; remembered
+    /// `window_secs` (at least twice `max_delay_secs`) after the last one.
     pub account_free_failures: u32,
+    /// Wrong passwords per client address (over all accounts) within a
+    /// window of `window_secs` from the first, before the address locks.
+    /// An address can be a NAT shared by thousands of users, all locked
+    /// out together: the default leaves room for their typos and stops a
+    /// single machine trying many accounts; each account keeps its own
+    /// limit. See `trusted_proxies` for addresses behind a load balancer.
     pub ip_free_failures: u32,
     pub window_secs: u64,
     pub base_delay_secs: u64,
@@ -458,7 +468,7 @@ impl Default for LoginLimitsConfig {
     fn default() -> Self {
         Self {
             account_free_failures: 5,
-            ip_free_failures: 30,
+            ip_free_failures: 500,
             window_secs: 3600,
             base_delay_secs: 30,
             max_delay_secs: 3600,

@@ -150,11 +150,10 @@ async fn repeated_failures_lock_the_account_with_a_stated_wait() {
         let p = b.login("sun@cnic.cn", "Wrong-password-1").await;
         assert_eq!(p.status, StatusCode::UNAUTHORIZED, "attempt {i}");
     }
-    // The sixth attempt is counted before it is checked, locks, and is
-    // refused unchecked (parallel guesses cannot slip through).
+    // The fifth failure locked: the sixth attempt is refused unchecked.
+    assert_eq!(app.audit("login.lockout").await.len(), 1);
     let sixth = b.login("sun@cnic.cn", "Wrong-password-1").await;
     assert_eq!(sixth.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(app.audit("login.lockout").await.len(), 1);
 
     // Now even the right password is refused, from any browser, with the wait.
     let locked = app.browser().login("sun@cnic.cn", PASSWORD).await;
@@ -163,7 +162,7 @@ async fn repeated_failures_lock_the_account_with_a_stated_wait() {
     assert!((1..=30).contains(&retry), "{retry}");
     assert!(locked.has("尝试次数过多"));
     assert!(locked.has("秒"), "the wait is stated");
-    assert_eq!(app.audit("login.throttled").await.len(), 1);
+    assert_eq!(app.audit("login.throttled").await.len(), 2);
     assert_eq!(
         app.audit("login.failure").await.len(),
         5,
@@ -194,8 +193,8 @@ async fn delays_grow_with_each_further_failure() {
     .await;
     app.user("qian@cnic.cn").await;
     let b = app.browser();
-    b.login("qian@cnic.cn", "Wrong-password-1").await;
     b.login("qian@cnic.cn", "Wrong-password-1").await; // locks for 100 s
+    b.login("qian@cnic.cn", "Wrong-password-1").await;
     let first: u64 = b
         .login("qian@cnic.cn", PASSWORD)
         .await
@@ -474,8 +473,8 @@ async fn parallel_guesses_cannot_pass_the_limit() {
             checked += 1;
         }
     }
-    // Attempts are counted before they are checked: exactly the five free
-    // ones are checked, however the twenty interleave.
+    // Attempts in progress hold the account's slots: exactly the five free
+    // guesses are checked, however the twenty interleave.
     assert_eq!(checked, 5, "{checked} passwords were checked");
     assert_eq!(app.audit("login.failure").await.len(), checked);
 }

@@ -22,6 +22,7 @@ mod demo_apps;
 mod i18n;
 mod interaction;
 mod login;
+mod login_limits;
 mod mail;
 mod migrations;
 mod nodes;

@@ -251,3 +251,24 @@ impl Browser {
         panic!("too many steps");
     }
 }
+
+impl Browser {
+    /// A browser whose every request carries `X-Forwarded-For: forwarded`
+    /// (as if a proxy in front of the server had added it).
+    pub fn forwarded_for(base: &str, forwarded: &str) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", forwarded.parse().unwrap());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            base: base.to_string(),
+            jar,
+        }
+    }
+}
