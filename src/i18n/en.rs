@@ -116,6 +116,7 @@ pub static EN: Text = Text {
     policy_contains_account_name: "The password must not contain the account name.",
     policy_contains_phone: "The password must not contain a phone number.",
     policy_too_weak: "The password is too easy to guess; use a longer one or unrelated words.",
+    policy_common: "The password is one of the most commonly used passwords; choose another.",
     password_strength: "Strength:",
     strength_weak: "weak",
     strength_medium: "medium",

@@ -270,6 +270,7 @@ texts! {
     policy_contains_account_name: &'static str,
     policy_contains_phone: &'static str,
     policy_too_weak: &'static str,
+    policy_common: &'static str,
     password_strength: &'static str,
     strength_weak: &'static str,
     strength_medium: &'static str,
@@ -412,6 +413,7 @@ impl Text {
             P::ContainsAccountName => self.policy_contains_account_name.into(),
             P::ContainsPhone => self.policy_contains_phone.into(),
             P::TooWeak => self.policy_too_weak.into(),
+            P::Common => self.policy_common.into(),
         }
     }
 }

@@ -102,6 +102,7 @@ pub static ZH_CN: Text = Text {
     policy_contains_account_name: "密码不得包含账号名称。",
     policy_contains_phone: "密码不得包含手机号。",
     policy_too_weak: "密码太容易被猜到，请使用更长的密码或不相关的词语组合。",
+    policy_common: "该密码属于最常用的密码之一，请换一个。",
     password_strength: "密码强度：",
     strength_weak: "弱",
     strength_medium: "中",

@@ -17,6 +17,7 @@ mod client_enumeration;
 mod clients;
 mod clients_cli;
 mod clock;
+mod common_passwords;
 mod contention;
 mod demo_apps;
 mod i18n;

@@ -594,6 +594,7 @@ async fn every_policy_failure_is_named_on_the_recovery_form() {
         ("Wangwu-Harbour-73!", "密码不得包含账号名称。"),
         ("Vh!13800138000a", "密码不得包含手机号。"),
         ("Password123!", "密码太容易被猜到"),
+        ("Pe#5gz29ptzmSE", "该密码属于最常用的密码之一"),
     ] {
         let page = b
             .submit_page(
