@@ -32,6 +32,7 @@ mod oidc_rules;
 mod ops;
 mod post_redirect_get;
 mod recovery;
+mod recovery_background;
 mod revocation;
 mod security_email;
 mod session;
