@@ -17,7 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::routes::*;
 use crate::state::AppState;
 use crate::store::sessions::SessionBackend;
-use crate::{account, admin, assets, i18n, input, oidc, ops, pages, routes};
+use crate::{account, admin, assets, i18n, input, oidc, ops, pages, routes, session};
 
 /// The whole application: every router with its layers.
 pub fn build(state: AppState, sessions: SessionBackend) -> Router {
@@ -26,12 +26,13 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
     let session_layer = cookies.session_layer(
         sessions,
         config.session.cookie_name.clone(),
-        time::Duration::minutes(i64::from(config.session.idle_minutes)),
+        config.session.idle(),
     );
 
     let pages = pages()
         .layer(middleware::from_fn(input::pages_guard))
         .layer(middleware::from_fn(pages::render_error_pages))
+        .layer(middleware::from_fn_with_state(cookies, session::csrf_cookie))
         .layer(session_layer)
         .layer(middleware::from_fn_with_state(cookies, i18n::negotiate));
 

@@ -3,12 +3,14 @@
 
 mod account_name;
 pub mod client;
+pub mod device;
 mod email;
 mod password;
 mod phone;
 mod scope;
 
 pub use account_name::AccountName;
+pub use device::Device;
 pub use email::Email;
 pub use password::{PasswordPolicy, PolicyViolation, SecretPassword, Strength};
 pub use phone::PhoneNumber;

@@ -109,7 +109,7 @@ pub async fn negotiate(
     let explicit = query_param(query, "lang").and_then(Lang::from_tag);
     let lang = explicit
         .or_else(|| {
-            crate::cookies::value(&jar, crate::cookies::LANG).and_then(|v| Lang::from_tag(&v))
+            cookies.value_or_plain(&jar, crate::cookies::LANG).and_then(|v| Lang::from_tag(&v))
         })
         .or_else(|| {
             query_param(query, "ui_locales")
