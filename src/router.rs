@@ -128,6 +128,15 @@ fn pages() -> Router<AppState> {
             ACCOUNT_APPS_REVOKE,
             get(page_of(ACCOUNT_APPS)).post(account::apps::revoke),
         )
+        .route(ACCOUNT_SESSIONS, get(account::sessions::show))
+        .route(
+            ACCOUNT_SESSIONS_END,
+            get(page_of(ACCOUNT_SESSIONS)).post(account::sessions::end),
+        )
+        .route(
+            ACCOUNT_SESSIONS_END_OTHERS,
+            get(page_of(ACCOUNT_SESSIONS)).post(account::sessions::end_others),
+        )
         .route(
             ACCOUNT_EMAIL,
             get(account::email::show).post(account::email::change),

@@ -246,6 +246,26 @@ texts! {
     apps_revoked: &'static str,
     apps_link: &'static str,
 
+    sessions_title: &'static str,
+    sessions_intro: &'static str,
+    /// A device in words: its browser and its system, each `None` when not
+    /// recognised.
+    sessions_device: fn(Option<&str>, Option<&str>) -> String,
+    sessions_this_device: &'static str,
+    sessions_address: &'static str,
+    sessions_unknown_address: &'static str,
+    sessions_signed_in_at: &'static str,
+    sessions_last_active: &'static str,
+    sessions_times_utc: &'static str,
+    sessions_end: &'static str,
+    sessions_end_others: &'static str,
+    sessions_ended: &'static str,
+    sessions_others_ended: &'static str,
+    sessions_no_others: &'static str,
+    sessions_not_found: &'static str,
+    sessions_is_current: &'static str,
+    sessions_link: &'static str,
+
     password_title: &'static str,
     password_current: &'static str,
     password_new: &'static str,
@@ -477,6 +497,13 @@ pub(crate) mod tests {
     impl Sample for fn(&str) -> String {
         fn sample(&self) -> String {
             self("Sample")
+        }
+    }
+
+    impl Sample for fn(Option<&str>, Option<&str>) -> String {
+        fn sample(&self) -> String {
+            // The words around the names, and those for unknown ones.
+            format!("{} / {}", self(Some("Firefox"), None), self(None, Some("Linux")))
         }
     }
 
