@@ -145,7 +145,11 @@ mod tests {
         // `__Host-` cookies without Secure).
         let http = CookiePolicy { secure: false };
         assert_eq!(http.name(CSRF), CSRF);
-        assert!(http.long_lived(LANG, "en".into()).to_string().starts_with("tongxing_lang=en"));
+        assert!(
+            http.long_lived(LANG, "en".into())
+                .to_string()
+                .starts_with("tongxing_lang=en")
+        );
     }
 
     #[test]
@@ -154,6 +158,10 @@ mod tests {
         let jar = CookieJar::new().add(Cookie::new(LANG, "en"));
         assert_eq!(https.value_or_plain(&jar, LANG).as_deref(), Some("en"));
         let jar = jar.add(Cookie::new("__Host-tongxing_lang", "zh-CN"));
-        assert_eq!(https.value_or_plain(&jar, LANG).as_deref(), Some("zh-CN"), "the new name wins");
+        assert_eq!(
+            https.value_or_plain(&jar, LANG).as_deref(),
+            Some("zh-CN"),
+            "the new name wins"
+        );
     }
 }

@@ -32,7 +32,10 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
     let pages = pages()
         .layer(middleware::from_fn(input::pages_guard))
         .layer(middleware::from_fn(pages::render_error_pages))
-        .layer(middleware::from_fn_with_state(cookies, session::csrf_cookie))
+        .layer(middleware::from_fn_with_state(
+            cookies,
+            session::csrf_cookie,
+        ))
         .layer(session_layer)
         .layer(middleware::from_fn_with_state(cookies, i18n::negotiate));
 

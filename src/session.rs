@@ -264,7 +264,11 @@ pub async fn csrf_cookie(
         .unwrap_or_else(|p| p.into_inner())
         .take();
     match minted {
-        Some(token) => (jar.add(policy.browser_session(cookies::CSRF, token)), response).into_response(),
+        Some(token) => (
+            jar.add(policy.browser_session(cookies::CSRF, token)),
+            response,
+        )
+            .into_response(),
         None => response,
     }
 }

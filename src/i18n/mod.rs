@@ -109,7 +109,9 @@ pub async fn negotiate(
     let explicit = query_param(query, "lang").and_then(Lang::from_tag);
     let lang = explicit
         .or_else(|| {
-            cookies.value_or_plain(&jar, crate::cookies::LANG).and_then(|v| Lang::from_tag(&v))
+            cookies
+                .value_or_plain(&jar, crate::cookies::LANG)
+                .and_then(|v| Lang::from_tag(&v))
         })
         .or_else(|| {
             query_param(query, "ui_locales")
@@ -503,7 +505,11 @@ pub(crate) mod tests {
     impl Sample for fn(Option<&str>, Option<&str>) -> String {
         fn sample(&self) -> String {
             // The words around the names, and those for unknown ones.
-            format!("{} / {}", self(Some("Firefox"), None), self(None, Some("Linux")))
+            format!(
+                "{} / {}",
+                self(Some("Firefox"), None),
+                self(None, Some("Linux"))
+            )
         }
     }
 

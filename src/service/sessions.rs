@@ -119,7 +119,8 @@ pub async fn sign_in_holds(
         // … or made before the registry existed: recorded now, so an
         // upgrade signs nobody out (the device is not known).
         None => {
-            let handle = random::token().map_err(|e| StoreError::Db(sqlx::Error::Protocol(e.to_string())))?;
+            let handle = random::token()
+                .map_err(|e| StoreError::Db(sqlx::Error::Protocol(e.to_string())))?;
             state
                 .store
                 .record_sign_in(

@@ -44,8 +44,7 @@ pub struct DeadBefore {
     pub active_before: i64,
 }
 
-const COLUMNS: &str =
-    "sid, handle, user_id, epoch, signed_in_at, last_active_at, ip, user_agent";
+const COLUMNS: &str = "sid, handle, user_id, epoch, signed_in_at, last_active_at, ip, user_agent";
 
 impl Store {
     /// Records a sign-in (or a new sign-in of the same account under the

@@ -33,6 +33,7 @@ mod recovery;
 mod revocation;
 mod security_email;
 mod session;
+mod sessions;
 mod sms_codes;
 mod smtp_server;
 mod step_up;
