@@ -511,7 +511,13 @@ impl WebSession {
         if self.0.is_empty().await {
             return self.2.token();
         }
-        let token = random::token()?;
+        // A session stored for something harmless (a notice for the next
+        // page) takes over the cookie's token, so forms drawn before stay
+        // valid; what the session gains later renews it (`renew`).
+        let token = match &self.2.sent {
+            Some(sent) => sent.clone(),
+            None => random::token()?,
+        };
         self.0.insert(CSRF, token.clone()).await?;
         Ok(token)
     }

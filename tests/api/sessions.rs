@@ -295,12 +295,11 @@ async fn behind_https_every_cookie_has_the_host_prefix() {
 }
 
 /// A browser of `ua` signed in as `user`.
-async fn signed_in(app: &TestApp, base: &str, ua: &str, user: &str) -> Browser {
+async fn signed_in(base: &str, ua: &str, user: &str) -> Browser {
     let b = Browser::with_user_agent(base, ua);
     let answer = b.login(user, PASSWORD).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     assert_eq!(b.get("/account").await.status, StatusCode::OK);
-    let _ = app;
     b
 }
 
@@ -318,9 +317,9 @@ async fn the_sessions_page_lists_each_sign_in_with_its_device() {
     let app = TestApp::spawn().await;
     app.user("li@cnic.cn").await;
     app.user("wang@cnic.cn").await;
-    let firefox = signed_in(&app, &app.base, FIREFOX_LINUX, "li@cnic.cn").await;
-    let _chrome = signed_in(&app, &app.base, CHROME_WINDOWS, "li@cnic.cn").await;
-    let _other_account = signed_in(&app, &app.base, SAFARI_IPHONE, "wang@cnic.cn").await;
+    let firefox = signed_in(&app.base, FIREFOX_LINUX, "li@cnic.cn").await;
+    let _chrome = signed_in(&app.base, CHROME_WINDOWS, "li@cnic.cn").await;
+    let _other_account = signed_in(&app.base, SAFARI_IPHONE, "wang@cnic.cn").await;
     let account = firefox.get("/account?lang=en").await;
     assert!(
         account.has("href=\"/account/sessions\""),
@@ -392,7 +391,7 @@ async fn signing_out_another_device_ends_it_at_its_next_request_on_any_node() {
         .to_string();
     assert_eq!(phone.get("/account").await.status, StatusCode::OK);
     // The laptop, on node 2, signs the phone out.
-    let laptop = signed_in(&app, &node2.base, FIREFOX_LINUX, "li@cnic.cn").await;
+    let laptop = signed_in(&node2.base, FIREFOX_LINUX, "li@cnic.cn").await;
     let page = laptop.get("/account/sessions?lang=en").await;
     assert!(page.has("Safari on iOS"), "{}", page.body);
     let handle = handles(&page).pop().unwrap();
@@ -447,9 +446,9 @@ async fn a_sign_in_of_another_account_or_this_one_cannot_be_ended_here() {
     let app = TestApp::spawn().await;
     app.user("li@cnic.cn").await;
     app.user("wang@cnic.cn").await;
-    let li = signed_in(&app, &app.base, FIREFOX_LINUX, "li@cnic.cn").await;
-    let wang = signed_in(&app, &app.base, FIREFOX_LINUX, "wang@cnic.cn").await;
-    let _wang2 = signed_in(&app, &app.base, CHROME_WINDOWS, "wang@cnic.cn").await;
+    let li = signed_in(&app.base, FIREFOX_LINUX, "li@cnic.cn").await;
+    let wang = signed_in(&app.base, FIREFOX_LINUX, "wang@cnic.cn").await;
+    let _wang2 = signed_in(&app.base, CHROME_WINDOWS, "wang@cnic.cn").await;
     let wang_handle = handles(&wang.get("/account/sessions").await).pop().unwrap();
     // li's only sign-in: the page has no form, the account page a token.
     let csrf = li.get("/account").await.csrf();
@@ -480,7 +479,7 @@ async fn a_sign_in_of_another_account_or_this_one_cannot_be_ended_here() {
         "wang's stays"
     );
     // This browser's own sign-in is not ended from here (that is Sign out).
-    let li2 = signed_in(&app, &app.base, CHROME_WINDOWS, "li@cnic.cn").await;
+    let li2 = signed_in(&app.base, CHROME_WINDOWS, "li@cnic.cn").await;
     let other_view = li2.get("/account/sessions").await;
     let li_handle = handles(&other_view).pop().unwrap();
     let own = end(li_handle).await;
@@ -494,9 +493,9 @@ async fn a_sign_in_of_another_account_or_this_one_cannot_be_ended_here() {
 async fn signing_out_all_other_devices_keeps_this_one() {
     let app = TestApp::spawn().await;
     app.user("li@cnic.cn").await;
-    let me = signed_in(&app, &app.base, FIREFOX_LINUX, "li@cnic.cn").await;
-    let a = signed_in(&app, &app.base, CHROME_WINDOWS, "li@cnic.cn").await;
-    let b = signed_in(&app, &app.base, SAFARI_IPHONE, "li@cnic.cn").await;
+    let me = signed_in(&app.base, FIREFOX_LINUX, "li@cnic.cn").await;
+    let a = signed_in(&app.base, CHROME_WINDOWS, "li@cnic.cn").await;
+    let b = signed_in(&app.base, SAFARI_IPHONE, "li@cnic.cn").await;
     let page = me.get("/account/sessions?lang=en").await;
     assert_eq!(handles(&page).len(), 2);
     let forged = me
@@ -531,9 +530,9 @@ async fn signing_out_all_other_devices_keeps_this_one() {
 async fn sign_ins_that_ended_otherwise_are_not_listed() {
     let app = TestApp::spawn().await;
     let user = app.user("li@cnic.cn").await;
-    let me = signed_in(&app, &app.base, FIREFOX_LINUX, "li@cnic.cn").await;
+    let me = signed_in(&app.base, FIREFOX_LINUX, "li@cnic.cn").await;
     // A device that signs out is gone from the list.
-    let leaving = signed_in(&app, &app.base, CHROME_WINDOWS, "li@cnic.cn").await;
+    let leaving = signed_in(&app.base, CHROME_WINDOWS, "li@cnic.cn").await;
     assert_eq!(handles(&me.get("/account/sessions").await).len(), 1);
     let confirm = leaving.get("/logout").await;
     leaving.submit_page(&confirm, "/logout", &[]).await;
@@ -542,7 +541,7 @@ async fn sign_ins_that_ended_otherwise_are_not_listed() {
         "signed out"
     );
     // A password change here ends the others; this one stays listed.
-    let other = signed_in(&app, &app.base, CHROME_WINDOWS, "li@cnic.cn").await;
+    let other = signed_in(&app.base, CHROME_WINDOWS, "li@cnic.cn").await;
     assert_eq!(handles(&me.get("/account/sessions").await).len(), 1);
     let new = "Brand-New-Pass-1";
     let changed = me
@@ -582,7 +581,7 @@ async fn sign_ins_that_ended_otherwise_are_not_listed() {
     )
     .await
     .unwrap();
-    let after = signed_in(&app, &app.base, FIREFOX_LINUX, "li@cnic.cn").await;
+    let after = signed_in(&app.base, FIREFOX_LINUX, "li@cnic.cn").await;
     let page = after.get("/account/sessions").await;
     assert!(
         handles(&page).is_empty(),
@@ -590,7 +589,7 @@ async fn sign_ins_that_ended_otherwise_are_not_listed() {
         page.body
     );
     // Disabling ends them too; enabling revives none.
-    let second = signed_in(&app, &app.base, CHROME_WINDOWS, "li@cnic.cn").await;
+    let second = signed_in(&app.base, CHROME_WINDOWS, "li@cnic.cn").await;
     assert_eq!(
         handles(&after.get("/account/sessions").await).len(),
         1,
@@ -617,6 +616,6 @@ async fn sign_ins_that_ended_otherwise_are_not_listed() {
     .await
     .unwrap();
     assert_eq!(second.get("/account").await.redirect(), SIGN_IN_FIRST);
-    let last = signed_in(&app, &app.base, SAFARI_IPHONE, "li@cnic.cn").await;
+    let last = signed_in(&app.base, SAFARI_IPHONE, "li@cnic.cn").await;
     assert!(handles(&last.get("/account/sessions").await).is_empty());
 }
