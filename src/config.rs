@@ -379,6 +379,9 @@ impl Default for OidcConfig {
 pub struct SessionConfig {
     /// A signed-in session ends after this many minutes without a request.
     pub idle_minutes: u32,
+    /// A sign-in ends this many hours after it was made, however active
+    /// (fractions allowed).
+    pub absolute_hours: f64,
     pub cookie_name: String,
 }
 
@@ -430,10 +433,23 @@ pub struct LoginLimitsConfig {
     pub max_delay_secs: u64,
 }
 
+impl SessionConfig {
+    /// How long a sign-in lasts at most ([`Self::absolute_hours`]).
+    pub fn absolute(&self) -> time::Duration {
+        time::Duration::seconds_f64(self.absolute_hours * 3600.0)
+    }
+
+    /// How long a session lasts unused ([`Self::idle_minutes`]).
+    pub fn idle(&self) -> time::Duration {
+        time::Duration::minutes(i64::from(self.idle_minutes))
+    }
+}
+
 impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             idle_minutes: 480,
+            absolute_hours: 168.0,
             cookie_name: "tongxing_session".into(),
         }
     }
@@ -592,6 +608,17 @@ impl Config {
         if self.session.idle_minutes == 0 {
             return Err(ConfigError(
                 "session.idle_minutes: must be at least 1".into(),
+            ));
+        }
+        let absolute = self.session.absolute_hours;
+        if !absolute.is_finite() || absolute * 60.0 < f64::from(self.session.idle_minutes) {
+            return Err(ConfigError(
+                "session.absolute_hours: must be a number of hours no shorter than session.idle_minutes".into(),
+            ));
+        }
+        if absolute > 24.0 * 366.0 {
+            return Err(ConfigError(
+                "session.absolute_hours: at most a year (8784 hours)".into(),
             ));
         }
         if self.session.cookie_name.is_empty()

@@ -8,6 +8,7 @@ pub mod clients;
 pub mod grants;
 pub mod keys;
 pub mod sessions;
+pub mod sign_ins;
 pub mod users;
 
 use std::str::FromStr;

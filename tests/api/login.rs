@@ -23,13 +23,24 @@ async fn login_with_account_name_renews_the_session_and_shows_the_account() {
 
     let form = b.get("/login").await;
     assert_eq!(form.status, StatusCode::OK);
-    let before = b
-        .cookie("tongxing_session")
-        .expect("the login form starts a session");
+    assert!(
+        b.cookie("tongxing_session").is_none(),
+        "the login form stores no session"
+    );
 
     let done = b.login("Zhang@CNIC.cn", PASSWORD).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(done.location(), Some("/account"));
+    let before = b.cookie("tongxing_session").unwrap();
+    // Signing in again (a forced login) renews the session id too.
+    let again = b
+        .submit(
+            "/login?force=1",
+            "/login",
+            &[("identifier", "Zhang@CNIC.cn"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
     let after = b.cookie("tongxing_session").unwrap();
     assert_ne!(before, after, "the session id must change at login");
 
@@ -44,7 +55,7 @@ async fn login_with_account_name_renews_the_session_and_shows_the_account() {
     assert!(account.has("计算机网络信息中心"));
 
     let ok = app.audit("login.success").await;
-    assert_eq!(ok.len(), 1);
+    assert_eq!(ok.len(), 2, "both sign-ins");
     assert_eq!(ok[0].subject.as_deref(), Some("zhang@cnic.cn"));
     assert_eq!(ok[0].ip.as_deref(), Some("127.0.0.1"));
 }

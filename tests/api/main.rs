@@ -36,6 +36,7 @@ mod recovery_background;
 mod revocation;
 mod security_email;
 mod session;
+mod sessions;
 mod sms_codes;
 mod smtp_server;
 mod step_up;
