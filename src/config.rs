@@ -539,6 +539,9 @@ impl Default for OidcConfig {
 pub struct SessionConfig {
     /// A signed-in session ends after this many minutes without a request.
     pub idle_minutes: u32,
+    /// A sign-in ends this many hours after it was made, however active
+    /// (fractions allowed).
+    pub absolute_hours: f64,
     pub cookie_name: String,
 }
 
@@ -568,22 +571,45 @@ pub struct PasswordPolicyConfig {
     pub require_special: bool,
 }
 
-/// Brute-force protection: after `free_failures` wrong passwords within the
-/// window, each further failure locks for `base_delay_secs * 2^k`, capped.
+/// Brute-force protection: the wrong password that reaches the free count
+/// locks for `base_delay_secs`, each further one for twice as long, capped
+/// at `max_delay_secs`. Only wrong passwords count: correct ones never do,
+/// and attempts still being checked never lock anyone out.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginLimitsConfig {
+    /// Wrong passwords per account identifier before it locks; remembered
+    /// `window_secs` (at least twice `max_delay_secs`) after the last one.
     pub account_free_failures: u32,
+    /// Wrong passwords per client address (over all accounts) within a
+    /// window of `window_secs` from the first, before the address locks.
+    /// An address can be a NAT shared by thousands of users, all locked
+    /// out together: the default leaves room for their typos and stops a
+    /// single machine trying many accounts; each account keeps its own
+    /// limit. See `trusted_proxies` for addresses behind a load balancer.
     pub ip_free_failures: u32,
     pub window_secs: u64,
     pub base_delay_secs: u64,
     pub max_delay_secs: u64,
 }
 
+impl SessionConfig {
+    /// How long a sign-in lasts at most ([`Self::absolute_hours`]).
+    pub fn absolute(&self) -> time::Duration {
+        time::Duration::seconds_f64(self.absolute_hours * 3600.0)
+    }
+
+    /// How long a session lasts unused ([`Self::idle_minutes`]).
+    pub fn idle(&self) -> time::Duration {
+        time::Duration::minutes(i64::from(self.idle_minutes))
+    }
+}
+
 impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             idle_minutes: 480,
+            absolute_hours: 168.0,
             cookie_name: "tongxing_session".into(),
         }
     }
@@ -618,7 +644,7 @@ impl Default for LoginLimitsConfig {
     fn default() -> Self {
         Self {
             account_free_failures: 5,
-            ip_free_failures: 30,
+            ip_free_failures: 500,
             window_secs: 3600,
             base_delay_secs: 30,
             max_delay_secs: 3600,
@@ -743,6 +769,17 @@ impl Config {
         if self.session.idle_minutes == 0 {
             return Err(ConfigError(
                 "session.idle_minutes: must be at least 1".into(),
+            ));
+        }
+        let absolute = self.session.absolute_hours;
+        if !absolute.is_finite() || absolute * 60.0 < f64::from(self.session.idle_minutes) {
+            return Err(ConfigError(
+                "session.absolute_hours: must be a number of hours no shorter than session.idle_minutes".into(),
+            ));
+        }
+        if absolute > 24.0 * 366.0 {
+            return Err(ConfigError(
+                "session.absolute_hours: at most a year (8784 hours)".into(),
             ));
         }
         if self.session.cookie_name.is_empty()

@@ -20,6 +20,13 @@ use crate::urls::local_url;
 
 /// The client's address: the TCP peer, or — when the peer is a configured
 /// trusted proxy — the right-most `X-Forwarded-For` entry that is not one.
+///
+/// The header is read from the right, hop by hop, only as far as trusted
+/// proxies vouch for it: everything left of the first untrusted address
+/// was written by the client and may be forged. An entry that is not an
+/// address (garbage, an obfuscated `unknown`) ends the walk at the last
+/// trusted hop, so it cannot make a forged entry further left count.
+/// Entries may carry a port (`203.0.113.9:4711`, `[2001:db8::1]:4711`).
 pub fn client_ip(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
     let peer = parts
         .extensions
@@ -28,21 +35,32 @@ pub fn client_ip(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
     if !trusted.contains(&peer) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = parts
+    let entries: Vec<&str> = parts
         .headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(|h| h.split(','))
-        .filter_map(|s| s.trim().parse().ok())
+        .flat_map(|h| h.to_str().unwrap_or("invalid").split(','))
         .collect();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !trusted.contains(ip))
-            .unwrap_or(peer),
-    )
+    let mut last = peer;
+    for entry in entries.into_iter().rev() {
+        let Some(ip) = forwarded_address(entry) else {
+            return Some(last);
+        };
+        if !trusted.contains(&ip) {
+            return Some(ip);
+        }
+        last = ip;
+    }
+    Some(last)
+}
+
+/// One `X-Forwarded-For` entry as an address (a port is dropped).
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
 /// [`Origin`] of the request, for rate limits and the audit log.
@@ -199,6 +217,24 @@ mod tests {
         assert_eq!(client_ip(&p, &[lb]).unwrap().to_string(), "203.0.113.9");
         let p = parts("198.51.100.7", Some("203.0.113.9"));
         assert_eq!(client_ip(&p, &[lb]).unwrap().to_string(), "198.51.100.7");
+        // Two trusted hops; what the client wrote further left is ignored.
+        let lb2: IpAddr = "10.0.0.2".parse().unwrap();
+        let p = parts("10.0.0.1", Some("6.6.6.6, 203.0.113.9, 10.0.0.2"));
+        assert_eq!(
+            client_ip(&p, &[lb, lb2]).unwrap().to_string(),
+            "203.0.113.9"
+        );
+        // Ports are dropped.
+        let p = parts("10.0.0.1", Some("[2001:db8::7]:4711"));
+        assert_eq!(client_ip(&p, &[lb]).unwrap().to_string(), "2001:db8::7");
+        let p = parts("10.0.0.1", Some("203.0.113.9:4711"));
+        assert_eq!(client_ip(&p, &[lb]).unwrap().to_string(), "203.0.113.9");
+        // Garbage stops the walk: the forged entry left of it is not used.
+        let p = parts("10.0.0.1", Some("6.6.6.6, garbage"));
+        assert_eq!(client_ip(&p, &[lb]).unwrap().to_string(), "10.0.0.1");
+        // No header: the proxy itself.
+        let p = parts("10.0.0.1", None);
+        assert_eq!(client_ip(&p, &[lb]).unwrap().to_string(), "10.0.0.1");
     }
 }
 

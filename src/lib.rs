@@ -99,6 +99,18 @@ impl App {
             None
         };
         let sessions = SessionBackend::new(&state.store, state.ephemeral.redis_pool()).await?;
+        // Registry rows of sign-ins that ended by time go now and then
+        // (each node; deleting twice is harmless).
+        let sweeper = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                if let Err(e) = service::sessions::sweep(&sweeper).await {
+                    tracing::warn!(error = %e, "forgetting ended sign-ins failed");
+                }
+            }
+        });
         let router = router::build(state.clone(), sessions);
         Ok(App {
             state,

@@ -17,7 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::routes::*;
 use crate::state::AppState;
 use crate::store::sessions::SessionBackend;
-use crate::{account, admin, assets, i18n, input, oidc, ops, pages, routes};
+use crate::{account, admin, assets, i18n, input, oidc, ops, pages, routes, session};
 
 /// The whole application: every router with its layers.
 pub fn build(state: AppState, sessions: SessionBackend) -> Router {
@@ -26,12 +26,16 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
     let session_layer = cookies.session_layer(
         sessions,
         config.session.cookie_name.clone(),
-        time::Duration::minutes(i64::from(config.session.idle_minutes)),
+        config.session.idle(),
     );
 
     let pages = pages()
         .layer(middleware::from_fn(input::pages_guard))
         .layer(middleware::from_fn(pages::render_error_pages))
+        .layer(middleware::from_fn_with_state(
+            cookies,
+            session::csrf_cookie,
+        ))
         .layer(session_layer)
         .layer(middleware::from_fn_with_state(cookies, i18n::negotiate));
 
@@ -126,6 +130,15 @@ fn pages() -> Router<AppState> {
         .route(
             ACCOUNT_APPS_REVOKE,
             get(page_of(ACCOUNT_APPS)).post(account::apps::revoke),
+        )
+        .route(ACCOUNT_SESSIONS, get(account::sessions::show))
+        .route(
+            ACCOUNT_SESSIONS_END,
+            get(page_of(ACCOUNT_SESSIONS)).post(account::sessions::end),
+        )
+        .route(
+            ACCOUNT_SESSIONS_END_OTHERS,
+            get(page_of(ACCOUNT_SESSIONS)).post(account::sessions::end_others),
         )
         .route(
             ACCOUNT_EMAIL,

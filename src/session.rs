@@ -23,12 +23,18 @@
 //! and [`WebSession::step_up_owed`] check them against the account (still
 //! active, same session epoch) before anyone relies on them.
 
-use axum::extract::FromRequestParts;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
 use tower_sessions::{Expiry, Session};
 use uuid::Uuid;
 
+use crate::cookies::{self, CookiePolicy};
 use crate::crypto::random;
 use crate::error::PageError;
 use crate::ports::clock::SharedClock;
@@ -74,6 +80,22 @@ pub struct SignedIn {
     /// Session id shown to relying parties (`sid` claim, back-channel
     /// logout). Unlike the cookie value it stays the same for the session.
     pub sid: String,
+    /// Recorded in the registry of sign-ins at sign-in (`false`: signed in
+    /// before the registry existed; recorded at its next request).
+    #[serde(default)]
+    pub listed: bool,
+}
+
+impl SignedIn {
+    fn claim(&self) -> sessions::Claim<'_> {
+        sessions::Claim {
+            user_id: self.user_id,
+            epoch: self.epoch,
+            sid: &self.sid,
+            auth_time: self.auth_time,
+            listed: self.listed,
+        }
+    }
 }
 
 /// A correct password whose sign-in waits for something more.
@@ -160,9 +182,10 @@ pub enum Flash {
 pub use crate::ports::clock::unix_ms;
 
 /// The browser session of a hosted page (and the deployment's clock, by
-/// which its times are written and judged).
+/// which its times are written and judged), with the CSRF cookie of a
+/// browser that has no stored session.
 #[derive(Clone)]
-pub struct WebSession(Session, SharedClock);
+pub struct WebSession(Session, SharedClock, Arc<CsrfCookie>);
 
 impl FromRequestParts<AppState> for WebSession {
     type Rejection = PageError;
@@ -171,10 +194,93 @@ impl FromRequestParts<AppState> for WebSession {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Session::from_request_parts(parts, state)
+        let session = Session::from_request_parts(parts, state)
             .await
-            .map(|s| WebSession(s, state.clock.clone()))
-            .map_err(|_| PageError::Internal("session layer missing".into()))
+            .map_err(|_| PageError::Internal("session layer missing".into()))?;
+        let csrf = parts
+            .extensions
+            .get::<Arc<CsrfCookie>>()
+            .cloned()
+            .ok_or_else(|| PageError::Internal("CSRF cookie layer missing".into()))?;
+        let web = WebSession(session, state.clock.clone(), csrf);
+        // A stored session nobody is signed into (a recovery in progress,
+        // a notice for the next page) is cheap to create: it lives
+        // [`ANONYMOUS_IDLE`] unused; a sign-in the configured idle time.
+        // Set on every request, as the layer saves the session on each.
+        let signed_in = web.signed_in().await?.is_some();
+        web.0.set_expiry(Some(Expiry::OnInactivity(if signed_in {
+            state.config.session.idle()
+        } else {
+            ANONYMOUS_IDLE
+        })));
+        Ok(web)
+    }
+}
+
+/// The CSRF token of a browser without a stored session (double submit):
+/// it lives in a cookie of its own (`__Host-` behind https, so no other
+/// host can plant one) and in the page's forms, and a form is accepted
+/// when both agree. Nothing is stored on the server until a form needs it
+/// (a correct password, a recovery started), so anonymous page views cost
+/// no session. What the request brought, and a token minted for the answer.
+#[derive(Debug, Default)]
+pub struct CsrfCookie {
+    sent: Option<String>,
+    minted: Mutex<Option<String>>,
+}
+
+impl CsrfCookie {
+    /// The browser's token, minting one (set on the answer) when it sent none.
+    fn token(&self) -> Result<String, PageError> {
+        if let Some(sent) = &self.sent {
+            return Ok(sent.clone());
+        }
+        let mut minted = self.minted.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = minted.as_ref() {
+            return Ok(t.clone());
+        }
+        let fresh = random::token()?;
+        *minted = Some(fresh.clone());
+        Ok(fresh)
+    }
+}
+
+/// Whether a cookie value has the shape of [`random::token`] (a planted
+/// value of another shape is ignored, and a new token minted).
+fn token_shaped(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Middleware of the hosted pages: reads the CSRF cookie for
+/// [`WebSession`], and sets it on the answer when a page minted one.
+pub async fn csrf_cookie(
+    State(policy): State<CookiePolicy>,
+    jar: CookieJar,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let sent = cookies::value(&jar, &policy.name(cookies::CSRF)).filter(|v| token_shaped(v));
+    let holder = Arc::new(CsrfCookie {
+        sent,
+        minted: Mutex::default(),
+    });
+    req.extensions_mut().insert(holder.clone());
+    let response = next.run(req).await;
+    let minted = holder
+        .minted
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    match minted {
+        Some(token) => (
+            jar.add(policy.browser_session(cookies::CSRF, token)),
+            response,
+        )
+            .into_response(),
+        None => response,
     }
 }
 
@@ -256,24 +362,50 @@ impl WebSession {
         Ok(self.signed_in().await?.map(|s| s.user_id))
     }
 
-    /// The signed-in user, if the sign-in still holds: the account exists,
-    /// is active, and its session epoch has not moved (password change,
-    /// disabling, revocation). A sign-in that no longer holds ends the
-    /// whole session.
+    /// The signed-in user, if the sign-in still holds
+    /// ([`sessions::sign_in_holds`]: the account is active with the same
+    /// session epoch, the sign-in is younger than the absolute lifetime,
+    /// and it was not ended from the sessions page or elsewhere). A
+    /// sign-in that no longer holds ends the whole session.
     pub async fn current_user(
         &self,
         state: &AppState,
     ) -> Result<Option<(User, SignedIn)>, PageError> {
-        let Some(signed) = self.signed_in().await? else {
+        let Some(mut signed) = self.signed_in().await? else {
             return Ok(None);
         };
-        match sessions::holder(state, signed.user_id, signed.epoch).await? {
-            Some(user) => Ok(Some((user, signed))),
+        match sessions::sign_in_holds(state, signed.claim()).await? {
+            Some(held) => {
+                if held.newly_listed {
+                    signed.listed = true;
+                    self.mark_listed().await?;
+                }
+                Ok(Some((held.user, signed)))
+            }
             None => {
                 self.sign_out().await?;
                 Ok(None)
             }
         }
+    }
+
+    /// Remembers that the sign-in in force is in the registry.
+    async fn mark_listed(&self) -> Result<(), PageError> {
+        let stage = match self.auth().await? {
+            Some(Stage::SignedIn(mut s)) => {
+                s.listed = true;
+                Stage::SignedIn(s)
+            }
+            Some(Stage::StepUpOwed(mut p)) => {
+                if let Some(e) = p.earlier.as_mut() {
+                    e.listed = true;
+                }
+                Stage::StepUpOwed(p)
+            }
+            None => return Ok(()),
+        };
+        self.0.insert(AUTH, stage).await?;
+        Ok(())
     }
 
     /// Starts a signed-in session: a new session id (against fixation), the
@@ -288,14 +420,17 @@ impl WebSession {
         amr: Vec<String>,
         origin: &Origin,
     ) -> Result<(), PageError> {
-        let previous = self.signed_in().await?.map(|s| (s.user_id, s.sid));
-        let sid = sessions::sid_for(state, user, previous, origin)
+        let previous = self.signed_in().await?;
+        let sid = sessions::sid_for(state, user, previous.as_ref().map(SignedIn::claim), origin)
             .await
             .map_err(|e| PageError::Internal(e.to_string()))?;
         self.renew().await?;
-        let idle = time::Duration::minutes(i64::from(state.config.session.idle_minutes));
-        self.0.set_expiry(Some(Expiry::OnInactivity(idle)));
+        self.0
+            .set_expiry(Some(Expiry::OnInactivity(state.config.session.idle())));
         let now = self.1.now();
+        sessions::record(state, user, &sid, now.unix_timestamp(), origin)
+            .await
+            .map_err(|e| PageError::Internal(e.to_string()))?;
         let signed = SignedIn {
             user_id: user.id,
             epoch: user.session_epoch,
@@ -303,6 +438,7 @@ impl WebSession {
             auth_ms: unix_ms(now),
             amr,
             sid,
+            listed: true,
         };
         self.0.insert(AUTH, Stage::SignedIn(signed)).await?;
         Ok(())
@@ -375,25 +511,36 @@ impl WebSession {
 
     // ── CSRF ───────────────────────────────────────────────────────────
 
-    /// The CSRF token of this session, created on first use.
+    /// The CSRF token for this browser's forms. A stored session keeps its
+    /// own (created on first use; renewed whenever the session gains
+    /// something). A browser without one gets the token of its CSRF cookie
+    /// ([`CsrfCookie`]): drawing a page stores nothing.
     pub async fn csrf_token(&self) -> Result<String, PageError> {
         if let Some(token) = self.read::<String>(CSRF).await? {
             return Ok(token);
         }
-        let token = random::token()?;
-        if self.auth().await?.is_none() {
-            // A session that only carries a CSRF token (a login form left
-            // open) is cheap to create; keep it short-lived.
-            self.0
-                .set_expiry(Some(Expiry::OnInactivity(ANONYMOUS_IDLE)));
+        if self.0.is_empty().await {
+            return self.2.token();
         }
+        // A session stored for something harmless (a notice for the next
+        // page) takes over the cookie's token, so forms drawn before stay
+        // valid; what the session gains later renews it (`renew`).
+        let token = match &self.2.sent {
+            Some(sent) => sent.clone(),
+            None => random::token()?,
+        };
         self.0.insert(CSRF, token.clone()).await?;
         Ok(token)
     }
 
-    /// Compares a submitted CSRF token with the session's (constant time).
+    /// Compares a submitted CSRF token (constant time) with the session's
+    /// own, or, when the session has none, with the browser's CSRF cookie.
     pub async fn check_csrf(&self, submitted: &str) -> Result<(), PageError> {
-        match self.read::<String>(CSRF).await? {
+        let expected = match self.read::<String>(CSRF).await? {
+            Some(stored) => Some(stored),
+            None => self.2.sent.clone(),
+        };
+        match expected {
             Some(expected)
                 if random::constant_time_eq(expected.as_bytes(), submitted.as_bytes()) =>
             {
@@ -564,8 +711,6 @@ impl WebSession {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use serde_json::{Value, json};
     use tower_sessions::session::{Id, Record};
     use tower_sessions::session_store::{self, SessionStore};
@@ -594,6 +739,7 @@ mod tests {
         WebSession(
             Session::new(None, Arc::new(NoStore), None),
             SystemClock::shared(),
+            Arc::default(),
         )
     }
 

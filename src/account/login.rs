@@ -97,7 +97,7 @@ pub async fn submit(
         );
     }
     let password = SecretPassword::new(form.password.clone());
-    let device = cookies::value(&jar, cookies::DEVICE);
+    let device = state.cookies.value_or_plain(&jar, cookies::DEVICE);
     match password_login(
         &state,
         &form.identifier,

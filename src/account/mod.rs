@@ -25,6 +25,7 @@ pub mod login;
 pub mod password;
 pub mod phone;
 pub mod recover;
+pub mod sessions;
 pub mod step_up;
 
 /// How a page answers a one-time code that was not sent (step-up and

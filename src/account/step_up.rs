@@ -127,7 +127,7 @@ pub async fn verify(
     let Some((user, pending)) = session.step_up_owed(&state).await? else {
         return Ok(Redirect::to(routes::LOGIN).into_response());
     };
-    let device = cookies::value(&jar, cookies::DEVICE);
+    let device = state.cookies.value_or_plain(&jar, cookies::DEVICE);
     let (user, new_device) =
         match step_up::complete(&state, &user, &form.code, device.as_deref(), &origin).await {
             Ok(done) => done,

@@ -3,12 +3,16 @@
 
 mod account_name;
 pub mod client;
+mod common_passwords;
+pub mod device;
 mod email;
 mod password;
 mod phone;
 mod scope;
 
 pub use account_name::AccountName;
+pub use common_passwords::is_common_password;
+pub use device::Device;
 pub use email::Email;
 pub use password::{PasswordPolicy, PolicyViolation, SecretPassword, Strength};
 pub use phone::{PhoneError, PhoneKind, PhoneNumber};

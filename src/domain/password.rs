@@ -60,6 +60,8 @@ pub enum PolicyViolation {
     NoSpecial,
     ContainsAccountName,
     ContainsPhone,
+    /// On the list of commonly used passwords (ignoring case).
+    Common,
     /// Meets the character rules but is easy to guess (common words,
     /// patterns, dates …).
     TooWeak,
@@ -76,6 +78,7 @@ impl PolicyViolation {
             Self::NoSpecial => "no_special",
             Self::ContainsAccountName => "contains_account_name",
             Self::ContainsPhone => "contains_phone",
+            Self::Common => "common_password",
             Self::TooWeak => "too_weak",
         }
     }
@@ -90,6 +93,7 @@ impl PolicyViolation {
             Self::NoSpecial => "must contain a special character".into(),
             Self::ContainsAccountName => "must not contain the account name".into(),
             Self::ContainsPhone => "must not contain a phone number of the account".into(),
+            Self::Common => "is one of the most commonly used passwords; choose another".into(),
             Self::TooWeak => {
                 "is too easy to guess; use a longer password or unrelated words".into()
             }
@@ -161,6 +165,9 @@ impl PasswordPolicy {
         if local.chars().count() >= 3 && lower.contains(&local) {
             out.push(PolicyViolation::ContainsAccountName);
         }
+        if len <= Self::MAX_LEN && super::is_common_password(pw) {
+            out.push(PolicyViolation::Common);
+        }
         if out.is_empty() && pw.chars().count() <= Self::MAX_LEN {
             // The estimate only matters once the plain rules are met (and is
             // bounded in cost by the length cap).
@@ -221,6 +228,22 @@ mod tests {
             !p.check(&SecretPassword::new(cjk), "zhang", &[])
                 .contains(&PolicyViolation::TooLong)
         );
+    }
+
+    #[test]
+    fn common_passwords_are_refused_by_name() {
+        let p = policy();
+        // On the list (as "pe#5gz29ptzmse"), and otherwise fine: the
+        // list is the only rule it breaks.
+        let listed = SecretPassword::new("Pe#5gz29ptzmSE");
+        assert_eq!(
+            p.check(&listed, "zhang@cnic.cn", &[]),
+            vec![PolicyViolation::Common]
+        );
+        assert_eq!(PolicyViolation::Common.code(), "common_password");
+        // Control: the same shape, not on the list, passes.
+        let unlisted = SecretPassword::new("Pe#5gz29ptzmSEq");
+        assert!(p.check(&unlisted, "zhang@cnic.cn", &[]).is_empty());
     }
 
     #[test]

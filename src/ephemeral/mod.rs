@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use fred::prelude::{
     Builder, ClientLike, Config as RedisConfig, Expiration, KeysInterface, LuaInterface, Pool,
+    SortedSetsInterface,
 };
 
 use crate::ports::clock::{Clock, SharedClock, unix_ms};
@@ -67,6 +68,49 @@ const TAKE_AND_MARK: &str = "local v = redis.call('GET', KEYS[1]) \
     local e = string.match(v, '^(%d+)|') \
     if e and tonumber(e) <= tonumber(ARGV[1]) then return false end \
     redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) return v";
+
+/// Like [`ADD_SLIDING`], but a live counter keeps its expiry (a fixed
+/// window): adds ARGV[4]; a missing or expired counter starts with expiry
+/// ARGV[2] and Redis TTL ARGV[3] ms.
+const ADD_FIXED: &str = "local v = redis.call('GET', KEYS[1]) local n = 0 local e = nil \
+    if v then local pe, rest = string.match(v, '^(%d+)|(.*)$') \
+      if pe and tonumber(pe) > tonumber(ARGV[1]) then n = tonumber(rest) or 0 e = pe end end \
+    n = n + tonumber(ARGV[4]) \
+    if e then redis.call('SET', KEYS[1], e .. '|' .. string.format('%d', n), 'PX', \
+        math.max(1, tonumber(e) - tonumber(ARGV[1]))) \
+    else redis.call('SET', KEYS[1], ARGV[2] .. '|' .. string.format('%d', n), 'PX', ARGV[3]) end \
+    return n";
+
+/// Takes a slot (see [`Ephemeral::reserve`]). KEYS: the failure counter,
+/// the lock, the slot set (a sorted set scored by expiry, Unix ms). ARGV:
+/// now, free, member, the member's expiry, the set's Redis TTL (ms).
+/// Returns {0, 0} taken, {1, ms left} locked, {2, 0} full.
+const RESERVE: &str = "local now = tonumber(ARGV[1]) \
+    local lv = redis.call('GET', KEYS[2]) \
+    if lv then local e = string.match(lv, '^(%d+)|') \
+      if not e then local p = redis.call('PTTL', KEYS[2]) if p > 0 then return {1, p} end \
+      elseif tonumber(e) > now then return {1, tonumber(e) - now} end end \
+    local f = 0 local fv = redis.call('GET', KEYS[1]) \
+    if fv then local e, rest = string.match(fv, '^(%d+)|(.*)$') \
+      if not e then f = tonumber(fv) or 0 \
+      elseif tonumber(e) > now then f = tonumber(rest) or 0 end end \
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) \
+    local held = redis.call('ZCARD', KEYS[3]) \
+    local allowed = math.max(tonumber(ARGV[2]) - f, 1) \
+    if held >= allowed then return {2, 0} end \
+    redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3]) \
+    redis.call('PEXPIRE', KEYS[3], ARGV[5]) return {0, 0}";
+
+/// What [`Ephemeral::reserve`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserve {
+    /// The slot is held under the member's name.
+    Taken,
+    /// The subject is locked for this long.
+    Locked(Duration),
+    /// Every slot the subject may have is held by attempts in progress.
+    Full,
+}
 
 /// A value read from Redis, judged against the clock.
 #[derive(Debug, PartialEq, Eq)]
@@ -193,6 +237,97 @@ impl Ephemeral {
                     .await?)
             }
         }
+    }
+
+    /// Adds `delta` without moving a live counter's expiry (a fixed window
+    /// of `ttl` from the first add); returns the new value.
+    pub async fn add_fixed(
+        &self,
+        key: &str,
+        delta: i64,
+        ttl: Duration,
+    ) -> Result<i64, EphemeralError> {
+        match self {
+            Self::Memory(kv) => Ok(kv.add_fixed(key, delta, ttl)),
+            Self::Redis {
+                pool,
+                prefix,
+                clock,
+            } => {
+                let (now, expires) = times(clock.as_ref(), ttl);
+                Ok(pool
+                    .eval(
+                        ADD_FIXED,
+                        vec![Self::key(prefix, key)],
+                        vec![
+                            now.to_string(),
+                            expires.to_string(),
+                            px(ttl).to_string(),
+                            delta.to_string(),
+                        ],
+                    )
+                    .await?)
+            }
+        }
+    }
+
+    /// Takes one of a subject's slots for an attempt in progress, in one
+    /// atomic step: refused while the `lock` key is live; otherwise a
+    /// subject whose counter `fail` holds `f` may hold `max(free − f, 1)`
+    /// slots in `slots` at once. A slot is a named member that lasts `ttl`
+    /// at most (a node that dies mid-attempt frees it by expiry) and is
+    /// given back with [`Ephemeral::release`].
+    pub async fn reserve(
+        &self,
+        keys: SlotKeys<'_>,
+        free: u32,
+        member: &str,
+        ttl: Duration,
+    ) -> Result<Reserve, EphemeralError> {
+        match self {
+            Self::Memory(kv) => Ok(kv.reserve(keys, free, member, ttl)),
+            Self::Redis {
+                pool,
+                prefix,
+                clock,
+            } => {
+                let (now, expires) = times(clock.as_ref(), ttl);
+                let (code, ms): (i64, i64) = pool
+                    .eval(
+                        RESERVE,
+                        vec![
+                            Self::key(prefix, keys.fail),
+                            Self::key(prefix, keys.lock),
+                            Self::key(prefix, keys.slots),
+                        ],
+                        vec![
+                            now.to_string(),
+                            free.to_string(),
+                            member.to_string(),
+                            expires.to_string(),
+                            px(ttl).to_string(),
+                        ],
+                    )
+                    .await?;
+                Ok(match code {
+                    0 => Reserve::Taken,
+                    1 => Reserve::Locked(Duration::from_millis(ms.max(1).unsigned_abs())),
+                    _ => Reserve::Full,
+                })
+            }
+        }
+    }
+
+    /// Gives a slot taken with [`Ephemeral::reserve`] back.
+    pub async fn release(&self, slots: &str, member: &str) -> Result<(), EphemeralError> {
+        match self {
+            Self::Memory(kv) => kv.release(slots, member),
+            Self::Redis { pool, prefix, .. } => {
+                pool.zrem::<(), _, _>(Self::key(prefix, slots), member.to_string())
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Time left before the key expires; `None` when it does not exist.
@@ -360,6 +495,15 @@ impl Ephemeral {
     }
 }
 
+/// The keys of one subject's slots: its failure counter, its lock, and
+/// the set of slots held by its attempts in progress.
+#[derive(Debug, Clone, Copy)]
+pub struct SlotKeys<'a> {
+    pub fail: &'a str,
+    pub lock: &'a str,
+    pub slots: &'a str,
+}
+
 /// The in-process store: a map with expiry instants (the clock's monotonic
 /// [`Clock::instant`]). Expired entries are dropped when read and swept
 /// every few thousand writes, so memory stays bounded by the live entries.
@@ -371,6 +515,8 @@ pub struct MemoryKv {
 #[derive(Default)]
 struct MemoryMap {
     entries: HashMap<String, (String, Instant)>,
+    /// Slot sets: member names and their expiry instants.
+    slots: HashMap<String, Vec<(String, Instant)>>,
     writes: u64,
 }
 
@@ -386,18 +532,26 @@ impl MemoryMap {
         self.writes += 1;
         if self.writes.is_multiple_of(4096) {
             self.entries.retain(|_, (_, exp)| *exp > now);
+            self.slots.retain(|_, held| {
+                held.retain(|(_, exp)| *exp > now);
+                !held.is_empty()
+            });
         }
     }
 
     fn put(&mut self, key: &str, value: String, now: Instant, ttl: Duration) {
-        // A TTL beyond what an Instant can hold is a year (none is that long).
-        let expires = now
-            .checked_add(ttl)
-            .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
-            .unwrap_or(now);
+        let expires = expiry(now, ttl);
         self.entries.insert(key.to_string(), (value, expires));
         self.wrote(now);
     }
+}
+
+/// `now + ttl`; a TTL beyond what an Instant can hold is a year (none is
+/// that long).
+fn expiry(now: Instant, ttl: Duration) -> Instant {
+    now.checked_add(ttl)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
+        .unwrap_or(now)
 }
 
 impl MemoryKv {
@@ -428,6 +582,47 @@ impl MemoryKv {
             + delta;
         map.put(key, next.to_string(), now, ttl);
         next
+    }
+
+    fn add_fixed(&self, key: &str, delta: i64, ttl: Duration) -> i64 {
+        let (mut map, now) = self.lock();
+        if let Some((v, _)) = map.live(key, now) {
+            let next = v.parse::<i64>().unwrap_or(0) + delta;
+            *v = next.to_string();
+            return next;
+        }
+        map.put(key, delta.to_string(), now, ttl);
+        delta
+    }
+
+    fn reserve(&self, keys: SlotKeys<'_>, free: u32, member: &str, ttl: Duration) -> Reserve {
+        let (mut map, now) = self.lock();
+        if let Some((_, exp)) = map.live(keys.lock, now) {
+            return Reserve::Locked(exp.saturating_duration_since(now));
+        }
+        let failures = map
+            .live(keys.fail, now)
+            .and_then(|(v, _)| v.parse::<i64>().ok())
+            .unwrap_or(0);
+        let allowed = (i64::from(free) - failures).max(1);
+        let held = map.slots.entry(keys.slots.to_string()).or_default();
+        held.retain(|(_, exp)| *exp > now);
+        if i64::try_from(held.len()).unwrap_or(i64::MAX) >= allowed {
+            return Reserve::Full;
+        }
+        held.push((member.to_string(), expiry(now, ttl)));
+        map.wrote(now);
+        Reserve::Taken
+    }
+
+    fn release(&self, slots: &str, member: &str) {
+        let (mut map, _) = self.lock();
+        if let Some(held) = map.slots.get_mut(slots) {
+            held.retain(|(m, _)| m != member);
+            if held.is_empty() {
+                map.slots.remove(slots);
+            }
+        }
     }
 
     fn ttl(&self, key: &str) -> Option<Duration> {
@@ -545,6 +740,88 @@ mod tests {
         clock.advance(minute + Duration::from_secs(1));
         assert_eq!(e.incr("n", minute).await.unwrap(), 1, "started over");
         assert_eq!(e.add("n", -1, minute).await.unwrap(), 0);
+    }
+
+    /// Slots and fixed windows, the same on every backend.
+    async fn slots_and_fixed_windows(e: &Ephemeral, clock: &ManualClock) {
+        let minute = Duration::from_secs(60);
+        let keys = SlotKeys {
+            fail: "s-fail",
+            lock: "s-lock",
+            slots: "s-slots",
+        };
+        assert_eq!(
+            e.reserve(keys, 2, "a", minute).await.unwrap(),
+            Reserve::Taken
+        );
+        assert_eq!(
+            e.reserve(keys, 2, "b", minute).await.unwrap(),
+            Reserve::Taken
+        );
+        assert_eq!(
+            e.reserve(keys, 2, "c", minute).await.unwrap(),
+            Reserve::Full
+        );
+        e.release("s-slots", "a").await.unwrap();
+        assert_eq!(
+            e.reserve(keys, 2, "c", minute).await.unwrap(),
+            Reserve::Taken
+        );
+        // One failure leaves one slot; "b" and "c" hold two already.
+        e.incr("s-fail", minute).await.unwrap();
+        e.release("s-slots", "b").await.unwrap();
+        assert_eq!(
+            e.reserve(keys, 2, "d", minute).await.unwrap(),
+            Reserve::Full
+        );
+        e.release("s-slots", "c").await.unwrap();
+        assert_eq!(
+            e.reserve(keys, 2, "d", minute).await.unwrap(),
+            Reserve::Taken
+        );
+        // Slots expire on their own (a node that died holding one).
+        clock.advance(minute + Duration::from_secs(1));
+        assert_eq!(
+            e.reserve(keys, 2, "e", minute).await.unwrap(),
+            Reserve::Taken
+        );
+        assert_eq!(
+            e.reserve(keys, 2, "f", minute).await.unwrap(),
+            Reserve::Taken
+        );
+        e.set("s-lock", "1", Duration::from_secs(30)).await.unwrap();
+        match e.reserve(keys, 2, "g", minute).await.unwrap() {
+            Reserve::Locked(d) => {
+                assert!(d > Duration::from_secs(20) && d <= Duration::from_secs(30))
+            }
+            other => panic!("{other:?}"),
+        }
+        // A fixed window keeps its first expiry.
+        assert_eq!(e.add_fixed("w", 1, minute).await.unwrap(), 1);
+        clock.advance(Duration::from_secs(40));
+        assert_eq!(e.add_fixed("w", 1, minute).await.unwrap(), 2);
+        clock.advance(Duration::from_secs(21));
+        assert_eq!(
+            e.add_fixed("w", 1, minute).await.unwrap(),
+            1,
+            "started over"
+        );
+    }
+
+    #[tokio::test]
+    async fn memory_slots_and_fixed_windows() {
+        let clock = Arc::new(ManualClock::new());
+        let e = Ephemeral::memory(clock.clone());
+        slots_and_fixed_windows(&e, &clock).await;
+    }
+
+    #[tokio::test]
+    async fn redis_slots_and_fixed_windows() {
+        let clock = Arc::new(ManualClock::new());
+        let Some(e) = redis(clock.clone()).await else {
+            return;
+        };
+        slots_and_fixed_windows(&e, &clock).await;
     }
 
     #[tokio::test]

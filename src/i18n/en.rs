@@ -94,6 +94,30 @@ pub static EN: Text = Text {
     apps_revoked: "Consent withdrawn.",
     apps_link: "Manage authorized applications",
 
+    sessions_title: "Signed-in devices",
+    sessions_intro: "Your passport is signed in on these browsers. If you do not recognize one, sign it out and change your password.",
+    sessions_device: |browser, os| {
+        format!(
+            "{} on {}",
+            browser.unwrap_or("Unknown browser"),
+            os.unwrap_or("an unknown system")
+        )
+    },
+    sessions_this_device: "This device",
+    sessions_address: "Address",
+    sessions_unknown_address: "unknown",
+    sessions_signed_in_at: "Signed in",
+    sessions_last_active: "Last active",
+    sessions_times_utc: "Times are in UTC; the last activity is noted every few minutes.",
+    sessions_end: "Sign out this device",
+    sessions_end_others: "Sign out all other devices",
+    sessions_ended: "The device was signed out. Its next request will find it signed out.",
+    sessions_others_ended: "All other devices were signed out.",
+    sessions_no_others: "No other device is signed in.",
+    sessions_not_found: "This sign-in is no longer active (it may have ended already).",
+    sessions_is_current: "This is the device you are using. To sign out here, use Sign out.",
+    sessions_link: "Signed-in devices",
+
     password_title: "Change password",
     password_current: "Current password",
     password_new: "New password",
@@ -116,6 +140,7 @@ pub static EN: Text = Text {
     policy_contains_account_name: "The password must not contain the account name.",
     policy_contains_phone: "The password must not contain a phone number.",
     policy_too_weak: "The password is too easy to guess; use a longer one or unrelated words.",
+    policy_common: "The password is one of the most commonly used passwords; choose another.",
     password_strength: "Strength:",
     strength_weak: "weak",
     strength_medium: "medium",

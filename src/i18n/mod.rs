@@ -109,7 +109,9 @@ pub async fn negotiate(
     let explicit = query_param(query, "lang").and_then(Lang::from_tag);
     let lang = explicit
         .or_else(|| {
-            crate::cookies::value(&jar, crate::cookies::LANG).and_then(|v| Lang::from_tag(&v))
+            cookies
+                .value_or_plain(&jar, crate::cookies::LANG)
+                .and_then(|v| Lang::from_tag(&v))
         })
         .or_else(|| {
             query_param(query, "ui_locales")
@@ -246,6 +248,26 @@ texts! {
     apps_revoked: &'static str,
     apps_link: &'static str,
 
+    sessions_title: &'static str,
+    sessions_intro: &'static str,
+    /// A device in words: its browser and its system, each `None` when not
+    /// recognised.
+    sessions_device: fn(Option<&str>, Option<&str>) -> String,
+    sessions_this_device: &'static str,
+    sessions_address: &'static str,
+    sessions_unknown_address: &'static str,
+    sessions_signed_in_at: &'static str,
+    sessions_last_active: &'static str,
+    sessions_times_utc: &'static str,
+    sessions_end: &'static str,
+    sessions_end_others: &'static str,
+    sessions_ended: &'static str,
+    sessions_others_ended: &'static str,
+    sessions_no_others: &'static str,
+    sessions_not_found: &'static str,
+    sessions_is_current: &'static str,
+    sessions_link: &'static str,
+
     password_title: &'static str,
     password_current: &'static str,
     password_new: &'static str,
@@ -270,6 +292,7 @@ texts! {
     policy_contains_account_name: &'static str,
     policy_contains_phone: &'static str,
     policy_too_weak: &'static str,
+    policy_common: &'static str,
     password_strength: &'static str,
     strength_weak: &'static str,
     strength_medium: &'static str,
@@ -453,6 +476,7 @@ impl Text {
             P::ContainsAccountName => self.policy_contains_account_name.into(),
             P::ContainsPhone => self.policy_contains_phone.into(),
             P::TooWeak => self.policy_too_weak.into(),
+            P::Common => self.policy_common.into(),
         }
     }
 
@@ -532,6 +556,17 @@ pub(crate) mod tests {
     impl Sample for fn(&str) -> String {
         fn sample(&self) -> String {
             self("Sample")
+        }
+    }
+
+    impl Sample for fn(Option<&str>, Option<&str>) -> String {
+        fn sample(&self) -> String {
+            // The words around the names, and those for unknown ones.
+            format!(
+                "{} / {}",
+                self(Some("Firefox"), None),
+                self(None, Some("Linux"))
+            )
         }
     }
 

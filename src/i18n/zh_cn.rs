@@ -80,6 +80,30 @@ pub static ZH_CN: Text = Text {
     apps_revoked: "已撤销授权。",
     apps_link: "管理已授权的应用",
 
+    sessions_title: "已登录的设备",
+    sessions_intro: "您的通行证已在以下浏览器中登录。如有不认识的设备，请将其退出登录并修改密码。",
+    sessions_device: |browser, os| {
+        format!(
+            "{}上的{}",
+            os.unwrap_or("未知系统"),
+            browser.unwrap_or("未知浏览器")
+        )
+    },
+    sessions_this_device: "本设备",
+    sessions_address: "IP 地址",
+    sessions_unknown_address: "未知",
+    sessions_signed_in_at: "登录时间",
+    sessions_last_active: "最近活动",
+    sessions_times_utc: "时间均为 UTC 时间；最近活动每隔几分钟记录一次。",
+    sessions_end: "退出此设备",
+    sessions_end_others: "退出其他所有设备",
+    sessions_ended: "该设备已退出登录，其下一次访问时即为未登录状态。",
+    sessions_others_ended: "其他所有设备均已退出登录。",
+    sessions_no_others: "没有其他设备处于登录状态。",
+    sessions_not_found: "该登录已失效（可能已经退出）。",
+    sessions_is_current: "这是您正在使用的设备。如需在此退出，请使用“退出登录”。",
+    sessions_link: "已登录的设备",
+
     password_title: "修改密码",
     password_current: "当前密码",
     password_new: "新密码",
@@ -102,6 +126,7 @@ pub static ZH_CN: Text = Text {
     policy_contains_account_name: "密码不得包含账号名称。",
     policy_contains_phone: "密码不得包含手机号。",
     policy_too_weak: "密码太容易被猜到，请使用更长的密码或不相关的词语组合。",
+    policy_common: "该密码属于最常用的密码之一，请换一个。",
     password_strength: "密码强度：",
     strength_weak: "弱",
     strength_medium: "中",

@@ -287,22 +287,27 @@ pub async fn send_to(
         return Err(SendError::DailyLimit);
     }
     // A hidden code's phone has a daily budget of its own; when it is
-    // spent the code is still made (same answers) but goes nowhere.
+    // spent the code is still made (same answers) but goes nowhere. Without
+    // a phone a stand-in counter under the name takes the same step, so
+    // the answer costs the same round trips either way.
     let mut dropped = None;
-    let phone = match (to, to.phone()) {
-        (Recipient::Hidden { .. }, Some(p))
-            if eph
-                .incr(
-                    &format!("otp-hidden-day:{}", p.as_str()),
-                    Duration::from_secs(86_400),
-                )
-                .await?
-                > i64::from(c.daily_limit) =>
-        {
-            dropped = Some(p);
-            None
+    let phone = match to {
+        Recipient::Hidden { phone, .. } => {
+            let budget = match phone {
+                Some(p) => format!("otp-hidden-day:{}", p.as_str()),
+                None => format!("otp-hidden-day:{phone_key}"),
+            };
+            let spent =
+                eph.incr(&budget, Duration::from_secs(86_400)).await? > i64::from(c.daily_limit);
+            match phone {
+                Some(p) if spent => {
+                    dropped = Some(p);
+                    None
+                }
+                other => other,
+            }
         }
-        (_, phone) => phone,
+        Recipient::Phone(p) => Some(p),
     };
     let code = new_code()?;
     let salt = random::token()?;
@@ -315,6 +320,9 @@ pub async fn send_to(
     eph.set(&key(purpose, &phone_key), &stored, ttl).await?;
     eph.delete(&format!("otp-tries:{}:{phone_key}", purpose.as_str()))
         .await?;
+    // The text is written whether or not it goes anywhere (same work).
+    let minutes = c.code_ttl_secs.div_ceil(60);
+    let text = code_sms(purpose, &code, minutes).text(lang)?;
     if let Some(p) = dropped {
         // Audited in the background, like a delivery, so the answer takes
         // as long as one.
@@ -333,10 +341,9 @@ pub async fn send_to(
     let Some(phone) = phone else {
         return Ok(());
     };
-    let minutes = c.code_ttl_secs.div_ceil(60);
     let message = SmsMessage {
         to: phone.as_str().into(),
-        text: code_sms(purpose, &code, minutes).text(lang)?,
+        text,
         purpose: purpose.sms(),
         values: vec![("code", code.clone()), ("minutes", minutes.to_string())],
     };

@@ -26,7 +26,7 @@ use super::{Actor, Origin};
 use crate::crypto::HashError;
 use crate::domain::{AccountName, PhoneNumber, SecretPassword};
 use crate::ephemeral::EphemeralError;
-use crate::ephemeral::rate_limit::Backoff;
+use crate::ephemeral::rate_limit::{Admission, Backoff, Memory, Slot, admit};
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::users::{AccountStatus, User};
@@ -117,14 +117,49 @@ fn account_backoff(state: &AppState) -> Backoff {
         window: Duration::from_secs(l.window_secs),
         base: Duration::from_secs(l.base_delay_secs),
         max: Duration::from_secs(l.max_delay_secs),
+        memory: Memory::Sliding,
     }
 }
 
+/// A client address may be shared by thousands (a campus NAT): its count
+/// starts over each window instead of sliding with every typo.
 fn ip_backoff(state: &AppState) -> Backoff {
     Backoff {
         scope: "login-ip",
         free: state.config.login_limits.ip_free_failures,
+        memory: Memory::Fixed,
         ..account_backoff(state)
+    }
+}
+
+/// How long an attempt waits for a slot held by attempts in progress
+/// before it gives up with "busy" (hashing is bounded, so slots normally
+/// come back within milliseconds).
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Takes the slots of `subjects` for one password check (see
+/// [`crate::ephemeral::rate_limit`]): `Err(Locked)` when one is locked,
+/// `Err(Busy)` when none came free in time. A refusal by a lock is audited.
+async fn admit_attempt(
+    state: &AppState,
+    subjects: &[(&Backoff, &str)],
+    identifier: &str,
+    origin: Option<&Origin>,
+) -> Result<Vec<Slot>, LoginError> {
+    match admit(&state.ephemeral, subjects, PATIENCE).await? {
+        Admission::Admitted(slots) => Ok(slots),
+        Admission::Busy => Err(LoginError::Hash(HashError::Busy)),
+        Admission::Locked(wait) => {
+            if let Some(origin) = origin {
+                Entry::new("login.throttled", Outcome::Failure)
+                    .subject_name(None, identifier)
+                    .origin(origin)
+                    .detail(json!({ "retry_after_secs": wait.as_secs() }))
+                    .write(&state.store)
+                    .await?;
+            }
+            Err(LoginError::Locked(wait))
+        }
     }
 }
 
@@ -157,42 +192,21 @@ pub async fn password_login(
     let (by_account, by_ip) = (account_backoff(state), ip_backoff(state));
     let eph = &state.ephemeral;
 
-    let wait = match (
-        by_account.locked(eph, &account_subject).await?,
-        by_ip.locked(eph, &ip_subject).await?,
-    ) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
+    // A slot of the account and of the address for this check; a correct
+    // password gives them back uncounted (see rate_limit's module docs).
+    let mut slots = admit_attempt(
+        state,
+        &[(&by_account, &account_subject), (&by_ip, &ip_subject)],
+        identifier,
+        Some(origin),
+    )
+    .await?
+    .into_iter();
+    let (Some(account_slot), Some(ip_slot)) = (slots.next(), slots.next()) else {
+        return Err(LoginError::Hash(HashError::Internal(
+            "login: a slot per subject was expected".into(),
+        )));
     };
-    if let Some(wait) = wait {
-        Entry::new("login.throttled", Outcome::Failure)
-            .subject_name(None, identifier)
-            .origin(origin)
-            .detail(json!({ "retry_after_secs": wait.as_secs() }))
-            .write(&state.store)
-            .await?;
-        return Err(LoginError::Locked(wait));
-    }
-
-    // Count the attempt before checking it (see Backoff::attempt).
-    let locked_account = by_account.attempt(eph, &account_subject).await?;
-    let locked_ip = by_ip.attempt(eph, &ip_subject).await?;
-    if locked_account.is_some() || locked_ip.is_some() {
-        for (scope, lock) in [("account", locked_account), ("ip", locked_ip)] {
-            if let Some(lock) = lock {
-                Entry::new("login.lockout", Outcome::Failure)
-                    .subject_name(None, identifier)
-                    .origin(origin)
-                    .detail(json!({ "scope": scope, "lock_secs": lock.as_secs() }))
-                    .write(&state.store)
-                    .await?;
-            }
-        }
-        let wait = locked_account
-            .unwrap_or_default()
-            .max(locked_ip.unwrap_or_default());
-        return Err(LoginError::Locked(wait));
-    }
 
     let user = match &parsed {
         Some(id) => lookup(state, id).await?,
@@ -210,18 +224,36 @@ pub async fn password_login(
             } else {
                 "unknown_account"
             };
+            // The slots become failures (before anything else can fail).
+            let locked_account = by_account
+                .failed(eph, &account_subject, account_slot)
+                .await?;
+            let locked_ip = by_ip.failed(eph, &ip_subject, ip_slot).await?;
             Entry::new("login.failure", Outcome::Failure)
                 .subject_name(user.as_ref().map(|u| u.id), identifier)
                 .origin(origin)
                 .detail(json!({ "reason": reason }))
                 .write(&state.store)
                 .await?;
+            for (scope, lock) in [("account", locked_account), ("ip", locked_ip)] {
+                if let Some(lock) = lock {
+                    Entry::new("login.lockout", Outcome::Failure)
+                        .subject_name(None, identifier)
+                        .origin(origin)
+                        .detail(json!({ "scope": scope, "lock_secs": lock.as_secs() }))
+                        .write(&state.store)
+                        .await?;
+                }
+            }
             return Err(LoginError::InvalidCredentials);
         }
     };
-    // The password was right: this attempt was no guess.
-    by_account.reset(eph, &account_subject).await?;
-    by_ip.forgive(eph, &ip_subject).await?;
+    // The password was right: this attempt was no guess. The account's
+    // earlier failures are forgotten; the address's belong to others.
+    by_account
+        .succeeded(eph, &account_subject, account_slot, true)
+        .await?;
+    by_ip.succeeded(eph, &ip_subject, ip_slot, false).await?;
 
     if user.status != AccountStatus::Active {
         let reason = Block::Disabled;
@@ -283,19 +315,23 @@ pub async fn reauthenticate(
     let subject = format!("name:{}", user.username);
     let backoff = account_backoff(state);
     let eph = &state.ephemeral;
-    if let Some(wait) = backoff.locked(eph, &subject).await? {
-        return Err(LoginError::Locked(wait));
-    }
-    if let Some(wait) = backoff.attempt(eph, &subject).await? {
-        return Err(LoginError::Locked(wait));
-    }
+    let mut slots = admit_attempt(state, &[(&backoff, &subject)], &user.username, None)
+        .await?
+        .into_iter();
+    let Some(slot) = slots.next() else {
+        return Err(LoginError::Hash(HashError::Internal(
+            "reauthenticate: a slot was expected".into(),
+        )));
+    };
     let ok = state
         .hasher
         .verify(password, Some(&user.password_hash))
         .await?
         .ok;
     if ok {
-        backoff.reset(eph, &subject).await?;
+        backoff.succeeded(eph, &subject, slot, true).await?;
+    } else {
+        backoff.failed(eph, &subject, slot).await?;
     }
     Ok(ok)
 }

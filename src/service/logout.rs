@@ -33,6 +33,55 @@ pub async fn end_session(
         .write(&state.store)
         .await?;
     let Some(sid) = sid else { return Ok(()) };
+    state.store.delete_sign_in(sid).await?;
+    let rows = state.store.take_rp_sessions(sid).await?;
+    spawn_deliveries(
+        state,
+        rows.into_iter()
+            .map(|(client, user)| (sid.to_string(), client, user))
+            .collect(),
+    );
+    Ok(())
+}
+
+/// The sign-ins `sids` were ended from the sessions page (committed, with
+/// their audit entry): tell the clients of each. Like
+/// [`end_all_sessions`] this never fails the caller's answer; what cannot
+/// start now is retried in the background.
+pub async fn sign_ins_ended(state: &AppState, sids: Vec<String>) {
+    let mut left = Vec::new();
+    for sid in sids {
+        if let Err(e) = take_and_deliver_sid(state, &sid).await {
+            tracing::warn!(error = %e, "back-channel logout could not start; retrying in the background");
+            left.push(sid);
+        }
+    }
+    if left.is_empty() {
+        return;
+    }
+    let task_state = state.clone();
+    state.background.spawn(async move {
+        let state = task_state;
+        for attempt in 1..ATTEMPTS {
+            tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt - 1))).await;
+            let mut failed = Vec::new();
+            for sid in left {
+                if let Err(e) = take_and_deliver_sid(&state, &sid).await {
+                    if attempt + 1 == ATTEMPTS {
+                        tracing::error!(error = %e, "back-channel logout was not sent");
+                    }
+                    failed.push(sid);
+                }
+            }
+            if failed.is_empty() {
+                return;
+            }
+            left = failed;
+        }
+    });
+}
+
+async fn take_and_deliver_sid(state: &AppState, sid: &str) -> Result<(), StoreError> {
     let rows = state.store.take_rp_sessions(sid).await?;
     spawn_deliveries(
         state,

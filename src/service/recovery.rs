@@ -17,8 +17,15 @@
 //! typed (hashed), never under the account's phone, so limits cannot link
 //! a name to a phone; an identifier without a phone gets a code nobody
 //! receives and that never verifies; the mail step says "if the account
-//! has a verified security e-mail" either way. Deliveries run in the
-//! background so answers take as long with or without a message going out.
+//! has a verified security e-mail" either way.
+//!
+//! Answers also take as long either way (a measurable difference tells as
+//! much as a different page): every step does the same store and
+//! ephemeral work for a known account as for an unknown identifier — the
+//! same lookups (a stand-in id when there is no account), the same
+//! counters, the same audit write — and what only a real account needs
+//! (making the link's ticket, calling the SMS gateway or the mail server)
+//! runs in the background, after the answer.
 
 use std::time::Duration;
 
@@ -106,20 +113,27 @@ internal_from!(StartError: StoreError, EphemeralError, CaptchaError);
 
 /// Looks the identifier up: an account name, a login phone or a verified
 /// security e-mail. Only active accounts can recover.
+///
+/// Both lookups run whenever the identifier could be either (an account
+/// name can look like an e-mail address), found by the first or not, so
+/// the answer's time does not tell which one matched or whether any did.
 async fn resolve(state: &AppState, identifier: &str) -> Result<Option<User>, StoreError> {
-    let mut found = None;
-    if let Ok(email) = Email::parse(identifier) {
-        found = state
-            .store
-            .user_by_security_email(&email.normalized())
-            .await?;
-    }
-    if found.is_none()
-        && let Some(id) = Identifier::parse(identifier)
-    {
-        found = super::login::lookup(state, &id).await?;
-    }
-    Ok(found.filter(|u| u.status == AccountStatus::Active))
+    let by_email = match Email::parse(identifier) {
+        Ok(email) => {
+            state
+                .store
+                .user_by_security_email(&email.normalized())
+                .await?
+        }
+        Err(_) => None,
+    };
+    let by_identifier = match Identifier::parse(identifier) {
+        Some(id) => super::login::lookup(state, &id).await?,
+        None => None,
+    };
+    Ok(by_email
+        .or(by_identifier)
+        .filter(|u| u.status == AccountStatus::Active))
 }
 
 /// Counts one event against an hourly limit; the wait when over it.
@@ -192,12 +206,12 @@ pub async fn start(
     })
 }
 
-/// The account of a recovery, if it (still) is an active one.
+/// The account of a recovery, if it (still) is an active one. Without
+/// one the same query runs for a stand-in id no account has, so known and
+/// unknown identifiers cost the same round trip.
 async fn account(state: &AppState, recovery: &Recovery) -> Result<Option<User>, StoreError> {
-    match recovery.user_id {
-        Some(id) => super::accounts::active(state, id).await,
-        None => Ok(None),
-    }
+    let found = super::accounts::active(state, recovery.user_id.unwrap_or(Uuid::nil())).await?;
+    Ok(found.filter(|_| recovery.user_id.is_some()))
 }
 
 /// Step 2a: an SMS code to the account's phone — or, for an identifier
@@ -350,23 +364,40 @@ pub async fn send_link(
     let (Some(user), Some(email)) = (user, email) else {
         return Ok(());
     };
+    // The link's ticket and the mail are a real account's alone: both are
+    // made after the answer.
+    let task_state = state.clone();
+    let origin = origin.clone();
+    state.background.spawn(async move {
+        if let Err(e) = mail_link(&task_state, user, email, lang, &origin).await {
+            tracing::warn!(error = %e, "a recovery link was not sent");
+        }
+    });
+    Ok(())
+}
+
+/// Makes a recovery link for `user` and mails it to `email`.
+async fn mail_link(
+    state: &AppState,
+    user: User,
+    email: String,
+    lang: Lang,
+    origin: &Origin,
+) -> Result<(), String> {
     let minutes = state.config.mail.recovery_link_minutes;
     let record = LinkRecord {
         user_id: user.id,
         password_changed_at: user.password_stamp(),
         email: email.clone(),
     };
-    let token = tickets::issue(state, LINK, &record, Duration::from_secs(minutes * 60)).await?;
+    let token = tickets::issue(state, LINK, &record, Duration::from_secs(minutes * 60))
+        .await
+        .map_err(|e| e.to_string())?;
     let link = tickets::link(state, crate::routes::RECOVER_LINK, &token);
-    super::mail::send_later(
-        state,
-        user,
-        email,
-        lang,
-        Letter::RecoveryLink { link, minutes },
-        origin.clone(),
-    );
-    Ok(())
+    let letter = Letter::RecoveryLink { link, minutes };
+    super::mail::send(state, &user, &email, lang, &letter, origin)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Debug, thiserror::Error)]

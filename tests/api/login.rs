@@ -23,13 +23,24 @@ async fn login_with_account_name_renews_the_session_and_shows_the_account() {
 
     let form = b.get("/login").await;
     assert_eq!(form.status, StatusCode::OK);
-    let before = b
-        .cookie("tongxing_session")
-        .expect("the login form starts a session");
+    assert!(
+        b.cookie("tongxing_session").is_none(),
+        "the login form stores no session"
+    );
 
     let done = b.login("Zhang@CNIC.cn", PASSWORD).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(done.location(), Some("/account"));
+    let before = b.cookie("tongxing_session").unwrap();
+    // Signing in again (a forced login) renews the session id too.
+    let again = b
+        .submit(
+            "/login?force=1",
+            "/login",
+            &[("identifier", "Zhang@CNIC.cn"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
     let after = b.cookie("tongxing_session").unwrap();
     assert_ne!(before, after, "the session id must change at login");
 
@@ -44,7 +55,7 @@ async fn login_with_account_name_renews_the_session_and_shows_the_account() {
     assert!(account.has("计算机网络信息中心"));
 
     let ok = app.audit("login.success").await;
-    assert_eq!(ok.len(), 1);
+    assert_eq!(ok.len(), 2, "both sign-ins");
     assert_eq!(ok[0].subject.as_deref(), Some("zhang@cnic.cn"));
     assert_eq!(ok[0].ip.as_deref(), Some("127.0.0.1"));
 }
@@ -150,11 +161,10 @@ async fn repeated_failures_lock_the_account_with_a_stated_wait() {
         let p = b.login("sun@cnic.cn", "Wrong-password-1").await;
         assert_eq!(p.status, StatusCode::UNAUTHORIZED, "attempt {i}");
     }
-    // The sixth attempt is counted before it is checked, locks, and is
-    // refused unchecked (parallel guesses cannot slip through).
+    // The fifth failure locked: the sixth attempt is refused unchecked.
+    assert_eq!(app.audit("login.lockout").await.len(), 1);
     let sixth = b.login("sun@cnic.cn", "Wrong-password-1").await;
     assert_eq!(sixth.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(app.audit("login.lockout").await.len(), 1);
 
     // Now even the right password is refused, from any browser, with the wait.
     let locked = app.browser().login("sun@cnic.cn", PASSWORD).await;
@@ -163,7 +173,7 @@ async fn repeated_failures_lock_the_account_with_a_stated_wait() {
     assert!((1..=30).contains(&retry), "{retry}");
     assert!(locked.has("尝试次数过多"));
     assert!(locked.has("秒"), "the wait is stated");
-    assert_eq!(app.audit("login.throttled").await.len(), 1);
+    assert_eq!(app.audit("login.throttled").await.len(), 2);
     assert_eq!(
         app.audit("login.failure").await.len(),
         5,
@@ -194,8 +204,8 @@ async fn delays_grow_with_each_further_failure() {
     .await;
     app.user("qian@cnic.cn").await;
     let b = app.browser();
-    b.login("qian@cnic.cn", "Wrong-password-1").await;
     b.login("qian@cnic.cn", "Wrong-password-1").await; // locks for 100 s
+    b.login("qian@cnic.cn", "Wrong-password-1").await;
     let first: u64 = b
         .login("qian@cnic.cn", PASSWORD)
         .await
@@ -474,8 +484,8 @@ async fn parallel_guesses_cannot_pass_the_limit() {
             checked += 1;
         }
     }
-    // Attempts are counted before they are checked: exactly the five free
-    // ones are checked, however the twenty interleave.
+    // Attempts in progress hold the account's slots: exactly the five free
+    // guesses are checked, however the twenty interleave.
     assert_eq!(checked, 5, "{checked} passwords were checked");
     assert_eq!(app.audit("login.failure").await.len(), checked);
 }

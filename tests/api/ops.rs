@@ -28,8 +28,9 @@ async fn health_and_readiness() {
         b.cookie("tongxing_session").is_none(),
         "probes create no sessions"
     );
-    // The positive control: a page does, in the same browser.
-    b.get("/login").await;
+    // The positive control: a sign-in does, in the same browser.
+    app.user("li@cnic.cn").await;
+    b.login("li@cnic.cn", crate::helpers::PASSWORD).await;
     assert!(b.cookie("tongxing_session").is_some());
 }
 

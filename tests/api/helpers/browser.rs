@@ -78,6 +78,22 @@ impl Browser {
         }
     }
 
+    /// A browser that names itself by `user_agent`.
+    pub fn with_user_agent(base: &str, user_agent: &str) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(user_agent)
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            base: base.to_string(),
+            jar,
+        }
+    }
+
     /// The same cookie jar pointed at another node.
     pub fn at(&self, base: &str) -> Browser {
         Browser {
@@ -249,5 +265,26 @@ impl Browser {
             page = self.get(&location).await;
         }
         panic!("too many steps");
+    }
+}
+
+impl Browser {
+    /// A browser whose every request carries `X-Forwarded-For: forwarded`
+    /// (as if a proxy in front of the server had added it).
+    pub fn forwarded_for(base: &str, forwarded: &str) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", forwarded.parse().unwrap());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            base: base.to_string(),
+            jar,
+        }
     }
 }
