@@ -553,12 +553,22 @@ impl WebSession {
     /// The sign-in goes on after its owner changed the account in this
     /// session (a new phone), which moved the account's epoch and ended
     /// every other session: same sign-in, the new epoch, and a renewed
-    /// session id and CSRF token (the session's privileges changed).
-    pub async fn carry_on(&self, user: &User) -> Result<(), PageError> {
+    /// session id and CSRF token (the session's privileges changed). Its
+    /// row in the registry of sign-ins moves to the new epoch with it.
+    pub async fn carry_on(
+        &self,
+        state: &AppState,
+        user: &User,
+        origin: &Origin,
+    ) -> Result<(), PageError> {
         let Some(mut signed) = self.signed_in().await? else {
             return Err(PageError::Internal("carry_on: not signed in".into()));
         };
         signed.epoch = user.session_epoch;
+        sessions::record(state, user, &signed.sid, signed.auth_time, origin)
+            .await
+            .map_err(|e| PageError::Internal(e.to_string()))?;
+        signed.listed = true;
         self.renew().await?;
         self.0.insert(AUTH, Stage::SignedIn(signed)).await?;
         Ok(())

@@ -425,7 +425,7 @@ pub async fn confirm(
     .await;
     match result {
         Ok(user) => {
-            session.carry_on(&user).await?;
+            session.carry_on(&state, &user, &origin).await?;
             session.end_phone_change().await?;
             session.flash(Flash::PhoneChanged).await?;
             let done = local_url(&Urls::of(kind).page, &[("done", "1")]);
@@ -594,7 +594,7 @@ pub async fn bind(
     };
     let e = match result {
         Ok(user) => {
-            session.carry_on(&user).await?;
+            session.carry_on(&state, &user, &origin).await?;
             session.end_phone_change().await?;
             return Ok(Redirect::to(&return_to).into_response());
         }

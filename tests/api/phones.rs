@@ -156,10 +156,14 @@ async fn the_login_phone_changes_in_three_steps_and_ends_every_other_session() {
     let stored = app.state.store.user_by_id(user.id).await.unwrap().unwrap();
     assert_eq!(stored.login_phone.as_deref(), Some("+8613912345678"));
 
-    // This session goes on; the other one has ended.
+    // This session goes on, still listed among the signed-in devices; the
+    // other one has ended.
     let home = b.get("/account").await;
     assert_eq!(home.status, StatusCode::OK);
     assert!(home.has("139****5678"));
+    let devices = b.get("/account/sessions").await;
+    assert!(devices.has("id=\"this-device\""), "{}", devices.body);
+    assert!(devices.has("id=\"no-others\""), "{}", devices.body);
     assert_eq!(
         other.get("/account").await.redirect().0,
         StatusCode::SEE_OTHER,
