@@ -24,6 +24,7 @@ pub mod ports;
 pub mod router;
 pub mod routes;
 pub mod service;
+pub mod serde_text;
 pub mod session;
 pub mod state;
 pub mod store;
