@@ -24,15 +24,28 @@ pub struct Fault {
     pub syntax: bool,
 }
 
-/// Decodes a JSON document, the whole of it (nothing may follow).
+/// Decodes a JSON body, the whole of it (nothing may follow).
 pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Fault> {
+    json_in(bytes, None)
+}
+
+/// Decodes a JSON document that is itself the member `root` of a request
+/// (a JWK set given as `jwks`): faults are named under it.
+pub fn json_in<T: DeserializeOwned>(bytes: &[u8], root: Option<&str>) -> Result<T, Fault> {
+    let under = |path: Option<String>| match (root, path) {
+        (Some(r), Some(p)) if p.starts_with('[') => Some(format!("{r}{p}")),
+        (Some(r), Some(p)) => Some(format!("{r}.{p}")),
+        (Some(r), None) => Some(r.to_string()),
+        (None, p) => p,
+    };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let syntax = e.inner().is_syntax() || e.inner().is_eof();
         let message = e.inner().to_string();
-        from_json(dotted(e.path()), &message, syntax)
+        from_json(under(dotted(e.path())), &message, syntax)
     })?;
-    de.end().map_err(|e| from_json(None, &e.to_string(), true))?;
+    de.end()
+        .map_err(|e| from_json(under(None), &e.to_string(), true))?;
     Ok(value)
 }
 
@@ -102,9 +115,11 @@ enum Terms {
 }
 
 /// The member's name followed by a member of it (`missing field` names
-/// one inside the object at `field`).
+/// one inside the object at `field`); an unknown member's own name may
+/// already end the path.
 fn join(field: &Option<String>, member: &str) -> String {
     match field {
+        Some(f) if f == member || f.ends_with(&format!(".{member}")) => f.clone(),
         Some(f) => format!("{f}.{member}"),
         None => member.to_string(),
     }
@@ -116,20 +131,29 @@ fn ticked(text: &str) -> Option<&str> {
     Some(rest.split_once('`')?.0)
 }
 
-/// `a`, `b` → a, b (the names a caller may use).
+/// serde's lists (`` `a` ``, `` `a` or `b` ``, `` one of `a`, `b`, `c` ``)
+/// → a, b, c (the names a caller may use).
 fn names(list: &str) -> String {
-    list.split(", ")
-        .map(|n| n.trim().trim_matches('`'))
-        .filter(|n| !n.is_empty())
+    list.split('`')
+        .skip(1)
+        .step_by(2)
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 /// Whether serde's wording names something of ours rather than JSON's.
 fn leaks(text: &str) -> bool {
-    ["::", "struct", "enum", "variant identifier", "field identifier", "tuple", "newtype"]
-        .iter()
-        .any(|w| text.contains(w))
+    [
+        "::",
+        "struct",
+        "enum",
+        "variant identifier",
+        "field identifier",
+        "tuple",
+        "newtype",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
 }
 
 fn plain(text: &str) -> String {
@@ -189,10 +213,9 @@ fn retell(field: Option<String>, message: &str, terms: Terms) -> (Option<String>
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let member = join(&field, ticked(rest).unwrap_or(rest));
         let known = rest
-            .split_once("expected one of ")
+            .split_once("expected ")
             .map(|(_, l)| names(l))
-            .or_else(|| rest.split_once("expected ").map(|(_, l)| names(l)))
-            .filter(|l| !leaks(l));
+            .filter(|l| !l.is_empty() && !leaks(l));
         let noun = match terms {
             Terms::Json => "member",
             Terms::Query => "parameter",
@@ -210,12 +233,13 @@ fn retell(field: Option<String>, message: &str, terms: Terms) -> (Option<String>
     }
     let subject = what(&field);
     if let Some(rest) = message.strip_prefix("unknown variant ") {
-        let detail = match rest.split_once("expected one of ") {
-            Some((_, list)) => format!("{subject} must be one of {}", names(list)),
-            None => match rest.split_once("expected ") {
-                Some((_, one)) if !leaks(one) => format!("{subject} must be {}", names(one)),
-                _ => format!("{subject} has no acceptable value"),
-            },
+        let allowed = rest
+            .split_once("expected ")
+            .map(|(_, l)| names(l))
+            .filter(|l| !l.is_empty());
+        let detail = match allowed {
+            Some(list) => format!("{subject} must be one of {list}"),
+            None => format!("{subject} has no acceptable value"),
         };
         return (field, detail);
     }
@@ -239,8 +263,16 @@ fn retell(field: Option<String>, message: &str, terms: Terms) -> (Option<String>
         };
         return (field, detail);
     }
-    if message.starts_with("invalid length ") {
-        return (field, format!("{subject} has the wrong number of items"));
+    if let Some(rest) = message.strip_prefix("invalid length ") {
+        // serde's derived objects also take arrays, member by member; an
+        // array there is a mistake for an object, not a short list.
+        let detail = match rest.split_once(", expected ") {
+            Some((_, exp)) if exp.starts_with("struct ") => {
+                format!("{subject} must be an object, not an array")
+            }
+            _ => format!("{subject} has the wrong number of items"),
+        };
+        return (field, detail);
     }
     // What `FromStr` says about query parameters (numbers, booleans).
     let detail = match message {
@@ -308,7 +340,9 @@ mod tests {
     }
 
     fn clean(f: &Fault) {
-        for word in ["struct", "enum", "::", "Body", "Inner", "Alg ", "i64", "Option"] {
+        for word in [
+            "struct", "enum", "::", "Body", "Inner", "Alg ", "i64", "Option",
+        ] {
             assert!(!f.detail.contains(word), "{word} in {f:?}");
         }
     }
@@ -318,25 +352,72 @@ mod tests {
         // Positive control: a good document decodes.
         assert!(json::<Body>(br#"{"version":1,"alg":"ES256","inner":{"name":"x"}}"#).is_ok());
         let cases = [
-            (r#"{"version":1,"admin":"yes"}"#, "admin", "`admin` must be true or false, not a string"),
-            (r#"{"version":"1"}"#, "version", "`version` must be a whole number, not a string"),
-            (r#"{"version":1.5}"#, "version", "`version` must be a whole number, not a number with a fraction"),
-            (r#"{"version":99999999999999999999}"#, "version", "`version` must be a whole number, not a number with a fraction"),
+            (
+                r#"{"version":1,"admin":"yes"}"#,
+                "admin",
+                "`admin` must be true or false, not a string",
+            ),
+            (
+                r#"{"version":"1"}"#,
+                "version",
+                "`version` must be a whole number, not a string",
+            ),
+            (
+                r#"{"version":1.5}"#,
+                "version",
+                "`version` must be a whole number, not a number with a fraction",
+            ),
+            (
+                r#"{"version":99999999999999999999}"#,
+                "version",
+                "`version` must be a whole number, not a number with a fraction",
+            ),
             (r#"{"admin":true}"#, "version", "`version` is required"),
-            (r#"{"version":1,"nonsense":1}"#, "nonsense", "`nonsense` is not a known member; known are: version, admin, uris, alg, inner, extra"),
-            (r#"{"version":1,"uris":["a",2]}"#, "uris[1]", "`uris[1]` must be a string, not a whole number"),
-            (r#"{"version":1,"alg":"HS256"}"#, "alg", "`alg` must be one of RS256, ES256"),
-            (r#"{"version":1,"inner":{}}"#, "inner.name", "`inner.name` is required"),
-            (r#"{"version":1,"inner":[]}"#, "inner", "`inner` must be an object, not an array"),
-            (r#"{"version":1,"version":2}"#, "version", "`version` is given more than once"),
+            (
+                r#"{"version":1,"nonsense":1}"#,
+                "nonsense",
+                "`nonsense` is not a known member; known are: version, admin, uris, alg, inner, extra",
+            ),
+            (
+                r#"{"version":1,"uris":["a",2]}"#,
+                "uris[1]",
+                "`uris[1]` must be a string, not a whole number",
+            ),
+            (
+                r#"{"version":1,"alg":"HS256"}"#,
+                "alg",
+                "`alg` must be one of RS256, ES256",
+            ),
+            (
+                r#"{"version":1,"inner":{}}"#,
+                "inner.name",
+                "`inner.name` is required",
+            ),
+            (
+                r#"{"version":1,"inner":[]}"#,
+                "inner",
+                "`inner` must be an object, not an array",
+            ),
+            (
+                r#"{"version":1,"version":2}"#,
+                "version",
+                "`version` is given more than once",
+            ),
         ];
         for (body, field, detail) in cases {
             let f = fault(body);
-            assert_eq!((f.field.as_deref(), f.detail.as_str(), f.syntax), (Some(field), detail, false), "{body}");
+            assert_eq!(
+                (f.field.as_deref(), f.detail.as_str(), f.syntax),
+                (Some(field), detail, false),
+                "{body}"
+            );
             clean(&f);
         }
         let f = fault("[]");
-        assert_eq!((f.field, f.detail.as_str()), (None, "the body must be an object, not an array"));
+        assert_eq!(
+            (f.field, f.detail.as_str()),
+            (None, "the body must be an object, not an array")
+        );
         let f = fault("null");
         assert_eq!(f.detail, "the body must be an object, not null");
     }
@@ -346,7 +427,10 @@ mod tests {
         let f = fault(r#"{"version":1,"admin":tru}"#);
         assert!(f.syntax);
         assert_eq!(f.field.as_deref(), Some("admin"));
-        assert!(f.detail.starts_with("the body is not valid JSON: "), "{f:?}");
+        assert!(
+            f.detail.starts_with("the body is not valid JSON: "),
+            "{f:?}"
+        );
         assert!(f.detail.contains("line 1, column"), "{f:?}");
         let f = fault(r#"{"version":1} x"#);
         assert!(f.syntax && f.field.is_none(), "{f:?}");
@@ -357,25 +441,39 @@ mod tests {
     fn query_faults_name_the_parameter() {
         assert!(query::<Query>(b"page=2&q=x").is_ok());
         let f = query::<Query>(b"page=abc").unwrap_err();
-        assert_eq!((f.field.as_deref(), f.detail.as_str()), (Some("page"), "`page` must be a whole number"));
+        assert_eq!(
+            (f.field.as_deref(), f.detail.as_str()),
+            (Some("page"), "`page` must be a whole number")
+        );
         let f = query::<Query>(b"page=99999999999999999999").unwrap_err();
         assert_eq!(f.detail, "`page` is out of range");
         let f = query::<Query>(b"pgae=1").unwrap_err();
         assert_eq!(
             (f.field.as_deref(), f.detail.as_str()),
-            (Some("pgae"), "`pgae` is not a known parameter; known are: page, q")
+            (
+                Some("pgae"),
+                "`pgae` is not a known parameter; known are: page, q"
+            )
         );
         clean(&f);
     }
 
     #[test]
     fn unrecognised_wording_is_not_passed_on() {
-        let (_, d) = retell(Some("x".into()), "data did not match any variant of untagged enum Foo", Terms::Json);
+        let (_, d) = retell(
+            Some("x".into()),
+            "data did not match any variant of untagged enum Foo",
+            Terms::Json,
+        );
         assert_eq!(d, "`x` does not have the documented form");
         let (_, d) = retell(None, "invalid type: map, expected a::B", Terms::Json);
         assert_eq!(d, "the body cannot be an object");
         // Control: a custom message in plain words is kept.
-        let (_, d) = retell(Some("since".into()), "the year is out of range", Terms::Query);
+        let (_, d) = retell(
+            Some("since".into()),
+            "the year is out of range",
+            Terms::Query,
+        );
         assert_eq!(d, "`since` is not valid: the year is out of range");
     }
 }

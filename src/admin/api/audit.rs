@@ -59,11 +59,10 @@ pub async fn list(
         return Err(ApiError::invalid("limit", "must be between 1 and 500"));
     }
     let subject_id = match q.user.as_deref() {
-        Some(u) => {
-            Some(parse_id(u).map_err(|_| {
-                ApiError::invalid("user", "`user` must be an account id (a UUID)")
-            })?)
-        }
+        Some(u) => Some(
+            parse_id(u)
+                .map_err(|_| ApiError::invalid("user", "`user` must be an account id (a UUID)"))?,
+        ),
         None => None,
     };
     let filter = AuditFilter {

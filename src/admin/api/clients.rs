@@ -19,7 +19,12 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct CreateClient {
     /// The client_id: letters, digits and `- _ .`.
-    #[schema(min_length = 1, max_length = 128, pattern = r"^\s*[A-Za-z0-9._-]+\s*$", example = "wiki")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^\s*[A-Za-z0-9._-]+\s*$",
+        example = "wiki"
+    )]
     pub id: String,
     /// Shown to people on the consent page.
     #[schema(min_length = 1, max_length = 100)]

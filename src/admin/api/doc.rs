@@ -31,14 +31,20 @@ pub struct ApiAnswers;
 
 fn describe(status: &str) -> &'static str {
     match status {
-        "400" => "The request is malformed: a body that is not JSON, a query parameter or path id of the wrong form, an unknown parameter. `field` names it.",
+        "400" => {
+            "The request is malformed: a body that is not JSON, a query parameter or path id of the wrong form, an unknown parameter. `field` names it."
+        }
         "401" => "No access token, or one that is invalid, expired or revoked.",
         "403" => "The token is not a service account's token with the `admin` scope.",
         "404" => "There is no such record (or no such endpoint).",
-        "409" => "The change conflicts with the current state: a value already in use, a stale `version`, or the last administrator. `field` names the member.",
+        "409" => {
+            "The change conflicts with the current state: a value already in use, a stale `version`, or the last administrator. `field` names the member."
+        }
         "413" => "The body is larger than 256 KiB.",
         "415" => "The body is not sent as JSON (`Content-Type: application/json`).",
-        "422" => "A value breaks a rule: wrong JSON type, missing or unknown member, value out of range, text that cannot be stored. `field` names it.",
+        "422" => {
+            "A value breaks a rule: wrong JSON type, missing or unknown member, value out of range, text that cannot be stored. `field` names it."
+        }
         "429" => "The server is busy checking passwords; retry after `Retry-After` seconds.",
         "503" => "The database or Redis is unreachable; retry after `Retry-After` seconds.",
         _ => "An error.",

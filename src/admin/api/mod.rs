@@ -47,10 +47,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts();
     // After the routes: the answers follow from each operation's inputs.
     doc::ApiAnswers.modify(&mut doc);
-    (
-        router.method_not_allowed_fallback(method_not_allowed),
-        doc,
-    )
+    (router.method_not_allowed_fallback(method_not_allowed), doc)
 }
 
 /// A method an API path does not have: a problem document, not an empty 405.
