@@ -432,6 +432,10 @@ mod tests {
             "{f:?}"
         );
         assert!(f.detail.contains("line 1, column"), "{f:?}");
+        assert_eq!(
+            fault(r#"{"version":1"#).detail,
+            "the body is not valid JSON: EOF while parsing an object (line 1, column 12)"
+        );
         let f = fault(r#"{"version":1} x"#);
         assert!(f.syntax && f.field.is_none(), "{f:?}");
         assert!(fault("").syntax);

@@ -139,7 +139,12 @@ pub async fn search(
 pub struct CreateUser {
     /// `name` or `name@domain`: letters, digits and `. _ - + @`; stored in
     /// lower case.
-    #[schema(min_length = 1, max_length = 128, example = "zhang@cnic.cn")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[A-Za-z0-9_+]([A-Za-z0-9._+-]*[A-Za-z0-9_+])?(@[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)+)?$",
+        example = "zhang@cnic.cn"
+    )]
     pub username: String,
     /// Defaults to the part of `username` before `@`.
     #[schema(max_length = 100)]
