@@ -367,6 +367,40 @@ async fn bodies_that_are_not_json_are_bad_requests() {
         a.text
     );
 
+    // A body over the limit, whether its length is declared or not.
+    let big = format!(r#"{{"username":"{}"}}"#, "a".repeat(300 * 1024));
+    let a = raw.json("POST", "/api/v1/users", &big).await;
+    problem(
+        &a,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body",
+        "larger than 256 KiB",
+    );
+    // Chunked, without a declared length (written by hand: the body is
+    // refused while it is read).
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = app.base.trim_start_matches("http://");
+        let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+        let head = format!(
+            "POST /api/v1/users HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            raw.token
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let chunk = format!("{:x}\r\n{big}\r\n0\r\n\r\n", big.len());
+        // The server may answer and close before taking the whole chunk.
+        let _ = tcp.write_all(chunk.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = tcp.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer).to_lowercase();
+        assert!(answer.starts_with("http/1.1 413"), "{answer}");
+        assert!(
+            answer.contains("content-type: application/problem+json"),
+            "{answer}"
+        );
+    }
+
     // A method the path does not have: a problem document too.
     let a = raw.send("PUT", "/api/v1/users", None, "").await;
     assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);

@@ -50,6 +50,26 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     (router.method_not_allowed_fallback(method_not_allowed), doc)
 }
 
+/// The body limit (a layer around every router) answers a declared
+/// `Content-Length` over 256 KiB in plain text before any router sees the
+/// request; under `/api` that answer is a problem document too.
+pub async fn too_large_as_problem(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let api = req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes() != doc::PROBLEM_JSON.as_bytes());
+    if api && response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && plain {
+        return ApiError::too_large().into_response();
+    }
+    response
+}
+
 /// A method an API path does not have: a problem document, not an empty 405.
 async fn method_not_allowed() -> ApiError {
     ApiError {
