@@ -161,7 +161,7 @@ pub struct Problem {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
         Self {
             status,
             kind,
@@ -227,6 +227,18 @@ impl ApiError {
             "internal",
             "internal error",
         )
+    }
+
+    /// A body over the router's limit (256 KiB).
+    pub fn too_large() -> Self {
+        Self {
+            field: Some("body".into()),
+            ..Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "the body is larger than 256 KiB",
+            )
+        }
     }
 
     pub fn busy() -> Self {

@@ -189,7 +189,8 @@ pub async fn api_guard(req: Request, next: Next) -> Response {
             format!("{field} contains a NUL character or bytes that are not UTF-8"),
         )
         .into_response(),
-        Err(response) => response,
+        // The only refusal `inspect` makes itself: a body over the limit.
+        Err(_) => ApiError::too_large().into_response(),
     }
 }
 

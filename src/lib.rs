@@ -23,6 +23,7 @@ pub mod pages;
 pub mod ports;
 pub mod router;
 pub mod routes;
+pub mod serde_text;
 pub mod service;
 pub mod session;
 pub mod state;

@@ -85,6 +85,7 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
         .layer(headers)
         .layer(tower::util::option_layer(hsts))
         .layer(RequestBodyLimitLayer::new(256 * 1024))
+        .layer(middleware::from_fn(admin::api::too_large_as_problem))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))

@@ -217,7 +217,7 @@ impl fmt::Display for ClientSecret {
 /// How a client authenticates at the token endpoint (the
 /// `token_endpoint_auth_method` values of RFC 7591 §2; `private_key_jwt`
 /// from OIDC Core §9 / RFC 7523).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
     ClientSecretBasic,

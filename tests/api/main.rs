@@ -8,6 +8,7 @@ mod helpers;
 
 mod admin_api;
 mod admin_console;
+mod api_problems;
 mod architecture;
 mod backchannel;
 mod bad_bytes;
@@ -29,6 +30,7 @@ mod migrations;
 mod nodes;
 mod oidc;
 mod oidc_rules;
+mod openapi;
 mod ops;
 mod phones;
 mod post_redirect_get;

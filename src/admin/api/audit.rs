@@ -8,28 +8,34 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::AdminAuth;
 use super::{ApiQuery, parse_id};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::service::admin;
 use crate::state::AppState;
 use crate::store::audit::{AuditFilter, AuditRow};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Entries about this account (its id).
+    #[param(format = Uuid)]
     pub user: Option<String>,
     /// One event type, e.g. `login.failure`.
     pub event: Option<String>,
     /// RFC 3339; entries at or after.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
     pub since: Option<OffsetDateTime>,
     /// RFC 3339; entries before.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
     pub until: Option<OffsetDateTime>,
     /// Paging: entries with an id below this (from `next_before`).
     pub before: Option<i64>,
     /// Entries made by this actor (`admin`, `client:ops-bot`, `cli:root` …).
     pub actor: Option<String>,
-    /// 1–500, default 100.
+    /// How many entries (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -41,8 +47,8 @@ pub struct AuditPage {
     pub next_before: Option<i64>,
 }
 
-#[utoipa::path(get, path = crate::routes::API_AUDIT, tag = "audit", params(AuditQuery),
-    responses((status = 200, body = AuditPage), (status = 401, body = Problem)))]
+#[utoipa::path(get, path = crate::routes::API_AUDIT, tag = "audit", operation_id = "audit_list", params(AuditQuery),
+    responses((status = 200, description = "Entries, newest first.", body = AuditPage)))]
 pub async fn list(
     State(state): State<AppState>,
     _admin: AdminAuth,
@@ -53,9 +59,10 @@ pub async fn list(
         return Err(ApiError::invalid("limit", "must be between 1 and 500"));
     }
     let subject_id = match q.user.as_deref() {
-        Some(u) => {
-            Some(parse_id(u).map_err(|_| ApiError::invalid("user", "must be an account id"))?)
-        }
+        Some(u) => Some(
+            parse_id(u)
+                .map_err(|_| ApiError::invalid("user", "`user` must be an account id (a UUID)"))?,
+        ),
         None => None,
     };
     let filter = AuditFilter {

@@ -9,6 +9,8 @@ use utoipa::ToSchema;
 
 use super::ApiJson;
 use super::auth::AdminAuth;
+use crate::crypto::jws::Alg;
+use crate::domain::client::AuthMethod;
 use crate::error::{ApiError, Problem};
 use crate::service::clients::{self, ClientUpdate, NewClient};
 use crate::state::AppState;
@@ -16,23 +18,38 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClient {
+    /// The client_id: letters, digits and `- _ .`.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^\s*[A-Za-z0-9._-]+\s*$",
+        example = "wiki"
+    )]
     pub id: String,
+    /// Shown to people on the consent page.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
+    /// Absolute http(s) URIs without fragment (https in production, except
+    /// for loopback hosts).
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
+    #[schema(max_length = 2000)]
     pub backchannel_logout_uri: Option<String>,
     #[serde(default)]
     pub first_party: bool,
     #[serde(default)]
     pub public: bool,
-    /// Space-separated allowed scopes.
+    /// Space-separated allowed scopes (at most 32, each at most 64
+    /// characters).
     pub scopes: Option<String>,
-    /// RS256 (default), ES256 or EdDSA.
-    pub id_token_alg: Option<String>,
-    /// client_secret_basic (default), client_secret_post, private_key_jwt, none.
-    pub token_auth_method: Option<String>,
+    /// The ID token's signing algorithm; RS256 when absent.
+    pub id_token_alg: Option<Alg>,
+    /// How the client authenticates at the token endpoint;
+    /// client_secret_basic when absent (`none` when `public`).
+    pub token_auth_method: Option<AuthMethod>,
+    #[schema(max_length = 2000)]
     pub jwks_uri: Option<String>,
     /// A JWK set object (private_key_jwt).
     #[schema(value_type = Object)]
@@ -42,16 +59,38 @@ pub struct CreateClient {
     pub require_sms: bool,
 }
 
+/// A registered client as the API shows it (never its secret).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ClientView {
+    id: String,
+    name: String,
+    token_auth_method: AuthMethod,
+    redirect_uris: Vec<String>,
+    post_logout_redirect_uris: Vec<String>,
+    backchannel_logout_uri: Option<String>,
+    first_party: bool,
+    /// Space-separated.
+    scopes: String,
+    id_token_alg: Alg,
+    jwks_uri: Option<String>,
+    /// Whether public keys are registered inline.
+    has_jwks: bool,
+    /// Send it back with an update.
+    version: i64,
+    require_sms: bool,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct CreatedClient {
-    #[schema(value_type = Object)]
+    #[schema(value_type = ClientView)]
     pub client: Value,
     /// The generated secret, shown this once.
     pub client_secret: Option<String>,
 }
 
-#[utoipa::path(get, path = crate::routes::API_CLIENTS, tag = "clients",
-    responses((status = 200, body = [Object]), (status = 401, body = Problem)))]
+#[utoipa::path(get, path = crate::routes::API_CLIENTS, tag = "clients", operation_id = "clients_list",
+    responses((status = 200, description = "Every registered client (never a secret).", body = [ClientView])))]
 pub async fn list(
     State(state): State<AppState>,
     _admin: AdminAuth,
@@ -65,8 +104,8 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(post, path = crate::routes::API_CLIENTS, tag = "clients", request_body = CreateClient,
-    responses((status = 201, body = CreatedClient), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = crate::routes::API_CLIENTS, tag = "clients", operation_id = "clients_create", request_body = CreateClient,
+    responses((status = 201, description = "Registered; a generated secret is returned this once.", body = CreatedClient), (status = 409, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     admin: AdminAuth,
@@ -80,8 +119,8 @@ pub async fn create(
         backchannel_logout_uri: body.backchannel_logout_uri,
         first_party: body.first_party,
         scopes: body.scopes,
-        id_token_alg: body.id_token_alg,
-        token_auth_method: body.token_auth_method,
+        id_token_alg: body.id_token_alg.map(|a| a.as_str().to_string()),
+        token_auth_method: body.token_auth_method.map(|m| m.as_str().to_string()),
         public: body.public,
         secret: None,
         jwks_uri: body.jwks_uri,
@@ -99,8 +138,8 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = crate::routes::API_CLIENT, tag = "clients", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = crate::routes::API_CLIENT, tag = "clients", operation_id = "clients_get", params(("id" = String, Path, description = "The client_id.")),
+    responses((status = 200, description = "The client.", body = ClientView)))]
 pub async fn get(
     State(state): State<AppState>,
     _admin: AdminAuth,
@@ -117,19 +156,21 @@ pub async fn get(
 pub struct UpdateClient {
     /// The `version` the change is based on.
     pub version: i64,
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     pub redirect_uris: Option<Vec<String>>,
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Empty string removes it.
+    #[schema(max_length = 2000)]
     pub backchannel_logout_uri: Option<String>,
     pub first_party: Option<bool>,
     pub scopes: Option<String>,
-    pub id_token_alg: Option<String>,
+    pub id_token_alg: Option<Alg>,
     pub require_sms: Option<bool>,
 }
 
-#[utoipa::path(patch, path = crate::routes::API_CLIENT, tag = "clients", params(("id" = String, Path)), request_body = UpdateClient,
-    responses((status = 200, body = Object), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(patch, path = crate::routes::API_CLIENT, tag = "clients", operation_id = "clients_update", params(("id" = String, Path, description = "The client_id.")), request_body = UpdateClient,
+    responses((status = 200, description = "The client as changed.", body = ClientView), (status = 409, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
     admin: AdminAuth,
@@ -145,7 +186,7 @@ pub async fn update(
             .map(|u| Some(u).filter(|u| !u.is_empty())),
         first_party: body.first_party,
         scopes: body.scopes,
-        id_token_alg: body.id_token_alg,
+        id_token_alg: body.id_token_alg.map(|a| a.as_str().to_string()),
         require_sms: body.require_sms,
     };
     let client = clients::update(
@@ -160,8 +201,8 @@ pub async fn update(
     Ok(Json(client.json()))
 }
 
-#[utoipa::path(delete, path = crate::routes::API_CLIENT, tag = "clients", params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem)))]
+#[utoipa::path(delete, path = crate::routes::API_CLIENT, tag = "clients", operation_id = "clients_delete", params(("id" = String, Path, description = "The client_id.")),
+    responses((status = 204, description = "Removed, with its grants and tokens.")))]
 pub async fn delete(
     State(state): State<AppState>,
     admin: AdminAuth,
@@ -176,8 +217,8 @@ pub struct NewSecret {
     pub client_secret: Option<String>,
 }
 
-#[utoipa::path(post, path = crate::routes::API_CLIENT_SECRET, tag = "clients", params(("id" = String, Path)),
-    responses((status = 200, body = NewSecret), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = crate::routes::API_CLIENT_SECRET, tag = "clients", operation_id = "clients_rotate_secret", params(("id" = String, Path, description = "The client_id.")),
+    responses((status = 200, description = "A new secret, shown this once; the old one stops working.", body = NewSecret)))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     admin: AdminAuth,

@@ -9,12 +9,12 @@ use utoipa::ToSchema;
 use super::OptionalJson;
 use super::auth::AdminAuth;
 use crate::crypto::jws::Alg;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::service::audit::{Entry, Outcome};
 use crate::state::AppState;
 
-#[utoipa::path(get, path = crate::routes::API_KEYS, tag = "keys",
-    responses((status = 200, body = [Object]), (status = 401, body = Problem)))]
+#[utoipa::path(get, path = crate::routes::API_KEYS, tag = "keys", operation_id = "keys_list",
+    responses((status = 200, description = "The signing keys, current and retired (public parts only).", body = [Object])))]
 pub async fn list(
     State(state): State<AppState>,
     _admin: AdminAuth,
@@ -28,8 +28,8 @@ pub async fn list(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rotate {
-    /// RS256, ES256 or EdDSA; all when absent.
-    pub alg: Option<String>,
+    /// The algorithm whose key to replace; all when absent.
+    pub alg: Option<Alg>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,17 +37,15 @@ pub struct Rotated {
     pub kids: Vec<String>,
 }
 
-#[utoipa::path(post, path = crate::routes::API_KEYS_ROTATE, tag = "keys", request_body = Rotate,
-    responses((status = 200, body = Rotated), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = crate::routes::API_KEYS_ROTATE, tag = "keys", operation_id = "keys_rotate", request_body = Rotate,
+    responses((status = 200, description = "New keys made current; the old ones stay published for the grace period.", body = Rotated)))]
 pub async fn rotate(
     State(state): State<AppState>,
     admin: AdminAuth,
     OptionalJson(body): OptionalJson<Rotate>,
 ) -> Result<Json<Rotated>, ApiError> {
-    let algs = match body.alg.as_deref() {
-        Some(a) => {
-            vec![Alg::parse(a).ok_or_else(|| ApiError::invalid("alg", "RS256, ES256 or EdDSA"))?]
-        }
+    let algs = match body.alg {
+        Some(a) => vec![a],
         None => Alg::ALL.to_vec(),
     };
     let kids = state.keys.rotate(&algs).await?;

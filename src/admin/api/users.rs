@@ -35,8 +35,7 @@ pub struct UserView {
     pub security_email_verified: bool,
     pub organization: Option<String>,
     pub admin: bool,
-    /// `active` or `disabled`.
-    pub status: String,
+    pub status: AccountState,
     pub status_reason: Option<String>,
     pub must_change_password: bool,
     /// Send it back with an update; a mismatch means someone else changed the account.
@@ -63,7 +62,7 @@ impl From<User> for UserView {
             security_email_verified: u.security_email_verified,
             organization: u.organization,
             admin: u.is_admin,
-            status: u.status.as_str().into(),
+            status: u.status.into(),
             status_reason: u.status_reason,
             must_change_password: u.must_change_password,
             version: u.version,
@@ -74,14 +73,37 @@ impl From<User> for UserView {
     }
 }
 
+/// Whether the account may sign in.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountState {
+    Active,
+    Disabled,
+}
+
+impl From<AccountStatus> for AccountState {
+    fn from(s: AccountStatus) -> Self {
+        match s {
+            AccountStatus::Active => AccountState::Active,
+            AccountStatus::Disabled => AccountState::Disabled,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct SearchQuery {
-    /// Matches account name, display name, phones or organization.
+    /// Matches account name, display name, phones or organization (at most
+    /// 100 characters; `%` and `_` match themselves).
     #[serde(default)]
+    #[param(max_length = 100)]
     pub q: String,
-    /// 1-based page number.
+    /// 1-based page number (default 1).
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
-    /// Page size, 1–200 (default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 
@@ -93,8 +115,8 @@ pub struct UserPage {
     pub per_page: i64,
 }
 
-#[utoipa::path(get, path = crate::routes::API_USERS, tag = "users", params(SearchQuery),
-    responses((status = 200, body = UserPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[utoipa::path(get, path = crate::routes::API_USERS, tag = "users", operation_id = "users_search", params(SearchQuery),
+    responses((status = 200, description = "One page of matching accounts.", body = UserPage)))]
 pub async fn search(
     State(state): State<AppState>,
     _admin: AdminAuth,
@@ -123,15 +145,34 @@ pub async fn search(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    /// `name` or `name@domain`: letters, digits and `. _ - + @`; stored in
+    /// lower case.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[A-Za-z0-9_+]([A-Za-z0-9._+-]*[A-Za-z0-9_+])?(@[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)+)?$",
+        example = "zhang@cnic.cn"
+    )]
     pub username: String,
+    /// Defaults to the part of `username` before `@`.
+    #[schema(max_length = 100)]
     pub display_name: Option<String>,
+    /// The phone used to sign in and for SMS codes: an 11-digit mainland
+    /// mobile number, or `+` and the country code (E.164).
+    #[schema(example = "13812345678")]
     pub login_phone: Option<String>,
+    /// A second phone for recovery (same form as `login_phone`).
     pub security_phone: Option<String>,
+    /// An e-mail address for recovery.
+    #[schema(max_length = 254, format = Email)]
     pub security_email: Option<String>,
+    #[schema(max_length = 200)]
     pub organization: Option<String>,
     #[serde(default)]
     pub admin: bool,
-    /// Omit to have a strong password generated and returned once.
+    /// Omit to have a strong password generated and returned once; a given
+    /// one must satisfy the password policy.
+    #[schema(max_length = 128, format = Password)]
     pub password: Option<String>,
 }
 
@@ -142,8 +183,9 @@ pub struct CreatedUser {
     pub password: Option<String>,
 }
 
-#[utoipa::path(post, path = crate::routes::API_USERS, tag = "users", request_body = CreateUser,
-    responses((status = 201, body = CreatedUser), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = crate::routes::API_USERS, tag = "users", operation_id = "users_create", request_body = CreateUser,
+    responses((status = 201, description = "Created; a generated password is returned this once.", body = CreatedUser),
+        (status = 409, body = Problem), (status = 429, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     admin: AdminAuth,
@@ -169,8 +211,8 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = crate::routes::API_USER, tag = "users", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = UserView), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = crate::routes::API_USER, tag = "users", operation_id = "users_get", params(("id" = uuid::Uuid, Path, description = "The account id.")),
+    responses((status = 200, description = "The account.", body = UserView)))]
 pub async fn get(
     State(state): State<AppState>,
     _admin: AdminAuth,
@@ -186,16 +228,20 @@ pub async fn get(
 pub struct UpdateUser {
     /// The `version` the change is based on.
     pub version: i64,
+    /// Must not be empty.
+    #[schema(max_length = 100)]
     pub display_name: Option<String>,
     pub login_phone: Option<String>,
     pub security_phone: Option<String>,
+    #[schema(max_length = 254)]
     pub security_email: Option<String>,
+    #[schema(max_length = 200)]
     pub organization: Option<String>,
     pub admin: Option<bool>,
 }
 
-#[utoipa::path(patch, path = crate::routes::API_USER, tag = "users", params(("id" = uuid::Uuid, Path)), request_body = UpdateUser,
-    responses((status = 200, body = UserView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(patch, path = crate::routes::API_USER, tag = "users", operation_id = "users_update", params(("id" = uuid::Uuid, Path, description = "The account id.")), request_body = UpdateUser,
+    responses((status = 200, description = "The account as changed.", body = UserView), (status = 409, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
     admin: AdminAuth,
@@ -227,6 +273,7 @@ pub async fn update(
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
     /// Why (kept with the account and in the audit log).
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -250,8 +297,8 @@ async fn set_status(
     Ok(Json(accounts::by_id(state, user.id).await?.into()))
 }
 
-#[utoipa::path(post, path = crate::routes::API_USER_DISABLE, tag = "users", params(("id" = uuid::Uuid, Path)), request_body = StatusChange,
-    responses((status = 200, body = UserView), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = crate::routes::API_USER_DISABLE, tag = "users", operation_id = "users_disable", params(("id" = uuid::Uuid, Path, description = "The account id.")), request_body = StatusChange,
+    responses((status = 200, description = "The account, disabled; its sessions ended.", body = UserView), (status = 409, body = Problem)))]
 pub async fn disable(
     State(state): State<AppState>,
     admin: AdminAuth,
@@ -261,8 +308,8 @@ pub async fn disable(
     set_status(&state, &admin, &id, AccountStatus::Disabled, body.reason).await
 }
 
-#[utoipa::path(post, path = crate::routes::API_USER_ENABLE, tag = "users", params(("id" = uuid::Uuid, Path)), request_body = StatusChange,
-    responses((status = 200, body = UserView), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = crate::routes::API_USER_ENABLE, tag = "users", operation_id = "users_enable", params(("id" = uuid::Uuid, Path, description = "The account id.")), request_body = StatusChange,
+    responses((status = 200, description = "The account, enabled.", body = UserView), (status = 409, body = Problem)))]
 pub async fn enable(
     State(state): State<AppState>,
     admin: AdminAuth,
@@ -276,6 +323,7 @@ pub async fn enable(
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
     /// The new password (policy-checked); omit to generate one.
+    #[schema(max_length = 128, format = Password)]
     pub password: Option<String>,
 }
 
@@ -285,8 +333,8 @@ pub struct PasswordResult {
     pub password: Option<String>,
 }
 
-#[utoipa::path(post, path = crate::routes::API_USER_PASSWORD, tag = "users", params(("id" = uuid::Uuid, Path)), request_body = PasswordReset,
-    responses((status = 200, body = PasswordResult), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = crate::routes::API_USER_PASSWORD, tag = "users", operation_id = "users_reset_password", params(("id" = uuid::Uuid, Path, description = "The account id.")), request_body = PasswordReset,
+    responses((status = 200, description = "Set; the account's sessions ended.", body = PasswordResult), (status = 429, body = Problem)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     admin: AdminAuth,
@@ -305,8 +353,8 @@ pub async fn reset_password(
     Ok(Json(PasswordResult { password }))
 }
 
-#[utoipa::path(post, path = crate::routes::API_USER_FORCE_PASSWORD_CHANGE, tag = "users", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = UserView), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = crate::routes::API_USER_FORCE_PASSWORD_CHANGE, tag = "users", operation_id = "users_force_password_change", params(("id" = uuid::Uuid, Path, description = "The account id.")),
+    responses((status = 200, description = "The account; its next sign-in must set a new password.", body = UserView)))]
 pub async fn force_password_change(
     State(state): State<AppState>,
     admin: AdminAuth,
@@ -323,8 +371,8 @@ pub struct RevokeResult {
     pub revoked_grants: u64,
 }
 
-#[utoipa::path(post, path = crate::routes::API_USER_REVOKE_SESSIONS, tag = "users", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = RevokeResult), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = crate::routes::API_USER_REVOKE_SESSIONS, tag = "users", operation_id = "users_revoke_sessions", params(("id" = uuid::Uuid, Path, description = "The account id.")),
+    responses((status = 200, description = "Every session ended and every token revoked.", body = RevokeResult)))]
 pub async fn revoke_sessions(
     State(state): State<AppState>,
     admin: AdminAuth,

@@ -232,8 +232,12 @@ pub async fn register(
         .transpose()?;
     let jwks = match &input.jwks {
         Some(text) => {
-            let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(text)
-                .map_err(|e| ClientError::InvalidText("jwks", format!("not a JWK set: {e}")))?;
+            // Said in the request's terms: serde's own words name the
+            // library's types (`JwkSet`, `untagged enum …`).
+            let set: jsonwebtoken::jwk::JwkSet =
+                crate::serde_text::json_in(text.as_bytes(), Some("jwks")).map_err(|f| {
+                    ClientError::InvalidText("jwks", format!("is not a JWK set: {}", f.detail))
+                })?;
             if set.keys.is_empty() {
                 return Err(ClientError::InvalidText("jwks", "has no keys".into()));
             }
