@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::auth::AdminAuth;
 use super::parse_id;
 use super::users::UserView;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::service::{accounts, phone};
 use crate::state::AppState;
 
@@ -23,8 +23,8 @@ pub struct Phones {
 
 /// The full numbers; every call is written to the audit log
 /// (`account.phones_viewed`).
-#[utoipa::path(get, path = crate::routes::API_USER_PHONES, tag = "users", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = Phones), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = crate::routes::API_USER_PHONES, tag = "users", operation_id = "users_phones", params(("id" = uuid::Uuid, Path, description = "The account id.")),
+    responses((status = 200, description = "The full numbers (the look is audited).", body = Phones)))]
 pub async fn phones(
     State(state): State<AppState>,
     admin: AdminAuth,
@@ -43,8 +43,8 @@ pub async fn phones(
 /// application gets a code (it applies while the account has no login
 /// phone: clear the login phone first to have a new one bound). Not
 /// skippable.
-#[utoipa::path(post, path = crate::routes::API_USER_REQUIRE_PHONE_BINDING, tag = "users", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = crate::routes::API_USER_REQUIRE_PHONE_BINDING, tag = "users", operation_id = "users_require_phone_binding", params(("id" = uuid::Uuid, Path, description = "The account id.")),
+    responses((status = 200, description = "The account, owing a phone binding.", body = UserView)))]
 pub async fn require_binding(
     State(state): State<AppState>,
     admin: AdminAuth,
