@@ -440,6 +440,10 @@ impl WebSession {
             sid,
             listed: true,
         };
+        // A phone change, binding or skipped binding belongs to the
+        // sign-in it was made in.
+        self.end_phone_change().await?;
+        self.0.remove::<String>(BINDING_SKIPPED).await?;
         self.0.insert(AUTH, Stage::SignedIn(signed)).await?;
         Ok(())
     }

@@ -112,22 +112,23 @@ async fn change_for(
             Redirect::to(&bind_url(&Urls::of(kind).page)).into_response()
         ));
     }
-    if !current.auth.amr.iter().any(|m| m == "sms") {
-        current
-            .session
-            .owe_step_up(user, &Urls::of(kind).page)
-            .await?;
-        return Ok(Err(Redirect::to(routes::STEP_UP).into_response()));
+    if let Some(go) = step_up_first(current, &Urls::of(kind).page).await? {
+        return Ok(Err(go));
     }
-    let change = match current.session.phone_change().await? {
-        Some(c) if c.user_id == user.id && c.kind == kind => c,
-        _ => {
-            let c = Change::begin(user, kind, state.clock.now().unix_timestamp());
-            current.session.set_phone_change(&c).await?;
-            c
-        }
-    };
+    let held = current.session.phone_change().await?;
+    let change = Change::resume(held, user, kind, state.clock.now().unix_timestamp());
+    current.session.set_phone_change(&change).await?;
     Ok(Ok(change))
+}
+
+/// A session that has not proved the phone by SMS proves it first, coming
+/// back to `here` (`None`: it has).
+async fn step_up_first(current: &CurrentUser, here: &str) -> Result<Option<Response>, PageError> {
+    if current.auth.amr.iter().any(|m| m == "sms") {
+        return Ok(None);
+    }
+    current.session.owe_step_up(&current.user, here).await?;
+    Ok(Some(Redirect::to(routes::STEP_UP).into_response()))
 }
 
 /// The page at the change's step, with everything the server knows.
@@ -143,13 +144,14 @@ async fn page(
     let new = change.new_number.as_deref().and_then(PhoneNumber::stored);
     // The countdown of the visible send button: to the current number in
     // step 1, to the number a code last went to in step 2.
-    let to = if step_old {
-        phone::current(user, kind)
-    } else {
-        new.clone()
+    let old = user.phone(kind);
+    let to = match (step_old, &old, &new) {
+        (true, Some(p), _) => Some(Recipient::Phone(p)),
+        (false, _, Some(p)) => Some(Recipient::Unproved(p)),
+        _ => None,
     };
-    let wait = match &to {
-        Some(p) => codes::resend_wait(state, Recipient::Phone(p)).await?,
+    let wait = match to {
+        Some(to) => codes::resend_wait(state, to).await?,
         None => std::time::Duration::ZERO,
     };
     Ok(PhonePage {
@@ -159,7 +161,7 @@ async fn page(
         urls: Urls::of(kind),
         step_old,
         done: false,
-        current: phone::current(user, kind).map(|p| PhoneNumber::masked(p.as_str())),
+        current: user.phone(kind).map(|p| PhoneNumber::masked(p.as_str())),
         new: (!step_old)
             .then_some(new)
             .flatten()
@@ -240,6 +242,11 @@ fn refusal(
             None,
         ),
         PhoneError::Taken => (StatusCode::CONFLICT, t.phone_taken.to_string(), None),
+        PhoneError::Changed => (
+            StatusCode::CONFLICT,
+            t.phone_changed_meanwhile.to_string(),
+            None,
+        ),
         PhoneError::AccountLimit(w) => (
             StatusCode::TOO_MANY_REQUESTS,
             (t.phone_account_limit)(w),
@@ -264,13 +271,15 @@ async fn refused_page(
     entered: Entered,
     e: PhoneError,
 ) -> Result<Response, PageError> {
-    let (status, message, retry) = refusal(ctx.t(), e)?;
     // The change as it stands now (a refused step changed nothing, but an
     // expired proof starts over at step 1).
-    let change = match session.phone_change().await? {
-        Some(c) if c.user_id == user.id && c.kind == kind => c,
-        _ => Change::begin(user, kind, state.clock.now().unix_timestamp()),
-    };
+    if matches!(e, PhoneError::NothingToChange) {
+        // The phone is gone meanwhile: the page knows where to go now.
+        return Ok(Redirect::to(&Urls::of(kind).page).into_response());
+    }
+    let held = session.phone_change().await?;
+    let change = Change::resume(held, user, kind, state.clock.now().unix_timestamp());
+    let (status, message, retry) = refusal(ctx.t(), e)?;
     let mut p = page(
         state,
         ctx.chrome_at(&Urls::of(kind).page).await?,
@@ -445,6 +454,8 @@ struct BindPage {
     c: Chrome,
     return_to: String,
     skippable: bool,
+    /// The application's request, when the person may go back to it.
+    cancel: Option<String>,
     /// The number a code went to, masked.
     new: Option<String>,
     country_code: String,
@@ -454,27 +465,45 @@ struct BindPage {
     wait: u64,
 }
 
+/// Where a binding request goes instead of the binding page: on, when the
+/// account has a login phone; through the SMS step-up first, when the
+/// account has a security phone the session has not proved (the bound
+/// number will sign in and receive recovery codes).
+async fn bind_first(
+    current: &CurrentUser,
+    return_to: &str,
+) -> Result<Option<Response>, PageError> {
+    if current.user.login_phone.is_some() {
+        return Ok(Some(Redirect::to(return_to).into_response()));
+    }
+    if current.user.security_phone.is_some() {
+        return step_up_first(current, &bind_url(return_to)).await;
+    }
+    Ok(None)
+}
+
 async fn bind_page(
     state: &AppState,
     c: Chrome,
-    session: &WebSession,
-    owed: BindingOwed,
+    current: &CurrentUser,
     return_to: String,
     entered: Entered,
 ) -> Result<BindPage, PageError> {
-    let new = session
+    let new = current
+        .session
         .phone_to_bind()
         .await?
         .as_deref()
         .and_then(PhoneNumber::stored);
     let wait = match &new {
-        Some(p) => codes::resend_wait(state, Recipient::Phone(p)).await?,
+        Some(p) => codes::resend_wait(state, Recipient::Unproved(p)).await?,
         None => std::time::Duration::ZERO,
     };
     Ok(BindPage {
         c,
+        skippable: phone::binding_owed(state, &current.user) == Some(BindingOwed::Skippable),
+        cancel: super::cancellable(&return_to),
         return_to,
-        skippable: owed == BindingOwed::Skippable,
         new: new.map(|p| PhoneNumber::masked(p.as_str())),
         country_code: entered.country_code,
         national: entered.national,
@@ -482,6 +511,22 @@ async fn bind_page(
         error: None,
         wait: super::countdown_secs(wait),
     })
+}
+
+/// The binding page drawn again after a refused form.
+async fn bind_refused(
+    state: &AppState,
+    ctx: &PageCtx,
+    current: &CurrentUser,
+    return_to: String,
+    entered: Entered,
+    refusal: (StatusCode, String, Option<std::time::Duration>),
+) -> Result<Response, PageError> {
+    let (status, message, retry) = refusal;
+    let chrome = ctx.chrome_at(&bind_url(&return_to)).await?;
+    let mut p = bind_page(state, chrome, current, return_to, entered).await?;
+    p.error = Some(message);
+    super::refused(status, &p, retry)
 }
 
 #[derive(Deserialize)]
@@ -496,18 +541,10 @@ pub async fn bind_show(
     Query(q): Query<BindQuery>,
 ) -> Result<Response, PageError> {
     let return_to = safe_return_to(q.return_to.as_deref());
-    let Some(owed) = phone::binding_owed(&state, &current.user) else {
-        return Ok(Redirect::to(&return_to).into_response());
-    };
-    let mut p = bind_page(
-        &state,
-        ctx.chrome().await?,
-        &ctx.session,
-        owed,
-        return_to,
-        Entered::default(),
-    )
-    .await?;
+    if let Some(go) = bind_first(&current, &return_to).await? {
+        return Ok(go);
+    }
+    let mut p = bind_page(&state, ctx.chrome().await?, &current, return_to, Entered::default()).await?;
     if ctx.session.take_flash(Flash::PhoneNewCodeSent).await? {
         p.notice = p.new.as_deref().map(|to| (ctx.t().phone_code_sent_to)(to));
     }
@@ -522,31 +559,15 @@ pub async fn bind_send(
     CsrfForm(form, session): CsrfForm<NumberForm>,
 ) -> Result<Response, PageError> {
     let return_to = safe_return_to(form.return_to.as_deref());
-    let Some(owed) = phone::binding_owed(&state, &current.user) else {
-        return Ok(Redirect::to(&return_to).into_response());
-    };
-    let refused = |status, message: String, retry| {
-        let (state, ctx, session, return_to, entered) =
-            (&state, &ctx, &session, return_to.clone(), form.entered());
-        async move {
-            let mut p = bind_page(
-                state,
-                ctx.chrome_at(&bind_url(&return_to)).await?,
-                session,
-                owed,
-                return_to,
-                entered,
-            )
-            .await?;
-            p.error = Some(message);
-            super::refused(status, &p, retry)
-        }
-    };
+    if let Some(go) = bind_first(&current, &return_to).await? {
+        return Ok(go);
+    }
     let number = match PhoneNumber::parse_parts(&form.country_code, &form.number) {
         Ok(n) => n,
         Err(e) => {
             let message = ctx.t().phone_error(e).to_string();
-            return refused(StatusCode::UNPROCESSABLE_ENTITY, message, None).await;
+            let refusal = (StatusCode::UNPROCESSABLE_ENTITY, message, None);
+            return bind_refused(&state, &ctx, &current, return_to, form.entered(), refusal).await;
         }
     };
     match phone::send_bind(&state, &current.user, &number, &origin, ctx.lang).await {
@@ -556,8 +577,8 @@ pub async fn bind_send(
             Ok(Redirect::to(&bind_url(&return_to)).into_response())
         }
         Err(e) => {
-            let (status, message, retry) = refusal(ctx.t(), e)?;
-            refused(status, message, retry).await
+            let refusal = refusal(ctx.t(), e)?;
+            bind_refused(&state, &ctx, &current, return_to, form.entered(), refusal).await
         }
     }
 }
@@ -578,44 +599,30 @@ pub async fn bind(
     CsrfForm(form, session): CsrfForm<BindForm>,
 ) -> Result<Response, PageError> {
     let return_to = safe_return_to(form.return_to.as_deref());
-    let Some(owed) = phone::binding_owed(&state, &current.user) else {
-        return Ok(Redirect::to(&return_to).into_response());
-    };
-    let number = session
+    if let Some(go) = bind_first(&current, &return_to).await? {
+        return Ok(go);
+    }
+    let Some(number) = session
         .phone_to_bind()
         .await?
         .as_deref()
-        .and_then(PhoneNumber::stored);
-    let result = match &number {
-        Some(n) => {
-            phone::bind(&state, &current.user, n, &form.code, &current.auth.sid, &origin).await
-        }
-        None => Err(PhoneError::NoNewNumber),
+        .and_then(PhoneNumber::stored)
+    else {
+        // No code was sent in this session: start at the number.
+        return Ok(Redirect::to(&bind_url(&return_to)).into_response());
     };
-    let e = match result {
+    let sid = &current.auth.sid;
+    match phone::bind(&state, &current.user, &number, &form.code, sid, &origin).await {
         Ok(user) => {
             session.carry_on(&state, &user, &origin).await?;
             session.end_phone_change().await?;
-            return Ok(Redirect::to(&return_to).into_response());
+            Ok(Redirect::to(&return_to).into_response())
         }
-        Err(PhoneError::NoNewNumber) => {
-            // No code was sent in this session: start at the number.
-            return Ok(Redirect::to(&bind_url(&return_to)).into_response());
+        Err(e) => {
+            let refusal = refusal(ctx.t(), e)?;
+            bind_refused(&state, &ctx, &current, return_to, Entered::default(), refusal).await
         }
-        Err(e) => e,
-    };
-    let (status, message, retry) = refusal(ctx.t(), e)?;
-    let mut p = bind_page(
-        &state,
-        ctx.chrome_at(&bind_url(&return_to)).await?,
-        &session,
-        owed,
-        return_to,
-        Entered::default(),
-    )
-    .await?;
-    p.error = Some(message);
-    super::refused(status, &p, retry)
+    }
 }
 
 #[derive(Deserialize)]

@@ -54,20 +54,14 @@ pub struct PhoneNumber(String);
 /// Why a number was refused. Pages say it in their language
 /// (`i18n::Text::phone_error`); the API and the CLI get [`Self::reason`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.reason())]
 pub enum PhoneError {
-    #[error("the country code is required")]
     CountryCodeMissing,
-    #[error("the country code has 1 to 3 digits, such as +86")]
     CountryCodeInvalid,
-    #[error("the phone number is required")]
     NumberMissing,
-    #[error("a phone number has only digits (spaces and dashes are ignored)")]
     NotDigits,
-    #[error("the number carries a different country code than the one given")]
     CountryCodeConflict,
-    #[error("not a valid phone number for this country code")]
     Invalid,
-    #[error("not a mobile number: it cannot receive SMS")]
     NotMobile,
 }
 

@@ -436,6 +436,7 @@ texts! {
     phone_changed_login: &'static str,
     phone_changed_security: &'static str,
     phone_taken: &'static str,
+    phone_changed_meanwhile: &'static str,
     phone_same: &'static str,
     phone_old_expired: &'static str,
     phone_account_limit: fn(Duration) -> String,

@@ -127,6 +127,11 @@ pub enum Recipient<'a> {
         name: &'a str,
         phone: Option<&'a PhoneNumber>,
     },
+    /// A number someone is proving to be theirs (the new number of a
+    /// change, a number being bound): its code, wait and daily budget are
+    /// its own, so codes asked for by others never use up what the number's
+    /// owner needs to sign in or recover.
+    Unproved(&'a PhoneNumber),
 }
 
 impl Recipient<'_> {
@@ -134,6 +139,7 @@ impl Recipient<'_> {
     fn id(&self) -> String {
         match self {
             Recipient::Phone(p) => p.as_str().to_string(),
+            Recipient::Unproved(p) => format!("new:{}", p.as_str()),
             Recipient::Hidden { name, .. } => {
                 format!("x{}", &crate::crypto::sha256_hex(name)[..32])
             }
@@ -142,7 +148,7 @@ impl Recipient<'_> {
 
     fn phone(&self) -> Option<&PhoneNumber> {
         match self {
-            Recipient::Phone(p) => Some(p),
+            Recipient::Phone(p) | Recipient::Unproved(p) => Some(p),
             Recipient::Hidden { phone, .. } => *phone,
         }
     }
@@ -307,7 +313,7 @@ pub async fn send_to(
                 other => other,
             }
         }
-        Recipient::Phone(p) => Some(p),
+        Recipient::Phone(p) | Recipient::Unproved(p) => Some(p),
     };
     let code = new_code()?;
     let salt = random::token()?;

@@ -21,7 +21,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::audit::{Entry, Outcome};
-use super::codes::{self, Purpose, SendError, VerifyError};
+use super::codes::{self, Delivery, Purpose, Recipient, SendError, VerifyError};
 use super::mail::{self, Letter};
 use super::{Actor, Origin};
 use crate::config::BindingPolicy;
@@ -52,13 +52,33 @@ pub struct Change {
 }
 
 impl Change {
-    /// A change of `kind` for `user`, started `now` (Unix seconds).
+    /// A change of `kind` for `user`, started `now` (Unix seconds). Only a
+    /// security phone that is not set has nothing to prove first (a login
+    /// phone that is not set is bound instead, see [`bind`]).
     pub fn begin(user: &User, kind: PhoneKind, now: i64) -> Self {
+        let unset = kind == PhoneKind::Security && user.security_phone.is_none();
         Self {
             user_id: user.id,
             kind,
-            old_proved_at: user.phone(kind).is_none().then_some(now),
+            old_proved_at: unset.then_some(now),
             new_number: None,
+        }
+    }
+
+    /// The change the session holds, if it is this account's change of
+    /// `kind` and can still go on; a new one otherwise (a change of a phone
+    /// not set whose time ran out starts afresh rather than at a step 1
+    /// that has nothing to prove).
+    pub fn resume(held: Option<Change>, user: &User, kind: PhoneKind, now: i64) -> Self {
+        match held {
+            Some(c)
+                if c.user_id == user.id
+                    && c.kind == kind
+                    && (c.old_proved(now) || Self::begin(user, kind, now).old_proved_at.is_none()) =>
+            {
+                c
+            }
+            _ => Self::begin(user, kind, now),
         }
     }
 
@@ -92,9 +112,13 @@ pub enum PhoneError {
     /// The account asked for its day's codes.
     #[error("too many codes for this account today")]
     AccountLimit(Duration),
-    /// Binding is not owed, or not skippable.
+    /// Binding is not owed, or not skippable; or the account has a login
+    /// phone, so a binding cannot be demanded.
     #[error("not possible now")]
     NotNow,
+    /// The phone was changed meanwhile (another session, an administrator).
+    #[error("the phone was changed meanwhile")]
+    Changed,
     #[error("{0}")]
     Send(#[from] SendError),
     #[error("{0}")]
@@ -103,11 +127,6 @@ pub enum PhoneError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Ephemeral(#[from] EphemeralError),
-}
-
-/// The number the change proves first: the phone as stored now.
-pub fn current(user: &User, kind: PhoneKind) -> Option<PhoneNumber> {
-    user.phone(kind)
 }
 
 /// Counts a code the phone pages send for `user`, within
@@ -123,6 +142,26 @@ async fn count_code(state: &AppState, user: &User) -> Result<(), PhoneError> {
     Ok(())
 }
 
+/// A code to a number not yet proved to be the account's (its own budget:
+/// see [`Recipient::Unproved`]); the answer waits for the gateway.
+async fn send_unproved(
+    state: &AppState,
+    purpose: Purpose,
+    number: &PhoneNumber,
+    origin: &Origin,
+    lang: Lang,
+) -> Result<(), SendError> {
+    codes::send_to(
+        state,
+        purpose,
+        Recipient::Unproved(number),
+        origin,
+        lang,
+        Delivery::Wait,
+    )
+    .await
+}
+
 /// Step 1: a code to the current number.
 pub async fn send_old(
     state: &AppState,
@@ -131,7 +170,7 @@ pub async fn send_old(
     origin: &Origin,
     lang: Lang,
 ) -> Result<(), PhoneError> {
-    let Some(phone) = current(user, change.kind) else {
+    let Some(phone) = user.phone(change.kind) else {
         return Err(PhoneError::NothingToChange);
     };
     count_code(state, user).await?;
@@ -147,7 +186,7 @@ pub async fn prove_old(
     code: &str,
     origin: &Origin,
 ) -> Result<(), PhoneError> {
-    let Some(phone) = current(user, change.kind) else {
+    let Some(phone) = user.phone(change.kind) else {
         return Err(PhoneError::NothingToChange);
     };
     let result = codes::verify(state, Purpose::ChangeOld, &phone, code).await;
@@ -170,11 +209,11 @@ pub async fn send_new(
     if !change.old_proved(state.clock.now().unix_timestamp()) {
         return Err(PhoneError::OldNotProved);
     }
-    if current(user, change.kind).as_ref() == Some(number) {
+    if user.phone(change.kind).as_ref() == Some(number) {
         return Err(PhoneError::SameNumber);
     }
     count_code(state, user).await?;
-    codes::send(state, Purpose::ChangeNew, number, origin, lang).await?;
+    send_unproved(state, Purpose::ChangeNew, number, origin, lang).await?;
     change.new_number = Some(number.as_str().to_string());
     Ok(())
 }
@@ -197,10 +236,10 @@ pub async fn confirm(
     let Some(new) = change.new_number.as_deref().and_then(PhoneNumber::stored) else {
         return Err(PhoneError::NoNewNumber);
     };
-    let result = codes::verify(state, Purpose::ChangeNew, &new, code).await;
+    let result = codes::verify_for(state, Purpose::ChangeNew, Recipient::Unproved(&new), code).await;
     audit_code(state, user, change.kind, "new", &result, origin).await?;
     result.map_err(PhoneError::Verify)?;
-    let old = current(user, change.kind);
+    let old = user.phone(change.kind);
     let updated = store_phone(state, user, change.kind, &new, keep_sid, origin, "phone.changed").await?;
     notify(state, &updated, change.kind, old.as_ref(), &new, origin, lang);
     Ok(updated)
@@ -217,7 +256,7 @@ async fn store_phone(
     origin: &Origin,
     event: &'static str,
 ) -> Result<User, PhoneError> {
-    let old = current(user, kind);
+    let old = user.phone(kind);
     let audit = Entry::new(event, Outcome::Success)
         .actor(&Actor::user(user))
         .subject(user)
@@ -228,12 +267,17 @@ async fn store_phone(
             "to": PhoneNumber::masked(new.as_str()),
         }))
         .finish();
+    let before = match kind {
+        PhoneKind::Login => user.login_phone.as_deref(),
+        PhoneKind::Security => user.security_phone.as_deref(),
+    };
     match state
         .store
-        .set_phone(user.id, kind, new.as_str(), Some(keep_sid), &audit)
+        .set_phone(user.id, kind, before, new.as_str(), Some(keep_sid), &audit)
         .await
     {
         Ok(()) => {}
+        Err(StoreError::Stale) => return Err(PhoneError::Changed),
         Err(StoreError::Conflict(_)) => {
             Entry::new(event, Outcome::Failure)
                 .actor(&Actor::user(user))
@@ -368,7 +412,7 @@ pub async fn send_bind(
         return Err(PhoneError::NotNow);
     }
     count_code(state, user).await?;
-    codes::send(state, Purpose::Bind, number, origin, lang).await?;
+    send_unproved(state, Purpose::Bind, number, origin, lang).await?;
     Ok(())
 }
 
@@ -385,7 +429,7 @@ pub async fn bind(
     if user.login_phone.is_some() {
         return Err(PhoneError::NotNow);
     }
-    let result = codes::verify(state, Purpose::Bind, number, code).await;
+    let result = codes::verify_for(state, Purpose::Bind, Recipient::Unproved(number), code).await;
     audit_code(state, user, PhoneKind::Login, "bind", &result, origin).await?;
     result.map_err(PhoneError::Verify)?;
     store_phone(state, user, PhoneKind::Login, number, keep_sid, origin, "phone.bound").await
@@ -416,7 +460,11 @@ pub async fn require_binding(
     user: &User,
     actor: &Actor,
     origin: &Origin,
-) -> Result<(), StoreError> {
+) -> Result<(), PhoneError> {
+    if user.login_phone.is_some() {
+        // A demand that could only take effect later, unseen: refused.
+        return Err(PhoneError::NotNow);
+    }
     let audit = Entry::new("account.phone_binding_required", Outcome::Success)
         .actor(actor)
         .subject(user)
@@ -427,7 +475,10 @@ pub async fn require_binding(
         Some(PhoneBinding::AfterUnbind) => PhoneBinding::AfterUnbind,
         _ => PhoneBinding::Required,
     };
-    state.store.set_phone_binding(user.id, Some(keep), &audit).await
+    Ok(state
+        .store
+        .set_phone_binding(user.id, Some(keep), &audit)
+        .await?)
 }
 
 /// The full numbers of an account's phones, for an administrator; each

@@ -34,7 +34,8 @@ pub struct Canonicalized {
 }
 
 impl Store {
-    /// Sets one phone of the account (an E.164 number its owner proved),
+    /// Sets one phone of the account (an E.164 number its owner proved) if
+    /// it still is `before`,
     /// ends every session of the account but `keep_sid`'s and revokes
     /// the others' tokens, all with the audit entry in one transaction.
     /// Binding a login phone settles a demand to bind one.
@@ -44,6 +45,7 @@ impl Store {
         &self,
         id: Uuid,
         kind: PhoneKind,
+        before: Option<&str>,
         phone: &str,
         keep_sid: Option<&str>,
         audit: &NewAuditEvent,
@@ -51,10 +53,13 @@ impl Store {
         let now = self.now();
         let col = column(kind);
         let settles = kind == PhoneKind::Login;
+        // Only over the number the change started from (`Stale` when another
+        // session or an administrator changed it meanwhile).
         let sql = format!(
             "UPDATE users SET {col} = $2, updated_at = $3, \
              phone_binding = CASE WHEN $4 THEN NULL ELSE phone_binding END, \
-             session_epoch = session_epoch + 1, version = version + 1 WHERE id = $1"
+             session_epoch = session_epoch + 1, version = version + 1 \
+             WHERE id = $1 AND (({col} IS NULL AND $5 IS NULL) OR {col} = $5)"
         );
         let result: Result<u64, sqlx::Error> = on_db!(self, pool => async {
             let mut tx = pool.begin_write().await?;
@@ -63,6 +68,7 @@ impl Store {
                 .bind(phone)
                 .bind(now)
                 .bind(settles)
+                .bind(before)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -82,7 +88,10 @@ impl Store {
             Ok(n)
         }.await);
         match result.map_err(|e| StoreError::from_write(e, &["login_phone"]))? {
-            0 => Err(StoreError::NotFound),
+            0 => match self.user_by_id(id).await? {
+                Some(_) => Err(StoreError::Stale),
+                None => Err(StoreError::NotFound),
+            },
             _ => Ok(()),
         }
     }

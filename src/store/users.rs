@@ -494,7 +494,9 @@ impl Store {
              security_email_verified = CASE WHEN $9 THEN FALSE ELSE security_email_verified END, \
              organization = CASE WHEN $11 THEN $12 ELSE organization END, \
              is_admin = CASE WHEN $13 THEN $14 ELSE is_admin END, \
-             phone_binding = CASE WHEN $5 AND $6 IS NOT NULL THEN NULL ELSE phone_binding END, \
+             phone_binding = CASE WHEN $5 AND $6 IS NOT NULL THEN NULL \
+                 WHEN $5 AND login_phone IS NOT NULL THEN COALESCE(phone_binding, 'required') \
+                 ELSE phone_binding END, \
              session_epoch = session_epoch + CASE WHEN ($13 AND is_admin <> $14) OR $16 THEN 1 ELSE 0 END, \
              updated_at = $15, version = version + 1 \
              WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"

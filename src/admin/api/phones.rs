@@ -11,6 +11,7 @@ use super::auth::AdminAuth;
 use super::parse_id;
 use super::users::UserView;
 use crate::error::ApiError;
+use crate::service::phone::PhoneError;
 use crate::service::{accounts, phone};
 use crate::state::AppState;
 
@@ -44,13 +45,24 @@ pub async fn phones(
 /// phone: clear the login phone first to have a new one bound). Not
 /// skippable.
 #[utoipa::path(post, path = crate::routes::API_USER_REQUIRE_PHONE_BINDING, tag = "users", operation_id = "users_require_phone_binding", params(("id" = uuid::Uuid, Path, description = "The account id.")),
-    responses((status = 200, description = "The account, owing a phone binding.", body = UserView)))]
+    responses((status = 200, description = "The account, owing a phone binding.", body = UserView),
+        (status = 409, description = "The account has a login phone (`field`: `login_phone`).", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn require_binding(
     State(state): State<AppState>,
     admin: AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = accounts::by_id(&state, parse_id(&id)?).await?;
-    phone::require_binding(&state, &user, &admin.actor, &admin.origin).await?;
+    match phone::require_binding(&state, &user, &admin.actor, &admin.origin).await {
+        Ok(()) => {}
+        Err(PhoneError::NotNow) => {
+            return Err(ApiError::conflict(
+                "login_phone",
+                "the account has a login phone: clear it first to have a new one bound",
+            ));
+        }
+        Err(PhoneError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(ApiError::internal(e)),
+    }
     Ok(Json(accounts::by_id(&state, user.id).await?.into()))
 }

@@ -13,6 +13,7 @@ use crate::extract::{ClientOrigin, CsrfForm};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
 use crate::service::accounts::{self, AccountError, ProfileInput, Refusal};
+use crate::service::phone::PhoneError;
 use crate::service::{admin, phone};
 use crate::state::AppState;
 use crate::store::audit::AuditFilter;
@@ -282,10 +283,12 @@ pub async fn act(
         "revoke" => accounts::revoke_sessions(&state, &user, &actor, &origin)
             .await
             .map(|_| None),
-        "require_binding" => phone::require_binding(&state, &user, &actor, &origin)
-            .await
-            .map(|_| None)
-            .map_err(AccountError::from),
+        "require_binding" => match phone::require_binding(&state, &user, &actor, &origin).await {
+            Ok(()) => Ok(None),
+            // The button is not shown then; a stale form is refused.
+            Err(PhoneError::NotNow) => Err(AccountError::Conflict("login_phone")),
+            Err(e) => return Err(PageError::Internal(e.to_string())),
+        },
         "phones" => {
             // The full numbers, shown on this answer only (never in a URL);
             // the look is audited.
