@@ -31,6 +31,7 @@ mod nodes;
 mod oidc;
 mod oidc_rules;
 mod openapi;
+mod outage;
 mod ops;
 mod post_redirect_get;
 mod recovery;
