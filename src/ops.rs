@@ -34,12 +34,10 @@ pub async fn check(state: &AppState, dependency: Dependency) -> Result<(), Strin
             .await
             .map_err(|_| format!("no answer within {READY_BOUND:?}"))
             .and_then(|r| r.map_err(|e| e.to_string())),
-        Dependency::Redis => {
-            tokio::time::timeout(READY_BOUND, state.ephemeral.ping(READY_BOUND))
-                .await
-                .map_err(|_| format!("no answer within {READY_BOUND:?}"))
-                .and_then(|r| r.map_err(|e| e.to_string()))
-        }
+        Dependency::Redis => tokio::time::timeout(READY_BOUND, state.ephemeral.ping(READY_BOUND))
+            .await
+            .map_err(|_| format!("no answer within {READY_BOUND:?}"))
+            .and_then(|r| r.map_err(|e| e.to_string())),
     };
     match &result {
         Ok(()) => {

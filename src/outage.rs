@@ -179,6 +179,10 @@ mod tests {
             record(Dependency::Redis, &"timed out");
         })
         .await;
-        assert_eq!(met.map(|m| m.0), Some(Dependency::Database), "the first one stays");
+        assert_eq!(
+            met.map(|m| m.0),
+            Some(Dependency::Database),
+            "the first one stays"
+        );
     }
 }

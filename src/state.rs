@@ -109,7 +109,7 @@ impl AppState {
         let ephemeral = match (&config.redis_url, with_redis) {
             (Some(url), true) => {
                 Ephemeral::redis(url, &config.redis_prefix, clock.clone(), &config.timeouts).await?
-            },
+            }
             _ => Ephemeral::memory(clock.clone()),
         };
         let hasher = PasswordHasher::new(&config.password_hash)?;

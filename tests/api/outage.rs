@@ -243,7 +243,12 @@ async fn before(app: &TestApp) -> Before {
     let api = admin_token(app).await;
     let signed_in = app.browser();
     let back = signed_in
-        .authorize_as(&authorize_url(app, &rp, ""), "li@cnic.cn", PASSWORD, "allow")
+        .authorize_as(
+            &authorize_url(app, &rp, ""),
+            "li@cnic.cn",
+            PASSWORD,
+            "allow",
+        )
         .await;
     let code = query(&back)["code"].clone();
     // Controls: everything below answers while the dependencies are up.
@@ -286,7 +291,10 @@ async fn redis_outage_answers_503_on_every_surface_and_passes_by_itself() {
     let (took, ready) = readyz(&app).await;
     assert_unavailable("/readyz", took, &ready, "application/json");
     let v: Value = serde_json::from_str(&ready.body).unwrap();
-    assert_eq!((&v["redis"], &v["database"]), (&"unreachable".into(), &"ok".into()));
+    assert_eq!(
+        (&v["redis"], &v["database"]),
+        (&"unreachable".into(), &"ok".into())
+    );
 
     // Hosted pages: a new visitor (the session cannot be stored) and a
     // signed-in one (the session cannot be read: fails closed, no page).
@@ -336,7 +344,12 @@ async fn redis_outage_answers_503_on_every_surface_and_passes_by_itself() {
     // Redis came back empty (no persistence): a new authorization.
     let back = app
         .browser()
-        .authorize_as(&authorize_url(&app, &b.rp, ""), "li@cnic.cn", PASSWORD, "allow")
+        .authorize_as(
+            &authorize_url(&app, &b.rp, ""),
+            "li@cnic.cn",
+            PASSWORD,
+            "allow",
+        )
         .await;
     let (_, page) = timed("/token", redeem(&app, &b.rp, &query(&back)["code"])).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
