@@ -329,6 +329,13 @@ async fn redis_outage_answers_503_on_every_surface_and_passes_by_itself() {
     let v: Value = serde_json::from_str(&page.body).unwrap();
     assert_eq!(v["error"], "temporarily_unavailable", "{v}");
 
+    // What needs no Redis keeps working (the control for the 503s).
+    for path in ["/.well-known/openid-configuration", "/jwks"] {
+        let (took, page) = timed(path, fresh.get(path)).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        assert!(took < BOUND, "{path}: {took:?}");
+    }
+
     // Management API: its bearer tokens are checked against revocations in Redis.
     let (took, page) = timed("/api/v1/users", list_users(&app, &b.api)).await;
     assert_unavailable("/api/v1/users", took, &page, "application/problem+json");
@@ -405,6 +412,18 @@ async fn database_outage_answers_503_on_every_surface_and_stores_nothing_half() 
     assert_unavailable("/readyz", took, &ready, "application/json");
     let v: Value = serde_json::from_str(&ready.body).unwrap();
     assert_eq!(v["database"], "unreachable");
+
+    // What needs no database keeps working (the control for the 503s):
+    // keys are held in memory, and with Redis the sessions live there.
+    let mut working = vec!["/.well-known/openid-configuration", "/jwks"];
+    if app.config.redis_url.is_some() {
+        working.push("/login");
+    }
+    for path in working {
+        let (took, page) = timed(path, app.browser().get(path)).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        assert!(took < BOUND, "{path}: {took:?}");
+    }
 
     let (took, page) = timed("/account", b.signed_in.get("/account")).await;
     assert_unavailable("/account", took, &page, "text/html");
