@@ -918,3 +918,24 @@ impl Config {
         self.environment == Environment::Production
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_bounded_and_named_when_refused() {
+        let mut c = Config::default();
+        assert!(c.validate().is_ok(), "the defaults are valid");
+        assert_eq!(c.timeouts.redis_command().as_millis(), 1000);
+        assert_eq!(c.timeouts.database_acquire().as_millis(), 2000);
+        assert_eq!(c.timeouts.database_statement().as_millis(), 5000);
+        c.timeouts.redis_command_ms = 0;
+        let e = c.validate().unwrap_err().0;
+        assert!(e.contains("timeouts.redis_command_ms"), "{e}");
+        c.timeouts.redis_command_ms = 1000;
+        c.timeouts.database_statement_ms = 3_600_000;
+        let e = c.validate().unwrap_err().0;
+        assert!(e.contains("timeouts.database_statement_ms"), "{e}");
+    }
+}
