@@ -296,19 +296,21 @@ async fn redis_outage_answers_503_on_every_surface_and_passes_by_itself() {
         (&"unreachable".into(), &"ok".into())
     );
 
-    // Hosted pages: a new visitor (the session cannot be stored) and a
-    // signed-in one (the session cannot be read: fails closed, no page).
+    // Hosted pages: a visitor's sign-in form needs no stored session and
+    // still draws (the control); a signed-in browser's session cannot be
+    // read, and that fails closed: the error page, in either language.
     let fresh = app.browser();
     let (took, page) = timed("/login", fresh.get("/login")).await;
-    assert_unavailable("/login", took, &page, "text/html");
-    assert!(page.has("服务暂时不可用"), "{}", page.body);
-    let (took, page) = timed("/login?lang=en", fresh.get("/login?lang=en")).await;
-    assert_unavailable("/login?lang=en", took, &page, "text/html");
-    assert!(page.has("temporarily unavailable"), "{}", page.body);
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(took < BOUND, "/login: {took:?}");
     let (took, page) = timed("/account", b.signed_in.get("/account")).await;
     assert_unavailable("/account", took, &page, "text/html");
-    // The password check fails closed (its session, CSRF token and rate
-    // limits live in Redis): the right password signs nobody in.
+    assert!(page.has("服务暂时不可用"), "{}", page.body);
+    let (took, page) = timed("/account?lang=en", b.signed_in.get("/account?lang=en")).await;
+    assert_unavailable("/account?lang=en", took, &page, "text/html");
+    assert!(page.has("temporarily unavailable"), "{}", page.body);
+    // The password check fails closed (its rate limits live in Redis): the
+    // right password, with a valid form, signs nobody in.
     let (took, page) = timed(
         "POST /login",
         visitor.post_form(
@@ -322,6 +324,7 @@ async fn redis_outage_answers_503_on_every_surface_and_passes_by_itself() {
     )
     .await;
     assert_unavailable("POST /login", took, &page, "text/html");
+    assert!(visitor.cookie("tongxing_session").is_none(), "no session");
 
     // OIDC: authorization codes are one-time values in Redis.
     let (took, page) = timed("/token", redeem(&app, &b.rp, &b.code)).await;
