@@ -63,6 +63,7 @@ pub struct Config {
     pub step_up: StepUpConfig,
     pub phone: PhoneConfig,
     pub mail: MailConfig,
+    pub timeouts: TimeoutsConfig,
     /// 32 random bytes in base64: private signing keys are stored encrypted
     /// with it (AES-256-GCM). Keep it outside the database.
     pub key_encryption_key: Option<String>,
@@ -605,6 +606,50 @@ impl SessionConfig {
     }
 }
 
+/// How long the node waits for PostgreSQL and Redis before it answers 503
+/// (see the README, "When Redis or PostgreSQL is down").
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeoutsConfig {
+    /// Each Redis command, queued while reconnecting included.
+    pub redis_command_ms: u64,
+    /// Opening a Redis connection (TCP and TLS).
+    pub redis_connect_ms: u64,
+    /// Waiting for a database connection from the pool (opening one included).
+    pub database_acquire_ms: u64,
+    /// Each SQL statement on PostgreSQL (server-side `statement_timeout`).
+    pub database_statement_ms: u64,
+}
+
+impl Default for TimeoutsConfig {
+    fn default() -> Self {
+        Self {
+            redis_command_ms: 1000,
+            redis_connect_ms: 1000,
+            database_acquire_ms: 2000,
+            database_statement_ms: 5000,
+        }
+    }
+}
+
+impl TimeoutsConfig {
+    pub fn redis_command(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.redis_command_ms)
+    }
+
+    pub fn redis_connect(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.redis_connect_ms)
+    }
+
+    pub fn database_acquire(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.database_acquire_ms)
+    }
+
+    pub fn database_statement(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.database_statement_ms)
+    }
+}
+
 impl Default for SessionConfig {
     fn default() -> Self {
         Self {
@@ -677,6 +722,7 @@ impl Default for Config {
             step_up: StepUpConfig::default(),
             phone: PhoneConfig::default(),
             mail: MailConfig::default(),
+            timeouts: TimeoutsConfig::default(),
             key_encryption_key: None,
         }
     }
@@ -706,6 +752,8 @@ const NOT_SETTINGS: &[&str] = &[
     "test_redis_url",
     "ci_database_url",
     "ci_redis_url",
+    "test_faults",
+    "test_fault_redis_port",
     "config",
 ];
 
@@ -829,6 +877,19 @@ impl Config {
             && self.captcha.provider == CaptchaProvider::None
         {
             return Err(ConfigError("captcha.provider: \"none\" (no captcha) is for automated tests; production needs \"image\"".into()));
+        }
+        let t = &self.timeouts;
+        for (key, ms) in [
+            ("redis_command_ms", t.redis_command_ms),
+            ("redis_connect_ms", t.redis_connect_ms),
+            ("database_acquire_ms", t.database_acquire_ms),
+            ("database_statement_ms", t.database_statement_ms),
+        ] {
+            if !(10..=600_000).contains(&ms) {
+                return Err(ConfigError(format!(
+                    "timeouts.{key}: must be between 10 and 600000 (milliseconds)"
+                )));
+            }
         }
         if self.captcha.ttl_secs == 0 {
             return Err(ConfigError("captcha.ttl_secs: must be at least 1".into()));
@@ -1018,5 +1079,26 @@ impl Config {
 
     pub fn is_production(&self) -> bool {
         self.environment == Environment::Production
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_bounded_and_named_when_refused() {
+        let mut c = Config::default();
+        assert!(c.validate().is_ok(), "the defaults are valid");
+        assert_eq!(c.timeouts.redis_command().as_millis(), 1000);
+        assert_eq!(c.timeouts.database_acquire().as_millis(), 2000);
+        assert_eq!(c.timeouts.database_statement().as_millis(), 5000);
+        c.timeouts.redis_command_ms = 0;
+        let e = c.validate().unwrap_err().0;
+        assert!(e.contains("timeouts.redis_command_ms"), "{e}");
+        c.timeouts.redis_command_ms = 1000;
+        c.timeouts.database_statement_ms = 3_600_000;
+        let e = c.validate().unwrap_err().0;
+        assert!(e.contains("timeouts.database_statement_ms"), "{e}");
     }
 }

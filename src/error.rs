@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::crypto::HashError;
 use crate::ephemeral::EphemeralError;
+use crate::outage;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,7 @@ pub enum PageError {
     InvalidField(String),
     #[error("too many requests")]
     TooMany { retry_after: Duration },
+    /// PostgreSQL or Redis is out of reach (see [`crate::outage`]).
     #[error("service unavailable")]
     Unavailable,
     /// An application sent an authorization or logout request we cannot
@@ -69,6 +71,12 @@ impl IntoResponse for PageError {
                 ErrorPage::TooMany(retry_after),
             ),
             PageError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, ErrorPage::Unavailable),
+            // An internal cause on a request that met an outage: the cause
+            // is the outage (logged once as a change of state, not here).
+            PageError::Internal(cause) if outage::recorded().is_some() => {
+                tracing::debug!(%cause, "hosted page: dependency unavailable");
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorPage::Unavailable)
+            }
             PageError::BadClientRequest(detail) => {
                 (StatusCode::BAD_REQUEST, ErrorPage::BadClientRequest(detail))
             }
@@ -78,8 +86,10 @@ impl IntoResponse for PageError {
             }
         };
         let mut response = status.into_response();
-        if let ErrorPage::TooMany(wait) = &page {
-            set_retry_after(&mut response, *wait);
+        match &page {
+            ErrorPage::TooMany(wait) => set_retry_after(&mut response, *wait),
+            ErrorPage::Unavailable => set_retry_after(&mut response, outage::RETRY_AFTER),
+            _ => {}
         }
         response.extensions_mut().insert(page);
         response
@@ -96,12 +106,18 @@ pub fn set_retry_after(response: &mut Response, wait: Duration) {
 
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            return PageError::Unavailable;
+        }
         PageError::Internal(e.to_string())
     }
 }
 
 impl From<EphemeralError> for PageError {
     fn from(e: EphemeralError) -> Self {
+        if e.is_unavailable() {
+            return PageError::Unavailable;
+        }
         PageError::Internal(e.to_string())
     }
 }
@@ -114,7 +130,14 @@ impl From<askama::Error> for PageError {
 
 impl From<tower_sessions::session::Error> for PageError {
     fn from(e: tower_sessions::session::Error) -> Self {
-        PageError::Internal(format!("session: {e}"))
+        use tower_sessions::session::Error as S;
+        use tower_sessions::session_store::Error as Store;
+        match e {
+            // The session store's storage failed (see
+            // `store::sessions::SessionBackend`): its backend is down.
+            S::Store(Store::Backend(_)) => PageError::Unavailable,
+            e => PageError::Internal(format!("session: {e}")),
+        }
     }
 }
 
@@ -221,6 +244,11 @@ impl ApiError {
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
+        if let Some(dependency) = outage::recorded() {
+            // The request met an outage: that is the cause (see `outage`).
+            tracing::debug!(%cause, "management API: dependency unavailable");
+            return Self::unavailable(dependency);
+        }
         tracing::error!(%cause, "internal error in the management API");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -239,6 +267,15 @@ impl ApiError {
                 "the body is larger than 256 KiB",
             )
         }
+    }
+
+    /// PostgreSQL or Redis is out of reach: 503 with `Retry-After`.
+    pub fn unavailable(dependency: outage::Dependency) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("the {dependency} is not answering; retry in a few seconds"),
+        )
     }
 
     pub fn busy() -> Self {
@@ -281,6 +318,9 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::TOO_MANY_REQUESTS {
             set_retry_after(&mut r, Duration::from_secs(1));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            set_retry_after(&mut r, outage::RETRY_AFTER);
+        }
         r
     }
 }
@@ -297,6 +337,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(field) => {
                 ApiError::conflict(field, format!("{field} is already in use"))
             }
+            StoreError::Unavailable(_) => ApiError::unavailable(outage::Dependency::Database),
             other => ApiError::internal(other),
         }
     }

@@ -19,6 +19,7 @@ pub mod i18n;
 pub mod input;
 pub mod oidc;
 pub mod ops;
+pub mod outage;
 pub mod pages;
 pub mod ports;
 pub mod router;
@@ -113,6 +114,7 @@ impl App {
             }
         });
         let router = router::build(state.clone(), sessions);
+        ops::watch(state.clone());
         Ok(App {
             state,
             router,

@@ -176,6 +176,20 @@ pub async fn render_error_pages(req: Request, next: Next) -> Response {
     response
 }
 
+/// Middleware just outside the session layer: when saving the session
+/// fails, tower-sessions answers an empty 500. That becomes an error page
+/// like any other — the 503 page when the session store's dependency is
+/// down (see `store::sessions`).
+pub async fn answer_session_failures(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && response.extensions().get::<ErrorPage>().is_none()
+    {
+        return PageError::Internal("the session layer failed".into()).into_response();
+    }
+    response
+}
+
 /// Unknown paths: the HTML page, or a problem document under `/api/`.
 pub async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {

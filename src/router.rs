@@ -29,14 +29,17 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
         config.session.idle(),
     );
 
+    // The error pages are drawn outside the session layer, so that its
+    // own failure (saving the session) gets a page too.
     let pages = pages()
         .layer(middleware::from_fn(input::pages_guard))
-        .layer(middleware::from_fn(pages::render_error_pages))
         .layer(middleware::from_fn_with_state(
             cookies,
             session::csrf_cookie,
         ))
         .layer(session_layer)
+        .layer(middleware::from_fn(pages::answer_session_failures))
+        .layer(middleware::from_fn(pages::render_error_pages))
         .layer(middleware::from_fn_with_state(cookies, i18n::negotiate));
 
     let request_id = HeaderName::from_static("x-request-id");
@@ -98,6 +101,7 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
                 ))
                 .layer(PropagateRequestIdLayer::new(request_id)),
         )
+        .layer(middleware::from_fn_with_state(state.clone(), ops::track_outages))
         .with_state(state)
 }
 

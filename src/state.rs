@@ -64,6 +64,8 @@ pub struct AppState {
     pub device_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     /// Outbound HTTP (back-channel logout, client JWK sets).
     pub http: reqwest::Client,
+    /// Whether PostgreSQL and Redis answer, as this node last saw it.
+    pub health: crate::outage::Health,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +104,7 @@ impl AppState {
                 source,
             })?;
         }
-        let store = Store::connect(&config.database_url(), clock.clone()).await?;
+        let store = Store::connect(&config.database_url(), clock.clone(), &config.timeouts).await?;
         store.migrate().await?;
         // The numbering data loads on first use (about 0.4 s): pay it now,
         // off the async threads, rather than in someone's first request.
@@ -111,7 +113,9 @@ impl AppState {
         }
         canonicalize_phones(&store).await?;
         let ephemeral = match (&config.redis_url, with_redis) {
-            (Some(url), true) => Ephemeral::redis(url, &config.redis_prefix, clock.clone()).await?,
+            (Some(url), true) => {
+                Ephemeral::redis(url, &config.redis_prefix, clock.clone(), &config.timeouts).await?
+            }
             _ => Ephemeral::memory(clock.clone()),
         };
         let hasher = PasswordHasher::new(&config.password_hash)?;
@@ -147,6 +151,7 @@ impl AppState {
             mail,
             captcha,
             device_key: Arc::default(),
+            health: crate::outage::Health::default(),
         })
     }
 }

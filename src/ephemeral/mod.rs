@@ -29,7 +29,33 @@ use crate::ports::clock::{Clock, SharedClock, unix_ms};
 #[derive(Debug, thiserror::Error)]
 pub enum EphemeralError {
     #[error("redis: {0}")]
-    Redis(#[from] fred::error::Error),
+    Redis(fred::error::Error),
+    /// Redis did not answer within the command timeout or the connection
+    /// is broken (see [`crate::outage`]): a 503, not a 500.
+    #[error("redis unavailable: {0}")]
+    Unavailable(fred::error::Error),
+}
+
+/// Every Redis error passes here: an outage is told apart from a refused
+/// command by its kind, and noted for the current request.
+impl From<fred::error::Error> for EphemeralError {
+    fn from(e: fred::error::Error) -> Self {
+        use fred::error::ErrorKind as K;
+        match e.kind() {
+            K::IO | K::Timeout | K::Canceled | K::Tls | K::Backpressure | K::Routing => {
+                crate::outage::record(crate::outage::Dependency::Redis, &e);
+                Self::Unavailable(e)
+            }
+            _ => Self::Redis(e),
+        }
+    }
+}
+
+impl EphemeralError {
+    /// Whether this is Redis being out of reach.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
 }
 
 #[derive(Clone)]
@@ -173,19 +199,37 @@ impl Ephemeral {
         Self::Memory(Arc::new(MemoryKv::new(clock)))
     }
 
+    /// Connects the pool. Every command is bounded by
+    /// `timeouts.redis_command`, time spent queued while the connection is
+    /// re-established included, so a Redis that stops answering costs a
+    /// request that bound, then a 503 — never a request that waits for
+    /// Redis to come back. Connections are re-opened without end (at most
+    /// a second apart), so requests recover by themselves when it is back.
     pub async fn redis(
         url: &str,
         prefix: &str,
         clock: SharedClock,
+        timeouts: &crate::config::TimeoutsConfig,
     ) -> Result<Self, EphemeralError> {
         let config = RedisConfig::from_url(url)?;
+        let command = timeouts.redis_command();
         let pool = Builder::from_config(config)
             .with_connection_config(|c| {
-                c.connection_timeout = Duration::from_secs(5);
-                c.internal_command_timeout = Duration::from_secs(5);
+                c.connection_timeout = timeouts.redis_connect();
+                c.internal_command_timeout = timeouts.redis_connect();
+                // A command written when the connection broke is tried
+                // once more on the new one, within the same bound.
+                c.max_command_attempts = 2;
+                // A connection that holds a reply back this long is closed
+                // and re-opened (a stalled server or a half-open socket).
+                c.unresponsive = fred::types::config::UnresponsiveConfig {
+                    max_timeout: Some(command.saturating_mul(2)),
+                    interval: (command / 2).max(Duration::from_millis(10)),
+                };
             })
+            .with_performance_config(|p| p.default_command_timeout = command)
             .set_policy(fred::prelude::ReconnectPolicy::new_exponential(
-                0, 100, 5_000, 2,
+                0, 50, 1_000, 2,
             ))
             .build_pool(4)?;
         pool.init().await?;
@@ -479,10 +523,17 @@ impl Ephemeral {
         }
     }
 
-    /// For `/readyz`.
-    pub async fn ping(&self) -> Result<(), EphemeralError> {
+    /// For `/readyz` and the probe: at most `bound`, and at once while the
+    /// connection is down (fail fast: not queued until it is back).
+    pub async fn ping(&self, bound: Duration) -> Result<(), EphemeralError> {
         if let Self::Redis { pool, .. } = self {
-            pool.ping::<()>(None).await?;
+            let options = fred::types::config::Options {
+                fail_fast: true,
+                timeout: Some(bound),
+                max_attempts: Some(1),
+                ..Default::default()
+            };
+            pool.with_options(&options).ping::<()>(None).await?;
         }
         Ok(())
     }
@@ -841,7 +892,12 @@ mod tests {
             return None;
         };
         let prefix = format!("tongxing-unit:{}:", uuid::Uuid::new_v4().simple());
-        Some(Ephemeral::redis(&url, &prefix, clock).await.unwrap())
+        let timeouts = crate::config::TimeoutsConfig::default();
+        Some(
+            Ephemeral::redis(&url, &prefix, clock, &timeouts)
+                .await
+                .unwrap(),
+        )
     }
 
     #[tokio::test]

@@ -150,7 +150,15 @@ pub async fn authenticate(
     match check(state, &client, method, secret, assertion).await {
         Ok(()) => Ok(client),
         Err(Rejected::Shown(e)) => Err(e),
-        Err(Rejected::Hidden(e)) if e.code == ErrorCode::ServerError => Err(e),
+        // Our own failure or an outage is no verdict on the client: told as is.
+        Err(Rejected::Hidden(e))
+            if matches!(
+                e.code,
+                ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
+            ) =>
+        {
+            Err(e)
+        }
         Err(Rejected::Hidden(e)) => {
             tracing::info!(client = %client.id, reason = %e.description, "client authentication failed");
             Err(unknown())

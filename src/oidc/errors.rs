@@ -131,8 +131,24 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidScope, d)
     }
 
-    /// Something broke on our side; the cause goes to the log only.
+    /// PostgreSQL or Redis is out of reach: 503 `temporarily_unavailable`
+    /// with `Retry-After` (RFC 6749 §4.1.2.1 defines the code; the token
+    /// endpoint's list in §5.2 is open to it through the registry).
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::TemporarilyUnavailable,
+            "the service is temporarily unavailable; retry in a few seconds",
+        )
+    }
+
+    /// Something broke on our side; the cause goes to the log only. When
+    /// the request met an outage, that is the cause: [`Self::unavailable`].
     pub fn server_error(cause: impl std::fmt::Display) -> Self {
+        if crate::outage::recorded().is_some() {
+            tracing::debug!(%cause, "protocol endpoint: dependency unavailable");
+            return Self::unavailable();
+        }
         tracing::error!(%cause, "internal error on a protocol endpoint");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -147,6 +163,9 @@ impl IntoResponse for OAuthError {
         let body = json!({ "error": self.code.as_str(), "error_description": self.description });
         let mut r = (self.status, Json(body)).into_response();
         no_store(&mut r);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            crate::error::set_retry_after(&mut r, crate::outage::RETRY_AFTER);
+        }
         if self.basic_challenge {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -174,9 +193,25 @@ macro_rules! server_errors {
         }
     )*};
 }
+impl From<crate::store::StoreError> for OAuthError {
+    fn from(e: crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            return OAuthError::unavailable();
+        }
+        OAuthError::server_error(e)
+    }
+}
+
+impl From<crate::ephemeral::EphemeralError> for OAuthError {
+    fn from(e: crate::ephemeral::EphemeralError) -> Self {
+        if e.is_unavailable() {
+            return OAuthError::unavailable();
+        }
+        OAuthError::server_error(e)
+    }
+}
+
 server_errors!(
-    crate::store::StoreError,
-    crate::ephemeral::EphemeralError,
     crate::service::tokens::TokenError,
     crate::service::keys::KeyError
 );

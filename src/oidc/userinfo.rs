@@ -107,9 +107,10 @@ async fn userinfo(state: &AppState, headers: &HeaderMap, body: Option<&Bytes>) -
                 "a user token with the openid scope is required",
             )),
         ),
+        // 503 `temporarily_unavailable` when the request met an outage,
+        // else 500 `server_error` (the cause goes to the log only).
         Err(UserInfoError::Internal(e)) => {
-            tracing::error!(error = %e, "userinfo failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            crate::oidc::errors::OAuthError::server_error(format!("userinfo: {e}")).into_response()
         }
     }
 }

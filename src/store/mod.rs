@@ -15,7 +15,7 @@ pub mod users;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions, Postgres};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
 
 use crate::ports::clock::SharedClock;
 use sqlx::sqlite::{
@@ -100,12 +100,51 @@ pub enum StoreError {
         reason: String,
     },
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
+    /// The database did not answer in time or refused the connection
+    /// (see [`crate::outage`]): a 503 on every surface, not a 500.
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// Every driver error passes here: an outage is told apart from a
+/// failing statement by its kind, and noted for the current request.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_outage(&e) {
+            crate::outage::record(crate::outage::Dependency::Database, &e);
+            Self::Unavailable(e)
+        } else {
+            Self::Db(e)
+        }
+    }
+}
+
+/// Whether the error says the database is out of reach rather than that
+/// a statement failed: no connection within the acquire timeout, a broken
+/// or refused connection, or PostgreSQL's own "not now" answers —
+/// SQLSTATE class 08 (connection exception), 53300 (too many
+/// connections), 57P01–57P03 (shutting down, crashed, starting up) and
+/// 57014 (cancelled: the statement timeout).
+pub fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || matches!(&*code, "53300" | "57P01" | "57P02" | "57P03" | "57014")
+        }),
+        _ => false,
+    }
+}
+
 impl StoreError {
+    /// Whether this is the database being out of reach.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+
     /// Turns a unique-constraint violation into `Conflict(field)`; the field
     /// is found from the constraint (PostgreSQL) or message (SQLite).
     fn from_write(err: sqlx::Error, fields: &[&'static str]) -> Self {
@@ -120,7 +159,7 @@ impl StoreError {
                 .unwrap_or("value");
             return Self::Conflict(field);
         }
-        Self::Db(err)
+        Self::from(err)
     }
 
     /// Names the conflicting field explicitly (for tables with one unique key).
@@ -150,7 +189,16 @@ pub struct Store {
 }
 
 impl Store {
-    pub async fn connect(url: &str, clock: SharedClock) -> Result<Self, StoreError> {
+    /// Opens the pool. Waiting for a connection is bounded by
+    /// `database_acquire` (opening one included) and, on PostgreSQL, every
+    /// statement by `database_statement`, so a database that stops
+    /// answering costs a request a bounded wait, then a 503.
+    pub async fn connect(
+        url: &str,
+        clock: SharedClock,
+        timeouts: &crate::config::TimeoutsConfig,
+    ) -> Result<Self, StoreError> {
+        let acquire = timeouts.database_acquire();
         let db = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -161,16 +209,19 @@ impl Store {
             Db::Sqlite(
                 SqlitePoolOptions::new()
                     .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(acquire)
                     .connect_with(options)
                     .await?,
             )
         } else {
+            let statement = timeouts.database_statement().as_millis().to_string();
+            let options = PgConnectOptions::from_str(url)?
+                .options([("statement_timeout", statement.as_str())]);
             Db::Postgres(
                 PgPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect(url)
+                    .acquire_timeout(acquire)
+                    .connect_with(options)
                     .await?,
             )
         };
@@ -187,7 +238,18 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.db {
             Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
-            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+            Db::Postgres(pool) => {
+                // A migration may rightly run longer than a request's
+                // statement timeout: its own connection has none, and is
+                // closed afterwards instead of going back to the pool.
+                let mut conn = pool.acquire().await?.detach();
+                sqlx::query("SET statement_timeout = 0")
+                    .execute(&mut conn)
+                    .await?;
+                let result = sqlx::migrate!("migrations/postgres").run(&mut conn).await;
+                let _ = sqlx::Connection::close(conn).await;
+                result?
+            }
         }
         Ok(())
     }

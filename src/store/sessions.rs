@@ -13,6 +13,7 @@ use tower_sessions_redis_store::RedisStore;
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use super::{Db, Store, StoreError};
+use crate::outage::Dependency;
 
 #[derive(Debug, Clone)]
 pub enum SessionBackend {
@@ -63,14 +64,25 @@ impl SessionBackend {
     }
 }
 
+/// Runs the call on the configured store. A `Backend` error means its
+/// storage failed — the store's statements and commands are fixed, so what
+/// fails is reaching PostgreSQL, SQLite or Redis, not a request — and is
+/// noted as an outage of that dependency for the current request (see
+/// [`crate::outage`]): the session layer's bare 500 and a page's session
+/// error both become the 503 page.
 macro_rules! each {
-    ($self:expr, $s:ident => $body:expr) => {
-        match $self {
-            SessionBackend::Sqlite($s) => $body,
-            SessionBackend::Postgres($s) => $body,
-            SessionBackend::Redis($s) => $body,
+    ($self:expr, $s:ident => $body:expr) => {{
+        let (dependency, result) = match $self {
+            SessionBackend::Sqlite($s) => (Dependency::Database, $body),
+            SessionBackend::Postgres($s) => (Dependency::Database, $body),
+            SessionBackend::Redis($s) => (Dependency::Redis, $body),
+        };
+        if let Err(session_store::Error::Backend(cause)) = &result {
+            tracing::debug!(%cause, "session store failed");
+            crate::outage::record(dependency, cause);
         }
-    };
+        result
+    }};
 }
 
 #[async_trait]

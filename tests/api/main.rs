@@ -32,6 +32,7 @@ mod oidc;
 mod oidc_rules;
 mod openapi;
 mod ops;
+mod outage;
 mod phones;
 mod post_redirect_get;
 mod recovery;
