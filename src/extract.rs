@@ -193,6 +193,31 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     }
 }
 
+fn is_binding_page(path: &str) -> bool {
+    [
+        routes::ACCOUNT_PHONE_BIND,
+        routes::ACCOUNT_PHONE_BIND_SEND,
+        routes::ACCOUNT_PHONE_BIND_SKIP,
+    ]
+    .contains(&path)
+}
+
+/// Whether the signed-in account must bind a login phone before going on
+/// (the same rule `/authorize` applies before issuing a code).
+pub(crate) async fn binding_owed(
+    state: &AppState,
+    session: &WebSession,
+    user: &crate::store::users::User,
+    auth: &crate::session::SignedIn,
+) -> Result<bool, crate::error::PageError> {
+    use crate::service::phone::{self, BindingOwed};
+    Ok(match phone::binding_owed(state, user) {
+        None => false,
+        Some(BindingOwed::Required) => true,
+        Some(BindingOwed::Skippable) => !session.binding_skipped(&auth.sid).await?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,29 +261,4 @@ mod tests {
         let p = parts("10.0.0.1", None);
         assert_eq!(client_ip(&p, &[lb]).unwrap().to_string(), "10.0.0.1");
     }
-}
-
-fn is_binding_page(path: &str) -> bool {
-    [
-        routes::ACCOUNT_PHONE_BIND,
-        routes::ACCOUNT_PHONE_BIND_SEND,
-        routes::ACCOUNT_PHONE_BIND_SKIP,
-    ]
-    .contains(&path)
-}
-
-/// Whether the signed-in account must bind a login phone before going on
-/// (the same rule `/authorize` applies before issuing a code).
-pub(crate) async fn binding_owed(
-    state: &AppState,
-    session: &WebSession,
-    user: &crate::store::users::User,
-    auth: &crate::session::SignedIn,
-) -> Result<bool, crate::error::PageError> {
-    use crate::service::phone::{self, BindingOwed};
-    Ok(match phone::binding_owed(state, user) {
-        None => false,
-        Some(BindingOwed::Required) => true,
-        Some(BindingOwed::Skippable) => !session.binding_skipped(&auth.sid).await?,
-    })
 }

@@ -165,7 +165,10 @@ async fn canonicalize_phones(store: &Store) -> Result<(), crate::store::StoreErr
         .canonicalize_phones(|p| PhoneNumber::parse(p).ok().map(|n| n.as_str().to_string()))
         .await?;
     if let Some(r) = report {
-        tracing::info!(rewritten = r.rewritten, "stored phone numbers are canonical E.164 now");
+        tracing::info!(
+            rewritten = r.rewritten,
+            "stored phone numbers are canonical E.164 now"
+        );
         if r.unreadable > 0 || r.clashes > 0 {
             tracing::warn!(
                 unreadable = r.unreadable,

@@ -209,9 +209,19 @@ pub async fn show(
         Ok(c) => c,
         Err(go) => return Ok(go),
     };
-    let mut p = page(&state, ctx.chrome().await?, &current.user, &change, Entered::default()).await?;
+    let mut p = page(
+        &state,
+        ctx.chrome().await?,
+        &current.user,
+        &change,
+        Entered::default(),
+    )
+    .await?;
     if ctx.session.take_flash(Flash::PhoneOldCodeSent).await? {
-        p.notice = p.current.as_deref().map(|to| (ctx.t().phone_code_sent_to)(to));
+        p.notice = p
+            .current
+            .as_deref()
+            .map(|to| (ctx.t().phone_code_sent_to)(to));
     }
     if ctx.session.take_flash(Flash::PhoneNewCodeSent).await? {
         p.notice = p.new.as_deref().map(|to| (ctx.t().phone_code_sent_to)(to));
@@ -231,11 +241,9 @@ fn refusal(
             super::verify_refusal(t, e)?,
             None,
         ),
-        PhoneError::OldNotProved | PhoneError::NoNewNumber => (
-            StatusCode::CONFLICT,
-            t.phone_old_expired.to_string(),
-            None,
-        ),
+        PhoneError::OldNotProved | PhoneError::NoNewNumber => {
+            (StatusCode::CONFLICT, t.phone_old_expired.to_string(), None)
+        }
         PhoneError::SameNumber => (
             StatusCode::UNPROCESSABLE_ENTITY,
             t.phone_same.to_string(),
@@ -318,7 +326,18 @@ pub async fn send_old(
             session.flash(Flash::PhoneOldCodeSent).await?;
             Ok(Redirect::to(&Urls::of(kind).page).into_response())
         }
-        Err(e) => refused_page(&state, &ctx, &session, &current.user, kind, Entered::default(), e).await,
+        Err(e) => {
+            refused_page(
+                &state,
+                &ctx,
+                &session,
+                &current.user,
+                kind,
+                Entered::default(),
+                e,
+            )
+            .await
+        }
     }
 }
 
@@ -346,7 +365,18 @@ pub async fn prove_old(
             session.set_phone_change(&change).await?;
             Ok(Redirect::to(&Urls::of(kind).page).into_response())
         }
-        Err(e) => refused_page(&state, &ctx, &session, &current.user, kind, Entered::default(), e).await,
+        Err(e) => {
+            refused_page(
+                &state,
+                &ctx,
+                &session,
+                &current.user,
+                kind,
+                Entered::default(),
+                e,
+            )
+            .await
+        }
     }
 }
 
@@ -397,14 +427,32 @@ pub async fn send_new(
             return super::refused(StatusCode::UNPROCESSABLE_ENTITY, &p, None);
         }
     };
-    match phone::send_new(&state, &current.user, &mut change, &number, &origin, ctx.lang).await {
+    match phone::send_new(
+        &state,
+        &current.user,
+        &mut change,
+        &number,
+        &origin,
+        ctx.lang,
+    )
+    .await
+    {
         Ok(()) => {
             session.set_phone_change(&change).await?;
             session.flash(Flash::PhoneNewCodeSent).await?;
             Ok(Redirect::to(&Urls::of(kind).page).into_response())
         }
         Err(e) => {
-            refused_page(&state, &ctx, &session, &current.user, kind, form.entered(), e).await
+            refused_page(
+                &state,
+                &ctx,
+                &session,
+                &current.user,
+                kind,
+                form.entered(),
+                e,
+            )
+            .await
         }
     }
 }
@@ -440,7 +488,18 @@ pub async fn confirm(
             let done = local_url(&Urls::of(kind).page, &[("done", "1")]);
             Ok(Redirect::to(&done).into_response())
         }
-        Err(e) => refused_page(&state, &ctx, &session, &current.user, kind, Entered::default(), e).await,
+        Err(e) => {
+            refused_page(
+                &state,
+                &ctx,
+                &session,
+                &current.user,
+                kind,
+                Entered::default(),
+                e,
+            )
+            .await
+        }
     }
 }
 
@@ -469,10 +528,7 @@ struct BindPage {
 /// account has a login phone; through the SMS step-up first, when the
 /// account has a security phone the session has not proved (the bound
 /// number will sign in and receive recovery codes).
-async fn bind_first(
-    current: &CurrentUser,
-    return_to: &str,
-) -> Result<Option<Response>, PageError> {
+async fn bind_first(current: &CurrentUser, return_to: &str) -> Result<Option<Response>, PageError> {
     if current.user.login_phone.is_some() {
         return Ok(Some(Redirect::to(return_to).into_response()));
     }
@@ -544,7 +600,14 @@ pub async fn bind_show(
     if let Some(go) = bind_first(&current, &return_to).await? {
         return Ok(go);
     }
-    let mut p = bind_page(&state, ctx.chrome().await?, &current, return_to, Entered::default()).await?;
+    let mut p = bind_page(
+        &state,
+        ctx.chrome().await?,
+        &current,
+        return_to,
+        Entered::default(),
+    )
+    .await?;
     if ctx.session.take_flash(Flash::PhoneNewCodeSent).await? {
         p.notice = p.new.as_deref().map(|to| (ctx.t().phone_code_sent_to)(to));
     }
@@ -620,7 +683,15 @@ pub async fn bind(
         }
         Err(e) => {
             let refusal = refusal(ctx.t(), e)?;
-            bind_refused(&state, &ctx, &current, return_to, Entered::default(), refusal).await
+            bind_refused(
+                &state,
+                &ctx,
+                &current,
+                return_to,
+                Entered::default(),
+                refusal,
+            )
+            .await
         }
     }
 }

@@ -126,8 +126,8 @@ fn country_code(input: &str) -> Result<String, PhoneError> {
 /// The canonical E.164 form of `+<code><national>`, if it is a valid
 /// mobile number of that country code.
 fn check(code: &str, national: &str) -> Result<String, PhoneError> {
-    let parsed = phonenumber::parse(None, format!("+{code}{national}"))
-        .map_err(|_| PhoneError::Invalid)?;
+    let parsed =
+        phonenumber::parse(None, format!("+{code}{national}")).map_err(|_| PhoneError::Invalid)?;
     if parsed.code().value().to_string() != code || !parsed.is_valid() {
         return Err(PhoneError::Invalid);
     }
@@ -186,7 +186,10 @@ impl PhoneNumber {
     pub fn parse(input: &str) -> Result<Self, InvalidValue> {
         let c = compact(input);
         let parsed = if c.starts_with('+') || c.starts_with("00") {
-            let full = c.strip_prefix('+').or_else(|| c.strip_prefix("00")).unwrap_or(&c);
+            let full = c
+                .strip_prefix('+')
+                .or_else(|| c.strip_prefix("00"))
+                .unwrap_or(&c);
             if full.is_empty() || !full.bytes().all(|b| b.is_ascii_digit()) {
                 Err(PhoneError::NotDigits)
             } else {
@@ -291,10 +294,22 @@ mod tests {
 
     #[test]
     fn the_country_code_is_mandatory_and_is_never_lost_doubled_or_applied_twice() {
-        assert_eq!(parts("", "13312348347"), Err(PhoneError::CountryCodeMissing));
-        assert_eq!(parts("+", "13312348347"), Err(PhoneError::CountryCodeMissing));
-        assert_eq!(parts("+8x", "13312348347"), Err(PhoneError::CountryCodeInvalid));
-        assert_eq!(parts("+8612", "13312348347"), Err(PhoneError::CountryCodeInvalid));
+        assert_eq!(
+            parts("", "13312348347"),
+            Err(PhoneError::CountryCodeMissing)
+        );
+        assert_eq!(
+            parts("+", "13312348347"),
+            Err(PhoneError::CountryCodeMissing)
+        );
+        assert_eq!(
+            parts("+8x", "13312348347"),
+            Err(PhoneError::CountryCodeInvalid)
+        );
+        assert_eq!(
+            parts("+8612", "13312348347"),
+            Err(PhoneError::CountryCodeInvalid)
+        );
         // Typed twice: once in each field.
         assert_eq!(parts("+86", "+86 133 1234 8347").unwrap(), "+8613312348347");
         // Applied twice: the code glued to the national number.
@@ -327,7 +342,15 @@ mod tests {
         assert_eq!(p("133 1234 8347").unwrap(), "+8613312348347");
         assert_eq!(p("+86-133-1234-8347").unwrap(), "+8613312348347");
         assert_eq!(p("0044 7400 123456").unwrap(), "+447400123456");
-        for bad in ["", "abc", "12345", "+86 233 1234 8347", "+0123456789", "+1234567890123456", "+44 20 7946 0123"] {
+        for bad in [
+            "",
+            "abc",
+            "12345",
+            "+86 233 1234 8347",
+            "+0123456789",
+            "+1234567890123456",
+            "+44 20 7946 0123",
+        ] {
             let e = p(bad).unwrap_err();
             assert_eq!(e.field, "phone", "{bad}");
         }

@@ -296,7 +296,12 @@ pub static EN: Text = Text {
     phone_changed_meanwhile: "The phone was changed elsewhere meanwhile; please start again.",
     phone_same: "The new number is the current one.",
     phone_old_expired: "The proof of the current number has expired; please prove it again.",
-    phone_account_limit: |wait| format!("This account has asked for too many codes today. Please wait: {}", duration(wait)),
+    phone_account_limit: |wait| {
+        format!(
+            "This account has asked for too many codes today. Please wait: {}",
+            duration(wait)
+        )
+    },
     phone_change_link: "Change",
     phone_set_link: "Set",
     phone_security_hint: "For real-name verification only; it cannot be used to sign in",

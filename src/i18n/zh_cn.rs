@@ -277,7 +277,12 @@ pub static ZH_CN: Text = Text {
     phone_changed_meanwhile: "该手机号已在其他地方被更改，请重新开始。",
     phone_same: "新号码与当前号码相同。",
     phone_old_expired: "当前手机的验证已失效，请重新验证。",
-    phone_account_limit: |wait| format!("今天本账号的验证码已达上限，请稍后再试。需要等待： {}", duration(wait)),
+    phone_account_limit: |wait| {
+        format!(
+            "今天本账号的验证码已达上限，请稍后再试。需要等待： {}",
+            duration(wait)
+        )
+    },
     phone_change_link: "更改",
     phone_set_link: "设置",
     phone_security_hint: "仅用于实名验证，不能作为账号登录",

@@ -495,7 +495,12 @@ mod tests {
         assert!(text(Lang::ZhCn, Purpose::Recovery).contains("找回"));
         assert!(text(Lang::En, Purpose::Recovery).contains("resetting your"));
         assert!(text(Lang::En, Purpose::Unbind).contains("123456"));
-        for purpose in [Purpose::ChangeOld, Purpose::ChangeNew, Purpose::Bind, Purpose::Unbind] {
+        for purpose in [
+            Purpose::ChangeOld,
+            Purpose::ChangeNew,
+            Purpose::Bind,
+            Purpose::Unbind,
+        ] {
             // Aliyun approves verification templates only with 验证码 in them.
             assert!(text(Lang::ZhCn, purpose).contains("验证码"), "{purpose:?}");
             assert!(text(Lang::ZhCn, purpose).contains("123456"), "{purpose:?}");

@@ -74,7 +74,8 @@ impl Change {
             Some(c)
                 if c.user_id == user.id
                     && c.kind == kind
-                    && (c.old_proved(now) || Self::begin(user, kind, now).old_proved_at.is_none()) =>
+                    && (c.old_proved(now)
+                        || Self::begin(user, kind, now).old_proved_at.is_none()) =>
             {
                 c
             }
@@ -236,12 +237,30 @@ pub async fn confirm(
     let Some(new) = change.new_number.as_deref().and_then(PhoneNumber::stored) else {
         return Err(PhoneError::NoNewNumber);
     };
-    let result = codes::verify_for(state, Purpose::ChangeNew, Recipient::Unproved(&new), code).await;
+    let result =
+        codes::verify_for(state, Purpose::ChangeNew, Recipient::Unproved(&new), code).await;
     audit_code(state, user, change.kind, "new", &result, origin).await?;
     result.map_err(PhoneError::Verify)?;
     let old = user.phone(change.kind);
-    let updated = store_phone(state, user, change.kind, &new, keep_sid, origin, "phone.changed").await?;
-    notify(state, &updated, change.kind, old.as_ref(), &new, origin, lang);
+    let updated = store_phone(
+        state,
+        user,
+        change.kind,
+        &new,
+        keep_sid,
+        origin,
+        "phone.changed",
+    )
+    .await?;
+    notify(
+        state,
+        &updated,
+        change.kind,
+        old.as_ref(),
+        &new,
+        origin,
+        lang,
+    );
     Ok(updated)
 }
 
@@ -432,7 +451,16 @@ pub async fn bind(
     let result = codes::verify_for(state, Purpose::Bind, Recipient::Unproved(number), code).await;
     audit_code(state, user, PhoneKind::Login, "bind", &result, origin).await?;
     result.map_err(PhoneError::Verify)?;
-    store_phone(state, user, PhoneKind::Login, number, keep_sid, origin, "phone.bound").await
+    store_phone(
+        state,
+        user,
+        PhoneKind::Login,
+        number,
+        keep_sid,
+        origin,
+        "phone.bound",
+    )
+    .await
 }
 
 /// The person skips a skippable binding for this sign-in; audited.

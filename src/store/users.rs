@@ -5,8 +5,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::audit::{NewAuditEvent, audited_write, insert_audit};
-use crate::domain::{PhoneKind, PhoneNumber};
 use super::{BeginWrite, Store, StoreError, found, on_db};
+use crate::domain::{PhoneKind, PhoneNumber};
 
 /// Lifecycle state of an account. Stored as text so later states (for
 /// example "weak password, blocked until an admin resets it") need no

@@ -337,7 +337,11 @@ async fn the_console_shows_phones_masked_reveals_them_audited_and_demands_a_bind
     assert_eq!(app.audit("account.phones_viewed").await.len(), 1);
     // An empty phone field keeps the number; "clear" removes it.
     let kept = b
-        .submit_page(&detail, &path, &[("action", "profile"), ("display_name", "钱七")])
+        .submit_page(
+            &detail,
+            &path,
+            &[("action", "profile"), ("display_name", "钱七")],
+        )
         .await;
     assert_eq!(kept.status, StatusCode::SEE_OTHER, "{}", kept.body);
     assert_eq!(
@@ -349,12 +353,28 @@ async fn the_console_shows_phones_masked_reveals_them_audited_and_demands_a_bind
         .submit_page(
             &detail,
             &path,
-            &[("action", "profile"), ("display_name", "钱七"), ("clear_login_phone", "1")],
+            &[
+                ("action", "profile"),
+                ("display_name", "钱七"),
+                ("clear_login_phone", "1"),
+            ],
         )
         .await;
     assert_eq!(cleared.status, StatusCode::SEE_OTHER, "{}", cleared.body);
     assert_eq!(app.stored("qian@cnic.cn").await.login_phone, None);
-    // Demand a binding at the next sign-in.
+    // Removing the login phone makes a binding owed at the next sign-in,
+    // never skippable (the account had a phone).
+    let detail = b.get(&path).await;
+    assert!(detail.has("id=\"binding-owed\""), "{}", detail.body);
+    assert!(!detail.has("id=\"require-binding\""));
+    let person = app.browser();
+    person.login("qian@cnic.cn", PASSWORD).await;
+    let led = person.get("/account").await;
+    assert!(led.location().unwrap().starts_with("/account/phone/bind"));
+
+    // An account that never had a phone: the binding is demanded by hand.
+    let sun = app.user("sun@cnic.cn").await;
+    let path = format!("/admin/users/{}", sun.id);
     let detail = b.get(&path).await;
     assert!(!detail.has("id=\"binding-owed\""));
     let demanded = b
@@ -363,7 +383,7 @@ async fn the_console_shows_phones_masked_reveals_them_audited_and_demands_a_bind
     assert_eq!(demanded.status, StatusCode::SEE_OTHER);
     assert!(b.get(&path).await.has("id=\"binding-owed\""));
     let person = app.browser();
-    person.login("qian@cnic.cn", PASSWORD).await;
+    person.login("sun@cnic.cn", PASSWORD).await;
     let led = person.get("/account").await;
     assert!(led.location().unwrap().starts_with("/account/phone/bind"));
 }

@@ -296,7 +296,14 @@ async fn changing_ones_own_phone_ends_the_other_sessions_tokens_only() {
     .finish();
     app.state
         .store
-        .set_phone(user.id, tongxing::domain::PhoneKind::Login, "+8613312348347", None, &audit)
+        .set_phone(
+            user.id,
+            tongxing::domain::PhoneKind::Login,
+            None,
+            "+8613312348347",
+            None,
+            &audit,
+        )
         .await
         .unwrap();
     let here = app.browser();

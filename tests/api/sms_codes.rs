@@ -414,7 +414,10 @@ async fn each_purpose_goes_out_with_its_own_vendor_template() {
         .map(|(_, _, body)| serde_json::from_str(body).unwrap())
         .collect();
     assert_eq!(sent[0]["TemplateId"], "200001");
-    assert_eq!(sent[0]["TemplateParamSet"][0], "5", "minutes first, as configured");
+    assert_eq!(
+        sent[0]["TemplateParamSet"][0], "5",
+        "minutes first, as configured"
+    );
     assert_eq!(sent[0]["TemplateParamSet"][1].as_str().unwrap().len(), 6);
     assert_eq!(sent[1]["TemplateId"], "200003");
     assert_eq!(sent[1]["TemplateParamSet"].as_array().unwrap().len(), 1);
@@ -432,14 +435,23 @@ async fn each_purpose_goes_out_with_its_own_vendor_template() {
         c.sms.aliyun.access_key_secret = "s".into();
         c.sms.aliyun.sign_name = "通行证".into();
         c.sms.aliyun.template_code = "SMS_1".into();
-        c.sms.aliyun.templates = [(SmsPurpose::ChangeNew, t("SMS_NEW", &["number=code", "time=minutes"]))]
-            .into_iter()
-            .collect();
+        c.sms.aliyun.templates = [(
+            SmsPurpose::ChangeNew,
+            t("SMS_NEW", &["number=code", "time=minutes"]),
+        )]
+        .into_iter()
+        .collect();
     })
     .await;
-    codes::send(&app.state, Purpose::ChangeNew, &phone(), &origin(), Lang::ZhCn)
-        .await
-        .unwrap();
+    codes::send(
+        &app.state,
+        Purpose::ChangeNew,
+        &phone(),
+        &origin(),
+        Lang::ZhCn,
+    )
+    .await
+    .unwrap();
     let (query, _, _) = seen.lock().unwrap()[0].clone();
     let params: std::collections::BTreeMap<String, String> =
         url::form_urlencoded::parse(query.as_bytes())

@@ -123,9 +123,7 @@ pub const CHECKS: &[Check] = &[
     Check {
         name: "phone_binding_owed",
         description: "the user must bind a phone first",
-        applies: |f| {
-            (f.signed_in.is_some() && f.binding_owed).then_some(Interaction::BindPhone)
-        },
+        applies: |f| (f.signed_in.is_some() && f.binding_owed).then_some(Interaction::BindPhone),
     },
     Check {
         name: "sms_required",

@@ -286,10 +286,9 @@ async fn interact(
             Ok(to_login(req))
         }
         (Interaction::ChangePassword, _) => Ok(to_password_change(&req.url_without(&[]))),
-        (Interaction::BindPhone, _) => Ok(Redirect::to(&crate::urls::phone_binding(
-            &req.url_without(&[]),
-        ))
-        .into_response()),
+        (Interaction::BindPhone, _) => {
+            Ok(Redirect::to(&crate::urls::phone_binding(&req.url_without(&[]))).into_response())
+        }
         (Interaction::StepUp, Some((user, _))) => {
             step_up::record_decision(state, user, &[step_up::Reason::ClientRequires], &ctx.origin)
                 .await

@@ -58,7 +58,10 @@ pub struct VendorTemplates {
 impl VendorTemplates {
     /// The template id for `message` and its (variable, value) pairs in
     /// order; an error names the purpose that has no template.
-    pub fn resolve(&self, message: &SmsMessage) -> Result<(String, Vec<(String, String)>), SmsError> {
+    pub fn resolve(
+        &self,
+        message: &SmsMessage,
+    ) -> Result<(String, Vec<(String, String)>), SmsError> {
         let fallback;
         let template = match self.by_purpose.get(&message.purpose) {
             Some(t) => t,
@@ -192,7 +195,10 @@ mod tests {
     fn vendor() -> VendorTemplates {
         VendorTemplates {
             by_purpose: [
-                (SmsPurpose::ChangeNew, template("T_NEW", &["code", "minutes"])),
+                (
+                    SmsPurpose::ChangeNew,
+                    template("T_NEW", &["code", "minutes"]),
+                ),
                 (
                     SmsPurpose::PhoneChangedNotice,
                     template("T_CHANGED", &["name=account", "time"]),
@@ -283,7 +289,10 @@ mod tests {
             "[sms.tencent.templates.change_old]\nid = \"100001\"\nparams = [\"code\", \"minutes\"]\n",
         )
         .unwrap();
-        assert_eq!(ok.sms.tencent.templates[&SmsPurpose::ChangeOld].id, "100001");
+        assert_eq!(
+            ok.sms.tencent.templates[&SmsPurpose::ChangeOld].id,
+            "100001"
+        );
         let unknown_purpose =
             parse("[sms.aliyun.templates.lottery]\nid = \"SMS_1\"\n").unwrap_err();
         assert!(unknown_purpose.contains("lottery"), "{unknown_purpose}");
