@@ -203,15 +203,18 @@ impl Backoff {
         slot: Slot,
     ) -> Result<Option<Duration>, EphemeralError> {
         let keys = self.keys(subject);
-        // Counted before the slot is given back: never neither.
+        // Counted, and the lock it causes set, before the slot is given
+        // back: never neither, and an attempt waiting for this slot finds
+        // the lock rather than a subject at its limit with no lock yet
+        // (which would let it be checked as "one more after a lock").
         let memory = self.remembered();
         let n = match self.memory {
             Memory::Sliding => eph.incr(&keys.fail, memory).await?,
             Memory::Fixed => eph.add_fixed(&keys.fail, 1, memory).await?,
         };
-        slot.give_back().await?;
         let failures = u32::try_from(n).unwrap_or(u32::MAX);
         if failures < self.free {
+            slot.give_back().await?;
             return Ok(None);
         }
         let factor = 1u32.checked_shl(failures - self.free).unwrap_or(u32::MAX);
@@ -221,6 +224,7 @@ impl Backoff {
         if delay > current {
             eph.set(&keys.lock, "1", delay).await?;
         }
+        slot.give_back().await?;
         Ok(Some(delay.max(current)))
     }
 
