@@ -87,14 +87,6 @@ const SET_NX: &str = "local v = redis.call('GET', KEYS[1]) \
       if (not e) or tonumber(e) > tonumber(ARGV[1]) then return 0 end end \
     redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1";
 
-/// GETDEL of KEYS[1]; when it was live, SET KEYS[2] = ARGV[2] with TTL
-/// ARGV[3] ms, and return the taken value.
-const TAKE_AND_MARK: &str = "local v = redis.call('GET', KEYS[1]) \
-    if not v then return false end redis.call('DEL', KEYS[1]) \
-    local e = string.match(v, '^(%d+)|') \
-    if e and tonumber(e) <= tonumber(ARGV[1]) then return false end \
-    redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) return v";
-
 /// Like [`ADD_SLIDING`], but a live counter keeps its expiry (a fixed
 /// window): adds ARGV[4]; a missing or expired counter starts with expiry
 /// ARGV[2] and Redis TTL ARGV[3] ms.
@@ -426,7 +418,7 @@ impl Ephemeral {
     }
 
     /// Stores the value only when the key does not exist; returns whether
-    /// it was stored (single-use markers such as assertion `jti`s).
+    /// it was stored (one message per resend interval).
     pub async fn set_nx(
         &self,
         key: &str,
@@ -492,35 +484,6 @@ impl Ephemeral {
             }
         }
         Ok(())
-    }
-
-    /// Takes `key` and, if it existed, sets `marker` to `value` — one
-    /// atomic step, so nothing can observe the key gone without the marker.
-    pub async fn take_and_mark(
-        &self,
-        key: &str,
-        marker: &str,
-        value: &str,
-        ttl: Duration,
-    ) -> Result<Option<String>, EphemeralError> {
-        match self {
-            Self::Memory(kv) => Ok(kv.take_and_mark(key, marker, value, ttl)),
-            Self::Redis {
-                pool,
-                prefix,
-                clock,
-            } => {
-                let (now, expires) = times(clock.as_ref(), ttl);
-                let raw: Option<String> = pool
-                    .eval(
-                        TAKE_AND_MARK,
-                        vec![Self::key(prefix, key), Self::key(prefix, marker)],
-                        vec![now.to_string(), encode(value, expires), px(ttl).to_string()],
-                    )
-                    .await?;
-                Ok(live_value(raw, now))
-            }
-        }
     }
 
     /// For `/readyz` and the probe: at most `bound`, and at once while the
@@ -696,14 +659,6 @@ impl MemoryKv {
         true
     }
 
-    fn take_and_mark(&self, key: &str, marker: &str, value: &str, ttl: Duration) -> Option<String> {
-        let (mut map, now) = self.lock();
-        map.live(key, now)?;
-        let taken = map.entries.remove(key).map(|(v, _)| v);
-        map.put(marker, value.to_string(), now, ttl);
-        taken
-    }
-
     fn get(&self, key: &str) -> Option<String> {
         let (mut map, now) = self.lock();
         map.live(key, now).map(|(v, _)| v.clone())
@@ -732,22 +687,7 @@ mod tests {
             .unwrap();
         assert_eq!(e.take("code").await.unwrap().as_deref(), Some("123456"));
         assert_eq!(e.take("code").await.unwrap(), None);
-        e.set("c2", "rec", Duration::from_secs(60)).await.unwrap();
         let t = Duration::from_secs(60);
-        assert_eq!(
-            e.take_and_mark("c2", "m2", "g", t)
-                .await
-                .unwrap()
-                .as_deref(),
-            Some("rec")
-        );
-        assert_eq!(e.get("m2").await.unwrap().as_deref(), Some("g"));
-        assert_eq!(e.take_and_mark("c2", "m3", "g", t).await.unwrap(), None);
-        assert_eq!(
-            e.get("m3").await.unwrap(),
-            None,
-            "no marker when nothing was taken"
-        );
         assert!(e.set_nx("once", "1", t).await.unwrap());
         assert!(!e.set_nx("once", "1", t).await.unwrap());
         e.set("gone", "x", Duration::ZERO).await.unwrap();
@@ -776,15 +716,7 @@ mod tests {
         assert_eq!(e.get("v").await.unwrap(), None);
         assert_eq!(e.take("v").await.unwrap(), None);
         assert_eq!(e.ttl("t").await.unwrap(), None);
-        assert_eq!(
-            e.take_and_mark("k", "mark", "g", minute).await.unwrap(),
-            None
-        );
-        assert_eq!(
-            e.get("mark").await.unwrap(),
-            None,
-            "no marker for an expired key"
-        );
+        assert_eq!(e.take("k").await.unwrap(), None, "an expired code");
         assert!(e.set_nx("once", "1", minute).await.unwrap(), "free again");
         // The counter's TTL restarted on its second increment: live 30 s on.
         assert_eq!(e.incr("n", minute).await.unwrap(), 3);
@@ -924,22 +856,18 @@ mod tests {
         e.set("gc", "x", ttl).await.unwrap();
         e.incr("gc-n", ttl).await.unwrap();
         assert!(e.set_nx("gc-once", "1", ttl).await.unwrap());
-        e.set("gc-k", "code", Duration::from_secs(60))
-            .await
-            .unwrap();
-        e.take_and_mark("gc-k", "gc-mark", "g", ttl).await.unwrap();
         let raw = |k: &str| {
             let key = format!("{prefix}{k}");
             async move { pool.pttl::<i64, _>(key).await.unwrap() }
         };
-        for k in ["gc", "gc-n", "gc-once", "gc-mark"] {
+        for k in ["gc", "gc-n", "gc-once"] {
             let ms = raw(k).await;
             assert!(ms > 0 && ms <= 200, "{k}: {ms}");
         }
         // Redis compares its own clock when a key is read: after the TTL the
         // key is gone however long the sleep took.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        for k in ["gc", "gc-n", "gc-once", "gc-mark"] {
+        for k in ["gc", "gc-n", "gc-once"] {
             assert_eq!(raw(k).await, -2, "{k} is gone from Redis");
         }
     }

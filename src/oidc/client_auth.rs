@@ -2,8 +2,6 @@
 //! endpoints (RFC 6749 §2.3; RFC 7523 §2.2 for private_key_jwt). Exactly
 //! one method per request, and it must be the one the client registered.
 
-use std::time::Duration;
-
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -328,10 +326,11 @@ async fn verify_assertion(
     if exp - now > 3600 {
         return Err(shown("exp is too far in the future"));
     }
-    let ttl = Duration::from_secs((exp - now).max(0) as u64 + 60);
+    // Remembered in the database until the assertion is refused as expired
+    // anyway: losing the ephemeral store must not allow a replay.
     let fresh = state
-        .ephemeral
-        .set_nx(&format!("assertion-jti:{}:{jti}", client.id), "1", ttl)
+        .store
+        .use_client_assertion(&client.id, jti, exp + ASSERTION_LEEWAY + 60)
         .await
         .map_err(|e| Rejected::Hidden(OAuthError::from(e)))?;
     if !fresh {

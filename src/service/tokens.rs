@@ -1,8 +1,9 @@
 //! Authorization codes, grants and the tokens issued under them.
 //!
 //! * Codes are single-use random values kept (hashed) in ephemeral storage
-//!   for `oidc.code_ttl_secs`. Redeeming one leaves a marker; presenting it
-//!   again revokes the grant it produced (RFC 6749 §4.1.2, §10.5).
+//!   for `oidc.code_ttl_secs`. Redeeming one leaves a marker in the
+//!   database; presenting it again revokes the grant it produced (RFC 6749
+//!   §4.1.2, §10.5), even after the ephemeral store lost its data.
 //! * A grant is the durable record of one authorization; refresh tokens
 //!   form its family. A refresh token rotates on every use; presenting a
 //!   used one revokes the whole grant (OAuth 2.0 Security BCP §4.14).
@@ -74,10 +75,6 @@ fn code_key(code: &str) -> String {
     format!("authcode:{}", sha256_hex(code))
 }
 
-fn used_code_key(code: &str) -> String {
-    format!("authcode-used:{}", sha256_hex(code))
-}
-
 /// Stores a new code and returns it.
 pub async fn issue_code(state: &AppState, record: &CodeRecord) -> Result<String, TokenError> {
     let code = random::token()?;
@@ -115,59 +112,48 @@ pub enum Redeemed {
     /// code's outcome, so a replay from now on can revoke it).
     Fresh(Box<CodeRecord>, Uuid),
     /// Already redeemed: the grant it produced (to be revoked).
-    Replayed(Option<Uuid>),
+    Replayed(Uuid),
     Unknown,
 }
 
-fn replayed_code_key(code: &str) -> String {
-    format!("authcode-replayed:{}", sha256_hex(code))
+/// How long a redeemed code is remembered: well past its own lifetime.
+fn used_ttl(state: &AppState) -> i64 {
+    i64::try_from(state.config.oidc.code_ttl_secs.max(60).saturating_mul(10)).unwrap_or(i64::MAX)
 }
 
-fn used_ttl(state: &AppState) -> Duration {
-    Duration::from_secs(state.config.oidc.code_ttl_secs.max(60) * 10)
-}
-
-/// Takes a code — atomically swapping it for a marker that names the grant
-/// it will produce, so a concurrent or later replay can always revoke it.
+/// Takes a code. The database records first that it is redeemed, naming
+/// the grant it will produce, and only then is the pending code taken from
+/// the ephemeral store: whatever that store loses or gets back (a flush, a
+/// failover to a replica that missed the delete), a code is redeemed once,
+/// and a replay, concurrent or later, finds the grant to revoke.
 pub async fn take_code(state: &AppState, code: &str) -> Result<Redeemed, TokenError> {
     if code.len() > 512 {
         return Ok(Redeemed::Unknown);
     }
+    let hash = sha256_hex(code);
+    let replayed = |grant: Option<Uuid>| grant.map_or(Redeemed::Unknown, Redeemed::Replayed);
+    // No pending code: a replay if the database knows it, else unknown
+    // (no write for a made-up code).
+    if state.ephemeral.get(&code_key(code)).await?.is_none() {
+        return Ok(replayed(state.store.code_replayed(&hash).await?));
+    }
     let grant_id = Uuid::now_v7();
-    let taken = state
-        .ephemeral
-        .take_and_mark(
-            &code_key(code),
-            &used_code_key(code),
-            &grant_id.to_string(),
-            used_ttl(state),
-        )
-        .await?;
-    if let Some(value) = taken {
-        let record =
-            serde_json::from_str(&value).map_err(|_| TokenError::Invalid("code record"))?;
-        return Ok(Redeemed::Fresh(Box::new(record), grant_id));
+    let expires = now(state).saturating_add(used_ttl(state));
+    if !state.store.claim_code(&hash, grant_id, expires).await? {
+        return Ok(replayed(state.store.code_replayed(&hash).await?));
     }
-    match state.ephemeral.get(&used_code_key(code)).await? {
-        Some(grant) => {
-            // Tell a redemption still in flight that its code was replayed.
-            state
-                .ephemeral
-                .set(&replayed_code_key(code), "1", used_ttl(state))
-                .await?;
-            Ok(Redeemed::Replayed(Uuid::parse_str(&grant).ok()))
-        }
-        None => Ok(Redeemed::Unknown),
-    }
+    let Some(value) = state.ephemeral.take(&code_key(code)).await? else {
+        // It expired since it was read.
+        state.store.unclaim_code(&hash, grant_id).await?;
+        return Ok(Redeemed::Unknown);
+    };
+    let record = serde_json::from_str(&value).map_err(|_| TokenError::Invalid("code record"))?;
+    Ok(Redeemed::Fresh(Box::new(record), grant_id))
 }
 
 /// Whether the code was presented again while its redemption ran.
 pub async fn code_was_replayed(state: &AppState, code: &str) -> Result<bool, TokenError> {
-    Ok(state
-        .ephemeral
-        .get(&replayed_code_key(code))
-        .await?
-        .is_some())
+    Ok(state.store.code_was_replayed(&sha256_hex(code)).await?)
 }
 
 /// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge; verifier is
@@ -525,10 +511,6 @@ pub async fn verify_own(state: &AppState, token: &str, typ: &str) -> Result<Valu
     Ok(parsed.claims)
 }
 
-fn revoked_jti_key(jti: &str) -> String {
-    format!("revoked-jti:{jti}")
-}
-
 /// A verified access token, with the grant and account it speaks for
 /// (user tokens only), loaded once for the caller.
 pub struct VerifiedAccess {
@@ -552,7 +534,7 @@ pub async fn verify_access_token(
     let jti = claims["jti"]
         .as_str()
         .ok_or(TokenError::Invalid("no jti"))?;
-    if state.ephemeral.get(&revoked_jti_key(jti)).await?.is_some() {
+    if state.store.access_token_revoked(jti).await? {
         return Err(TokenError::Invalid("revoked"));
     }
     let Some(gid) = claims["gid"].as_str() else {
@@ -586,11 +568,9 @@ pub async fn revoke_access_token(state: &AppState, claims: &Value) -> Result<(),
     let (Some(jti), Some(exp)) = (claims["jti"].as_str(), claims["exp"].as_i64()) else {
         return Ok(());
     };
-    let left = (exp - now(state)).max(1) as u64;
-    state
-        .ephemeral
-        .set(&revoked_jti_key(jti), "1", Duration::from_secs(left))
-        .await?;
+    // Kept in the database, not the ephemeral store: losing that store
+    // must not bring the token back.
+    state.store.revoke_access_token(jti, exp).await?;
     Ok(())
 }
 

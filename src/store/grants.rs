@@ -269,16 +269,14 @@ impl Store {
 
     /// Removes and returns the clients that took part in a session.
     pub async fn take_rp_sessions(&self, sid: &str) -> Result<Vec<(String, Uuid)>, StoreError> {
-        Ok(on_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let rows: Vec<(String, Uuid)> = sqlx::query_as("SELECT client_id, user_id FROM rp_sessions WHERE sid = $1")
-                .bind(sid)
-                .fetch_all(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM rp_sessions WHERE sid = $1").bind(sid).execute(&mut *tx).await?;
-            tx.commit().await?;
-            rows
-        }))
+        // One statement: a client joining the session meanwhile is either
+        // returned (and told of the logout) or stays for the next one.
+        Ok(on_db!(self, pool => sqlx::query_as(
+            "DELETE FROM rp_sessions WHERE sid = $1 RETURNING client_id, user_id",
+        )
+        .bind(sid)
+        .fetch_all(pool)
+        .await?))
     }
 }
 
@@ -288,15 +286,12 @@ impl Store {
         &self,
         user_id: Uuid,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(on_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let rows: Vec<(String, String)> = sqlx::query_as("SELECT sid, client_id FROM rp_sessions WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_all(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM rp_sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-            tx.commit().await?;
-            rows
-        }))
+        // One statement, like `take_rp_sessions`.
+        Ok(on_db!(self, pool => sqlx::query_as(
+            "DELETE FROM rp_sessions WHERE user_id = $1 RETURNING sid, client_id",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?))
     }
 }

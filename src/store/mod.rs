@@ -10,6 +10,7 @@ pub mod keys;
 pub mod phones;
 pub mod sessions;
 pub mod sign_ins;
+pub mod spent;
 pub mod users;
 
 use std::str::FromStr;

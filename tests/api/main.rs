@@ -21,6 +21,7 @@ mod clock;
 mod common_passwords;
 mod contention;
 mod demo_apps;
+mod durable;
 mod i18n;
 mod interaction;
 mod login;

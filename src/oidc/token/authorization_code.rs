@@ -22,12 +22,10 @@ pub async fn exchange(
         Redeemed::Fresh(record, grant_id) => (record, grant_id),
         Redeemed::Replayed(grant) => {
             // RFC 6749 §4.1.2: a reused code revokes what it produced.
-            if let Some(g) = grant {
-                state
-                    .store
-                    .revoke_grant(g, "authorization code reused")
-                    .await?;
-            }
+            state
+                .store
+                .revoke_grant(grant, "authorization code reused")
+                .await?;
             Entry::new("token.code_replayed", Outcome::Failure)
                 .detail(json!({ "client_id": client.id, "grant_id": grant }))
                 .write(&state.store)

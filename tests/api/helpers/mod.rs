@@ -187,6 +187,27 @@ impl TestApp {
         }
     }
 
+    /// Another node of the deployment after the ephemeral store lost all
+    /// its data (a Redis flush, a restart without persistence): the same
+    /// database, nothing of what was ephemeral. With Redis the test's keys
+    /// are deleted; in memory the new node has a fresh store of its own,
+    /// which is what a flush looks like to a server. Browser sessions go
+    /// with it (with Redis they live there).
+    pub async fn spawn_node_after_ephemeral_loss(&self) -> TestApp {
+        if let Some(pool) = self.state.ephemeral.redis_pool() {
+            use fred::prelude::LuaInterface;
+            const FLUSH_PREFIX: &str = "local n = 0 \
+                for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) n = n + 1 end \
+                return n";
+            let pattern = format!("{}*", self.config.redis_prefix);
+            let _deleted: i64 = pool
+                .eval(FLUSH_PREFIX, Vec::<String>::new(), vec![pattern])
+                .await
+                .expect("delete the test's Redis keys");
+        }
+        Self::start(self.config.clone(), self.shared.clone()).await
+    }
+
     /// Moves the deployment's clock forward: what expires after `by`
     /// has expired, on every node and either backend (instead of sleeping).
     /// The clock otherwise runs with the real time (see [`ManualClock`]).

@@ -1,0 +1,28 @@
+-- Facts whose loss would weaken security, kept here rather than in the
+-- ephemeral store (Redis or memory), which may lose them: revoked access
+-- tokens, redeemed authorization codes, used client-assertion ids. Each
+-- row matters only until `expires_at` (Unix seconds) and is purged after.
+
+CREATE TABLE revoked_access_tokens (
+    jti TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX revoked_access_tokens_expiry ON revoked_access_tokens (expires_at);
+
+-- The grant a code produced (or will: the row is written before the
+-- grant), so a replay can revoke it.
+CREATE TABLE redeemed_codes (
+    code_hash TEXT PRIMARY KEY,
+    grant_id UUID NOT NULL,
+    replayed BOOLEAN NOT NULL DEFAULT FALSE,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX redeemed_codes_expiry ON redeemed_codes (expires_at);
+
+CREATE TABLE used_client_assertions (
+    client_id TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
+    jti TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (client_id, jti)
+);
+CREATE INDEX used_client_assertions_expiry ON used_client_assertions (expires_at);

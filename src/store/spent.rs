@@ -1,0 +1,174 @@
+//! Single-use and revocation facts that must survive the ephemeral store:
+//! a revoked access token, a redeemed authorization code (and the grant it
+//! produced), a used client-assertion `jti`. Redis or the in-process store
+//! may lose its data (a flush, a restart, a failover to a lagging replica);
+//! these facts then still hold, so a revoked token stays revoked and a spent
+//! value stays spent.
+//!
+//! Each check is one primary-key lookup. Each row carries the Unix second
+//! after which it no longer matters (the token, code or assertion has
+//! expired by then); every insert first purges the expired rows of its
+//! table through the `expires_at` index, so the tables stay as small as
+//! the live set.
+
+use uuid::Uuid;
+
+use super::{BeginWrite, Store, StoreError, on_db};
+
+impl Store {
+    fn unix_now(&self) -> i64 {
+        self.now().unix_timestamp()
+    }
+
+    /// Records that the access token `jti` is revoked until `expires_at`
+    /// (its own `exp`). Revoking it again changes nothing.
+    pub async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        let now = self.unix_now();
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at < $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (jti) DO NOTHING",
+            )
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Whether the access token `jti` was revoked.
+    pub async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let row: Option<(i64,)> = on_db!(self, pool => sqlx::query_as(
+            "SELECT expires_at FROM revoked_access_tokens WHERE jti = $1",
+        )
+        .bind(jti)
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.is_some())
+    }
+
+    /// Claims the authorization code with this hash for `grant_id`, the
+    /// grant its redemption is about to create. `false` when the code was
+    /// claimed before (a replay): nothing is changed then.
+    pub async fn claim_code(
+        &self,
+        code_hash: &str,
+        grant_id: Uuid,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let now = self.unix_now();
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM redeemed_codes WHERE expires_at < $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let n = sqlx::query(
+                "INSERT INTO redeemed_codes (code_hash, grant_id, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (code_hash) DO NOTHING",
+            )
+            .bind(code_hash)
+            .bind(grant_id)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            n
+        });
+        Ok(n == 1)
+    }
+
+    /// Withdraws a claim that found no code to redeem (unknown or expired).
+    pub async fn unclaim_code(&self, code_hash: &str, grant_id: Uuid) -> Result<(), StoreError> {
+        on_db!(self, pool => sqlx::query(
+            "DELETE FROM redeemed_codes WHERE code_hash = $1 AND grant_id = $2",
+        )
+        .bind(code_hash)
+        .bind(grant_id)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    /// A claimed code came back: marks it replayed and returns the grant
+    /// its redemption made (to be revoked); `None` when it was never
+    /// redeemed, or so long ago that the record is gone.
+    pub async fn code_replayed(&self, code_hash: &str) -> Result<Option<Uuid>, StoreError> {
+        let now = self.unix_now();
+        Ok(on_db!(self, pool => sqlx::query_scalar::<_, Uuid>(
+            "UPDATE redeemed_codes SET replayed = TRUE \
+             WHERE code_hash = $1 AND expires_at >= $2 RETURNING grant_id",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await?))
+    }
+
+    /// Whether the code was presented again after it was claimed.
+    pub async fn code_was_replayed(&self, code_hash: &str) -> Result<bool, StoreError> {
+        let row: Option<bool> = on_db!(self, pool => sqlx::query_scalar(
+            "SELECT replayed FROM redeemed_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.unwrap_or(false))
+    }
+
+    /// Records the client assertion `jti` of `client_id` as used until
+    /// `expires_at`; `false` when it was used before (a replay). A row
+    /// whose time is over no longer counts (it is purged first).
+    pub async fn use_client_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let now = self.unix_now();
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM used_client_assertions WHERE expires_at < $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let n = sqlx::query(
+                "INSERT INTO used_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (client_id, jti) DO NOTHING",
+            )
+            .bind(client_id)
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            n
+        });
+        Ok(n == 1)
+    }
+
+    /// How many rows the three tables hold (for tests of the purge).
+    #[doc(hidden)]
+    pub async fn spent_row_counts(&self) -> Result<[i64; 3], StoreError> {
+        let mut out = [0; 3];
+        for (slot, table) in out.iter_mut().zip([
+            "revoked_access_tokens",
+            "redeemed_codes",
+            "used_client_assertions",
+        ]) {
+            let sql = format!("SELECT COUNT(*) FROM {table}");
+            *slot = on_db!(self, pool => sqlx::query_scalar::<_, i64>(&sql).fetch_one(pool).await?);
+        }
+        Ok(out)
+    }
+}
