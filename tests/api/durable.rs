@@ -291,3 +291,59 @@ async fn spent_markers_are_purged_once_expired() {
             .unwrap()
     );
 }
+
+/// Taking a user's (or a session's) applications for logout is one
+/// statement: an application that joins meanwhile is either taken (and
+/// told) or stays for the next take, never deleted untold. Writers and
+/// takers run at once; every row added is taken exactly once.
+#[tokio::test]
+async fn taking_rp_sessions_loses_none_added_meanwhile() {
+    const ROWS: usize = 120;
+    let app = TestApp::spawn().await;
+    let user = app.user(USER).await;
+    let rp = app.rp("mail").await;
+    let store = app.state.store.clone();
+    let adding = {
+        let (store, client) = (store.clone(), rp.id.clone());
+        tokio::spawn(async move {
+            for i in 0..ROWS {
+                store
+                    .add_rp_session(&format!("sid-{i}"), &client, user.id)
+                    .await
+                    .unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut takers = Vec::new();
+    for t in 0..3 {
+        let store = store.clone();
+        takers.push(tokio::spawn(async move {
+            let mut taken = Vec::new();
+            for round in 0..ROWS {
+                // One taker takes by session, the others by account.
+                if t == 0 {
+                    let sid = format!("sid-{round}");
+                    let rows = store.take_rp_sessions(&sid).await.unwrap();
+                    taken.extend(rows.into_iter().map(|_| sid.clone()));
+                } else {
+                    let rows = store.take_user_rp_sessions(user.id).await.unwrap();
+                    taken.extend(rows.into_iter().map(|(sid, _)| sid));
+                }
+                tokio::task::yield_now().await;
+            }
+            taken
+        }));
+    }
+    adding.await.unwrap();
+    let mut taken = Vec::new();
+    for t in takers {
+        taken.extend(t.await.unwrap());
+    }
+    let rest = store.take_user_rp_sessions(user.id).await.unwrap();
+    taken.extend(rest.into_iter().map(|(sid, _)| sid));
+    taken.sort();
+    let mut expected: Vec<String> = (0..ROWS).map(|i| format!("sid-{i}")).collect();
+    expected.sort();
+    assert_eq!(taken, expected, "each added row taken exactly once");
+}
