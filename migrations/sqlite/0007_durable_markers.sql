@@ -1,7 +1,8 @@
 -- Facts whose loss would weaken security, kept here rather than in the
 -- ephemeral store (Redis or memory), which may lose them: revoked access
--- tokens, redeemed authorization codes, used client-assertion ids. Each
--- row matters only until `expires_at` (Unix seconds) and is purged after.
+-- tokens, redeemed authorization codes, used client-assertion ids, used or
+-- withdrawn tickets (mailed links, recovery proofs). Each row matters only
+-- until `expires_at` (Unix seconds) and is purged after.
 
 CREATE TABLE revoked_access_tokens (
     jti TEXT PRIMARY KEY NOT NULL,
@@ -26,3 +27,10 @@ CREATE TABLE used_client_assertions (
     PRIMARY KEY (client_id, jti)
 );
 CREATE INDEX used_client_assertions_expiry ON used_client_assertions (expires_at);
+
+-- By the SHA-256 of the ticket's token (its fingerprint).
+CREATE TABLE spent_tickets (
+    fingerprint TEXT PRIMARY KEY NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX spent_tickets_expiry ON spent_tickets (expires_at);

@@ -413,7 +413,7 @@ pub enum ResetError {
     Internal(String),
 }
 
-internal_from!(ResetError: StoreError, EphemeralError);
+internal_from!(ResetError: StoreError, EphemeralError, TicketError);
 
 /// The account a recovery link is for, while it is valid (it is not used
 /// up by looking: mail scanners open links too).

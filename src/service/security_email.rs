@@ -69,6 +69,12 @@ impl From<EphemeralError> for EmailError {
     }
 }
 
+impl From<tickets::TicketError> for EmailError {
+    fn from(e: tickets::TicketError) -> Self {
+        EmailError::Internal(e.to_string())
+    }
+}
+
 /// What a confirmation link stands for (kept under the link's hash).
 #[derive(Serialize, Deserialize)]
 struct LinkRecord {

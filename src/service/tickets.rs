@@ -2,6 +2,12 @@
 //! in a browser session) whose record lives in the ephemeral store under
 //! the token's hash, so a leaked store reveals no usable token. Recovery
 //! links, recovery proofs and e-mail confirmation links are tickets.
+//!
+//! A used or withdrawn ticket is also recorded as spent in the database
+//! (by the same hash, until it would have expired): should the ephemeral
+//! store give the record back (a failover to a replica that missed the
+//! delete, a restore from a snapshot), the ticket still counts as gone.
+//! Losing the ephemeral store only ends the tickets still out.
 
 use std::time::Duration;
 
@@ -11,6 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::crypto::{random, sha256_hex};
 use crate::ephemeral::EphemeralError;
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Tokens longer than this are not ours (and are not hashed at all).
 const MAX_TOKEN: usize = 128;
@@ -19,6 +26,8 @@ const MAX_TOKEN: usize = 128;
 pub enum TicketError {
     #[error("{0}")]
     Ephemeral(#[from] EphemeralError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
     #[error("random: {0}")]
     Random(#[from] getrandom::Error),
     /// The record could not be written (a ticket is never stored empty).
@@ -54,26 +63,51 @@ pub async fn read<T: DeserializeOwned>(
     state: &AppState,
     kind: &str,
     token: &str,
-) -> Result<Option<T>, EphemeralError> {
+) -> Result<Option<T>, TicketError> {
     if token.is_empty() || token.len() > MAX_TOKEN {
         return Ok(None);
     }
-    Ok(state
-        .ephemeral
-        .get(&key(kind, token))
-        .await?
-        .and_then(|raw| serde_json::from_str(&raw).ok()))
+    let Some(raw) = state.ephemeral.get(&key(kind, token)).await? else {
+        return Ok(None);
+    };
+    if state.store.ticket_spent(&fingerprint(token)).await? {
+        return Ok(None);
+    }
+    Ok(serde_json::from_str(&raw).ok())
+}
+
+/// Records the ticket as spent until its record would expire; `false`
+/// when there is no live record or it was spent already.
+async fn spend(state: &AppState, kind: &str, token: &str) -> Result<bool, TicketError> {
+    if token.is_empty() || token.len() > MAX_TOKEN {
+        return Ok(false);
+    }
+    let Some(left) = state.ephemeral.ttl(&key(kind, token)).await? else {
+        return Ok(false);
+    };
+    let left = i64::try_from(left.as_secs()).unwrap_or(i64::MAX);
+    let until = state
+        .clock
+        .now()
+        .unix_timestamp()
+        .saturating_add(left)
+        .saturating_add(1);
+    Ok(state.store.spend_ticket(&fingerprint(token), until).await?)
 }
 
 /// Uses the ticket up; `false` when it was already gone (only one caller
-/// can take it).
-pub async fn take(state: &AppState, kind: &str, token: &str) -> Result<bool, EphemeralError> {
+/// can take it: the database decides).
+pub async fn take(state: &AppState, kind: &str, token: &str) -> Result<bool, TicketError> {
+    if !spend(state, kind, token).await? {
+        return Ok(false);
+    }
     Ok(state.ephemeral.take(&key(kind, token)).await?.is_some())
 }
 
 /// Withdraws a ticket.
-pub async fn revoke(state: &AppState, kind: &str, token: &str) -> Result<(), EphemeralError> {
-    state.ephemeral.delete(&key(kind, token)).await
+pub async fn revoke(state: &AppState, kind: &str, token: &str) -> Result<(), TicketError> {
+    spend(state, kind, token).await?;
+    Ok(state.ephemeral.delete(&key(kind, token)).await?)
 }
 
 /// The absolute URL of `route` carrying `token`, for a mail.

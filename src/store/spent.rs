@@ -1,6 +1,6 @@
 //! Single-use and revocation facts that must survive the ephemeral store:
 //! a revoked access token, a redeemed authorization code (and the grant it
-//! produced), a used client-assertion `jti`. Redis or the in-process store
+//! produced), a used client-assertion `jti`, a used or withdrawn ticket. Redis or the in-process store
 //! may lose its data (a flush, a restart, a failover to a lagging replica);
 //! these facts then still hold, so a revoked token stays revoked and a spent
 //! value stays spent.
@@ -157,14 +157,56 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// How many rows the three tables hold (for tests of the purge).
+    /// Records the ticket with this fingerprint as used or withdrawn until
+    /// `expires_at` (when it would have expired anyway); `false` when it was
+    /// already (only one caller can use a ticket).
+    pub async fn spend_ticket(
+        &self,
+        fingerprint: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let now = self.unix_now();
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM spent_tickets WHERE expires_at < $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let n = sqlx::query(
+                "INSERT INTO spent_tickets (fingerprint, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (fingerprint) DO NOTHING",
+            )
+            .bind(fingerprint)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            n
+        });
+        Ok(n == 1)
+    }
+
+    /// Whether the ticket with this fingerprint was used or withdrawn.
+    pub async fn ticket_spent(&self, fingerprint: &str) -> Result<bool, StoreError> {
+        let row: Option<(i64,)> = on_db!(self, pool => sqlx::query_as(
+            "SELECT expires_at FROM spent_tickets WHERE fingerprint = $1",
+        )
+        .bind(fingerprint)
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.is_some())
+    }
+
+    /// How many rows the four tables hold (for tests of the purge).
     #[doc(hidden)]
-    pub async fn spent_row_counts(&self) -> Result<[i64; 3], StoreError> {
-        let mut out = [0; 3];
+    pub async fn spent_row_counts(&self) -> Result<[i64; 4], StoreError> {
+        let mut out = [0; 4];
         for (slot, table) in out.iter_mut().zip([
             "revoked_access_tokens",
             "redeemed_codes",
             "used_client_assertions",
+            "spent_tickets",
         ]) {
             let sql = format!("SELECT COUNT(*) FROM {table}");
             *slot = on_db!(self, pool => sqlx::query_scalar::<_, i64>(&sql).fetch_one(pool).await?);

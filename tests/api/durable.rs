@@ -3,13 +3,15 @@
 //! redeemed authorization code stays redeemed (its replay still revokes
 //! the grant), and a used client assertion stays used. Each test works on
 //! a node started after the loss ([`TestApp::spawn_node_after_ephemeral_loss`]),
-//! with a control that is not affected.
+//! with a control that is not affected. Records the store gives back (a
+//! failover to a replica that missed a delete) are simulated by writing
+//! them again: a redeemed code, a used e-mail confirmation link.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tongxing::crypto::jws::{Alg, SigningKey};
 
-use crate::helpers::{PASSWORD, Rp, TestApp, query};
+use crate::helpers::{PASSWORD, Rp, TestApp, link_in, query};
 use crate::oidc_rules::{authorize_url, redeem, token};
 
 const USER: &str = "li@cnic.cn";
@@ -256,12 +258,13 @@ async fn spent_markers_are_purged_once_expired() {
             store.revoke_access_token(n, t).await.unwrap();
             assert!(store.claim_code(n, uuid::Uuid::now_v7(), t).await.unwrap());
             assert!(store.use_client_assertion(&client, n, t).await.unwrap());
+            assert!(store.spend_ticket(n, t).await.unwrap());
         }
     };
     write("first", 10).await;
     write("second", 1000).await;
     // Live rows are all kept (the control for the purge below) …
-    assert_eq!(store.spent_row_counts().await.unwrap(), [2, 2, 2]);
+    assert_eq!(store.spent_row_counts().await.unwrap(), [2, 2, 2, 2]);
     assert!(store.access_token_revoked("first").await.unwrap());
     assert!(
         !store
@@ -281,7 +284,7 @@ async fn spent_markers_are_purged_once_expired() {
     assert_eq!(store.code_replayed("first").await.unwrap(), None);
     // … and the next write of each table purges what expired.
     write("third", 1000).await;
-    assert_eq!(store.spent_row_counts().await.unwrap(), [2, 2, 2]);
+    assert_eq!(store.spent_row_counts().await.unwrap(), [2, 2, 2, 2]);
     assert!(!store.access_token_revoked("first").await.unwrap());
     assert!(store.access_token_revoked("second").await.unwrap());
     assert!(
@@ -346,4 +349,76 @@ async fn taking_rp_sessions_loses_none_added_meanwhile() {
     let mut expected: Vec<String> = (0..ROWS).map(|i| format!("sid-{i}")).collect();
     expected.sort();
     assert_eq!(taken, expected, "each added row taken exactly once");
+}
+
+/// A used confirmation link whose records come back into the ephemeral
+/// store does not confirm its address again.
+#[tokio::test]
+async fn a_used_confirmation_link_that_comes_back_confirms_nothing() {
+    let app = TestApp::spawn().await;
+    let user = app.user("lisi").await;
+    let b = app.browser();
+    assert_eq!(b.login("lisi", PASSWORD).await.location(), Some("/account"));
+    let sent = b
+        .submit(
+            "/account/email",
+            "/account/email",
+            &[("email", "li@example.org"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(sent.location(), Some("/account/email?sent=1"));
+    let mail = app.outbox("mail");
+    let link = link_in(mail.last().unwrap()["text"].as_str().unwrap());
+    let path = link.strip_prefix(&app.base).unwrap().to_string();
+    let token = query(&link)["token"].clone();
+    // What the ephemeral store holds for the link, before it is used.
+    let eph = &app.state.ephemeral;
+    let keys = [
+        format!("email-confirm:{}", tongxing::crypto::sha256_hex(&token)),
+        format!("email-pending:{}", user.id),
+    ];
+    let mut saved = Vec::new();
+    for k in &keys {
+        saved.push(eph.get(k).await.unwrap().expect(k));
+    }
+    let follow = || async {
+        let mail_client = app.browser();
+        let page = mail_client.get(&path).await;
+        if page.status != StatusCode::OK {
+            return page;
+        }
+        mail_client
+            .submit_page(&page, "/account/email/confirm", &[])
+            .await
+    };
+    let verified = |u: tongxing::store::users::User| u.security_email_verified;
+    let reload = || async { app.state.store.user_by_id(user.id).await.unwrap().unwrap() };
+    // The control: the link confirms once.
+    let first = follow().await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    assert!(verified(reload().await));
+    // The owner removes the address again.
+    let audit = tongxing::service::audit::Entry::new(
+        "security_email.removed",
+        tongxing::service::audit::Outcome::Success,
+    )
+    .subject(&user)
+    .finish();
+    app.state
+        .store
+        .set_security_email(user.id, None, &audit)
+        .await
+        .unwrap();
+    for (k, v) in keys.iter().zip(&saved) {
+        eph.set(k, v, std::time::Duration::from_secs(3600))
+            .await
+            .unwrap();
+    }
+    let again = follow().await;
+    assert_ne!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    let after = reload().await;
+    assert!(
+        !after.security_email_verified && after.security_email.is_none(),
+        "the used link set the address again"
+    );
 }
