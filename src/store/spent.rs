@@ -16,14 +16,14 @@ use uuid::Uuid;
 use super::{BeginWrite, Store, StoreError, on_db};
 
 impl Store {
-    fn unix_now(&self) -> i64 {
+    fn spent_now(&self) -> i64 {
         self.now().unix_timestamp()
     }
 
     /// Records that the access token `jti` is revoked until `expires_at`
     /// (its own `exp`). Revoking it again changes nothing.
     pub async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-        let now = self.unix_now();
+        let now = self.spent_now();
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at < $1")
@@ -63,7 +63,7 @@ impl Store {
         grant_id: Uuid,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let now = self.unix_now();
+        let now = self.spent_now();
         let n = on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM redeemed_codes WHERE expires_at < $1")
@@ -103,7 +103,7 @@ impl Store {
     /// its redemption made (to be revoked); `None` when it was never
     /// redeemed, or so long ago that the record is gone.
     pub async fn code_replayed(&self, code_hash: &str) -> Result<Option<Uuid>, StoreError> {
-        let now = self.unix_now();
+        let now = self.spent_now();
         Ok(on_db!(self, pool => sqlx::query_scalar::<_, Uuid>(
             "UPDATE redeemed_codes SET replayed = TRUE \
              WHERE code_hash = $1 AND expires_at >= $2 RETURNING grant_id",
@@ -134,7 +134,7 @@ impl Store {
         jti: &str,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let now = self.unix_now();
+        let now = self.spent_now();
         let n = on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM used_client_assertions WHERE expires_at < $1")
@@ -165,7 +165,7 @@ impl Store {
         fingerprint: &str,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let now = self.unix_now();
+        let now = self.spent_now();
         let n = on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM spent_tickets WHERE expires_at < $1")
