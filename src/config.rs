@@ -64,9 +64,54 @@ pub struct Config {
     pub phone: PhoneConfig,
     pub mail: MailConfig,
     pub timeouts: TimeoutsConfig,
-    /// 32 random bytes in base64: private signing keys are stored encrypted
-    /// with it (AES-256-GCM). Keep it outside the database.
+    /// 32 random bytes in base64: private signing keys and the documents
+    /// of review cases are stored encrypted with it (AES-256-GCM). Keep it
+    /// outside the database. Required in production.
     pub key_encryption_key: Option<String>,
+    pub review: ReviewConfig,
+}
+
+/// Review cases (the phone-unbind application) and their documents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// A case is due this many days after it was submitted.
+    pub due_days: u32,
+    /// Two different reviewers must approve (四眼原则).
+    pub four_eyes: bool,
+    /// An approval takes effect after this many hours, during which the
+    /// applicant's old phone or security e-mail can still cancel it.
+    pub cooling_off_hours: u32,
+    /// An approved case not finished by binding a new phone within this
+    /// many days after it took effect expires.
+    pub rebind_days: u32,
+    /// Identity documents are purged this many days after the final state
+    /// (or a rejection).
+    pub retention_days: u32,
+    /// Largest accepted upload, in bytes.
+    pub max_document_bytes: usize,
+    /// Largest accepted image, in pixels (width × height): a small file
+    /// declaring a huge image (a decompression bomb) is refused before it
+    /// is decoded.
+    pub max_document_pixels: u64,
+    /// Key-encryption keys taken out of service: documents they wrapped
+    /// stay readable until purged; new documents use `key_encryption_key`.
+    pub previous_key_encryption_keys: Vec<String>,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        Self {
+            due_days: 5,
+            four_eyes: false,
+            cooling_off_hours: 72,
+            rebind_days: 14,
+            retention_days: 7,
+            max_document_bytes: 1024 * 1024,
+            max_document_pixels: 40_000_000,
+            previous_key_encryption_keys: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -724,6 +769,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             timeouts: TimeoutsConfig::default(),
             key_encryption_key: None,
+            review: ReviewConfig::default(),
         }
     }
 }
@@ -957,9 +1003,63 @@ impl Config {
         if let Some(kek) = &self.key_encryption_key {
             crate::crypto::kek::Kek::from_base64(kek).map_err(|e| ConfigError(e.to_string()))?;
         }
+        self.validate_review()?;
         if self.password_policy.min_length < 8 || self.password_policy.min_length > 128 {
             return Err(ConfigError(
                 "password_policy.min_length: must be between 8 and 128".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_review(&self) -> Result<(), ConfigError> {
+        let r = &self.review;
+        for old in &r.previous_key_encryption_keys {
+            crate::crypto::kek::Kek::from_base64(old).map_err(|_| {
+                ConfigError(
+                    "review.previous_key_encryption_keys: each must be 32 bytes in base64".into(),
+                )
+            })?;
+        }
+        if !r.previous_key_encryption_keys.is_empty() && self.key_encryption_key.is_none() {
+            return Err(ConfigError(
+                "review.previous_key_encryption_keys: set key_encryption_key (the current key) too"
+                    .into(),
+            ));
+        }
+        if r.due_days == 0 || r.due_days > 365 {
+            return Err(ConfigError(
+                "review.due_days: must be between 1 and 365".into(),
+            ));
+        }
+        if r.cooling_off_hours > 24 * 30 {
+            return Err(ConfigError(
+                "review.cooling_off_hours: at most 720".into(),
+            ));
+        }
+        if r.rebind_days == 0 || r.rebind_days > 365 {
+            return Err(ConfigError(
+                "review.rebind_days: must be between 1 and 365".into(),
+            ));
+        }
+        if r.retention_days > 3650 {
+            return Err(ConfigError(
+                "review.retention_days: at most 3650".into(),
+            ));
+        }
+        if !(1024..=32 * 1024 * 1024).contains(&r.max_document_bytes) {
+            return Err(ConfigError(
+                "review.max_document_bytes: must be between 1024 and 33554432".into(),
+            ));
+        }
+        if !(1_000_000..=100_000_000).contains(&r.max_document_pixels) {
+            return Err(ConfigError(
+                "review.max_document_pixels: must be between 1000000 and 100000000".into(),
+            ));
+        }
+        if self.environment == Environment::Production && self.key_encryption_key.is_none() {
+            return Err(ConfigError(
+                "key_encryption_key: required in production (signing keys and identity documents are encrypted with it)".into(),
             ));
         }
         Ok(())

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::random;
 
-pub struct Kek(LessSafeKey);
+pub struct Kek(LessSafeKey, String);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KekError {
@@ -28,7 +28,16 @@ impl Kek {
             return Err(KekError::BadKey);
         }
         let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KekError::BadKey)?;
-        Ok(Kek(LessSafeKey::new(key)))
+        // A fingerprint, not the key: names which key wrapped a value, so
+        // a rotated-out key can still be found for what it wrapped.
+        let id = super::sha256_hex([b"tongxing-kek-id:".as_slice(), &bytes].concat());
+        Ok(Kek(LessSafeKey::new(key), format!("kek-{}", &id[..16])))
+    }
+
+    /// The key's id: a fingerprint of the key (stored beside what it
+    /// wrapped, to pick the right key after a rotation).
+    pub fn id(&self) -> &str {
+        &self.1
     }
 
     pub fn seal(&self, kid: &str, plain: &[u8]) -> Result<Vec<u8>, KekError> {
@@ -72,5 +81,9 @@ mod tests {
         assert_eq!(kek.open("k1", &sealed).unwrap(), b"secret");
         assert!(kek.open("k2", &sealed).is_err());
         assert!(Kek::from_base64("short").is_err());
+        let other = Kek::from_base64(&STANDARD.encode([8u8; 32])).unwrap();
+        assert!(kek.id().starts_with("kek-") && kek.id().len() == 20);
+        assert_ne!(kek.id(), other.id());
+        assert!(other.open("k1", &sealed).is_err());
     }
 }

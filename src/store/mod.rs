@@ -8,6 +8,7 @@ pub mod clients;
 pub mod grants;
 pub mod keys;
 pub mod phones;
+pub mod review;
 pub mod sessions;
 pub mod sign_ins;
 pub mod spent;
