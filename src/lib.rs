@@ -113,6 +113,20 @@ impl App {
                 }
             }
         });
+        // Review cases move on by time (cooling-off over, rebinding not done
+        // in time) and their documents are purged after the retention
+        // period. Safe on several nodes: each change is version-checked and
+        // each purge claims its case first.
+        let reviews = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(300));
+            loop {
+                tick.tick().await;
+                if let Err(e) = service::review::sweep(&reviews).await {
+                    tracing::warn!(error = %e, "the review-case sweep failed");
+                }
+            }
+        });
         let router = router::build(state.clone(), sessions);
         ops::watch(state.clone());
         Ok(App {

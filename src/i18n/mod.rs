@@ -461,6 +461,29 @@ texts! {
     admin_phone_clear: &'static str,
     admin_require_binding: &'static str,
     admin_binding_owed: &'static str,
+
+    /// The review-case engine and its identity documents (phone-unbind
+    /// application); `usize` arguments are the number of the file (from 1).
+    review_doc_missing: &'static str,
+    review_doc_too_many: &'static str,
+    review_doc_empty: fn(usize) -> String,
+    review_doc_too_large: fn(usize) -> String,
+    review_doc_not_jpeg: fn(usize) -> String,
+    review_doc_too_many_pixels: fn(usize) -> String,
+    review_doc_unreadable: fn(usize) -> String,
+    review_doc_unavailable: &'static str,
+    review_doc_purged: &'static str,
+    review_not_found: &'static str,
+    review_stale: &'static str,
+    review_not_allowed: &'static str,
+    review_open_case_exists: &'static str,
+    review_note_required: &'static str,
+    /// A note over the limit (the limit in characters).
+    review_note_too_long: fn(usize) -> String,
+    review_consent_required: &'static str,
+    review_same_reviewer: &'static str,
+    review_not_reviewer: &'static str,
+    review_failed: &'static str,
 }
 
 impl Text {

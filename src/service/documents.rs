@@ -74,6 +74,24 @@ pub enum DocumentError {
     Encrypt,
 }
 
+/// What to tell the person about a refused or unavailable document, in
+/// the page's language.
+pub fn text(e: &DocumentError, t: &crate::i18n::Text) -> String {
+    match e {
+        DocumentError::Missing => t.review_doc_missing.into(),
+        DocumentError::TooMany => t.review_doc_too_many.into(),
+        DocumentError::Empty { slot } => (t.review_doc_empty)(*slot),
+        DocumentError::TooLarge { slot, .. } => (t.review_doc_too_large)(*slot),
+        DocumentError::NotJpeg { slot } => (t.review_doc_not_jpeg)(*slot),
+        DocumentError::TooManyPixels { slot, .. } => (t.review_doc_too_many_pixels)(*slot),
+        DocumentError::Unreadable { slot } => (t.review_doc_unreadable)(*slot),
+        DocumentError::Purged => t.review_doc_purged.into(),
+        DocumentError::NoKey | DocumentError::Decrypt | DocumentError::Encrypt => {
+            t.review_doc_unavailable.into()
+        }
+    }
+}
+
 /// What the upload check allows.
 #[derive(Debug, Clone, Copy)]
 pub struct UploadLimits {
@@ -462,6 +480,13 @@ mod tests {
         // Control: orientation 1 keeps the shape.
         let upright = super::clean(&with_exif(&original, 1), 1, LIMITS).unwrap();
         assert_eq!((upright.width, upright.height), (40, 20));
+    }
+
+    #[test]
+    fn refusals_are_worded_in_both_languages() {
+        let e = DocumentError::NotJpeg { slot: 2 };
+        assert!(text(&e, crate::i18n::Lang::ZhCn.text()).contains("第 2 个文件"));
+        assert!(text(&e, crate::i18n::Lang::En.text()).contains("File 2"));
     }
 
     #[test]

@@ -109,6 +109,25 @@ impl From<StoreError> for ReviewError {
     }
 }
 
+impl ReviewError {
+    /// What to tell the person, in the page's language.
+    pub fn text(&self, t: &crate::i18n::Text) -> String {
+        match self {
+            ReviewError::NotFound => t.review_not_found.into(),
+            ReviewError::Stale => t.review_stale.into(),
+            ReviewError::NotAllowed { .. } => t.review_not_allowed.into(),
+            ReviewError::OpenCaseExists => t.review_open_case_exists.into(),
+            ReviewError::NoteRequired => t.review_note_required.into(),
+            ReviewError::NoteTooLong => (t.review_note_too_long)(MAX_NOTE_CHARS),
+            ReviewError::ConsentRequired => t.review_consent_required.into(),
+            ReviewError::SameReviewer => t.review_same_reviewer.into(),
+            ReviewError::NotReviewer => t.review_not_reviewer.into(),
+            ReviewError::Document(d) => documents::text(d, t),
+            ReviewError::Corrupt(_) | ReviewError::Store(_) => t.review_failed.into(),
+        }
+    }
+}
+
 /// One approval of a case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
