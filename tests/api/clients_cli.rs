@@ -319,6 +319,10 @@ async fn registration_errors() {
                 ("TONGXING_SMS__WEBHOOK_SECRET", "a-long-enough-secret"),
                 ("TONGXING_MAIL__PROVIDER", "smtp"),
                 ("TONGXING_MAIL__SMTP__HOST", "mail.example.org"),
+                (
+                    "TONGXING_KEY_ENCRYPTION_KEY",
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                ),
             ],
         )
         .await;

@@ -38,6 +38,7 @@ mod phones;
 mod post_redirect_get;
 mod recovery;
 mod recovery_background;
+mod review_cases;
 mod revocation;
 mod security_email;
 mod session;
