@@ -1033,9 +1033,7 @@ impl Config {
             ));
         }
         if r.cooling_off_hours > 24 * 30 {
-            return Err(ConfigError(
-                "review.cooling_off_hours: at most 720".into(),
-            ));
+            return Err(ConfigError("review.cooling_off_hours: at most 720".into()));
         }
         if r.rebind_days == 0 || r.rebind_days > 365 {
             return Err(ConfigError(
@@ -1043,9 +1041,7 @@ impl Config {
             ));
         }
         if r.retention_days > 3650 {
-            return Err(ConfigError(
-                "review.retention_days: at most 3650".into(),
-            ));
+            return Err(ConfigError("review.retention_days: at most 3650".into()));
         }
         if !(1024..=32 * 1024 * 1024).contains(&r.max_document_bytes) {
             return Err(ConfigError(

@@ -326,10 +326,18 @@ pub static EN: Text = Text {
     review_doc_missing: "Please upload at least one identity document (JPEG).",
     review_doc_too_many: "At most 3 documents can be uploaded.",
     review_doc_empty: |n| format!("File {n} is empty."),
-    review_doc_too_large: |n| format!("File {n} is larger than allowed (1 MiB unless the administrators set otherwise)."),
-    review_doc_not_jpeg: |n| format!("File {n} is not a JPEG image. Please upload a photo or scan saved as JPEG."),
-    review_doc_too_many_pixels: |n| format!("File {n} has too many pixels. Please upload a smaller picture."),
-    review_doc_unreadable: |n| format!("File {n} cannot be read as a JPEG image (damaged or incomplete)."),
+    review_doc_too_large: |n| {
+        format!("File {n} is larger than allowed (1 MiB unless the administrators set otherwise).")
+    },
+    review_doc_not_jpeg: |n| {
+        format!("File {n} is not a JPEG image. Please upload a photo or scan saved as JPEG.")
+    },
+    review_doc_too_many_pixels: |n| {
+        format!("File {n} has too many pixels. Please upload a smaller picture.")
+    },
+    review_doc_unreadable: |n| {
+        format!("File {n} cannot be read as a JPEG image (damaged or incomplete).")
+    },
     review_doc_unavailable: "Identity documents cannot be processed at the moment. Please try again later or contact the administrators.",
     review_doc_purged: "This document has been deleted after the retention period.",
     review_not_found: "No such application.",

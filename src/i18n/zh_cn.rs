@@ -308,7 +308,9 @@ pub static ZH_CN: Text = Text {
     review_doc_too_many: "最多上传 3 份材料。",
     review_doc_empty: |n| format!("第 {n} 个文件是空的。"),
     review_doc_too_large: |n| format!("第 {n} 个文件超过大小上限（默认 1 MiB）。"),
-    review_doc_not_jpeg: |n| format!("第 {n} 个文件不是 JPEG 图片，请上传 JPEG 格式的照片或扫描件。"),
+    review_doc_not_jpeg: |n| {
+        format!("第 {n} 个文件不是 JPEG 图片，请上传 JPEG 格式的照片或扫描件。")
+    },
     review_doc_too_many_pixels: |n| format!("第 {n} 个文件的像素过多，请上传较小的图片。"),
     review_doc_unreadable: |n| format!("第 {n} 个文件无法作为 JPEG 图片读取（已损坏或不完整）。"),
     review_doc_unavailable: "暂时无法处理身份证明材料，请稍后再试或联系管理员。",

@@ -128,7 +128,10 @@ impl std::fmt::Debug for CleanImage {
 
 /// Checks and cleans the uploads of one case revision (1 to
 /// [`MAX_DOCUMENTS`]). CPU-bound: call it on the blocking pool.
-pub fn clean_all(files: &[Vec<u8>], limits: UploadLimits) -> Result<Vec<CleanImage>, DocumentError> {
+pub fn clean_all(
+    files: &[Vec<u8>],
+    limits: UploadLimits,
+) -> Result<Vec<CleanImage>, DocumentError> {
     if files.is_empty() {
         return Err(DocumentError::Missing);
     }
@@ -185,7 +188,7 @@ pub fn clean(bytes: &[u8], slot: usize, limits: UploadLimits) -> Result<CleanIma
     let mut picture =
         DynamicImage::from_decoder(decoder).map_err(|_| DocumentError::Unreadable { slot })?;
     picture.apply_orientation(orientation);
-    let rgb = picture.to_rgb8();
+    let rgb = picture.into_rgb8();
     let (width, height) = rgb.dimensions();
     let mut jpeg = Vec::with_capacity(bytes.len());
     JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY)
@@ -501,10 +504,17 @@ mod tests {
     }
 
     fn keys(bytes: u8, previous: &[u8]) -> DocumentKeys {
-        let mut c = Config::default();
-        c.key_encryption_key = Some(STANDARD.encode([bytes; 32]));
-        c.review.previous_key_encryption_keys =
-            previous.iter().map(|b| STANDARD.encode([*b; 32])).collect();
+        let c = Config {
+            key_encryption_key: Some(STANDARD.encode([bytes; 32])),
+            review: crate::config::ReviewConfig {
+                previous_key_encryption_keys: previous
+                    .iter()
+                    .map(|b| STANDARD.encode([*b; 32]))
+                    .collect(),
+                ..Default::default()
+            },
+            ..Config::default()
+        };
         DocumentKeys::from_config(&c)
     }
 
@@ -518,7 +528,12 @@ mod tests {
         };
         let plain = jpeg(8, 8);
         let sealed = seal(&k, place, &plain).unwrap();
-        assert!(!sealed.ciphertext.windows(plain.len().min(64)).any(|w| w == &plain[..plain.len().min(64)]));
+        assert!(
+            !sealed
+                .ciphertext
+                .windows(plain.len().min(64))
+                .any(|w| w == &plain[..plain.len().min(64)])
+        );
         assert_eq!(open(&k, place, &sealed).unwrap(), plain);
         for moved in [
             Place { slot: 2, ..place },
@@ -531,7 +546,10 @@ mod tests {
                 ..place
             },
         ] {
-            assert_eq!(open(&k, moved, &sealed).unwrap_err(), DocumentError::Decrypt);
+            assert_eq!(
+                open(&k, moved, &sealed).unwrap_err(),
+                DocumentError::Decrypt
+            );
         }
         assert_eq!(
             open(&keys(2, &[]), place, &sealed).unwrap_err(),

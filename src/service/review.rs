@@ -76,7 +76,10 @@ pub enum ReviewError {
     #[error("the case was changed by someone else; reload it")]
     Stale,
     #[error("a case cannot go from {from} to {to}")]
-    NotAllowed { from: &'static str, to: &'static str },
+    NotAllowed {
+        from: &'static str,
+        to: &'static str,
+    },
     #[error("there is already an open case of this kind for the account")]
     OpenCaseExists,
     #[error("a note for the applicant is required")]
@@ -171,6 +174,9 @@ fn days(n: u32) -> Duration {
     Duration::days(i64::from(n))
 }
 
+/// Uploads decoded at once on this node.
+static DECODES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Checks, cleans and encrypts the uploads for one revision (on the
 /// blocking pool: decoding and re-encoding are CPU work).
 async fn prepare_documents(
@@ -184,6 +190,11 @@ async fn prepare_documents(
         return Err(DocumentError::NoKey.into());
     }
     let limits = UploadLimits::from_config(&state.config);
+    // A decode of a large picture holds a few hundred MiB for a moment:
+    // at most two at once per node, the others wait their turn.
+    let Ok(_permit) = DECODES.acquire().await else {
+        return Err(DocumentError::Encrypt.into());
+    };
     let work = tokio::task::spawn_blocking(move || -> Result<Vec<NewDocument>, DocumentError> {
         let clean = documents::clean_all(&files, limits)?;
         clean
@@ -288,7 +299,9 @@ pub async fn submit(
         .filter(|v| !v.is_empty())
         .ok_or(ReviewError::ConsentRequired)?;
     if !submission.data.is_object() {
-        return Err(ReviewError::Corrupt("case data must be a JSON object".into()));
+        return Err(ReviewError::Corrupt(
+            "case data must be a JSON object".into(),
+        ));
     }
     let id = Uuid::now_v7();
     let documents = prepare_documents(state, id, 1, submission.documents).await?;
@@ -561,8 +574,8 @@ pub async fn approve(
                 name: rname,
                 at: now,
             });
-            case.approvals = serde_json::to_string(&list)
-                .map_err(|e| ReviewError::Corrupt(e.to_string()))?;
+            case.approvals =
+                serde_json::to_string(&list).map_err(|e| ReviewError::Corrupt(e.to_string()))?;
             if decided {
                 case.decided_at = Some(now);
                 case.effective_at = Some(now + cooling);
@@ -616,28 +629,12 @@ pub async fn reject(
 }
 
 /// A final state: documents go after the retention period.
-async fn finish(
-    state: &AppState,
-    actor: &Actor,
-    case_id: Uuid,
-    read_version: i64,
-    to: CaseState,
-    name: &'static str,
-    note_text: Option<String>,
-    origin: &Origin,
-) -> Result<Case, ReviewError> {
+async fn finish(state: &AppState, c: Change<'_>) -> Result<Case, ReviewError> {
     let retention = days(state.config.review.retention_days);
+    let to = c.to;
     change(
         state,
-        Change {
-            case_id,
-            read_version,
-            to,
-            event: name,
-            note: note_text,
-            actor,
-            origin,
-        },
+        c,
         move |case, now| {
             if to == Completed {
                 case.completed_at = Some(now);
@@ -663,13 +660,15 @@ pub async fn withdraw(
     let actor = Actor::user(applicant);
     finish(
         state,
-        &actor,
-        case_id,
-        read_version,
-        Withdrawn,
-        "withdrawn",
-        None,
-        origin,
+        Change {
+            case_id,
+            read_version,
+            to: Withdrawn,
+            event: "withdrawn",
+            note: None,
+            actor: &actor,
+            origin,
+        },
     )
     .await
 }
@@ -688,13 +687,15 @@ pub async fn cancel(
     let reason = note(reason, false)?;
     finish(
         state,
-        actor,
-        case_id,
-        read_version,
-        Cancelled,
-        "cancelled",
-        reason,
-        origin,
+        Change {
+            case_id,
+            read_version,
+            to: Cancelled,
+            event: "cancelled",
+            note: reason,
+            actor,
+            origin,
+        },
     )
     .await
 }
@@ -740,7 +741,9 @@ pub async fn resubmit(
 ) -> Result<Case, ReviewError> {
     let before = case_for_applicant(state, applicant, case_id).await?;
     if !data.is_object() {
-        return Err(ReviewError::Corrupt("case data must be a JSON object".into()));
+        return Err(ReviewError::Corrupt(
+            "case data must be a JSON object".into(),
+        ));
     }
     let actor = Actor::user(applicant);
     let due = days(state.config.review.due_days);
@@ -784,13 +787,15 @@ pub async fn complete(
 ) -> Result<Case, ReviewError> {
     finish(
         state,
-        &Actor::System,
-        case_id,
-        read_version,
-        Completed,
-        "completed",
-        None,
-        origin,
+        Change {
+            case_id,
+            read_version,
+            to: Completed,
+            event: "completed",
+            note: None,
+            actor: &Actor::System,
+            origin,
+        },
     )
     .await
 }
@@ -844,13 +849,15 @@ pub async fn sweep(state: &AppState) -> Result<Swept, ReviewError> {
         if let Some(case) = state.store.case_by_id(id).await? {
             match finish(
                 state,
-                &Actor::System,
-                id,
-                case.version,
-                Expired,
-                "expired",
-                None,
-                &origin,
+                Change {
+                    case_id: id,
+                    read_version: case.version,
+                    to: Expired,
+                    event: "expired",
+                    note: None,
+                    actor: &Actor::System,
+                    origin: &origin,
+                },
             )
             .await
             {
@@ -965,7 +972,11 @@ mod tests {
         for from in CaseState::ALL {
             for to in CaseState::ALL {
                 let listed = PHONE_UNBIND.contains(&(from, to));
-                assert_eq!(allowed(CaseKind::PhoneUnbind, from, to), listed, "{from:?} -> {to:?}");
+                assert_eq!(
+                    allowed(CaseKind::PhoneUnbind, from, to),
+                    listed,
+                    "{from:?} -> {to:?}"
+                );
                 if listed {
                     allowed_count += 1;
                     assert!(from.is_open(), "nothing leaves a final state: {from:?}");
@@ -1032,11 +1043,17 @@ mod tests {
 
     #[test]
     fn notes_are_trimmed_required_and_bounded() {
-        assert!(matches!(note(Some("  "), true), Err(ReviewError::NoteRequired)));
+        assert!(matches!(
+            note(Some("  "), true),
+            Err(ReviewError::NoteRequired)
+        ));
         assert_eq!(note(Some(" ok "), true).unwrap().as_deref(), Some("ok"));
         assert_eq!(note(None, false).unwrap(), None);
         let long = "字".repeat(MAX_NOTE_CHARS + 1);
-        assert!(matches!(note(Some(&long), true), Err(ReviewError::NoteTooLong)));
+        assert!(matches!(
+            note(Some(&long), true),
+            Err(ReviewError::NoteTooLong)
+        ));
         assert!(note(Some(&long[..long.len() - 3]), true).is_ok());
     }
 }

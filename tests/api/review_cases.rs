@@ -10,9 +10,9 @@ use image::codecs::jpeg::JpegEncoder;
 use image::{ImageEncoder, Rgb, RgbImage};
 use tongxing::Config;
 use tongxing::service::Origin;
+use tongxing::service::accounts::NewAccount;
 use tongxing::service::documents::{self, DocumentError, DocumentKeys, Place, Sealed};
 use tongxing::service::review::{self, Approved, ReviewError, Submission};
-use tongxing::service::accounts::NewAccount;
 use tongxing::store::review::{Case, CaseKind, CaseState, StoredDocument};
 use tongxing::store::users::User;
 
@@ -149,7 +149,9 @@ async fn events(app: &TestApp, c: &Case) -> Vec<(String, Option<String>, String)
 /// Runs `sql` and returns the database's answer instead of panicking.
 async fn try_sql(app: &TestApp, sql: &str) -> Result<u64, String> {
     match app.state.store.db() {
-        tongxing::store::Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
+        tongxing::store::Db::Sqlite(p) => {
+            sqlx::query(sql).execute(p).await.map(|r| r.rows_affected())
+        }
         tongxing::store::Db::Postgres(p) => {
             sqlx::query(sql).execute(p).await.map(|r| r.rows_affected())
         }
@@ -171,7 +173,9 @@ async fn a_case_goes_the_whole_way_and_its_documents_are_purged() {
     let due = c.due_at.unwrap() - c.submitted_at;
     assert_eq!(due, time::Duration::days(5), "due after review.due_days");
 
-    let c = review::claim(&app.state, &rev, c.id, c.version, &origin()).await.unwrap();
+    let c = review::claim(&app.state, &rev, c.id, c.version, &origin())
+        .await
+        .unwrap();
     assert_eq!(c.state, CaseState::InReview);
     assert_eq!(c.claimed_by, Some(rev.id));
     let (c, outcome) = review::approve(&app.state, &rev, c.id, c.version, &origin())
@@ -190,7 +194,9 @@ async fn a_case_goes_the_whole_way_and_its_documents_are_purged() {
     let c = case(&app, c.id).await;
     assert_eq!(c.state, CaseState::AwaitingRebind);
 
-    let c = review::complete(&app.state, c.id, c.version, &origin()).await.unwrap();
+    let c = review::complete(&app.state, c.id, c.version, &origin())
+        .await
+        .unwrap();
     assert_eq!(c.state, CaseState::Completed);
     assert!(c.completed_at.is_some());
     let stored = case(&app, c.id).await;
@@ -199,7 +205,10 @@ async fn a_case_goes_the_whole_way_and_its_documents_are_purged() {
     // Retention: 7 days after the final state the bytes and keys go.
     app.advance(hours(24 * 7 - 1));
     assert_eq!(review::purge_due(&app.state).await.unwrap(), 0);
-    assert!(docs(&app, &c, 1).await[0].ciphertext.is_some(), "kept until due");
+    assert!(
+        docs(&app, &c, 1).await[0].ciphertext.is_some(),
+        "kept until due"
+    );
     app.advance(hours(2));
     assert_eq!(review::purge_due(&app.state).await.unwrap(), 1);
     let d = &docs(&app, &c, 1).await[0];
@@ -215,7 +224,14 @@ async fn a_case_goes_the_whole_way_and_its_documents_are_purged() {
     let names: Vec<&str> = history.iter().map(|e| e.0.as_str()).collect();
     assert_eq!(
         names,
-        ["submitted", "claimed", "approved", "effective", "completed", "purged"]
+        [
+            "submitted",
+            "claimed",
+            "approved",
+            "effective",
+            "completed",
+            "purged"
+        ]
     );
     assert_eq!(history[2].1.as_deref(), Some("in_review"));
     assert_eq!(history[2].2, "approved");
@@ -240,8 +256,12 @@ async fn an_approval_not_followed_by_rebinding_expires() {
     let alice = app.user("alice").await;
     let rev = reviewer(&app, "rev1").await;
     let c = submit(&app, &alice).await;
-    let c = review::claim(&app.state, &rev, c.id, c.version, &origin()).await.unwrap();
-    review::approve(&app.state, &rev, c.id, c.version, &origin()).await.unwrap();
+    let c = review::claim(&app.state, &rev, c.id, c.version, &origin())
+        .await
+        .unwrap();
+    review::approve(&app.state, &rev, c.id, c.version, &origin())
+        .await
+        .unwrap();
     app.advance(hours(73));
     review::sweep(&app.state).await.unwrap();
     app.advance(hours(24 * 14 - 2));
@@ -261,14 +281,23 @@ async fn reject_edit_and_resubmit_make_a_new_revision() {
     let alice = app.user("alice").await;
     let rev = reviewer(&app, "rev1").await;
     let c = submit(&app, &alice).await;
-    let c = review::claim(&app.state, &rev, c.id, c.version, &origin()).await.unwrap();
+    let c = review::claim(&app.state, &rev, c.id, c.version, &origin())
+        .await
+        .unwrap();
     assert!(matches!(
         review::reject(&app.state, &rev, c.id, c.version, "   ", &origin()).await,
         Err(ReviewError::NoteRequired)
     ));
-    let c = review::reject(&app.state, &rev, c.id, c.version, "ID card unreadable", &origin())
-        .await
-        .unwrap();
+    let c = review::reject(
+        &app.state,
+        &rev,
+        c.id,
+        c.version,
+        "ID card unreadable",
+        &origin(),
+    )
+    .await
+    .unwrap();
     assert_eq!(c.state, CaseState::Rejected);
     assert_eq!(c.applicant_note.as_deref(), Some("ID card unreadable"));
 
@@ -278,7 +307,9 @@ async fn reject_edit_and_resubmit_make_a_new_revision() {
         review::edit(&app.state, &bob, c.id, c.version, &origin()).await,
         Err(ReviewError::NotFound)
     ));
-    let c = review::edit(&app.state, &alice, c.id, c.version, &origin()).await.unwrap();
+    let c = review::edit(&app.state, &alice, c.id, c.version, &origin())
+        .await
+        .unwrap();
     assert_eq!(c.state, CaseState::Edited);
     let c = review::resubmit(
         &app.state,
@@ -301,14 +332,28 @@ async fn reject_edit_and_resubmit_make_a_new_revision() {
     app.advance(hours(24 * 7 + 1));
     assert_eq!(review::purge_due(&app.state).await.unwrap(), 1);
     assert!(docs(&app, &c, 1).await[0].ciphertext.is_none());
-    assert!(docs(&app, &c, 2).await.iter().all(|d| d.ciphertext.is_some()));
-    let read = review::document(&app.state, &alice, c.id, 2, 2, &origin()).await.unwrap();
+    assert!(
+        docs(&app, &c, 2)
+            .await
+            .iter()
+            .all(|d| d.ciphertext.is_some())
+    );
+    let read = review::document(&app.state, &alice, c.id, 2, 2, &origin())
+        .await
+        .unwrap();
     assert!(read.starts_with(&[0xFF, 0xD8, 0xFF]));
 
     let names: Vec<String> = events(&app, &c).await.into_iter().map(|e| e.0).collect();
     assert_eq!(
         names,
-        ["submitted", "claimed", "rejected", "edited", "resubmitted", "purged"]
+        [
+            "submitted",
+            "claimed",
+            "rejected",
+            "edited",
+            "resubmitted",
+            "purged"
+        ]
     );
     let all = app.state.store.case_events(c.id).await.unwrap();
     assert_eq!(all[2].note.as_deref(), Some("ID card unreadable"));
@@ -330,7 +375,9 @@ async fn transitions_outside_the_table_are_refused() {
         review::complete(&app.state, c.id, c.version, &origin()).await,
         Err(ReviewError::NotAllowed { .. })
     ));
-    let c = review::claim(&app.state, &rev, c.id, c.version, &origin()).await.unwrap();
+    let c = review::claim(&app.state, &rev, c.id, c.version, &origin())
+        .await
+        .unwrap();
     // The applicant cannot withdraw a case in review.
     assert!(matches!(
         review::withdraw(&app.state, &alice, c.id, c.version, &origin()).await,
@@ -360,7 +407,11 @@ async fn transitions_outside_the_table_are_refused() {
         review::claim(&app.state, &bob, d.id, d.version, &origin()).await,
         Err(ReviewError::NotReviewer)
     ));
-    assert!(review::claim(&app.state, &rev, d.id, d.version, &origin()).await.is_ok());
+    assert!(
+        review::claim(&app.state, &rev, d.id, d.version, &origin())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -371,7 +422,9 @@ async fn two_reviewers_deciding_at_once_one_wins() {
     for round in 0..4 {
         let who = app.user(&format!("applicant{round}")).await;
         let c = submit(&app, &who).await;
-        let c = review::claim(&app.state, &r1, c.id, c.version, &origin()).await.unwrap();
+        let c = review::claim(&app.state, &r1, c.id, c.version, &origin())
+            .await
+            .unwrap();
         let o = origin();
         let (a, b) = tokio::join!(
             review::approve(&app.state, &r1, c.id, c.version, &o),
@@ -421,8 +474,12 @@ async fn two_reviewers_deciding_at_once_one_wins() {
     // The same pair, one after the other: the second read an old version.
     let who = app.user("late").await;
     let c = submit(&app, &who).await;
-    let c = review::claim(&app.state, &r1, c.id, c.version, &origin()).await.unwrap();
-    review::approve(&app.state, &r1, c.id, c.version, &origin()).await.unwrap();
+    let c = review::claim(&app.state, &r1, c.id, c.version, &origin())
+        .await
+        .unwrap();
+    review::approve(&app.state, &r1, c.id, c.version, &origin())
+        .await
+        .unwrap();
     assert!(matches!(
         review::reject(&app.state, &r2, c.id, c.version, "no", &origin()).await,
         Err(ReviewError::Stale)
@@ -436,15 +493,21 @@ async fn four_eyes_needs_a_second_different_reviewer() {
     let r1 = reviewer(&app, "rev1").await;
     let r2 = reviewer(&app, "rev2").await;
     let c = submit(&app, &alice).await;
-    let c = review::claim(&app.state, &r1, c.id, c.version, &origin()).await.unwrap();
-    let (c, first) = review::approve(&app.state, &r1, c.id, c.version, &origin()).await.unwrap();
+    let c = review::claim(&app.state, &r1, c.id, c.version, &origin())
+        .await
+        .unwrap();
+    let (c, first) = review::approve(&app.state, &r1, c.id, c.version, &origin())
+        .await
+        .unwrap();
     assert_eq!(first, Approved::NeedsSecond);
     assert_eq!(c.state, CaseState::InReview);
     assert!(matches!(
         review::approve(&app.state, &r1, c.id, c.version, &origin()).await,
         Err(ReviewError::SameReviewer)
     ));
-    let (c, second) = review::approve(&app.state, &r2, c.id, c.version, &origin()).await.unwrap();
+    let (c, second) = review::approve(&app.state, &r2, c.id, c.version, &origin())
+        .await
+        .unwrap();
     assert_eq!(second, Approved::Decided);
     assert_eq!(c.state, CaseState::Approved);
     let list = review::approvals(&case(&app, c.id).await).unwrap();
@@ -475,7 +538,11 @@ async fn one_open_case_per_account() {
         review::submit(&app.state, &carol, submission(vec![jpeg(8, 8)]), &o),
         review::submit(&app.state, &carol, submission(vec![jpeg(9, 9)]), &o),
     );
-    assert_eq!(usize::from(a.is_ok()) + usize::from(b.is_ok()), 1, "{a:?} {b:?}");
+    assert_eq!(
+        usize::from(a.is_ok()) + usize::from(b.is_ok()),
+        1,
+        "{a:?} {b:?}"
+    );
     assert_eq!(
         app.state
             .store
@@ -486,12 +553,17 @@ async fn one_open_case_per_account() {
         1
     );
     // Once withdrawn, a new application is possible.
-    review::withdraw(&app.state, &alice, c.id, c.version, &origin()).await.unwrap();
+    review::withdraw(&app.state, &alice, c.id, c.version, &origin())
+        .await
+        .unwrap();
     submit(&app, &alice).await;
     // The refusal is worded for the person, in both languages.
     let e = ReviewError::OpenCaseExists;
     assert!(e.text(tongxing::i18n::Lang::ZhCn.text()).contains("申请"));
-    assert!(e.text(tongxing::i18n::Lang::En.text()).contains("open application"));
+    assert!(
+        e.text(tongxing::i18n::Lang::En.text())
+            .contains("open application")
+    );
 }
 
 #[tokio::test]
@@ -503,14 +575,32 @@ async fn case_events_are_append_only() {
         tongxing::store::Db::Sqlite(_) => format!("X'{}'", c.id.simple()),
         tongxing::store::Db::Postgres(_) => format!("'{}'", c.id),
     };
-    let update = try_sql(&app, &format!("UPDATE case_events SET note = 'forged' WHERE case_id = {id}")).await;
-    assert!(update.as_ref().is_err_and(|e| e.contains("append-only")), "{update:?}");
-    let delete = try_sql(&app, &format!("DELETE FROM case_events WHERE case_id = {id}")).await;
-    assert!(delete.as_ref().is_err_and(|e| e.contains("append-only")), "{delete:?}");
+    let update = try_sql(
+        &app,
+        &format!("UPDATE case_events SET note = 'forged' WHERE case_id = {id}"),
+    )
+    .await;
+    assert!(
+        update.as_ref().is_err_and(|e| e.contains("append-only")),
+        "{update:?}"
+    );
+    let delete = try_sql(
+        &app,
+        &format!("DELETE FROM case_events WHERE case_id = {id}"),
+    )
+    .await;
+    assert!(
+        delete.as_ref().is_err_and(|e| e.contains("append-only")),
+        "{delete:?}"
+    );
     // Control: the same statement shape changes the case row itself, and
     // the event is still there, unchanged.
     assert_eq!(
-        try_sql(&app, &format!("UPDATE review_cases SET internal_note = 'ok' WHERE id = {id}")).await,
+        try_sql(
+            &app,
+            &format!("UPDATE review_cases SET internal_note = 'ok' WHERE id = {id}")
+        )
+        .await,
         Ok(1)
     );
     let kept = app.state.store.case_events(c.id).await.unwrap();
@@ -535,7 +625,9 @@ async fn documents_are_encrypted_and_bound_to_their_case_and_slot() {
     let b = submit(&app, &bob).await;
 
     // What the applicant reads back is a JPEG of the same picture …
-    let plain = review::document(&app.state, &alice, a.id, 1, 1, &origin()).await.unwrap();
+    let plain = review::document(&app.state, &alice, a.id, 1, 1, &origin())
+        .await
+        .unwrap();
     assert!(plain.starts_with(&[0xFF, 0xD8, 0xFF]));
     let decoded = image::load_from_memory_with_format(&plain, image::ImageFormat::Jpeg).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (60, 40));
@@ -558,23 +650,37 @@ async fn documents_are_encrypted_and_bound_to_their_case_and_slot() {
         revision: 1,
         slot: 1,
     };
-    let mut wrong = Config::default();
-    wrong.key_encryption_key = Some(kek(12));
+    let wrong = Config {
+        key_encryption_key: Some(kek(12)),
+        ..Config::default()
+    };
     assert_eq!(
         documents::open(&DocumentKeys::from_config(&wrong), place, &sealed).unwrap_err(),
         DocumentError::Decrypt
     );
     assert_eq!(
-        documents::open(&DocumentKeys::from_config(&app.state.config), place, &sealed).unwrap(),
+        documents::open(
+            &DocumentKeys::from_config(&app.state.config),
+            place,
+            &sealed
+        )
+        .unwrap(),
         plain
     );
 
     // Bob's own document reads before the move …
-    assert!(review::document(&app.state, &bob, b.id, 1, 1, &origin()).await.is_ok());
+    assert!(
+        review::document(&app.state, &bob, b.id, 1, 1, &origin())
+            .await
+            .is_ok()
+    );
     // … then Alice's blob copied over it (bytes and wrapped key) does not
     // decrypt as Bob's, nor in another slot of Alice's own case.
     let (aid, bid) = match app.state.store.db() {
-        tongxing::store::Db::Sqlite(_) => (format!("X'{}'", a.id.simple()), format!("X'{}'", b.id.simple())),
+        tongxing::store::Db::Sqlite(_) => (
+            format!("X'{}'", a.id.simple()),
+            format!("X'{}'", b.id.simple()),
+        ),
         tongxing::store::Db::Postgres(_) => (format!("'{}'", a.id), format!("'{}'", b.id)),
     };
     let copy = |to: &str, slot: i64| {
@@ -589,7 +695,11 @@ async fn documents_are_encrypted_and_bound_to_their_case_and_slot() {
         review::document(&app.state, &bob, b.id, 1, 1, &origin()).await,
         Err(ReviewError::Document(DocumentError::Decrypt))
     ));
-    assert!(review::document(&app.state, &alice, a.id, 1, 2, &origin()).await.is_ok());
+    assert!(
+        review::document(&app.state, &alice, a.id, 1, 2, &origin())
+            .await
+            .is_ok()
+    );
     assert_eq!(try_sql(&app, &copy(&aid, 2)).await, Ok(1));
     assert!(matches!(
         review::document(&app.state, &alice, a.id, 1, 2, &origin()).await,
@@ -612,9 +722,20 @@ async fn documents_are_readable_by_the_applicant_and_reviewers_only() {
         review::case_for_applicant(&app.state, &mallory, c.id).await,
         Err(ReviewError::NotFound)
     ));
-    assert!(review::document(&app.state, &alice, c.id, 1, 1, &origin()).await.is_ok());
-    assert!(app.audit("review.document_viewed").await.is_empty(), "the applicant's own view");
-    assert!(review::document(&app.state, &rev, c.id, 1, 1, &origin()).await.is_ok());
+    assert!(
+        review::document(&app.state, &alice, c.id, 1, 1, &origin())
+            .await
+            .is_ok()
+    );
+    assert!(
+        app.audit("review.document_viewed").await.is_empty(),
+        "the applicant's own view"
+    );
+    assert!(
+        review::document(&app.state, &rev, c.id, 1, 1, &origin())
+            .await
+            .is_ok()
+    );
     let views = app.audit("review.document_viewed").await;
     assert_eq!(views.len(), 1);
     assert_eq!(views[0].actor, "rev1");
@@ -635,8 +756,14 @@ async fn bad_uploads_are_refused_and_store_nothing() {
     let mut padded = good.clone();
     padded.resize(1024 * 1024 + 1, 0);
     let cases: Vec<(Vec<Vec<u8>>, DocumentError)> = vec![
-        (vec![b"%PDF-1.4 not a picture".to_vec()], DocumentError::NotJpeg { slot: 1 }),
-        (vec![good.clone(), png(16, 16)], DocumentError::NotJpeg { slot: 2 }),
+        (
+            vec![b"%PDF-1.4 not a picture".to_vec()],
+            DocumentError::NotJpeg { slot: 1 },
+        ),
+        (
+            vec![good.clone(), png(16, 16)],
+            DocumentError::NotJpeg { slot: 2 },
+        ),
         (
             vec![padded],
             DocumentError::TooLarge {
@@ -700,11 +827,17 @@ async fn exif_and_gps_are_gone_and_the_picture_is_upright() {
     let c = review::submit(&app.state, &alice, submission(vec![tagged]), &origin())
         .await
         .unwrap();
-    let plain = review::document(&app.state, &alice, c.id, 1, 1, &origin()).await.unwrap();
+    let plain = review::document(&app.state, &alice, c.id, 1, 1, &origin())
+        .await
+        .unwrap();
     assert!(!plain.windows(14).any(|w| w == b"GPS-SECRET-CAM"));
     assert!(!plain.windows(4).any(|w| w == b"Exif"));
     let decoded = image::load_from_memory_with_format(&plain, image::ImageFormat::Jpeg).unwrap();
-    assert_eq!((decoded.width(), decoded.height()), (40, 60), "turned upright");
+    assert_eq!(
+        (decoded.width(), decoded.height()),
+        (40, 60),
+        "turned upright"
+    );
     let meta = &docs(&app, &c, 1).await[0];
     assert_eq!((meta.width, meta.height), (40, 60));
 }
@@ -758,11 +891,20 @@ async fn several_nodes_purge_a_case_once() {
     let other = app.spawn_node().await;
     let alice = app.user("alice").await;
     let c = submit(&app, &alice).await;
-    review::withdraw(&app.state, &alice, c.id, c.version, &origin()).await.unwrap();
+    review::withdraw(&app.state, &alice, c.id, c.version, &origin())
+        .await
+        .unwrap();
     app.advance(hours(24 * 7 + 1));
-    let (a, b) = tokio::join!(review::purge_due(&app.state), review::purge_due(&other.state));
+    let (a, b) = tokio::join!(
+        review::purge_due(&app.state),
+        review::purge_due(&other.state)
+    );
     assert_eq!(a.unwrap() + b.unwrap(), 1);
-    let purged = events(&app, &c).await.into_iter().filter(|e| e.0 == "purged").count();
+    let purged = events(&app, &c)
+        .await
+        .into_iter()
+        .filter(|e| e.0 == "purged")
+        .count();
     assert_eq!(purged, 1);
     assert!(docs(&app, &c, 1).await[0].ciphertext.is_none());
 }
@@ -781,15 +923,27 @@ async fn production_requires_a_key_encryption_key() {
     ];
     let without = app.cli_env(&["keys", "list"], None, &prod).await;
     assert_eq!(without.code, 6, "{without:?}");
-    assert!(without.stderr.contains("key_encryption_key"), "{}", without.stderr);
+    assert!(
+        without.stderr.contains("key_encryption_key"),
+        "{}",
+        without.stderr
+    );
     let key = kek(11);
     let with = app
         .cli_env(
             &["keys", "list"],
             None,
-            &[prod.as_slice(), &[("TONGXING_KEY_ENCRYPTION_KEY", key.as_str())]].concat(),
+            &[
+                prod.as_slice(),
+                &[("TONGXING_KEY_ENCRYPTION_KEY", key.as_str())],
+            ]
+            .concat(),
         )
         .await;
     assert_ne!(with.code, 6, "the configuration passes: {with:?}");
-    assert!(!with.stderr.contains("key_encryption_key"), "{}", with.stderr);
+    assert!(
+        !with.stderr.contains("key_encryption_key"),
+        "{}",
+        with.stderr
+    );
 }
