@@ -1027,7 +1027,7 @@ mod tests {
             .map(CaseState::as_str)
             .collect();
         for dir in ["migrations/sqlite", "migrations/postgres"] {
-            let sql = std::fs::read_to_string(format!("{dir}/0009_review_cases.sql")).unwrap();
+            let sql = std::fs::read_to_string(format!("{dir}/0010_review_cases.sql")).unwrap();
             let list = open
                 .iter()
                 .map(|s| format!("'{s}'"))

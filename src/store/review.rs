@@ -84,7 +84,7 @@ impl CaseState {
     }
 
     /// Still open: it counts against "one open case per account and kind"
-    /// (the partial unique index in migration 0009 lists the same states).
+    /// (the partial unique index in migration 0010 lists the same states).
     pub fn is_open(self) -> bool {
         !self.is_final()
     }
