@@ -216,6 +216,11 @@ async fn mail_settings_are_checked_at_start() {
                     ("TONGXING_MAIL__PROVIDER", "smtp"),
                     ("TONGXING_MAIL__SMTP__HOST", "localhost"),
                     ("TONGXING_MAIL__SMTP__SECURITY", "none"),
+                    // Production requires it (signing keys, case documents).
+                    (
+                        "TONGXING_KEY_ENCRYPTION_KEY",
+                        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                    ),
                 ],
             ]
             .concat(),
