@@ -437,7 +437,7 @@ pub async fn claim(
 ) -> Result<Case, ReviewError> {
     require_reviewer(reviewer)?;
     let actor = Actor::user(reviewer);
-    let current = current_state(state, case_id).await?;
+    let current = current_state(state, case_id, read_version).await?;
     let to = InReview;
     if current != Submitted && current != InReview {
         return Err(ReviewError::NotAllowed {
@@ -467,13 +467,27 @@ pub async fn claim(
     .await
 }
 
-async fn current_state(state: &AppState, id: Uuid) -> Result<CaseState, ReviewError> {
-    Ok(state
+/// The case as read at `read_version`: `Stale` if it changed since (checked
+/// before anything else, so whoever lost a race is told so, whatever the
+/// winner did).
+async fn read_at(state: &AppState, id: Uuid, read_version: i64) -> Result<Case, ReviewError> {
+    let case = state
         .store
         .case_by_id(id)
         .await?
-        .ok_or(ReviewError::NotFound)?
-        .state)
+        .ok_or(ReviewError::NotFound)?;
+    if case.version != read_version {
+        return Err(ReviewError::Stale);
+    }
+    Ok(case)
+}
+
+async fn current_state(
+    state: &AppState,
+    id: Uuid,
+    read_version: i64,
+) -> Result<CaseState, ReviewError> {
+    Ok(read_at(state, id, read_version).await?.state)
 }
 
 /// A reviewer's internal note (kept on the case and in its history; the
@@ -489,7 +503,7 @@ pub async fn add_internal_note(
     require_reviewer(reviewer)?;
     let text = note(Some(text), true)?;
     let actor = Actor::user(reviewer);
-    let current = current_state(state, case_id).await?;
+    let current = current_state(state, case_id, read_version).await?;
     let kept = text.clone();
     change(
         state,
@@ -532,11 +546,7 @@ pub async fn approve(
     origin: &Origin,
 ) -> Result<(Case, Approved), ReviewError> {
     require_reviewer(reviewer)?;
-    let case = state
-        .store
-        .case_by_id(case_id)
-        .await?
-        .ok_or(ReviewError::NotFound)?;
+    let case = read_at(state, case_id, read_version).await?;
     if case.state != InReview {
         return Err(ReviewError::NotAllowed {
             from: case.state.as_str(),

@@ -484,6 +484,24 @@ async fn two_reviewers_deciding_at_once_one_wins() {
         review::reject(&app.state, &r2, c.id, c.version, "no", &origin()).await,
         Err(ReviewError::Stale)
     ));
+    // And the other way round: an approval after a rejection is told the
+    // case changed (not that approving a rejected case is not allowed).
+    let who = app.user("late2").await;
+    let c = submit(&app, &who).await;
+    let c = review::claim(&app.state, &r1, c.id, c.version, &origin())
+        .await
+        .unwrap();
+    review::reject(&app.state, &r2, c.id, c.version, "no", &origin())
+        .await
+        .unwrap();
+    assert!(matches!(
+        review::approve(&app.state, &r1, c.id, c.version, &origin()).await,
+        Err(ReviewError::Stale)
+    ));
+    assert!(matches!(
+        review::claim(&app.state, &r1, c.id, c.version, &origin()).await,
+        Err(ReviewError::Stale)
+    ));
 }
 
 #[tokio::test]
