@@ -115,7 +115,8 @@ const CASE_COLUMNS: &str = "id, kind, public_number, account_id, state, revision
 
 /// A case as stored. `data` and `approvals` are JSON text (read them
 /// through the service, which reports a broken value as corrupt).
-#[derive(Debug, Clone, FromRow)]
+/// `Debug` leaves out the personal data (contact, notes, kind data).
+#[derive(Clone, FromRow)]
 pub struct Case {
     pub id: Uuid,
     #[sqlx(try_from = "String")]
@@ -153,6 +154,18 @@ pub struct Case {
     pub internal_note: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Case")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("state", &self.state)
+            .field("revision", &self.revision)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One line of a case's history.
