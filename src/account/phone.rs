@@ -18,7 +18,7 @@ use crate::pages::{Chrome, PageCtx, render};
 use crate::routes;
 use crate::service::codes::{self, Recipient};
 use crate::service::phone::{self, BindingOwed, Change, PhoneError};
-use crate::session::{Flash, WebSession};
+use crate::session::Flash;
 use crate::state::AppState;
 use crate::store::users::User;
 use crate::urls::{local_url, safe_return_to};
@@ -273,12 +273,12 @@ fn refusal(
 async fn refused_page(
     state: &AppState,
     ctx: &PageCtx,
-    session: &WebSession,
-    user: &User,
+    current: &CurrentUser,
     kind: PhoneKind,
     entered: Entered,
     e: PhoneError,
 ) -> Result<Response, PageError> {
+    let (session, user) = (&current.session, &current.user);
     // The change as it stands now (a refused step changed nothing, but an
     // expired proof starts over at step 1).
     if matches!(e, PhoneError::NothingToChange) {
@@ -326,18 +326,7 @@ pub async fn send_old(
             session.flash(Flash::PhoneOldCodeSent).await?;
             Ok(Redirect::to(&Urls::of(kind).page).into_response())
         }
-        Err(e) => {
-            refused_page(
-                &state,
-                &ctx,
-                &session,
-                &current.user,
-                kind,
-                Entered::default(),
-                e,
-            )
-            .await
-        }
+        Err(e) => refused_page(&state, &ctx, &current, kind, Entered::default(), e).await,
     }
 }
 
@@ -365,18 +354,7 @@ pub async fn prove_old(
             session.set_phone_change(&change).await?;
             Ok(Redirect::to(&Urls::of(kind).page).into_response())
         }
-        Err(e) => {
-            refused_page(
-                &state,
-                &ctx,
-                &session,
-                &current.user,
-                kind,
-                Entered::default(),
-                e,
-            )
-            .await
-        }
+        Err(e) => refused_page(&state, &ctx, &current, kind, Entered::default(), e).await,
     }
 }
 
@@ -442,18 +420,7 @@ pub async fn send_new(
             session.flash(Flash::PhoneNewCodeSent).await?;
             Ok(Redirect::to(&Urls::of(kind).page).into_response())
         }
-        Err(e) => {
-            refused_page(
-                &state,
-                &ctx,
-                &session,
-                &current.user,
-                kind,
-                form.entered(),
-                e,
-            )
-            .await
-        }
+        Err(e) => refused_page(&state, &ctx, &current, kind, form.entered(), e).await,
     }
 }
 
@@ -488,18 +455,7 @@ pub async fn confirm(
             let done = local_url(&Urls::of(kind).page, &[("done", "1")]);
             Ok(Redirect::to(&done).into_response())
         }
-        Err(e) => {
-            refused_page(
-                &state,
-                &ctx,
-                &session,
-                &current.user,
-                kind,
-                Entered::default(),
-                e,
-            )
-            .await
-        }
+        Err(e) => refused_page(&state, &ctx, &current, kind, Entered::default(), e).await,
     }
 }
 
