@@ -101,8 +101,9 @@ impl App {
             None
         };
         let sessions = SessionBackend::new(&state.store, state.ephemeral.redis_pool()).await?;
-        // Registry rows of sign-ins that ended by time go now and then
-        // (each node; deleting twice is harmless).
+        // Registry rows of sign-ins that ended by time, and spent markers
+        // whose time is over, go now and then (each node; deleting twice is
+        // harmless).
         let sweeper = state.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(600));
@@ -110,6 +111,11 @@ impl App {
                 tick.tick().await;
                 if let Err(e) = service::sessions::sweep(&sweeper).await {
                     tracing::warn!(error = %e, "forgetting ended sign-ins failed");
+                }
+                // Spent facts (revoked tokens, redeemed codes …) whose time
+                // is over: purged here rather than on the token endpoint.
+                if let Err(e) = sweeper.store.purge_spent().await {
+                    tracing::warn!(error = %e, "purging expired spent markers failed");
                 }
             }
         });

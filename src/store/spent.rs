@@ -7,13 +7,23 @@
 //!
 //! Each check is one primary-key lookup. Each row carries the Unix second
 //! after which it no longer matters (the token, code or assertion has
-//! expired by then); every insert first purges the expired rows of its
-//! table through the `expires_at` index, so the tables stay as small as
-//! the live set.
+//! expired by then). A write is one statement (no purge on the token
+//! endpoint's path): an expired row in the way is taken over by the new one,
+//! and [`Store::purge_spent`], run now and then by every node, deletes the
+//! expired rows through the `expires_at` indexes, so the tables stay as
+//! small as the live set.
 
 use uuid::Uuid;
 
-use super::{BeginWrite, Store, StoreError, on_db};
+use super::{Store, StoreError, on_db};
+
+/// The tables of spent facts, each with an `expires_at` column.
+const SPENT_TABLES: [&str; 4] = [
+    "revoked_access_tokens",
+    "redeemed_codes",
+    "used_client_assertions",
+    "spent_tickets",
+];
 
 impl Store {
     fn spent_now(&self) -> i64 {
@@ -23,23 +33,15 @@ impl Store {
     /// Records that the access token `jti` is revoked until `expires_at`
     /// (its own `exp`). Revoking it again changes nothing.
     pub async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-        let now = self.spent_now();
-        on_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at < $1")
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
-                 ON CONFLICT (jti) DO NOTHING",
-            )
-            .bind(jti)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        });
+        on_db!(self, pool => sqlx::query(
+            "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(expires_at)
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(())
     }
 
@@ -64,25 +66,19 @@ impl Store {
         expires_at: i64,
     ) -> Result<bool, StoreError> {
         let now = self.spent_now();
-        let n = on_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM redeemed_codes WHERE expires_at < $1")
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let n = sqlx::query(
-                "INSERT INTO redeemed_codes (code_hash, grant_id, expires_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (code_hash) DO NOTHING",
-            )
-            .bind(code_hash)
-            .bind(grant_id)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            n
-        });
+        let n = on_db!(self, pool => sqlx::query(
+            "INSERT INTO redeemed_codes (code_hash, grant_id, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (code_hash) DO UPDATE SET grant_id = excluded.grant_id, \
+             expires_at = excluded.expires_at, replayed = FALSE \
+             WHERE redeemed_codes.expires_at < $4",
+        )
+        .bind(code_hash)
+        .bind(grant_id)
+        .bind(expires_at)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(n == 1)
     }
 
@@ -135,25 +131,18 @@ impl Store {
         expires_at: i64,
     ) -> Result<bool, StoreError> {
         let now = self.spent_now();
-        let n = on_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM used_client_assertions WHERE expires_at < $1")
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let n = sqlx::query(
-                "INSERT INTO used_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (client_id, jti) DO NOTHING",
-            )
-            .bind(client_id)
-            .bind(jti)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            n
-        });
+        let n = on_db!(self, pool => sqlx::query(
+            "INSERT INTO used_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE used_client_assertions.expires_at < $4",
+        )
+        .bind(client_id)
+        .bind(jti)
+        .bind(expires_at)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(n == 1)
     }
 
@@ -166,24 +155,17 @@ impl Store {
         expires_at: i64,
     ) -> Result<bool, StoreError> {
         let now = self.spent_now();
-        let n = on_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM spent_tickets WHERE expires_at < $1")
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let n = sqlx::query(
-                "INSERT INTO spent_tickets (fingerprint, expires_at) VALUES ($1, $2) \
-                 ON CONFLICT (fingerprint) DO NOTHING",
-            )
-            .bind(fingerprint)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            n
-        });
+        let n = on_db!(self, pool => sqlx::query(
+            "INSERT INTO spent_tickets (fingerprint, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (fingerprint) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE spent_tickets.expires_at < $3",
+        )
+        .bind(fingerprint)
+        .bind(expires_at)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(n == 1)
     }
 
@@ -198,16 +180,23 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Deletes the rows whose time is over from the four tables; returns
+    /// how many went. Safe on several nodes at once.
+    pub async fn purge_spent(&self) -> Result<u64, StoreError> {
+        let now = self.spent_now();
+        let mut gone = 0;
+        for table in SPENT_TABLES {
+            let sql = format!("DELETE FROM {table} WHERE expires_at < $1");
+            gone += on_db!(self, pool => sqlx::query(&sql).bind(now).execute(pool).await?.rows_affected());
+        }
+        Ok(gone)
+    }
+
     /// How many rows the four tables hold (for tests of the purge).
     #[doc(hidden)]
     pub async fn spent_row_counts(&self) -> Result<[i64; 4], StoreError> {
         let mut out = [0; 4];
-        for (slot, table) in out.iter_mut().zip([
-            "revoked_access_tokens",
-            "redeemed_codes",
-            "used_client_assertions",
-            "spent_tickets",
-        ]) {
+        for (slot, table) in out.iter_mut().zip(SPENT_TABLES) {
             let sql = format!("SELECT COUNT(*) FROM {table}");
             *slot = on_db!(self, pool => sqlx::query_scalar::<_, i64>(&sql).fetch_one(pool).await?);
         }

@@ -282,7 +282,16 @@ async fn spent_markers_are_purged_once_expired() {
     app.advance(std::time::Duration::from_secs(60));
     // … an expired code marker no longer counts even before it is purged …
     assert_eq!(store.code_replayed("first").await.unwrap(), None);
-    // … and the next write of each table purges what expired.
+    // … an expired marker in the way of a new one is taken over by it …
+    assert!(
+        store
+            .use_client_assertion(&rp.id, "first", now() + 10)
+            .await
+            .unwrap()
+    );
+    app.advance(std::time::Duration::from_secs(60));
+    // … and the periodic purge deletes what expired.
+    assert_eq!(store.purge_spent().await.unwrap(), 4);
     write("third", 1000).await;
     assert_eq!(store.spent_row_counts().await.unwrap(), [2, 2, 2, 2]);
     assert!(!store.access_token_revoked("first").await.unwrap());
