@@ -150,10 +150,13 @@ pub enum SmsPurpose {
     PasswordResetNotice,
     /// Notice (to the old number): the phone was changed.
     PhoneChangedNotice,
+    /// Notice of a phone-unbind application: to the numbers being unbound
+    /// at submission (with the cancel link), to the new number at the end.
+    UnbindNotice,
 }
 
 impl SmsPurpose {
-    pub const ALL: [SmsPurpose; 8] = [
+    pub const ALL: [SmsPurpose; 9] = [
         SmsPurpose::Login,
         SmsPurpose::Recovery,
         SmsPurpose::ChangeOld,
@@ -162,6 +165,7 @@ impl SmsPurpose {
         SmsPurpose::Unbind,
         SmsPurpose::PasswordResetNotice,
         SmsPurpose::PhoneChangedNotice,
+        SmsPurpose::UnbindNotice,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -174,6 +178,7 @@ impl SmsPurpose {
             SmsPurpose::Unbind => "unbind",
             SmsPurpose::PasswordResetNotice => "password_reset_notice",
             SmsPurpose::PhoneChangedNotice => "phone_changed_notice",
+            SmsPurpose::UnbindNotice => "unbind_notice",
         }
     }
 
@@ -181,7 +186,9 @@ impl SmsPurpose {
     pub fn is_code(self) -> bool {
         !matches!(
             self,
-            SmsPurpose::PasswordResetNotice | SmsPurpose::PhoneChangedNotice
+            SmsPurpose::PasswordResetNotice
+                | SmsPurpose::PhoneChangedNotice
+                | SmsPurpose::UnbindNotice
         )
     }
 
@@ -191,6 +198,7 @@ impl SmsPurpose {
         match self {
             SmsPurpose::PasswordResetNotice => &["account", "time"],
             SmsPurpose::PhoneChangedNotice => &["account", "phone", "time"],
+            SmsPurpose::UnbindNotice => &["account", "link"],
             _ => &["code", "minutes"],
         }
     }

@@ -102,7 +102,7 @@ pub fn to_password_change(back: &str) -> Response {
     Redirect::to(&local_url(routes::ACCOUNT_PASSWORD, &[("return_to", back)])).into_response()
 }
 
-fn to_login(parts: &Parts) -> Response {
+pub(crate) fn to_login(parts: &Parts) -> Response {
     let back = if parts.method == Method::GET {
         parts.uri.path_and_query().map(|pq| pq.as_str().to_string())
     } else {

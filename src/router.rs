@@ -19,6 +19,9 @@ use crate::state::AppState;
 use crate::store::sessions::SessionBackend;
 use crate::{account, admin, assets, i18n, input, oidc, ops, pages, routes, session};
 
+/// Largest body of a form, a protocol request or an API call.
+const FORM_LIMIT: usize = 256 * 1024;
+
 /// The whole application: every router with its layers.
 pub fn build(state: AppState, sessions: SessionBackend) -> Router {
     let config = &state.config;
@@ -31,7 +34,12 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
 
     // The error pages are drawn outside the session layer, so that its
     // own failure (saving the session) gets a page too.
+    // Bodies: a plain form or API call is small; the upload pages take
+    // up to three documents and the form around them.
+    let upload_limit = config.review.max_document_bytes * 3 + FORM_LIMIT;
     let pages = pages()
+        .layer(RequestBodyLimitLayer::new(FORM_LIMIT))
+        .merge(uploads().layer(RequestBodyLimitLayer::new(upload_limit)))
         .layer(middleware::from_fn(input::pages_guard))
         .layer(middleware::from_fn_with_state(
             cookies,
@@ -81,13 +89,13 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
     });
 
     Router::new()
-        .merge(ops())
-        .merge(protocol())
-        .merge(api)
+        .merge(ops().layer(RequestBodyLimitLayer::new(FORM_LIMIT)))
+        .merge(protocol().layer(RequestBodyLimitLayer::new(FORM_LIMIT)))
+        .merge(api.layer(RequestBodyLimitLayer::new(FORM_LIMIT)))
         .merge(pages)
         .layer(headers)
         .layer(tower::util::option_layer(hsts))
-        .layer(RequestBodyLimitLayer::new(256 * 1024))
+        .layer(RequestBodyLimitLayer::new(upload_limit))
         .layer(middleware::from_fn(admin::api::too_large_as_problem))
         .layer(
             ServiceBuilder::new()
@@ -124,6 +132,20 @@ fn pages() -> Router<AppState> {
             get(page_of(STEP_UP)).post(account::step_up::send),
         )
         .route(STEP_UP_HELP, get(account::step_up::help))
+        .route(
+            STEP_UP_UNREACHABLE,
+            get(page_of(STEP_UP)).post(account::unbind::enter),
+        )
+        .route(ACCOUNT_PHONE_UNBIND, get(account::unbind::list))
+        .route(
+            ACCOUNT_PHONE_UNBIND_WITHDRAW,
+            get(page_of(ACCOUNT_PHONE_UNBIND)).post(account::unbind::withdraw),
+        )
+        .route(ACCOUNT_PHONE_UNBIND_DOCUMENT, get(account::unbind::document))
+        .route(
+            UNBIND_CANCEL,
+            get(account::unbind::cancel_show).post(account::unbind::cancel),
+        )
         .route(COUNTDOWN_JS, get(assets::countdown_script))
         .route(STRENGTH_JS, get(assets::strength_script))
         .route(ACCOUNT, get(account::home::show))
@@ -240,6 +262,20 @@ fn pages() -> Router<AppState> {
 /// form belongs to. Every answer of a hosted page thus has a GET URL: the
 /// language switch of a page drawn in answer to a POST ("?lang=en",
 /// relative) and a reload after Back land on a page, never on a 405.
+/// The pages that take uploads (the unbind application's form and its
+/// edit form): the only pages with a body larger than a plain form's.
+fn uploads() -> Router<AppState> {
+    Router::new()
+        .route(
+            ACCOUNT_PHONE_UNBIND_NEW,
+            get(account::unbind::form).post(account::unbind::submit),
+        )
+        .route(
+            ACCOUNT_PHONE_UNBIND_EDIT,
+            get(account::unbind::edit_form).post(account::unbind::edit),
+        )
+}
+
 fn page_of(
     page: &'static str,
 ) -> impl Fn() -> std::future::Ready<axum::response::Redirect> + Clone {

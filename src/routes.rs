@@ -33,6 +33,17 @@ pub const ACCOUNT_PHONE_NEW: &str = "/account/phone/{kind}/new";
 pub const ACCOUNT_PHONE_BIND: &str = "/account/phone/bind";
 pub const ACCOUNT_PHONE_BIND_SEND: &str = "/account/phone/bind/send";
 pub const ACCOUNT_PHONE_BIND_SKIP: &str = "/account/phone/bind/skip";
+/// The phone-unbind application: my applications (我的解绑申请), the
+/// form, an application's edit form and its withdrawal, a document of
+/// it, and the cancel link of the notices. The step-up page's
+/// 申请解绑手机号 button enters the restricted state.
+pub const ACCOUNT_PHONE_UNBIND: &str = "/account/phone/unbind";
+pub const ACCOUNT_PHONE_UNBIND_NEW: &str = "/account/phone/unbind/new";
+pub const ACCOUNT_PHONE_UNBIND_EDIT: &str = "/account/phone/unbind/{id}/edit";
+pub const ACCOUNT_PHONE_UNBIND_WITHDRAW: &str = "/account/phone/unbind/{id}/withdraw";
+pub const ACCOUNT_PHONE_UNBIND_DOCUMENT: &str = "/account/phone/unbind/{id}/documents/{revision}/{slot}";
+pub const STEP_UP_UNREACHABLE: &str = "/login/sms/unreachable";
+pub const UNBIND_CANCEL: &str = "/unbind/cancel/{id}";
 pub const RECOVER: &str = "/recover";
 pub const RECOVER_METHOD: &str = "/recover/method";
 pub const RECOVER_SMS_SEND: &str = "/recover/sms/send";

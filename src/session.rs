@@ -9,6 +9,9 @@
 //!  Anonymous ───── phone owed ──────▶ StepUpOwed ──────────▶ SignedIn
 //!      │                                  │ (keeps an earlier sign-in,
 //!      └──── correct password, nothing owed ──────────────▶ SignedIn
+//!                                         │ 申请解绑手机号
+//!                                         ▼
+//!                                  PhoneUnreachable (the unbind pages only)
 //! ```
 //!
 //! What a session has proved is one value, [`Stage`], stored under one
@@ -59,6 +62,10 @@ const SHOWN_ONCE: &str = "password_shown_once";
 const PHONE_CHANGE: &str = "phone_change";
 const PHONE_BIND: &str = "phone_bind";
 const BINDING_SKIPPED: &str = "phone_binding_skipped";
+
+/// How long the restricted "phone unreachable" state lasts: time to fill
+/// in the unbind application and take photos of the documents.
+pub const UNREACHABLE_FOR: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 /// Idle lifetime of a session nobody has signed into yet.
 const ANONYMOUS_IDLE: time::Duration = time::Duration::minutes(30);
@@ -122,6 +129,11 @@ pub enum Stage {
     StepUpOwed(Pending),
     /// Signed in.
     SignedIn(SignedIn),
+    /// The password was right but the phone cannot receive the code: the
+    /// session may reach only the phone-unbind application (its form and
+    /// the person's applications) and sign out. No sign-in is in force,
+    /// so nothing else — no account page, no authorization code — opens.
+    PhoneUnreachable(Pending),
 }
 
 impl Stage {
@@ -130,6 +142,7 @@ impl Stage {
         match self {
             Stage::SignedIn(s) => Some(s),
             Stage::StepUpOwed(p) => p.earlier.as_ref(),
+            Stage::PhoneUnreachable(_) => None,
         }
     }
 }
@@ -177,6 +190,10 @@ pub enum Flash {
     /// A code went to the new number of a phone change, or to the number
     /// being bound.
     PhoneNewCodeSent,
+    /// A phone-unbind application was submitted (or submitted again).
+    UnbindSubmitted,
+    /// A phone-unbind application was withdrawn.
+    UnbindWithdrawn,
 }
 
 pub use crate::ports::clock::unix_ms;
@@ -402,7 +419,7 @@ impl WebSession {
                 }
                 Stage::StepUpOwed(p)
             }
-            None => return Ok(()),
+            Some(Stage::PhoneUnreachable(_)) | None => return Ok(()),
         };
         self.0.insert(AUTH, stage).await?;
         Ok(())
@@ -490,6 +507,42 @@ impl WebSession {
         let in_time = u64::try_from(waited).is_ok_and(|w| w <= STEP_UP_FOR.as_secs());
         match sessions::holder(state, p.user_id, p.epoch).await? {
             Some(user) if in_time => Ok(Some((user, p))),
+            _ => {
+                self.restore(p.earlier).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The sign-in waiting for its SMS code turns into the restricted
+    /// state of a person whose phone does not receive it (the step-up
+    /// page's 申请解绑手机号). `false` when no step-up was waiting.
+    pub async fn enter_phone_unreachable(&self, state: &AppState) -> Result<bool, PageError> {
+        let Some((_, p)) = self.step_up_owed(state).await? else {
+            return Ok(false);
+        };
+        let restricted = Pending {
+            since: self.1.now().unix_timestamp(),
+            ..p
+        };
+        self.0
+            .insert(AUTH, Stage::PhoneUnreachable(restricted))
+            .await?;
+        Ok(true)
+    }
+
+    /// The account of a session in the restricted "phone unreachable"
+    /// state, while the account is still valid and the state is younger
+    /// than [`UNREACHABLE_FOR`]; otherwise the state is dropped (an earlier
+    /// sign-in comes back).
+    pub async fn phone_unreachable(&self, state: &AppState) -> Result<Option<User>, PageError> {
+        let Some(Stage::PhoneUnreachable(p)) = self.auth().await? else {
+            return Ok(None);
+        };
+        let waited = self.1.now().unix_timestamp() - p.since;
+        let in_time = u64::try_from(waited).is_ok_and(|w| w <= UNREACHABLE_FOR.as_secs());
+        match sessions::holder(state, p.user_id, p.epoch).await? {
+            Some(user) if in_time => Ok(Some(user)),
             _ => {
                 self.restore(p.earlier).await?;
                 Ok(None)

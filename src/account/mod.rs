@@ -27,6 +27,7 @@ pub mod phone;
 pub mod recover;
 pub mod sessions;
 pub mod step_up;
+pub mod unbind;
 
 /// How a page answers a one-time code that was not sent (step-up and
 /// recovery alike): the status, the message, and the wait to state in

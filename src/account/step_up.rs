@@ -15,7 +15,7 @@ use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
-use crate::service::{login, step_up};
+use crate::service::{login, step_up, unbind};
 use crate::session::{Flash, Pending};
 use crate::state::AppState;
 use crate::store::users::User;
@@ -128,6 +128,7 @@ pub async fn verify(
         return Ok(Redirect::to(routes::LOGIN).into_response());
     };
     let device = state.cookies.value_or_plain(&jar, cookies::DEVICE);
+    let proved = step_up::phone_of(&user);
     let (user, new_device) =
         match step_up::complete(&state, &user, &form.code, device.as_deref(), &origin).await {
             Ok(done) => done,
@@ -137,6 +138,13 @@ pub async fn verify(
                 return render_status(StatusCode::UNPROCESSABLE_ENTITY, &p);
             }
         };
+    // The phone still reaches its owner: an application to unbind it,
+    // not yet in effect, is cancelled.
+    if let Some(phone) = &proved
+        && let Err(e) = unbind::phone_proved(&state, &user, phone, &origin).await
+    {
+        tracing::warn!(error = %e, "an unbind application could not be cancelled");
+    }
     // The phone proved, the sign-in goes on as after a password alone.
     let outcome = login::completed(user);
     let amr = vec!["pwd".into(), "sms".into()];

@@ -484,6 +484,61 @@ texts! {
     review_same_reviewer: &'static str,
     review_not_reviewer: &'static str,
     review_failed: &'static str,
+
+    /// The phone-unbind application's pages.
+    unbind_title: &'static str,
+    unbind_intro: &'static str,
+    unbind_restricted: &'static str,
+    unbind_reason: &'static str,
+    unbind_reason_choose: &'static str,
+    unbind_reason_label: fn(&str) -> String,
+    unbind_note: &'static str,
+    unbind_note_hint: &'static str,
+    unbind_phones: &'static str,
+    unbind_documents: &'static str,
+    unbind_documents_hint: &'static str,
+    unbind_organization: &'static str,
+    unbind_contact: &'static str,
+    unbind_password: &'static str,
+    unbind_consent: &'static str,
+    unbind_consent_notice: fn(u32) -> String,
+    unbind_submit: &'static str,
+    unbind_submitted: &'static str,
+    unbind_my_title: &'static str,
+    unbind_new: &'static str,
+    unbind_none: &'static str,
+    unbind_col_number: &'static str,
+    unbind_col_phones: &'static str,
+    unbind_col_state: &'static str,
+    unbind_col_review_note: &'static str,
+    unbind_state: fn(&str) -> String,
+    unbind_edit: &'static str,
+    unbind_withdraw: &'static str,
+    unbind_withdrawn: &'static str,
+    unbind_effective_at: fn(&str) -> String,
+    unbind_awaiting: &'static str,
+    unbind_open_exists: &'static str,
+    unbind_no_phones: &'static str,
+    unbind_form_errors: &'static str,
+    unbind_err_reason: &'static str,
+    unbind_err_note_required: &'static str,
+    unbind_err_note_too_long: fn(usize) -> String,
+    unbind_err_phones_none: &'static str,
+    unbind_err_phone_not_bound: &'static str,
+    unbind_err_org_missing: &'static str,
+    unbind_err_org_too_long: fn(usize) -> String,
+    unbind_err_password_missing: &'static str,
+    unbind_err_password_wrong: &'static str,
+    unbind_err_consent: &'static str,
+    unbind_too_many: fn(Duration) -> String,
+    unbind_document_alt: fn(usize) -> String,
+    unbind_cancel_title: &'static str,
+    unbind_cancel_intro: fn(&str) -> String,
+    unbind_cancel_button: &'static str,
+    unbind_cancelled: &'static str,
+    unbind_cancel_invalid: &'static str,
+    unbind_cancel_closed: &'static str,
+    unbind_sign_out: &'static str,
 }
 
 impl Text {
@@ -707,6 +762,17 @@ pub(crate) mod tests {
                     at: &at,
                 },
             ),
+            (
+                "sms_unbind_submitted",
+                Sms::UnbindSubmitted {
+                    account: "zhangsan",
+                    link: "https://passport.example/unbind/cancel/1?token=x",
+                },
+            ),
+            (
+                "sms_unbind_completed",
+                Sms::UnbindCompleted { account: "zhangsan" },
+            ),
         ];
         all.iter()
             .map(|(name, sms)| {
@@ -719,7 +785,9 @@ pub(crate) mod tests {
                     | Sms::ChangeCode { .. }
                     | Sms::BindCode { .. }
                     | Sms::UnbindCode { .. }
-                    | Sms::PhoneChanged { .. } => {}
+                    | Sms::PhoneChanged { .. }
+                    | Sms::UnbindSubmitted { .. }
+                    | Sms::UnbindCompleted { .. } => {}
                 }
                 (*name, sms.text(lang).unwrap())
             })

@@ -32,6 +32,12 @@ pub enum Sms<'a> {
         phone: &'a str,
         at: &'a str,
     },
+    /// To a number being unbound: an application to unbind it from
+    /// `account` was submitted; `link` cancels it.
+    UnbindSubmitted { account: &'a str, link: &'a str },
+    /// To the new login phone: the unbind application of `account` is
+    /// complete.
+    UnbindCompleted { account: &'a str },
 }
 
 #[derive(Template)]

@@ -36,6 +36,25 @@ pub enum Letter {
         to_masked: String,
         at: OffsetDateTime,
     },
+    /// A phone-unbind application for `phones` (masked) was submitted;
+    /// `cancel_link` cancels it, `page` lists the applications.
+    UnbindSubmitted {
+        phones: String,
+        cancel_link: String,
+        page: String,
+    },
+    /// The application was approved; it takes effect at `effective_at`.
+    UnbindApproved {
+        effective_at: OffsetDateTime,
+        page: String,
+    },
+    /// The application was rejected, with the reviewers' `note`.
+    UnbindRejected { note: String, page: String },
+    /// A new login phone was bound: the application is complete.
+    UnbindCompleted { phones: String, page: String },
+    /// The application was cancelled (the cancel link, or the old phone
+    /// proved by SMS).
+    UnbindCancelled { page: String },
 }
 
 impl std::fmt::Debug for Letter {
@@ -54,12 +73,22 @@ impl Letter {
             Letter::PasswordReset { .. } => "password_reset_notice",
             Letter::EmailChanged { .. } => "email_changed_notice",
             Letter::PhoneChanged { .. } => "phone_changed_notice",
+            Letter::UnbindSubmitted { .. } => "unbind_submitted",
+            Letter::UnbindApproved { .. } => "unbind_approved",
+            Letter::UnbindRejected { .. } => "unbind_rejected",
+            Letter::UnbindCompleted { .. } => "unbind_completed",
+            Letter::UnbindCancelled { .. } => "unbind_cancelled",
         }
     }
 
     fn link(&self) -> Option<&str> {
         match self {
             Letter::RecoveryLink { link, .. } | Letter::ConfirmEmail { link, .. } => Some(link),
+            Letter::UnbindSubmitted { cancel_link, .. } => Some(cancel_link),
+            Letter::UnbindApproved { page, .. }
+            | Letter::UnbindRejected { page, .. }
+            | Letter::UnbindCompleted { page, .. }
+            | Letter::UnbindCancelled { page } => Some(page),
             Letter::PasswordReset { .. }
             | Letter::EmailChanged { .. }
             | Letter::PhoneChanged { .. } => None,

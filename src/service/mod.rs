@@ -20,6 +20,7 @@ pub mod sessions;
 pub mod step_up;
 pub mod tickets;
 pub mod tokens;
+pub mod unbind;
 
 use uuid::Uuid;
 

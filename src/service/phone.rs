@@ -451,7 +451,7 @@ pub async fn bind(
     let result = codes::verify_for(state, Purpose::Bind, Recipient::Unproved(number), code).await;
     audit_code(state, user, PhoneKind::Login, "bind", &result, origin).await?;
     result.map_err(PhoneError::Verify)?;
-    store_phone(
+    let user = store_phone(
         state,
         user,
         PhoneKind::Login,
@@ -460,7 +460,12 @@ pub async fn bind(
         origin,
         "phone.bound",
     )
-    .await
+    .await?;
+    // An approved unbind application waited for this binding.
+    if let Err(e) = super::unbind::rebound(state, &user, origin).await {
+        tracing::warn!(error = %e, "an unbind application could not be completed");
+    }
+    Ok(user)
 }
 
 /// The person skips a skippable binding for this sign-in; audited.

@@ -28,7 +28,7 @@ use super::{Actor, Origin};
 use crate::domain::{Email, PhoneNumber};
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::review::{Case, CaseKind, CaseState, NewCaseEvent, NewDocument};
+use crate::store::review::{Case, CaseKind, CaseState, NewCaseEvent, NewDocument, PhoneRelease};
 use crate::store::users::{AccountStatus, User};
 
 use CaseState::*;
@@ -284,6 +284,13 @@ fn audit(
     entry.finish()
 }
 
+/// Tells the applicant of a change of state, as the case's kind does.
+async fn notify(state: &AppState, case: &Case, origin: &Origin) {
+    match case.kind {
+        CaseKind::PhoneUnbind => super::unbind::notify(state, case, origin).await,
+    }
+}
+
 /// Submits a new case for `applicant`. The documents are checked, cleaned
 /// and encrypted first; the case, its documents, its first event and the
 /// audit entry are then written in one transaction.
@@ -385,6 +392,18 @@ async fn change(
     apply: impl FnOnce(&mut Case, OffsetDateTime) -> Result<(), ReviewError>,
     documents: Option<Vec<Vec<u8>>>,
 ) -> Result<Case, ReviewError> {
+    change_with(state, c, apply, documents, None).await
+}
+
+/// [`change`], also taking `release` off the account in the same
+/// transaction (an unbind application taking effect).
+async fn change_with(
+    state: &AppState,
+    c: Change<'_>,
+    apply: impl FnOnce(&mut Case, OffsetDateTime) -> Result<(), ReviewError>,
+    documents: Option<Vec<Vec<u8>>>,
+    release: Option<PhoneRelease>,
+) -> Result<Case, ReviewError> {
     let mut case = state
         .store
         .case_by_id(c.case_id)
@@ -420,9 +439,12 @@ async fn change(
     let au = audit(name, &case, c.actor, c.origin, Some(from));
     state
         .store
-        .update_case(&case, c.read_version, &new_docs, &ev, Some(&au))
+        .update_case(&case, c.read_version, &new_docs, &ev, Some(&au), release.as_ref())
         .await?;
     case.version = c.read_version + 1;
+    if from != c.to {
+        notify(state, &case, c.origin).await;
+    }
     Ok(case)
 }
 
@@ -746,6 +768,7 @@ pub async fn resubmit(
     case_id: Uuid,
     read_version: i64,
     data: serde_json::Value,
+    contact_phone: Option<PhoneNumber>,
     documents: Vec<Vec<u8>>,
     origin: &Origin,
 ) -> Result<Case, ReviewError> {
@@ -772,6 +795,9 @@ pub async fn resubmit(
         move |case, now| {
             case.revision = before.revision + 1;
             case.data = data.to_string();
+            if let Some(p) = contact_phone {
+                case.contact_phone = Some(p.as_str().to_string());
+            }
             case.submitted_at = now;
             case.due_at = Some(now + due);
             case.claimed_by = None;
@@ -834,17 +860,8 @@ pub async fn sweep(state: &AppState) -> Result<Swept, ReviewError> {
         .await?
     {
         if let Some(case) = state.store.case_by_id(id).await? {
-            let c = Change {
-                case_id: id,
-                read_version: case.version,
-                to: AwaitingRebind,
-                event: "effective",
-                note: None,
-                actor: &Actor::System,
-                origin: &origin,
-            };
-            match change(state, c, |_, _| Ok(()), None).await {
-                Ok(_) => out.effective += 1,
+            match take_effect(state, &case, &origin).await {
+                Ok(()) => out.effective += 1,
                 Err(ReviewError::Stale | ReviewError::NotAllowed { .. }) => {}
                 Err(e) => return Err(e),
             }
@@ -879,6 +896,32 @@ pub async fn sweep(state: &AppState) -> Result<Swept, ReviewError> {
     }
     out.purged = purge_due(state).await?;
     Ok(out)
+}
+
+/// An approval whose cooling-off period ended takes effect: the case
+/// awaits the new phone and, in the same transaction, the numbers of the
+/// application leave the account (each only if it is still the account's).
+/// Without a login phone to bind again (only the security phone was
+/// unbound) there is nothing to wait for: the case is completed.
+async fn take_effect(state: &AppState, case: &Case, origin: &Origin) -> Result<(), ReviewError> {
+    let release = match case.kind {
+        CaseKind::PhoneUnbind => super::unbind::release(case)?,
+    };
+    let rebind = release.as_ref().is_some_and(|r| r.login.is_some());
+    let c = Change {
+        case_id: case.id,
+        read_version: case.version,
+        to: AwaitingRebind,
+        event: "effective",
+        note: None,
+        actor: &Actor::System,
+        origin,
+    };
+    let effective = change_with(state, c, |_, _| Ok(()), None, release).await?;
+    if !rebind {
+        complete(state, effective.id, effective.version, origin).await?;
+    }
+    Ok(())
 }
 
 /// Purges the documents (bytes and wrapped keys) of cases whose

@@ -196,6 +196,15 @@ pub struct NewCaseEvent {
     pub ip: Option<String>,
 }
 
+/// The phones an unbind application takes off its account when it takes
+/// effect (E.164, as they were at submission).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneRelease {
+    pub account_id: Uuid,
+    pub login: Option<String>,
+    pub security: Option<String>,
+}
+
 /// An encrypted document to store with a change of its case.
 #[derive(Clone)]
 pub struct NewDocument {
@@ -358,6 +367,7 @@ impl Store {
         documents: &[NewDocument],
         event: &NewCaseEvent,
         audit: Option<&NewAuditEvent>,
+        release: Option<&PhoneRelease>,
     ) -> Result<(), StoreError> {
         let now = self.now();
         let result: Result<u64, sqlx::Error> = on_db!(self, pool => async {
@@ -400,6 +410,23 @@ impl Store {
             }
             insert_documents!(tx, case.id, documents, now)?;
             insert_event!(&mut *tx, case, event, now)?;
+            if let Some(r) = release {
+                // Each number only if it is still the account's; without
+                // its login phone the account must bind a new one.
+                sqlx::query(
+                    "UPDATE users SET \
+                     phone_binding = CASE WHEN $2 IS NOT NULL AND login_phone = $2 THEN 'after_unbind' ELSE phone_binding END, \
+                     login_phone = CASE WHEN $2 IS NOT NULL AND login_phone = $2 THEN NULL ELSE login_phone END, \
+                     security_phone = CASE WHEN $3 IS NOT NULL AND security_phone = $3 THEN NULL ELSE security_phone END, \
+                     updated_at = $4, version = version + 1 WHERE id = $1",
+                )
+                .bind(r.account_id)
+                .bind(&r.login)
+                .bind(&r.security)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
             if let Some(audit) = audit {
                 insert_audit!(&mut *tx, audit, now)?;
             }

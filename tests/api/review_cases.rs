@@ -93,7 +93,13 @@ fn declaring(jpeg: &[u8], w: u16, h: u16) -> Vec<u8> {
 fn submission(documents: Vec<Vec<u8>>) -> Submission {
     Submission {
         kind: CaseKind::PhoneUnbind,
-        data: serde_json::json!({ "reason": "phone_lost", "phones": ["login"] }),
+        data: serde_json::json!({
+            "reason": "lost",
+            "security_phone": "+8613900139000",
+            "organization": "Institute of Testing",
+            "lang": "en",
+            "cancel": "0"
+        }),
         contact_phone: Some(tongxing::domain::PhoneNumber::parse("+8613800138000").unwrap()),
         contact_email: None,
         consent_version: Some("unbind-consent-1".into()),
@@ -316,7 +322,14 @@ async fn reject_edit_and_resubmit_make_a_new_revision() {
         &alice,
         c.id,
         c.version,
-        serde_json::json!({ "reason": "other", "note": "new photo" }),
+        serde_json::json!({
+            "reason": "other",
+            "note": "new photo",
+            "organization": "Institute of Testing",
+            "lang": "en",
+            "cancel": "0"
+        }),
+        None,
         vec![jpeg(50, 50), jpeg(30, 30)],
         &origin(),
     )
@@ -458,13 +471,13 @@ async fn two_reviewers_deciding_at_once_one_wins() {
     };
     app.state
         .store
-        .update_case(&first, c.version, &[], &ev(CaseState::InReview), None)
+        .update_case(&first, c.version, &[], &ev(CaseState::InReview), None, None)
         .await
         .unwrap();
     assert!(matches!(
         app.state
             .store
-            .update_case(&second, c.version, &[], &ev(CaseState::Withdrawn), None)
+            .update_case(&second, c.version, &[], &ev(CaseState::Withdrawn), None, None)
             .await,
         Err(tongxing::store::StoreError::Stale)
     ));

@@ -1,0 +1,666 @@
+//! The phone-unbind application (申请解绑手机号): for a person who knows
+//! the password but whose phone no longer receives SMS. This module is the
+//! kind's own part of the review-case engine ([`super::review`]): the
+//! form's fields and their checks, the data a case keeps, the notices at
+//! every step, and what an approval does to the account.
+//!
+//! ```text
+//!  form ──submit──▶ case (submitted)   notice to the numbers being unbound
+//!                                      and the security e-mail, with a
+//!                                      cancel link
+//!  review ──approve──▶ approved ──cooling-off──▶ effective: the numbers
+//!                                      are taken off the account; without
+//!                                      a login phone the next sign-in is
+//!                                      by password and binds a new one
+//!  bind ──▶ completed                  (other sessions and tokens end)
+//! ```
+//!
+//! Against takeover: a successful SMS step-up with a number being unbound
+//! cancels the case while it has not taken effect, and so does the cancel
+//! link at any point before completion.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::codes;
+use super::documents::DocumentError;
+use super::login::{self, LoginError};
+use super::mail::{self, Letter};
+use super::review::{self, ReviewError, Submission};
+use super::{Actor, Origin};
+use crate::config::SmsPurpose;
+use crate::crypto::{random, sha256_hex};
+use crate::domain::PhoneError;
+use crate::domain::{PhoneNumber, SecretPassword};
+use crate::ephemeral::EphemeralError;
+use crate::i18n::Lang;
+use crate::i18n::sms::Sms;
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::review::{Case, CaseKind, CaseState, PhoneRelease};
+use crate::store::users::User;
+
+/// The version of the consent notice for the identity documents; a case
+/// records which one its applicant accepted.
+pub const CONSENT_VERSION: &str = "unbind-documents-2026-12";
+/// Longest note, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
+/// Longest organization name, in characters.
+pub const MAX_ORGANIZATION_CHARS: usize = 100;
+/// Applications (accepted or refused) per account and per address a day:
+/// each one may decode three pictures.
+const ACCOUNT_DAILY: i64 = 10;
+const ADDRESS_DAILY: i64 = 30;
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Why the phone no longer receives SMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Lost,
+    OutOfService,
+    NoLongerUsed,
+    Other,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 4] = [
+        Reason::Lost,
+        Reason::OutOfService,
+        Reason::NoLongerUsed,
+        Reason::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Lost => "lost",
+            Reason::OutOfService => "out_of_service",
+            Reason::NoLongerUsed => "no_longer_used",
+            Reason::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The form as typed (everything but the password and the files), so a
+/// refused form can be drawn again with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entered {
+    pub reason: String,
+    pub note: String,
+    pub login: bool,
+    pub security: bool,
+    pub organization: String,
+    pub country_code: String,
+    pub number: String,
+    pub consent: bool,
+}
+
+/// A field of the form, for its own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Reason,
+    Note,
+    Phones,
+    Documents,
+    Organization,
+    ContactPhone,
+    Password,
+    Consent,
+}
+
+impl Field {
+    /// The form input's name (and the id of its message on the page).
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Reason => "reason",
+            Field::Note => "note",
+            Field::Phones => "phones",
+            Field::Documents => "documents",
+            Field::Organization => "organization",
+            Field::ContactPhone => "contact_phone",
+            Field::Password => "password",
+            Field::Consent => "consent",
+        }
+    }
+}
+
+/// What is wrong with one field.
+#[derive(Debug)]
+pub enum Problem {
+    ReasonMissing,
+    NoteRequired,
+    NoteTooLong,
+    PhonesNone,
+    PhoneNotBound,
+    Documents(DocumentError),
+    OrganizationMissing,
+    OrganizationTooLong,
+    ContactPhone(PhoneError),
+    PasswordMissing,
+    PasswordWrong,
+    ConsentMissing,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UnbindError {
+    /// The form was refused; one message per field.
+    #[error("the form has {} problem(s)", .0.len())]
+    Fields(Vec<(Field, Problem)>),
+    /// Too many applications from this account or address today.
+    #[error("too many applications; wait {0:?}")]
+    TooMany(Duration),
+    /// The account has neither phone: there is nothing to unbind.
+    #[error("the account has no phone")]
+    NoPhones,
+    #[error("{0}")]
+    Review(ReviewError),
+    #[error("{0}")]
+    Login(#[from] LoginError),
+    #[error("{0}")]
+    Ephemeral(#[from] EphemeralError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+impl From<ReviewError> for UnbindError {
+    fn from(e: ReviewError) -> Self {
+        match e {
+            ReviewError::Document(d) => UnbindError::Fields(vec![(Field::Documents, Problem::Documents(d))]),
+            ReviewError::ConsentRequired => {
+                UnbindError::Fields(vec![(Field::Consent, Problem::ConsentMissing)])
+            }
+            other => UnbindError::Review(other),
+        }
+    }
+}
+
+/// What a phone-unbind case keeps beside the engine's columns
+/// (`review_cases.data`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnbindData {
+    pub reason: Reason,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// The login phone to take off (E.164, as it was at submission), if chosen.
+    #[serde(default)]
+    pub login_phone: Option<String>,
+    /// The security phone to take off, if chosen.
+    #[serde(default)]
+    pub security_phone: Option<String>,
+    pub organization: String,
+    /// The language the applicant wrote in: the notices speak it.
+    pub lang: String,
+    /// SHA-256 of the cancel link's token (the token itself went out in
+    /// the notices only).
+    pub cancel: String,
+}
+
+impl UnbindData {
+    pub fn of(case: &Case) -> Result<UnbindData, ReviewError> {
+        serde_json::from_str(&case.data)
+            .map_err(|e| ReviewError::Corrupt(format!("unbind data of {}: {e}", case.id)))
+    }
+
+    pub fn lang(&self) -> Lang {
+        Lang::from_tag(&self.lang).unwrap_or_default()
+    }
+
+    /// The numbers being unbound, masked (login first).
+    pub fn masked(&self) -> Vec<String> {
+        [&self.login_phone, &self.security_phone]
+            .into_iter()
+            .flatten()
+            .map(|p| PhoneNumber::masked(p))
+            .collect()
+    }
+}
+
+/// The checked fields of a form, before the password and the files.
+struct Checked {
+    data: UnbindData,
+    contact: PhoneNumber,
+}
+
+fn check(user: &User, entered: &Entered, password: &str, lang: Lang) -> Result<Checked, UnbindError> {
+    let mut problems = Vec::new();
+    let reason = Reason::parse(entered.reason.trim());
+    if reason.is_none() {
+        problems.push((Field::Reason, Problem::ReasonMissing));
+    }
+    let note = entered.note.trim();
+    if note.chars().count() > MAX_NOTE_CHARS {
+        problems.push((Field::Note, Problem::NoteTooLong));
+    } else if note.is_empty() && reason == Some(Reason::Other) {
+        problems.push((Field::Note, Problem::NoteRequired));
+    }
+    let login_phone = user.login_phone.clone().filter(|_| entered.login);
+    let security_phone = user.security_phone.clone().filter(|_| entered.security);
+    if !entered.login && !entered.security {
+        problems.push((Field::Phones, Problem::PhonesNone));
+    } else if (entered.login && login_phone.is_none())
+        || (entered.security && security_phone.is_none())
+    {
+        problems.push((Field::Phones, Problem::PhoneNotBound));
+    }
+    let organization = entered.organization.trim();
+    if organization.is_empty() {
+        problems.push((Field::Organization, Problem::OrganizationMissing));
+    } else if organization.chars().count() > MAX_ORGANIZATION_CHARS {
+        problems.push((Field::Organization, Problem::OrganizationTooLong));
+    }
+    let contact = match PhoneNumber::parse_parts(&entered.country_code, &entered.number) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            problems.push((Field::ContactPhone, Problem::ContactPhone(e)));
+            None
+        }
+    };
+    if password.is_empty() {
+        problems.push((Field::Password, Problem::PasswordMissing));
+    }
+    if !entered.consent {
+        problems.push((Field::Consent, Problem::ConsentMissing));
+    }
+    match (problems.is_empty(), reason, contact) {
+        (true, Some(reason), Some(contact)) => Ok(Checked {
+            data: UnbindData {
+                reason,
+                note: Some(note.to_string()).filter(|n| !n.is_empty()),
+                login_phone,
+                security_phone,
+                organization: organization.to_string(),
+                lang: lang.tag().to_string(),
+                cancel: String::new(),
+            },
+            contact,
+        }),
+        _ => Err(UnbindError::Fields(problems)),
+    }
+}
+
+/// Counts an application against the daily budgets of the account and of
+/// the address.
+async fn count(state: &AppState, user: &User, origin: &Origin) -> Result<(), UnbindError> {
+    let eph = &state.ephemeral;
+    let mut keys = vec![(format!("unbind-apply:{}", user.id), ACCOUNT_DAILY)];
+    if let Some(ip) = &origin.ip {
+        keys.push((format!("unbind-apply-ip:{ip}"), ADDRESS_DAILY));
+    }
+    for (key, limit) in keys {
+        if eph.incr(&key, DAY).await? > limit {
+            return Err(UnbindError::TooMany(eph.ttl(&key).await?.unwrap_or(DAY)));
+        }
+    }
+    Ok(())
+}
+
+/// The password typed again: counts against the account like a failed
+/// sign-in.
+async fn check_password(state: &AppState, user: &User, password: String) -> Result<(), UnbindError> {
+    if login::reauthenticate(state, user, &SecretPassword::new(password)).await? {
+        Ok(())
+    } else {
+        Err(UnbindError::Fields(vec![(Field::Password, Problem::PasswordWrong)]))
+    }
+}
+
+/// Whether `user` has an open application (one at a time).
+pub async fn open_case(state: &AppState, user: &User) -> Result<Option<Case>, StoreError> {
+    Ok(state
+        .store
+        .cases_of_account(user.id, CaseKind::PhoneUnbind)
+        .await?
+        .into_iter()
+        .find(|c| c.state.is_open()))
+}
+
+/// The applications of `user`, newest first.
+pub async fn cases(state: &AppState, user: &User) -> Result<Vec<Case>, StoreError> {
+    state
+        .store
+        .cases_of_account(user.id, CaseKind::PhoneUnbind)
+        .await
+}
+
+fn cancel_token() -> Result<(String, String), UnbindError> {
+    let token = random::token().map_err(|e| UnbindError::Review(ReviewError::Corrupt(e.to_string())))?;
+    let hash = sha256_hex(&token);
+    Ok((token, hash))
+}
+
+/// Submits an application: checks every field, the password, the budget
+/// and the documents, stores the case, and sends the notices (with the
+/// cancel link) to the numbers being unbound and to the applicant's mail.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply(
+    state: &AppState,
+    user: &User,
+    entered: &Entered,
+    password: String,
+    files: Vec<Vec<u8>>,
+    origin: &Origin,
+    lang: Lang,
+) -> Result<Case, UnbindError> {
+    if user.login_phone.is_none() && user.security_phone.is_none() {
+        return Err(UnbindError::NoPhones);
+    }
+    count(state, user, origin).await?;
+    let mut checked = check(user, entered, &password, lang)?;
+    if files.is_empty() {
+        return Err(UnbindError::Fields(vec![(Field::Documents, Problem::Documents(DocumentError::Missing))]));
+    }
+    check_password(state, user, password).await?;
+    let (token, hash) = cancel_token()?;
+    checked.data.cancel = hash;
+    let data = serde_json::to_value(&checked.data)
+        .map_err(|e| UnbindError::Review(ReviewError::Corrupt(e.to_string())))?;
+    let case = review::submit(
+        state,
+        user,
+        Submission {
+            kind: CaseKind::PhoneUnbind,
+            data,
+            contact_phone: Some(checked.contact),
+            contact_email: None,
+            consent_version: Some(CONSENT_VERSION.to_string()),
+            documents: files,
+        },
+        origin,
+    )
+    .await?;
+    notify_submitted(state, user, &case, &checked.data, &token, origin);
+    Ok(case)
+}
+
+/// 修改: the applicant changes a submitted or rejected application, which
+/// goes back to the reviewers as a new revision (the old one stays in its
+/// history). The cancel link of the first notice keeps working.
+#[allow(clippy::too_many_arguments)]
+pub async fn revise(
+    state: &AppState,
+    user: &User,
+    case_id: Uuid,
+    read_version: i64,
+    entered: &Entered,
+    password: String,
+    files: Vec<Vec<u8>>,
+    origin: &Origin,
+    lang: Lang,
+) -> Result<Case, UnbindError> {
+    let case = review::case_for_applicant(state, user, case_id).await?;
+    if !matches!(case.state, CaseState::Submitted | CaseState::Rejected | CaseState::Edited) {
+        return Err(UnbindError::Review(ReviewError::NotAllowed {
+            from: case.state.as_str(),
+            to: CaseState::Edited.as_str(),
+        }));
+    }
+    count(state, user, origin).await?;
+    let before = UnbindData::of(&case)?;
+    let mut checked = check(user, entered, &password, lang)?;
+    if files.is_empty() {
+        return Err(UnbindError::Fields(vec![(Field::Documents, Problem::Documents(DocumentError::Missing))]));
+    }
+    check_password(state, user, password).await?;
+    checked.data.cancel = before.cancel;
+    let data = serde_json::to_value(&checked.data)
+        .map_err(|e| UnbindError::Review(ReviewError::Corrupt(e.to_string())))?;
+    let edited = if case.state == CaseState::Edited {
+        case
+    } else {
+        review::edit(state, user, case_id, read_version, origin).await?
+    };
+    let revised = review::resubmit(
+        state,
+        user,
+        case_id,
+        edited.version,
+        data,
+        Some(checked.contact),
+        files,
+        origin,
+    )
+    .await?;
+    Ok(revised)
+}
+
+/// 删除: the applicant withdraws a submitted or rejected application.
+pub async fn withdraw(
+    state: &AppState,
+    user: &User,
+    case_id: Uuid,
+    read_version: i64,
+    origin: &Origin,
+) -> Result<Case, UnbindError> {
+    Ok(review::withdraw(state, user, case_id, read_version, origin).await?)
+}
+
+/// The case a cancel link names, if the token is the link's.
+pub async fn case_for_cancel_link(
+    state: &AppState,
+    case_id: Uuid,
+    token: &str,
+) -> Result<Option<Case>, UnbindError> {
+    let Some(case) = state.store.case_by_id(case_id).await? else {
+        return Ok(None);
+    };
+    if case.kind != CaseKind::PhoneUnbind || token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    let data = UnbindData::of(&case)?;
+    let hash = sha256_hex(token);
+    Ok(random::constant_time_eq(hash.as_bytes(), data.cancel.as_bytes()).then_some(case))
+}
+
+/// The cancel link was followed and confirmed: the case ends as
+/// cancelled, if it is still open and not completed.
+pub async fn cancel_by_link(
+    state: &AppState,
+    case_id: Uuid,
+    token: &str,
+    origin: &Origin,
+) -> Result<Option<Case>, UnbindError> {
+    let Some(case) = case_for_cancel_link(state, case_id, token).await? else {
+        return Ok(None);
+    };
+    if !case.state.is_open() {
+        return Ok(Some(case));
+    }
+    let actor = Actor::System;
+    let done = review::cancel(state, &actor, case.id, case.version, Some("cancel link"), origin).await?;
+    Ok(Some(done))
+}
+
+/// A successful SMS step-up proved `phone` still reaches its owner: an
+/// application to unbind that number, not yet in effect, is cancelled.
+pub async fn phone_proved(
+    state: &AppState,
+    user: &User,
+    phone: &PhoneNumber,
+    origin: &Origin,
+) -> Result<Option<Case>, UnbindError> {
+    let Some(case) = open_case(state, user).await? else {
+        return Ok(None);
+    };
+    if case.state == CaseState::AwaitingRebind {
+        return Ok(None);
+    }
+    let data = UnbindData::of(&case)?;
+    let covered = [&data.login_phone, &data.security_phone]
+        .into_iter()
+        .flatten()
+        .any(|p| p == phone.as_str());
+    if !covered {
+        return Ok(None);
+    }
+    let actor = Actor::user(user);
+    match review::cancel(state, &actor, case.id, case.version, Some("phone proved by SMS"), origin).await {
+        Ok(c) => Ok(Some(c)),
+        Err(ReviewError::Stale | ReviewError::NotAllowed { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What an approval takes off the account when it takes effect: the
+/// numbers of the application, each only if it is still the account's.
+pub fn release(case: &Case) -> Result<Option<PhoneRelease>, ReviewError> {
+    let Some(account_id) = case.account_id else {
+        return Ok(None);
+    };
+    let data = UnbindData::of(case)?;
+    Ok(Some(PhoneRelease {
+        account_id,
+        login: data.login_phone,
+        security: data.security_phone,
+    }))
+}
+
+/// The account bound a new login phone: its application awaiting that is
+/// completed (the binding already ended the other sessions and tokens),
+/// and the applicant is told.
+pub async fn rebound(state: &AppState, user: &User, origin: &Origin) -> Result<(), UnbindError> {
+    let Some(case) = open_case(state, user).await? else {
+        return Ok(());
+    };
+    if case.state != CaseState::AwaitingRebind {
+        return Ok(());
+    }
+    match review::complete(state, case.id, case.version, origin).await {
+        Ok(_) | Err(ReviewError::Stale | ReviewError::NotAllowed { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ── notices ──────────────────────────────────────────────────────────────
+
+/// Where the applicant's mail goes: the verified security e-mail.
+fn mailbox(user: &User) -> Option<String> {
+    user.security_email
+        .clone()
+        .filter(|_| user.security_email_verified)
+}
+
+fn my_applications(state: &AppState) -> String {
+    format!("{}{}", state.config.issuer(), crate::routes::ACCOUNT_PHONE_UNBIND)
+}
+
+pub fn cancel_link(state: &AppState, case_id: Uuid, token: &str) -> String {
+    let path = crate::routes::UNBIND_CANCEL.replace("{id}", &case_id.to_string());
+    crate::service::tickets::link(state, &path, token)
+}
+
+/// At submission: an SMS to each number being unbound (its owner, if the
+/// applicant is someone else, learns of it in time) and a mail, both with
+/// the cancel link.
+fn notify_submitted(
+    state: &AppState,
+    user: &User,
+    case: &Case,
+    data: &UnbindData,
+    token: &str,
+    origin: &Origin,
+) {
+    let lang = data.lang();
+    let link = cancel_link(state, case.id, token);
+    for number in [&data.login_phone, &data.security_phone].into_iter().flatten() {
+        let Some(to) = PhoneNumber::stored(number) else {
+            continue;
+        };
+        if let Some(message) = codes::notice(
+            SmsPurpose::UnbindNotice,
+            &to,
+            &Sms::UnbindSubmitted {
+                account: &user.username,
+                link: &link,
+            },
+            vec![("account", user.username.clone()), ("link", link.clone())],
+            lang,
+        ) {
+            codes::deliver_later(state, message, "sms.notice_sent", Some(user.clone()), origin.clone());
+        }
+    }
+    if let Some(to) = mailbox(user) {
+        mail::send_later(
+            state,
+            user.clone(),
+            to,
+            lang,
+            Letter::UnbindSubmitted {
+                phones: data.masked().join(", "),
+                cancel_link: link,
+                page: my_applications(state),
+            },
+            origin.clone(),
+        );
+    }
+}
+
+/// The letter a change of state sends the applicant, if any.
+fn letter_for(state: &AppState, case: &Case, data: &UnbindData) -> Option<Letter> {
+    let page = my_applications(state);
+    match case.state {
+        CaseState::Approved => Some(Letter::UnbindApproved {
+            effective_at: case.effective_at.unwrap_or_else(|| state.clock.now()),
+            page,
+        }),
+        CaseState::Rejected => Some(Letter::UnbindRejected {
+            note: case.applicant_note.clone().unwrap_or_default(),
+            page,
+        }),
+        CaseState::Completed => Some(Letter::UnbindCompleted {
+            phones: data.masked().join(", "),
+            page,
+        }),
+        CaseState::Cancelled => Some(Letter::UnbindCancelled { page }),
+        _ => None,
+    }
+}
+
+/// Tells the applicant of a change of state (called by the engine after
+/// every transition of a phone-unbind case): a mail for approval,
+/// rejection, completion and cancellation, and at completion an SMS to
+/// the new login phone.
+pub(crate) async fn notify(state: &AppState, case: &Case, origin: &Origin) {
+    let Some(account) = case.account_id else {
+        return;
+    };
+    let user = match state.store.user_by_id(account).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "unbind notice: the applicant could not be read");
+            return;
+        }
+    };
+    let data = match UnbindData::of(case) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "unbind notice: the case data could not be read");
+            return;
+        }
+    };
+    let lang = data.lang();
+    if case.state == CaseState::Completed
+        && data.login_phone.is_some()
+        && let Some(new) = user.login_phone.as_deref().and_then(PhoneNumber::stored)
+        && let Some(message) = codes::notice(
+            SmsPurpose::UnbindNotice,
+            &new,
+            &Sms::UnbindCompleted {
+                account: &user.username,
+            },
+            vec![("account", user.username.clone()), ("link", my_applications(state))],
+            lang,
+        )
+    {
+        codes::deliver_later(state, message, "sms.notice_sent", Some(user.clone()), origin.clone());
+    }
+    if let (Some(letter), Some(to)) = (letter_for(state, case, &data), mailbox(&user)) {
+        mail::send_later(state, user.clone(), to, lang, letter, origin.clone());
+    }
+}
