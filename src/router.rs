@@ -39,7 +39,11 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
     let upload_limit = config.review.max_document_bytes * 3 + FORM_LIMIT;
     let pages = pages()
         .layer(RequestBodyLimitLayer::new(FORM_LIMIT))
-        .merge(uploads().layer(RequestBodyLimitLayer::new(upload_limit)))
+        .merge(
+            uploads()
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit))
+                .layer(RequestBodyLimitLayer::new(upload_limit)),
+        )
         .layer(middleware::from_fn(input::pages_guard))
         .layer(middleware::from_fn_with_state(
             cookies,
@@ -141,7 +145,10 @@ fn pages() -> Router<AppState> {
             ACCOUNT_PHONE_UNBIND_WITHDRAW,
             get(page_of(ACCOUNT_PHONE_UNBIND)).post(account::unbind::withdraw),
         )
-        .route(ACCOUNT_PHONE_UNBIND_DOCUMENT, get(account::unbind::document))
+        .route(
+            ACCOUNT_PHONE_UNBIND_DOCUMENT,
+            get(account::unbind::document),
+        )
         .route(
             UNBIND_CANCEL,
             get(account::unbind::cancel_show).post(account::unbind::cancel),

@@ -41,7 +41,8 @@ pub const ACCOUNT_PHONE_UNBIND: &str = "/account/phone/unbind";
 pub const ACCOUNT_PHONE_UNBIND_NEW: &str = "/account/phone/unbind/new";
 pub const ACCOUNT_PHONE_UNBIND_EDIT: &str = "/account/phone/unbind/{id}/edit";
 pub const ACCOUNT_PHONE_UNBIND_WITHDRAW: &str = "/account/phone/unbind/{id}/withdraw";
-pub const ACCOUNT_PHONE_UNBIND_DOCUMENT: &str = "/account/phone/unbind/{id}/documents/{revision}/{slot}";
+pub const ACCOUNT_PHONE_UNBIND_DOCUMENT: &str =
+    "/account/phone/unbind/{id}/documents/{revision}/{slot}";
 pub const STEP_UP_UNREACHABLE: &str = "/login/sms/unreachable";
 pub const UNBIND_CANCEL: &str = "/unbind/cancel/{id}";
 pub const RECOVER: &str = "/recover";

@@ -159,7 +159,10 @@ async fn row(state: &AppState, t: &Text, number: usize, case: &Case) -> Result<R
         contact: case.contact_phone.as_deref().map(PhoneNumber::masked),
         applicant_note: case.applicant_note.clone(),
         documents,
-        changeable: matches!(case.state, CaseState::Submitted | CaseState::Rejected | CaseState::Edited),
+        changeable: matches!(
+            case.state,
+            CaseState::Submitted | CaseState::Rejected | CaseState::Edited
+        ),
         version: case.version,
         effective_at: (case.state == CaseState::Approved)
             .then_some(case.effective_at)
@@ -251,7 +254,11 @@ fn form_page(
     FormPage {
         restricted: applicant.restricted,
         action,
-        login_phone: applicant.user.login_phone.as_deref().map(PhoneNumber::masked),
+        login_phone: applicant
+            .user
+            .login_phone
+            .as_deref()
+            .map(PhoneNumber::masked),
         security_phone: applicant
             .user
             .security_phone
@@ -349,7 +356,11 @@ impl FromRequest<AppState> for UploadForm {
         let mut fields = HashMap::new();
         let mut files = Vec::new();
         let mut count = 0;
-        while let Some(field) = multipart.next_field().await.map_err(|_| PageError::BadRequest)? {
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|_| PageError::BadRequest)?
+        {
             count += 1;
             if count > MAX_PARTS {
                 return Err(PageError::BadRequest);
@@ -388,9 +399,7 @@ fn problem_text(t: &Text, p: &Problem) -> String {
         Problem::PhoneNotBound => t.unbind_err_phone_not_bound.into(),
         Problem::Documents(d) => documents::text(d, t),
         Problem::OrganizationMissing => t.unbind_err_org_missing.into(),
-        Problem::OrganizationTooLong => {
-            (t.unbind_err_org_too_long)(unbind::MAX_ORGANIZATION_CHARS)
-        }
+        Problem::OrganizationTooLong => (t.unbind_err_org_too_long)(unbind::MAX_ORGANIZATION_CHARS),
         Problem::ContactPhone(e) => t.phone_error(*e).to_string(),
         Problem::PasswordMissing => t.unbind_err_password_missing.into(),
         Problem::PasswordWrong => t.unbind_err_password_wrong.into(),
@@ -433,12 +442,15 @@ async fn refused_form(
             p.general = Some(t.unbind_open_exists.into());
             (StatusCode::CONFLICT, None)
         }
-        UnbindError::Review(r @ (ReviewError::Stale | ReviewError::NotAllowed { .. } | ReviewError::NotFound)) => {
+        UnbindError::Review(
+            r @ (ReviewError::Stale | ReviewError::NotAllowed { .. } | ReviewError::NotFound),
+        ) => {
             p.general = Some(r.text(t));
             (StatusCode::CONFLICT, None)
         }
         UnbindError::Login(crate::service::login::LoginError::Locked(wait)) => {
-            p.errors.insert(Field::Password.name(), (t.login_locked)(wait));
+            p.errors
+                .insert(Field::Password.name(), (t.login_locked)(wait));
             p.general = Some(t.unbind_form_errors.into());
             (StatusCode::TOO_MANY_REQUESTS, Some(wait))
         }
@@ -516,7 +528,10 @@ pub async fn edit_form(
     Path(id): Path<Uuid>,
 ) -> Result<Response, PageError> {
     let case = own_case(&state, &applicant, id).await?;
-    if !matches!(case.state, CaseState::Submitted | CaseState::Rejected | CaseState::Edited) {
+    if !matches!(
+        case.state,
+        CaseState::Submitted | CaseState::Rejected | CaseState::Edited
+    ) {
         return Ok(Redirect::to(routes::ACCOUNT_PHONE_UNBIND).into_response());
     }
     let c = ctx.chrome().await?;
@@ -544,10 +559,7 @@ pub async fn edit(
     let entered = form.entered();
     let password = form.text("password");
     let action = id_url(routes::ACCOUNT_PHONE_UNBIND_EDIT, id);
-    let version = form
-        .text("version")
-        .parse::<i64>()
-        .unwrap_or(case.version);
+    let version = form.text("version").parse::<i64>().unwrap_or(case.version);
     match unbind::revise(
         &state,
         &applicant.user,
@@ -698,14 +710,20 @@ pub async fn cancel(
     let c = ctx.chrome().await?;
     let (status, message, phones) = match result {
         Ok(Some(case)) => {
-            let phones = UnbindData::of(&case).map(|d| d.masked().join(", ")).unwrap_or_default();
+            let phones = UnbindData::of(&case)
+                .map(|d| d.masked().join(", "))
+                .unwrap_or_default();
             if case.state == CaseState::Cancelled {
                 (StatusCode::OK, t.unbind_cancelled, phones)
             } else {
                 (StatusCode::CONFLICT, t.unbind_cancel_closed, phones)
             }
         }
-        Ok(None) => (StatusCode::NOT_FOUND, t.unbind_cancel_invalid, String::new()),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            t.unbind_cancel_invalid,
+            String::new(),
+        ),
         Err(UnbindError::Review(ReviewError::Stale | ReviewError::NotAllowed { .. })) => {
             (StatusCode::CONFLICT, t.unbind_cancel_closed, String::new())
         }

@@ -371,9 +371,11 @@ pub static EN: Text = Text {
     unbind_contact: "Contact phone",
     unbind_password: "Passport password",
     unbind_consent: "I agree to the processing of these identity documents to review this application.",
-    unbind_consent_notice: |days| format!(
-        "Identity documents are sensitive personal information. We process these images only to review this unbind application: camera data (including location) is removed on upload, they are stored encrypted, only you and the reviewing administrators can see them, and every view is logged. They are deleted {days} days after the final decision. Under Articles 29 and 30 of the Personal Information Protection Law, processing them needs your separate consent."
-    ),
+    unbind_consent_notice: |days| {
+        format!(
+            "Identity documents are sensitive personal information. We process these images only to review this unbind application: camera data (including location) is removed on upload, they are stored encrypted, only you and the reviewing administrators can see them, and every view is logged. They are deleted {days} days after the final decision. Under Articles 29 and 30 of the Personal Information Protection Law, processing them needs your separate consent."
+        )
+    },
     unbind_submit: "Submit the application",
     unbind_submitted: "The application was submitted. The decision goes to your security e-mail and appears on this page.",
     unbind_my_title: "My unbind applications",
@@ -399,7 +401,11 @@ pub static EN: Text = Text {
     unbind_edit: "Edit",
     unbind_withdraw: "Delete",
     unbind_withdrawn: "The application was deleted.",
-    unbind_effective_at: |at| format!("Approved; takes effect at {at}. Then sign in again: only the password is needed, then bind your new number."),
+    unbind_effective_at: |at| {
+        format!(
+            "Approved; takes effect at {at}. Then sign in again: only the password is needed, then bind your new number."
+        )
+    },
     unbind_awaiting: "The application has taken effect. Sign out and sign in again: only the password is needed, then you will be guided to bind your new number.",
     unbind_open_exists: "You already have an application in progress; see or edit it under “My unbind applications”.",
     unbind_no_phones: "Your account has no phone to unbind.",
@@ -414,10 +420,19 @@ pub static EN: Text = Text {
     unbind_err_password_missing: "Enter your passport password.",
     unbind_err_password_wrong: "The password is not correct.",
     unbind_err_consent: "Tick the consent to the processing of the documents; without it the application cannot be reviewed.",
-    unbind_too_many: |wait| format!("Too many applications today. Try again in {}.", duration(wait)),
+    unbind_too_many: |wait| {
+        format!(
+            "Too many applications today. Try again in {}.",
+            duration(wait)
+        )
+    },
     unbind_document_alt: |n| format!("Document {n}"),
     unbind_cancel_title: "Cancel an unbind application",
-    unbind_cancel_intro: |phones| format!("Someone applied to unbind the number(s) {phones} from a passport account. If it was not you, cancel the application."),
+    unbind_cancel_intro: |phones| {
+        format!(
+            "Someone applied to unbind the number(s) {phones} from a passport account. If it was not you, cancel the application."
+        )
+    },
     unbind_cancel_button: "Cancel this application",
     unbind_cancelled: "The application was cancelled; the numbers stay as they were. If you did not submit it, change your password now.",
     unbind_cancel_invalid: "This cancel link is not valid.",

@@ -771,7 +771,9 @@ pub(crate) mod tests {
             ),
             (
                 "sms_unbind_completed",
-                Sms::UnbindCompleted { account: "zhangsan" },
+                Sms::UnbindCompleted {
+                    account: "zhangsan",
+                },
             ),
         ];
         all.iter()

@@ -346,9 +346,11 @@ pub static ZH_CN: Text = Text {
     unbind_contact: "联系电话",
     unbind_password: "通行证密码",
     unbind_consent: "我同意为审核本申请处理上述身份证明材料。",
-    unbind_consent_notice: |days| format!(
-        "身份证明材料属于敏感个人信息。我们仅为审核本解绑申请而处理这些图片：上传时去除拍摄信息（含位置），加密保存，只有您本人和负责审核的管理员可以查看，每次查看都会记录。审核结束后 {days} 天内删除。依据《个人信息保护法》第二十九条、第三十条，处理敏感个人信息须取得您的单独同意。"
-    ),
+    unbind_consent_notice: |days| {
+        format!(
+            "身份证明材料属于敏感个人信息。我们仅为审核本解绑申请而处理这些图片：上传时去除拍摄信息（含位置），加密保存，只有您本人和负责审核的管理员可以查看，每次查看都会记录。审核结束后 {days} 天内删除。依据《个人信息保护法》第二十九条、第三十条，处理敏感个人信息须取得您的单独同意。"
+        )
+    },
     unbind_submit: "提交申请",
     unbind_submitted: "申请已提交。审核结果将发送到您的密保邮箱，也可以在本页查看。",
     unbind_my_title: "我的解绑申请",
@@ -374,7 +376,9 @@ pub static ZH_CN: Text = Text {
     unbind_edit: "修改",
     unbind_withdraw: "删除",
     unbind_withdrawn: "申请已删除。",
-    unbind_effective_at: |at| format!("审核已通过，将于 {at} 生效。生效后请重新登录：只需输入密码，随后绑定新的手机号。"),
+    unbind_effective_at: |at| {
+        format!("审核已通过，将于 {at} 生效。生效后请重新登录：只需输入密码，随后绑定新的手机号。")
+    },
     unbind_awaiting: "申请已生效。请退出后重新登录：只需输入密码，随后按提示绑定新的手机号。",
     unbind_open_exists: "您已有一个正在处理的申请，请在“我的解绑申请”中查看或修改。",
     unbind_no_phones: "您的账号没有绑定手机号，无需解绑。",
@@ -392,7 +396,9 @@ pub static ZH_CN: Text = Text {
     unbind_too_many: |wait| format!("今天提交的申请太多了，请 {} 后再试。", duration(wait)),
     unbind_document_alt: |n| format!("证明材料 {n}"),
     unbind_cancel_title: "取消解绑申请",
-    unbind_cancel_intro: |phones| format!("有人申请从通行证账号解绑手机号 {phones}。如果不是您本人提交的，请取消这个申请。"),
+    unbind_cancel_intro: |phones| {
+        format!("有人申请从通行证账号解绑手机号 {phones}。如果不是您本人提交的，请取消这个申请。")
+    },
     unbind_cancel_button: "取消这个申请",
     unbind_cancelled: "申请已取消，手机号保持不变。如果申请不是您提交的，请立即修改密码。",
     unbind_cancel_invalid: "这个取消链接无效。",

@@ -326,6 +326,26 @@ mod tests {
                 to_masked: "+4474****3456".into(),
                 at: OffsetDateTime::UNIX_EPOCH,
             },
+            Letter::UnbindSubmitted {
+                phones: "133****8347".into(),
+                cancel_link: "https://id.example.org/unbind/cancel/1?token=t".into(),
+                page: "https://id.example.org/account/phone/unbind".into(),
+            },
+            Letter::UnbindApproved {
+                effective_at: OffsetDateTime::UNIX_EPOCH,
+                page: "https://id.example.org/account/phone/unbind".into(),
+            },
+            Letter::UnbindRejected {
+                note: "photo unreadable".into(),
+                page: "https://id.example.org/account/phone/unbind".into(),
+            },
+            Letter::UnbindCompleted {
+                phones: "133****8347".into(),
+                page: "https://id.example.org/account/phone/unbind".into(),
+            },
+            Letter::UnbindCancelled {
+                page: "https://id.example.org/account/phone/unbind".into(),
+            },
         ];
         for l in &all {
             match l {
@@ -333,7 +353,12 @@ mod tests {
                 | Letter::ConfirmEmail { .. }
                 | Letter::PasswordReset { .. }
                 | Letter::EmailChanged { .. }
-                | Letter::PhoneChanged { .. } => {}
+                | Letter::PhoneChanged { .. }
+                | Letter::UnbindSubmitted { .. }
+                | Letter::UnbindApproved { .. }
+                | Letter::UnbindRejected { .. }
+                | Letter::UnbindCompleted { .. }
+                | Letter::UnbindCancelled { .. } => {}
             }
         }
         all

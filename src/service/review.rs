@@ -439,7 +439,14 @@ async fn change_with(
     let au = audit(name, &case, c.actor, c.origin, Some(from));
     state
         .store
-        .update_case(&case, c.read_version, &new_docs, &ev, Some(&au), release.as_ref())
+        .update_case(
+            &case,
+            c.read_version,
+            &new_docs,
+            &ev,
+            Some(&au),
+            release.as_ref(),
+        )
         .await?;
     case.version = c.read_version + 1;
     if from != c.to {

@@ -171,7 +171,9 @@ pub enum UnbindError {
 impl From<ReviewError> for UnbindError {
     fn from(e: ReviewError) -> Self {
         match e {
-            ReviewError::Document(d) => UnbindError::Fields(vec![(Field::Documents, Problem::Documents(d))]),
+            ReviewError::Document(d) => {
+                UnbindError::Fields(vec![(Field::Documents, Problem::Documents(d))])
+            }
             ReviewError::ConsentRequired => {
                 UnbindError::Fields(vec![(Field::Consent, Problem::ConsentMissing)])
             }
@@ -227,7 +229,12 @@ struct Checked {
     contact: PhoneNumber,
 }
 
-fn check(user: &User, entered: &Entered, password: &str, lang: Lang) -> Result<Checked, UnbindError> {
+fn check(
+    user: &User,
+    entered: &Entered,
+    password: &str,
+    lang: Lang,
+) -> Result<Checked, UnbindError> {
     let mut problems = Vec::new();
     let reason = Reason::parse(entered.reason.trim());
     if reason.is_none() {
@@ -302,11 +309,18 @@ async fn count(state: &AppState, user: &User, origin: &Origin) -> Result<(), Unb
 
 /// The password typed again: counts against the account like a failed
 /// sign-in.
-async fn check_password(state: &AppState, user: &User, password: String) -> Result<(), UnbindError> {
+async fn check_password(
+    state: &AppState,
+    user: &User,
+    password: String,
+) -> Result<(), UnbindError> {
     if login::reauthenticate(state, user, &SecretPassword::new(password)).await? {
         Ok(())
     } else {
-        Err(UnbindError::Fields(vec![(Field::Password, Problem::PasswordWrong)]))
+        Err(UnbindError::Fields(vec![(
+            Field::Password,
+            Problem::PasswordWrong,
+        )]))
     }
 }
 
@@ -329,7 +343,8 @@ pub async fn cases(state: &AppState, user: &User) -> Result<Vec<Case>, StoreErro
 }
 
 fn cancel_token() -> Result<(String, String), UnbindError> {
-    let token = random::token().map_err(|e| UnbindError::Review(ReviewError::Corrupt(e.to_string())))?;
+    let token =
+        random::token().map_err(|e| UnbindError::Review(ReviewError::Corrupt(e.to_string())))?;
     let hash = sha256_hex(&token);
     Ok((token, hash))
 }
@@ -350,11 +365,16 @@ pub async fn apply(
     if user.login_phone.is_none() && user.security_phone.is_none() {
         return Err(UnbindError::NoPhones);
     }
-    count(state, user, origin).await?;
     let mut checked = check(user, entered, &password, lang)?;
     if files.is_empty() {
-        return Err(UnbindError::Fields(vec![(Field::Documents, Problem::Documents(DocumentError::Missing))]));
+        return Err(UnbindError::Fields(vec![(
+            Field::Documents,
+            Problem::Documents(DocumentError::Missing),
+        )]));
     }
+    // Only what gets this far costs something (a password hash, decoding
+    // the pictures): that is what the budget counts.
+    count(state, user, origin).await?;
     check_password(state, user, password).await?;
     let (token, hash) = cancel_token()?;
     checked.data.cancel = hash;
@@ -394,18 +414,24 @@ pub async fn revise(
     lang: Lang,
 ) -> Result<Case, UnbindError> {
     let case = review::case_for_applicant(state, user, case_id).await?;
-    if !matches!(case.state, CaseState::Submitted | CaseState::Rejected | CaseState::Edited) {
+    if !matches!(
+        case.state,
+        CaseState::Submitted | CaseState::Rejected | CaseState::Edited
+    ) {
         return Err(UnbindError::Review(ReviewError::NotAllowed {
             from: case.state.as_str(),
             to: CaseState::Edited.as_str(),
         }));
     }
-    count(state, user, origin).await?;
     let before = UnbindData::of(&case)?;
     let mut checked = check(user, entered, &password, lang)?;
     if files.is_empty() {
-        return Err(UnbindError::Fields(vec![(Field::Documents, Problem::Documents(DocumentError::Missing))]));
+        return Err(UnbindError::Fields(vec![(
+            Field::Documents,
+            Problem::Documents(DocumentError::Missing),
+        )]));
     }
+    count(state, user, origin).await?;
     check_password(state, user, password).await?;
     checked.data.cancel = before.cancel;
     let data = serde_json::to_value(&checked.data)
@@ -472,7 +498,15 @@ pub async fn cancel_by_link(
         return Ok(Some(case));
     }
     let actor = Actor::System;
-    let done = review::cancel(state, &actor, case.id, case.version, Some("cancel link"), origin).await?;
+    let done = review::cancel(
+        state,
+        &actor,
+        case.id,
+        case.version,
+        Some("cancel link"),
+        origin,
+    )
+    .await?;
     Ok(Some(done))
 }
 
@@ -499,7 +533,16 @@ pub async fn phone_proved(
         return Ok(None);
     }
     let actor = Actor::user(user);
-    match review::cancel(state, &actor, case.id, case.version, Some("phone proved by SMS"), origin).await {
+    match review::cancel(
+        state,
+        &actor,
+        case.id,
+        case.version,
+        Some("phone proved by SMS"),
+        origin,
+    )
+    .await
+    {
         Ok(c) => Ok(Some(c)),
         Err(ReviewError::Stale | ReviewError::NotAllowed { .. }) => Ok(None),
         Err(e) => Err(e.into()),
@@ -546,7 +589,11 @@ fn mailbox(user: &User) -> Option<String> {
 }
 
 fn my_applications(state: &AppState) -> String {
-    format!("{}{}", state.config.issuer(), crate::routes::ACCOUNT_PHONE_UNBIND)
+    format!(
+        "{}{}",
+        state.config.issuer(),
+        crate::routes::ACCOUNT_PHONE_UNBIND
+    )
 }
 
 pub fn cancel_link(state: &AppState, case_id: Uuid, token: &str) -> String {
@@ -567,7 +614,10 @@ fn notify_submitted(
 ) {
     let lang = data.lang();
     let link = cancel_link(state, case.id, token);
-    for number in [&data.login_phone, &data.security_phone].into_iter().flatten() {
+    for number in [&data.login_phone, &data.security_phone]
+        .into_iter()
+        .flatten()
+    {
         let Some(to) = PhoneNumber::stored(number) else {
             continue;
         };
@@ -581,7 +631,13 @@ fn notify_submitted(
             vec![("account", user.username.clone()), ("link", link.clone())],
             lang,
         ) {
-            codes::deliver_later(state, message, "sms.notice_sent", Some(user.clone()), origin.clone());
+            codes::deliver_later(
+                state,
+                message,
+                "sms.notice_sent",
+                Some(user.clone()),
+                origin.clone(),
+            );
         }
     }
     if let Some(to) = mailbox(user) {
@@ -654,11 +710,20 @@ pub(crate) async fn notify(state: &AppState, case: &Case, origin: &Origin) {
             &Sms::UnbindCompleted {
                 account: &user.username,
             },
-            vec![("account", user.username.clone()), ("link", my_applications(state))],
+            vec![
+                ("account", user.username.clone()),
+                ("link", my_applications(state)),
+            ],
             lang,
         )
     {
-        codes::deliver_later(state, message, "sms.notice_sent", Some(user.clone()), origin.clone());
+        codes::deliver_later(
+            state,
+            message,
+            "sms.notice_sent",
+            Some(user.clone()),
+            origin.clone(),
+        );
     }
     if let (Some(letter), Some(to)) = (letter_for(state, case, &data), mailbox(&user)) {
         mail::send_later(state, user.clone(), to, lang, letter, origin.clone());

@@ -46,3 +46,4 @@ mod sessions;
 mod sms_codes;
 mod smtp_server;
 mod step_up;
+mod unbind;

@@ -477,7 +477,14 @@ async fn two_reviewers_deciding_at_once_one_wins() {
     assert!(matches!(
         app.state
             .store
-            .update_case(&second, c.version, &[], &ev(CaseState::Withdrawn), None, None)
+            .update_case(
+                &second,
+                c.version,
+                &[],
+                &ev(CaseState::Withdrawn),
+                None,
+                None
+            )
             .await,
         Err(tongxing::store::StoreError::Stale)
     ));

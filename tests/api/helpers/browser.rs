@@ -131,6 +131,46 @@ impl Browser {
         .await
     }
 
+    /// Posts a `multipart/form-data` body, as a browser sends a form with
+    /// file inputs: `fields` as text parts, `files` as (input name, file
+    /// name, content type, bytes).
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &str, Vec<u8>)],
+    ) -> Page {
+        let boundary = "----tongxing-test-boundary-7d1e";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        }
+        for (name, file_name, content_type, bytes) in files {
+            body.extend(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend(bytes);
+            body.extend(b"\r\n");
+        }
+        body.extend(format!("--{boundary}--\r\n").as_bytes());
+        Page::from(
+            self.client
+                .post(self.url(path))
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     /// Opens `page`, takes its CSRF token and posts `fields` to `action`.
     pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
         let csrf = self.get(page).await.csrf();
