@@ -139,7 +139,7 @@ fn id_url(route: &str, id: Uuid) -> String {
 }
 
 async fn row(state: &AppState, t: &Text, number: usize, case: &Case) -> Result<Row, PageError> {
-    let data = UnbindData::of(case).map_err(|e| PageError::Internal(e.to_string()))?;
+    let data = UnbindData::of(case).map_err(PageError::Internal)?;
     let documents = state
         .store
         .case_documents(case.id, case.revision)
@@ -494,7 +494,7 @@ pub async fn submit(
 // ── 修改 and 删除 ────────────────────────────────────────────────────────
 
 fn entered_of(case: &Case) -> Result<Entered, PageError> {
-    let data = UnbindData::of(case).map_err(|e| PageError::Internal(e.to_string()))?;
+    let data = UnbindData::of(case).map_err(PageError::Internal)?;
     let (country_code, number) = case
         .contact_phone
         .as_deref()
@@ -682,7 +682,7 @@ pub async fn cancel_show(
         };
         return render_status(StatusCode::NOT_FOUND, &p);
     };
-    let data = UnbindData::of(&case).map_err(|e| PageError::Internal(e.to_string()))?;
+    let data = UnbindData::of(&case).map_err(PageError::Internal)?;
     let open = case.state.is_open();
     render(&CancelPage {
         c,

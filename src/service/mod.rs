@@ -21,6 +21,7 @@ pub mod step_up;
 pub mod tickets;
 pub mod tokens;
 pub mod unbind;
+pub mod unbind_case;
 
 use uuid::Uuid;
 

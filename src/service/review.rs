@@ -287,7 +287,7 @@ fn audit(
 /// Tells the applicant of a change of state, as the case's kind does.
 async fn notify(state: &AppState, case: &Case, origin: &Origin) {
     match case.kind {
-        CaseKind::PhoneUnbind => super::unbind::notify(state, case, origin).await,
+        CaseKind::PhoneUnbind => super::unbind_case::notify(state, case, origin).await,
     }
 }
 
@@ -912,7 +912,7 @@ pub async fn sweep(state: &AppState) -> Result<Swept, ReviewError> {
 /// unbound) there is nothing to wait for: the case is completed.
 async fn take_effect(state: &AppState, case: &Case, origin: &Origin) -> Result<(), ReviewError> {
     let release = match case.kind {
-        CaseKind::PhoneUnbind => super::unbind::release(case)?,
+        CaseKind::PhoneUnbind => super::unbind_case::release(case).map_err(ReviewError::Corrupt)?,
     };
     let rebind = release.as_ref().is_some_and(|r| r.login.is_some());
     let c = Change {

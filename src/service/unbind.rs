@@ -21,7 +21,6 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::codes;
@@ -29,6 +28,8 @@ use super::documents::DocumentError;
 use super::login::{self, LoginError};
 use super::mail::{self, Letter};
 use super::review::{self, ReviewError, Submission};
+pub use super::unbind_case::{Reason, UnbindData};
+use super::unbind_case::{cancel_link, mailbox, my_applications};
 use super::{Actor, Origin};
 use crate::config::SmsPurpose;
 use crate::crypto::{random, sha256_hex};
@@ -39,7 +40,7 @@ use crate::i18n::Lang;
 use crate::i18n::sms::Sms;
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::review::{Case, CaseKind, CaseState, PhoneRelease};
+use crate::store::review::{Case, CaseKind, CaseState};
 use crate::store::users::User;
 
 /// The version of the consent notice for the identity documents; a case
@@ -54,38 +55,6 @@ pub const MAX_ORGANIZATION_CHARS: usize = 100;
 const ACCOUNT_DAILY: i64 = 10;
 const ADDRESS_DAILY: i64 = 30;
 const DAY: Duration = Duration::from_secs(86_400);
-
-/// Why the phone no longer receives SMS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    Lost,
-    OutOfService,
-    NoLongerUsed,
-    Other,
-}
-
-impl Reason {
-    pub const ALL: [Reason; 4] = [
-        Reason::Lost,
-        Reason::OutOfService,
-        Reason::NoLongerUsed,
-        Reason::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Lost => "lost",
-            Reason::OutOfService => "out_of_service",
-            Reason::NoLongerUsed => "no_longer_used",
-            Reason::Other => "other",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
 
 /// The form as typed (everything but the password and the files), so a
 /// refused form can be drawn again with it.
@@ -179,47 +148,6 @@ impl From<ReviewError> for UnbindError {
             }
             other => UnbindError::Review(other),
         }
-    }
-}
-
-/// What a phone-unbind case keeps beside the engine's columns
-/// (`review_cases.data`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UnbindData {
-    pub reason: Reason,
-    #[serde(default)]
-    pub note: Option<String>,
-    /// The login phone to take off (E.164, as it was at submission), if chosen.
-    #[serde(default)]
-    pub login_phone: Option<String>,
-    /// The security phone to take off, if chosen.
-    #[serde(default)]
-    pub security_phone: Option<String>,
-    pub organization: String,
-    /// The language the applicant wrote in: the notices speak it.
-    pub lang: String,
-    /// SHA-256 of the cancel link's token (the token itself went out in
-    /// the notices only).
-    pub cancel: String,
-}
-
-impl UnbindData {
-    pub fn of(case: &Case) -> Result<UnbindData, ReviewError> {
-        serde_json::from_str(&case.data)
-            .map_err(|e| ReviewError::Corrupt(format!("unbind data of {}: {e}", case.id)))
-    }
-
-    pub fn lang(&self) -> Lang {
-        Lang::from_tag(&self.lang).unwrap_or_default()
-    }
-
-    /// The numbers being unbound, masked (login first).
-    pub fn masked(&self) -> Vec<String> {
-        [&self.login_phone, &self.security_phone]
-            .into_iter()
-            .flatten()
-            .map(|p| PhoneNumber::masked(p))
-            .collect()
     }
 }
 
@@ -324,6 +252,11 @@ async fn check_password(
     }
 }
 
+/// The kind's data of an application.
+fn data_of(case: &Case) -> Result<UnbindData, ReviewError> {
+    UnbindData::of(case).map_err(ReviewError::Corrupt)
+}
+
 /// Whether `user` has an open application (one at a time).
 pub async fn open_case(state: &AppState, user: &User) -> Result<Option<Case>, StoreError> {
     Ok(state
@@ -423,7 +356,7 @@ pub async fn revise(
             to: CaseState::Edited.as_str(),
         }));
     }
-    let before = UnbindData::of(&case)?;
+    let before = data_of(&case)?;
     let mut checked = check(user, entered, &password, lang)?;
     if files.is_empty() {
         return Err(UnbindError::Fields(vec![(
@@ -478,7 +411,7 @@ pub async fn case_for_cancel_link(
     if case.kind != CaseKind::PhoneUnbind || token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
-    let data = UnbindData::of(&case)?;
+    let data = data_of(&case)?;
     let hash = sha256_hex(token);
     Ok(random::constant_time_eq(hash.as_bytes(), data.cancel.as_bytes()).then_some(case))
 }
@@ -524,7 +457,7 @@ pub async fn phone_proved(
     if case.state == CaseState::AwaitingRebind {
         return Ok(None);
     }
-    let data = UnbindData::of(&case)?;
+    let data = data_of(&case)?;
     let covered = [&data.login_phone, &data.security_phone]
         .into_iter()
         .flatten()
@@ -549,20 +482,6 @@ pub async fn phone_proved(
     }
 }
 
-/// What an approval takes off the account when it takes effect: the
-/// numbers of the application, each only if it is still the account's.
-pub fn release(case: &Case) -> Result<Option<PhoneRelease>, ReviewError> {
-    let Some(account_id) = case.account_id else {
-        return Ok(None);
-    };
-    let data = UnbindData::of(case)?;
-    Ok(Some(PhoneRelease {
-        account_id,
-        login: data.login_phone,
-        security: data.security_phone,
-    }))
-}
-
 /// The account bound a new login phone: its application awaiting that is
 /// completed (the binding already ended the other sessions and tokens),
 /// and the applicant is told.
@@ -580,26 +499,6 @@ pub async fn rebound(state: &AppState, user: &User, origin: &Origin) -> Result<(
 }
 
 // ── notices ──────────────────────────────────────────────────────────────
-
-/// Where the applicant's mail goes: the verified security e-mail.
-fn mailbox(user: &User) -> Option<String> {
-    user.security_email
-        .clone()
-        .filter(|_| user.security_email_verified)
-}
-
-fn my_applications(state: &AppState) -> String {
-    format!(
-        "{}{}",
-        state.config.issuer(),
-        crate::routes::ACCOUNT_PHONE_UNBIND
-    )
-}
-
-pub fn cancel_link(state: &AppState, case_id: Uuid, token: &str) -> String {
-    let path = crate::routes::UNBIND_CANCEL.replace("{id}", &case_id.to_string());
-    crate::service::tickets::link(state, &path, token)
-}
 
 /// At submission: an SMS to each number being unbound (its owner, if the
 /// applicant is someone else, learns of it in time) and a mail, both with
@@ -653,79 +552,5 @@ fn notify_submitted(
             },
             origin.clone(),
         );
-    }
-}
-
-/// The letter a change of state sends the applicant, if any.
-fn letter_for(state: &AppState, case: &Case, data: &UnbindData) -> Option<Letter> {
-    let page = my_applications(state);
-    match case.state {
-        CaseState::Approved => Some(Letter::UnbindApproved {
-            effective_at: case.effective_at.unwrap_or_else(|| state.clock.now()),
-            page,
-        }),
-        CaseState::Rejected => Some(Letter::UnbindRejected {
-            note: case.applicant_note.clone().unwrap_or_default(),
-            page,
-        }),
-        CaseState::Completed => Some(Letter::UnbindCompleted {
-            phones: data.masked().join(", "),
-            page,
-        }),
-        CaseState::Cancelled => Some(Letter::UnbindCancelled { page }),
-        _ => None,
-    }
-}
-
-/// Tells the applicant of a change of state (called by the engine after
-/// every transition of a phone-unbind case): a mail for approval,
-/// rejection, completion and cancellation, and at completion an SMS to
-/// the new login phone.
-pub(crate) async fn notify(state: &AppState, case: &Case, origin: &Origin) {
-    let Some(account) = case.account_id else {
-        return;
-    };
-    let user = match state.store.user_by_id(account).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(error = %e, "unbind notice: the applicant could not be read");
-            return;
-        }
-    };
-    let data = match UnbindData::of(case) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!(error = %e, "unbind notice: the case data could not be read");
-            return;
-        }
-    };
-    let lang = data.lang();
-    if case.state == CaseState::Completed
-        && data.login_phone.is_some()
-        && let Some(new) = user.login_phone.as_deref().and_then(PhoneNumber::stored)
-        && let Some(message) = codes::notice(
-            SmsPurpose::UnbindNotice,
-            &new,
-            &Sms::UnbindCompleted {
-                account: &user.username,
-            },
-            vec![
-                ("account", user.username.clone()),
-                ("link", my_applications(state)),
-            ],
-            lang,
-        )
-    {
-        codes::deliver_later(
-            state,
-            message,
-            "sms.notice_sent",
-            Some(user.clone()),
-            origin.clone(),
-        );
-    }
-    if let (Some(letter), Some(to)) = (letter_for(state, case, &data), mailbox(&user)) {
-        mail::send_later(state, user.clone(), to, lang, letter, origin.clone());
     }
 }

@@ -207,7 +207,10 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // Deleted content is overwritten, not left in free pages:
+                // a purged identity document is gone from the file.
+                .pragma("secure_delete", "on");
             Db::Sqlite(
                 SqlitePoolOptions::new()
                     .max_connections(8)

@@ -95,7 +95,7 @@ fn submission(documents: Vec<Vec<u8>>) -> Submission {
         kind: CaseKind::PhoneUnbind,
         data: serde_json::json!({
             "reason": "lost",
-            "security_phone": "+8613900139000",
+            "login_phone": "+8613900139000",
             "organization": "Institute of Testing",
             "lang": "en",
             "cancel": "0"

@@ -906,3 +906,63 @@ async fn applications_are_limited_per_account_a_day() {
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
 }
+
+/// Whether `needle` occurs in the SQLite database's files.
+fn on_disk(app: &TestApp, needle: &[u8]) -> bool {
+    ["tongxing.db", "tongxing.db-wal"].iter().any(|f| {
+        std::fs::read(app.config.data_dir.join(f))
+            .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+            .unwrap_or(false)
+    })
+}
+
+#[tokio::test]
+async fn a_purged_document_is_gone_from_the_database_file() {
+    if std::env::var("TONGXING_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+        eprintln!("skipped: the file check is for the embedded SQLite database");
+        return;
+    }
+    let app = spawn().await;
+    let user = zhang(&app).await;
+    let b = app.browser();
+    let form = restricted(&b).await;
+    b.post_multipart(
+        "/account/phone/unbind/new",
+        &fields(&form.csrf(), &[]),
+        &[photo(jpeg(200, 200))],
+    )
+    .await;
+    let case = cases(&app, &user).await.remove(0);
+    let stored = app
+        .state
+        .store
+        .case_documents(case.id, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let ciphertext = stored.ciphertext.unwrap();
+    let needle = &ciphertext[100..164];
+    // The positive control: the encrypted bytes are in the file (and the
+    // picture is not: only ciphertext is stored).
+    app.sql("PRAGMA wal_checkpoint(TRUNCATE)").await;
+    assert!(on_disk(&app, needle), "the stored ciphertext is found");
+    let shown = review::document(&app.state, &user, case.id, 1, 1, &origin())
+        .await
+        .unwrap();
+    assert!(
+        !on_disk(&app, &shown[200..264]),
+        "the JPEG itself is never stored"
+    );
+    // Withdrawn, the retention passes, the purge runs.
+    let list = b.get("/account/phone/unbind").await;
+    b.submit_page(
+        &list,
+        &format!("/account/phone/unbind/{}/withdraw", case.id),
+        &[("version", &case.version.to_string())],
+    )
+    .await;
+    app.advance(HOUR * 24 * 8);
+    assert_eq!(review::sweep(&app.state).await.unwrap().purged, 1);
+    app.sql("PRAGMA wal_checkpoint(TRUNCATE)").await;
+    assert!(!on_disk(&app, needle), "the purged bytes are overwritten");
+}
