@@ -769,6 +769,7 @@ pub async fn edit(
 /// The applicant submits the edited application again: a new revision
 /// with new documents, reviewed from the start. The old revision stays in
 /// the history (events and, until purged, documents).
+#[allow(clippy::too_many_arguments)]
 pub async fn resubmit(
     state: &AppState,
     applicant: &User,
