@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::crypto::jws::Alg;
-use crate::domain::{PhoneNumber, SecretPassword};
+use crate::domain::{PhoneNumber, Role, Roles, SecretPassword};
 use crate::ports::clock::SystemClock;
 use crate::service::accounts::{self, AccountError, NewAccount};
 use crate::service::audit::{Entry, Outcome};
@@ -184,8 +184,23 @@ pub enum UserCommand {
         org: Option<String>,
         #[arg(long)]
         admin: bool,
+        /// Give the account the reviewer role (decides review cases).
+        #[arg(long)]
+        reviewer: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// Give an account a role (audited; its sessions end).
+    Grant {
+        username: String,
+        #[arg(value_parser = ["reviewer"])]
+        role: String,
+    },
+    /// Take a role away from an account (audited; its sessions end).
+    Revoke {
+        username: String,
+        #[arg(value_parser = ["reviewer"])]
+        role: String,
     },
     /// List accounts.
     List {
@@ -376,6 +391,7 @@ fn user_json(u: &User) -> serde_json::Value {
         "security_email_verified": u.security_email_verified,
         "organization": u.organization,
         "admin": u.is_admin,
+        "roles": u.roles.iter().map(Role::as_str).collect::<Vec<_>>(),
         "status": u.status.as_str(),
         "created_at": u.created_at.unix_timestamp(),
         "last_login_at": u.last_login_at.map(|t| t.unix_timestamp()),
@@ -394,6 +410,7 @@ async fn user(state: &AppState, cmd: UserCommand) -> Exit {
             email,
             org,
             admin,
+            reviewer,
             json,
         } => {
             let password = if password_stdin {
@@ -412,6 +429,7 @@ async fn user(state: &AppState, cmd: UserCommand) -> Exit {
                 security_email: email,
                 organization: org,
                 is_admin: admin,
+                roles: Roles::none().with(Role::Reviewer, reviewer),
                 password,
             };
             match accounts::create(state, input, &actor, &origin).await {
@@ -450,12 +468,17 @@ async fn user(state: &AppState, cmd: UserCommand) -> Exit {
             }
             Ok(users) => {
                 println!(
-                    "{:<32} {:<20} {:<14} {:<24} {:<6} STATUS",
+                    "{:<32} {:<20} {:<14} {:<24} {:<15} STATUS",
                     "USERNAME", "NAME", "LOGIN PHONE", "ORGANIZATION", "ROLE"
                 );
                 for u in &users {
+                    let mut roles: Vec<&str> = u.is_admin.then_some("admin").into_iter().collect();
+                    roles.extend(u.roles.iter().map(Role::as_str));
+                    if roles.is_empty() {
+                        roles.push("user");
+                    }
                     println!(
-                        "{:<32} {:<20} {:<14} {:<24} {:<6} {}",
+                        "{:<32} {:<20} {:<14} {:<24} {:<15} {}",
                         u.username,
                         u.display_name,
                         u.login_phone
@@ -463,7 +486,7 @@ async fn user(state: &AppState, cmd: UserCommand) -> Exit {
                             .map(PhoneNumber::masked)
                             .unwrap_or_else(|| "-".into()),
                         u.organization.as_deref().unwrap_or("-"),
-                        if u.is_admin { "admin" } else { "user" },
+                        roles.join(","),
                         u.status.as_str()
                     );
                 }
@@ -471,6 +494,12 @@ async fn user(state: &AppState, cmd: UserCommand) -> Exit {
             }
             Err(e) => fail(Exit::Failure, e),
         },
+        UserCommand::Grant { username, role } => {
+            change_role(state, &username, &role, true, &actor, &origin).await
+        }
+        UserCommand::Revoke { username, role } => {
+            change_role(state, &username, &role, false, &actor, &origin).await
+        }
         UserCommand::Disable { username, reason } => {
             match accounts::set_status(
                 state,
@@ -523,6 +552,34 @@ async fn user(state: &AppState, cmd: UserCommand) -> Exit {
                 Err(e) => account_exit(e),
             }
         }
+    }
+}
+
+/// `user grant` / `user revoke`.
+async fn change_role(
+    state: &AppState,
+    username: &str,
+    role: &str,
+    grant: bool,
+    actor: &Actor,
+    origin: &Origin,
+) -> Exit {
+    let role = match Role::parse(role) {
+        Ok(r) => r,
+        Err(e) => return fail(Exit::Invalid, e),
+    };
+    match accounts::set_role(state, username, role, grant, actor, origin).await {
+        Ok((u, changed)) => {
+            let done = match (grant, changed) {
+                (true, true) => "granted",
+                (false, true) => "revoked",
+                (true, false) => "already held",
+                (false, false) => "not held",
+            };
+            println!("{}: role {role} {done}", u.username);
+            Exit::Ok
+        }
+        Err(e) => account_exit(e),
     }
 }
 

@@ -22,6 +22,9 @@ pub enum PageError {
     Csrf,
     #[error("forbidden")]
     Forbidden,
+    /// An administrator without the reviewer role on a review page.
+    #[error("the reviewer role is required")]
+    NotReviewer,
     #[error("bad request")]
     BadRequest,
     /// A field holds text we cannot store (NUL, bytes that are not UTF-8).
@@ -47,6 +50,7 @@ pub enum PageError {
 pub enum ErrorPage {
     NotFound,
     Forbidden,
+    NotReviewer,
     Csrf,
     BadRequest,
     InvalidField(String),
@@ -62,6 +66,7 @@ impl IntoResponse for PageError {
             PageError::NotFound => (StatusCode::NOT_FOUND, ErrorPage::NotFound),
             PageError::Csrf => (StatusCode::FORBIDDEN, ErrorPage::Csrf),
             PageError::Forbidden => (StatusCode::FORBIDDEN, ErrorPage::Forbidden),
+            PageError::NotReviewer => (StatusCode::FORBIDDEN, ErrorPage::NotReviewer),
             PageError::BadRequest => (StatusCode::BAD_REQUEST, ErrorPage::BadRequest),
             PageError::InvalidField(field) => {
                 (StatusCode::BAD_REQUEST, ErrorPage::InvalidField(field))

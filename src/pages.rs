@@ -139,6 +139,7 @@ fn error_message(t: &Text, page: &ErrorPage) -> String {
         ErrorPage::NotFound => t.error_not_found.into(),
         ErrorPage::Csrf => t.error_csrf.into(),
         ErrorPage::Forbidden => t.admin_forbidden.into(),
+        ErrorPage::NotReviewer => t.review_not_reviewer.into(),
         ErrorPage::BadRequest => t.error_bad_request.into(),
         ErrorPage::InvalidField(field) => (t.error_invalid_field)(field),
         ErrorPage::TooMany(wait) => (t.error_too_many)(*wait),

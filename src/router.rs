@@ -261,6 +261,12 @@ fn pages() -> Router<AppState> {
         )
         .route(ADMIN_CLIENTS, get(admin::console::clients::show))
         .route(ADMIN_AUDIT, get(admin::console::audit::show))
+        .route(ADMIN_REVIEW, get(admin::console::review::queue))
+        .route(
+            ADMIN_REVIEW_CASE,
+            get(admin::console::review::case).post(admin::console::review::act),
+        )
+        .route(ADMIN_REVIEW_DOCUMENT, get(admin::console::review::document))
         .route(STYLESHEET, get(assets::stylesheet))
         .fallback(pages::not_found)
 }

@@ -58,6 +58,10 @@ pub const ADMIN_USERS: &str = "/admin/users";
 pub const ADMIN_USER: &str = "/admin/users/{id}";
 pub const ADMIN_CLIENTS: &str = "/admin/clients";
 pub const ADMIN_AUDIT: &str = "/admin/audit";
+/// The review queue, a case, and a document of a case (an `<img>` source).
+pub const ADMIN_REVIEW: &str = "/admin/review";
+pub const ADMIN_REVIEW_CASE: &str = "/admin/review/{id}";
+pub const ADMIN_REVIEW_DOCUMENT: &str = "/admin/review/{id}/documents/{revision}/{slot}";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const STYLESHEET: &str = "/static/tongxing.css";
@@ -96,3 +100,11 @@ pub const API_CLIENT_SECRET: &str = "/api/v1/clients/{id}/secret";
 pub const API_KEYS: &str = "/api/v1/keys";
 pub const API_KEYS_ROTATE: &str = "/api/v1/keys/rotate";
 pub const API_AUDIT: &str = "/api/v1/audit";
+// The review operations (a reviewer's own access token; see `admin::api::review`).
+pub const API_REVIEW_CASES: &str = "/api/v1/review/cases";
+pub const API_REVIEW_CASE: &str = "/api/v1/review/cases/{id}";
+pub const API_REVIEW_CASE_DOCUMENT: &str = "/api/v1/review/cases/{id}/documents/{revision}/{slot}";
+pub const API_REVIEW_CASE_CLAIM: &str = "/api/v1/review/cases/{id}/claim";
+pub const API_REVIEW_CASE_NOTES: &str = "/api/v1/review/cases/{id}/notes";
+pub const API_REVIEW_CASE_APPROVE: &str = "/api/v1/review/cases/{id}/approve";
+pub const API_REVIEW_CASE_REJECT: &str = "/api/v1/review/cases/{id}/reject";

@@ -24,11 +24,14 @@ struct AccountPage {
     email_verified: bool,
     organization: Option<String>,
     is_admin: bool,
+    /// Holds the reviewer role (an active account: it may use the queue).
+    is_reviewer: bool,
     last_login: Option<String>,
 }
 
 pub async fn show(ctx: PageCtx, current: CurrentUser) -> Result<Response, PageError> {
     let u = current.user;
+    let is_reviewer = crate::service::review::is_reviewer(&u);
     render(&AccountPage {
         c: ctx.chrome().await?,
         login_phone: u.login_phone.as_deref().map(PhoneNumber::masked),
@@ -39,6 +42,7 @@ pub async fn show(ctx: PageCtx, current: CurrentUser) -> Result<Response, PageEr
         email_verified: u.security_email_verified,
         organization: u.organization,
         is_admin: u.is_admin,
+        is_reviewer,
         last_login: u.last_login_at.and_then(|t| t.format(&Rfc3339).ok()),
         username: u.username,
         display_name: u.display_name,

@@ -8,6 +8,7 @@ pub mod device;
 mod email;
 mod password;
 mod phone;
+mod role;
 mod scope;
 
 pub use account_name::AccountName;
@@ -16,6 +17,7 @@ pub use device::Device;
 pub use email::Email;
 pub use password::{PasswordPolicy, PolicyViolation, SecretPassword, Strength};
 pub use phone::{PhoneError, PhoneKind, PhoneNumber};
+pub use role::{Role, Roles};
 pub use scope::Scope;
 
 /// Why a value was refused; the `field` names the input so pages, the API

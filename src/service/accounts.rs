@@ -6,10 +6,11 @@ use super::audit::{Entry, Outcome};
 use super::{Actor, Origin};
 use crate::crypto::{HashError, random};
 use crate::domain::{
-    AccountName, Email, InvalidValue, PhoneNumber, PolicyViolation, SecretPassword,
+    AccountName, Email, InvalidValue, PhoneNumber, PolicyViolation, Role, Roles, SecretPassword,
 };
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::store::audit::NewAuditEvent;
 use crate::store::users::{AccountStatus, NewUser, PasswordEffects, User};
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +86,8 @@ pub struct NewAccount {
     pub security_email: Option<String>,
     pub organization: Option<String>,
     pub is_admin: bool,
+    /// Roles beside the administrator's (each grant is audited).
+    pub roles: Roles,
     /// `None`: generate a strong one and return it once.
     pub password: Option<SecretPassword>,
 }
@@ -173,12 +176,22 @@ pub async fn create(
     let password_hash = state.hasher.hash(&password).await?;
 
     let id = uuid::Uuid::now_v7();
-    let audit = Entry::new("account.created", Outcome::Success)
-        .actor(actor)
-        .subject_name(Some(id), username.as_str())
-        .origin(origin)
-        .detail(json!({ "admin": input.is_admin, "password_generated": generated.is_some() }))
-        .finish();
+    let roles: Vec<&str> = input.roles.iter().map(Role::as_str).collect();
+    let mut audits = vec![
+        Entry::new("account.created", Outcome::Success)
+            .actor(actor)
+            .subject_name(Some(id), username.as_str())
+            .origin(origin)
+            .detail(json!({ "admin": input.is_admin, "roles": roles, "password_generated": generated.is_some() }))
+            .finish(),
+    ];
+    audits.extend(role_audits(
+        &Roles::none(),
+        &input.roles,
+        actor,
+        origin,
+        (id, username.as_str()),
+    ));
     let user = state
         .store
         .insert_user(
@@ -191,12 +204,38 @@ pub async fn create(
                 security_email: security_email.map(|e| e.as_str().to_string()),
                 organization,
                 is_admin: input.is_admin,
+                roles: input.roles,
                 password_hash,
             },
-            &audit,
+            &audits,
         )
         .await?;
     Ok((user, generated))
+}
+
+/// One audit entry per role granted (`account.role_granted`) or revoked
+/// (`account.role_revoked`) in going from `before` to `after`.
+fn role_audits(
+    before: &Roles,
+    after: &Roles,
+    actor: &Actor,
+    origin: &Origin,
+    (id, username): (uuid::Uuid, &str),
+) -> Vec<NewAuditEvent> {
+    let entry = |event: &'static str, role: Role| {
+        Entry::new(event, Outcome::Success)
+            .actor(actor)
+            .subject_name(Some(id), username)
+            .origin(origin)
+            .detail(json!({ "role": role.as_str() }))
+            .finish()
+    };
+    let granted = after.missing_from(before).into_iter();
+    let revoked = before.missing_from(after).into_iter();
+    granted
+        .map(|r| entry("account.role_granted", r))
+        .chain(revoked.map(|r| entry("account.role_revoked", r)))
+        .collect()
 }
 
 /// Finds an account by its name (as typed).
@@ -439,6 +478,8 @@ pub struct ProfileInput {
     pub security_email: Option<String>,
     pub organization: Option<String>,
     pub is_admin: Option<bool>,
+    /// The whole set of roles the account is to hold.
+    pub roles: Option<Roles>,
 }
 
 /// Validates and applies a profile change made against `version`.
@@ -485,6 +526,7 @@ pub async fn update_profile(
             Some(t) => Some(text_field(Some(&t), "organization", 200)?),
         },
         is_admin: input.is_admin,
+        roles: input.roles,
     };
     let changed: Vec<&str> = [
         ("display_name", update.display_name.is_some()),
@@ -493,20 +535,34 @@ pub async fn update_profile(
         ("security_email", update.security_email.is_some()),
         ("organization", update.organization.is_some()),
         ("admin", update.is_admin.is_some()),
+        ("roles", update.roles.is_some()),
     ]
     .into_iter()
     .filter(|(_, c)| *c)
     .map(|(f, _)| f)
     .collect();
-    let audit = Entry::new("account.updated", Outcome::Success)
-        .actor(actor)
-        .subject(user)
-        .origin(origin)
-        .detail(json!({ "fields": changed }))
-        .finish();
+    let mut audits = vec![
+        Entry::new("account.updated", Outcome::Success)
+            .actor(actor)
+            .subject(user)
+            .origin(origin)
+            .detail(json!({ "fields": changed }))
+            .finish(),
+    ];
+    // The roles are compared with the account as read: the write applies
+    // only at that version, so what the entries say is what changed.
+    if let Some(roles) = &update.roles {
+        audits.extend(role_audits(
+            &user.roles,
+            roles,
+            actor,
+            origin,
+            (user.id, &user.username),
+        ));
+    }
     let updated = state
         .store
-        .update_profile(user.id, version, &update, &audit)
+        .update_profile(user.id, version, &update, &audits)
         .await?;
     if updated.session_epoch != user.session_epoch {
         // A new phone (or role) ended the account's sessions and revoked
@@ -514,6 +570,37 @@ pub async fn update_profile(
         super::logout::end_all_sessions(state, &updated).await;
     }
     Ok(updated)
+}
+
+/// Grants (`held`) or revokes `role` on the account named `username` (the
+/// CLI's `user grant` / `user revoke`). Returns the account as it is now and
+/// whether anything changed: granting a role held already writes nothing.
+pub async fn set_role(
+    state: &AppState,
+    username: &str,
+    role: Role,
+    held: bool,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<(User, bool), AccountError> {
+    // Someone else may change the account between the read and the write
+    // (the write is version-checked): read again and retry a few times.
+    for _ in 0..3 {
+        let user = find(state, username).await?;
+        if user.has_role(role) == held {
+            return Ok((user, false));
+        }
+        let input = ProfileInput {
+            roles: Some(user.roles.with(role, held)),
+            ..ProfileInput::default()
+        };
+        match update_profile(state, &user, user.version, input, actor, origin).await {
+            Ok(updated) => return Ok((updated, true)),
+            Err(AccountError::Stale) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(AccountError::Stale)
 }
 
 /// The account, if it exists and is active (one-time links and proofs

@@ -253,6 +253,7 @@ mod tests {
             last_sms_at: None,
             step_up_required: false,
             phone_binding_raw: None,
+            roles: crate::domain::Roles::none(),
         }
     }
 

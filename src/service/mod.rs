@@ -15,6 +15,7 @@ pub mod mail;
 pub mod phone;
 pub mod recovery;
 pub mod review;
+pub mod reviewing;
 pub mod security_email;
 pub mod sessions;
 pub mod step_up;

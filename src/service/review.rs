@@ -359,10 +359,11 @@ pub async fn case_for_applicant(
     }
 }
 
-/// Whether `user` may review cases: an active administrator. (The reviewer
-/// role of issue 14 narrows this when it exists.)
+/// Whether `user` may review cases: an active account holding the
+/// reviewer role. Being an administrator is not enough: the system
+/// administrator reviews only when also given the role.
 pub fn is_reviewer(user: &User) -> bool {
-    user.is_admin && user.status == AccountStatus::Active
+    user.has_role(crate::domain::Role::Reviewer) && user.status == AccountStatus::Active
 }
 
 fn require_reviewer(user: &User) -> Result<(), ReviewError> {

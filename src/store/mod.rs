@@ -9,6 +9,7 @@ pub mod grants;
 pub mod keys;
 pub mod phones;
 pub mod review;
+pub mod reviewing;
 pub mod sessions;
 pub mod sign_ins;
 pub mod spent;

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::audit::{NewAuditEvent, audited_write, insert_audit};
 use super::{BeginWrite, Store, StoreError, found, on_db};
-use crate::domain::{PhoneKind, PhoneNumber};
+use crate::domain::{PhoneKind, PhoneNumber, Role, Roles};
 
 /// Lifecycle state of an account. Stored as text so later states (for
 /// example "weak password, blocked until an admin resets it") need no
@@ -67,6 +67,9 @@ pub struct User {
     /// [`User::phone_binding`].
     #[sqlx(rename = "phone_binding")]
     pub phone_binding_raw: Option<String>,
+    /// Roles beside the administrator's (see [`crate::domain::Role`]).
+    #[sqlx(try_from = "String")]
+    pub roles: Roles,
 }
 
 /// Why an account without a login phone must bind one, beyond the
@@ -99,6 +102,11 @@ impl User {
         }
     }
 
+    /// Whether the account holds `role` (whatever its status).
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(role)
+    }
+
     /// The stored number of one of the account's phones.
     pub fn phone(&self, kind: PhoneKind) -> Option<PhoneNumber> {
         match kind {
@@ -123,6 +131,7 @@ impl std::fmt::Debug for User {
             .field("username", &self.username)
             .field("status", &self.status)
             .field("is_admin", &self.is_admin)
+            .field("roles", &self.roles)
             .finish_non_exhaustive()
     }
 }
@@ -136,6 +145,7 @@ pub struct NewUser {
     pub security_email: Option<String>,
     pub organization: Option<String>,
     pub is_admin: bool,
+    pub roles: Roles,
     pub password_hash: String,
 }
 
@@ -143,7 +153,7 @@ const UNIQUE_FIELDS: &[&str] = &["username", "login_phone"];
 const COLUMNS: &str = "id, username, display_name, login_phone, security_phone, security_email, \
     security_email_verified, organization, is_admin, status, status_reason, password_hash, \
     password_changed_at, session_epoch, version, created_at, updated_at, last_login_at, must_change_password, \
-    last_sms_at, step_up_required, phone_binding";
+    last_sms_at, step_up_required, phone_binding, roles";
 
 /// Inside a transaction: fails when no active administrator would remain.
 macro_rules! ensure_an_admin_remains {
@@ -158,17 +168,17 @@ macro_rules! ensure_an_admin_remains {
 }
 
 impl Store {
-    /// Creates an account and its audit entry in one transaction.
+    /// Creates an account and its audit entries in one transaction.
     pub async fn insert_user(
         &self,
         new: &NewUser,
-        audit: &NewAuditEvent,
+        audits: &[NewAuditEvent],
     ) -> Result<User, StoreError> {
         let now = self.now();
         let sql = format!(
             "INSERT INTO users (id, username, display_name, login_phone, security_phone, security_email, \
-             organization, is_admin, password_hash, password_changed_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10) RETURNING {COLUMNS}"
+             organization, is_admin, password_hash, password_changed_at, created_at, updated_at, roles) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11) RETURNING {COLUMNS}"
         );
         let result: Result<User, sqlx::Error> = on_db!(self, pool => async {
             let mut tx = pool.begin_write().await?;
@@ -183,9 +193,12 @@ impl Store {
                 .bind(new.is_admin)
                 .bind(&new.password_hash)
                 .bind(now)
+                .bind(new.roles.to_stored())
                 .fetch_one(&mut *tx)
                 .await?;
-            insert_audit!(&mut *tx, audit, now)?;
+            for audit in audits {
+                insert_audit!(&mut *tx, audit, now)?;
+            }
             tx.commit().await?;
             Ok(user)
         }.await);
@@ -433,6 +446,7 @@ pub struct ProfileUpdate {
     pub security_email: Option<Option<String>>,
     pub organization: Option<Option<String>>,
     pub is_admin: Option<bool>,
+    pub roles: Option<Roles>,
 }
 
 impl Store {
@@ -475,13 +489,13 @@ impl Store {
 
     /// Applies `update` if the account is still at `version` (optimistic
     /// concurrency: two admins cannot silently overwrite each other);
-    /// returns the updated account. The audit entry commits with it.
+    /// returns the updated account. The audit entries commit with it.
     pub async fn update_profile(
         &self,
         id: Uuid,
         version: i64,
         update: &ProfileUpdate,
-        audit: &NewAuditEvent,
+        audits: &[NewAuditEvent],
     ) -> Result<User, StoreError> {
         let now = self.now();
         // Each column: keep ($n flag false) or set to the given value.
@@ -494,10 +508,11 @@ impl Store {
              security_email_verified = CASE WHEN $9 THEN FALSE ELSE security_email_verified END, \
              organization = CASE WHEN $11 THEN $12 ELSE organization END, \
              is_admin = CASE WHEN $13 THEN $14 ELSE is_admin END, \
+             roles = CASE WHEN $17 THEN $18 ELSE roles END, \
              phone_binding = CASE WHEN $5 AND $6 IS NOT NULL THEN NULL \
                  WHEN $5 AND login_phone IS NOT NULL THEN COALESCE(phone_binding, 'required') \
                  ELSE phone_binding END, \
-             session_epoch = session_epoch + CASE WHEN ($13 AND is_admin <> $14) OR $16 THEN 1 ELSE 0 END, \
+             session_epoch = session_epoch + CASE WHEN ($13 AND is_admin <> $14) OR ($17 AND roles <> $18) OR $16 THEN 1 ELSE 0 END, \
              updated_at = $15, version = version + 1 \
              WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
         );
@@ -532,6 +547,8 @@ impl Store {
                 .bind(u.is_admin.unwrap_or(false))
                 .bind(now)
                 .bind(phones_changed)
+                .bind(u.roles.is_some())
+                .bind(u.roles.as_ref().map(Roles::to_stored).unwrap_or_default())
                 .fetch_optional(&mut *tx)
                 .await?;
             if user.is_some() && phones_changed {
@@ -548,7 +565,9 @@ impl Store {
                 return Ok(Err(StoreError::LastAdmin));
             }
             if user.is_some() {
-                insert_audit!(&mut *tx, audit, now)?;
+                for audit in audits {
+                    insert_audit!(&mut *tx, audit, now)?;
+                }
             }
             tx.commit().await?;
             Ok(Ok(user))

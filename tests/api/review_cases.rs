@@ -117,7 +117,7 @@ fn origin() -> Origin {
 async fn reviewer(app: &TestApp, name: &str) -> User {
     app.user_with(NewAccount {
         username: name.into(),
-        is_admin: true,
+        roles: tongxing::domain::Roles::new([tongxing::domain::Role::Reviewer]),
         ..NewAccount::default()
     })
     .await

@@ -1,6 +1,8 @@
 //! Who may call the management API: a service account — a confidential
 //! client registered with the `admin` scope — presenting an access token
-//! it obtained by client_credentials with that scope. Every call (allowed
+//! it obtained by client_credentials with that scope ([`AdminAuth`]); and,
+//! for the review operations only, a reviewer presenting their own access
+//! token with the `review` scope ([`ReviewerAuth`]). Every call (allowed
 //! or refused) is audited with the actor.
 
 use axum::extract::FromRequestParts;
@@ -12,9 +14,11 @@ use crate::domain::Scope;
 use crate::error::ApiError;
 use crate::extract::ClientOrigin;
 use crate::service::audit::{Entry, Outcome};
-use crate::service::tokens::{self, TokenError};
+use crate::service::reviewing::{self, ReviewingError};
+use crate::service::tokens::{self, TokenError, VerifiedAccess};
 use crate::service::{Actor, Origin, clients};
 use crate::state::AppState;
+use crate::store::users::User;
 
 /// An authorized API caller.
 pub struct AdminAuth {
@@ -61,6 +65,79 @@ async fn refuse(
     err
 }
 
+/// The request's bearer token, verified (401 without a valid one).
+async fn verified_token(
+    parts: &Parts,
+    state: &AppState,
+    origin: &Origin,
+) -> Result<VerifiedAccess, ApiError> {
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, t)| t)
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(refuse(
+            state,
+            parts,
+            origin,
+            "no token",
+            ApiError::unauthorized("a Bearer access token is required"),
+        )
+        .await);
+    };
+    match tokens::verify_access_token(state, token).await {
+        Ok(a) => Ok(a),
+        Err(TokenError::Invalid(why)) => Err(refuse(
+            state,
+            parts,
+            origin,
+            why,
+            ApiError::unauthorized("the access token is invalid, expired or revoked"),
+        )
+        .await),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// The token's scope, and whether its client is still registered with
+/// `needed` (removing a client, or its scope, takes effect at once).
+async fn scope_held(
+    state: &AppState,
+    access: &VerifiedAccess,
+    needed: &str,
+) -> Result<bool, ApiError> {
+    let scope =
+        Scope::parse(access.claims["scope"].as_str().unwrap_or_default()).unwrap_or_default();
+    let client_id = access.claims["client_id"].as_str().unwrap_or_default();
+    Ok(scope.contains(needed)
+        && clients::find(state, client_id)
+            .await
+            .map_err(ApiError::from)?
+            .is_some_and(|c| c.scopes.iter().any(|s| s == needed)))
+}
+
+async fn audit_call(
+    state: &AppState,
+    parts: &Parts,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<(), ApiError> {
+    Entry::new("admin.api_call", Outcome::Success)
+        .actor(actor)
+        .origin(origin)
+        .detail(json!({ "method": parts.method.as_str(), "path": parts.uri.path() }))
+        .write(&state.store)
+        .await
+        .map_err(ApiError::from)
+}
+
 impl FromRequestParts<AppState> for AdminAuth {
     type Rejection = ApiError;
 
@@ -69,56 +146,10 @@ impl FromRequestParts<AppState> for AdminAuth {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let Ok(ClientOrigin(origin)) = ClientOrigin::from_request_parts(parts, state).await;
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.split_once(' ')
-                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                    .map(|(_, t)| t)
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
-        let Some(token) = token else {
-            return Err(refuse(
-                state,
-                parts,
-                &origin,
-                "no token",
-                ApiError::unauthorized("a Bearer access token is required"),
-            )
-            .await);
-        };
-        let access = match tokens::verify_access_token(state, token).await {
-            Ok(a) => a,
-            Err(TokenError::Invalid(why)) => {
-                return Err(refuse(
-                    state,
-                    parts,
-                    &origin,
-                    why,
-                    ApiError::unauthorized("the access token is invalid, expired or revoked"),
-                )
-                .await);
-            }
-            Err(e) => return Err(ApiError::internal(e)),
-        };
-        let scope =
-            Scope::parse(access.claims["scope"].as_str().unwrap_or_default()).unwrap_or_default();
-        let client_id = access.claims["client_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let access = verified_token(parts, state, &origin).await?;
         // A user token never carries admin rights here, and the client must
-        // still be registered with the admin scope (removing a service
-        // account, or its scope, takes effect at once).
-        let allowed = access.user.is_none()
-            && scope.contains("admin")
-            && clients::find(state, &client_id)
-                .await
-                .map_err(ApiError::from)?
-                .is_some_and(|c| c.scopes.iter().any(|s| s == "admin"));
+        // still be registered with the admin scope.
+        let allowed = access.user.is_none() && scope_held(state, &access, "admin").await?;
         if !allowed {
             return Err(refuse(
                 state,
@@ -129,14 +160,72 @@ impl FromRequestParts<AppState> for AdminAuth {
             )
             .await);
         }
+        let client_id = access.claims["client_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let actor = Actor::Service { client_id };
-        Entry::new("admin.api_call", Outcome::Success)
-            .actor(&actor)
-            .origin(&origin)
-            .detail(json!({ "method": parts.method.as_str(), "path": parts.uri.path() }))
-            .write(&state.store)
-            .await
-            .map_err(ApiError::from)?;
+        audit_call(state, parts, &actor, &origin).await?;
         Ok(AdminAuth { actor, origin })
+    }
+}
+
+/// A reviewer calling a review operation with their own access token: a
+/// token issued to them (authorization code) with the `review` scope, by a
+/// client still registered with it. The account's role is read with the
+/// token's account at every call, so revoking the role takes effect at
+/// once. A service account is no reviewer (403); an administrator without
+/// the role gets 403, any other account 404 (`service::reviewing::admit`).
+pub struct ReviewerAuth {
+    pub user: User,
+    pub origin: Origin,
+}
+
+impl FromRequestParts<AppState> for ReviewerAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(ClientOrigin(origin)) = ClientOrigin::from_request_parts(parts, state).await;
+        let access = verified_token(parts, state, &origin).await?;
+        let review_scope = scope_held(state, &access, "review").await?;
+        let Some((_, user)) = access.user else {
+            return Err(refuse(
+                state,
+                parts,
+                &origin,
+                "not a reviewer's token",
+                ApiError::forbidden(
+                    "review operations take a reviewer's own access token (scope `review`), \
+                     not a service account's",
+                ),
+            )
+            .await);
+        };
+        if !review_scope {
+            return Err(refuse(
+                state,
+                parts,
+                &origin,
+                "no review scope",
+                ApiError::forbidden("this token does not carry the `review` scope"),
+            )
+            .await);
+        }
+        if let Err(e) = reviewing::admit(&user) {
+            let (why, err) = match e {
+                ReviewingError::NotReviewer => (
+                    "not a reviewer",
+                    ApiError::forbidden("the reviewer role is required"),
+                ),
+                _ => ("not a reviewer", ApiError::not_found("no such record")),
+            };
+            let err = refuse(state, parts, &origin, why, err).await;
+            return Err(err);
+        }
+        audit_call(state, parts, &Actor::user(&user), &origin).await?;
+        Ok(ReviewerAuth { user, origin })
     }
 }

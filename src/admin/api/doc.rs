@@ -41,6 +41,7 @@ fn describe(status: &str) -> &'static str {
             "The change conflicts with the current state: a value already in use, a stale `version`, or the last administrator. `field` names the member."
         }
         "413" => "The body is larger than 256 KiB.",
+        "410" => "The record existed but is gone for good.",
         "415" => "The body is not sent as JSON (`Content-Type: application/json`).",
         "422" => {
             "A value breaks a rule: wrong JSON type, missing or unknown member, value out of range, text that cannot be stored. `field` names it."

@@ -8,6 +8,7 @@ pub mod doc;
 pub mod extract;
 pub mod keys;
 pub mod phones;
+pub mod review;
 pub mod users;
 
 use utoipa::{Modify, OpenApi};
@@ -21,7 +22,7 @@ use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Tongxing management API", description = "Accounts, clients, signing keys and the audit log of the Tongxing passport."),
+    info(title = "Tongxing management API", description = "Accounts, clients, signing keys and the audit log of the Tongxing passport (a service account's token); and the review queue (a reviewer's own token with the `review` scope)."),
     components(schemas(Problem)),
     security(("bearer" = [])),
 )]
@@ -47,6 +48,13 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(keys::list))
         .routes(routes!(keys::rotate))
         .routes(routes!(audit::list))
+        .routes(routes!(review::queue))
+        .routes(routes!(review::case))
+        .routes(routes!(review::document))
+        .routes(routes!(review::claim))
+        .routes(routes!(review::note))
+        .routes(routes!(review::approve))
+        .routes(routes!(review::reject))
         .split_for_parts();
     // After the routes: the answers follow from each operation's inputs.
     doc::ApiAnswers.modify(&mut doc);

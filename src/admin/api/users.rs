@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::AdminAuth;
 use super::{ApiJson, ApiQuery, OptionalJson, parse_id};
-use crate::domain::{PhoneNumber, SecretPassword};
+use crate::domain::{PhoneNumber, Role, Roles, SecretPassword};
 use crate::error::{ApiError, Problem};
 use crate::service::accounts::{self, NewAccount, ProfileInput};
 use crate::service::admin;
@@ -35,6 +35,8 @@ pub struct UserView {
     pub security_email_verified: bool,
     pub organization: Option<String>,
     pub admin: bool,
+    /// Roles beside the administrator's: `reviewer` decides review cases.
+    pub roles: Vec<Role>,
     pub status: AccountState,
     pub status_reason: Option<String>,
     pub must_change_password: bool,
@@ -62,6 +64,7 @@ impl From<User> for UserView {
             security_email_verified: u.security_email_verified,
             organization: u.organization,
             admin: u.is_admin,
+            roles: u.roles.iter().collect(),
             status: u.status.into(),
             status_reason: u.status_reason,
             must_change_password: u.must_change_password,
@@ -170,6 +173,9 @@ pub struct CreateUser {
     pub organization: Option<String>,
     #[serde(default)]
     pub admin: bool,
+    /// Roles to grant (each grant is audited).
+    #[serde(default)]
+    pub roles: Vec<Role>,
     /// Omit to have a strong password generated and returned once; a given
     /// one must satisfy the password policy.
     #[schema(max_length = 128, format = Password)]
@@ -199,6 +205,7 @@ pub async fn create(
         security_email: body.security_email,
         organization: body.organization,
         is_admin: body.admin,
+        roles: Roles::new(body.roles),
         password: body.password.map(SecretPassword::new),
     };
     let (user, password) = accounts::create(&state, input, &admin.actor, &admin.origin).await?;
@@ -238,6 +245,10 @@ pub struct UpdateUser {
     #[schema(max_length = 200)]
     pub organization: Option<String>,
     pub admin: Option<bool>,
+    /// The whole set of roles the account is to hold (`[]` takes every
+    /// role away); each grant and revocation is audited, and a change
+    /// ends the account's sessions.
+    pub roles: Option<Vec<Role>>,
 }
 
 #[utoipa::path(patch, path = crate::routes::API_USER, tag = "users", operation_id = "users_update", params(("id" = uuid::Uuid, Path, description = "The account id.")), request_body = UpdateUser,
@@ -256,6 +267,7 @@ pub async fn update(
         security_email: body.security_email,
         organization: body.organization,
         is_admin: body.admin,
+        roles: body.roles.map(Roles::new),
     };
     let updated = accounts::update_profile(
         &state,

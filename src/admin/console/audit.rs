@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{AdminSession, AuditLine};
+use super::{AdminSession, AuditLine, Nav};
 use crate::error::PageError;
 use crate::pages::{Chrome, PageCtx, render};
 use crate::service::admin;
@@ -18,6 +18,7 @@ const PAGE: i64 = 50;
 #[template(path = "admin/audit.html")]
 struct AuditPage {
     c: Chrome,
+    nav: Nav,
     event: String,
     user: String,
     lines: Vec<AuditLine>,
@@ -36,7 +37,7 @@ pub struct AuditQuery {
 pub async fn show(
     State(state): State<AppState>,
     ctx: PageCtx,
-    _admin: AdminSession,
+    admin: AdminSession,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, PageError> {
     // The account filter takes an account name (what an admin knows).
@@ -71,6 +72,7 @@ pub async fn show(
         });
     render(&AuditPage {
         c: ctx.chrome().await?,
+        nav: admin.nav(),
         event: q.event,
         user: q.user,
         lines: rows.into_iter().map(AuditLine::from).collect(),

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
-use super::AdminSession;
+use super::{AdminSession, Nav};
 use crate::error::PageError;
 use crate::pages::{Chrome, PageCtx, render};
 use crate::service::clients::{self, Client};
@@ -14,17 +14,19 @@ use crate::state::AppState;
 #[template(path = "admin/clients.html")]
 struct ClientsPage {
     c: Chrome,
+    nav: Nav,
     clients: Vec<Client>,
 }
 
 pub async fn show(
     State(state): State<AppState>,
     ctx: PageCtx,
-    _admin: AdminSession,
+    admin: AdminSession,
 ) -> Result<Response, PageError> {
     let clients = clients::list(&state).await?;
     render(&ClientsPage {
         c: ctx.chrome().await?,
+        nav: admin.nav(),
         clients,
     })
 }

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
-use super::{AdminSession, AuditLine};
+use super::{AdminSession, AuditLine, Nav};
 use crate::error::PageError;
 use crate::pages::{Chrome, PageCtx, render};
 use crate::service::admin;
@@ -14,6 +14,7 @@ use crate::state::AppState;
 #[template(path = "admin/dashboard.html")]
 struct DashboardPage {
     c: Chrome,
+    nav: Nav,
     total: i64,
     disabled: i64,
     events: Vec<AuditLine>,
@@ -22,13 +23,14 @@ struct DashboardPage {
 pub async fn show(
     State(state): State<AppState>,
     ctx: PageCtx,
-    _admin: AdminSession,
+    admin: AdminSession,
 ) -> Result<Response, PageError> {
     let d = admin::dashboard(&state).await?;
     let (total, disabled) = (d.total, d.disabled);
     let events = d.events.into_iter().map(AuditLine::from).collect();
     render(&DashboardPage {
         c: ctx.chrome().await?,
+        nav: admin.nav(),
         total,
         disabled,
         events,

@@ -1,11 +1,13 @@
 //! The admin console: HTML pages for administrators signed in with their
 //! passport. Same look and languages as the hosted pages; every action is
 //! a CSRF-protected form handled by the same services as the JSON API, and
-//! needs a recent sign-in (`admin.reauth_minutes`).
+//! needs a recent sign-in (`admin.reauth_minutes`). Reviewers (accounts
+//! with the reviewer role) use its review pages and nothing else of it.
 
 pub mod audit;
 pub mod clients;
 pub mod dashboard;
+pub mod review;
 pub mod users;
 
 use axum::extract::FromRequestParts;
@@ -27,6 +29,59 @@ impl AdminSession {
     pub fn actor(&self) -> Actor {
         self.current.actor()
     }
+
+    /// The console's navigation for this administrator.
+    pub fn nav(&self) -> Nav {
+        Nav::of(&self.current.user)
+    }
+}
+
+/// What the console's navigation offers the signed-in account: the
+/// administration to administrators, the review queue to reviewers.
+pub struct Nav {
+    pub admin: bool,
+    pub reviewer: bool,
+}
+
+impl Nav {
+    pub fn of(user: &crate::store::users::User) -> Nav {
+        Nav {
+            admin: user.is_admin,
+            reviewer: crate::service::review::is_reviewer(user),
+        }
+    }
+}
+
+/// A sign-in older than `admin.reauth_minutes` signs in again (the form
+/// is shown although signed in) and comes back to the page it asked for.
+fn require_recent_sign_in(
+    parts: &Parts,
+    state: &AppState,
+    current: &CurrentUser,
+    home: &str,
+) -> Result<(), Response> {
+    let age_ms = crate::session::unix_ms(state.clock.now())
+        - current.auth.auth_ms.max(current.auth.auth_time * 1000);
+    if age_ms as f64 > state.config.admin.reauth_minutes * 60_000.0 {
+        let back = if parts.method == axum::http::Method::GET {
+            parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| home.into())
+        } else {
+            home.into()
+        };
+        let target = format!(
+            "{}?force=1&login_hint={}&return_to={}",
+            routes::LOGIN,
+            url::form_urlencoded::byte_serialize(current.user.username.as_bytes())
+                .collect::<String>(),
+            url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+        );
+        return Err(Redirect::to(&target).into_response());
+    }
+    Ok(())
 }
 
 impl FromRequestParts<AppState> for AdminSession {
@@ -40,29 +95,42 @@ impl FromRequestParts<AppState> for AdminSession {
         if !current.user.is_admin {
             return Err(PageError::Forbidden.into_response());
         }
-        let age_ms = crate::session::unix_ms(state.clock.now())
-            - current.auth.auth_ms.max(current.auth.auth_time * 1000);
-        if age_ms as f64 > state.config.admin.reauth_minutes * 60_000.0 {
-            // Sign in again (the form is shown although signed in), then back here.
-            let back = if parts.method == axum::http::Method::GET {
-                parts
-                    .uri
-                    .path_and_query()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_else(|| routes::ADMIN.into())
-            } else {
-                routes::ADMIN.into()
-            };
-            let target = format!(
-                "{}?force=1&login_hint={}&return_to={}",
-                routes::LOGIN,
-                url::form_urlencoded::byte_serialize(current.user.username.as_bytes())
-                    .collect::<String>(),
-                url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
-            );
-            return Err(Redirect::to(&target).into_response());
-        }
+        require_recent_sign_in(parts, state, &current, routes::ADMIN)?;
         Ok(AdminSession { current })
+    }
+}
+
+/// A signed-in reviewer whose sign-in is recent enough: the door of the
+/// review pages (`service::reviewing::admit`). An administrator without the
+/// reviewer role gets the 403 page, anyone else the 404 page.
+pub struct ReviewerSession {
+    pub current: CurrentUser,
+}
+
+impl ReviewerSession {
+    pub fn nav(&self) -> Nav {
+        Nav::of(&self.current.user)
+    }
+}
+
+impl FromRequestParts<AppState> for ReviewerSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use crate::service::reviewing::{self, ReviewingError};
+        let current = CurrentUser::from_request_parts(parts, state).await?;
+        match reviewing::admit(&current.user) {
+            Ok(()) => {}
+            Err(ReviewingError::NotReviewer) => {
+                return Err(PageError::NotReviewer.into_response());
+            }
+            Err(_) => return Err(PageError::NotFound.into_response()),
+        }
+        require_recent_sign_in(parts, state, &current, routes::ADMIN_REVIEW)?;
+        Ok(ReviewerSession { current })
     }
 }
 

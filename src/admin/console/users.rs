@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{AdminSession, AuditLine};
-use crate::domain::{PhoneNumber, SecretPassword};
+use super::{AdminSession, AuditLine, Nav};
+use crate::domain::{PhoneNumber, Role, Roles, SecretPassword};
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm};
 use crate::pages::{Chrome, PageCtx, render, render_status};
@@ -25,6 +25,7 @@ const PAGE: i64 = 50;
 #[template(path = "admin/users.html")]
 struct UsersPage {
     c: Chrome,
+    nav: Nav,
     q: String,
     users: Vec<User>,
     total: i64,
@@ -42,7 +43,7 @@ pub struct SearchQuery {
 pub async fn search(
     State(state): State<AppState>,
     ctx: PageCtx,
-    _admin: AdminSession,
+    admin_session: AdminSession,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, PageError> {
     let page = q.page.unwrap_or(1).clamp(1, admin::MAX_PAGE);
@@ -56,6 +57,7 @@ pub async fn search(
     });
     render(&UsersPage {
         c: ctx.chrome().await?,
+        nav: admin_session.nav(),
         q: text,
         users,
         total,
@@ -71,6 +73,7 @@ pub struct CreateForm {
     login_phone: Option<String>,
     organization: Option<String>,
     admin: Option<String>,
+    reviewer: Option<String>,
 }
 
 /// Creates an account; a strong password is generated and shown once.
@@ -87,6 +90,7 @@ pub async fn create(
         login_phone: form.login_phone,
         organization: form.organization,
         is_admin: form.admin.is_some(),
+        roles: Roles::none().with(Role::Reviewer, form.reviewer.is_some()),
         ..accounts::NewAccount::default()
     };
     match accounts::create(&state, input, &admin_session.actor(), &origin).await {
@@ -103,6 +107,7 @@ pub async fn create(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &UsersPage {
                     c: ctx.chrome().await?,
+                    nav: admin_session.nav(),
                     q: String::new(),
                     users,
                     total,
@@ -118,7 +123,10 @@ pub async fn create(
 #[template(path = "admin/user.html")]
 struct UserPage {
     c: Chrome,
+    nav: Nav,
     u: User,
+    /// The account holds the reviewer role.
+    reviewer: bool,
     message: Option<String>,
     error: Option<String>,
     generated: Option<String>,
@@ -140,6 +148,7 @@ pub struct DetailQuery {
 async fn user_page(
     state: &AppState,
     ctx: &PageCtx,
+    nav: Nav,
     user: User,
     message: Option<String>,
     error: Option<String>,
@@ -159,6 +168,8 @@ async fn user_page(
     .collect();
     Ok(UserPage {
         c: ctx.chrome().await?,
+        nav,
+        reviewer: user.has_role(Role::Reviewer),
         login_masked: user.login_phone.as_deref().map(PhoneNumber::masked),
         security_masked: user.security_phone.as_deref().map(PhoneNumber::masked),
         full_phones: None,
@@ -182,14 +193,14 @@ async fn load(state: &AppState, id: &str) -> Result<User, PageError> {
 pub async fn detail(
     State(state): State<AppState>,
     ctx: PageCtx,
-    _admin: AdminSession,
+    admin: AdminSession,
     Path(id): Path<String>,
     Query(q): Query<DetailQuery>,
 ) -> Result<Response, PageError> {
     let user = load(&state, &id).await?;
     let message = q.done.map(|_| ctx.t().admin_done.to_string());
     let generated = ctx.session.take_password_shown_once(user.id).await?;
-    render(&user_page(&state, &ctx, user, message, None, generated).await?)
+    render(&user_page(&state, &ctx, admin.nav(), user, message, None, generated).await?)
 }
 
 /// The account's page after a change (post-redirect-get).
@@ -211,6 +222,7 @@ pub struct ActionForm {
     security_email: Option<String>,
     organization: Option<String>,
     admin: Option<String>,
+    reviewer: Option<String>,
     reason: Option<String>,
     password: Option<String>,
 }
@@ -244,6 +256,7 @@ pub async fn act(
                 security_email: form.security_email,
                 organization: form.organization,
                 is_admin: Some(form.admin.is_some()),
+                roles: Some(user.roles.with(Role::Reviewer, form.reviewer.is_some())),
             };
             let version = form.version.ok_or(PageError::BadRequest)?;
             accounts::update_profile(&state, &user, version, input, &actor, &origin)
@@ -293,7 +306,7 @@ pub async fn act(
             // The full numbers, shown on this answer only (never in a URL);
             // the look is audited.
             let (login, security) = phone::reveal(&state, &user, &actor, &origin).await?;
-            let mut page = user_page(&state, &ctx, user, None, None, None).await?;
+            let mut page = user_page(&state, &ctx, admin.nav(), user, None, None, None).await?;
             page.full_phones = Some((login.unwrap_or_default(), security.unwrap_or_default()));
             return render(&page);
         }
@@ -314,7 +327,7 @@ pub async fn act(
             let fresh = load(&state, &id).await?;
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &user_page(&state, &ctx, fresh, None, Some(message), None).await?,
+                &user_page(&state, &ctx, admin.nav(), fresh, None, Some(message), None).await?,
             )
         }
     }
@@ -336,6 +349,7 @@ fn account_message(
             "email" | "security_email" => t.security_email,
             "organization" => t.organization,
             "admin" => t.role_admin,
+            "roles" => t.role,
             "status" => t.admin_status,
             other => other,
         }

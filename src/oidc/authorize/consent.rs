@@ -37,6 +37,7 @@ pub(super) async fn page(ctx: &PageCtx, req: &AuthRequest) -> Result<Response, P
             "email" => Some(t.scope_email),
             "phone" => Some(t.scope_phone),
             "offline_access" => Some(t.scope_offline_access),
+            "review" => Some(t.scope_review),
             _ => None,
         })
         .collect();

@@ -22,10 +22,11 @@ pub async fn exchange(
     }
     let scope = Scope::parse(params.get("scope").unwrap_or_default())
         .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-    // No user is involved, so user-related scopes make no sense here.
+    // No user is involved, so user-related scopes make no sense here (a
+    // review is a reviewer's own act: no service account reviews).
     if let Some(s) = scope
         .iter()
-        .find(|s| matches!(*s, "openid" | "offline_access"))
+        .find(|s| matches!(*s, "openid" | "offline_access" | "review"))
     {
         return Err(OAuthError::invalid_scope(format!(
             "{s} is not available with client_credentials"

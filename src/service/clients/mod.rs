@@ -27,6 +27,9 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "phone",
     "offline_access",
     "admin",
+    // The review operations of the management API, for a reviewer's own
+    // token (authorization code; the role is checked at every call).
+    "review",
 ];
 
 #[derive(Debug, thiserror::Error)]
