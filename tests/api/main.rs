@@ -39,6 +39,7 @@ mod post_redirect_get;
 mod recovery;
 mod recovery_background;
 mod review_cases;
+mod review_queue;
 mod revocation;
 mod security_email;
 mod session;

@@ -10,6 +10,7 @@ mod messages;
 mod rp;
 
 pub use browser::*;
+pub use cli::CliOutput;
 pub use messages::*;
 pub use rp::*;
 
