@@ -115,10 +115,9 @@ impl Roles {
     }
 }
 
-impl TryFrom<String> for Roles {
-    type Error = std::convert::Infallible;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Ok(Roles::from_stored(&value))
+impl From<String> for Roles {
+    fn from(value: String) -> Self {
+        Roles::from_stored(&value)
     }
 }
 

@@ -101,8 +101,10 @@ pub enum ClaimedFilter {
 pub struct QueueParams {
     /// Only cases in this state; without it, the cases waiting for a
     /// reviewer (`submitted` and `in_review`).
+    #[param(inline)]
     pub state: Option<ReviewState>,
     /// `me`: only the cases the caller claimed.
+    #[param(inline)]
     pub claimed: Option<ClaimedFilter>,
     /// 1-based page number (default 1).
     #[param(minimum = 1, maximum = 1_000_000)]
@@ -497,6 +499,11 @@ pub async fn case(
     Ok(Json(view.into()))
 }
 
+/// The bytes of a JPEG image.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Jpeg(pub Vec<u8>);
+
 /// A document of the case as the JPEG the applicant's upload was cleaned
 /// into. Every view is audited (`review.document_viewed`) before the bytes
 /// are sent; nothing may cache them.
@@ -504,7 +511,7 @@ pub async fn case(
     params(("id" = uuid::Uuid, Path, description = "The case id."),
         ("revision" = i64, Path, minimum = 1, description = "The revision of the application."),
         ("slot" = i64, Path, minimum = 1, maximum = 3, description = "The document's slot (1 to 3).")),
-    responses((status = 200, description = "The document (the view is audited).", content_type = "image/jpeg", body = Vec<u8>),
+    responses((status = 200, description = "The document (the view is audited).", content_type = "image/jpeg", body = inline(Jpeg)),
         (status = 403, description = "A service account's token, a token without the `review` scope, or an administrator without the reviewer role.", body = Problem),
         (status = 404, description = "No such case or document (or the caller is neither a reviewer nor an administrator).", body = Problem),
         (status = 410, description = "The document was deleted after the retention period.", body = Problem)))]

@@ -53,13 +53,14 @@ impl Nav {
 }
 
 /// A sign-in older than `admin.reauth_minutes` signs in again (the form
-/// is shown although signed in) and comes back to the page it asked for.
-fn require_recent_sign_in(
+/// is shown although signed in) and comes back to the page it asked for:
+/// the redirect there, or `None` when the sign-in is recent enough.
+fn sign_in_again(
     parts: &Parts,
     state: &AppState,
     current: &CurrentUser,
     home: &str,
-) -> Result<(), Response> {
+) -> Option<Response> {
     let age_ms = crate::session::unix_ms(state.clock.now())
         - current.auth.auth_ms.max(current.auth.auth_time * 1000);
     if age_ms as f64 > state.config.admin.reauth_minutes * 60_000.0 {
@@ -79,9 +80,9 @@ fn require_recent_sign_in(
                 .collect::<String>(),
             url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
         );
-        return Err(Redirect::to(&target).into_response());
+        return Some(Redirect::to(&target).into_response());
     }
-    Ok(())
+    None
 }
 
 impl FromRequestParts<AppState> for AdminSession {
@@ -95,7 +96,9 @@ impl FromRequestParts<AppState> for AdminSession {
         if !current.user.is_admin {
             return Err(PageError::Forbidden.into_response());
         }
-        require_recent_sign_in(parts, state, &current, routes::ADMIN)?;
+        if let Some(again) = sign_in_again(parts, state, &current, routes::ADMIN) {
+            return Err(again);
+        }
         Ok(AdminSession { current })
     }
 }
@@ -129,7 +132,9 @@ impl FromRequestParts<AppState> for ReviewerSession {
             }
             Err(_) => return Err(PageError::NotFound.into_response()),
         }
-        require_recent_sign_in(parts, state, &current, routes::ADMIN_REVIEW)?;
+        if let Some(again) = sign_in_again(parts, state, &current, routes::ADMIN_REVIEW) {
+            return Err(again);
+        }
         Ok(ReviewerSession { current })
     }
 }
