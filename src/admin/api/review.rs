@@ -394,8 +394,8 @@ pub struct CaseStatus {
     pub revision: i64,
     /// The case's version now (send it with the next decision).
     pub version: i64,
-    /// The id of the reviewer who claimed it.
-    pub claimed_by: Option<uuid::Uuid>,
+    /// The account id of the reviewer who claimed it.
+    pub claimed_by_id: Option<uuid::Uuid>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub decided_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -410,7 +410,7 @@ impl CaseStatus {
             state: c.state.into(),
             revision: c.revision,
             version: c.version,
-            claimed_by: c.claimed_by,
+            claimed_by_id: c.claimed_by,
             decided_at: c.decided_at,
             effective_at: c.effective_at,
             approvals: approval_views(review::approvals(c).map_err(ApiError::internal)?),
