@@ -17,10 +17,12 @@ use uuid::Uuid;
 
 use super::audit::{Entry, Outcome};
 use super::review::{self, Approval, Approved, ReviewError};
+use super::unbind_case::UnbindData;
 use super::{Actor, Origin};
+use crate::domain::PhoneNumber;
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::review::{Case, CaseEvent, CaseState};
+use crate::store::review::{Case, CaseEvent, CaseKind, CaseState};
 use crate::store::reviewing::{DocumentInfo, QueueFilter, QueueRow};
 use crate::store::users::{AccountStatus, User};
 
@@ -168,10 +170,31 @@ pub async fn queue(
     })
 }
 
+/// The application's form as a reviewer sees it (a JSON object): what
+/// the applicant entered, the numbers to unbind masked like the account's
+/// own, and nothing the system keeps for itself (the cancel link's hash).
+pub fn form(case: &Case) -> Result<serde_json::Value, ReviewingError> {
+    match case.kind {
+        CaseKind::PhoneUnbind => {
+            let d = UnbindData::of(case).map_err(ReviewError::Corrupt)?;
+            Ok(json!({
+                "reason": d.reason,
+                "note": d.note,
+                "login_phone": d.login_phone.as_deref().map(PhoneNumber::masked),
+                "security_phone": d.security_phone.as_deref().map(PhoneNumber::masked),
+                "organization": d.organization,
+                "lang": d.lang,
+            }))
+        }
+    }
+}
+
 /// A case as a reviewer sees it.
 #[derive(Debug, Clone)]
 pub struct CaseView {
     pub case: Case,
+    /// The application's form ([`form`]).
+    pub form: serde_json::Value,
     pub overdue: bool,
     /// The applicant's account (`None` for a kind that may not know it).
     pub applicant: Option<User>,
@@ -208,6 +231,7 @@ pub async fn case_view(
         None => None,
     };
     let approvals = review::approvals(&case)?;
+    let form = form(&case)?;
     let events = state.store.case_events(case.id).await?;
     let documents = state
         .store
@@ -224,6 +248,7 @@ pub async fn case_view(
     Ok(CaseView {
         overdue: is_overdue(case.state, case.due_at, state.clock.now()),
         case,
+        form,
         applicant,
         claimed_by,
         approvals,

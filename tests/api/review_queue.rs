@@ -82,13 +82,26 @@ async fn applicant(app: &TestApp, name: &str, n: u32) -> User {
     .await
 }
 
+/// The form of an application to unbind `who`'s login phone, as the
+/// application stores it (`service::unbind_case::UnbindData`).
+fn unbind_data(who: &User, reason: &str) -> Value {
+    json!({
+        "reason": reason,
+        "note": "丢在出租车上",
+        "login_phone": who.login_phone,
+        "organization": "计算机网络信息中心",
+        "lang": "zh-CN",
+        "cancel": "5d41402abc4b2a76b9719d911017c592-the-cancel-link-hash",
+    })
+}
+
 async fn submit(app: &TestApp, who: &User) -> Case {
     review::submit(
         &app.state,
         who,
         Submission {
             kind: CaseKind::PhoneUnbind,
-            data: json!({ "reason": "phone_lost", "phones": ["login"], "note": "丢在出租车上" }),
+            data: unbind_data(who, "lost"),
             contact_phone: Some(PhoneNumber::parse("+8613800138000").unwrap()),
             contact_email: None,
             consent_version: Some("unbind-consent-1".into()),
@@ -233,7 +246,8 @@ async fn the_queue_is_sorted_by_due_date_filtered_and_marks_overdue_cases() {
         &a,
         ca.id,
         ca.version,
-        json!({ "reason": "other", "phones": ["login", "security"] }),
+        unbind_data(&a, "other"),
+        None,
         vec![jpeg(50, 50)],
         &origin(),
     )
@@ -378,8 +392,15 @@ async fn a_reviewer_sees_the_account_the_form_documents_and_history() {
     assert_eq!(account["security_phone"], "139****2007");
     assert!(!v.to_string().contains("13312341007"));
     assert_eq!(v["contact_phone"], "+8613800138000");
-    assert_eq!(v["data"]["reason"], "phone_lost");
-    assert_eq!(v["data"]["phones"], json!(["login"]));
+    // The form: the numbers to unbind masked too, and nothing of what the
+    // system keeps for itself (the cancel link's hash).
+    assert_eq!(v["data"]["reason"], "lost");
+    assert_eq!(v["data"]["note"], "丢在出租车上");
+    assert_eq!(v["data"]["login_phone"], "133****1007");
+    assert_eq!(v["data"]["security_phone"], Value::Null);
+    assert_eq!(v["data"]["organization"], "计算机网络信息中心");
+    assert!(v["data"].get("cancel").is_none());
+    assert!(!v.to_string().contains("cancel-link-hash"));
     assert_eq!(v["consent_version"], "unbind-consent-1");
     let docs = v["documents"].as_array().unwrap();
     assert_eq!(docs.len(), 2);
@@ -426,6 +447,8 @@ async fn a_reviewer_sees_the_account_the_form_documents_and_history() {
     assert!(!page.has("13312341007") && !page.has("13900002007"));
     assert!(page.has("+8613800138000"));
     assert!(page.has("手机丢失") && page.has("丢在出租车上"));
+    assert!(page.has("登录手机 133****1007"));
+    assert!(!page.has("cancel-link-hash"));
     assert!(page.has(&format!(
         "<img src=\"/admin/review/{}/documents/1/1\"",
         c.id

@@ -149,9 +149,19 @@ async fn reviewer(app: &TestApp) -> User {
     grant_reviewer(app, &r).await
 }
 
-/// Whatever makes an account a reviewer (the reviewer role, where it exists).
+/// Makes an account a reviewer: the reviewer role.
 async fn grant_reviewer(app: &TestApp, user: &User) -> User {
-    app.stored(&user.username).await
+    tongxing::service::accounts::set_role(
+        &app.state,
+        &user.username,
+        tongxing::domain::Role::Reviewer,
+        true,
+        &tongxing::service::Actor::System,
+        &Origin::default(),
+    )
+    .await
+    .unwrap()
+    .0
 }
 
 fn origin() -> Origin {

@@ -279,8 +279,9 @@ pub struct CaseView {
     /// Send it back with a decision; a mismatch means someone else changed the case.
     pub version: i64,
     pub account: Option<CaseAccount>,
-    /// The application form's data (kind-specific: the reason, which
-    /// numbers to unbind …).
+    /// The application form (kind-specific; phone unbind: `reason`,
+    /// `note`, `login_phone` and `security_phone` — the numbers to unbind,
+    /// masked —, `organization`, `lang`).
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
     /// The applicant's own contact number, in full (E.164), to call them.
@@ -342,7 +343,7 @@ impl From<reviewing::CaseView> for CaseView {
                 display_name: u.display_name,
                 organization: u.organization,
             }),
-            data: serde_json::from_str(&c.data).unwrap_or_else(|_| serde_json::json!({})),
+            data: v.form,
             contact_phone: c.contact_phone,
             contact_email: c.contact_email,
             consent_version: c.consent_version,

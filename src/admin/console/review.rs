@@ -78,50 +78,42 @@ fn state_name_label(t: &Text, name: &str) -> String {
         .unwrap_or_else(|_| name.to_string())
 }
 
-/// One value of the application form, in the page's language where it
-/// is one of the form's choices.
-fn form_value(t: &Text, v: &serde_json::Value) -> String {
-    use serde_json::Value;
-    match v {
-        Value::String(s) => match s.as_str() {
-            "phone_lost" => t.review_reason_phone_lost.into(),
-            "out_of_service" => t.review_reason_out_of_service.into(),
-            "no_longer_used" => t.review_reason_no_longer_used.into(),
-            "other" => t.review_reason_other.into(),
-            "login" => t.login_phone.into(),
-            "security" => t.security_phone.into(),
-            other => other.to_string(),
-        },
-        Value::Array(items) => items
-            .iter()
-            .map(|i| form_value(t, i))
-            .collect::<Vec<_>>()
-            .join(t.review_list_separator),
-        Value::Null => String::new(),
-        Value::Bool(true) => t.admin_yes.into(),
-        Value::Bool(false) => t.admin_no.into(),
-        other => other.to_string(),
-    }
-}
-
-/// The application form's fields (the case's kind-specific data), each
-/// with its label in the page's language where the page knows the field.
-fn form_lines(t: &Text, data: &str) -> Vec<(String, String)> {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(data) else {
-        return Vec::new();
+/// The application form's lines (label, value) in the page's language,
+/// from the reviewer's view of it (`service::reviewing::form`).
+fn form_lines(t: &Text, kind: CaseKind, form: &serde_json::Value) -> Vec<(String, String)> {
+    let text = |k: &str| {
+        form[k]
+            .as_str()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
     };
-    map.iter()
-        .map(|(k, v)| {
-            let label = match k.as_str() {
-                "reason" => t.review_data_reason.to_string(),
-                "note" => t.review_data_note.to_string(),
-                "phones" => t.review_data_phones.to_string(),
-                "organization" => t.organization.to_string(),
-                other => other.to_string(),
-            };
-            (label, form_value(t, v))
-        })
-        .collect()
+    let mut lines = Vec::new();
+    match kind {
+        CaseKind::PhoneUnbind => {
+            if let Some(r) = text("reason") {
+                lines.push((t.unbind_reason.to_string(), (t.unbind_reason_label)(&r)));
+            }
+            if let Some(n) = text("note") {
+                lines.push((t.unbind_note.to_string(), n));
+            }
+            let phones: Vec<String> = [
+                ("login_phone", t.login_phone),
+                ("security_phone", t.security_phone),
+            ]
+            .into_iter()
+            .filter_map(|(k, label)| text(k).map(|p| format!("{label} {p}")))
+            .collect();
+            lines.push((
+                t.unbind_phones.to_string(),
+                phones.join(t.review_list_separator),
+            ));
+            if let Some(o) = text("organization") {
+                lines.push((t.unbind_organization.to_string(), o));
+            }
+        }
+    }
+    lines
 }
 
 fn case_url(id: uuid::Uuid) -> String {
@@ -353,7 +345,7 @@ fn case_page(
         decided: case.decided_at.map(when),
         effective: case.effective_at.map(when),
         account,
-        form: form_lines(t, &case.data),
+        form: form_lines(t, case.kind, &v.form),
         contact_phone: case.contact_phone.clone(),
         contact_email: case.contact_email.clone(),
         consent: case.consent_at.map(|at| {
@@ -370,7 +362,7 @@ fn case_page(
             .iter()
             .map(|d| DocumentLine {
                 url: document_url(case.id, d.revision, d.slot),
-                label: (t.review_document_alt)(usize::try_from(d.slot).unwrap_or_default()),
+                label: (t.unbind_document_alt)(usize::try_from(d.slot).unwrap_or_default()),
                 width: d.width,
                 height: d.height,
                 purged: d.purged_at.is_some(),
