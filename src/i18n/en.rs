@@ -266,6 +266,7 @@ pub static EN: Text = Text {
     review_reject: "Reject",
     review_note_label: "Internal note (the applicant does not see it)",
     review_add_note: "Add note",
+    review_internal_note_required: "Please write the internal note.",
     review_done_claimed: "You claimed the application.",
     review_done_note: "The internal note was added.",
     review_done_approved: "Approved. It takes effect after the cooling-off period.",

@@ -421,6 +421,7 @@ texts! {
     review_reject: &'static str,
     review_note_label: &'static str,
     review_add_note: &'static str,
+    review_internal_note_required: &'static str,
     review_done_claimed: &'static str,
     review_done_note: &'static str,
     review_done_approved: &'static str,

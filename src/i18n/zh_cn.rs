@@ -252,6 +252,7 @@ pub static ZH_CN: Text = Text {
     review_reject: "驳回",
     review_note_label: "内部备注（申请人看不到）",
     review_add_note: "添加备注",
+    review_internal_note_required: "请填写内部备注。",
     review_done_claimed: "您已认领这份申请。",
     review_done_note: "内部备注已添加。",
     review_done_approved: "已批准。冷静期结束后生效。",

@@ -764,6 +764,9 @@ async fn a_reviewer_claims_notes_rejects_and_approves_in_the_console() {
     assert!(page.has("id=\"claimed-by\">rev@cnic.cn<"));
     assert_eq!(case(&app, c.id).await.claimed_by, Some(rev.id));
 
+    let empty = act(&b, &page, &path, &[("action", "note"), ("note", "")]).await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.has("请填写内部备注") && !empty.has("给申请人的审批备注。"));
     let page = b
         .redirected(
             act(

@@ -509,6 +509,11 @@ pub async fn act(
         ReviewingError::Review(ReviewError::NotAllowed { .. } | ReviewError::SameReviewer) => {
             (StatusCode::CONFLICT, e.text(t))
         }
+        // The engine's words are for the note to the applicant.
+        ReviewingError::Review(ReviewError::NoteRequired) if form.action == "note" => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.review_internal_note_required.to_string(),
+        ),
         ReviewingError::Review(ReviewError::NoteRequired | ReviewError::NoteTooLong) => {
             (StatusCode::UNPROCESSABLE_ENTITY, e.text(t))
         }
