@@ -83,9 +83,13 @@ impl FromRequestParts<AppState> for Applicant {
 /// restricted state, and the form opens.
 pub async fn enter(
     State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
     CsrfForm(_, session): CsrfForm<EmptyForm>,
 ) -> Result<Response, PageError> {
-    if session.enter_phone_unreachable(&state).await? {
+    if let Some((user, _)) = session.step_up_owed(&state).await?
+        && session.enter_phone_unreachable(&state).await?
+    {
+        unbind::phone_unreachable(&state, &user, &origin).await?;
         return Ok(Redirect::to(routes::ACCOUNT_PHONE_UNBIND_NEW).into_response());
     }
     // No sign-in waiting for its code (it ran out): the login page.

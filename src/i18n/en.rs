@@ -423,6 +423,7 @@ pub static EN: Text = Text {
     review_note_too_long: |n| format!("The note is too long (at most {n} characters)."),
     review_consent_required: "Please consent to the processing of your identity documents.",
     review_same_reviewer: "You have already approved this application; a second approval must come from another reviewer.",
+    review_own_case: "This is your own application; another reviewer must handle it.",
     review_not_reviewer: "Only reviewers can do this.",
     review_failed: "The application could not be processed. Please try again later.",
     unbind_title: "Apply to unbind a phone",

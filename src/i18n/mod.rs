@@ -558,6 +558,7 @@ texts! {
     review_note_too_long: fn(usize) -> String,
     review_consent_required: &'static str,
     review_same_reviewer: &'static str,
+    review_own_case: &'static str,
     review_not_reviewer: &'static str,
     review_failed: &'static str,
 

@@ -398,6 +398,7 @@ pub static ZH_CN: Text = Text {
     review_note_too_long: |n| format!("备注过长（最多 {n} 个字）。"),
     review_consent_required: "请同意对身份证明材料的处理。",
     review_same_reviewer: "您已批准过这份申请，第二次批准须由另一位审核人作出。",
+    review_own_case: "这是您本人的申请，须由其他审核人处理。",
     review_not_reviewer: "只有审核人可以进行这一操作。",
     review_failed: "申请暂时无法处理，请稍后再试。",
     unbind_title: "申请解绑手机号",

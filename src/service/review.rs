@@ -91,6 +91,9 @@ pub enum ReviewError {
     /// Four eyes: the second approval must come from another reviewer.
     #[error("the second approval must come from another reviewer")]
     SameReviewer,
+    /// A reviewer's own application: someone else decides it.
+    #[error("nobody reviews their own application")]
+    OwnCase,
     #[error("only a reviewer may do this")]
     NotReviewer,
     #[error(transparent)]
@@ -125,6 +128,7 @@ impl ReviewError {
             ReviewError::ConsentRequired => t.review_consent_required.into(),
             ReviewError::SameReviewer => t.review_same_reviewer.into(),
             ReviewError::NotReviewer => t.review_not_reviewer.into(),
+            ReviewError::OwnCase => t.review_own_case.into(),
             ReviewError::Document(d) => documents::text(d, t),
             ReviewError::Corrupt(_) | ReviewError::Store(_) => t.review_failed.into(),
         }
@@ -374,6 +378,17 @@ fn require_reviewer(user: &User) -> Result<(), ReviewError> {
     }
 }
 
+/// A reviewer acting on case `id`, which must not be their own
+/// application (checked here, in the engine, whatever surface calls).
+async fn require_reviewer_of(state: &AppState, user: &User, id: Uuid) -> Result<(), ReviewError> {
+    require_reviewer(user)?;
+    match state.store.case_by_id(id).await? {
+        None => Err(ReviewError::NotFound),
+        Some(c) if c.account_id == Some(user.id) => Err(ReviewError::OwnCase),
+        Some(_) => Ok(()),
+    }
+}
+
 /// What a change does to the case beside its state.
 struct Change<'a> {
     case_id: Uuid,
@@ -465,7 +480,7 @@ pub async fn claim(
     read_version: i64,
     origin: &Origin,
 ) -> Result<Case, ReviewError> {
-    require_reviewer(reviewer)?;
+    require_reviewer_of(state, reviewer, case_id).await?;
     let actor = Actor::user(reviewer);
     let current = current_state(state, case_id, read_version).await?;
     let to = InReview;
@@ -530,7 +545,7 @@ pub async fn add_internal_note(
     text: &str,
     origin: &Origin,
 ) -> Result<Case, ReviewError> {
-    require_reviewer(reviewer)?;
+    require_reviewer_of(state, reviewer, case_id).await?;
     let text = note(Some(text), true)?;
     let actor = Actor::user(reviewer);
     let current = current_state(state, case_id, read_version).await?;
@@ -575,7 +590,7 @@ pub async fn approve(
     read_version: i64,
     origin: &Origin,
 ) -> Result<(Case, Approved), ReviewError> {
-    require_reviewer(reviewer)?;
+    require_reviewer_of(state, reviewer, case_id).await?;
     let case = read_at(state, case_id, read_version).await?;
     if case.state != InReview {
         return Err(ReviewError::NotAllowed {
@@ -640,7 +655,7 @@ pub async fn reject(
     note_for_applicant: &str,
     origin: &Origin,
 ) -> Result<Case, ReviewError> {
-    require_reviewer(reviewer)?;
+    require_reviewer_of(state, reviewer, case_id).await?;
     let text = note(Some(note_for_applicant), true)?;
     let actor = Actor::user(reviewer);
     let retention = days(state.config.review.retention_days);

@@ -252,6 +252,24 @@ async fn check_password(
     }
 }
 
+/// The person said the phone does not receive the step-up code and the
+/// session turned restricted: audited (`login.phone_unreachable`).
+pub async fn phone_unreachable(
+    state: &AppState,
+    user: &User,
+    origin: &Origin,
+) -> Result<(), StoreError> {
+    crate::service::audit::Entry::new(
+        "login.phone_unreachable",
+        crate::service::audit::Outcome::Success,
+    )
+    .actor(&Actor::user(user))
+    .subject(user)
+    .origin(origin)
+    .write(&state.store)
+    .await
+}
+
 /// The kind's data of an application.
 fn data_of(case: &Case) -> Result<UnbindData, ReviewError> {
     UnbindData::of(case).map_err(ReviewError::Corrupt)

@@ -558,6 +558,36 @@ async fn four_eyes_needs_a_second_different_reviewer() {
 }
 
 #[tokio::test]
+async fn the_engine_lets_no_reviewer_decide_their_own_application() {
+    let app = spawn().await;
+    let own = reviewer(&app, "self@cnic.cn").await;
+    let other = reviewer(&app, "other@cnic.cn").await;
+    let c = submit(&app, &own).await;
+    for result in [
+        review::claim(&app.state, &own, c.id, c.version, &origin())
+            .await
+            .map(|_| ()),
+        review::add_internal_note(&app.state, &own, c.id, c.version, "mine", &origin())
+            .await
+            .map(|_| ()),
+    ] {
+        assert!(matches!(result, Err(ReviewError::OwnCase)), "{result:?}");
+    }
+    // Another reviewer may (the positive control), and then the applicant
+    // still cannot decide.
+    let c = review::claim(&app.state, &other, c.id, c.version, &origin())
+        .await
+        .unwrap();
+    let approve = review::approve(&app.state, &own, c.id, c.version, &origin()).await;
+    assert!(matches!(approve, Err(ReviewError::OwnCase)), "{approve:?}");
+    let reject = review::reject(&app.state, &own, c.id, c.version, "no", &origin()).await;
+    assert!(matches!(reject, Err(ReviewError::OwnCase)), "{reject:?}");
+    review::approve(&app.state, &other, c.id, c.version, &origin())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn one_open_case_per_account() {
     let app = spawn().await;
     let alice = app.user("alice").await;

@@ -109,6 +109,15 @@ async fn restricted(b: &Browser) -> Page {
     form
 }
 
+#[tokio::test]
+async fn entering_the_restricted_state_is_audited() {
+    let app = spawn().await;
+    zhang(&app).await;
+    assert!(app.audit("login.phone_unreachable").await.is_empty());
+    restricted(&app.browser()).await;
+    assert_eq!(app.audit("login.phone_unreachable").await.len(), 1);
+}
+
 fn fields<'a>(csrf: &'a str, overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut all = vec![
         ("csrf", csrf),
