@@ -466,6 +466,25 @@ async fn refused_form(
     super::refused(status, &p, retry)
 }
 
+/// The answer to a submitted form: my applications with a notice, or the
+/// form again with what was wrong.
+async fn answer(
+    state: &AppState,
+    ctx: &PageCtx,
+    applicant: &Applicant,
+    action: String,
+    entered: Entered,
+    result: Result<Case, UnbindError>,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(_) => {
+            applicant.session.flash(Flash::UnbindSubmitted).await?;
+            Ok(Redirect::to(routes::ACCOUNT_PHONE_UNBIND).into_response())
+        }
+        Err(e) => refused_form(state, ctx, applicant, action, entered, e).await,
+    }
+}
+
 pub async fn submit(
     State(state): State<AppState>,
     ctx: PageCtx,
@@ -476,7 +495,7 @@ pub async fn submit(
     let entered = form.entered();
     let password = form.text("password");
     let action = routes::ACCOUNT_PHONE_UNBIND_NEW.to_string();
-    match unbind::apply(
+    let result = unbind::apply(
         &state,
         &applicant.user,
         &entered,
@@ -485,14 +504,8 @@ pub async fn submit(
         &origin,
         ctx.lang,
     )
-    .await
-    {
-        Ok(_) => {
-            applicant.session.flash(Flash::UnbindSubmitted).await?;
-            Ok(Redirect::to(routes::ACCOUNT_PHONE_UNBIND).into_response())
-        }
-        Err(e) => refused_form(&state, &ctx, &applicant, action, entered, e).await,
-    }
+    .await;
+    answer(&state, &ctx, &applicant, action, entered, result).await
 }
 
 // ── 修改 and 删除 ────────────────────────────────────────────────────────
@@ -564,7 +577,7 @@ pub async fn edit(
     let password = form.text("password");
     let action = id_url(routes::ACCOUNT_PHONE_UNBIND_EDIT, id);
     let version = form.text("version").parse::<i64>().unwrap_or(case.version);
-    match unbind::revise(
+    let result = unbind::revise(
         &state,
         &applicant.user,
         id,
@@ -575,14 +588,8 @@ pub async fn edit(
         &origin,
         ctx.lang,
     )
-    .await
-    {
-        Ok(_) => {
-            applicant.session.flash(Flash::UnbindSubmitted).await?;
-            Ok(Redirect::to(routes::ACCOUNT_PHONE_UNBIND).into_response())
-        }
-        Err(e) => refused_form(&state, &ctx, &applicant, action, entered, e).await,
-    }
+    .await;
+    answer(&state, &ctx, &applicant, action, entered, result).await
 }
 
 #[derive(Deserialize)]

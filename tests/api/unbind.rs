@@ -139,6 +139,23 @@ fn fields<'a>(csrf: &'a str, overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, 
     all
 }
 
+/// `user` applies from the restricted state with one photo: the browser
+/// and the new case.
+async fn applied(app: &TestApp, user: &User, photo_bytes: Vec<u8>) -> (Browser, Case) {
+    let b = app.browser();
+    let form = restricted(&b).await;
+    let sent = b
+        .post_multipart(
+            "/account/phone/unbind/new",
+            &fields(&form.csrf(), &[]),
+            &[photo(photo_bytes)],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let case = cases(app, user).await.remove(0);
+    (b, case)
+}
+
 async fn cases(app: &TestApp, user: &User) -> Vec<Case> {
     app.state
         .store
@@ -589,16 +606,7 @@ async fn the_form_speaks_english_too() {
 async fn a_rejected_application_is_edited_and_submitted_again_or_deleted() {
     let app = spawn().await;
     let user = zhang(&app).await;
-    let b = app.browser();
-    let form = restricted(&b).await;
-    let csrf = form.csrf();
-    b.post_multipart(
-        "/account/phone/unbind/new",
-        &fields(&csrf, &[]),
-        &[photo(jpeg(30, 30))],
-    )
-    .await;
-    let case = cases(&app, &user).await.remove(0);
+    let (b, case) = applied(&app, &user, jpeg(30, 30)).await;
     let r = reviewer(&app).await;
     let c = review::claim(&app.state, &r, case.id, case.version, &origin())
         .await
@@ -691,15 +699,7 @@ async fn a_rejected_application_is_edited_and_submitted_again_or_deleted() {
 async fn the_cancel_link_cancels_even_an_approved_application() {
     let app = spawn().await;
     let user = zhang(&app).await;
-    let b = app.browser();
-    let form = restricted(&b).await;
-    b.post_multipart(
-        "/account/phone/unbind/new",
-        &fields(&form.csrf(), &[]),
-        &[photo(jpeg(30, 30))],
-    )
-    .await;
-    let case = cases(&app, &user).await.remove(0);
+    let (_, case) = applied(&app, &user, jpeg(30, 30)).await;
     approve(&app, &case).await;
     let mail = mail_wait(&app, "unbind_submitted").await;
     let link = cancel_link_in(mail["text"].as_str().unwrap());
@@ -760,15 +760,7 @@ fn query_token(link: &str) -> String {
 async fn a_successful_sms_step_up_with_the_old_phone_cancels_the_application() {
     let app = spawn().await;
     let user = zhang(&app).await;
-    let b = app.browser();
-    let form = restricted(&b).await;
-    b.post_multipart(
-        "/account/phone/unbind/new",
-        &fields(&form.csrf(), &[]),
-        &[photo(jpeg(30, 30))],
-    )
-    .await;
-    let case = cases(&app, &user).await.remove(0);
+    let (_, case) = applied(&app, &user, jpeg(30, 30)).await;
     approve(&app, &case).await;
     // The owner signs in and receives the code on the old phone.
     let owner = app.browser();
@@ -943,15 +935,7 @@ async fn a_purged_document_is_gone_from_the_database_file() {
     }
     let app = spawn().await;
     let user = zhang(&app).await;
-    let b = app.browser();
-    let form = restricted(&b).await;
-    b.post_multipart(
-        "/account/phone/unbind/new",
-        &fields(&form.csrf(), &[]),
-        &[photo(jpeg(200, 200))],
-    )
-    .await;
-    let case = cases(&app, &user).await.remove(0);
+    let (b, case) = applied(&app, &user, jpeg(200, 200)).await;
     let stored = app
         .state
         .store
