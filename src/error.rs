@@ -27,6 +27,9 @@ pub enum PageError {
     NotReviewer,
     #[error("bad request")]
     BadRequest,
+    /// An upload larger than the form takes (`mib`: the largest image).
+    #[error("upload too large")]
+    UploadTooLarge { mib: usize },
     /// A field holds text we cannot store (NUL, bytes that are not UTF-8).
     #[error("field {0} holds text that cannot be stored")]
     InvalidField(String),
@@ -53,6 +56,7 @@ pub enum ErrorPage {
     NotReviewer,
     Csrf,
     BadRequest,
+    UploadTooLarge(usize),
     InvalidField(String),
     TooMany(Duration),
     Unavailable,
@@ -68,6 +72,10 @@ impl IntoResponse for PageError {
             PageError::Forbidden => (StatusCode::FORBIDDEN, ErrorPage::Forbidden),
             PageError::NotReviewer => (StatusCode::FORBIDDEN, ErrorPage::NotReviewer),
             PageError::BadRequest => (StatusCode::BAD_REQUEST, ErrorPage::BadRequest),
+            PageError::UploadTooLarge { mib } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorPage::UploadTooLarge(mib),
+            ),
             PageError::InvalidField(field) => {
                 (StatusCode::BAD_REQUEST, ErrorPage::InvalidField(field))
             }

@@ -141,6 +141,7 @@ fn error_message(t: &Text, page: &ErrorPage) -> String {
         ErrorPage::Forbidden => t.admin_forbidden.into(),
         ErrorPage::NotReviewer => t.review_not_reviewer.into(),
         ErrorPage::BadRequest => t.error_bad_request.into(),
+        ErrorPage::UploadTooLarge(mib) => (t.unbind_too_large)(*mib),
         ErrorPage::InvalidField(field) => (t.error_invalid_field)(field),
         ErrorPage::TooMany(wait) => (t.error_too_many)(*wait),
         ErrorPage::BadClientRequest(detail) => (t.error_bad_client_request)(detail),

@@ -35,14 +35,19 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
     // The error pages are drawn outside the session layer, so that its
     // own failure (saving the session) gets a page too.
     // Bodies: a plain form or API call is small; the upload pages take
-    // up to three documents and the form around them.
+    // up to three documents and the form around them. Every router has its
+    // own limit (a route nobody serves never reads the body).
     let upload_limit = config.review.max_document_bytes * 3 + FORM_LIMIT;
     let pages = pages()
         .layer(RequestBodyLimitLayer::new(FORM_LIMIT))
         .merge(
             uploads()
                 .layer(axum::extract::DefaultBodyLimit::max(upload_limit))
-                .layer(RequestBodyLimitLayer::new(upload_limit)),
+                .layer(RequestBodyLimitLayer::new(upload_limit))
+                .layer(middleware::from_fn_with_state(
+                    config.review.max_document_bytes,
+                    account::unbind::too_large_as_page,
+                )),
         )
         .layer(middleware::from_fn(input::pages_guard))
         .layer(middleware::from_fn_with_state(
@@ -99,7 +104,6 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
         .merge(pages)
         .layer(headers)
         .layer(tower::util::option_layer(hsts))
-        .layer(RequestBodyLimitLayer::new(upload_limit))
         .layer(middleware::from_fn(admin::api::too_large_as_problem))
         .layer(
             ServiceBuilder::new()

@@ -224,12 +224,14 @@ impl FromRequestParts<AppState> for WebSession {
         // a notice for the next page) is cheap to create: it lives
         // [`ANONYMOUS_IDLE`] unused; a sign-in the configured idle time.
         // Set on every request, as the layer saves the session on each.
-        let signed_in = web.signed_in().await?.is_some();
-        web.0.set_expiry(Some(Expiry::OnInactivity(if signed_in {
-            state.config.session.idle()
-        } else {
-            ANONYMOUS_IDLE
-        })));
+        let idle = match web.auth().await? {
+            Some(Stage::PhoneUnreachable(_)) => {
+                UNREACHABLE_FOR.try_into().unwrap_or(ANONYMOUS_IDLE)
+            }
+            Some(stage) if stage.signed_in().is_some() => state.config.session.idle(),
+            _ => ANONYMOUS_IDLE,
+        };
+        web.0.set_expiry(Some(Expiry::OnInactivity(idle)));
         Ok(web)
     }
 }

@@ -99,6 +99,26 @@ pub async fn enter(
 #[derive(Deserialize)]
 pub struct EmptyForm {}
 
+/// The `{id}` of an application's URL; anything that is not an id (a
+/// link cut short by an SMS app, say) is the page-not-found page.
+pub struct CaseId(pub Uuid);
+
+impl FromRequestParts<AppState> for CaseId {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| PageError::NotFound)?;
+        Uuid::parse_str(&raw)
+            .map(CaseId)
+            .map_err(|_| PageError::NotFound)
+    }
+}
+
 // ── my applications ──────────────────────────────────────────────────────
 
 /// One application as its applicant sees it.
@@ -112,8 +132,10 @@ struct Row {
     organization: String,
     contact: Option<String>,
     applicant_note: Option<String>,
-    /// Thumbnails: links to the documents of the current revision.
+    /// Thumbnails: links to the documents of the current revision (none
+    /// in the restricted state, which sees only how many there are).
     documents: Vec<String>,
+    document_count: usize,
     changeable: bool,
     version: i64,
     /// Approved: when it takes effect.
@@ -142,16 +164,30 @@ fn id_url(route: &str, id: Uuid) -> String {
     route.replace("{id}", &id.to_string())
 }
 
-async fn row(state: &AppState, t: &Text, number: usize, case: &Case) -> Result<Row, PageError> {
+async fn row(
+    state: &AppState,
+    t: &Text,
+    number: usize,
+    case: &Case,
+    show_documents: bool,
+) -> Result<Row, PageError> {
     let data = UnbindData::of(case).map_err(PageError::Internal)?;
-    let documents = state
+    let stored: Vec<_> = state
         .store
         .case_documents(case.id, case.revision)
         .await?
         .into_iter()
         .filter(|d| d.purged_at.is_none())
-        .map(|d| document_url(case.id, d.revision, d.slot))
         .collect();
+    let document_count = stored.len();
+    let documents = if show_documents {
+        stored
+            .into_iter()
+            .map(|d| document_url(case.id, d.revision, d.slot))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Row {
         id: case.id,
         number,
@@ -163,6 +199,7 @@ async fn row(state: &AppState, t: &Text, number: usize, case: &Case) -> Result<R
         contact: case.contact_phone.as_deref().map(PhoneNumber::masked),
         applicant_note: case.applicant_note.clone(),
         documents,
+        document_count,
         changeable: matches!(
             case.state,
             CaseState::Submitted | CaseState::Rejected | CaseState::Edited
@@ -187,7 +224,7 @@ async fn list_page(
     let total = cases.len();
     let mut rows = Vec::with_capacity(total);
     for (i, case) in cases.iter().enumerate() {
-        rows.push(row(state, t, total - i, case).await?);
+        rows.push(row(state, t, total - i, case, !applicant.restricted).await?);
     }
     let can_apply = !cases.iter().any(|c| c.state.is_open()) && has_phone(&applicant.user);
     Ok(ListPage {
@@ -360,18 +397,23 @@ impl FromRequest<AppState> for UploadForm {
         let mut fields = HashMap::new();
         let mut files = Vec::new();
         let mut count = 0;
-        while let Some(field) = multipart
-            .next_field()
-            .await
-            .map_err(|_| PageError::BadRequest)?
-        {
+        let read_error = |e: axum::extract::multipart::MultipartError| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                PageError::UploadTooLarge {
+                    mib: state.config.review.max_document_bytes.div_ceil(1024 * 1024),
+                }
+            } else {
+                PageError::BadRequest
+            }
+        };
+        while let Some(field) = multipart.next_field().await.map_err(read_error)? {
             count += 1;
             if count > MAX_PARTS {
                 return Err(PageError::BadRequest);
             }
             let name = field.name().unwrap_or_default().to_string();
             let is_file = field.file_name().is_some();
-            let bytes = field.bytes().await.map_err(|_| PageError::BadRequest)?;
+            let bytes = field.bytes().await.map_err(read_error)?;
             if name == "documents" && is_file {
                 // A file input left empty still sends an empty part.
                 if !bytes.is_empty() {
@@ -508,6 +550,29 @@ pub async fn submit(
     answer(&state, &ctx, &applicant, action, entered, result).await
 }
 
+/// The upload pages' answer to a body over their limit: the error page
+/// in the person's language, saying how large an image may be (not the
+/// bare 413 of the limit layer).
+pub async fn too_large_as_page(
+    State(max_document_bytes): State<usize>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(req).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && response
+            .extensions()
+            .get::<crate::error::ErrorPage>()
+            .is_none()
+    {
+        return PageError::UploadTooLarge {
+            mib: max_document_bytes.div_ceil(1024 * 1024),
+        }
+        .into_response();
+    }
+    response
+}
+
 // ── 修改 and 删除 ────────────────────────────────────────────────────────
 
 fn entered_of(case: &Case) -> Result<Entered, PageError> {
@@ -542,7 +607,7 @@ pub async fn edit_form(
     State(state): State<AppState>,
     ctx: PageCtx,
     applicant: Applicant,
-    Path(id): Path<Uuid>,
+    CaseId(id): CaseId,
 ) -> Result<Response, PageError> {
     let case = own_case(&state, &applicant, id).await?;
     if !matches!(
@@ -569,14 +634,15 @@ pub async fn edit(
     ctx: PageCtx,
     applicant: Applicant,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<Uuid>,
+    CaseId(id): CaseId,
     form: UploadForm,
 ) -> Result<Response, PageError> {
-    let case = own_case(&state, &applicant, id).await?;
+    own_case(&state, &applicant, id).await?;
     let entered = form.entered();
     let password = form.text("password");
     let action = id_url(routes::ACCOUNT_PHONE_UNBIND_EDIT, id);
-    let version = form.text("version").parse::<i64>().unwrap_or(case.version);
+    // A missing or mangled version counts as stale, never as "the latest".
+    let version = form.text("version").parse::<i64>().unwrap_or(-1);
     let result = unbind::revise(
         &state,
         &applicant.user,
@@ -603,7 +669,7 @@ pub async fn withdraw(
     ctx: PageCtx,
     applicant: Applicant,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<Uuid>,
+    CaseId(id): CaseId,
     CsrfForm(form, session): CsrfForm<VersionForm>,
 ) -> Result<Response, PageError> {
     own_case(&state, &applicant, id).await?;
@@ -624,9 +690,9 @@ pub async fn withdraw(
 
 #[derive(Deserialize)]
 pub struct DocumentPath {
-    id: Uuid,
-    revision: i64,
-    slot: i64,
+    id: String,
+    revision: String,
+    slot: String,
 }
 
 /// A document of one's own application (the thumbnails of the list).
@@ -636,8 +702,20 @@ pub async fn document(
     ClientOrigin(origin): ClientOrigin,
     Path(p): Path<DocumentPath>,
 ) -> Result<Response, PageError> {
-    own_case(&state, &applicant, p.id).await?;
-    match review::document(&state, &applicant.user, p.id, p.revision, p.slot, &origin).await {
+    let (Ok(id), Ok(revision), Ok(slot)) = (
+        Uuid::parse_str(&p.id),
+        p.revision.parse::<i64>(),
+        p.slot.parse::<i64>(),
+    ) else {
+        return Err(PageError::NotFound);
+    };
+    // Someone who knows only the password does not get to see the
+    // owner's identity documents: the restricted state sees none.
+    if applicant.restricted {
+        return Err(PageError::NotFound);
+    }
+    own_case(&state, &applicant, id).await?;
+    match review::document(&state, &applicant.user, id, revision, slot, &origin).await {
         Ok(jpeg) => Ok((
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
@@ -676,7 +754,7 @@ pub struct TokenQuery {
 pub async fn cancel_show(
     State(state): State<AppState>,
     ctx: PageCtx,
-    Path(id): Path<Uuid>,
+    CaseId(id): CaseId,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
     let t = ctx.t();
@@ -713,7 +791,7 @@ pub async fn cancel(
     State(state): State<AppState>,
     ctx: PageCtx,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<Uuid>,
+    CaseId(id): CaseId,
     CsrfForm(form, _): CsrfForm<CancelForm>,
 ) -> Result<Response, PageError> {
     let t = ctx.t();

@@ -503,6 +503,16 @@ pub static EN: Text = Text {
         )
     },
     unbind_document_alt: |n| format!("Document {n}"),
+    unbind_document_count: |n| {
+        format!(
+            "{n} uploaded (not shown while the phone is not verified, to protect your documents)"
+        )
+    },
+    unbind_too_large: |mib| {
+        format!(
+            "The upload is too large: each image may be at most {mib} MB, and at most 3 images. Make the photos smaller and fill in the form again."
+        )
+    },
     unbind_cancel_title: "Cancel an unbind application",
     unbind_cancel_intro: |phones| {
         format!(
@@ -510,7 +520,7 @@ pub static EN: Text = Text {
         )
     },
     unbind_cancel_button: "Cancel this application",
-    unbind_cancelled: "The application was cancelled; the numbers stay as they were. If you did not submit it, change your password now.",
+    unbind_cancelled: "The application was cancelled and the numbers stay as they were; if it had taken effect, they were put back and every sign-in of the account ended. If you did not submit it, change your password now.",
     unbind_cancel_invalid: "This cancel link is not valid.",
     unbind_cancel_closed: "This application has already ended; there is nothing to cancel.",
     unbind_sign_out: "Sign out",

@@ -609,6 +609,8 @@ texts! {
     unbind_err_consent: &'static str,
     unbind_too_many: fn(Duration) -> String,
     unbind_document_alt: fn(usize) -> String,
+    unbind_document_count: fn(usize) -> String,
+    unbind_too_large: fn(usize) -> String,
     unbind_cancel_title: &'static str,
     unbind_cancel_intro: fn(&str) -> String,
     unbind_cancel_button: &'static str,

@@ -471,12 +471,18 @@ pub static ZH_CN: Text = Text {
     unbind_err_consent: "请勾选同意处理身份证明材料，否则无法审核申请。",
     unbind_too_many: |wait| format!("今天提交的申请太多了，请 {} 后再试。", duration(wait)),
     unbind_document_alt: |n| format!("证明材料 {n}"),
+    unbind_document_count: |n| {
+        format!("已上传 {n} 份（为保护您的证件，在未验证手机的状态下不显示）")
+    },
+    unbind_too_large: |mib| {
+        format!("上传的内容太大：每张图片不能超过 {mib} MB，最多 3 张。请缩小照片后重新填写表单。")
+    },
     unbind_cancel_title: "取消解绑申请",
     unbind_cancel_intro: |phones| {
         format!("有人申请从通行证账号解绑手机号 {phones}。如果不是您本人提交的，请取消这个申请。")
     },
     unbind_cancel_button: "取消这个申请",
-    unbind_cancelled: "申请已取消，手机号保持不变。如果申请不是您提交的，请立即修改密码。",
+    unbind_cancelled: "申请已取消，手机号保持原样；若申请已生效，原号码已恢复，账号的所有登录均已退出。如果申请不是您提交的，请立即修改密码。",
     unbind_cancel_invalid: "这个取消链接无效。",
     unbind_cancel_closed: "这个申请已经结束，无需取消。",
     unbind_sign_out: "退出",

@@ -50,8 +50,14 @@ pub enum Letter {
     },
     /// The application was rejected, with the reviewers' `note`.
     UnbindRejected { note: String, page: String },
-    /// A new login phone was bound: the application is complete.
-    UnbindCompleted { phones: String, page: String },
+    /// The application is complete: a new login phone was bound
+    /// (`rebound`; the other sessions ended), or only the security phone
+    /// was unbound and that took effect.
+    UnbindCompleted {
+        phones: String,
+        rebound: bool,
+        page: String,
+    },
     /// The application was cancelled (the cancel link, or the old phone
     /// proved by SMS).
     UnbindCancelled { page: String },
@@ -342,6 +348,12 @@ mod tests {
             },
             Letter::UnbindCompleted {
                 phones: "133****8347".into(),
+                rebound: true,
+                page: "https://id.example.org/account/phone/unbind".into(),
+            },
+            Letter::UnbindCompleted {
+                phones: "133****8347".into(),
+                rebound: false,
                 page: "https://id.example.org/account/phone/unbind".into(),
             },
             Letter::UnbindCancelled {

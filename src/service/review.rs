@@ -408,17 +408,43 @@ async fn change(
     apply: impl FnOnce(&mut Case, OffsetDateTime) -> Result<(), ReviewError>,
     documents: Option<Vec<Vec<u8>>>,
 ) -> Result<Case, ReviewError> {
-    change_with(state, c, apply, documents, None).await
+    change_with(state, c, apply, documents.map(Documents::Raw)).await
 }
 
-/// [`change`], also taking `release` off the account in the same
-/// transaction (an unbind application taking effect).
+/// The documents a change stores: as received (checked and encrypted on
+/// the way), or already prepared before any state changed.
+enum Documents {
+    Raw(Vec<Vec<u8>>),
+    Prepared(Vec<NewDocument>),
+}
+
+/// What a transition does to the account, in the same transaction: an
+/// unbind application taking effect takes its numbers off; one in effect
+/// that ends unfinished (cancelled, expired) puts them back.
+fn effect_on_account(
+    case: &Case,
+    from: CaseState,
+    to: CaseState,
+) -> Result<Option<PhoneRelease>, ReviewError> {
+    let restore = match (from, to) {
+        (Approved, AwaitingRebind) => false,
+        (AwaitingRebind, Cancelled | Expired) => true,
+        _ => return Ok(None),
+    };
+    match case.kind {
+        CaseKind::PhoneUnbind => {
+            super::unbind_case::release(case, restore).map_err(ReviewError::Corrupt)
+        }
+    }
+}
+
+/// [`change`] with documents in either form, and the transition's effect
+/// on the account ([`effect_on_account`]) in the same transaction.
 async fn change_with(
     state: &AppState,
     c: Change<'_>,
     apply: impl FnOnce(&mut Case, OffsetDateTime) -> Result<(), ReviewError>,
-    documents: Option<Vec<Vec<u8>>>,
-    release: Option<PhoneRelease>,
+    documents: Option<Documents>,
 ) -> Result<Case, ReviewError> {
     let mut case = state
         .store
@@ -436,10 +462,14 @@ async fn change_with(
         });
     }
     let now = state.clock.now();
+    let release = effect_on_account(&case, from, c.to)?;
     case.state = c.to;
     apply(&mut case, now)?;
     let new_docs = match documents {
-        Some(files) => prepare_documents(state, case.id, case.revision, files).await?,
+        Some(Documents::Raw(files)) => {
+            prepare_documents(state, case.id, case.revision, files).await?
+        }
+        Some(Documents::Prepared(docs)) => docs,
         None => Vec::new(),
     };
     let ev = event(c.event, c.actor, c.origin, Some(from), c.to, c.note);
@@ -782,9 +812,12 @@ pub async fn edit(
     .await
 }
 
-/// The applicant submits the edited application again: a new revision
-/// with new documents, reviewed from the start. The old revision stays in
-/// the history (events and, until purged, documents).
+/// The applicant submits the application again (修改), from submitted,
+/// rejected or being edited: a new revision with new documents, reviewed
+/// from the start. The documents are checked and encrypted before anything
+/// changes, so a bad upload leaves the case as it was. The old revision
+/// stays in the history (events and, until purged, documents); a reviewers'
+/// note to the applicant belonged to it and goes.
 #[allow(clippy::too_many_arguments)]
 pub async fn resubmit(
     state: &AppState,
@@ -797,15 +830,33 @@ pub async fn resubmit(
     origin: &Origin,
 ) -> Result<Case, ReviewError> {
     let before = case_for_applicant(state, applicant, case_id).await?;
+    if before.version != read_version {
+        return Err(ReviewError::Stale);
+    }
+    if !matches!(before.state, Submitted | Rejected | Edited) {
+        return Err(ReviewError::NotAllowed {
+            from: before.state.as_str(),
+            to: Submitted.as_str(),
+        });
+    }
     if !data.is_object() {
         return Err(ReviewError::Corrupt(
             "case data must be a JSON object".into(),
         ));
     }
+    let revision = before.revision + 1;
+    let prepared = prepare_documents(state, case_id, revision, documents).await?;
+    let read_version = if before.state == Edited {
+        read_version
+    } else {
+        edit(state, applicant, case_id, read_version, origin)
+            .await?
+            .version
+    };
     let actor = Actor::user(applicant);
     let due = days(state.config.review.due_days);
     let retention = days(state.config.review.retention_days);
-    change(
+    change_with(
         state,
         Change {
             case_id,
@@ -817,23 +868,25 @@ pub async fn resubmit(
             origin,
         },
         move |case, now| {
-            case.revision = before.revision + 1;
+            case.revision = revision;
             case.data = data.to_string();
             if let Some(p) = contact_phone {
                 case.contact_phone = Some(p.as_str().to_string());
             }
+            case.consent_at = Some(now);
             case.submitted_at = now;
             case.due_at = Some(now + due);
             case.claimed_by = None;
             case.claimed_at = None;
             case.decided_at = None;
             case.approvals = "[]".into();
+            case.applicant_note = None;
             // The old revision's documents go after the retention period
             // (counted from now if they were not due yet).
             case.purge_after = Some(case.purge_after.unwrap_or(now + retention));
             Ok(())
         },
-        Some(documents),
+        Some(Documents::Prepared(prepared)),
     )
     .await
 }
@@ -928,10 +981,11 @@ pub async fn sweep(state: &AppState) -> Result<Swept, ReviewError> {
 /// Without a login phone to bind again (only the security phone was
 /// unbound) there is nothing to wait for: the case is completed.
 async fn take_effect(state: &AppState, case: &Case, origin: &Origin) -> Result<(), ReviewError> {
-    let release = match case.kind {
-        CaseKind::PhoneUnbind => super::unbind_case::release(case).map_err(ReviewError::Corrupt)?,
+    let rebind = match case.kind {
+        CaseKind::PhoneUnbind => super::unbind_case::release(case, false)
+            .map_err(ReviewError::Corrupt)?
+            .is_some_and(|r| r.login.is_some()),
     };
-    let rebind = release.as_ref().is_some_and(|r| r.login.is_some());
     let c = Change {
         case_id: case.id,
         read_version: case.version,
@@ -941,7 +995,7 @@ async fn take_effect(state: &AppState, case: &Case, origin: &Origin) -> Result<(
         actor: &Actor::System,
         origin,
     };
-    let effective = change_with(state, c, |_, _| Ok(()), None, release).await?;
+    let effective = change(state, c, |_, _| Ok(()), None).await?;
     if !rebind {
         complete(state, effective.id, effective.version, origin).await?;
     }

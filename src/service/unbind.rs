@@ -161,6 +161,7 @@ fn check(
     user: &User,
     entered: &Entered,
     password: &str,
+    files: &[Vec<u8>],
     lang: Lang,
 ) -> Result<Checked, UnbindError> {
     let mut problems = Vec::new();
@@ -199,6 +200,9 @@ fn check(
     if password.is_empty() {
         problems.push((Field::Password, Problem::PasswordMissing));
     }
+    if files.is_empty() {
+        problems.push((Field::Documents, Problem::Documents(DocumentError::Missing)));
+    }
     if !entered.consent {
         problems.push((Field::Consent, Problem::ConsentMissing));
     }
@@ -212,6 +216,7 @@ fn check(
                 organization: organization.to_string(),
                 lang: lang.tag().to_string(),
                 cancel: String::new(),
+                cancel_more: Vec::new(),
             },
             contact,
         }),
@@ -241,10 +246,20 @@ async fn check_password(
     state: &AppState,
     user: &User,
     password: String,
+    origin: &Origin,
 ) -> Result<(), UnbindError> {
     if login::reauthenticate(state, user, &SecretPassword::new(password)).await? {
         Ok(())
     } else {
+        crate::service::audit::Entry::new(
+            "unbind.password_wrong",
+            crate::service::audit::Outcome::Failure,
+        )
+        .actor(&Actor::user(user))
+        .subject(user)
+        .origin(origin)
+        .write(&state.store)
+        .await?;
         Err(UnbindError::Fields(vec![(
             Field::Password,
             Problem::PasswordWrong,
@@ -316,17 +331,11 @@ pub async fn apply(
     if user.login_phone.is_none() && user.security_phone.is_none() {
         return Err(UnbindError::NoPhones);
     }
-    let mut checked = check(user, entered, &password, lang)?;
-    if files.is_empty() {
-        return Err(UnbindError::Fields(vec![(
-            Field::Documents,
-            Problem::Documents(DocumentError::Missing),
-        )]));
-    }
+    let mut checked = check(user, entered, &password, &files, lang)?;
     // Only what gets this far costs something (a password hash, decoding
     // the pictures): that is what the budget counts.
     count(state, user, origin).await?;
-    check_password(state, user, password).await?;
+    check_password(state, user, password, origin).await?;
     let (token, hash) = cancel_token()?;
     checked.data.cancel = hash;
     let data = serde_json::to_value(&checked.data)
@@ -375,34 +384,30 @@ pub async fn revise(
         }));
     }
     let before = data_of(&case)?;
-    let mut checked = check(user, entered, &password, lang)?;
-    if files.is_empty() {
-        return Err(UnbindError::Fields(vec![(
-            Field::Documents,
-            Problem::Documents(DocumentError::Missing),
-        )]));
-    }
+    let mut checked = check(user, entered, &password, &files, lang)?;
     count(state, user, origin).await?;
-    check_password(state, user, password).await?;
+    check_password(state, user, password, origin).await?;
+    // A new revision is announced like the first one, with a cancel link
+    // of its own (those sent before keep working): a number added by the
+    // edit hears of it too.
+    let (token, hash) = cancel_token()?;
     checked.data.cancel = before.cancel;
+    checked.data.cancel_more = before.cancel_more;
+    checked.data.cancel_more.push(hash);
     let data = serde_json::to_value(&checked.data)
         .map_err(|e| UnbindError::Review(ReviewError::Corrupt(e.to_string())))?;
-    let edited = if case.state == CaseState::Edited {
-        case
-    } else {
-        review::edit(state, user, case_id, read_version, origin).await?
-    };
     let revised = review::resubmit(
         state,
         user,
         case_id,
-        edited.version,
+        read_version,
         data,
         Some(checked.contact),
         files,
         origin,
     )
     .await?;
+    notify_submitted(state, user, &revised, &checked.data, &token, origin);
     Ok(revised)
 }
 
@@ -431,11 +436,56 @@ pub async fn case_for_cancel_link(
     }
     let data = data_of(&case)?;
     let hash = sha256_hex(token);
-    Ok(random::constant_time_eq(hash.as_bytes(), data.cancel.as_bytes()).then_some(case))
+    let known = std::iter::once(&data.cancel)
+        .chain(&data.cancel_more)
+        .fold(false, |found, h| {
+            random::constant_time_eq(hash.as_bytes(), h.as_bytes()) | found
+        });
+    Ok(known.then_some(case))
+}
+
+/// How often a cancellation or completion the owner or the system asked
+/// for is tried again when someone changed the case at the same moment (a
+/// reviewer's claim or note, the sweep): the owner's cancel must not be
+/// lost to a race.
+const ATTEMPTS: usize = 5;
+
+/// Moves the case to `to` as it is now: re-read and tried again while
+/// someone else's change keeps making the read stale and the move is still
+/// allowed. `Ok(None)` when the case is no longer in a state `from` accepts.
+async fn settle_case(
+    state: &AppState,
+    case_id: Uuid,
+    actor: &Actor,
+    to: CaseState,
+    from: impl Fn(CaseState) -> bool,
+    note: Option<&str>,
+    origin: &Origin,
+) -> Result<Option<Case>, UnbindError> {
+    for _ in 0..ATTEMPTS {
+        let Some(case) = state.store.case_by_id(case_id).await? else {
+            return Ok(None);
+        };
+        if !from(case.state) {
+            return Ok(None);
+        }
+        let result = match to {
+            CaseState::Completed => review::complete(state, case.id, case.version, origin).await,
+            _ => review::cancel(state, actor, case.id, case.version, note, origin).await,
+        };
+        match result {
+            Ok(c) => return Ok(Some(c)),
+            Err(ReviewError::Stale) => continue,
+            Err(ReviewError::NotAllowed { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(UnbindError::Review(ReviewError::Stale))
 }
 
 /// The cancel link was followed and confirmed: the case ends as
-/// cancelled, if it is still open and not completed.
+/// cancelled, if it is still open (before completion; an application in
+/// effect gives the numbers back). Returns the case as it is afterwards.
 pub async fn cancel_by_link(
     state: &AppState,
     case_id: Uuid,
@@ -445,20 +495,21 @@ pub async fn cancel_by_link(
     let Some(case) = case_for_cancel_link(state, case_id, token).await? else {
         return Ok(None);
     };
-    if !case.state.is_open() {
-        return Ok(Some(case));
-    }
-    let actor = Actor::System;
-    let done = review::cancel(
+    let cancelled = settle_case(
         state,
-        &actor,
         case.id,
-        case.version,
+        &Actor::System,
+        CaseState::Cancelled,
+        CaseState::is_open,
         Some("cancel link"),
         origin,
     )
     .await?;
-    Ok(Some(done))
+    match cancelled {
+        Some(c) => Ok(Some(c)),
+        // Already final: show it as it is.
+        None => Ok(state.store.case_by_id(case_id).await?),
+    }
 }
 
 /// A successful SMS step-up proved `phone` still reaches its owner: an
@@ -472,9 +523,6 @@ pub async fn phone_proved(
     let Some(case) = open_case(state, user).await? else {
         return Ok(None);
     };
-    if case.state == CaseState::AwaitingRebind {
-        return Ok(None);
-    }
     let data = data_of(&case)?;
     let covered = [&data.login_phone, &data.security_phone]
         .into_iter()
@@ -483,21 +531,16 @@ pub async fn phone_proved(
     if !covered {
         return Ok(None);
     }
-    let actor = Actor::user(user);
-    match review::cancel(
+    settle_case(
         state,
-        &actor,
         case.id,
-        case.version,
+        &Actor::user(user),
+        CaseState::Cancelled,
+        |s| s.is_open() && s != CaseState::AwaitingRebind,
         Some("phone proved by SMS"),
         origin,
     )
     .await
-    {
-        Ok(c) => Ok(Some(c)),
-        Err(ReviewError::Stale | ReviewError::NotAllowed { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// The account bound a new login phone: its application awaiting that is
@@ -507,13 +550,17 @@ pub async fn rebound(state: &AppState, user: &User, origin: &Origin) -> Result<(
     let Some(case) = open_case(state, user).await? else {
         return Ok(());
     };
-    if case.state != CaseState::AwaitingRebind {
-        return Ok(());
-    }
-    match review::complete(state, case.id, case.version, origin).await {
-        Ok(_) | Err(ReviewError::Stale | ReviewError::NotAllowed { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    settle_case(
+        state,
+        case.id,
+        &Actor::System,
+        CaseState::Completed,
+        |s| s == CaseState::AwaitingRebind,
+        None,
+        origin,
+    )
+    .await?;
+    Ok(())
 }
 
 // ── notices ──────────────────────────────────────────────────────────────

@@ -70,6 +70,10 @@ pub struct UnbindData {
     /// SHA-256 of the cancel link's token (the token itself went out in
     /// the notices only).
     pub cancel: String,
+    /// The cancel links of later revisions (each 修改 sends its own
+    /// notices); every one of them cancels.
+    #[serde(default)]
+    pub cancel_more: Vec<String>,
 }
 
 impl UnbindData {
@@ -93,7 +97,7 @@ impl UnbindData {
 
 /// What an approval takes off the account when it takes effect: the
 /// numbers of the application, each only if it is still the account's.
-pub fn release(case: &Case) -> Result<Option<PhoneRelease>, String> {
+pub fn release(case: &Case, restore: bool) -> Result<Option<PhoneRelease>, String> {
     let Some(account_id) = case.account_id else {
         return Ok(None);
     };
@@ -102,6 +106,7 @@ pub fn release(case: &Case) -> Result<Option<PhoneRelease>, String> {
         account_id,
         login: data.login_phone,
         security: data.security_phone,
+        restore,
     }))
 }
 
@@ -110,6 +115,11 @@ pub(crate) fn mailbox(user: &User) -> Option<String> {
     user.security_email
         .clone()
         .filter(|_| user.security_email_verified)
+        .or_else(|| {
+            crate::domain::Email::parse(&user.username)
+                .ok()
+                .map(|e| e.normalized())
+        })
 }
 
 pub(crate) fn my_applications(state: &AppState) -> String {
@@ -139,6 +149,7 @@ fn letter_for(state: &AppState, case: &Case, data: &UnbindData) -> Option<Letter
         }),
         CaseState::Completed => Some(Letter::UnbindCompleted {
             phones: data.masked().join(", "),
+            rebound: data.login_phone.is_some(),
             page,
         }),
         CaseState::Cancelled => Some(Letter::UnbindCancelled { page }),

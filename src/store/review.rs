@@ -197,12 +197,18 @@ pub struct NewCaseEvent {
 }
 
 /// The phones an unbind application takes off its account when it takes
-/// effect (E.164, as they were at submission).
+/// effect (E.164, as they were at submission) — or, with `restore`, puts
+/// back when an application in effect is cancelled or expires unfinished.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneRelease {
     pub account_id: Uuid,
     pub login: Option<String>,
     pub security: Option<String>,
+    /// Put the numbers back (each only where the account has none now and,
+    /// for the login phone, no other account has taken it), settle the
+    /// binding the unbind demanded, and end every session and token of the
+    /// account (whoever signed in with the password alone meanwhile).
+    pub restore: bool,
 }
 
 /// An encrypted document to store with a change of its case.
@@ -410,7 +416,31 @@ impl Store {
             }
             insert_documents!(tx, case.id, documents, now)?;
             insert_event!(&mut *tx, case, event, now)?;
-            if let Some(r) = release {
+            if let Some(r) = release.filter(|r| r.restore) {
+                let restored_login = "$2 IS NOT NULL AND login_phone IS NULL \
+                     AND NOT EXISTS (SELECT 1 FROM users other WHERE other.login_phone = $2)";
+                let sql = format!(
+                    "UPDATE users SET \
+                     phone_binding = CASE WHEN phone_binding = 'after_unbind' AND ({restored_login}) THEN NULL ELSE phone_binding END, \
+                     login_phone = CASE WHEN {restored_login} THEN $2 ELSE login_phone END, \
+                     security_phone = CASE WHEN $3 IS NOT NULL AND security_phone IS NULL THEN $3 ELSE security_phone END, \
+                     session_epoch = session_epoch + 1, updated_at = $4, version = version + 1 WHERE id = $1"
+                );
+                sqlx::query(&sql)
+                    .bind(r.account_id)
+                    .bind(&r.login)
+                    .bind(&r.security)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(super::users::REVOKE_GRANTS)
+                    .bind(r.account_id)
+                    .bind(now)
+                    .bind("unbind application ended unfinished")
+                    .bind(None::<&str>)
+                    .execute(&mut *tx)
+                    .await?;
+            } else if let Some(r) = release {
                 // Each number only if it is still the account's; without
                 // its login phone the account must bind a new one.
                 sqlx::query(
@@ -597,7 +627,7 @@ impl Store {
         );
         let all: Vec<&str> = CaseState::ALL
             .into_iter()
-            .filter(|s| s.is_final() || *s == CaseState::Rejected)
+            .filter(|s| s.is_final() || matches!(*s, CaseState::Rejected | CaseState::Edited))
             .map(CaseState::as_str)
             .collect();
         let all = all

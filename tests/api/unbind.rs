@@ -271,18 +271,13 @@ async fn the_whole_path_from_the_step_up_page_to_the_new_number() {
         case.consent_version.as_deref(),
         Some(tongxing::service::unbind::CONSENT_VERSION)
     );
-    // Thumbnails of one's own documents: real JPEGs.
+    // Someone who knows only the password does not see the documents:
+    // no thumbnails and no document in the restricted state, only how
+    // many there are (the signed-in owner sees them, below).
     let thumb = format!("/account/phone/unbind/{}/documents/1/1", case.id);
-    assert!(list.has(&thumb));
-    let image = b
-        .client
-        .get(format!("{}{thumb}", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(image.status(), StatusCode::OK);
-    assert_eq!(image.headers()["content-type"], "image/jpeg");
-    assert_eq!(&image.bytes().await.unwrap()[..2], &[0xFF, 0xD8]);
+    assert!(!list.has(&thumb));
+    assert!(list.has("class=\"doc-count\""));
+    assert_eq!(b.get(&thumb).await.status, StatusCode::NOT_FOUND);
     // A notice to the number being unbound and to the security e-mail,
     // both with the cancel link.
     app.settle().await;
@@ -313,11 +308,27 @@ async fn the_whole_path_from_the_step_up_page_to_the_new_number() {
     let rp = app.rp_with("mail", |c| c.first_party = true).await;
     let url = authorize_url(&app, &rp, "");
     let authorize = b.get(url.strip_prefix(&app.base).unwrap()).await;
+    assert_eq!(authorize.status, StatusCode::SEE_OTHER);
     assert!(
-        !authorize.location().unwrap_or_default().contains("code="),
-        "no code in the restricted state: {:?}",
+        authorize
+            .location()
+            .unwrap_or_default()
+            .starts_with("/login"),
+        "no code in the restricted state, the login page: {:?}",
         authorize.location()
     );
+    // The same request from a signed-in browser gets its code (the control).
+    let back = other
+        .client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert!(back.contains("code="), "{back}");
     // Its own pages stay open (the positive control).
     assert_eq!(b.get("/account/phone/unbind").await.status, StatusCode::OK);
 
@@ -398,6 +409,17 @@ async fn the_whole_path_from_the_step_up_page_to_the_new_number() {
         .await;
     assert_eq!(bound.redirect(), (StatusCode::SEE_OTHER, Some("/account")));
     assert_eq!(fresh.get("/account").await.status, StatusCode::OK);
+    // Signed in, the owner sees the thumbnails: real JPEGs.
+    assert!(fresh.get("/account/phone/unbind").await.has(&thumb));
+    let image = fresh
+        .client
+        .get(format!("{}{thumb}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.status(), StatusCode::OK);
+    assert_eq!(image.headers()["content-type"], "image/jpeg");
+    assert_eq!(&image.bytes().await.unwrap()[..2], &[0xFF, 0xD8]);
 
     // 7. Completed: the other sessions ended; notices to the new number and the mail.
     let done = cases(&app, &user).await.remove(0);
@@ -631,12 +653,17 @@ async fn a_rejected_application_is_edited_and_submitted_again_or_deleted() {
     let edit = b.get(&edit_url).await;
     assert_eq!(edit.status, StatusCode::OK);
     assert!(edit.has("value=\"计算机网络信息中心\""));
+    let version = hidden(&edit, "version");
     let sent = b
         .post_multipart(
             &edit_url,
             &fields(
                 &edit.csrf(),
-                &[("reason", "out_of_service"), ("number", "13700002222")],
+                &[
+                    ("reason", "out_of_service"),
+                    ("number", "13700002222"),
+                    ("version", &version),
+                ],
             ),
             &[photo(jpeg(50, 50)), photo(jpeg(51, 51))],
         )
@@ -690,9 +717,11 @@ async fn a_rejected_application_is_edited_and_submitted_again_or_deleted() {
     assert_eq!(li.get(&doc).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
         b.get(&doc).await.status,
-        StatusCode::OK,
-        "the applicant's control"
+        StatusCode::NOT_FOUND,
+        "restricted"
     );
+    let own = review::document(&app.state, &user, case.id, 2, 1, &origin()).await;
+    assert!(own.is_ok(), "the applicant's control: {own:?}");
 }
 
 #[tokio::test]
@@ -750,6 +779,15 @@ fn cancel_link_in(text: &str) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| panic!("no cancel link in {text}"))
+}
+
+/// The value of a page's hidden field `name`.
+fn hidden(page: &Page, name: &str) -> String {
+    page.hidden_fields()
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no hidden {name} in {}", page.body))
 }
 
 fn query_token(link: &str) -> String {
@@ -968,4 +1006,174 @@ async fn a_purged_document_is_gone_from_the_database_file() {
     assert_eq!(review::sweep(&app.state).await.unwrap().purged, 1);
     app.sql("PRAGMA wal_checkpoint(TRUNCATE)").await;
     assert!(!on_disk(&app, needle), "the purged bytes are overwritten");
+}
+
+#[tokio::test]
+async fn cancelling_an_application_in_effect_puts_the_number_back_and_ends_every_sign_in() {
+    let app = spawn().await;
+    let user = zhang(&app).await;
+    let (_, case) = applied(&app, &user, jpeg(30, 30)).await;
+    approve(&app, &case).await;
+    app.advance(HOUR * 73);
+    review::sweep(&app.state).await.unwrap();
+    assert_eq!(app.stored("zhang@cnic.cn").await.login_phone, None);
+    // Someone with the password signs in with it alone meanwhile.
+    let intruder = app.browser();
+    let login = intruder.login("zhang@cnic.cn", PASSWORD).await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        intruder.get("/account/phone/unbind").await.status,
+        StatusCode::OK
+    );
+    // The owner follows the cancel link of the first notice.
+    let mail = mail_wait(&app, "unbind_submitted").await;
+    let link = cancel_link_in(mail["text"].as_str().unwrap());
+    let owner = app.browser();
+    let page = owner.get(link.strip_prefix(&app.base).unwrap()).await;
+    let done = owner
+        .submit_page(
+            &page,
+            &format!("/unbind/cancel/{}", case.id),
+            &[("token", &query_token(&link))],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(cases(&app, &user).await[0].state, CaseState::Cancelled);
+    let now = app.stored("zhang@cnic.cn").await;
+    assert_eq!(now.login_phone.as_deref(), Some(OLD), "the number is back");
+    assert_eq!(now.phone_binding_raw, None);
+    // The intruder's session is over.
+    assert_eq!(
+        intruder.get("/account/phone/unbind").await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn an_application_in_effect_not_finished_in_time_expires_and_puts_the_number_back() {
+    let app = spawn().await;
+    let user = zhang(&app).await;
+    let (_, case) = applied(&app, &user, jpeg(30, 30)).await;
+    approve(&app, &case).await;
+    app.advance(HOUR * 73);
+    review::sweep(&app.state).await.unwrap();
+    assert_eq!(app.stored("zhang@cnic.cn").await.login_phone, None);
+    // Before the 14 days nothing more happens (the control) …
+    app.advance(HOUR * 24 * 13);
+    review::sweep(&app.state).await.unwrap();
+    assert_eq!(cases(&app, &user).await[0].state, CaseState::AwaitingRebind);
+    // … after them the case expires and the account is as before.
+    app.advance(HOUR * 24 * 2);
+    let swept = review::sweep(&app.state).await.unwrap();
+    assert_eq!(swept.expired, 1);
+    assert_eq!(cases(&app, &user).await[0].state, CaseState::Expired);
+    let now = app.stored("zhang@cnic.cn").await;
+    assert_eq!(now.login_phone.as_deref(), Some(OLD));
+    assert_eq!(now.phone_binding_raw, None);
+    // The password alone no longer signs in: the step-up is owed again.
+    let b = app.browser();
+    let login = b.login("zhang@cnic.cn", PASSWORD).await;
+    assert_eq!(login.location(), Some("/login/sms"));
+}
+
+#[tokio::test]
+async fn an_upload_over_the_limit_gets_a_page_that_says_why() {
+    let app = spawn().await;
+    zhang(&app).await;
+    let b = app.browser();
+    let form = restricted(&b).await;
+    let huge = vec![0xAB; 4 * 1024 * 1024];
+    let page = b
+        .post_multipart(
+            "/account/phone/unbind/new",
+            &fields(&form.csrf(), &[]),
+            &[photo(huge)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(page.has("上传的内容太大"), "{}", page.body);
+    assert!(page.has("1 MB"));
+    // A mangled application id is the not-found page, not a raw error.
+    let page = b.get("/unbind/cancel/not-an-id?token=x").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.has("<html"), "{}", page.body);
+    let page = b.get("/account/phone/unbind/123/edit").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_edit_is_announced_to_every_number_with_a_cancel_link_of_its_own() {
+    let app = spawn().await;
+    let user = app
+        .user_with(NewAccount {
+            username: "zhang@cnic.cn".into(),
+            login_phone: Some(OLD.into()),
+            security_phone: Some("13800001234".into()),
+            ..NewAccount::default()
+        })
+        .await;
+    app.verified_email(&user, MAIL).await;
+    let b = app.browser();
+    let form = restricted(&b).await;
+    b.post_multipart(
+        "/account/phone/unbind/new",
+        &fields(&form.csrf(), &[]),
+        &[photo(jpeg(30, 30))],
+    )
+    .await;
+    let case = cases(&app, &user).await.remove(0);
+    app.settle().await;
+    let to_security = |app: &TestApp| {
+        app.outbox("sms")
+            .into_iter()
+            .filter(|m| m["to"] == "+8613800001234" && m["purpose"] == "unbind_notice")
+            .count()
+    };
+    assert_eq!(
+        to_security(&app),
+        0,
+        "the security phone was not applied for"
+    );
+    // 修改: the security phone is added.
+    let edit_url = format!("/account/phone/unbind/{}/edit", case.id);
+    let edit = b.get(&edit_url).await;
+    let sent = b
+        .post_multipart(
+            &edit_url,
+            &fields(
+                &edit.csrf(),
+                &[
+                    ("unbind_security", "1"),
+                    ("version", &hidden(&edit, "version")),
+                ],
+            ),
+            &[photo(jpeg(40, 40))],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    app.settle().await;
+    assert_eq!(to_security(&app), 1, "the added number hears of it");
+    let mails = mails(&app, "unbind_submitted");
+    assert_eq!(mails.len(), 2, "a mail for each revision");
+    // Both cancel links work: the second one here.
+    let link = cancel_link_in(mails[1]["text"].as_str().unwrap());
+    let first = cancel_link_in(mails[0]["text"].as_str().unwrap());
+    assert_ne!(link, first);
+    let owner = app.browser();
+    assert_eq!(
+        owner
+            .get(first.strip_prefix(&app.base).unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let page = owner.get(link.strip_prefix(&app.base).unwrap()).await;
+    owner
+        .submit_page(
+            &page,
+            &format!("/unbind/cancel/{}", case.id),
+            &[("token", &query_token(&link))],
+        )
+        .await;
+    assert_eq!(cases(&app, &user).await[0].state, CaseState::Cancelled);
 }
