@@ -14,6 +14,7 @@ pub mod logout;
 pub mod mail;
 pub mod phone;
 pub mod recovery;
+pub mod retrieval_form;
 pub mod review;
 pub mod reviewing;
 pub mod security_email;

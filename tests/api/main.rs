@@ -38,6 +38,7 @@ mod phones;
 mod post_redirect_get;
 mod recovery;
 mod recovery_background;
+mod retrieval_form;
 mod review_cases;
 mod review_queue;
 mod revocation;
