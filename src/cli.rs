@@ -180,8 +180,10 @@ pub enum UserCommand {
         /// Security e-mail (unverified until the user confirms it).
         #[arg(long)]
         email: Option<String>,
-        #[arg(long)]
-        org: Option<String>,
+        /// The account's organization: the full name, short name or an
+        /// alias of a registered one (`tongxing org add`).
+        #[arg(long, visible_alias = "org")]
+        organization: Option<String>,
         #[arg(long)]
         admin: bool,
         /// Give the account the reviewer role (decides review cases).
@@ -260,9 +262,11 @@ fn client_exit(e: ClientError) -> Exit {
 
 fn account_exit(e: AccountError) -> Exit {
     let code = match &e {
-        AccountError::Invalid(_) | AccountError::WeakPassword(..) | AccountError::Refused(..) => {
-            Exit::Invalid
-        }
+        AccountError::Invalid(_)
+        | AccountError::WeakPassword(..)
+        | AccountError::Refused(..)
+        | AccountError::UnknownOrganization(_)
+        | AccountError::InactiveOrganization(..) => Exit::Invalid,
         AccountError::NotFound => Exit::NotFound,
         AccountError::Conflict(_) => Exit::Exists,
         _ => Exit::Failure,
@@ -408,7 +412,7 @@ async fn user(state: &AppState, cmd: UserCommand) -> Exit {
             phone,
             security_phone,
             email,
-            org,
+            organization,
             admin,
             reviewer,
             json,
@@ -427,7 +431,7 @@ async fn user(state: &AppState, cmd: UserCommand) -> Exit {
                 login_phone: phone,
                 security_phone,
                 security_email: email,
-                organization: org,
+                organization,
                 is_admin: admin,
                 roles: Roles::none().with(Role::Reviewer, reviewer),
                 password,

@@ -364,6 +364,16 @@ impl From<crate::service::accounts::AccountError> for ApiError {
             E::WeakPassword(text, _) => ApiError::invalid("password", text),
             E::Conflict(field) => ApiError::conflict(field, format!("{field} is already in use")),
             E::NotFound => ApiError::not_found("no such account"),
+            E::UnknownOrganization(name) => ApiError::invalid(
+                "organization",
+                format!(
+                    "{name:?} is not a registered organization: give its full name, short name or an alias"
+                ),
+            ),
+            E::InactiveOrganization(name, status) => ApiError::invalid(
+                "organization",
+                format!("{name:?} is {status}, not active: it takes no accounts"),
+            ),
             E::Stale => ApiError::stale(),
             E::Refused(r) => ApiError::conflict(r.field(), r.text()),
             E::Hash(HashError::Busy) => ApiError::busy(),

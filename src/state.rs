@@ -112,6 +112,7 @@ impl AppState {
             tracing::warn!(error = %e, "the phone numbering data did not load at start");
         }
         canonicalize_phones(&store).await?;
+        complete_organization_keys(&store).await?;
         let ephemeral = match (&config.redis_url, with_redis) {
             (Some(url), true) => {
                 Ephemeral::redis(url, &config.redis_prefix, clock.clone(), &config.timeouts).await?
@@ -176,6 +177,34 @@ async fn canonicalize_phones(store: &Store) -> Result<(), crate::store::StoreErr
                 "some stored phone numbers are not valid mobile numbers, or clash once canonical; they were left as they were"
             );
         }
+    }
+    Ok(())
+}
+
+/// Gives the organizations migration 0012 made from the accounts' free
+/// text their name keys, once per database (see
+/// [`Store::complete_organization_keys`]). Two nodes starting at once may
+/// both try: the one that loses the race finds the work done on a retry.
+async fn complete_organization_keys(store: &Store) -> Result<(), crate::store::StoreError> {
+    let report = match store
+        .complete_organization_keys(crate::domain::name_key)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) if !e.is_unavailable() => {
+            tracing::debug!(error = %e, "organization keys: retrying after a concurrent start");
+            store
+                .complete_organization_keys(crate::domain::name_key)
+                .await?
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(r) = report {
+        tracing::info!(
+            keyed = r.keyed,
+            merged = r.merged,
+            "the organizations made from the accounts' free text are in the registry"
+        );
     }
     Ok(())
 }

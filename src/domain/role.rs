@@ -3,6 +3,9 @@
 //! A role grants one kind of work and nothing else: a reviewer decides
 //! review cases, in the console's review pages and the review operations
 //! of the management API, and sees no other part of the administration.
+//! An organization administrator (所邮箱管理员) looks after the accounts of
+//! the organizations assigned to it (`organization_admins`), and of no
+//! others: see [`crate::service::organizations::AdminScope`].
 
 use std::fmt;
 
@@ -29,14 +32,20 @@ pub enum Role {
     /// Works the review queue: claims, notes, approves and rejects review
     /// cases, and views their identity documents (every view audited).
     Reviewer,
+    /// Searches and views the accounts of the organizations assigned to it,
+    /// resets their passwords, lifts their blocks and requires them to bind
+    /// a phone. Granted per organization: the role is held while at least
+    /// one organization is assigned.
+    OrgAdmin,
 }
 
 impl Role {
-    pub const ALL: [Role; 1] = [Role::Reviewer];
+    pub const ALL: [Role; 2] = [Role::Reviewer, Role::OrgAdmin];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Reviewer => "reviewer",
+            Role::OrgAdmin => "org_admin",
         }
     }
 
@@ -45,7 +54,10 @@ impl Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == name.trim())
-            .ok_or(InvalidValue::new("roles", "is not a known role (reviewer)"))
+            .ok_or(InvalidValue::new(
+                "roles",
+                "is not a known role (reviewer, org_admin)",
+            ))
     }
 }
 
@@ -130,9 +142,12 @@ mod tests {
         let r = Roles::new([Role::Reviewer, Role::Reviewer]);
         assert_eq!(r.to_stored(), "reviewer");
         assert_eq!(Roles::from_stored("reviewer"), r);
-        assert_eq!(Roles::from_stored(" reviewer  org_admin "), r);
+        assert_eq!(Roles::from_stored(" reviewer  auditor "), r);
         assert!(Roles::from_stored("").is_empty());
-        assert!(Roles::from_stored("org_admin").is_empty());
+        assert!(Roles::from_stored("auditor").is_empty());
+        let both = Roles::new([Role::OrgAdmin, Role::Reviewer]);
+        assert_eq!(both.to_stored(), "reviewer org_admin");
+        assert_eq!(Roles::from_stored("org_admin reviewer"), both);
         assert_eq!(Roles::none().to_stored(), "");
     }
 
@@ -151,6 +166,7 @@ mod tests {
     fn names_parse() {
         assert_eq!(Role::parse("reviewer").unwrap(), Role::Reviewer);
         assert_eq!(Role::parse(" reviewer ").unwrap(), Role::Reviewer);
+        assert_eq!(Role::parse("org_admin").unwrap(), Role::OrgAdmin);
         assert!(Role::parse("Reviewer").is_err());
         assert!(Role::parse("admin").is_err());
     }

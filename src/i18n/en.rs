@@ -200,6 +200,15 @@ pub static EN: Text = Text {
     admin_refused_own_role: "you cannot remove your own administrator role",
     admin_refused_own_account: "you cannot disable your own account",
     admin_refused_last_admin: "the last active administrator cannot be demoted or disabled",
+    admin_unknown_organization: |name| {
+        format!(
+            "“{name}” is not a registered organization: enter the full name, short name or an alias of a registered one"
+        )
+    },
+    admin_inactive_organization: |name| {
+        format!("the organization “{name}” is pending or inactive and takes no accounts")
+    },
+    admin_org_admin_per_organization: "organization administrators are assigned per organization: add them on the organization's page",
 
     role_reviewer: "Reviewer",
     role_reviewer_hint: "Reviewers decide review cases such as phone-unbind applications and can use only the review pages of the console. Administrators review only when they are reviewers too. Changing a role signs the account out everywhere.",

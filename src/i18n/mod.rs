@@ -354,6 +354,12 @@ texts! {
     admin_refused_own_role: &'static str,
     admin_refused_own_account: &'static str,
     admin_refused_last_admin: &'static str,
+    /// The organization typed (`name`) is not in the registry.
+    admin_unknown_organization: fn(&str) -> String,
+    /// The organization typed (`name`) is pending or inactive.
+    admin_inactive_organization: fn(&str) -> String,
+    /// The organization administrator's role is given per organization.
+    admin_org_admin_per_organization: &'static str,
 
     /// The reviewer's pages (review queue and case page) and the reviewer role.
     role_reviewer: &'static str,

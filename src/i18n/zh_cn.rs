@@ -186,6 +186,11 @@ pub static ZH_CN: Text = Text {
     admin_refused_own_role: "不能撤销自己的管理员角色",
     admin_refused_own_account: "不能停用自己的账号",
     admin_refused_last_admin: "不能停用或降级最后一位管理员",
+    admin_unknown_organization: |name| {
+        format!("单位“{name}”未登记：请填写已登记单位的全称、简称或别名")
+    },
+    admin_inactive_organization: |name| format!("单位“{name}”待审核或已停用，不能再加入账号"),
+    admin_org_admin_per_organization: "所邮箱管理员按单位指定：请在单位页面添加管理员",
 
     role_reviewer: "审核人",
     role_reviewer_hint: "审核人处理解绑申请等审核事项，只能使用管理控制台的审核页面。管理员本身不能审核，除非同时是审核人。更改角色会结束该账号的所有登录。",

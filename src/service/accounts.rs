@@ -28,6 +28,14 @@ pub enum AccountError {
     Refused(Refusal),
     #[error("no such account")]
     NotFound,
+    /// The organization typed is not in the registry.
+    #[error(
+        "organization: {0:?} is not a registered organization (full name, short name or alias)"
+    )]
+    UnknownOrganization(String),
+    /// The organization typed is pending or inactive: it takes no accounts.
+    #[error("organization: {0:?} is {1}, not active: it takes no accounts")]
+    InactiveOrganization(String, crate::domain::OrganizationStatus),
     #[error("{0}")]
     Hash(#[from] HashError),
     #[error("{0}")]
@@ -63,6 +71,21 @@ impl Refusal {
         }
     }
 }
+
+impl From<super::organizations::AccountOrgError> for AccountError {
+    fn from(e: super::organizations::AccountOrgError) -> Self {
+        use super::organizations::AccountOrgError as E;
+        match e {
+            E::Unknown(name) => AccountError::UnknownOrganization(name),
+            E::NotActive(name, status) => AccountError::InactiveOrganization(name, status),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The organization administrator's role comes with the organizations it
+/// is assigned ([`super::organizations::assign_admin`]), not by itself.
+const ORG_ADMIN_BY_ORGANIZATION: &str = "org_admin is assigned per organization (the organization's administrators), not with the other roles";
 
 impl From<StoreError> for AccountError {
     fn from(e: StoreError) -> Self {
@@ -158,7 +181,11 @@ pub async fn create(
                 .unwrap_or_default()
                 .to_string()
         });
-    let organization = text_field(input.organization.as_deref(), "organization", 200)?;
+    if input.roles.contains(Role::OrgAdmin) {
+        return Err(InvalidValue::new("roles", ORG_ADMIN_BY_ORGANIZATION).into());
+    }
+    let organization_id =
+        super::organizations::for_account(state, input.organization.as_deref()).await?;
 
     let (password, generated) = match input.password {
         Some(p) => (p, None),
@@ -202,7 +229,7 @@ pub async fn create(
                 login_phone: login_phone.map(|p| p.as_str().to_string()),
                 security_phone: security_phone.map(|p| p.as_str().to_string()),
                 security_email: security_email.map(|e| e.as_str().to_string()),
-                organization,
+                organization_id,
                 is_admin: input.is_admin,
                 roles: input.roles,
                 password_hash,
@@ -495,6 +522,17 @@ pub async fn update_profile(
     if input.is_admin == Some(false) && user.is_admin && actor.id() == Some(user.id) {
         return Err(AccountError::Refused(Refusal::OwnAdminRole));
     }
+    if input
+        .roles
+        .as_ref()
+        .is_some_and(|r| r.contains(Role::OrgAdmin) != user.has_role(Role::OrgAdmin))
+    {
+        return Err(InvalidValue::new("roles", ORG_ADMIN_BY_ORGANIZATION).into());
+    }
+    let organization_id = match input.organization {
+        None => None,
+        Some(t) => Some(super::organizations::for_account(state, Some(&t)).await?),
+    };
     let phone =
         |field: &'static str, v: Option<String>| -> Result<Option<Option<String>>, AccountError> {
             Ok(match v {
@@ -521,10 +559,7 @@ pub async fn update_profile(
             None => None,
             Some(t) => Some(optional(Some(&t), Email::parse)?.map(|e| e.as_str().to_string())),
         },
-        organization: match input.organization {
-            None => None,
-            Some(t) => Some(text_field(Some(&t), "organization", 200)?),
-        },
+        organization_id,
         is_admin: input.is_admin,
         roles: input.roles,
     };
@@ -533,7 +568,7 @@ pub async fn update_profile(
         ("login_phone", update.login_phone.is_some()),
         ("security_phone", update.security_phone.is_some()),
         ("security_email", update.security_email.is_some()),
-        ("organization", update.organization.is_some()),
+        ("organization", update.organization_id.is_some()),
         ("admin", update.is_admin.is_some()),
         ("roles", update.roles.is_some()),
     ]

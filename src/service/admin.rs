@@ -2,6 +2,7 @@
 //! dashboard figures, the audit log. (Changes go through `accounts`,
 //! `clients` and the key ring, which audit them.)
 
+use super::organizations::AdminScope;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::audit::{AuditFilter, AuditRow};
@@ -11,9 +12,11 @@ use crate::store::users::{AccountStatus, User};
 pub const MAX_PAGE: i64 = 1_000_000;
 pub const MAX_PER_PAGE: i64 = 200;
 
-/// Accounts matching `q` on page `page` (1-based) of `per_page`, and the total.
+/// Accounts within `scope` matching `q` on page `page` (1-based) of
+/// `per_page`, and the total.
 pub async fn search_users(
     state: &AppState,
+    scope: &AdminScope,
     q: &str,
     page: i64,
     per_page: i64,
@@ -23,7 +26,12 @@ pub async fn search_users(
     let text: String = q.trim().chars().take(100).collect();
     state
         .store
-        .search_users(&text, per_page, (page - 1) * per_page)
+        .search_users(
+            &text,
+            scope.organizations(),
+            per_page,
+            (page - 1) * per_page,
+        )
         .await
 }
 

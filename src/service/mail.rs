@@ -244,6 +244,7 @@ mod tests {
             security_phone: None,
             security_email: None,
             security_email_verified: false,
+            organization_id: None,
             organization: None,
             is_admin: false,
             status: crate::store::users::AccountStatus::Active,

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod clients;
 pub mod grants;
 pub mod keys;
+pub mod organizations;
 pub mod phones;
 pub mod review;
 pub mod reviewing;

@@ -101,7 +101,7 @@ impl Store {
             "SELECT c.id, c.kind, c.state, c.revision, c.version, c.submitted_at, c.due_at, \
              c.claimed_by, c.claimed_at, c.approvals, c.account_id, \
              u.username AS applicant_username, u.display_name AS applicant_display_name, \
-             u.organization AS applicant_organization, r.username AS claimed_by_username \
+             (SELECT o.full_name FROM organizations o WHERE o.id = u.organization_id) AS applicant_organization, r.username AS claimed_by_username \
              FROM review_cases c LEFT JOIN users u ON u.id = c.account_id \
              LEFT JOIN users r ON r.id = c.claimed_by \
              WHERE {filter_sql} ORDER BY {order} LIMIT $2 OFFSET $3"

@@ -46,6 +46,9 @@ pub struct User {
     pub security_phone: Option<String>,
     pub security_email: Option<String>,
     pub security_email_verified: bool,
+    /// The organization of the registry the account belongs to.
+    pub organization_id: Option<Uuid>,
+    /// That organization's full name (read with the account).
     pub organization: Option<String>,
     pub is_admin: bool,
     #[sqlx(try_from = "String")]
@@ -143,7 +146,7 @@ pub struct NewUser {
     pub login_phone: Option<String>,
     pub security_phone: Option<String>,
     pub security_email: Option<String>,
-    pub organization: Option<String>,
+    pub organization_id: Option<Uuid>,
     pub is_admin: bool,
     pub roles: Roles,
     pub password_hash: String,
@@ -151,7 +154,8 @@ pub struct NewUser {
 
 const UNIQUE_FIELDS: &[&str] = &["username", "login_phone"];
 const COLUMNS: &str = "id, username, display_name, login_phone, security_phone, security_email, \
-    security_email_verified, organization, is_admin, status, status_reason, password_hash, \
+    security_email_verified, organization_id, \
+    (SELECT o.full_name FROM organizations o WHERE o.id = users.organization_id) AS organization, is_admin, status, status_reason, password_hash, \
     password_changed_at, session_epoch, version, created_at, updated_at, last_login_at, must_change_password, \
     last_sms_at, step_up_required, phone_binding, roles";
 
@@ -177,7 +181,7 @@ impl Store {
         let now = self.now();
         let sql = format!(
             "INSERT INTO users (id, username, display_name, login_phone, security_phone, security_email, \
-             organization, is_admin, password_hash, password_changed_at, created_at, updated_at, roles) \
+             organization_id, is_admin, password_hash, password_changed_at, created_at, updated_at, roles) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11) RETURNING {COLUMNS}"
         );
         let result: Result<User, sqlx::Error> = on_db!(self, pool => async {
@@ -189,7 +193,7 @@ impl Store {
                 .bind(&new.login_phone)
                 .bind(&new.security_phone)
                 .bind(&new.security_email)
-                .bind(&new.organization)
+                .bind(new.organization_id)
                 .bind(new.is_admin)
                 .bind(&new.password_hash)
                 .bind(now)
@@ -229,6 +233,23 @@ impl Store {
         Ok(
             on_db!(self, pool => sqlx::query_as::<_, User>(&sql).bind(value).fetch_optional(pool).await?),
         )
+    }
+
+    /// The accounts that meet `condition` (which may end in an ORDER BY).
+    pub(super) async fn users_where<T>(
+        &self,
+        condition: &str,
+        value: T,
+    ) -> Result<Vec<User>, StoreError>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>
+            + for<'q> sqlx::Encode<'q, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>
+            + Send,
+    {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE {condition}");
+        Ok(on_db!(self, pool => sqlx::query_as::<_, User>(&sql).bind(value).fetch_all(pool).await?))
     }
 
     pub async fn count_users(&self) -> Result<i64, StoreError> {
@@ -444,36 +465,68 @@ pub struct ProfileUpdate {
     pub login_phone: Option<Option<String>>,
     pub security_phone: Option<Option<String>>,
     pub security_email: Option<Option<String>>,
-    pub organization: Option<Option<String>>,
+    pub organization_id: Option<Option<Uuid>>,
     pub is_admin: Option<bool>,
     pub roles: Option<Roles>,
 }
 
 impl Store {
-    /// Accounts whose name, display name, phones or organization contain
-    /// `q` (case-insensitive), a page at a time, with the total count.
+    /// Accounts whose name, display name or phones contain `q`
+    /// (case-insensitive), or whose organization has a name containing it
+    /// (compared by name key), a page at a time, with the total count.
+    /// `within`: only accounts of these organizations (an organization
+    /// administrator's scope); `None`: all.
     pub async fn search_users(
         &self,
         q: &str,
+        within: Option<&[Uuid]>,
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<User>, i64), StoreError> {
-        let pattern = format!(
-            "%{}%",
-            q.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
+        let like = |text: String| {
+            format!(
+                "%{}%",
+                text.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        };
+        let pattern = like(q.to_lowercase());
+        let key_pattern = like(crate::domain::name_key(q));
+        let scope = match within {
+            None => "TRUE".to_string(),
+            Some([]) => "FALSE".to_string(),
+            Some(ids) => format!(
+                "organization_id IN ({})",
+                (0..ids.len())
+                    .map(|i| format!("${}", i + 3))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let n = within.map_or(0, <[Uuid]>::len);
+        let filter = format!(
+            "($1 = '%%' OR LOWER(username) LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\' \
+             OR login_phone LIKE $1 ESCAPE '\\' OR security_phone LIKE $1 ESCAPE '\\' \
+             OR EXISTS (SELECT 1 FROM organization_names n WHERE n.organization_id = users.organization_id \
+                        AND n.name_key LIKE $2 ESCAPE '\\')) AND {scope}"
         );
-        let filter = "($1 = '%%' OR LOWER(username) LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\' \
-             OR login_phone LIKE $1 ESCAPE '\\' OR security_phone LIKE $1 ESCAPE '\\' OR LOWER(organization) LIKE $1 ESCAPE '\\')";
         let list_sql = format!(
-            "SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY username LIMIT $2 OFFSET $3"
+            "SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY username LIMIT ${} OFFSET ${}",
+            n + 3,
+            n + 4
         );
         let count_sql = format!("SELECT COUNT(*) FROM users WHERE {filter}");
+        let ids = within.unwrap_or_default();
         Ok(on_db!(self, pool => {
-            let users = sqlx::query_as::<_, User>(&list_sql).bind(&pattern).bind(limit).bind(offset).fetch_all(pool).await?;
-            let total: i64 = sqlx::query_scalar(&count_sql).bind(&pattern).fetch_one(pool).await?;
+            let mut list = sqlx::query_as::<_, User>(&list_sql).bind(&pattern).bind(&key_pattern);
+            let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(&pattern).bind(&key_pattern);
+            for id in ids {
+                list = list.bind(*id);
+                count = count.bind(*id);
+            }
+            let users = list.bind(limit).bind(offset).fetch_all(pool).await?;
+            let total: i64 = count.fetch_one(pool).await?;
             (users, total)
         }))
     }
@@ -506,7 +559,7 @@ impl Store {
              security_phone = CASE WHEN $7 THEN $8 ELSE security_phone END, \
              security_email = CASE WHEN $9 THEN $10 ELSE security_email END, \
              security_email_verified = CASE WHEN $9 THEN FALSE ELSE security_email_verified END, \
-             organization = CASE WHEN $11 THEN $12 ELSE organization END, \
+             organization_id = CASE WHEN $11 THEN $12 ELSE organization_id END, \
              is_admin = CASE WHEN $13 THEN $14 ELSE is_admin END, \
              roles = CASE WHEN $17 THEN $18 ELSE roles END, \
              phone_binding = CASE WHEN $5 AND $6 IS NOT NULL THEN NULL \
@@ -541,8 +594,8 @@ impl Store {
                 .bind(u.security_phone.clone().flatten())
                 .bind(u.security_email.is_some())
                 .bind(u.security_email.clone().flatten())
-                .bind(u.organization.is_some())
-                .bind(u.organization.clone().flatten())
+                .bind(u.organization_id.is_some())
+                .bind(u.organization_id.flatten())
                 .bind(u.is_admin.is_some())
                 .bind(u.is_admin.unwrap_or(false))
                 .bind(now)

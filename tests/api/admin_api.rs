@@ -168,6 +168,7 @@ async fn manage_users_end_to_end() {
     let app = TestApp::spawn().await;
     let token = admin_token(&app).await;
     let api = Api::new(&app, &token);
+    app.org("物理所").await;
 
     let (status, created) = api
         .post("/api/v1/users", json!({ "username": "Wang@cnic.cn", "display_name": "王五", "login_phone": "13812345678", "organization": "物理所" }))

@@ -258,6 +258,7 @@ async fn an_administrator_cannot_demote_or_disable_themselves() {
 #[tokio::test]
 async fn an_administrator_creates_an_account_in_the_console() {
     let app = TestApp::spawn().await;
+    app.org("CNIC").await;
     let b = app.browser();
     b.login("admin", &app.admin_password).await;
     let page = b.get("/admin/users").await;

@@ -33,6 +33,7 @@ async fn user_add_generates_a_password_that_works() {
 #[tokio::test]
 async fn user_add_with_every_field_and_list() {
     let app = TestApp::spawn().await;
+    app.org("网络中心").await;
     let out = app
         .cli(
             &[

@@ -33,6 +33,7 @@ mod oidc;
 mod oidc_rules;
 mod openapi;
 mod ops;
+mod organizations;
 mod outage;
 mod phones;
 mod post_redirect_get;

@@ -136,7 +136,14 @@ pub async fn search(
     if q.q.chars().count() > 100 {
         return Err(ApiError::invalid("q", "is too long"));
     }
-    let (users, total) = admin::search_users(&state, &q.q, page, per_page).await?;
+    let (users, total) = admin::search_users(
+        &state,
+        &crate::service::organizations::AdminScope::All,
+        &q.q,
+        page,
+        per_page,
+    )
+    .await?;
     Ok(Json(UserPage {
         items: users.into_iter().map(UserView::from).collect(),
         total,

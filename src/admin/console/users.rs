@@ -48,7 +48,14 @@ pub async fn search(
 ) -> Result<Response, PageError> {
     let page = q.page.unwrap_or(1).clamp(1, admin::MAX_PAGE);
     let text: String = q.q.trim().chars().take(100).collect();
-    let (users, total) = admin::search_users(&state, &text, page, PAGE).await?;
+    let (users, total) = admin::search_users(
+        &state,
+        &crate::service::organizations::AdminScope::All,
+        &text,
+        page,
+        PAGE,
+    )
+    .await?;
     let next = (page * PAGE < total).then(|| {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("q", &text)
@@ -102,7 +109,14 @@ pub async fn create(
         }
         Err(e) => {
             let message = account_message(ctx.t(), state.policy.min_length(), e)?;
-            let (users, total) = admin::search_users(&state, "", 1, PAGE).await?;
+            let (users, total) = admin::search_users(
+                &state,
+                &crate::service::organizations::AdminScope::All,
+                "",
+                1,
+                PAGE,
+            )
+            .await?;
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &UsersPage {
@@ -357,6 +371,20 @@ fn account_message(
     };
     Ok(match e {
         AccountError::Stale => t.admin_stale.to_string(),
+        AccountError::UnknownOrganization(name) => format!(
+            "{} (organization: not registered)",
+            (t.admin_unknown_organization)(&name)
+        ),
+        AccountError::InactiveOrganization(name, status) => format!(
+            "{} (organization: {status})",
+            (t.admin_inactive_organization)(&name)
+        ),
+        AccountError::Invalid(v) if v.field == "roles" && v.reason.starts_with("org_admin") => {
+            format!(
+                "{} (roles: {})",
+                t.admin_org_admin_per_organization, v.reason
+            )
+        }
         AccountError::WeakPassword(_, violations) => violations
             .into_iter()
             .map(|v| t.policy(v, min_length))

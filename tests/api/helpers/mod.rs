@@ -20,8 +20,10 @@ use std::sync::Arc;
 use sqlx::Connection;
 use tongxing::ports::clock::ManualClock;
 use tongxing::service::accounts::{self, NewAccount};
+use tongxing::service::organizations::{self, OrgInput};
 use tongxing::service::{Actor, Origin};
 use tongxing::store::audit::{AuditFilter, AuditRow};
+use tongxing::store::organizations::Organization;
 use tongxing::store::users::User;
 use tongxing::{App, AppState, Config};
 
@@ -120,6 +122,24 @@ impl TestApp {
     }
 
     pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+        let (config, shared) = Self::deployment(customize).await;
+        Self::start(config, shared).await
+    }
+
+    /// Like [`TestApp::spawn`], after `prepare` has run on the (empty)
+    /// database the server is to use, given its URL: to plant what an
+    /// earlier release left before the server migrates it.
+    pub async fn spawn_prepared<F, Fut>(prepare: F) -> TestApp
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let (config, shared) = Self::deployment(|_| {}).await;
+        prepare(config.database_url()).await;
+        Self::start(config, shared).await
+    }
+
+    async fn deployment(customize: impl FnOnce(&mut Config)) -> (Config, Arc<Shared>) {
         let data_dir = tempfile::tempdir().unwrap();
         let mut config = base_config(data_dir.path().to_path_buf());
         let pg = match std::env::var("TONGXING_TEST_DATABASE_URL") {
@@ -142,7 +162,7 @@ impl TestApp {
             _pg: pg,
             clock: Arc::new(ManualClock::new()),
         });
-        Self::start(config, shared).await
+        (config, shared)
     }
 
     /// For a test of what only Redis provides (state shared between the
@@ -240,6 +260,10 @@ impl TestApp {
     }
 
     pub async fn user_with(&self, mut input: NewAccount) -> User {
+        // Accounts name a registered organization: register the one named.
+        if let Some(name) = input.organization.as_deref() {
+            self.org(name).await;
+        }
         if input.password.is_none() {
             input.password = Some(tongxing::domain::SecretPassword::new(PASSWORD));
         }
@@ -247,6 +271,26 @@ impl TestApp {
             .await
             .unwrap()
             .0
+    }
+
+    /// The registered organization with this name, registered (active,
+    /// by the system) if no organization has it yet.
+    pub async fn org(&self, name: &str) -> Organization {
+        if let Some(org) = organizations::resolve(&self.state, name).await.unwrap() {
+            return org;
+        }
+        self.org_with(OrgInput {
+            full_name: name.into(),
+            ..OrgInput::default()
+        })
+        .await
+    }
+
+    /// Registers an organization as given.
+    pub async fn org_with(&self, input: OrgInput) -> Organization {
+        organizations::create(&self.state, &input, &Actor::System, &Origin::default())
+            .await
+            .unwrap()
     }
 
     pub async fn audit(&self, event: &str) -> Vec<AuditRow> {
