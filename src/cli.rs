@@ -8,7 +8,7 @@
 //! | 1 | unexpected failure (database unreachable, I/O …) |
 //! | 2 | usage error (unknown flag, missing argument) |
 //! | 3 | invalid value (bad phone number, weak password …) |
-//! | 4 | no such account |
+//! | 4 | no such account or organization |
 //! | 5 | already exists (account name or login phone taken) |
 //! | 6 | configuration error |
 
@@ -192,17 +192,26 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Give an account a role (audited; its sessions end).
+    /// Give an account a role (audited; its sessions end). `org_admin`
+    /// names the organizations it is for with --organization.
     Grant {
         username: String,
-        #[arg(value_parser = ["reviewer"])]
+        #[arg(value_parser = ["reviewer", "org_admin"])]
         role: String,
+        /// For `org_admin`: an organization (full name, short name or
+        /// alias) whose accounts it looks after; repeatable, required.
+        #[arg(long = "organization")]
+        organizations: Vec<String>,
     },
     /// Take a role away from an account (audited; its sessions end).
+    /// `org_admin` with --organization: those organizations only (the role
+    /// goes with the last one); without: all of them.
     Revoke {
         username: String,
-        #[arg(value_parser = ["reviewer"])]
+        #[arg(value_parser = ["reviewer", "org_admin"])]
         role: String,
+        #[arg(long = "organization")]
+        organizations: Vec<String>,
     },
     /// List accounts.
     List {
@@ -498,10 +507,39 @@ async fn user(state: &AppState, cmd: UserCommand) -> Exit {
             }
             Err(e) => fail(Exit::Failure, e),
         },
-        UserCommand::Grant { username, role } => {
+        UserCommand::Grant {
+            username,
+            role,
+            organizations,
+        } if role == Role::OrgAdmin.as_str() => {
+            change_org_admin(state, &username, &organizations, true, &actor, &origin).await
+        }
+        UserCommand::Revoke {
+            username,
+            role,
+            organizations,
+        } if role == Role::OrgAdmin.as_str() => {
+            change_org_admin(state, &username, &organizations, false, &actor, &origin).await
+        }
+        UserCommand::Grant {
+            role,
+            organizations,
+            ..
+        }
+        | UserCommand::Revoke {
+            role,
+            organizations,
+            ..
+        } if !organizations.is_empty() => fail(
+            Exit::Invalid,
+            format!(
+                "--organization: the role {role} applies to every account, not to organizations"
+            ),
+        ),
+        UserCommand::Grant { username, role, .. } => {
             change_role(state, &username, &role, true, &actor, &origin).await
         }
-        UserCommand::Revoke { username, role } => {
+        UserCommand::Revoke { username, role, .. } => {
             change_role(state, &username, &role, false, &actor, &origin).await
         }
         UserCommand::Disable { username, reason } => {
@@ -585,6 +623,71 @@ async fn change_role(
         }
         Err(e) => account_exit(e),
     }
+}
+
+/// `user grant NAME org_admin --organization …` / `user revoke …`: the
+/// account's administration of the organizations named (revoking without
+/// any: of all of them).
+async fn change_org_admin(
+    state: &AppState,
+    username: &str,
+    names: &[String],
+    grant: bool,
+    actor: &Actor,
+    origin: &Origin,
+) -> Exit {
+    use crate::service::organizations;
+    if grant && names.is_empty() {
+        return fail(
+            Exit::Invalid,
+            "--organization: name at least one organization the account is to administer",
+        );
+    }
+    let user = match accounts::find(state, username).await {
+        Ok(u) => u,
+        Err(e) => return account_exit(e),
+    };
+    let mut orgs = Vec::new();
+    for name in names {
+        match organizations::resolve(state, name).await {
+            Ok(Some(o)) => orgs.push(o),
+            Ok(None) => {
+                return fail(
+                    Exit::NotFound,
+                    format!("--organization: {name:?} is not a registered organization"),
+                );
+            }
+            Err(e) => return fail(Exit::Failure, e),
+        }
+    }
+    if !grant && names.is_empty() {
+        orgs = match organizations::administered_by(state, &user).await {
+            Ok(list) => list,
+            Err(e) => return fail(Exit::Failure, e),
+        };
+    }
+    for org in &orgs {
+        let changed = if grant {
+            organizations::assign_admin(state, org, &user, actor, origin).await
+        } else {
+            organizations::remove_admin(state, org, &user, actor, origin).await
+        };
+        let done = match (grant, changed) {
+            (_, Err(e)) => return fail(Exit::Failure, e),
+            (true, Ok(true)) => "granted",
+            (false, Ok(true)) => "revoked",
+            (true, Ok(false)) => "already held",
+            (false, Ok(false)) => "not held",
+        };
+        println!(
+            "{}: role org_admin for {} {done}",
+            user.username, org.full_name
+        );
+    }
+    if orgs.is_empty() {
+        println!("{}: role org_admin not held", user.username);
+    }
+    Exit::Ok
 }
 
 fn print_client(c: &Client, json: bool) {

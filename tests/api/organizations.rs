@@ -598,3 +598,112 @@ async fn an_organization_administrator_s_scope_is_its_organizations() {
     assert_eq!(app.audit("account.role_revoked").await.len(), 1);
     let _ = physics;
 }
+
+#[tokio::test]
+async fn the_cli_grants_and_revokes_org_admin_for_named_organizations() {
+    let app = TestApp::spawn().await;
+    let cnic = app
+        .org_with(org("计算机网络信息中心", Some("网络中心"), &["CNIC"], &[]))
+        .await;
+    let physics = app.org("物理所").await;
+    app.user("wang@cnic.cn").await;
+
+    let out = app
+        .cli(&["user", "grant", "wang@cnic.cn", "org_admin"], None)
+        .await;
+    assert_eq!(out.code, 3, "an organization must be named: {out:?}");
+    let out = app
+        .cli(
+            &[
+                "user",
+                "grant",
+                "wang@cnic.cn",
+                "org_admin",
+                "--organization",
+                "无名所",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains("无名所"));
+    let out = app
+        .cli(
+            &[
+                "user",
+                "grant",
+                "wang@cnic.cn",
+                "reviewer",
+                "--organization",
+                "CNIC",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(!app.stored("wang@cnic.cn").await.has_role(Role::Reviewer));
+    assert!(!app.stored("wang@cnic.cn").await.has_role(Role::OrgAdmin));
+
+    let out = app
+        .cli(
+            &[
+                "user",
+                "grant",
+                "wang@cnic.cn",
+                "org_admin",
+                "--organization",
+                "cnic",
+                "--organization",
+                "物理所",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("role org_admin for 计算机网络信息中心 granted"),
+        "{out:?}"
+    );
+    let wang = app.stored("wang@cnic.cn").await;
+    assert!(wang.has_role(Role::OrgAdmin));
+    let mut scope = match organizations::scope_of(&app.state, &wang).await.unwrap() {
+        Some(AdminScope::Organizations(ids)) => ids,
+        other => panic!("{other:?}"),
+    };
+    scope.sort();
+    let mut both = vec![cnic.id, physics.id];
+    both.sort();
+    assert_eq!(scope, both);
+    let granted = app.audit("account.role_granted").await;
+    assert_eq!(granted.len(), 2);
+    assert!(granted.iter().all(|g| g.actor == "cli:tester"));
+
+    let out = app
+        .cli(
+            &[
+                "user",
+                "revoke",
+                "wang@cnic.cn",
+                "org_admin",
+                "--organization",
+                "物理所",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let wang = app.stored("wang@cnic.cn").await;
+    assert!(wang.has_role(Role::OrgAdmin), "still CNIC's");
+    assert_eq!(
+        organizations::scope_of(&app.state, &wang).await.unwrap(),
+        Some(AdminScope::Organizations(vec![cnic.id]))
+    );
+    let out = app
+        .cli(&["user", "revoke", "wang@cnic.cn", "org_admin"], None)
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let wang = app.stored("wang@cnic.cn").await;
+    assert!(!wang.has_role(Role::OrgAdmin));
+    assert_eq!(app.audit("account.role_revoked").await.len(), 2);
+}
