@@ -69,6 +69,17 @@ pub struct Config {
     /// outside the database. Required in production.
     pub key_encryption_key: Option<String>,
     pub review: ReviewConfig,
+    pub retrieval: RetrievalConfig,
+}
+
+/// The organization-verified password retrieval.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrievalConfig {
+    /// The CJK font (`.ttf`, `.otf` or `.ttc`) the retrieval form is
+    /// printed with. Unset: the first of Debian's `fonts-noto-cjk`,
+    /// `fonts-wqy-microhei`, `fonts-wqy-zenhei` that is installed.
+    pub form_font: Option<PathBuf>,
 }
 
 /// Review cases (the phone-unbind application) and their documents.
@@ -778,6 +789,7 @@ impl Default for Config {
             timeouts: TimeoutsConfig::default(),
             key_encryption_key: None,
             review: ReviewConfig::default(),
+            retrieval: RetrievalConfig::default(),
         }
     }
 }
@@ -836,6 +848,14 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(font) = &self.retrieval.form_font
+            && !font.is_file()
+        {
+            return Err(ConfigError(format!(
+                "retrieval.form_font: {} is not a file (install fonts-noto-cjk or fonts-wqy-microhei and name its .ttc)",
+                font.display()
+            )));
+        }
         let issuer = self.issuer_url()?;
         if self.environment == Environment::Production && issuer.scheme() != "https" {
             return Err(ConfigError(

@@ -66,6 +66,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Whether PostgreSQL and Redis answer, as this node last saw it.
     pub health: crate::outage::Health,
+    /// The retrieval form's CJK font (checked at start, read on first use).
+    pub form_fonts: Arc<crate::service::retrieval_form::FormFonts>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +84,8 @@ pub enum InitError {
     Mail(#[from] crate::ports::mail::MailError),
     #[error("http client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("retrieval.form_font: {0}")]
+    FormFont(#[from] crate::service::retrieval_form::FontError),
     #[error("data directory {path}: {source}")]
     DataDir {
         path: String,
@@ -136,7 +140,9 @@ impl AppState {
             config.captcha.address_hourly_limit,
         );
         let cookies = crate::cookies::CookiePolicy::new(&config);
+        let form_fonts = Arc::new(check_form_font(config.retrieval.form_font.clone()).await?);
         Ok(Self {
+            form_fonts,
             config: Arc::new(config),
             cookies,
             store,
@@ -155,6 +161,22 @@ impl AppState {
             health: crate::outage::Health::default(),
         })
     }
+}
+
+/// Checks the retrieval form's font off the async threads (`serve` says
+/// when there is none: the rest of the passport works, forms cannot be
+/// printed).
+async fn check_form_font(
+    configured: Option<std::path::PathBuf>,
+) -> Result<crate::service::retrieval_form::FormFonts, InitError> {
+    use crate::service::retrieval_form::FormFonts;
+    let fonts = tokio::task::spawn_blocking(move || FormFonts::check(configured.as_deref()))
+        .await
+        .unwrap_or_else(|_| Ok(FormFonts::default()))?;
+    if let Some(path) = fonts.path() {
+        tracing::debug!(font = %path.display(), "retrieval form font");
+    }
+    Ok(fonts)
 }
 
 /// Rewrites the phones stored before numbers were validated against the

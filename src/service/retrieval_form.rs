@@ -20,14 +20,15 @@
 //!  └──────────────────────────────────────────────┘
 //! ```
 //!
-//! Chinese text needs a CJK font: it is read once at start from the
-//! configured path ([`FormFont::load`]) and krilla embeds only the glyphs a
-//! page uses, so a form stays a few tens of kilobytes whatever the font's
+//! Chinese text needs a CJK font: `retrieval.form_font`, or else the first
+//! of Debian's recommended fonts found ([`DEBIAN_FONTS`]). It is checked at
+//! start ([`FormFonts::check`]), read and parsed once on the first form
+//! ([`FormFonts::get`]) and krilla embeds only the glyphs a page uses, so a form stays a few tens of kilobytes whatever the font's
 //! size. Barcodes are drawn as filled rectangles, one per run of dark
 //! modules, so they stay sharp at any printer resolution.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use krilla::Document;
 use krilla::geom::{PathBuilder, Point, Rect};
@@ -63,6 +64,65 @@ pub enum FontError {
         "the form font {path} has no Chinese glyphs (install fonts-noto-cjk or fonts-wqy-microhei and name its file)"
     )]
     NoChinese { path: String },
+}
+
+/// The CJK fonts tried when `retrieval.form_font` is not set, in order:
+/// Debian's `fonts-noto-cjk` (recommended), then the small
+/// `fonts-wqy-microhei` and `fonts-wqy-zenhei`.
+pub const DEBIAN_FONTS: [&str; 3] = [
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+];
+
+/// The form's font as the server holds it: which file, checked at start,
+/// and parsed on first use (a CJK font is megabytes; a server that never
+/// prints a form never keeps one in memory).
+#[derive(Debug, Default)]
+pub struct FormFonts {
+    path: Option<PathBuf>,
+    loaded: OnceLock<Result<FormFont, String>>,
+}
+
+impl FormFonts {
+    /// Chooses the font: the configured file, which must be a readable font
+    /// with Chinese glyphs (else the error, naming the path, stops the
+    /// start), or the first of [`DEBIAN_FONTS`] that exists (none: forms
+    /// cannot be made until one is installed, which [`FormFonts::get`]
+    /// says). Blocking: reads the configured file once.
+    pub fn check(configured: Option<&Path>) -> Result<FormFonts, FontError> {
+        let path = match configured {
+            Some(path) => {
+                FormFont::load(path)?;
+                Some(path.to_path_buf())
+            }
+            None => DEBIAN_FONTS.iter().map(PathBuf::from).find(|p| p.is_file()),
+        };
+        Ok(FormFonts {
+            path,
+            loaded: OnceLock::new(),
+        })
+    }
+
+    /// The chosen font file, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The parsed font, read on the first call. Blocking: call it off the
+    /// async threads. The error says what to install or configure.
+    pub fn get(&self) -> Result<&FormFont, String> {
+        self.loaded
+            .get_or_init(|| match &self.path {
+                Some(path) => FormFont::load(path).map_err(|e| e.to_string()),
+                None => Err(
+                    "no CJK font for the retrieval form: install fonts-noto-cjk or fonts-wqy-microhei, or set retrieval.form_font"
+                        .to_string(),
+                ),
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 /// Why a form could not be made (not expected with a loaded font; the

@@ -10,14 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tongxing::domain::CaseNumber;
-use tongxing::service::retrieval_form::{FormFont, RetrievalSheet, render};
+use tongxing::service::retrieval_form::{FormFonts, RetrievalSheet, render};
 
-/// Fonts tried in order (the configuration's recommended ones).
-const FONTS: [&str; 3] = [
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-];
+use crate::helpers::TestApp;
 
 /// Says on the terminal (not into captured output) that a test skipped;
 /// where the tools are promised (`TONGXING_TEST_TOOLS=1`, as `.ci/run`
@@ -34,8 +29,9 @@ fn tool(name: &str) -> bool {
     Command::new(name).arg("-v").output().is_ok()
 }
 
-fn font() -> Option<PathBuf> {
-    FONTS.iter().map(PathBuf::from).find(|p| p.exists())
+/// The font the server would choose with nothing configured.
+fn fonts() -> FormFonts {
+    FormFonts::check(None).expect("nothing configured, nothing to refuse")
 }
 
 fn sheet(case: CaseNumber) -> RetrievalSheet {
@@ -73,15 +69,16 @@ fn run(cmd: &mut Command) -> String {
 
 #[test]
 fn the_pdf_reads_back_as_text_and_both_barcodes_decode() {
-    let Some(font_path) = font() else {
+    let fonts = fonts();
+    let Some(font_path) = fonts.path().map(Path::to_path_buf) else {
         return skipped("retrieval form: no CJK font (apt-get install fonts-wqy-microhei)");
     };
     if !tool("pdftotext") || !tool("zbarimg") {
         return skipped("retrieval form: needs poppler-utils and zbar-tools");
     }
-    let font = FormFont::load(&font_path).expect("font loads");
+    let font = fonts.get().expect("font loads");
     let case = CaseNumber::from_random(0x5eed_1234_abcd);
-    let pdf = render(&sheet(case), &font).expect("renders");
+    let pdf = render(&sheet(case), font).expect("renders");
     // Subset: the font files are megabytes, the form tens of kilobytes.
     assert!(pdf.len() < 120_000, "{} bytes", pdf.len());
     let font_size = std::fs::metadata(&font_path).unwrap().len();
@@ -137,4 +134,57 @@ fn the_pdf_reads_back_as_text_and_both_barcodes_decode() {
 
 fn png_path(stem: &Path) -> PathBuf {
     stem.with_extension("png")
+}
+
+/// `retrieval.form_font` is checked when the server (or any command)
+/// starts: a missing file stops configuration loading (exit 6), a file that
+/// is not a usable font stops the start naming it, and a real CJK font is
+/// accepted (the positive control).
+#[tokio::test]
+async fn the_configured_font_is_checked_at_start() {
+    let app = TestApp::spawn().await;
+    let missing = app
+        .cli_env(
+            &["migrate"],
+            None,
+            &[("TONGXING_RETRIEVAL__FORM_FONT", "/nonexistent/font.ttc")],
+        )
+        .await;
+    assert_eq!(missing.code, 6, "{missing:?}");
+    assert!(
+        missing.stderr.contains("retrieval.form_font")
+            && missing.stderr.contains("/nonexistent/font.ttc"),
+        "{}",
+        missing.stderr
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake.ttc");
+    std::fs::write(&fake, b"not a font at all").unwrap();
+    let fake_text = fake.display().to_string();
+    let refused = app
+        .cli_env(
+            &["migrate"],
+            None,
+            &[("TONGXING_RETRIEVAL__FORM_FONT", fake_text.as_str())],
+        )
+        .await;
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(
+        refused.stderr.contains("form_font") && refused.stderr.contains(&fake_text),
+        "{}",
+        refused.stderr
+    );
+
+    let Some(real) = fonts().path().map(|p| p.display().to_string()) else {
+        return skipped("retrieval form: no CJK font (apt-get install fonts-wqy-microhei)");
+    };
+    let accepted = app
+        .cli_env(
+            &["migrate"],
+            None,
+            &[("TONGXING_RETRIEVAL__FORM_FONT", real.as_str())],
+        )
+        .await;
+    assert_eq!(accepted.code, 0, "{accepted:?}");
 }
