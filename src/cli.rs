@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `user …`.
+//! The command line: `serve` (default), `migrate`, `user …`, `org …`,
+//! `client …`, `keys …`.
 //!
 //! Exit codes are stable so scripts can rely on them:
 //!
@@ -9,7 +10,7 @@
 //! | 2 | usage error (unknown flag, missing argument) |
 //! | 3 | invalid value (bad phone number, weak password …) |
 //! | 4 | no such account or organization |
-//! | 5 | already exists (account name or login phone taken) |
+//! | 5 | already exists (account name or login phone taken; an organization's name or mail domain taken) |
 //! | 6 | configuration error |
 
 use std::io::{BufRead, IsTerminal};
@@ -21,11 +22,14 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::crypto::jws::Alg;
-use crate::domain::{PhoneNumber, Role, Roles, SecretPassword};
+use crate::domain::{OrganizationStatus, PhoneNumber, Role, Roles, SecretPassword};
+use crate::store::organizations::Organization;
 use crate::ports::clock::SystemClock;
 use crate::service::accounts::{self, AccountError, NewAccount};
 use crate::service::audit::{Entry, Outcome};
 use crate::service::clients::{self, Client, ClientError, NewClient};
+use crate::service::org_import;
+use crate::service::organizations::{self, OrgError, OrgInput};
 use crate::service::{Actor, Origin};
 use crate::state::AppState;
 use crate::store::users::{AccountStatus, User};
@@ -54,6 +58,9 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the organization registry (单位).
+    #[command(subcommand)]
+    Org(OrgCommand),
     /// Manage relying applications (OIDC clients).
     #[command(subcommand)]
     Client(ClientCommand),
@@ -238,6 +245,88 @@ pub enum UserCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Register an organization.
+    Add {
+        /// The full name as on the organization's seal (unique).
+        #[arg(long)]
+        full_name: String,
+        #[arg(long)]
+        short_name: Option<String>,
+        /// Another name it is known by (repeatable).
+        #[arg(long = "alias")]
+        aliases: Vec<String>,
+        /// A mail domain of it, such as cnic.cn (repeatable).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// active (default), pending or inactive.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List organizations, ordered by full name.
+    List {
+        /// Part of any name or mail domain.
+        #[arg(long)]
+        query: Option<String>,
+        /// active, pending or inactive.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one organization (by any of its names, or its id) with its
+    /// number of accounts and its administrators.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an organization (named by any of its names, or its id). An
+    /// option given replaces that field; --alias and --domain replace the
+    /// whole list.
+    Update {
+        name: String,
+        #[arg(long)]
+        full_name: Option<String>,
+        /// An empty value clears it.
+        #[arg(long)]
+        short_name: Option<String>,
+        #[arg(long = "alias", conflicts_with = "clear_aliases")]
+        aliases: Vec<String>,
+        /// Remove every alias.
+        #[arg(long)]
+        clear_aliases: bool,
+        #[arg(long = "domain", conflicts_with = "clear_domains")]
+        domains: Vec<String>,
+        /// Remove every mail domain.
+        #[arg(long)]
+        clear_domains: bool,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import organizations from a CSV file (header
+    /// full_name,short_name,aliases,mail_domains,status; aliases and
+    /// domains separated by `;`). Prints what became of each line; exits 3
+    /// when a line was refused (the others are imported all the same).
+    Import {
+        file: PathBuf,
+        /// Check and report, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Ok = 0,
@@ -314,7 +403,7 @@ pub async fn run(command: Command, config: Config) -> Exit {
                 Err(e) => fail(Exit::Failure, e),
             }
         }
-        Command::User(_) | Command::Client(_) | Command::Keys(_) => {
+        Command::User(_) | Command::Org(_) | Command::Client(_) | Command::Keys(_) => {
             quiet_logs(&config);
             let state = match AppState::init(config, false, SystemClock::shared()).await {
                 Ok(s) => s,
@@ -322,6 +411,7 @@ pub async fn run(command: Command, config: Config) -> Exit {
             };
             let code = match command {
                 Command::User(cmd) => user(&state, cmd).await,
+                Command::Org(cmd) => org(&state, cmd).await,
                 Command::Client(cmd) => client(&state, cmd).await,
                 Command::Keys(cmd) => keys(&state, cmd).await,
                 Command::Serve | Command::Migrate => Exit::Failure,
@@ -641,7 +731,6 @@ async fn change_org_admin(
     actor: &Actor,
     origin: &Origin,
 ) -> Exit {
-    use crate::service::organizations;
     if grant && names.is_empty() {
         return fail(
             Exit::Invalid,
@@ -693,6 +782,261 @@ async fn change_org_admin(
         println!("{}: role org_admin not held", user.username);
     }
     Exit::Ok
+}
+
+fn org_exit(e: OrgError) -> Exit {
+    let code = match &e {
+        OrgError::Invalid(_) | OrgError::Stale => Exit::Invalid,
+        OrgError::NameTaken { .. } | OrgError::DomainTaken { .. } | OrgError::Conflict(_) => {
+            Exit::Exists
+        }
+        OrgError::NotFound => Exit::NotFound,
+        OrgError::Store(_) => Exit::Failure,
+    };
+    fail(code, e)
+}
+
+fn org_json(o: &Organization) -> serde_json::Value {
+    json!({
+        "id": o.id,
+        "full_name": o.full_name,
+        "short_name": o.short_name,
+        "aliases": o.aliases.0,
+        "mail_domains": o.mail_domains.0,
+        "status": o.status.as_str(),
+        "version": o.version,
+        "created_at": o.created_at.unix_timestamp(),
+        "updated_at": o.updated_at.unix_timestamp(),
+    })
+}
+
+fn parse_status(text: Option<&str>) -> Result<Option<OrganizationStatus>, Exit> {
+    text.map(OrganizationStatus::parse)
+        .transpose()
+        .map_err(|e| fail(Exit::Invalid, e))
+}
+
+/// The organization named by any of its names, or its id.
+async fn find_org(state: &AppState, name: &str) -> Result<Organization, Exit> {
+    if let Ok(id) = uuid::Uuid::parse_str(name.trim()) {
+        return organizations::by_id(state, id).await.map_err(org_exit);
+    }
+    match organizations::resolve(state, name).await {
+        Ok(Some(o)) => Ok(o),
+        Ok(None) => Err(fail(
+            Exit::NotFound,
+            format!("{name:?} is not a registered organization"),
+        )),
+        Err(e) => Err(fail(Exit::Failure, e)),
+    }
+}
+
+async fn org(state: &AppState, cmd: OrgCommand) -> Exit {
+    let (actor, origin) = (Actor::cli(), Origin::cli());
+    match cmd {
+        OrgCommand::Add {
+            full_name,
+            short_name,
+            aliases,
+            domains,
+            status,
+            json,
+        } => {
+            let status = match parse_status(status.as_deref()) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let input = OrgInput {
+                full_name,
+                short_name,
+                aliases,
+                mail_domains: domains,
+                status,
+            };
+            match organizations::create(state, &input, &actor, &origin).await {
+                Ok(o) if json => {
+                    println!("{}", org_json(&o));
+                    Exit::Ok
+                }
+                Ok(o) => {
+                    println!("registered organization {} ({})", o.full_name, o.id);
+                    Exit::Ok
+                }
+                Err(e) => org_exit(e),
+            }
+        }
+        OrgCommand::List {
+            query,
+            status,
+            limit,
+            offset,
+            json,
+        } => {
+            let status = match parse_status(status.as_deref()) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let query = query.unwrap_or_default();
+            match organizations::list(state, &query, status, limit.clamp(1, 1000), offset.max(0))
+                .await
+            {
+                Ok((list, _)) if json => {
+                    println!(
+                        "{}",
+                        serde_json::Value::Array(list.iter().map(org_json).collect())
+                    );
+                    Exit::Ok
+                }
+                Ok((list, total)) => {
+                    println!(
+                        "{:<36} {:<10} {:<16} {:<24} FULL NAME",
+                        "ID", "STATUS", "SHORT NAME", "MAIL DOMAINS"
+                    );
+                    for o in &list {
+                        println!(
+                            "{:<36} {:<10} {:<16} {:<24} {}",
+                            o.id,
+                            o.status.as_str(),
+                            o.short_name.as_deref().unwrap_or("-"),
+                            if o.mail_domains.0.is_empty() {
+                                "-".to_string()
+                            } else {
+                                o.mail_domains.0.join(";")
+                            },
+                            o.full_name
+                        );
+                    }
+                    println!("({} of {total})", list.len());
+                    Exit::Ok
+                }
+                Err(e) => fail(Exit::Failure, e),
+            }
+        }
+        OrgCommand::Show { name, json } => {
+            let o = match find_org(state, &name).await {
+                Ok(o) => o,
+                Err(code) => return code,
+            };
+            let (members, admins) = match (
+                organizations::member_count(state, &o).await,
+                organizations::administrators(state, &o).await,
+            ) {
+                (Ok(m), Ok(a)) => (m, a),
+                (Err(e), _) | (_, Err(e)) => return fail(Exit::Failure, e),
+            };
+            let admins: Vec<&str> = admins.iter().map(|u| u.username.as_str()).collect();
+            if json {
+                let mut v = org_json(&o);
+                v["accounts"] = json!(members);
+                v["administrators"] = json!(admins);
+                println!("{v}");
+            } else {
+                println!("id:             {}", o.id);
+                println!("full name:      {}", o.full_name);
+                println!("short name:     {}", o.short_name.as_deref().unwrap_or("-"));
+                println!("aliases:        {}", o.aliases.0.join("; "));
+                println!("mail domains:   {}", o.mail_domains.0.join("; "));
+                println!("status:         {}", o.status.as_str());
+                println!("accounts:       {members}");
+                println!("administrators: {}", admins.join(", "));
+            }
+            Exit::Ok
+        }
+        OrgCommand::Update {
+            name,
+            full_name,
+            short_name,
+            aliases,
+            clear_aliases,
+            domains,
+            clear_domains,
+            status,
+            json,
+        } => {
+            let status = match parse_status(status.as_deref()) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let o = match find_org(state, &name).await {
+                Ok(o) => o,
+                Err(code) => return code,
+            };
+            let mut input = OrgInput::of(&o);
+            if let Some(v) = full_name {
+                input.full_name = v;
+            }
+            if let Some(v) = short_name {
+                input.short_name = Some(v);
+            }
+            if clear_aliases || !aliases.is_empty() {
+                input.aliases = aliases;
+            }
+            if clear_domains || !domains.is_empty() {
+                input.mail_domains = domains;
+            }
+            if status.is_some() {
+                input.status = status;
+            }
+            match organizations::update(state, &o, o.version, &input, &actor, &origin).await {
+                Ok((o, _)) if json => {
+                    println!("{}", org_json(&o));
+                    Exit::Ok
+                }
+                Ok((o, changed)) => {
+                    if changed {
+                        println!("updated organization {} ({})", o.full_name, o.id);
+                    } else {
+                        println!("organization {} unchanged", o.full_name);
+                    }
+                    Exit::Ok
+                }
+                Err(e) => org_exit(e),
+            }
+        }
+        OrgCommand::Import {
+            file,
+            dry_run,
+            json,
+        } => {
+            let bytes = match std::fs::read(&file) {
+                Ok(b) => b,
+                Err(e) => return fail(Exit::Failure, format!("{}: {e}", file.display())),
+            };
+            let parsed = match org_import::parse(&bytes) {
+                Ok(p) => p,
+                Err(e) => return fail(Exit::Invalid, format!("{}: {e}", file.display())),
+            };
+            let report = match org_import::import(state, parsed, dry_run, &actor, &origin).await {
+                Ok(r) => r,
+                Err(e) => return fail(Exit::Failure, e),
+            };
+            if json {
+                println!("{}", serde_json::to_value(&report).unwrap_or_default());
+            } else {
+                for l in &report.lines {
+                    match &l.reason {
+                        Some(reason) => {
+                            println!("line {}: {} {}: {reason}", l.line, l.outcome.as_str(), l.full_name)
+                        }
+                        None => println!("line {}: {} {}", l.line, l.outcome.as_str(), l.full_name),
+                    }
+                }
+                println!(
+                    "{}{} created, {} updated, {} unchanged, {} refused",
+                    if dry_run { "dry run (nothing written): " } else { "" },
+                    report.created,
+                    report.updated,
+                    report.unchanged,
+                    report.refused
+                );
+            }
+            if report.refused > 0 {
+                Exit::Invalid
+            } else {
+                Exit::Ok
+            }
+        }
+    }
 }
 
 fn print_client(c: &Client, json: bool) {

@@ -263,6 +263,14 @@ fn pages() -> Router<AppState> {
             ADMIN_USER,
             get(admin::console::users::detail).post(admin::console::users::act),
         )
+        .route(
+            ADMIN_ORGANIZATIONS,
+            get(admin::console::organizations::list).post(admin::console::organizations::create),
+        )
+        .route(
+            ADMIN_ORGANIZATION,
+            get(admin::console::organizations::detail).post(admin::console::organizations::act),
+        )
         .route(ADMIN_CLIENTS, get(admin::console::clients::show))
         .route(ADMIN_AUDIT, get(admin::console::audit::show))
         .route(ADMIN_REVIEW, get(admin::console::review::queue))

@@ -57,6 +57,9 @@ pub const ADMIN: &str = "/admin";
 pub const ADMIN_USERS: &str = "/admin/users";
 pub const ADMIN_USER: &str = "/admin/users/{id}";
 pub const ADMIN_CLIENTS: &str = "/admin/clients";
+/// The organization registry (单位): the list and one organization.
+pub const ADMIN_ORGANIZATIONS: &str = "/admin/organizations";
+pub const ADMIN_ORGANIZATION: &str = "/admin/organizations/{id}";
 pub const ADMIN_AUDIT: &str = "/admin/audit";
 /// The review queue, a case, and a document of a case (an `<img>` source).
 pub const ADMIN_REVIEW: &str = "/admin/review";
@@ -94,6 +97,9 @@ pub const API_USER_FORCE_PASSWORD_CHANGE: &str = "/api/v1/users/{id}/force-passw
 pub const API_USER_REVOKE_SESSIONS: &str = "/api/v1/users/{id}/revoke-sessions";
 pub const API_USER_PHONES: &str = "/api/v1/users/{id}/phones";
 pub const API_USER_REQUIRE_PHONE_BINDING: &str = "/api/v1/users/{id}/require-phone-binding";
+pub const API_ORGANIZATIONS: &str = "/api/v1/organizations";
+pub const API_ORGANIZATIONS_IMPORT: &str = "/api/v1/organizations/import";
+pub const API_ORGANIZATION: &str = "/api/v1/organizations/{id}";
 pub const API_CLIENTS: &str = "/api/v1/clients";
 pub const API_CLIENT: &str = "/api/v1/clients/{id}";
 pub const API_CLIENT_SECRET: &str = "/api/v1/clients/{id}/secret";

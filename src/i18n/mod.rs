@@ -241,6 +241,7 @@ texts! {
     scope_phone: &'static str,
     scope_offline_access: &'static str,
     scope_review: &'static str,
+    scope_org_admin: &'static str,
 
     apps_title: &'static str,
     apps_intro: &'static str,
@@ -360,6 +361,31 @@ texts! {
     admin_inactive_organization: fn(&str) -> String,
     /// The organization administrator's role is given per organization.
     admin_org_admin_per_organization: &'static str,
+    /// The organization registry's pages (单位); `org_taken_by` names the
+    /// organization that has the name or domain, `org_no_such_account` the
+    /// account name typed.
+    admin_nav_organizations: &'static str,
+    admin_nav_my_organizations: &'static str,
+    org_full_name: &'static str,
+    org_short_name: &'static str,
+    org_aliases: &'static str,
+    org_mail_domains: &'static str,
+    org_list_hint: &'static str,
+    org_status_active: &'static str,
+    org_status_pending: &'static str,
+    org_status_inactive: &'static str,
+    org_status_any: &'static str,
+    org_search_hint: &'static str,
+    org_create: &'static str,
+    org_accounts: &'static str,
+    org_accounts_link: &'static str,
+    org_administrators: &'static str,
+    org_no_administrators: &'static str,
+    org_add_admin: &'static str,
+    org_remove_admin: &'static str,
+    org_admin_account: &'static str,
+    org_taken_by: fn(&str) -> String,
+    org_no_such_account: fn(&str) -> String,
 
     /// The reviewer's pages (review queue and case page) and the reviewer role.
     role_reviewer: &'static str,

@@ -2,11 +2,75 @@
 //! dashboard figures, the audit log. (Changes go through `accounts`,
 //! `clients` and the key ring, which audit them.)
 
+use uuid::Uuid;
+
+use super::accounts::AccountError;
 use super::organizations::AdminScope;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::audit::{AuditFilter, AuditRow};
 use crate::store::users::{AccountStatus, User};
+
+/// What an administrator does with an account. The system administrator
+/// does all of it; an organization administrator what [`delegated`] says,
+/// to the accounts its scope covers ([`AdminScope::covers`]).
+///
+/// [`delegated`]: AccountAction::delegated
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountAction {
+    /// Search, and read one account.
+    View,
+    /// Demand a login phone binding at the next sign-in.
+    RequirePhoneBinding,
+    /// Set a new password (generated or given).
+    ResetPassword,
+    /// Lift the weak-password blocks.
+    LiftBlocks,
+    /// Create an account.
+    Create,
+    /// Change the profile, the organization or the roles.
+    EditProfile,
+    /// Disable or enable.
+    ChangeStatus,
+    /// Demand a password change at the next sign-in.
+    ForcePasswordChange,
+    /// End every session and revoke every token.
+    RevokeSessions,
+    /// Show the full phone numbers.
+    RevealPhones,
+}
+
+impl AccountAction {
+    /// What organization administrators may do too (所邮箱管理员: search,
+    /// view, reset passwords, lift blocks, require phone binding).
+    pub fn delegated(self) -> bool {
+        matches!(
+            self,
+            AccountAction::View
+                | AccountAction::RequirePhoneBinding
+                | AccountAction::ResetPassword
+                | AccountAction::LiftBlocks
+        )
+    }
+}
+
+/// Whether `scope` may do `action` at all (to the accounts it covers).
+/// A refusal here is a missing right (403), not a missing account.
+pub fn permits(scope: &AdminScope, action: AccountAction) -> bool {
+    scope.is_all() || action.delegated()
+}
+
+/// The account `id` as `scope` may see it. An account outside the scope
+/// is [`AccountError::NotFound`], exactly as an account that does not
+/// exist, so an organization administrator learns nothing of others'
+/// accounts. Every surface reads an account for an administrator here.
+pub async fn account(state: &AppState, scope: &AdminScope, id: Uuid) -> Result<User, AccountError> {
+    let user = super::accounts::by_id(state, id).await?;
+    if !scope.covers(&user) {
+        return Err(AccountError::NotFound);
+    }
+    Ok(user)
+}
 
 /// Pages beyond this are refused (and offsets cannot overflow).
 pub const MAX_PAGE: i64 = 1_000_000;

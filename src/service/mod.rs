@@ -12,6 +12,7 @@ pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod mail;
+pub mod org_import;
 pub mod organizations;
 pub mod phone;
 pub mod recovery;

@@ -286,8 +286,9 @@ pub async fn search(
     Ok(list(state, query, None, limit, 0).await?.0)
 }
 
-/// A page of the registry: organizations whose names contain `query` (by
-/// key; empty: all), of `status` if given, and how many there are.
+/// A page of the registry: organizations one of whose names (by key) or
+/// mail domains contains `query` (empty: all), of `status` if given, and
+/// how many there are.
 pub async fn list(
     state: &AppState,
     query: &str,
@@ -389,13 +390,35 @@ pub enum AdminScope {
 }
 
 impl AdminScope {
-    /// Whether `user` is one of the accounts this scope looks after.
+    /// Whether `user` is one of the accounts this scope looks after. An
+    /// organization administrator looks after the accounts of its
+    /// organizations that hold no administrative rights: a system
+    /// administrator, a reviewer or another organization administrator
+    /// (itself included) is looked after by system administrators only, so
+    /// that no password reset turns an organization's administrator into
+    /// more than that.
     pub fn covers(&self, user: &User) -> bool {
         match self {
             AdminScope::All => true,
             AdminScope::Organizations(ids) => {
                 user.organization_id.is_some_and(|o| ids.contains(&o))
+                    && !user.is_admin
+                    && user.roles.is_empty()
             }
+        }
+    }
+
+    /// The system administrator's scope (every account, every action).
+    pub fn is_all(&self) -> bool {
+        matches!(self, AdminScope::All)
+    }
+
+    /// Whether this scope may see the organization (its own ones for an
+    /// organization administrator).
+    pub fn sees_organization(&self, org: Uuid) -> bool {
+        match self {
+            AdminScope::All => true,
+            AdminScope::Organizations(ids) => ids.contains(&org),
         }
     }
 
@@ -424,6 +447,78 @@ pub async fn scope_of(state: &AppState, admin: &User) -> Result<Option<AdminScop
         return Ok(Some(AdminScope::Organizations(ids)));
     }
     Ok(None)
+}
+
+/// The scope an account's own access token (scope `org_admin`) carries
+/// on the management API: the organizations it administers, while it is
+/// active and holds the role; `None` for anyone else. A user's token never
+/// carries the system administrator's scope (that takes a service
+/// account's token), whatever the account's rights in the console.
+pub async fn delegated_scope(
+    state: &AppState,
+    user: &User,
+) -> Result<Option<AdminScope>, StoreError> {
+    if user.status != AccountStatus::Active || !user.has_role(Role::OrgAdmin) {
+        return Ok(None);
+    }
+    let ids = state.store.administered_organizations(user.id).await?;
+    Ok(Some(AdminScope::Organizations(ids)))
+}
+
+/// The organizations `scope` sees, a page of them: the registry for the
+/// system administrator, its own ones for an organization administrator.
+pub async fn list_in_scope(
+    state: &AppState,
+    scope: &AdminScope,
+    admin: Option<&User>,
+    query: &str,
+    status: Option<OrganizationStatus>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Organization>, i64), StoreError> {
+    match (scope, admin) {
+        (AdminScope::Organizations(_), Some(user)) => {
+            let key = name_key(query);
+            let mut own: Vec<Organization> = administered_by(state, user)
+                .await?
+                .into_iter()
+                .filter(|o| status.is_none_or(|s| s == o.status))
+                .filter(|o| {
+                    key.is_empty()
+                        || name_key(&o.full_name).contains(&key)
+                        || o.short_name
+                            .as_deref()
+                            .is_some_and(|s| name_key(s).contains(&key))
+                        || o.aliases.0.iter().any(|a| name_key(a).contains(&key))
+                })
+                .collect();
+            let total = own.len() as i64;
+            let start = (offset.max(0) as usize).min(own.len());
+            let end = start.saturating_add(limit.max(0) as usize).min(own.len());
+            own = own.drain(start..end).collect();
+            Ok((own, total))
+        }
+        (AdminScope::Organizations(_), None) => Ok((Vec::new(), 0)),
+        (AdminScope::All, _) => list(state, query, status, limit, offset).await,
+    }
+}
+
+/// An organization as `scope` may see it: one outside the scope is
+/// [`OrgError::NotFound`], as one that does not exist.
+pub async fn in_scope(
+    state: &AppState,
+    scope: &AdminScope,
+    id: Uuid,
+) -> Result<Organization, OrgError> {
+    if !scope.sees_organization(id) {
+        return Err(OrgError::NotFound);
+    }
+    by_id(state, id).await
+}
+
+/// How many accounts belong to the organization.
+pub async fn member_count(state: &AppState, org: &Organization) -> Result<i64, StoreError> {
+    state.store.count_organization_members(org.id).await
 }
 
 /// The administrators of an organization.

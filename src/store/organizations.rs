@@ -119,7 +119,7 @@ pub struct KeysCompleted {
 #[derive(Debug, Clone, Default)]
 pub struct OrgFilter {
     /// Part of a name key (see [`crate::domain::name_key`]); matches full
-    /// names, short names and aliases.
+    /// names, short names, aliases and mail domains.
     pub key_part: Option<String>,
     pub status: Option<OrganizationStatus>,
     pub limit: i64,
@@ -361,8 +361,11 @@ impl Store {
     ) -> Result<(Vec<Organization>, i64), StoreError> {
         let pattern = filter.key_part.as_deref().map(like_pattern);
         let status = filter.status.map(|s| s.as_str());
+        // A name's key, or a mail domain (lower case, as kept).
         let condition = "($1 IS NULL OR EXISTS (SELECT 1 FROM organization_names n \
-             WHERE n.organization_id = o.id AND n.name_key LIKE $1 ESCAPE '\\')) \
+             WHERE n.organization_id = o.id AND n.name_key LIKE $1 ESCAPE '\\') \
+             OR EXISTS (SELECT 1 FROM organization_domains d \
+             WHERE d.organization_id = o.id AND d.domain LIKE $1 ESCAPE '\\')) \
              AND ($2 IS NULL OR o.status = $2)";
         let order = match self.db {
             Db::Sqlite(_) => "o.full_name",

@@ -496,8 +496,10 @@ impl Store {
         let scope = match within {
             None => "TRUE".to_string(),
             Some([]) => "FALSE".to_string(),
+            // What `AdminScope::covers` says: the organizations' accounts
+            // without administrative rights.
             Some(ids) => format!(
-                "organization_id IN ({})",
+                "organization_id IN ({}) AND NOT is_admin AND roles = ''",
                 (0..ids.len())
                     .map(|i| format!("${}", i + 3))
                     .collect::<Vec<_>>()

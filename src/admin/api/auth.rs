@@ -2,8 +2,12 @@
 //! client registered with the `admin` scope — presenting an access token
 //! it obtained by client_credentials with that scope ([`AdminAuth`]); and,
 //! for the review operations only, a reviewer presenting their own access
-//! token with the `review` scope ([`ReviewerAuth`]). Every call (allowed
-//! or refused) is audited with the actor.
+//! token with the `review` scope ([`ReviewerAuth`]); for the account
+//! operations organization administrators may do too, either a service
+//! account or an organization administrator presenting their own access
+//! token with the `org_admin` scope ([`ScopedAdmin`], which carries whose
+//! accounts the caller looks after). Every call (allowed or refused) is
+//! audited with the actor.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -14,6 +18,8 @@ use crate::domain::Scope;
 use crate::error::ApiError;
 use crate::extract::ClientOrigin;
 use crate::service::audit::{Entry, Outcome};
+use crate::service::admin::{self, AccountAction};
+use crate::service::organizations::{self, AdminScope};
 use crate::service::reviewing::{self, ReviewingError};
 use crate::service::tokens::{self, TokenError, VerifiedAccess};
 use crate::service::{Actor, Origin, clients};
@@ -227,5 +233,107 @@ impl FromRequestParts<AppState> for ReviewerAuth {
         }
         audit_call(state, parts, &Actor::user(&user), &origin).await?;
         Ok(ReviewerAuth { user, origin })
+    }
+}
+
+/// A caller of the account operations organization administrators may do
+/// too, with whose accounts it looks after: a service account's token
+/// with the `admin` scope (every account), or an organization
+/// administrator's own token (authorization code) with the `org_admin`
+/// scope, by a client still registered with it (the accounts of the
+/// organizations it administers, read at every call, so a role taken away
+/// takes effect at once). Handlers read accounts through
+/// [`ScopedAdmin::account`], which answers an account outside the scope
+/// exactly as one that does not exist (404).
+pub struct ScopedAdmin {
+    pub actor: Actor,
+    pub origin: Origin,
+    pub scope: AdminScope,
+}
+
+impl ScopedAdmin {
+    /// The account at path id `raw` if the caller looks after it; 404 (the
+    /// body of a nonexistent account) if not.
+    pub async fn account(&self, state: &AppState, raw: &str) -> Result<User, ApiError> {
+        let id = super::parse_id(raw)?;
+        Ok(admin::account(state, &self.scope, id).await?)
+    }
+
+    /// 403 for what this caller may not do at all.
+    pub fn may(&self, action: AccountAction) -> Result<(), ApiError> {
+        if admin::permits(&self.scope, action) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "organization administrators may not do this; it takes a service account's token",
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ScopedAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(ClientOrigin(origin)) = ClientOrigin::from_request_parts(parts, state).await;
+        let access = verified_token(parts, state, &origin).await?;
+        let Some((_, user)) = &access.user else {
+            if !scope_held(state, &access, "admin").await? {
+                return Err(refuse(
+                    state,
+                    parts,
+                    &origin,
+                    "not an admin token",
+                    ApiError::forbidden("this token does not carry admin rights"),
+                )
+                .await);
+            }
+            let client_id = access.claims["client_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let actor = Actor::Service { client_id };
+            audit_call(state, parts, &actor, &origin).await?;
+            return Ok(ScopedAdmin {
+                actor,
+                origin,
+                scope: AdminScope::All,
+            });
+        };
+        if !scope_held(state, &access, "org_admin").await? {
+            return Err(refuse(
+                state,
+                parts,
+                &origin,
+                "no org_admin scope",
+                ApiError::forbidden(
+                    "this token carries neither a service account's admin rights nor the `org_admin` scope",
+                ),
+            )
+            .await);
+        }
+        let Some(scope) = organizations::delegated_scope(state, user)
+            .await
+            .map_err(ApiError::from)?
+        else {
+            return Err(refuse(
+                state,
+                parts,
+                &origin,
+                "not an organization administrator",
+                ApiError::forbidden("the org_admin role is required"),
+            )
+            .await);
+        };
+        let actor = Actor::user(user);
+        audit_call(state, parts, &actor, &origin).await?;
+        Ok(ScopedAdmin {
+            actor,
+            origin,
+            scope,
+        })
     }
 }

@@ -35,7 +35,9 @@ fn describe(status: &str) -> &'static str {
             "The request is malformed: a body that is not JSON, a query parameter or path id of the wrong form, an unknown parameter. `field` names it."
         }
         "401" => "No access token, or one that is invalid, expired or revoked.",
-        "403" => "The token is not a service account's token with the `admin` scope.",
+        "403" => {
+            "The token does not carry the rights the operation needs: a service account's token with the `admin` scope; for the account operations organization administrators may do (search, read, reset a password, require a phone binding), also an organization administrator's own token with the `org_admin` scope."
+        }
         "404" => "There is no such record (or no such endpoint).",
         "409" => {
             "The change conflicts with the current state: a value already in use, a stale `version`, or the last administrator. `field` names the member."

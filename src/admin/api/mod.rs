@@ -7,6 +7,7 @@ pub mod clients;
 pub mod doc;
 pub mod extract;
 pub mod keys;
+pub mod organizations;
 pub mod phones;
 pub mod review;
 pub mod users;
@@ -22,7 +23,7 @@ use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Tongxing management API", description = "Accounts, clients, signing keys and the audit log of the Tongxing passport (a service account's token); and the review queue (a reviewer's own token with the `review` scope)."),
+    info(title = "Tongxing management API", description = "Accounts, organizations, clients, signing keys and the audit log of the Tongxing passport (a service account's token); the account operations organization administrators may do (an organization administrator's own token with the `org_admin` scope: only the accounts of its organizations, others answer 404); and the review queue (a reviewer's own token with the `review` scope)."),
     components(schemas(Problem)),
     security(("bearer" = [])),
 )]
@@ -42,6 +43,9 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::revoke_sessions))
         .routes(routes!(phones::phones))
         .routes(routes!(phones::require_binding))
+        .routes(routes!(organizations::list, organizations::create))
+        .routes(routes!(organizations::import))
+        .routes(routes!(organizations::get, organizations::update))
         .routes(routes!(clients::list, clients::create))
         .routes(routes!(clients::get, clients::update, clients::delete))
         .routes(routes!(clients::rotate_secret))

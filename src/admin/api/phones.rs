@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::AdminAuth;
+use super::auth::{AdminAuth, ScopedAdmin};
 use super::parse_id;
 use super::users::UserView;
 use crate::error::ApiError;
@@ -43,16 +43,18 @@ pub async fn phones(
 /// The account must bind a login phone at its next sign-in, before any
 /// application gets a code (it applies while the account has no login
 /// phone: clear the login phone first to have a new one bound). Not
-/// skippable.
+/// skippable. Also for an organization administrator, within its scope
+/// (404 outside it).
 #[utoipa::path(post, path = crate::routes::API_USER_REQUIRE_PHONE_BINDING, tag = "users", operation_id = "users_require_phone_binding", params(("id" = uuid::Uuid, Path, description = "The account id.")),
     responses((status = 200, description = "The account, owing a phone binding.", body = UserView),
         (status = 409, description = "The account has a login phone (`field`: `login_phone`).", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn require_binding(
     State(state): State<AppState>,
-    admin: AdminAuth,
+    admin: ScopedAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = accounts::by_id(&state, parse_id(&id)?).await?;
+    admin.may(crate::service::admin::AccountAction::RequirePhoneBinding)?;
+    let user = admin.account(&state, &id).await?;
     match phone::require_binding(&state, &user, &admin.actor, &admin.origin).await {
         Ok(()) => {}
         Err(PhoneError::NotNow) => {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::AdminAuth;
+use super::auth::{AdminAuth, ScopedAdmin};
 use super::{ApiJson, ApiQuery, OptionalJson, parse_id};
 use crate::domain::{PhoneNumber, Role, Roles, SecretPassword};
 use crate::error::{ApiError, Problem};
@@ -118,11 +118,14 @@ pub struct UserPage {
     pub per_page: i64,
 }
 
+/// Accounts matching `q`. An organization administrator (own token,
+/// scope `org_admin`) finds only the accounts it looks after: those of its
+/// organizations without administrative rights.
 #[utoipa::path(get, path = crate::routes::API_USERS, tag = "users", operation_id = "users_search", params(SearchQuery),
     responses((status = 200, description = "One page of matching accounts.", body = UserPage)))]
 pub async fn search(
     State(state): State<AppState>,
-    _admin: AdminAuth,
+    admin: ScopedAdmin,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     let per_page = q.per_page.unwrap_or(50);
@@ -138,7 +141,7 @@ pub async fn search(
     }
     let (users, total) = admin::search_users(
         &state,
-        &crate::service::organizations::AdminScope::All,
+        &admin.scope,
         &q.q,
         page,
         per_page,
@@ -225,14 +228,16 @@ pub async fn create(
     ))
 }
 
+/// One account. An organization administrator gets 404 for an account it
+/// does not look after, the same answer as for an id nobody has.
 #[utoipa::path(get, path = crate::routes::API_USER, tag = "users", operation_id = "users_get", params(("id" = uuid::Uuid, Path, description = "The account id.")),
     responses((status = 200, description = "The account.", body = UserView)))]
 pub async fn get(
     State(state): State<AppState>,
-    _admin: AdminAuth,
+    admin: ScopedAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(accounts::by_id(&state, parse_id(&id)?).await?.into()))
+    Ok(Json(admin.account(&state, &id).await?.into()))
 }
 
 /// Fields to change; an absent field stays, an empty string clears an
@@ -352,15 +357,18 @@ pub struct PasswordResult {
     pub password: Option<String>,
 }
 
+/// Also for an organization administrator, within its scope (404
+/// outside it).
 #[utoipa::path(post, path = crate::routes::API_USER_PASSWORD, tag = "users", operation_id = "users_reset_password", params(("id" = uuid::Uuid, Path, description = "The account id.")), request_body = PasswordReset,
     responses((status = 200, description = "Set; the account's sessions ended.", body = PasswordResult), (status = 429, body = Problem)))]
 pub async fn reset_password(
     State(state): State<AppState>,
-    admin: AdminAuth,
+    admin: ScopedAdmin,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<PasswordReset>,
 ) -> Result<Json<PasswordResult>, ApiError> {
-    let user = accounts::by_id(&state, parse_id(&id)?).await?;
+    admin.may(admin::AccountAction::ResetPassword)?;
+    let user = admin.account(&state, &id).await?;
     let password = accounts::reset_password(
         &state,
         &user,

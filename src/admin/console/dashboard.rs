@@ -4,7 +4,9 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
-use super::{AdminSession, AuditLine, Nav};
+use axum::response::{IntoResponse, Redirect};
+
+use super::{AuditLine, Nav, ScopedSession};
 use crate::error::PageError;
 use crate::pages::{Chrome, PageCtx, render};
 use crate::service::admin;
@@ -23,8 +25,12 @@ struct DashboardPage {
 pub async fn show(
     State(state): State<AppState>,
     ctx: PageCtx,
-    admin: AdminSession,
+    admin: ScopedSession,
 ) -> Result<Response, PageError> {
+    // An organization administrator's console is its accounts.
+    if !admin.scope.is_all() {
+        return Ok(Redirect::to(crate::routes::ADMIN_USERS).into_response());
+    }
     let d = admin::dashboard(&state).await?;
     let (total, disabled) = (d.total, d.disabled);
     let events = d.events.into_iter().map(AuditLine::from).collect();

@@ -3,10 +3,14 @@
 //! a CSRF-protected form handled by the same services as the JSON API, and
 //! needs a recent sign-in (`admin.reauth_minutes`). Reviewers (accounts
 //! with the reviewer role) use its review pages and nothing else of it.
+//! Organization administrators (the role `org_admin`) use its users pages
+//! for the accounts of their organizations, and see their organizations
+//! ([`ScopedSession`]); everything else stays the system administrator's.
 
 pub mod audit;
 pub mod clients;
 pub mod dashboard;
+pub mod organizations;
 pub mod review;
 pub mod users;
 
@@ -18,7 +22,11 @@ use crate::error::PageError;
 use crate::extract::CurrentUser;
 use crate::routes;
 use crate::service::Actor;
+use crate::service::accounts::AccountError;
+use crate::service::admin::{self, AccountAction};
+use crate::service::organizations::{self, AdminScope};
 use crate::state::AppState;
+use crate::store::users::User;
 
 /// A signed-in administrator whose sign-in is recent enough.
 pub struct AdminSession {
@@ -37,9 +45,14 @@ impl AdminSession {
 }
 
 /// What the console's navigation offers the signed-in account: the
-/// administration to administrators, the review queue to reviewers.
+/// administration to administrators, the accounts and organizations of
+/// its organizations to an organization administrator, the review queue
+/// to reviewers.
 pub struct Nav {
     pub admin: bool,
+    /// An organization administrator without the system administrator's
+    /// rights: the users pages and its organizations only.
+    pub org_admin: bool,
     pub reviewer: bool,
 }
 
@@ -47,8 +60,73 @@ impl Nav {
     pub fn of(user: &crate::store::users::User) -> Nav {
         Nav {
             admin: user.is_admin,
+            org_admin: !user.is_admin && user.has_role(crate::domain::Role::OrgAdmin),
             reviewer: crate::service::review::is_reviewer(user),
         }
+    }
+}
+
+/// A signed-in administrator of accounts, with whose accounts it looks
+/// after (`service::organizations::scope_of`: every account for a system
+/// administrator, its organizations' for an organization administrator),
+/// whose sign-in is recent enough. Anyone else gets the 403 page. Pages
+/// read accounts through [`ScopedSession::account`], which answers an
+/// account outside the scope with the 404 page, as one that does not
+/// exist, and refuse what the scope may not do with
+/// [`ScopedSession::may`].
+pub struct ScopedSession {
+    pub current: CurrentUser,
+    pub scope: AdminScope,
+}
+
+impl ScopedSession {
+    pub fn actor(&self) -> Actor {
+        self.current.actor()
+    }
+
+    pub fn nav(&self) -> Nav {
+        Nav::of(&self.current.user)
+    }
+
+    /// The 403 page for what this administrator may not do at all.
+    pub fn may(&self, action: AccountAction) -> Result<(), PageError> {
+        if admin::permits(&self.scope, action) {
+            Ok(())
+        } else {
+            Err(PageError::Forbidden)
+        }
+    }
+
+    /// The account with this id if this administrator looks after it; the
+    /// 404 page if not (the same as for an id nobody has).
+    pub async fn account(&self, state: &AppState, id: &str) -> Result<User, PageError> {
+        let id = uuid::Uuid::parse_str(id).map_err(|_| PageError::NotFound)?;
+        admin::account(state, &self.scope, id)
+            .await
+            .map_err(|e| match e {
+                AccountError::NotFound => PageError::NotFound,
+                other => PageError::Internal(other.to_string()),
+            })
+    }
+}
+
+impl FromRequestParts<AppState> for ScopedSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let current = CurrentUser::from_request_parts(parts, state).await?;
+        let scope = match organizations::scope_of(state, &current.user).await {
+            Ok(Some(scope)) => scope,
+            Ok(None) => return Err(PageError::Forbidden.into_response()),
+            Err(e) => return Err(PageError::from(e).into_response()),
+        };
+        if let Some(again) = sign_in_again(parts, state, &current, routes::ADMIN) {
+            return Err(again);
+        }
+        Ok(ScopedSession { current, scope })
     }
 }
 

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{AdminSession, AuditLine, Nav};
+use super::{AdminSession, AuditLine, Nav, ScopedSession};
 use crate::domain::{PhoneNumber, Role, Roles, SecretPassword};
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm};
@@ -14,7 +14,8 @@ use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
 use crate::service::accounts::{self, AccountError, ProfileInput, Refusal};
 use crate::service::phone::PhoneError;
-use crate::service::{admin, phone};
+use crate::service::admin::{self, AccountAction};
+use crate::service::phone;
 use crate::state::AppState;
 use crate::store::audit::AuditFilter;
 use crate::store::users::{AccountStatus, User};
@@ -40,22 +41,18 @@ pub struct SearchQuery {
     page: Option<i64>,
 }
 
+/// The accounts the administrator looks after that match the query (an
+/// organization administrator's search finds its organizations' only).
 pub async fn search(
     State(state): State<AppState>,
     ctx: PageCtx,
-    admin_session: AdminSession,
+    admin_session: ScopedSession,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, PageError> {
     let page = q.page.unwrap_or(1).clamp(1, admin::MAX_PAGE);
     let text: String = q.q.trim().chars().take(100).collect();
-    let (users, total) = admin::search_users(
-        &state,
-        &crate::service::organizations::AdminScope::All,
-        &text,
-        page,
-        PAGE,
-    )
-    .await?;
+    let (users, total) =
+        admin::search_users(&state, &admin_session.scope, &text, page, PAGE).await?;
     let next = (page * PAGE < total).then(|| {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("q", &text)
@@ -168,7 +165,12 @@ async fn user_page(
     error: Option<String>,
     generated: Option<String>,
 ) -> Result<UserPage, PageError> {
-    let events = admin::audit(
+    // The audit log is the system administrator's (it names other
+    // administrators and other accounts' events).
+    let events = if !nav.admin {
+        Vec::new()
+    } else {
+        admin::audit(
         state,
         &AuditFilter {
             subject_id: Some(user.id),
@@ -176,10 +178,11 @@ async fn user_page(
             ..AuditFilter::default()
         },
     )
-    .await?
-    .into_iter()
-    .map(AuditLine::from)
-    .collect();
+        .await?
+        .into_iter()
+        .map(AuditLine::from)
+        .collect()
+    };
     Ok(UserPage {
         c: ctx.chrome().await?,
         nav,
@@ -196,22 +199,14 @@ async fn user_page(
     })
 }
 
-async fn load(state: &AppState, id: &str) -> Result<User, PageError> {
-    let id = uuid::Uuid::parse_str(id).map_err(|_| PageError::NotFound)?;
-    accounts::by_id(state, id).await.map_err(|e| match e {
-        AccountError::NotFound => PageError::NotFound,
-        other => PageError::Internal(other.to_string()),
-    })
-}
-
 pub async fn detail(
     State(state): State<AppState>,
     ctx: PageCtx,
-    admin: AdminSession,
+    admin: ScopedSession,
     Path(id): Path<String>,
     Query(q): Query<DetailQuery>,
 ) -> Result<Response, PageError> {
-    let user = load(&state, &id).await?;
+    let user = admin.account(&state, &id).await?;
     let message = q.done.map(|_| ctx.t().admin_done.to_string());
     let generated = ctx.session.take_password_shown_once(user.id).await?;
     render(&user_page(&state, &ctx, admin.nav(), user, message, None, generated).await?)
@@ -251,15 +246,30 @@ fn phone_field(typed: Option<String>, clear: Option<String>) -> Option<String> {
     }
 }
 
+/// What each action of the account's page is, for the scope's rules.
+fn action_of(action: &str) -> Result<AccountAction, PageError> {
+    Ok(match action {
+        "profile" => AccountAction::EditProfile,
+        "disable" | "enable" => AccountAction::ChangeStatus,
+        "password" => AccountAction::ResetPassword,
+        "force" => AccountAction::ForcePasswordChange,
+        "revoke" => AccountAction::RevokeSessions,
+        "require_binding" => AccountAction::RequirePhoneBinding,
+        "phones" => AccountAction::RevealPhones,
+        _ => return Err(PageError::BadRequest),
+    })
+}
+
 pub async fn act(
     State(state): State<AppState>,
     ctx: PageCtx,
-    admin: AdminSession,
+    admin: ScopedSession,
     ClientOrigin(origin): ClientOrigin,
     Path(id): Path<String>,
     CsrfForm(form, _): CsrfForm<ActionForm>,
 ) -> Result<Response, PageError> {
-    let user = load(&state, &id).await?;
+    let user = admin.account(&state, &id).await?;
+    admin.may(action_of(&form.action)?)?;
     let actor = admin.actor();
     let result: Result<Option<String>, AccountError> = match form.action.as_str() {
         "profile" => {
@@ -338,7 +348,7 @@ pub async fn act(
         }
         Err(e) => {
             let message = account_message(t, state.policy.min_length(), e)?;
-            let fresh = load(&state, &id).await?;
+            let fresh = admin.account(&state, &id).await?;
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &user_page(&state, &ctx, admin.nav(), fresh, None, Some(message), None).await?,

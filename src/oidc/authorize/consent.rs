@@ -38,6 +38,7 @@ pub(super) async fn page(ctx: &PageCtx, req: &AuthRequest) -> Result<Response, P
             "phone" => Some(t.scope_phone),
             "offline_access" => Some(t.scope_offline_access),
             "review" => Some(t.scope_review),
+            "org_admin" => Some(t.scope_org_admin),
             _ => None,
         })
         .collect();

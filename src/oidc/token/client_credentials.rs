@@ -23,10 +23,11 @@ pub async fn exchange(
     let scope = Scope::parse(params.get("scope").unwrap_or_default())
         .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
     // No user is involved, so user-related scopes make no sense here (a
-    // review is a reviewer's own act: no service account reviews).
+    // review is a reviewer's own act: no service account reviews; nor is
+    // a service account an organization's administrator).
     if let Some(s) = scope
         .iter()
-        .find(|s| matches!(*s, "openid" | "offline_access" | "review"))
+        .find(|s| matches!(*s, "openid" | "offline_access" | "review" | "org_admin"))
     {
         return Err(OAuthError::invalid_scope(format!(
             "{s} is not available with client_credentials"

@@ -30,6 +30,10 @@ pub const KNOWN_SCOPES: &[&str] = &[
     // The review operations of the management API, for a reviewer's own
     // token (authorization code; the role is checked at every call).
     "review",
+    // The account operations of the management API an organization
+    // administrator may do, for its own token (authorization code; the
+    // role and its organizations are read at every call).
+    "org_admin",
 ];
 
 #[derive(Debug, thiserror::Error)]
