@@ -33,6 +33,7 @@ mod oidc;
 mod oidc_rules;
 mod openapi;
 mod ops;
+mod org_admins;
 mod organizations;
 mod outage;
 mod phones;

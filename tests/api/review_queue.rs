@@ -128,7 +128,7 @@ async fn desk(app: &TestApp) -> Rp {
 
 /// An access token of `username` for `rp`, with `scope`, by the
 /// authorization code flow in a fresh browser.
-async fn user_token(app: &TestApp, rp: &Rp, username: &str, scope: &str) -> String {
+pub async fn user_token(app: &TestApp, rp: &Rp, username: &str, scope: &str) -> String {
     let url = format!(
         "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}",
         app.base,

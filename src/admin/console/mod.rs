@@ -24,7 +24,7 @@ use crate::routes;
 use crate::service::Actor;
 use crate::service::accounts::AccountError;
 use crate::service::admin::{self, AccountAction};
-use crate::service::organizations::{self, AdminScope};
+use crate::service::organizations::{AdminScope, scope_of};
 use crate::state::AppState;
 use crate::store::users::User;
 
@@ -118,7 +118,7 @@ impl FromRequestParts<AppState> for ScopedSession {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let current = CurrentUser::from_request_parts(parts, state).await?;
-        let scope = match organizations::scope_of(state, &current.user).await {
+        let scope = match scope_of(state, &current.user).await {
             Ok(Some(scope)) => scope,
             Ok(None) => return Err(PageError::Forbidden.into_response()),
             Err(e) => return Err(PageError::from(e).into_response()),
