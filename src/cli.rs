@@ -23,7 +23,6 @@ use serde_json::json;
 use crate::config::Config;
 use crate::crypto::jws::Alg;
 use crate::domain::{OrganizationStatus, PhoneNumber, Role, Roles, SecretPassword};
-use crate::store::organizations::Organization;
 use crate::ports::clock::SystemClock;
 use crate::service::accounts::{self, AccountError, NewAccount};
 use crate::service::audit::{Entry, Outcome};
@@ -32,6 +31,7 @@ use crate::service::org_import;
 use crate::service::organizations::{self, OrgError, OrgInput};
 use crate::service::{Actor, Origin};
 use crate::state::AppState;
+use crate::store::organizations::Organization;
 use crate::store::users::{AccountStatus, User};
 use crate::{App, telemetry};
 
@@ -1016,14 +1016,23 @@ async fn org(state: &AppState, cmd: OrgCommand) -> Exit {
                 for l in &report.lines {
                     match &l.reason {
                         Some(reason) => {
-                            println!("line {}: {} {}: {reason}", l.line, l.outcome.as_str(), l.full_name)
+                            println!(
+                                "line {}: {} {}: {reason}",
+                                l.line,
+                                l.outcome.as_str(),
+                                l.full_name
+                            )
                         }
                         None => println!("line {}: {} {}", l.line, l.outcome.as_str(), l.full_name),
                     }
                 }
                 println!(
                     "{}{} created, {} updated, {} unchanged, {} refused",
-                    if dry_run { "dry run (nothing written): " } else { "" },
+                    if dry_run {
+                        "dry run (nothing written): "
+                    } else {
+                        ""
+                    },
                     report.created,
                     report.updated,
                     report.unchanged,

@@ -556,8 +556,12 @@ async fn import_line(
         let holder = match &existing {
             Some(o) => {
                 overlay.rewritten.insert(o.id);
-                overlay.keys.retain(|_, h| !matches!(h, Holder::Registered(id, _) if *id == o.id));
-                overlay.domains.retain(|_, h| !matches!(h, Holder::Registered(id, _) if *id == o.id));
+                overlay
+                    .keys
+                    .retain(|_, h| !matches!(h, Holder::Registered(id, _) if *id == o.id));
+                overlay
+                    .domains
+                    .retain(|_, h| !matches!(h, Holder::Registered(id, _) if *id == o.id));
                 Holder::Registered(o.id, rec.full_name.clone())
             }
             None => Holder::Line(rec.full_name.clone()),
@@ -578,7 +582,8 @@ mod tests {
 
     #[test]
     fn quoted_fields_line_breaks_and_a_bom() {
-        let text = "\u{FEFF}full_name,aliases\r\n\"A, Inc.\",\"x;\"\"y\"\"\"\n\n\"multi\nline\",z\nlast";
+        let text =
+            "\u{FEFF}full_name,aliases\r\n\"A, Inc.\",\"x;\"\"y\"\"\"\n\n\"multi\nline\",z\nlast";
         let recs = records(text.trim_start_matches('\u{FEFF}')).unwrap();
         assert_eq!(recs.len(), 4);
         assert_eq!(recs[1].fields, ["A, Inc.", "x;\"y\""]);
@@ -618,9 +623,6 @@ mod tests {
         assert_eq!(file.len(), 2);
         assert_eq!(file.lines[0].problem.as_ref().unwrap().0, "status");
         assert_eq!(file.lines[1].input.aliases, ["b1", "b2"]);
-        assert_eq!(
-            file.lines[1].input.status,
-            Some(OrganizationStatus::Active)
-        );
+        assert_eq!(file.lines[1].input.status, Some(OrganizationStatus::Active));
     }
 }

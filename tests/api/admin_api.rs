@@ -67,6 +67,11 @@ impl<'a> Api<'a> {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// The bearer token it sends.
+    pub fn token(&self) -> &str {
+        self.token.as_deref().unwrap_or_default()
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call("GET", path, None).await
     }

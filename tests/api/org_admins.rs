@@ -36,9 +36,7 @@ async fn world(app: &TestApp) -> World {
         organization: org.map(Into::into),
         ..NewAccount::default()
     };
-    let member = app
-        .user_with(account("member@cnic.cn", Some("CNIC")))
-        .await;
+    let member = app.user_with(account("member@cnic.cn", Some("CNIC"))).await;
     let reviewer = app
         .user_with(NewAccount {
             roles: Roles::new([Role::Reviewer]),
@@ -49,9 +47,7 @@ async fn world(app: &TestApp) -> World {
         .user_with(account("outsider@iphy.ac.cn", Some("物理所")))
         .await;
     let loner = app.user("loner").await;
-    let wang = app
-        .user_with(account("wang@cnic.cn", Some("CNIC")))
-        .await;
+    let wang = app.user_with(account("wang@cnic.cn", Some("CNIC"))).await;
     organizations::assign_admin(&app.state, &cnic, &wang, &Actor::System, &Origin::default())
         .await
         .unwrap();
@@ -101,7 +97,11 @@ async fn on_the_api_an_organization_administrator_looks_after_its_organizations_
     let (_, page) = api.get("/api/v1/users?q=iphy").await;
     assert_eq!(page["total"], 0, "{page}");
     let (_, page) = sys.get("/api/v1/users?q=iphy").await;
-    assert_eq!(usernames(&page), ["outsider@iphy.ac.cn"], "positive control");
+    assert_eq!(
+        usernames(&page),
+        ["outsider@iphy.ac.cn"],
+        "positive control"
+    );
 
     // Read: its account yes; any other exactly as an id nobody has.
     let (status, body) = api.get(&format!("/api/v1/users/{}", w.member.id)).await;
@@ -116,14 +116,24 @@ async fn on_the_api_an_organization_administrator_looks_after_its_organizations_
         assert_eq!(status, StatusCode::NOT_FOUND, "{}", other.username);
         assert_eq!(body, nobody, "{}", other.username);
         let (status, _) = sys.get(&format!("/api/v1/users/{}", other.id)).await;
-        assert_eq!(status, StatusCode::OK, "positive control: {}", other.username);
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "positive control: {}",
+            other.username
+        );
     }
 
     // Require a phone binding: within scope, and 404 outside.
     let path = |u: &User| format!("/api/v1/users/{}/require-phone-binding", u.id);
     let (status, body) = api.call("POST", &path(&w.outsider), None).await;
     assert_eq!((status, &body), (StatusCode::NOT_FOUND, &nobody));
-    assert!(app.stored("outsider@iphy.ac.cn").await.phone_binding().is_none());
+    assert!(
+        app.stored("outsider@iphy.ac.cn")
+            .await
+            .phone_binding()
+            .is_none()
+    );
     let (status, body) = api.call("POST", &path(&w.member), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["phone_binding"], "required");
@@ -145,18 +155,40 @@ async fn on_the_api_an_organization_administrator_looks_after_its_organizations_
     let member = format!("/api/v1/users/{}", w.member.id);
     let version = app.stored("member@cnic.cn").await.version;
     for (method, path, body) in [
-        ("PATCH", member.clone(), Some(json!({ "version": version, "display_name": "X" }))),
+        (
+            "PATCH",
+            member.clone(),
+            Some(json!({ "version": version, "display_name": "X" })),
+        ),
         ("POST", format!("{member}/disable"), None),
         ("POST", format!("{member}/revoke-sessions"), None),
         ("POST", format!("{member}/force-password-change"), None),
         ("GET", format!("{member}/phones"), None),
-        ("POST", "/api/v1/users".to_string(), Some(json!({ "username": "new@cnic.cn", "organization": "CNIC" }))),
+        (
+            "POST",
+            "/api/v1/users".to_string(),
+            Some(json!({ "username": "new@cnic.cn", "organization": "CNIC" })),
+        ),
         ("GET", "/api/v1/organizations".to_string(), None),
         ("GET", format!("/api/v1/organizations/{}", w.cnic), None),
-        ("PATCH", format!("/api/v1/organizations/{}", w.cnic), Some(json!({ "version": 1, "short_name": "x" }))),
-        ("POST", "/api/v1/organizations".to_string(), Some(json!({ "full_name": "新所" }))),
+        (
+            "PATCH",
+            format!("/api/v1/organizations/{}", w.cnic),
+            Some(json!({ "version": 1, "short_name": "x" })),
+        ),
+        (
+            "POST",
+            "/api/v1/organizations".to_string(),
+            Some(json!({ "full_name": "新所" })),
+        ),
         ("GET", "/api/v1/clients".to_string(), None),
-        ("POST", "/api/v1/clients".to_string(), Some(json!({ "client_id": "x", "name": "x", "redirect_uris": ["https://x.example/cb"] }))),
+        (
+            "POST",
+            "/api/v1/clients".to_string(),
+            Some(
+                json!({ "client_id": "x", "name": "x", "redirect_uris": ["https://x.example/cb"] }),
+            ),
+        ),
         ("GET", "/api/v1/audit".to_string(), None),
         ("GET", "/api/v1/keys".to_string(), None),
     ] {
@@ -164,7 +196,14 @@ async fn on_the_api_an_organization_administrator_looks_after_its_organizations_
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {problem}");
     }
     assert_eq!(app.stored("member@cnic.cn").await.display_name, "member");
-    assert!(app.state.store.user_by_username("new@cnic.cn").await.unwrap().is_none());
+    assert!(
+        app.state
+            .store
+            .user_by_username("new@cnic.cn")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // The calls are audited with the administrator.
     let calls = app.audit("admin.api_call").await;
@@ -198,14 +237,26 @@ async fn on_the_api_an_organization_administrator_looks_after_its_organizations_
     let physics = organizations::by_id(&app.state, w.physics).await.unwrap();
     let cnic = organizations::by_id(&app.state, w.cnic).await.unwrap();
     let wang = app.stored("wang@cnic.cn").await;
-    organizations::assign_admin(&app.state, &physics, &wang, &Actor::System, &Origin::default())
-        .await
-        .unwrap();
+    organizations::assign_admin(
+        &app.state,
+        &physics,
+        &wang,
+        &Actor::System,
+        &Origin::default(),
+    )
+    .await
+    .unwrap();
     let (status, _) = api.get(&format!("/api/v1/users/{}", w.outsider.id)).await;
     assert_eq!(status, StatusCode::OK);
-    organizations::remove_admin(&app.state, &physics, &wang, &Actor::System, &Origin::default())
-        .await
-        .unwrap();
+    organizations::remove_admin(
+        &app.state,
+        &physics,
+        &wang,
+        &Actor::System,
+        &Origin::default(),
+    )
+    .await
+    .unwrap();
     organizations::remove_admin(&app.state, &cnic, &wang, &Actor::System, &Origin::default())
         .await
         .unwrap();
@@ -222,7 +273,10 @@ async fn in_the_console_an_organization_administrator_sees_its_accounts_and_orga
 
     // Its console is the accounts of its organization.
     let home = b.get("/admin").await;
-    assert_eq!(home.redirect(), (StatusCode::SEE_OTHER, Some("/admin/users")));
+    assert_eq!(
+        home.redirect(),
+        (StatusCode::SEE_OTHER, Some("/admin/users"))
+    );
     let users = b.get("/admin/users").await;
     assert_eq!(users.status, StatusCode::OK);
     assert!(users.has("member@cnic.cn"), "{}", users.body);
@@ -236,7 +290,9 @@ async fn in_the_console_an_organization_administrator_sees_its_accounts_and_orga
     assert!(!found.has("outsider@iphy.ac.cn"));
 
     // An account outside answers the 404 page, the same as nobody's.
-    let nobody = b.get(&format!("/admin/users/{}", uuid::Uuid::now_v7())).await;
+    let nobody = b
+        .get(&format!("/admin/users/{}", uuid::Uuid::now_v7()))
+        .await;
     assert_eq!(nobody.status, StatusCode::NOT_FOUND);
     for other in [&w.outsider, &w.reviewer, &w.loner] {
         let page = b.get(&format!("/admin/users/{}", other.id)).await;
@@ -257,9 +313,7 @@ async fn in_the_console_an_organization_administrator_sees_its_accounts_and_orga
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(app.stored("member@cnic.cn").await.status.as_str(), "active");
     // Without the CSRF token: refused.
-    let forged = b
-        .post_form(&path, &[("action", "require_binding")])
-        .await;
+    let forged = b.post_form(&path, &[("action", "require_binding")]).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     assert!(app.stored("member@cnic.cn").await.phone_binding().is_none());
     let outside = b
@@ -270,7 +324,12 @@ async fn in_the_console_an_organization_administrator_sees_its_accounts_and_orga
         )
         .await;
     assert_eq!(outside.status, StatusCode::NOT_FOUND);
-    assert!(app.stored("outsider@iphy.ac.cn").await.phone_binding().is_none());
+    assert!(
+        app.stored("outsider@iphy.ac.cn")
+            .await
+            .phone_binding()
+            .is_none()
+    );
     let done = b
         .submit_page(&page, &path, &[("action", "require_binding")])
         .await;
@@ -298,26 +357,40 @@ async fn in_the_console_an_organization_administrator_sees_its_accounts_and_orga
         .submit_page(&orgs, "/admin/organizations", &[("full_name", "新所")])
         .await;
     assert_eq!(create.status, StatusCode::FORBIDDEN);
-    assert!(organizations::resolve(&app.state, "新所").await.unwrap().is_none());
+    assert!(
+        organizations::resolve(&app.state, "新所")
+            .await
+            .unwrap()
+            .is_none()
+    );
     for path in ["/admin/clients", "/admin/audit"] {
         assert_eq!(b.get(path).await.status, StatusCode::FORBIDDEN, "{path}");
     }
 
     // English.
     let en = b.get("/admin/organizations?lang=en").await;
-    assert!(en.has("My organizations") && en.has("Full name"), "{}", en.body);
+    assert!(
+        en.has("My organizations") && en.has("Full name"),
+        "{}",
+        en.body
+    );
 
     // Positive control: the system administrator sees the others' pages.
     let admin = app.browser();
     admin.login("admin", &app.admin_password).await;
     let page = admin.get(&format!("/admin/users/{}", w.outsider.id)).await;
     assert_eq!(page.status, StatusCode::OK);
-    let page = admin.get(&format!("/admin/organizations/{}", w.physics)).await;
+    let page = admin
+        .get(&format!("/admin/organizations/{}", w.physics))
+        .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.has("id=\"edit\""));
 
     // An ordinary account has no console.
     let loner = app.browser();
     loner.login("loner", PASSWORD).await;
-    assert_eq!(loner.get("/admin/users").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        loner.get("/admin/users").await.status,
+        StatusCode::FORBIDDEN
+    );
 }

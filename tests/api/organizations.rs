@@ -707,3 +707,714 @@ async fn the_cli_grants_and_revokes_org_admin_for_named_organizations() {
     assert!(!wang.has_role(Role::OrgAdmin));
     assert_eq!(app.audit("account.role_revoked").await.len(), 2);
 }
+
+#[tokio::test]
+async fn the_registry_api_searches_registers_reads_and_changes_organizations() {
+    let app = TestApp::spawn().await;
+    let token = admin_token(&app).await;
+    let api = Api::new(&app, &token);
+
+    let (status, cnic) = api
+        .post(
+            "/api/v1/organizations",
+            json!({ "full_name": "计算机网络信息中心", "short_name": "网络中心",
+                    "aliases": ["CNIC"], "mail_domains": ["CNIC.cn"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{cnic}");
+    assert_eq!(cnic["status"], "active");
+    assert_eq!(cnic["mail_domains"], json!(["cnic.cn"]));
+    let (status, physics) = api
+        .post(
+            "/api/v1/organizations",
+            json!({ "full_name": "物理研究所", "short_name": "物理所", "status": "pending" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{physics}");
+    assert_eq!(app.audit("organization.created").await.len(), 2);
+
+    // Clashes name the holder; bad values name the field.
+    let (status, problem) = api
+        .post(
+            "/api/v1/organizations",
+            json!({ "full_name": "Another", "aliases": ["ｃｎｉｃ"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["field"], "aliases");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("计算机网络信息中心")
+    );
+    let (status, problem) = api
+        .post(
+            "/api/v1/organizations",
+            json!({ "full_name": "Another", "mail_domains": ["cnic.cn"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["field"], "mail_domains");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("计算机网络信息中心")
+    );
+    for (body, field) in [
+        (json!({ "full_name": "  " }), "full_name"),
+        (
+            json!({ "full_name": "A", "mail_domains": ["not a domain"] }),
+            "mail_domains",
+        ),
+        (json!({ "full_name": "A", "status": "gone" }), "status"),
+        (json!({ "full_name": "A", "colour": "red" }), "colour"),
+    ] {
+        let (status, problem) = api.post("/api/v1/organizations", body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body} {problem}");
+        assert_eq!(problem["field"], field, "{body} {problem}");
+    }
+    let (_, all) = api.get("/api/v1/organizations").await;
+    assert_eq!(all["total"], 2, "nothing refused was registered: {all}");
+
+    // Search by any name or domain, width and case aside; status filter; paging.
+    for q in ["cnic", "ＣＮＩＣ", "网络", "cnic.cn", "信息中心"] {
+        let (status, page) = api
+            .get(&format!(
+                "/api/v1/organizations?q={}",
+                url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["total"], 1, "{q}: {page}");
+        assert_eq!(page["items"][0]["id"], cnic["id"], "{q}");
+    }
+    let (_, page) = api.get("/api/v1/organizations?status=pending").await;
+    assert_eq!(page["items"][0]["id"], physics["id"], "{page}");
+    assert_eq!(page["total"], 1);
+    let (_, page) = api.get("/api/v1/organizations?per_page=1&page=2").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["total"], 2);
+    let (status, problem) = api.get("/api/v1/organizations?per_page=0").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["field"], "per_page");
+    let (status, problem) = api.get("/api/v1/organizations?status=gone").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["field"], "status");
+
+    // Read: with its accounts and administrators.
+    let id = cnic["id"].as_str().unwrap().to_string();
+    let member = app
+        .user_with(NewAccount {
+            username: "li@cnic.cn".into(),
+            organization: Some("CNIC".into()),
+            ..NewAccount::default()
+        })
+        .await;
+    let org = organizations::by_id(&app.state, member.organization_id.unwrap())
+        .await
+        .unwrap();
+    organizations::assign_admin(
+        &app.state,
+        &org,
+        &member,
+        &Actor::System,
+        &Origin::default(),
+    )
+    .await
+    .unwrap();
+    let (status, detail) = api.get(&format!("/api/v1/organizations/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["full_name"], "计算机网络信息中心");
+    assert_eq!(detail["accounts"], 1);
+    assert_eq!(detail["administrators"], json!(["li@cnic.cn"]));
+    let (status, missing) = api
+        .get(&format!("/api/v1/organizations/{}", uuid::Uuid::now_v7()))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    let (status, bad) = api.get("/api/v1/organizations/abc").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad["field"], "id");
+
+    // Change: fields given replace, others stay; stale versions and clashes refused.
+    let path = format!("/api/v1/organizations/{id}");
+    let (status, changed) = api
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({ "version": cnic["version"], "aliases": ["CNIC", "Computer Network Information Center"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["short_name"], "网络中心");
+    assert_eq!(changed["aliases"].as_array().unwrap().len(), 2);
+    let updated = app.audit("organization.updated").await;
+    assert_eq!(updated.len(), 1);
+    assert!(updated[0].detail.contains("aliases") && updated[0].actor.starts_with("client:"));
+    let (status, problem) = api
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({ "version": cnic["version"], "short_name": "" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["field"], "version");
+    let (status, problem) = api
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({ "version": changed["version"], "short_name": "物理所" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["field"], "short_name");
+    assert!(problem["detail"].as_str().unwrap().contains("物理研究所"));
+    let (status, cleared) = api
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({ "version": changed["version"], "short_name": "", "mail_domains": [] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    assert_eq!(cleared["short_name"], serde_json::Value::Null);
+    assert_eq!(cleared["mail_domains"], json!([]));
+    assert_eq!(app.stored("li@cnic.cn").await.organization_id, Some(org.id));
+    let (status, _) = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/organizations/{}", uuid::Uuid::now_v7()),
+            Some(json!({ "version": 1 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_cli_registers_lists_shows_and_changes_organizations() {
+    let app = TestApp::spawn().await;
+    let out = app
+        .cli(
+            &[
+                "org",
+                "add",
+                "--full-name",
+                "计算机网络信息中心",
+                "--short-name",
+                "网络中心",
+                "--alias",
+                "CNIC",
+                "--domain",
+                "cnic.cn",
+                "--json",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["mail_domains"], json!(["cnic.cn"]));
+    assert_eq!(
+        app.audit("organization.created").await[0].actor,
+        "cli:tester"
+    );
+    // Taken: 5, naming the holder; invalid: 3.
+    let out = app
+        .cli(
+            &["org", "add", "--full-name", "Other", "--alias", "cnic"],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 5, "{out:?}");
+    assert!(out.stderr.contains("计算机网络信息中心"), "{out:?}");
+    let out = app
+        .cli(
+            &["org", "add", "--full-name", "Other", "--domain", "x"],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("mail_domains"), "{out:?}");
+    let out = app
+        .cli(
+            &["org", "add", "--full-name", "Other", "--status", "gone"],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 3, "{out:?}");
+    let out = app
+        .cli(
+            &[
+                "org",
+                "add",
+                "--full-name",
+                "物理所",
+                "--status",
+                "inactive",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+
+    let out = app.cli(&["org", "list"], None).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("计算机网络信息中心") && out.stdout.contains("物理所"));
+    let out = app
+        .cli(&["org", "list", "--query", "cnic.cn", "--json"], None)
+        .await;
+    let list = out.json();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let out = app
+        .cli(&["org", "list", "--status", "inactive", "--json"], None)
+        .await;
+    assert_eq!(out.json()[0]["full_name"], "物理所");
+
+    app.user_with(NewAccount {
+        username: "li@cnic.cn".into(),
+        organization: Some("CNIC".into()),
+        ..NewAccount::default()
+    })
+    .await;
+    let out = app.cli(&["org", "show", "ｃｎｉｃ", "--json"], None).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["accounts"], 1);
+    let out = app.cli(&["org", "show", "无名所"], None).await;
+    assert_eq!(out.code, 4, "{out:?}");
+
+    let out = app
+        .cli(
+            &[
+                "org",
+                "update",
+                "网络中心",
+                "--alias",
+                "CNIC",
+                "--alias",
+                "Network Center",
+                "--status",
+                "pending",
+                "--json",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let v = out.json();
+    assert_eq!(v["aliases"], json!(["CNIC", "Network Center"]));
+    assert_eq!(v["status"], "pending");
+    assert_eq!(v["short_name"], "网络中心", "not given, kept");
+    let out = app
+        .cli(
+            &[
+                "org",
+                "update",
+                "CNIC",
+                "--clear-domains",
+                "--short-name",
+                "",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let org = organizations::resolve(&app.state, "CNIC")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(org.mail_domains.0.is_empty() && org.short_name.is_none());
+    let out = app
+        .cli(&["org", "update", "CNIC", "--alias", "物理所"], None)
+        .await;
+    assert_eq!(out.code, 5, "{out:?}");
+    let out = app
+        .cli(&["org", "update", "无名所", "--status", "active"], None)
+        .await;
+    assert_eq!(out.code, 4, "{out:?}");
+}
+
+/// A CSV import through the API: status and report.
+async fn import(
+    api: &Api<'_>,
+    app: &TestApp,
+    body: &[u8],
+    dry_run: bool,
+) -> (StatusCode, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/organizations/import{}",
+            app.base,
+            if dry_run { "?dry_run=true" } else { "" }
+        ))
+        .bearer_auth(api.token())
+        .header("content-type", "text/csv; charset=utf-8")
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap())
+}
+
+fn outcomes(report: &serde_json::Value) -> Vec<(u64, String)> {
+    report["lines"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no report: {report}"))
+        .iter()
+        .map(|l| {
+            (
+                l["line"].as_u64().unwrap(),
+                l["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_csv_import_creates_updates_and_refuses_line_by_line_and_is_idempotent() {
+    let app = TestApp::spawn().await;
+    let token = admin_token(&app).await;
+    let api = Api::new(&app, &token);
+    app.org_with(org("物理研究所", Some("物理所"), &[], &["iphy.ac.cn"]))
+        .await;
+    let csv = "\u{FEFF}full_name,short_name,aliases,mail_domains,status\r\n\
+        计算机网络信息中心,网络中心,\"CNIC;Computer Network Information Center\",cnic.cn;cstnet.cn,\r\n\
+        物理研究所,物理所,IOP,iphy.ac.cn,active\n\
+        \"Institute of \"\"Quoted\"\" Names, Beijing\",,,,pending\n\
+        重复单位,,CNIC,,\n\
+        Bad Domain Institute,,,not a domain,\n\
+        Bad Status Institute,,,,gone\n\
+        ,,,,\n\
+        ＣＯＰＹ,,,,\n\
+        copy,,,,\n\
+        已撤销所,,,,inactive\n";
+
+    // A dry run reports and writes nothing.
+    let (status, dry) = import(&api, &app, csv.as_bytes(), true).await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(dry["dry_run"], true);
+    let expected = [
+        (2, "created"),
+        (3, "updated"),
+        (4, "created"),
+        (5, "refused"),
+        (6, "refused"),
+        (7, "refused"),
+        (8, "refused"),
+        (9, "created"),
+        (10, "refused"),
+        (11, "created"),
+    ];
+    let expected: Vec<(u64, String)> = expected.iter().map(|(l, o)| (*l, o.to_string())).collect();
+    assert_eq!(outcomes(&dry), expected, "{dry}");
+    let (_, all) = api.get("/api/v1/organizations").await;
+    assert_eq!(all["total"], 1, "the dry run wrote nothing");
+    assert!(app.audit("organization.imported").await.is_empty());
+
+    // The real run does what the dry run said; refused lines name their reason.
+    let (status, report) = import(&api, &app, csv.as_bytes(), false).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(outcomes(&report), expected, "{report}");
+    assert_eq!(
+        (
+            &report["created"],
+            &report["updated"],
+            &report["unchanged"],
+            &report["refused"]
+        ),
+        (&json!(4), &json!(1), &json!(0), &json!(5))
+    );
+    let line = |n: u64| {
+        report["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["line"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(line(5)["field"], "aliases");
+    assert!(
+        line(5)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("计算机网络信息中心")
+    );
+    assert_eq!(line(6)["field"], "mail_domains");
+    assert_eq!(line(7)["field"], "status");
+    assert_eq!(line(8)["field"], "full_name");
+    assert!(
+        line(10)["reason"].as_str().unwrap().contains("line 9"),
+        "{}",
+        line(10)
+    );
+    let cnic = organizations::resolve(&app.state, "cstnet.cn")
+        .await
+        .unwrap();
+    assert!(cnic.is_none(), "a domain is no name");
+    let cnic = organizations::resolve(&app.state, "Computer Network Information Center")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cnic.full_name, "计算机网络信息中心");
+    assert_eq!(cnic.mail_domains.0, ["cnic.cn", "cstnet.cn"]);
+    let quoted = organizations::resolve(&app.state, "institute of \"quoted\" names, beijing")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(quoted.status, OrganizationStatus::Pending);
+    let physics = organizations::resolve(&app.state, "IOP")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(physics.full_name, "物理研究所");
+    assert_eq!(app.audit("organization.created").await.len(), 1 + 4);
+    assert_eq!(app.audit("organization.updated").await.len(), 1);
+    let imported = app.audit("organization.imported").await;
+    assert_eq!(imported.len(), 1);
+    assert!(imported[0].actor.starts_with("client:"));
+
+    // The same file again changes nothing.
+    let (_, again) = import(&api, &app, csv.as_bytes(), false).await;
+    assert_eq!(
+        (
+            &again["created"],
+            &again["updated"],
+            &again["unchanged"],
+            &again["refused"]
+        ),
+        (&json!(0), &json!(0), &json!(5), &json!(5)),
+        "{again}"
+    );
+    assert_eq!(app.audit("organization.updated").await.len(), 1);
+
+    // Files that cannot be read are refused whole.
+    for (body, field) in [
+        (&b"full_name,colour\nA,red\n"[..], "header"),
+        (&b"short_name\nA\n"[..], "header"),
+        (&b""[..], "header"),
+        (&b"full_name\n\"unclosed\n"[..], "body"),
+        (&b"full_name\n\xff\xfe\n"[..], "body"),
+    ] {
+        let (status, problem) = import(&api, &app, body, false).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/organizations/import", app.base))
+        .bearer_auth(&token)
+        .json(&json!({ "full_name": "A" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // The CLI: the same report, a dry run, an exit code for refused lines.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orgs.csv");
+    std::fs::write(
+        &file,
+        "full_name,aliases\n声学研究所,IOA;声学所\n计算机网络信息中心,CNIC;Computer Network Information Center\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let out = app.cli(&["org", "import", path, "--dry-run"], None).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("line 2: created 声学研究所"), "{out:?}");
+    assert!(out.stdout.contains("dry run"), "{out:?}");
+    assert!(
+        organizations::resolve(&app.state, "IOA")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let out = app.cli(&["org", "import", path, "--json"], None).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let v = out.json();
+    assert_eq!(
+        (&v["created"], &v["updated"]),
+        (&json!(1), &json!(1)),
+        "{v}"
+    );
+    assert!(
+        organizations::resolve(&app.state, "声学所")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Missing columns are empty: the import set CNIC's domains and short name aside.
+    let cnic = organizations::resolve(&app.state, "CNIC")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(cnic.mail_domains.0.is_empty() && cnic.short_name.is_none());
+    std::fs::write(&file, "full_name,status\n声学研究所,gone\n新所,\n").unwrap();
+    let out = app.cli(&["org", "import", path], None).await;
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stdout.contains("line 2: refused"), "{out:?}");
+    assert!(
+        organizations::resolve(&app.state, "新所")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    std::fs::write(&file, "name\nA\n").unwrap();
+    let out = app.cli(&["org", "import", path], None).await;
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("unknown column"), "{out:?}");
+}
+
+#[tokio::test]
+async fn the_console_registers_and_changes_organizations_and_names_their_administrators() {
+    let app = TestApp::spawn().await;
+    app.org_with(org("物理研究所", Some("物理所"), &[], &["iphy.ac.cn"]))
+        .await;
+    app.user("wang@cnic.cn").await;
+    let b = app.browser();
+    b.login("admin", &app.admin_password).await;
+    let list = b.get("/admin/organizations").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.has("id=\"nav-organizations\"") && list.has("登记单位"),
+        "{}",
+        list.body
+    );
+
+    // Refusals in the page's language, naming the holder.
+    let refused = b
+        .submit_page(
+            &list,
+            "/admin/organizations",
+            &[("full_name", "计算机网络信息中心"), ("aliases", "物理所")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.has("已被单位“物理研究所”使用"), "{}", refused.body);
+    let en = b.get("/admin/organizations?lang=en").await;
+    let refused = b
+        .submit_page(
+            &en,
+            "/admin/organizations",
+            &[
+                ("full_name", "计算机网络信息中心"),
+                ("mail_domains", "iphy.ac.cn"),
+            ],
+        )
+        .await;
+    assert!(
+        refused.has("already in use by 物理研究所"),
+        "{}",
+        refused.body
+    );
+    let forged = b
+        .post_form(
+            "/admin/organizations",
+            &[("full_name", "计算机网络信息中心")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(
+        organizations::resolve(&app.state, "计算机网络信息中心")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let done = b
+        .submit_page(
+            &list,
+            "/admin/organizations",
+            &[
+                ("full_name", "计算机网络信息中心"),
+                ("short_name", "网络中心"),
+                ("aliases", "CNIC; Network Center"),
+                ("mail_domains", "cnic.cn"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let cnic = organizations::resolve(&app.state, "Network Center")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cnic.aliases.0, ["CNIC", "Network Center"]);
+    let page = b.get(done.location().unwrap()).await;
+    assert!(
+        page.has("id=\"edit\"") && page.has("cnic.cn"),
+        "{}",
+        page.body
+    );
+    let found = b.get("/admin/organizations?q=cnic.cn").await;
+    assert!(found.has("计算机网络信息中心") && !found.has("物理研究所"));
+
+    // Edit, and a stale form.
+    let path = format!("/admin/organizations/{}", cnic.id);
+    let saved = b
+        .submit_page(
+            &page,
+            &path,
+            &[
+                ("action", "update"),
+                ("version", &cnic.version.to_string()),
+                ("full_name", "计算机网络信息中心"),
+                ("short_name", "网络中心"),
+                ("aliases", "CNIC"),
+                ("mail_domains", "cnic.cn"),
+                ("status", "inactive"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let now = organizations::by_id(&app.state, cnic.id).await.unwrap();
+    assert_eq!(now.status, OrganizationStatus::Inactive);
+    assert_eq!(now.aliases.0, ["CNIC"]);
+    let stale = b
+        .submit_page(
+            &page,
+            &path,
+            &[
+                ("action", "update"),
+                ("version", &cnic.version.to_string()),
+                ("full_name", "X"),
+            ],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Administrators named on the page (in Chinese again).
+    let page = b.get(&format!("{path}?lang=zh-CN")).await;
+    let unknown = b
+        .submit_page(
+            &page,
+            &path,
+            &[("action", "add_admin"), ("username", "nobody")],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown.has("账号“nobody”不存在"), "{}", unknown.body);
+    let added = b
+        .submit_page(
+            &page,
+            &path,
+            &[("action", "add_admin"), ("username", "wang@cnic.cn")],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let wang = app.stored("wang@cnic.cn").await;
+    assert_eq!(
+        organizations::scope_of(&app.state, &wang).await.unwrap(),
+        Some(AdminScope::Organizations(vec![cnic.id]))
+    );
+    let page = b.get(&path).await;
+    assert!(page.has("wang@cnic.cn"));
+    let removed = b
+        .submit_page(
+            &page,
+            &path,
+            &[("action", "remove_admin"), ("username", "wang@cnic.cn")],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    assert!(!app.stored("wang@cnic.cn").await.has_role(Role::OrgAdmin));
+}

@@ -14,9 +14,9 @@ use super::auth::AdminAuth;
 use super::{ApiJson, ApiQuery};
 use crate::domain::OrganizationStatus;
 use crate::error::{ApiError, Problem};
+use crate::service::admin;
 use crate::service::org_import::{self, ImportReport};
 use crate::service::organizations::{self, OrgError, OrgInput};
-use crate::service::admin;
 use crate::state::AppState;
 use crate::store::organizations::Organization;
 
@@ -144,7 +144,11 @@ pub struct CreateOrganization {
     /// As on the organization's seal; unique (compared by key: width,
     /// case and spacing do not matter), and no other organization's short
     /// name or alias.
-    #[schema(min_length = 1, max_length = 200, example = "中国科学院计算机网络信息中心")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        example = "中国科学院计算机网络信息中心"
+    )]
     pub full_name: String,
     #[schema(max_length = 50, example = "网络中心")]
     pub short_name: Option<String>,

@@ -139,14 +139,7 @@ pub async fn search(
     if q.q.chars().count() > 100 {
         return Err(ApiError::invalid("q", "is too long"));
     }
-    let (users, total) = admin::search_users(
-        &state,
-        &admin.scope,
-        &q.q,
-        page,
-        per_page,
-    )
-    .await?;
+    let (users, total) = admin::search_users(&state, &admin.scope, &q.q, page, per_page).await?;
     Ok(Json(UserPage {
         items: users.into_iter().map(UserView::from).collect(),
         total,

@@ -204,7 +204,9 @@ fn org_message(t: &Text, e: OrgError) -> Result<String, PageError> {
             v.field,
             v.reason
         ),
-        OrgError::NameTaken { field, ref other, .. } => {
+        OrgError::NameTaken {
+            field, ref other, ..
+        } => {
             format!("{}: {} ({detail})", label(field), (t.org_taken_by)(other))
         }
         OrgError::DomainTaken { ref other, .. } => format!(
@@ -315,7 +317,11 @@ async fn org_page(
     })
 }
 
-async fn load(state: &AppState, admin: &ScopedSession, id: &str) -> Result<Organization, PageError> {
+async fn load(
+    state: &AppState,
+    admin: &ScopedSession,
+    id: &str,
+) -> Result<Organization, PageError> {
     let id = uuid::Uuid::parse_str(id).map_err(|_| PageError::NotFound)?;
     organizations::in_scope(state, &admin.scope, id)
         .await

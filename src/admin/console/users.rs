@@ -13,9 +13,9 @@ use crate::extract::{ClientOrigin, CsrfForm};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
 use crate::service::accounts::{self, AccountError, ProfileInput, Refusal};
-use crate::service::phone::PhoneError;
 use crate::service::admin::{self, AccountAction};
 use crate::service::phone;
+use crate::service::phone::PhoneError;
 use crate::state::AppState;
 use crate::store::audit::AuditFilter;
 use crate::store::users::{AccountStatus, User};
@@ -171,13 +171,13 @@ async fn user_page(
         Vec::new()
     } else {
         admin::audit(
-        state,
-        &AuditFilter {
-            subject_id: Some(user.id),
-            limit: 20,
-            ..AuditFilter::default()
-        },
-    )
+            state,
+            &AuditFilter {
+                subject_id: Some(user.id),
+                limit: 20,
+                ..AuditFilter::default()
+            },
+        )
         .await?
         .into_iter()
         .map(AuditLine::from)
