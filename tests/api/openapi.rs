@@ -307,5 +307,5 @@ async fn the_router_and_the_document_agree() {
             routed += usize::from(in_doc);
         }
     }
-    assert_eq!(routed, 27, "operations");
+    assert_eq!(routed, 32, "operations");
 }
