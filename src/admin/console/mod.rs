@@ -5,6 +5,7 @@
 //! with the reviewer role) use its review pages and nothing else of it.
 
 pub mod audit;
+pub mod calendar;
 pub mod clients;
 pub mod dashboard;
 pub mod review;
