@@ -67,6 +67,18 @@ pub enum Command {
     /// Manage token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The working-day calendar (holidays and worked weekend days).
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Print a year's marked dates, one per line (`2027-02-08 holiday 春节`).
+    Show { year: i32 },
+    /// Replace a year's marked dates with those of FILE (`-`: standard
+    /// input), in the form `show` prints; `#` starts a comment line.
+    Set { year: i32, file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -403,7 +415,11 @@ pub async fn run(command: Command, config: Config) -> Exit {
                 Err(e) => fail(Exit::Failure, e),
             }
         }
-        Command::User(_) | Command::Org(_) | Command::Client(_) | Command::Keys(_) => {
+        Command::User(_)
+        | Command::Org(_)
+        | Command::Client(_)
+        | Command::Keys(_)
+        | Command::Calendar(_) => {
             quiet_logs(&config);
             let state = match AppState::init(config, false, SystemClock::shared()).await {
                 Ok(s) => s,
@@ -414,6 +430,7 @@ pub async fn run(command: Command, config: Config) -> Exit {
                 Command::Org(cmd) => org(&state, cmd).await,
                 Command::Client(cmd) => client(&state, cmd).await,
                 Command::Keys(cmd) => keys(&state, cmd).await,
+                Command::Calendar(cmd) => calendar(&state, cmd).await,
                 Command::Serve | Command::Migrate => Exit::Failure,
             };
             // Let started back-channel logouts finish (bounded).
@@ -1268,6 +1285,51 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                     Exit::Ok
                 }
                 Err(e) => client_exit(e),
+            }
+        }
+    }
+}
+
+async fn calendar(state: &AppState, cmd: CalendarCommand) -> Exit {
+    use crate::domain::calendar::{parse_lines, to_lines};
+    use crate::service::calendar::{self, SetError};
+    let refused = |e: SetError| match e {
+        SetError::Store(e) => fail(Exit::Failure, e),
+        e => fail(Exit::Invalid, e),
+    };
+    match cmd {
+        CalendarCommand::Show { year } => match calendar::year(state, year).await {
+            Ok(days) => {
+                print!("{}", to_lines(&days));
+                Exit::Ok
+            }
+            Err(e) => refused(e),
+        },
+        CalendarCommand::Set { year, file } => {
+            let text = if file.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map(|_| text)
+            } else {
+                std::fs::read_to_string(&file)
+            };
+            let text = match text {
+                Ok(t) => t,
+                Err(e) => return fail(Exit::Invalid, format!("{}: {e}", file.display())),
+            };
+            match calendar::set_year(
+                state,
+                year,
+                parse_lines(&text),
+                &Actor::cli(),
+                &Origin::cli(),
+            )
+            .await
+            {
+                Ok(days) => {
+                    println!("{year}: {} marked dates", days.len());
+                    Exit::Ok
+                }
+                Err(e) => refused(e),
             }
         }
     }

@@ -70,6 +70,24 @@ pub struct Config {
     pub key_encryption_key: Option<String>,
     pub review: ReviewConfig,
     pub retrieval: RetrievalConfig,
+    pub calendar: CalendarConfig,
+}
+
+/// The working-day calendar.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CalendarConfig {
+    /// The institution's offset from UTC (`+08:00`): which date an instant
+    /// falls on, and when a working day ends.
+    pub utc_offset: String,
+}
+
+impl Default for CalendarConfig {
+    fn default() -> Self {
+        Self {
+            utc_offset: "+08:00".into(),
+        }
+    }
 }
 
 /// The organization-verified password retrieval.
@@ -790,6 +808,7 @@ impl Default for Config {
             key_encryption_key: None,
             review: ReviewConfig::default(),
             retrieval: RetrievalConfig::default(),
+            calendar: CalendarConfig::default(),
         }
     }
 }
@@ -848,6 +867,11 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if crate::domain::calendar::parse_offset(&self.calendar.utc_offset).is_none() {
+            return Err(ConfigError(
+                "calendar.utc_offset: an offset from UTC such as +08:00".into(),
+            ));
+        }
         if let Some(font) = &self.retrieval.form_font
             && !font.is_file()
         {

@@ -273,6 +273,10 @@ fn pages() -> Router<AppState> {
         )
         .route(ADMIN_CLIENTS, get(admin::console::clients::show))
         .route(ADMIN_AUDIT, get(admin::console::audit::show))
+        .route(
+            ADMIN_CALENDAR,
+            get(admin::console::calendar::show).post(admin::console::calendar::save),
+        )
         .route(ADMIN_REVIEW, get(admin::console::review::queue))
         .route(
             ADMIN_REVIEW_CASE,

@@ -61,6 +61,7 @@ pub const ADMIN_CLIENTS: &str = "/admin/clients";
 pub const ADMIN_ORGANIZATIONS: &str = "/admin/organizations";
 pub const ADMIN_ORGANIZATION: &str = "/admin/organizations/{id}";
 pub const ADMIN_AUDIT: &str = "/admin/audit";
+pub const ADMIN_CALENDAR: &str = "/admin/calendar";
 /// The review queue, a case, and a document of a case (an `<img>` source).
 pub const ADMIN_REVIEW: &str = "/admin/review";
 pub const ADMIN_REVIEW_CASE: &str = "/admin/review/{id}";
@@ -106,6 +107,7 @@ pub const API_CLIENT_SECRET: &str = "/api/v1/clients/{id}/secret";
 pub const API_KEYS: &str = "/api/v1/keys";
 pub const API_KEYS_ROTATE: &str = "/api/v1/keys/rotate";
 pub const API_AUDIT: &str = "/api/v1/audit";
+pub const API_CALENDAR_YEAR: &str = "/api/v1/calendar/{year}";
 // The review operations (a reviewer's own access token; see `admin::api::review`).
 pub const API_REVIEW_CASES: &str = "/api/v1/review/cases";
 pub const API_REVIEW_CASE: &str = "/api/v1/review/cases/{id}";

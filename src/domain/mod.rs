@@ -2,6 +2,7 @@
 //! code that holds one knows the value is valid ("parse, don't validate").
 
 mod account_name;
+pub mod calendar;
 pub mod client;
 mod common_passwords;
 pub mod device;

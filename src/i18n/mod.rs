@@ -337,6 +337,26 @@ texts! {
     admin_ip: &'static str,
     admin_detail: &'static str,
     admin_older: &'static str,
+    admin_nav_calendar: &'static str,
+    calendar_intro: &'static str,
+    calendar_year: &'static str,
+    calendar_date: &'static str,
+    calendar_kind: &'static str,
+    calendar_note: &'static str,
+    calendar_holiday: &'static str,
+    calendar_workday: &'static str,
+    calendar_none: &'static str,
+    calendar_next_working_day: fn(&str) -> String,
+    calendar_saved: fn(usize) -> String,
+    calendar_entry: fn(usize, &str) -> String,
+    calendar_not_a_date: &'static str,
+    calendar_other_year: &'static str,
+    calendar_unknown_kind: &'static str,
+    calendar_workday_on_weekday: &'static str,
+    calendar_bad_note: &'static str,
+    calendar_twice: &'static str,
+    calendar_bad_year: &'static str,
+    weekdays: [&'static str; 7],
     admin_filter: &'static str,
     admin_client_id: &'static str,
     admin_client_name: &'static str,
@@ -653,6 +673,20 @@ texts! {
 }
 
 impl Text {
+    /// What is wrong with one entry of a calendar year's list.
+    pub fn calendar_problem(&self, e: &crate::domain::calendar::CalendarError) -> String {
+        use crate::domain::calendar::EntryProblem as P;
+        let what = match e.problem {
+            P::NotADate => self.calendar_not_a_date,
+            P::OtherYear => self.calendar_other_year,
+            P::UnknownKind => self.calendar_unknown_kind,
+            P::WorkdayOnWeekday => self.calendar_workday_on_weekday,
+            P::BadNote => self.calendar_bad_note,
+            P::Twice => self.calendar_twice,
+        };
+        format!("{}{what}", (self.calendar_entry)(e.index + 1, &e.date))
+    }
+
     /// One broken password rule, in this language.
     pub fn policy(&self, v: crate::domain::PolicyViolation, min_length: usize) -> String {
         use crate::domain::PolicyViolation as P;
@@ -746,6 +780,18 @@ pub(crate) mod tests {
     impl Sample for fn(&str) -> String {
         fn sample(&self) -> String {
             self("Sample")
+        }
+    }
+
+    impl Sample for fn(usize, &str) -> String {
+        fn sample(&self) -> String {
+            self(2, "Sample")
+        }
+    }
+
+    impl Sample for [&'static str; 7] {
+        fn sample(&self) -> String {
+            self.join(" ")
         }
     }
 

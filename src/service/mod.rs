@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod calendar;
 pub mod clients;
 pub mod codes;
 pub mod consents;

@@ -637,7 +637,7 @@ async fn the_openapi_document_covers_every_route() {
             "{e} missing from the document"
         );
     }
-    assert_eq!(operations, 32);
+    assert_eq!(operations, 34);
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ mod api_problems;
 mod architecture;
 mod backchannel;
 mod bad_bytes;
+mod calendar;
 mod captcha;
 mod cli;
 mod client_enumeration;

@@ -32,7 +32,7 @@ pub struct ApiAnswers;
 fn describe(status: &str) -> &'static str {
     match status {
         "400" => {
-            "The request is malformed: a body that is not JSON, a query parameter or path id of the wrong form, an unknown parameter. `field` names it."
+            "The request is malformed: a body that is not JSON, a query or path parameter of the wrong form, an unknown parameter. `field` names it."
         }
         "401" => "No access token, or one that is invalid, expired or revoked.",
         "403" => {
@@ -59,14 +59,14 @@ fn problem() -> RefOr<Content> {
 }
 
 fn complete(path: &str, op: &mut Operation) {
-    let has_query = op.parameters.iter().flatten().any(|p| match p {
-        RefOr::T(p) => p.parameter_in == ParameterIn::Query,
+    let has_params = op.parameters.iter().flatten().any(|p| match p {
+        RefOr::T(p) => matches!(p.parameter_in, ParameterIn::Query | ParameterIn::Path),
         RefOr::Ref(_) => false,
     });
     let has_body = op.request_body.is_some();
     let has_id = path.contains("{id}");
     let mut statuses = vec!["401", "403", "422", "503"];
-    if has_query || has_body || has_id {
+    if has_params || has_body || has_id {
         statuses.push("400");
     }
     if has_id {

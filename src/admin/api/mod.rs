@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod clients;
 pub mod doc;
 pub mod extract;
@@ -52,6 +53,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(keys::list))
         .routes(routes!(keys::rotate))
         .routes(routes!(audit::list))
+        .routes(routes!(calendar::get, calendar::put))
         .routes(routes!(review::queue))
         .routes(routes!(review::case))
         .routes(routes!(review::document))
