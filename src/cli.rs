@@ -67,6 +67,22 @@ pub enum Command {
     /// Manage token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Import the accounts of an earlier passport from JSON Lines or CSV,
+    /// with their stored password hashes (README: "Importing existing
+    /// accounts"). Idempotent; prints refused lines and the counts.
+    Import {
+        /// The file (JSON Lines or CSV with a header line, UTF-8).
+        file: PathBuf,
+        /// The file's format (default: from its extension, .jsonl or .csv).
+        #[arg(long, value_parser = ["jsonl", "csv"])]
+        format: Option<String>,
+        /// Check every line and report what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also write a JSON Lines report, one line per line of the file.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+    },
     /// The working-day calendar (holidays and worked weekend days).
     #[command(subcommand)]
     Calendar(CalendarCommand),
@@ -419,7 +435,8 @@ pub async fn run(command: Command, config: Config) -> Exit {
         | Command::Org(_)
         | Command::Client(_)
         | Command::Keys(_)
-        | Command::Calendar(_) => {
+        | Command::Calendar(_)
+        | Command::Import { .. } => {
             quiet_logs(&config);
             let state = match AppState::init(config, false, SystemClock::shared()).await {
                 Ok(s) => s,
@@ -431,6 +448,12 @@ pub async fn run(command: Command, config: Config) -> Exit {
                 Command::Client(cmd) => client(&state, cmd).await,
                 Command::Keys(cmd) => keys(&state, cmd).await,
                 Command::Calendar(cmd) => calendar(&state, cmd).await,
+                Command::Import {
+                    file,
+                    format,
+                    dry_run,
+                    report,
+                } => import_accounts(&state, &file, format.as_deref(), dry_run, report).await,
                 Command::Serve | Command::Migrate => Exit::Failure,
             };
             // Let started back-channel logouts finish (bounded).
@@ -1383,5 +1406,138 @@ async fn keys(state: &AppState, cmd: KeysCommand) -> Exit {
                 Err(e) => fail(Exit::Failure, e),
             }
         }
+    }
+}
+
+/// `tongxing import FILE`: reads the file a batch at a time, prints every
+/// refused line and the counts, and writes the per-line report if asked.
+/// Exit 0: every line imported (or unchanged); 3: some lines refused (the
+/// others are imported) or the file cannot be read as the format; 1: the
+/// run stopped (database, I/O): what was committed stays, and running it
+/// again is safe.
+async fn import_accounts(
+    state: &AppState,
+    file: &std::path::Path,
+    format: Option<&str>,
+    dry_run: bool,
+    report: Option<PathBuf>,
+) -> Exit {
+    use std::io::Write;
+
+    use crate::service::import::{BATCH, FileError, Format, Importer, LineResult, Reader};
+
+    let Some(format) = format
+        .and_then(Format::parse)
+        .or_else(|| Format::of_path(file))
+    else {
+        return fail(
+            Exit::Invalid,
+            format!(
+                "{}: the name does not end in .jsonl or .csv; say which with --format jsonl|csv",
+                file.display()
+            ),
+        );
+    };
+    let input = match std::fs::File::open(file) {
+        Ok(f) => std::io::BufReader::with_capacity(1 << 16, f),
+        Err(e) => return fail(Exit::Failure, format!("{}: {e}", file.display())),
+    };
+    let mut reader = match Reader::new(input, format) {
+        Ok(r) => r,
+        Err(FileError::Header(e)) => return fail(Exit::Invalid, format!("{}: {e}", file.display())),
+        Err(e) => return fail(Exit::Failure, format!("{}: {e}", file.display())),
+    };
+    let mut report_out = match report {
+        Some(path) => match std::fs::File::create(&path) {
+            Ok(f) => Some((path, std::io::BufWriter::new(f))),
+            Err(e) => return fail(Exit::Failure, format!("--report {}: {e}", path.display())),
+        },
+        None => None,
+    };
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut importer = Importer::new(state, dry_run, Actor::cli(), Origin::cli());
+    let mut stopped: Option<String> = None;
+    loop {
+        let mut lines = Vec::with_capacity(BATCH);
+        while lines.len() < BATCH {
+            match reader.next_line() {
+                Ok(Some(line)) => lines.push(line),
+                Ok(None) => break,
+                Err(e) => {
+                    stopped = Some(format!("reading {}: {e}", file.display()));
+                    break;
+                }
+            }
+        }
+        if lines.is_empty() {
+            break;
+        }
+        let reports = match importer.batch(lines).await {
+            Ok(r) => r,
+            Err(e) => {
+                stopped = Some(e.to_string());
+                break;
+            }
+        };
+        for r in &reports {
+            if r.result == LineResult::Refused {
+                let field = r.field.map(|f| format!("{f}: ")).unwrap_or_default();
+                println!(
+                    "line {}: {}: refused: {field}{}",
+                    r.line,
+                    r.username.as_deref().unwrap_or("-"),
+                    r.reason.as_deref().unwrap_or_default()
+                );
+            }
+            if let Some((path, w)) = &mut report_out {
+                let line = serde_json::to_string(r).unwrap_or_default();
+                if let Err(e) = writeln!(w, "{line}") {
+                    stopped = Some(format!("--report {}: {e}", path.display()));
+                }
+            }
+        }
+        if stopped.is_some() {
+            break;
+        }
+    }
+    if let Some((path, w)) = &mut report_out
+        && let Err(e) = w.flush()
+    {
+        stopped.get_or_insert(format!("--report {}: {e}", path.display()));
+    }
+    let summary = match importer.finish(&name, format, stopped.is_none()).await {
+        Ok(s) => s,
+        Err(e) => return fail(Exit::Failure, e),
+    };
+    println!(
+        "{}: {} lines: {} created, {} updated, {} unchanged, {} refused{}",
+        file.display(),
+        summary.lines,
+        summary.created,
+        summary.updated,
+        summary.unchanged,
+        summary.refused,
+        if dry_run {
+            " (dry run: nothing was written)"
+        } else {
+            ""
+        }
+    );
+    if let Some(e) = stopped {
+        return fail(
+            Exit::Failure,
+            format!(
+                "the import stopped after {} lines: {e}; what was imported stays, and running it again is safe",
+                summary.lines
+            ),
+        );
+    }
+    if summary.refused > 0 {
+        Exit::Invalid
+    } else {
+        Exit::Ok
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod jws;
 pub mod kek;
+pub mod legacy;
 pub mod password;
 pub mod random;
 

@@ -109,17 +109,19 @@ impl PasswordHasher {
         let exists = stored.is_some();
         let phc = stored.unwrap_or(&self.inner.dummy).to_string();
         let params = self.inner.params.clone();
+        let dummy = self.inner.dummy.clone();
         let raw = password.expose().to_string();
         let verified = self
             .run(move || {
                 let nfkc = normalized(&raw);
-                let verified = verify_blocking(&params, nfkc.as_bytes(), &phc)?;
+                let verified = check_blocking(&params, &dummy, nfkc.as_bytes(), &phc)?;
                 if verified.ok || nfkc == raw {
                     return Ok(verified);
                 }
-                // A hash made before passwords were normalized holds the
-                // password as typed then: accept it once more and re-hash.
-                let legacy = verify_blocking(&params, raw.as_bytes(), &phc)?;
+                // A hash made before passwords were normalized (or by the
+                // system accounts were imported from) holds the password
+                // as typed then: accept it once more and re-hash.
+                let legacy = check_blocking(&params, &dummy, raw.as_bytes(), &phc)?;
                 Ok(Verified {
                     ok: legacy.ok,
                     needs_rehash: legacy.needs_rehash || legacy.ok,
@@ -238,6 +240,31 @@ fn parse_phc(phc: &str) -> Option<Parsed> {
         params,
         salt: STANDARD_NO_PAD.decode(salt).ok()?,
         hash,
+    })
+}
+
+/// Checks `password` against a stored hash: one of ours, or one an
+/// import brought ([`super::legacy`]), which is always to be replaced by
+/// one of ours once it matched. Any other stored value never matches (an
+/// account imported without a password holds [`super::legacy::NO_PASSWORD`]).
+///
+/// A stored hash that is not ours is checked after a check against the
+/// dummy hash, so that an account with an imported (cheap) hash or none
+/// takes no less time to answer than one without: timing tells no one
+/// which accounts exist or came from the old system.
+fn check_blocking(
+    configured: &Params,
+    dummy: &str,
+    password: &[u8],
+    stored: &str,
+) -> Result<Verified, HashError> {
+    if parse_phc(stored).is_some() {
+        return verify_blocking(configured, password, stored);
+    }
+    verify_blocking(configured, password, dummy)?;
+    Ok(Verified {
+        ok: super::legacy::verify(stored, password).unwrap_or(false),
+        needs_rehash: true,
     })
 }
 

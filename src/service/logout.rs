@@ -103,6 +103,11 @@ pub async fn end_all_sessions(state: &AppState, user: &User) {
     end_sessions_of(state, user.id, None).await;
 }
 
+/// [`end_all_sessions`] for an account known by its id (an import).
+pub async fn end_all_sessions_of(state: &AppState, user_id: Uuid) {
+    end_sessions_of(state, user_id, None).await;
+}
+
 /// Like [`end_all_sessions`], but the session `keep_sid` goes on (the user
 /// changed their own password in it).
 pub async fn end_other_sessions(state: &AppState, user: &User, keep_sid: &str) {

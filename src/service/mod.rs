@@ -8,6 +8,7 @@ pub mod clients;
 pub mod codes;
 pub mod consents;
 pub mod documents;
+pub mod import;
 pub mod introspection;
 pub mod keys;
 pub mod login;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod calendar;
 pub mod clients;
 pub mod grants;
+pub mod import;
 pub mod keys;
 pub mod organizations;
 pub mod phones;
