@@ -24,6 +24,7 @@ mod contention;
 mod demo_apps;
 mod durable;
 mod i18n;
+mod import;
 mod interaction;
 mod login;
 mod login_limits;
