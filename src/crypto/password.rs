@@ -416,6 +416,41 @@ mod tests {
         assert_eq!(response.headers()["retry-after"], "1");
     }
 
+    #[tokio::test]
+    async fn an_imported_hash_matches_once_and_asks_to_be_replaced() {
+        let hasher = PasswordHasher::new(&small()).unwrap();
+        // MD5-crypt of "Hello world!" (glibc's test vector).
+        let imported = "$1$saltstri$YMyguxXMBpd2TEZ.vS/3q1";
+        let v = hasher
+            .verify(&SecretPassword::new("Hello world!"), Some(imported))
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            Verified {
+                ok: true,
+                needs_rehash: true
+            }
+        );
+        assert!(
+            !hasher
+                .verify(&SecretPassword::new("Hello world?"), Some(imported))
+                .await
+                .unwrap()
+                .ok
+        );
+        // An account imported without a password: nothing matches.
+        for typed in ["", "!none", "Hello world!"] {
+            assert!(
+                !hasher
+                    .verify(&SecretPassword::new(typed), Some(super::super::legacy::NO_PASSWORD))
+                    .await
+                    .unwrap()
+                    .ok
+            );
+        }
+    }
+
     #[test]
     fn matches_the_reference_encoding() {
         // A hash produced by the argon2 crate's own PHC encoder must verify.

@@ -266,10 +266,16 @@ pub async fn password_login(
         return Ok(LoginOutcome::Blocked { user, reason });
     }
 
+    // The password in hand is right. Here, after the account's status and
+    // before anything is stored, is where it is checked against the
+    // current policy (weak-password blocks, issue 15 point 2): for every
+    // password alike, including one whose hash was imported and is about
+    // to be replaced below.
     if verified.needs_rehash {
-        // Parameters changed in config since this hash was made: upgrade it
-        // now that we hold the plain password — unless the password itself
-        // changed meanwhile (the store compares the old hash).
+        // Parameters changed in config since this hash was made, or it was
+        // imported from the passport Tongxing replaces (crypto::legacy):
+        // replace it now that we hold the plain password — unless the
+        // password itself changed meanwhile (the store compares the old hash).
         let hash = state.hasher.hash(password).await?;
         state
             .store

@@ -337,13 +337,11 @@ impl<'a> Importer<'a> {
             ));
         }
         self.names.insert(username.clone(), number);
-        let valid = match self.values(&record).await? {
+        let valid = match self.values(number, &username, &record).await? {
             Ok(v) => v,
             Err(r) => return refuse(r),
         };
-        let (display_name, login_phone, security_phone, email, organization_id, status, hash) =
-            valid;
-        if let Some(p) = &login_phone
+        if let Some(p) = &valid.login_phone
             && let Some((line, other)) = self.phones.get(p)
         {
             return refuse((
@@ -351,7 +349,7 @@ impl<'a> Importer<'a> {
                 format!("is the login phone of {other} on line {line} of the file"),
             ));
         }
-        if let Some((e, true)) = &email
+        if let Some((e, true)) = &valid.email
             && let Some((line, other)) = self.emails.get(&e.normalized())
         {
             return refuse((
@@ -359,58 +357,29 @@ impl<'a> Importer<'a> {
                 format!("is the verified e-mail of {other} on line {line} of the file"),
             ));
         }
-        if let Some(p) = &login_phone {
+        if let Some(p) = &valid.login_phone {
             self.phones.insert(p.clone(), (number, username.clone()));
         }
-        if let Some((e, true)) = &email {
-            self.emails
-                .insert(e.normalized(), (number, username.clone()));
+        if let Some((e, true)) = &valid.email {
+            self.emails.insert(e.normalized(), (number, username.clone()));
         }
-        Ok(Ok(Valid {
-            line: number,
-            username,
-            display_name,
-            login_phone,
-            security_phone,
-            email,
-            organization_id,
-            status,
-            hash,
-        }))
+        Ok(Ok(valid))
     }
 
-    #[allow(clippy::type_complexity)]
+    /// The values of a line, each checked on its own.
     async fn values(
         &mut self,
+        line: usize,
+        username: &str,
         record: &Record,
-    ) -> Result<
-        Result<
-            (
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<(Email, bool)>,
-                Option<Uuid>,
-                Option<(AccountStatus, Option<String>)>,
-                Option<(legacy::Kind, String)>,
-            ),
-            Refusal,
-        >,
-        StoreError,
-    > {
-        let pure = || -> Result<_, Refusal> {
-            let display_name = text(record, "display_name", 100)?;
-            let login_phone = phone(record, "login_phone")?;
-            let security_phone = phone(record, "security_phone")?;
+    ) -> Result<Result<Valid, Refusal>, StoreError> {
+        let pure = || -> Result<Valid, Refusal> {
             let verified = match record.get("email_verified").map(str::to_ascii_lowercase) {
                 None => None,
                 Some(v) if matches!(v.as_str(), "true" | "1" | "yes") => Some(true),
                 Some(v) if matches!(v.as_str(), "false" | "0" | "no") => Some(false),
                 Some(_) => {
-                    return Err((
-                        Some("email_verified"),
-                        "must be true or false".to_string(),
-                    ));
+                    return Err((Some("email_verified"), "must be true or false".to_string()));
                 }
             };
             let email = match record.get("email") {
@@ -442,10 +411,7 @@ impl<'a> Importer<'a> {
                     "active" => Some((AccountStatus::Active, None)),
                     "disabled" => Some((AccountStatus::Disabled, reason)),
                     _ => {
-                        return Err((
-                            Some("status"),
-                            "must be active or disabled".to_string(),
-                        ));
+                        return Err((Some("status"), "must be active or disabled".to_string()));
                     }
                 },
             };
@@ -454,35 +420,29 @@ impl<'a> Importer<'a> {
                 .map(legacy::import)
                 .transpose()
                 .map_err(|e| (Some("password_hash"), e.0.to_string()))?;
-            Ok((
-                display_name,
-                login_phone,
-                security_phone,
+            Ok(Valid {
+                line,
+                username: username.to_string(),
+                display_name: text(record, "display_name", 100)?,
+                login_phone: phone(record, "login_phone")?,
+                security_phone: phone(record, "security_phone")?,
                 email,
+                organization_id: None,
                 status,
                 hash,
-            ))
+            })
         };
-        let (display_name, login_phone, security_phone, email, status, hash) = match pure() {
+        let mut valid = match pure() {
             Ok(v) => v,
             Err(r) => return Ok(Err(r)),
         };
-        let organization_id = match record.get("organization") {
-            None => None,
-            Some(name) => match self.organization(name).await? {
-                Ok(id) => Some(id),
+        if let Some(name) = record.get("organization") {
+            match self.organization(name).await? {
+                Ok(id) => valid.organization_id = Some(id),
                 Err(reason) => return Ok(Err((Some("organization"), reason))),
-            },
-        };
-        Ok(Ok((
-            display_name,
-            login_phone,
-            security_phone,
-            email,
-            organization_id,
-            status,
-            hash,
-        )))
+            }
+        }
+        Ok(Ok(valid))
     }
 
     /// The registered, active organization with this name (cached for the run).
