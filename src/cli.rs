@@ -1444,7 +1444,9 @@ async fn import_accounts(
     };
     let mut reader = match Reader::new(input, format) {
         Ok(r) => r,
-        Err(FileError::Header(e)) => return fail(Exit::Invalid, format!("{}: {e}", file.display())),
+        Err(FileError::Header(e)) => {
+            return fail(Exit::Invalid, format!("{}: {e}", file.display()));
+        }
         Err(e) => return fail(Exit::Failure, format!("{}: {e}", file.display())),
     };
     let mut report_out = match report {

@@ -190,10 +190,7 @@ fn parse(stored: &str) -> Result<(Kind, Parsed<'_>), Malformed> {
         ("sha1", Algo::Sha1, Kind::SaltedSha1),
         ("sha256", Algo::Sha256, Kind::SaltedSha256),
     ] {
-        let Some(rest) = stored
-            .strip_prefix(name)
-            .and_then(|r| r.strip_prefix('$'))
-        else {
+        let Some(rest) = stored.strip_prefix(name).and_then(|r| r.strip_prefix('$')) else {
             continue;
         };
         let Some((salt, hex_text)) = rest.split_once('$') else {
@@ -228,7 +225,9 @@ fn parse(stored: &str) -> Result<(Kind, Parsed<'_>), Malformed> {
         let mut bytes = base64(value)?;
         if !salted {
             if bytes.len() != algo.len() {
-                return Err(Malformed("the digest has the wrong length for its {scheme}"));
+                return Err(Malformed(
+                    "the digest has the wrong length for its {scheme}",
+                ));
             }
             return Ok((kind, digest(algo, bytes, b"", Vec::new())));
         }
@@ -279,11 +278,10 @@ fn parse(stored: &str) -> Result<(Kind, Parsed<'_>), Malformed> {
     if stored.starts_with("$argon2") {
         let hash = argon2::PasswordHash::new(stored)
             .map_err(|_| Malformed("not a valid argon2 PHC string"))?;
-        if !matches!(
-            hash.algorithm.as_str(),
-            "argon2id" | "argon2i" | "argon2d"
-        ) {
-            return Err(Malformed("the argon2 variant must be argon2id, argon2i or argon2d"));
+        if !matches!(hash.algorithm.as_str(), "argon2id" | "argon2i" | "argon2d") {
+            return Err(Malformed(
+                "the argon2 variant must be argon2id, argon2i or argon2d",
+            ));
         }
         if !matches!(hash.version, None | Some(16) | Some(19)) {
             return Err(Malformed("the argon2 version must be 16 or 19"));
@@ -351,9 +349,10 @@ pub fn verify(stored: &str, password: &[u8]) -> Option<bool> {
             prefix,
             suffix,
         } => constant_time_eq(&algo.digest(&[prefix, password, &suffix]), &expected),
-        Parsed::Md5Crypt { salt, expected } => {
-            constant_time_eq(md5_crypt(password, salt.as_bytes()).as_bytes(), expected.as_bytes())
-        }
+        Parsed::Md5Crypt { salt, expected } => constant_time_eq(
+            md5_crypt(password, salt.as_bytes()).as_bytes(),
+            expected.as_bytes(),
+        ),
         // The crate compares in constant time. bcrypt reads the first 72
         // bytes of a password, and so did the system that made the hash:
         // a longer password is checked as it was then (then re-hashed whole).
@@ -575,17 +574,35 @@ mod tests {
             ("abc123", "a hex digest has 40"),
             ("sha1:abcd", "40 hex digits"),
             ("{MD5}X03MO1qnZdYdgyfeuILPmQ==", "unknown {scheme}"),
-            ("{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", "1 to 64 bytes of salt"),
+            (
+                "{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=",
+                "1 to 64 bytes of salt",
+            ),
             ("{SHA}***", "not base64"),
             ("$1$toolongsalt$YMyguxXMBpd2TEZ.vS/3q1", "at most 8"),
             ("$1$salt$short", "22 characters"),
-            ("$2x$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "$2a$, $2b$ or $2y$"),
-            ("$2b$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "04 to 16"),
+            (
+                "$2x$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+                "$2a$, $2b$ or $2y$",
+            ),
+            (
+                "$2b$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+                "04 to 16",
+            ),
             ("$2b$05$CCCC", "53 characters"),
-            ("$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHQ$7FfsnA6vUe7qLpL/3Kqc3uR48ZJyFbUVt7jWZlf0Htk", "too costly"),
+            (
+                "$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHQ$7FfsnA6vUe7qLpL/3Kqc3uR48ZJyFbUVt7jWZlf0Htk",
+                "too costly",
+            ),
             ("$argon2id$v=19$m=1024,t=2,p=1", "no salt or no hash"),
-            ("$argon2x$v=19$m=1024,t=2,p=1$c29tZXNhbHQ$7FfsnA6vUe7qLpL/3Kqc3uR48ZJyFbUVt7jWZlf0Htk", "argon2"),
-            ("sha256$$d0ddc00a4c17d97ec2226bdf02eb1bc8aa2e2fba1f8dda8b57b32ab26e53d8f1", "1 to 64 characters"),
+            (
+                "$argon2x$v=19$m=1024,t=2,p=1$c29tZXNhbHQ$7FfsnA6vUe7qLpL/3Kqc3uR48ZJyFbUVt7jWZlf0Htk",
+                "argon2",
+            ),
+            (
+                "sha256$$d0ddc00a4c17d97ec2226bdf02eb1bc8aa2e2fba1f8dda8b57b32ab26e53d8f1",
+                "1 to 64 characters",
+            ),
             ("sha256$salt$abc", "wrong length"),
             ("plaintext-password", "unknown hash format"),
         ] {

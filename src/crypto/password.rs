@@ -443,7 +443,10 @@ mod tests {
         for typed in ["", "!none", "Hello world!"] {
             assert!(
                 !hasher
-                    .verify(&SecretPassword::new(typed), Some(super::super::legacy::NO_PASSWORD))
+                    .verify(
+                        &SecretPassword::new(typed),
+                        Some(super::super::legacy::NO_PASSWORD)
+                    )
                     .await
                     .unwrap()
                     .ok

@@ -217,7 +217,8 @@ impl ImportTx {
             .await
             .map(|_| ())
         });
-        result.map_err(|e| StoreError::from_write(e, &["username", "login_phone", "security_email"]))
+        result
+            .map_err(|e| StoreError::from_write(e, &["username", "login_phone", "security_email"]))
     }
 
     /// Applies `change` to the account `id` if it is still at `version`

@@ -11,14 +11,22 @@ const SIGNED_IN: (StatusCode, Option<&str>) = (StatusCode::SEE_OTHER, Some("/acc
 /// One account per accepted hash kind: (account, password, hash as given).
 /// The hashes are the verifiers' reference vectors (see src/crypto/legacy.rs).
 const KINDS: &[(&str, &str, &str)] = &[
-    ("sha1hex", "password", "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8"),
+    (
+        "sha1hex",
+        "password",
+        "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8",
+    ),
     (
         "sha256hex",
         "password",
         "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
     ),
     ("ldapsha", "password", "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="),
-    ("ssha", "password", "{SSHA}rXVtWiPAY6/w8MuTLKIjpBjj2mtzYWx0MTIzNA=="),
+    (
+        "ssha",
+        "password",
+        "{SSHA}rXVtWiPAY6/w8MuTLKIjpBjj2mtzYWx0MTIzNA==",
+    ),
     (
         "ssha256",
         "password",
@@ -39,7 +47,11 @@ const KINDS: &[(&str, &str, &str)] = &[
         "password",
         "sha1$salt1234$08ceaa96be6ee019e847482c0ad8bbd9a1982eca",
     ),
-    ("md5crypt", "Hello world!", "$1$saltstri$YMyguxXMBpd2TEZ.vS/3q1"),
+    (
+        "md5crypt",
+        "Hello world!",
+        "$1$saltstri$YMyguxXMBpd2TEZ.vS/3q1",
+    ),
     (
         "bcrypt2a",
         "U*U",
@@ -160,11 +172,17 @@ async fn every_hash_kind_signs_in_once_and_becomes_argon2id() {
     let (out, report) = app.import_report("users.jsonl", &jsonl(&rows), &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
-        out.stdout
-            .contains(&format!("{} lines: {} created, 0 updated", KINDS.len(), KINDS.len())),
+        out.stdout.contains(&format!(
+            "{} lines: {} created, 0 updated",
+            KINDS.len(),
+            KINDS.len()
+        )),
         "{out:?}"
     );
-    assert!(report.iter().all(|r| r["result"] == "created"), "{report:?}");
+    assert!(
+        report.iter().all(|r| r["result"] == "created"),
+        "{report:?}"
+    );
     assert_eq!(report[8]["password"], "md5-crypt");
     assert_eq!(report[9]["password"], "bcrypt");
     assert_eq!(report[0]["password"], "sha1");
@@ -176,7 +194,10 @@ async fn every_hash_kind_signs_in_once_and_becomes_argon2id() {
         assert_eq!(before.display_name, format!("用户 {name}"));
         // Stored as given (bare hex digests get their prefix).
         if given.len() == 40 {
-            assert_eq!(before.password_hash, format!("sha1:{}", given.to_lowercase()));
+            assert_eq!(
+                before.password_hash,
+                format!("sha1:{}", given.to_lowercase())
+            );
         } else if given.len() == 64 && given.chars().all(|c| c.is_ascii_hexdigit()) {
             assert_eq!(before.password_hash, format!("sha256:{given}"));
         } else {
@@ -185,15 +206,24 @@ async fn every_hash_kind_signs_in_once_and_becomes_argon2id() {
         // A wrong password is refused, and nothing is re-hashed.
         let wrong = app.browser().login(&username, "Wrong-Password-7").await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{name}");
-        assert_eq!(app.stored(&username).await.password_hash, before.password_hash);
+        assert_eq!(
+            app.stored(&username).await.password_hash,
+            before.password_hash
+        );
         // The right one signs in through the login page …
         let b = app.browser();
-        assert_eq!(b.login(&username, password).await.redirect(), SIGNED_IN, "{name}");
+        assert_eq!(
+            b.login(&username, password).await.redirect(),
+            SIGNED_IN,
+            "{name}"
+        );
         assert!(b.get("/account").await.has(&username));
         // … and the hash is now ours: argon2id with the configured parameters.
         let after = app.stored(&username).await;
         assert!(
-            after.password_hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
+            after
+                .password_hash
+                .starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
             "{name}: {}",
             after.password_hash
         );
@@ -206,7 +236,10 @@ async fn every_hash_kind_signs_in_once_and_becomes_argon2id() {
             "{name}"
         );
         assert_eq!(
-            app.browser().login(&username, "Wrong-Password-7").await.status,
+            app.browser()
+                .login(&username, "Wrong-Password-7")
+                .await
+                .status,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -307,14 +340,29 @@ async fn refused_lines_are_reported_and_do_not_stop_the_rest() {
     );
     let why = |line: usize| {
         let r = &report[line - 2];
-        format!("{}: {}", r["field"].as_str().unwrap_or("-"), r["reason"].as_str().unwrap())
+        format!(
+            "{}: {}",
+            r["field"].as_str().unwrap_or("-"),
+            r["reason"].as_str().unwrap()
+        )
     };
-    assert!(why(3).starts_with("password_hash: a bcrypt hash is"), "{}", why(3));
-    assert!(why(4).contains("organization: \"不存在的单位\" is not a registered organization"), "{}", why(4));
+    assert!(
+        why(3).starts_with("password_hash: a bcrypt hash is"),
+        "{}",
+        why(3)
+    );
+    assert!(
+        why(4).contains("organization: \"不存在的单位\" is not a registered organization"),
+        "{}",
+        why(4)
+    );
     assert!(why(5).starts_with("login_phone: "), "{}", why(5));
     assert!(why(6).starts_with("email: "), "{}", why(6));
     assert_eq!(why(7), "login_phone: is the login phone of owner@cnic.cn");
-    assert_eq!(why(8), "username: the same account is on line 2 of the file");
+    assert_eq!(
+        why(8),
+        "username: the same account is on line 2 of the file"
+    );
     assert_eq!(
         why(9),
         "login_phone: is the login phone of ok1@cnic.cn on line 2 of the file"
@@ -323,10 +371,25 @@ async fn refused_lines_are_reported_and_do_not_stop_the_rest() {
     assert_eq!(why(11), "status: must be active or disabled");
     // The hash is never echoed, on the terminal or in the report.
     assert!(!out.stdout.contains("$2b$05$short") && !out.stderr.contains("$2b$05$short"));
-    assert!(!report.iter().any(|r| r.to_string().contains("$2b$05$short")));
+    assert!(
+        !report
+            .iter()
+            .any(|r| r.to_string().contains("$2b$05$short"))
+    );
     // Stdout names every refused line and the counts.
-    assert!(out.stdout.contains("line 7: taken@cnic.cn: refused: login_phone: is the login phone of owner@cnic.cn"), "{}", out.stdout);
-    assert!(out.stdout.contains("11 lines: 2 created, 0 updated, 0 unchanged, 9 refused"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "line 7: taken@cnic.cn: refused: login_phone: is the login phone of owner@cnic.cn"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("11 lines: 2 created, 0 updated, 0 unchanged, 9 refused"),
+        "{}",
+        out.stdout
+    );
 
     assert_eq!(app.state.store.count_users().await.unwrap(), before + 2);
     let ok1 = app.stored("ok1@cnic.cn").await;
@@ -341,8 +404,22 @@ async fn refused_lines_are_reported_and_do_not_stop_the_rest() {
     let page = app.browser().login("ok2@cnic.cn", "password").await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(page.has("该账号已被停用"));
-    assert!(app.state.store.user_by_username("badhash@cnic.cn").await.unwrap().is_none());
-    assert!(app.state.store.user_by_username("taken@cnic.cn").await.unwrap().is_none());
+    assert!(
+        app.state
+            .store
+            .user_by_username("badhash@cnic.cn")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        app.state
+            .store
+            .user_by_username("taken@cnic.cn")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
         app.stored("owner@cnic.cn").await.login_phone.as_deref(),
         Some("+8613900000001")
@@ -366,7 +443,11 @@ async fn importing_the_same_file_again_changes_nothing() {
     assert_eq!(first.code, 0, "{first:?}");
     assert_eq!(
         results(&report),
-        [(1, "created".into()), (2, "created".into()), (3, "created".into())]
+        [
+            (1, "created".into()),
+            (2, "created".into()),
+            (3, "created".into())
+        ]
     );
     assert_eq!(
         app.stored("a@cnic.cn").await.security_email.as_deref(),
@@ -379,10 +460,22 @@ async fn importing_the_same_file_again_changes_nothing() {
     assert_eq!(second.code, 0, "{second:?}");
     assert_eq!(
         results(&report),
-        [(1, "unchanged".into()), (2, "unchanged".into()), (3, "unchanged".into())]
+        [
+            (1, "unchanged".into()),
+            (2, "unchanged".into()),
+            (3, "unchanged".into())
+        ]
     );
-    assert!(second.stdout.contains("3 lines: 0 created, 0 updated, 3 unchanged, 0 refused"));
-    assert_eq!(app.accounts_state().await, state, "the same state, versions included");
+    assert!(
+        second
+            .stdout
+            .contains("3 lines: 0 created, 0 updated, 3 unchanged, 0 refused")
+    );
+    assert_eq!(
+        app.accounts_state().await,
+        state,
+        "the same state, versions included"
+    );
     assert!(app.audit("account.imported").await.is_empty());
     assert_eq!(app.audit("accounts.imported").await.len(), 2);
 
@@ -406,9 +499,7 @@ async fn a_dry_run_reports_the_same_and_writes_nothing() {
         new3@cnic.cn,,,md5:nope\n";
     let state = app.accounts_state().await;
     let audit_before = app.audit("account.imported").await.len();
-    let (dry, dry_report) = app
-        .import_report("users.csv", file, &["--dry-run"])
-        .await;
+    let (dry, dry_report) = app.import_report("users.csv", file, &["--dry-run"]).await;
     assert_eq!(dry.code, 3, "{dry:?}");
     assert!(dry.stdout.contains("(dry run: nothing was written)"));
     assert_eq!(
@@ -430,7 +521,14 @@ async fn a_dry_run_reports_the_same_and_writes_nothing() {
     assert_eq!(real.code, 3, "{real:?}");
     assert_eq!(results(&real_report), results(&dry_report));
     assert_eq!(app.stored("existing@cnic.cn").await.display_name, "改名");
-    assert!(app.state.store.user_by_username("new1@cnic.cn").await.unwrap().is_some());
+    assert!(
+        app.state
+            .store
+            .user_by_username("new1@cnic.cn")
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Per updated account one entry naming the fields, not their values.
     let updated = app.audit("account.imported").await;
     assert_eq!(updated.len(), 1);
@@ -458,14 +556,22 @@ async fn a_later_import_never_overwrites_a_password_set_or_used_since() {
         )
     };
     let first = rows(
-        [Some(sha1("Old-Pass-1")), Some(sha1("Old-Pass-1")), None, Some(sha1("Old-Pass-1"))],
+        [
+            Some(sha1("Old-Pass-1")),
+            Some(sha1("Old-Pass-1")),
+            None,
+            Some(sha1("Old-Pass-1")),
+        ],
         "one",
     );
     assert_eq!(app.import("users.jsonl", &first, &[]).await.code, 0);
     // `used` signs in (its hash becomes argon2id); `reset` gets a password
     // from an administrator; `untouched` and `nopw` do nothing.
     assert_eq!(
-        app.browser().login("used@cnic.cn", "Old-Pass-1").await.redirect(),
+        app.browser()
+            .login("used@cnic.cn", "Old-Pass-1")
+            .await
+            .redirect(),
         SIGNED_IN
     );
     let set = app
@@ -496,7 +602,11 @@ async fn a_later_import_never_overwrites_a_password_set_or_used_since() {
     }
     for written in ["untouched", "nopw"] {
         let r = by_name(written);
-        assert_eq!(r["changed"], json!(["display_name", "password_hash"]), "{r}");
+        assert_eq!(
+            r["changed"],
+            json!(["display_name", "password_hash"]),
+            "{r}"
+        );
         assert_eq!(r["password"], "sha1", "{r}");
     }
     let login = |u: &'static str, p: &'static str| {
@@ -514,9 +624,15 @@ async fn a_later_import_never_overwrites_a_password_set_or_used_since() {
     // Once more: nothing left to change, the kept password still kept.
     let (out, report) = app.import_report("users.jsonl", &second, &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(report.iter().all(|r| r["result"] == "unchanged"), "{report:?}");
+    assert!(
+        report.iter().all(|r| r["result"] == "unchanged"),
+        "{report:?}"
+    );
     assert_eq!(
-        report.iter().filter(|r| r["kept"] == json!(["password_hash"])).count(),
+        report
+            .iter()
+            .filter(|r| r["kept"] == json!(["password_hash"]))
+            .count(),
         4,
         "used and reset keep theirs; untouched and nopw now hold what was signed in with"
     );
@@ -528,7 +644,10 @@ async fn an_update_by_import_ends_sessions_when_phones_or_status_change() {
     let first = "username,login_phone,password_hash\nzhou@cnic.cn,13933330001,5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8\nadmin,,\n";
     assert_eq!(app.import("u.csv", first, &[]).await.code, 0);
     let b = app.browser();
-    assert_eq!(b.login("zhou@cnic.cn", "password").await.redirect(), SIGNED_IN);
+    assert_eq!(
+        b.login("zhou@cnic.cn", "password").await.redirect(),
+        SIGNED_IN
+    );
     assert!(b.get("/account").await.has("zhou@cnic.cn"));
 
     // The administrator's account is not disabled by an import.
@@ -562,15 +681,32 @@ async fn the_format_comes_from_the_name_or_the_flag_and_a_bad_file_is_refused_wh
         .import("users.txt", "username\nx@cnic.cn\n", &["--format", "csv"])
         .await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(app.state.store.user_by_username("x@cnic.cn").await.unwrap().is_some());
-
-    let out = app.import("bad.csv", "username,password\ny@cnic.cn,secret\n", &[]).await;
-    assert_eq!(out.code, 3);
-    assert!(out.stderr.contains("unknown column \"password\""), "{out:?}");
-    assert!(app.state.store.user_by_username("y@cnic.cn").await.unwrap().is_none());
+    assert!(
+        app.state
+            .store
+            .user_by_username("x@cnic.cn")
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let out = app
-        .cli(&["import", "/nonexistent/users.csv"], None)
+        .import("bad.csv", "username,password\ny@cnic.cn,secret\n", &[])
         .await;
+    assert_eq!(out.code, 3);
+    assert!(
+        out.stderr.contains("unknown column \"password\""),
+        "{out:?}"
+    );
+    assert!(
+        app.state
+            .store
+            .user_by_username("y@cnic.cn")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let out = app.cli(&["import", "/nonexistent/users.csv"], None).await;
     assert_eq!(out.code, 1, "{out:?}");
 }

@@ -102,7 +102,12 @@ pub struct LineReport {
 }
 
 impl LineReport {
-    fn refused(line: usize, username: Option<String>, field: Option<&'static str>, reason: String) -> Self {
+    fn refused(
+        line: usize,
+        username: Option<String>,
+        field: Option<&'static str>,
+        reason: String,
+    ) -> Self {
         LineReport {
             line,
             username,
@@ -361,7 +366,8 @@ impl<'a> Importer<'a> {
             self.phones.insert(p.clone(), (number, username.clone()));
         }
         if let Some((e, true)) = &valid.email {
-            self.emails.insert(e.normalized(), (number, username.clone()));
+            self.emails
+                .insert(e.normalized(), (number, username.clone()));
         }
         Ok(Ok(valid))
     }
@@ -536,15 +542,16 @@ impl<'a> Importer<'a> {
             change.security_phone = Some(p);
             changed.push("security_phone");
         }
-        if let Some((e, verified)) = email_state
-            .filter(|(e, verified)| {
-                a.security_email.as_ref() != Some(e) || a.security_email_verified != *verified
-            })
-        {
+        if let Some((e, verified)) = email_state.filter(|(e, verified)| {
+            a.security_email.as_ref() != Some(e) || a.security_email_verified != *verified
+        }) {
             change.security_email = Some((e, verified));
             changed.push("email");
         }
-        if let Some(id) = v.organization_id.filter(|id| a.organization_id != Some(*id)) {
+        if let Some(id) = v
+            .organization_id
+            .filter(|id| a.organization_id != Some(*id))
+        {
             change.organization_id = Some(id);
             changed.push("organization");
         }
@@ -573,8 +580,9 @@ impl<'a> Importer<'a> {
                 kept.push("password_hash");
             }
         }
-        let reason = (!kept.is_empty())
-            .then(|| "password_hash kept: the password was set or used since it was imported".to_string());
+        let reason = (!kept.is_empty()).then(|| {
+            "password_hash kept: the password was set or used since it was imported".to_string()
+        });
         if changed.is_empty() {
             return Ok(Ok((
                 LineReport {
@@ -656,13 +664,9 @@ impl<'a> Importer<'a> {
         v: Valid,
         email: Option<(String, bool)>,
     ) -> Result<(LineReport, bool), StoreError> {
-        let display_name = v.display_name.unwrap_or_else(|| {
-            v.username
-                .split('@')
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        });
+        let display_name = v
+            .display_name
+            .unwrap_or_else(|| v.username.split('@').next().unwrap_or_default().to_string());
         let (status, status_reason) = v.status.unwrap_or((AccountStatus::Active, None));
         let (password, password_hash, imported) = match v.hash {
             Some((kind, hash)) => (kind.as_str(), hash.clone(), Some(hash)),

@@ -348,7 +348,12 @@ mod tests {
                     \"bad\"x,a,b\n\
                     qian@cnic.cn,\"never closed,\n";
         let got = lines(Format::Csv, text);
-        assert_eq!(got.len(), 5, "{:?}", got.iter().map(|l| l.0).collect::<Vec<_>>());
+        assert_eq!(
+            got.len(),
+            5,
+            "{:?}",
+            got.iter().map(|l| l.0).collect::<Vec<_>>()
+        );
         assert_eq!(
             got[0],
             (
@@ -371,8 +376,20 @@ mod tests {
             )
         );
         assert_eq!(got[2].0, 6);
-        assert!(got[2].1.as_ref().unwrap_err().contains("2 fields where the header has 3"));
-        assert!(got[3].1.as_ref().unwrap_err().contains("after a closing quote"));
+        assert!(
+            got[2]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .contains("2 fields where the header has 3")
+        );
+        assert!(
+            got[3]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .contains("after a closing quote")
+        );
         assert_eq!(got[4].0, 8);
         assert!(got[4].1.as_ref().unwrap_err().contains("never closed"));
     }
@@ -420,7 +437,10 @@ mod tests {
             .map(|l| l.record.as_ref().err().cloned().unwrap_or_default())
             .collect();
         assert!(reasons[0].contains("not a JSON object"), "{reasons:?}");
-        assert!(reasons[1].contains("unknown field \"passwd\""), "{reasons:?}");
+        assert!(
+            reasons[1].contains("unknown field \"passwd\""),
+            "{reasons:?}"
+        );
         assert!(reasons[2].contains("username: must be text"), "{reasons:?}");
         assert!(reasons[3].contains("not UTF-8"), "{reasons:?}");
     }
@@ -428,7 +448,10 @@ mod tests {
     #[test]
     fn format_from_the_name() {
         assert_eq!(Format::of_path(Path::new("a/users.CSV")), Some(Format::Csv));
-        assert_eq!(Format::of_path(Path::new("users.jsonl")), Some(Format::Jsonl));
+        assert_eq!(
+            Format::of_path(Path::new("users.jsonl")),
+            Some(Format::Jsonl)
+        );
         assert_eq!(Format::of_path(Path::new("users.txt")), None);
     }
 }
