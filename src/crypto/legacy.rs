@@ -135,7 +135,7 @@ enum Parsed<'a> {
         expected: &'a str,
     },
     Bcrypt(&'a str),
-    Argon2(argon2::PasswordHash),
+    Argon2(Box<argon2::PasswordHash>),
 }
 
 fn is_hex(s: &str) -> bool {
@@ -299,7 +299,7 @@ fn parse(stored: &str) -> Result<(Kind, Parsed<'_>), Malformed> {
                 "the argon2 parameters are too costly to check at sign-in (at most m=262144, t=16, p=16)",
             ));
         }
-        return Ok((Kind::Argon2, Parsed::Argon2(hash)));
+        return Ok((Kind::Argon2, Parsed::Argon2(Box::new(hash))));
     }
     Err(Malformed(
         "unknown hash format (40 or 64 hex digits, {SHA}, {SSHA}, {SSHA256}, {SSHA512}, sha1$…, sha256$…, $1$, $2a$/$2b$/$2y$ or $argon2…)",
@@ -360,7 +360,7 @@ pub fn verify(stored: &str, password: &[u8]) -> Option<bool> {
         Parsed::Argon2(hash) => {
             use argon2::PasswordVerifier;
             argon2::Argon2::default()
-                .verify_password(password, &hash)
+                .verify_password(password, &*hash)
                 .is_ok()
         }
     })

@@ -316,7 +316,9 @@ fn split_csv(text: &str) -> Split {
 mod tests {
     use super::*;
 
-    fn lines(format: Format, text: &str) -> Vec<(usize, Result<Vec<(String, String)>, String>)> {
+    type Fields = Vec<(String, String)>;
+
+    fn lines(format: Format, text: &str) -> Vec<(usize, Result<Fields, String>)> {
         let mut reader = Reader::new(text.as_bytes(), format).unwrap();
         let mut out = Vec::new();
         while let Some(line) = reader.next_line().unwrap() {
