@@ -26,7 +26,7 @@ use crate::domain::{OrganizationStatus, PhoneNumber, Role, Roles, SecretPassword
 use crate::ports::clock::SystemClock;
 use crate::service::accounts::{self, AccountError, NewAccount};
 use crate::service::audit::{Entry, Outcome};
-use crate::service::clients::{self, Client, ClientError, NewClient};
+use crate::service::clients::{self, Client, ClientError, ClientUpdate, NewClient};
 use crate::service::org_import;
 use crate::service::organizations::{self, OrgError, OrgInput};
 use crate::service::{Actor, Origin};
@@ -135,6 +135,10 @@ pub enum ClientCommand {
         /// Sign-ins for this client always need SMS step-up.
         #[arg(long)]
         require_sms: bool,
+        /// Accounts whose password the passport finds weak are blocked for
+        /// this client until an administrator resets the password.
+        #[arg(long)]
+        require_strong_password: bool,
         /// A JWK set file with the client's public keys (private_key_jwt).
         #[arg(long)]
         jwks_file: Option<PathBuf>,
@@ -146,13 +150,28 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Register the two demo applications (clients/mail and clients/arp);
-    /// replaces earlier demo registrations.
+    /// Register the three demo applications (clients/mail, clients/arp and
+    /// clients/wiki; mail and ARP require strong passwords, the wiki does
+    /// not); replaces earlier demo registrations.
     AddDemo {
         #[arg(long, default_value = "http://127.0.0.1:9001")]
         mail_url: String,
         #[arg(long, default_value = "http://127.0.0.1:9002")]
         arp_url: String,
+        #[arg(long, default_value = "http://127.0.0.1:9003")]
+        wiki_url: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a client's flags (the rest through the management API).
+    Update {
+        id: String,
+        /// Block accounts with weak passwords for this client: true or false.
+        #[arg(long)]
+        require_strong_password: Option<bool>,
+        /// Sign-ins for this client always need SMS step-up: true or false.
+        #[arg(long)]
+        require_sms: Option<bool>,
         #[arg(long)]
         json: bool,
     },
@@ -1097,6 +1116,8 @@ fn print_client(c: &Client, json: bool) {
     println!("name:           {}", c.name);
     println!("auth method:    {}", c.token_auth_method.as_str());
     println!("first party:    {}", c.first_party);
+    println!("require sms:    {}", c.require_sms);
+    println!("strong passwd:  {}", c.require_strong_password);
     println!("scopes:         {}", c.scopes.join(" "));
     println!("id_token alg:   {}", c.id_token_alg.as_str());
     for uri in &c.redirect_uris {
@@ -1131,6 +1152,7 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             jwks_uri,
             jwks_file,
             require_sms,
+            require_strong_password,
             json,
         } => {
             let secret = if secret_stdin {
@@ -1165,6 +1187,7 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                 jwks_uri,
                 jwks,
                 require_sms,
+                require_strong_password,
             };
             match clients::register(state, input, &actor, &origin).await {
                 Ok((c, generated)) => {
@@ -1215,12 +1238,28 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
         ClientCommand::AddDemo {
             mail_url,
             arp_url,
+            wiki_url,
             json,
         } => {
             let mut registered = Vec::new();
-            for (id, name, url, package) in [
-                ("mail-demo", "邮件系统 Mail (demo)", mail_url, "mail-demo"),
-                ("arp-demo", "科研管理 ARP (demo)", arp_url, "arp-demo"),
+            // Mail and ARP demand strong passwords, as in the institute;
+            // the wiki shows an application that does not.
+            for (id, name, url, package, strong) in [
+                (
+                    "mail-demo",
+                    "邮件系统 Mail (demo)",
+                    mail_url,
+                    "mail-demo",
+                    true,
+                ),
+                ("arp-demo", "科研管理 ARP (demo)", arp_url, "arp-demo", true),
+                (
+                    "wiki-demo",
+                    "知识库 Wiki (demo)",
+                    wiki_url,
+                    "wiki-demo",
+                    false,
+                ),
             ] {
                 let base = url.trim_end_matches('/').to_string();
                 match clients::remove(state, id, &actor, &origin).await {
@@ -1234,6 +1273,7 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                     post_logout_redirect_uris: vec![format!("{base}/")],
                     backchannel_logout_uri: Some(format!("{base}/backchannel-logout")),
                     first_party: true,
+                    require_strong_password: strong,
                     ..NewClient::default()
                 };
                 match clients::register(state, input, &actor, &origin).await {
@@ -1246,19 +1286,51 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             if json {
                 let out: Vec<serde_json::Value> = registered
                     .iter()
-                    .map(|(c, secret, base, _)| json!({ "client_id": c.id, "client_secret": secret, "url": base }))
+                    .map(|(c, secret, base, _)| json!({ "client_id": c.id, "client_secret": secret, "url": base, "require_strong_password": c.require_strong_password }))
                     .collect();
                 println!("{}", serde_json::Value::Array(out));
             } else {
                 let issuer = state.config.issuer();
                 for (c, secret, base, package) in &registered {
-                    println!("registered {} ({}) at {base}", c.id, c.name);
+                    let strong = if c.require_strong_password {
+                        ", requires strong passwords"
+                    } else {
+                        ""
+                    };
+                    println!("registered {} ({}) at {base}{strong}", c.id, c.name);
                     println!(
                         "  run: DEMO_ISSUER={issuer} cargo run -p {package} -- --client-secret {secret}"
                     );
                 }
             }
             Exit::Ok
+        }
+        ClientCommand::Update {
+            id,
+            require_strong_password,
+            require_sms,
+            json,
+        } => {
+            let client = match clients::find(state, &id).await {
+                Ok(Some(c)) => c,
+                Ok(None) => return fail(Exit::NotFound, "no such client"),
+                Err(e) => return fail(Exit::Failure, e),
+            };
+            let change = ClientUpdate {
+                require_strong_password,
+                require_sms,
+                ..ClientUpdate::default()
+            };
+            match clients::update(state, &id, client.version, change, &actor, &origin).await {
+                Ok(c) => {
+                    if !json {
+                        println!("updated client {}", c.id);
+                    }
+                    print_client(&c, json);
+                    Exit::Ok
+                }
+                Err(e) => client_exit(e),
+            }
         }
         ClientCommand::Show { id, json } => match clients::find(state, &id).await {
             Ok(Some(c)) => {

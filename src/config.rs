@@ -652,6 +652,14 @@ pub struct PasswordPolicyConfig {
     pub require_lower: bool,
     pub require_digit: bool,
     pub require_special: bool,
+    /// Whether a strong password the person chose themselves (a change or
+    /// a recovery) lifts their weak-password blocks. Off: only an
+    /// administrator's reset lifts them.
+    pub self_service_lift: bool,
+    /// Whom a person blocked for a weak password is told to contact when
+    /// their organization names no administrator (the notice e-mail and
+    /// the block page), e.g. `helpdesk@example.org, 010-1234-5678`.
+    pub helpdesk: Option<String>,
 }
 
 /// Brute-force protection: the wrong password that reaches the free count
@@ -763,6 +771,8 @@ impl Default for PasswordPolicyConfig {
             require_lower: true,
             require_digit: true,
             require_special: true,
+            self_service_lift: false,
+            helpdesk: None,
         }
     }
 }
@@ -1057,6 +1067,13 @@ impl Config {
                 "password_policy.min_length: must be between 8 and 128".into(),
             ));
         }
+        if let Some(h) = &self.password_policy.helpdesk
+            && (h.trim().is_empty() || h.chars().count() > 200 || h.chars().any(char::is_control))
+        {
+            return Err(ConfigError(
+                "password_policy.helpdesk: must be 1 to 200 characters on one line".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -1244,6 +1261,19 @@ mod tests {
         c.timeouts.database_statement_ms = 3_600_000;
         let e = c.validate().unwrap_err().0;
         assert!(e.contains("timeouts.database_statement_ms"), "{e}");
+    }
+
+    #[test]
+    fn the_helpdesk_is_one_short_line() {
+        let mut c = Config::default();
+        assert!(!c.password_policy.self_service_lift, "off by default");
+        c.password_policy.helpdesk = Some("helpdesk@cnic.cn, 010-5881-2000".into());
+        assert!(c.validate().is_ok());
+        for bad in ["", "  ", "two\nlines", &"x".repeat(201)] {
+            c.password_policy.helpdesk = Some(bad.to_string());
+            let e = c.validate().unwrap_err().0;
+            assert!(e.contains("password_policy.helpdesk"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

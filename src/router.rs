@@ -272,6 +272,12 @@ fn pages() -> Router<AppState> {
             get(admin::console::organizations::detail).post(admin::console::organizations::act),
         )
         .route(ADMIN_CLIENTS, get(admin::console::clients::show))
+        .route(
+            ADMIN_CLIENT_STRONG_PASSWORD,
+            get(page_of(ADMIN_CLIENTS)).post(admin::console::clients::strong_password),
+        )
+        .route(ADMIN_BLOCKS, get(admin::console::blocks::show))
+        .route(ADMIN_BLOCKS_CSV, get(admin::console::blocks::export))
         .route(ADMIN_AUDIT, get(admin::console::audit::show))
         .route(
             ADMIN_CALENDAR,

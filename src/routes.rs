@@ -60,6 +60,9 @@ pub const ADMIN_CLIENTS: &str = "/admin/clients";
 /// The organization registry (单位): the list and one organization.
 pub const ADMIN_ORGANIZATIONS: &str = "/admin/organizations";
 pub const ADMIN_ORGANIZATION: &str = "/admin/organizations/{id}";
+pub const ADMIN_CLIENT_STRONG_PASSWORD: &str = "/admin/clients/{id}/strong-password";
+pub const ADMIN_BLOCKS: &str = "/admin/blocks";
+pub const ADMIN_BLOCKS_CSV: &str = "/admin/blocks.csv";
 pub const ADMIN_AUDIT: &str = "/admin/audit";
 pub const ADMIN_CALENDAR: &str = "/admin/calendar";
 /// The review queue, a case, and a document of a case (an `<img>` source).
@@ -101,6 +104,8 @@ pub const API_USER_REQUIRE_PHONE_BINDING: &str = "/api/v1/users/{id}/require-pho
 pub const API_ORGANIZATIONS: &str = "/api/v1/organizations";
 pub const API_ORGANIZATIONS_IMPORT: &str = "/api/v1/organizations/import";
 pub const API_ORGANIZATION: &str = "/api/v1/organizations/{id}";
+pub const API_USER_LIFT_BLOCKS: &str = "/api/v1/users/{id}/lift-blocks";
+pub const API_BLOCKS: &str = "/api/v1/blocks";
 pub const API_CLIENTS: &str = "/api/v1/clients";
 pub const API_CLIENT: &str = "/api/v1/clients/{id}";
 pub const API_CLIENT_SECRET: &str = "/api/v1/clients/{id}/secret";

@@ -104,6 +104,7 @@ pub async fn submit(
         &password,
         device.as_deref(),
         &origin,
+        ctx.lang,
     )
     .await
     {

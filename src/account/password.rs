@@ -21,6 +21,8 @@ use crate::urls::{local_url, safe_return_to};
 struct PasswordPage {
     c: Chrome,
     forced: bool,
+    /// The account is blocked for applications for a weak password.
+    weak_blocked: bool,
     done: bool,
     errors: Vec<String>,
     return_to: String,
@@ -42,6 +44,7 @@ pub async fn show(
     render(&PasswordPage {
         c: ctx.chrome().await?,
         forced: current.user.must_change_password,
+        weak_blocked: weak_blocked(&state, &current.user).await?,
         done: q.done.is_some(),
         errors: Vec::new(),
         return_to: safe_return_to(q.return_to.as_deref()),
@@ -123,10 +126,22 @@ pub async fn submit(
         &PasswordPage {
             c: ctx.chrome_at(&page_url).await?,
             forced,
+            weak_blocked: weak_blocked(&state, &current.user).await?,
             done: false,
             errors,
             return_to,
             min_length: state.policy.min_length(),
         },
     )
+}
+
+/// Whether the account has active weak-password blocks.
+async fn weak_blocked(
+    state: &AppState,
+    user: &crate::store::users::User,
+) -> Result<bool, PageError> {
+    Ok(crate::service::blocks::of(state, user)
+        .await?
+        .iter()
+        .any(|b| b.reason == crate::domain::BlockReason::WeakPassword))
 }

@@ -316,6 +316,10 @@ pub struct Client {
     pub version: i64,
     /// Sign-ins for this client always need SMS step-up.
     pub require_sms: bool,
+    /// Accounts whose password the passport found weak are blocked for
+    /// this client until an administrator resets the password (see
+    /// [`crate::service::blocks`]).
+    pub require_strong_password: bool,
 }
 
 impl Client {
@@ -534,6 +538,7 @@ mod tests {
             jwks: None,
             version: 1,
             require_sms: false,
+            require_strong_password: false,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! code that holds one knows the value is valid ("parse, don't validate").
 
 mod account_name;
+pub mod block;
 pub mod calendar;
 pub mod client;
 mod common_passwords;
@@ -15,6 +16,7 @@ mod role;
 mod scope;
 
 pub use account_name::AccountName;
+pub use block::{ALL_CLIENTS, BlockReason};
 pub use common_passwords::is_common_password;
 pub use device::Device;
 pub use email::Email;

@@ -670,6 +670,47 @@ texts! {
     unbind_cancel_invalid: &'static str,
     unbind_cancel_closed: &'static str,
     unbind_sign_out: &'static str,
+
+    /// Blocks per application (弱密码停用): the page /authorize shows.
+    blocked_title: &'static str,
+    /// The application's name.
+    blocked_intro: fn(&str) -> String,
+    blocked_weak: &'static str,
+    blocked_other: &'static str,
+    blocked_contact: &'static str,
+    blocked_helpdesk: &'static str,
+    blocked_no_contact: &'static str,
+    blocked_back: &'static str,
+    blocked_change_password: &'static str,
+    /// The password page of a person whose password was found weak.
+    password_weak_notice: &'static str,
+    /// The console's list of blocked accounts and its CSV export.
+    blocks_title: &'static str,
+    blocks_application: &'static str,
+    blocks_all_applications: &'static str,
+    blocks_show: &'static str,
+    blocks_export: &'static str,
+    blocks_none: &'static str,
+    blocks_total: fn(usize) -> String,
+    blocks_col_account: &'static str,
+    blocks_col_name: &'static str,
+    blocks_col_organization: &'static str,
+    blocks_col_application: &'static str,
+    blocks_col_reason: &'static str,
+    blocks_col_since: &'static str,
+    blocks_col_by: &'static str,
+    blocks_all_clients: &'static str,
+    block_reason_weak_password: &'static str,
+    block_reason_admin: &'static str,
+    block_reason_compromised: &'static str,
+    /// The account page of the console: its blocks and lifting them.
+    admin_user_blocks: &'static str,
+    admin_lift_blocks: &'static str,
+    admin_lift_hint: &'static str,
+    /// The clients page: the require_strong_password mark.
+    admin_client_strong_password: &'static str,
+    admin_client_strong_on: &'static str,
+    admin_client_strong_off: &'static str,
 }
 
 impl Text {
@@ -685,6 +726,16 @@ impl Text {
             P::Twice => self.calendar_twice,
         };
         format!("{}{what}", (self.calendar_entry)(e.index + 1, &e.date))
+    }
+
+    /// Why an account is blocked, in this language.
+    pub fn block_reason(&self, r: crate::domain::BlockReason) -> &'static str {
+        use crate::domain::BlockReason as B;
+        match r {
+            B::WeakPassword => self.block_reason_weak_password,
+            B::Admin => self.block_reason_admin,
+            B::Compromised => self.block_reason_compromised,
+        }
     }
 
     /// One broken password rule, in this language.

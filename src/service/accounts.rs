@@ -275,7 +275,10 @@ pub async fn find(state: &AppState, username: &str) -> Result<User, AccountError
         .ok_or(AccountError::NotFound)
 }
 
-/// Sets a new password (policy-checked) and ends the account's sessions.
+/// Sets a new password (policy-checked) and ends the account's sessions
+/// (`tongxing user passwd`): like [`reset_password`], but the operator
+/// typed the password the person is to keep, so no change is demanded at
+/// the next sign-in. It lifts weak-password blocks all the same.
 pub async fn set_password(
     state: &AppState,
     username: &str,
@@ -284,17 +287,32 @@ pub async fn set_password(
     origin: &Origin,
 ) -> Result<User, AccountError> {
     let user = find(state, username).await?;
-    reset_password(state, &user, Some(password.clone()), actor, origin).await?;
+    write_password(state, &user, Some(password.clone()), false, actor, origin).await?;
     Ok(user)
 }
 
-/// Gives `user` a new password — the one given (policy-checked) or a
-/// generated one, returned once — ends every session of the account and
+/// An administrator's reset (the console and the API): gives `user` a new
+/// password — the one given (policy-checked: 422 naming the rule) or a
+/// generated strong one, returned once and never logged or audited —,
+/// lifts the account's weak-password blocks (`account.unblocked`), demands
+/// a change at its next sign-in, ends every session of the account and
 /// revokes all its tokens (with back-channel logout to its applications).
+/// All of it commits in one transaction with the audit entries.
 pub async fn reset_password(
     state: &AppState,
     user: &User,
     given: Option<SecretPassword>,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<Option<String>, AccountError> {
+    write_password(state, user, given, true, actor, origin).await
+}
+
+async fn write_password(
+    state: &AppState,
+    user: &User,
+    given: Option<SecretPassword>,
+    force_change: bool,
     actor: &Actor,
     origin: &Origin,
 ) -> Result<Option<String>, AccountError> {
@@ -316,15 +334,26 @@ pub async fn reset_password(
         .actor(actor)
         .subject(user)
         .origin(origin)
-        .detail(json!({ "generated": generated.is_some() }))
+        .detail(json!({ "generated": generated.is_some(), "change_required": force_change }))
         .finish();
+    let (label, unblocked) = (
+        actor.label(),
+        super::blocks::unblock_entry(
+            user,
+            Some(crate::domain::BlockReason::WeakPassword),
+            actor,
+            origin,
+        ),
+    );
     // A password someone else set: the next login proves the phone too.
     let effects = PasswordEffects {
         clear_forced: false,
+        set_forced: force_change,
         require_step_up: true,
         revoke_reason: "password reset",
         keep_sid: None,
         expected_version: None,
+        lift_weak_blocks: Some((label.as_str(), &unblocked)),
     };
     state
         .store
@@ -439,6 +468,18 @@ pub async fn change_own_password(
         .subject(user)
         .origin(origin)
         .finish();
+    // A strong password of the person's own lifts their weak-password
+    // blocks only when the deployment allows it.
+    let actor = Actor::user(user);
+    let (label, unblocked) = (
+        actor.label(),
+        super::blocks::unblock_entry(
+            user,
+            Some(crate::domain::BlockReason::WeakPassword),
+            &actor,
+            origin,
+        ),
+    );
     state
         .store
         .set_password_hash(
@@ -446,10 +487,16 @@ pub async fn change_own_password(
             &hash,
             PasswordEffects {
                 clear_forced: true,
+                set_forced: false,
                 require_step_up: false,
                 revoke_reason: "password changed",
                 keep_sid: Some(keep_sid),
                 expected_version: None,
+                lift_weak_blocks: state
+                    .config
+                    .password_policy
+                    .self_service_lift
+                    .then_some((label.as_str(), &unblocked)),
             },
             &audit,
         )

@@ -91,6 +91,11 @@ pub async fn introspect(
     {
         return Ok(None);
     }
+    match super::access::may_use(state, grant.user_id, &client.id).await {
+        Ok(()) => {}
+        Err(super::access::UseError::Blocked(_)) => return Ok(None),
+        Err(super::access::UseError::Store(e)) => return Err(e.into()),
+    }
     let username = state
         .store
         .user_by_id(grant.user_id)

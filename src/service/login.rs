@@ -6,6 +6,8 @@
 //!            ─▶ wrong: count failure, maybe lock ─▶ "account or password incorrect"
 //!            ─▶ right: disabled? ─▶ Blocked ; else reset counter, re-hash if
 //!               parameters changed, record login
+//!            ─▶ weak under the current policy? ─▶ blocks::block_weak (blocks the
+//!               strong-password clients, demands a new password)
 //!            ─▶ phone owed (step_up::decide)? ─▶ StepUpOwed
 //!            ─▶ new password demanded? ─▶ PasswordChangeOwed ; else SignedIn
 //! ```
@@ -172,13 +174,15 @@ pub(crate) async fn lookup(state: &AppState, id: &Identifier) -> Result<Option<U
 
 /// Checks an account name or login phone and a password, and decides what
 /// a correct one leads to; `device_cookie` is the browser's step-up device
-/// cookie.
+/// cookie, `lang` the language of a notice the sign-in may send (a weak
+/// password's: see [`super::blocks::block_weak`]).
 pub async fn password_login(
     state: &AppState,
     identifier: &str,
     password: &SecretPassword,
     device_cookie: Option<&str>,
     origin: &Origin,
+    lang: crate::i18n::Lang,
 ) -> Result<LoginOutcome, LoginError> {
     let parsed = Identifier::parse(identifier);
     // Locks follow what was typed, known account or not: keying known
@@ -266,11 +270,10 @@ pub async fn password_login(
         return Ok(LoginOutcome::Blocked { user, reason });
     }
 
-    // The password in hand is right. Here, after the account's status and
-    // before anything is stored, is where it is checked against the
-    // current policy (weak-password blocks, issue 15 point 2): for every
-    // password alike, including one whose hash was imported and is about
-    // to be replaced below.
+    // The password in hand is right. It is checked against the current
+    // policy below, once the sign-in is recorded (weak-password blocks,
+    // `service::blocks`): for every password alike, including one whose
+    // imported hash is replaced here.
     if verified.needs_rehash {
         // Parameters changed in config since this hash was made, or it was
         // imported from the passport Tongxing replaces (crypto::legacy):
@@ -291,6 +294,19 @@ pub async fn password_login(
         .detail(json!({ "method": "password", "rehashed": verified.needs_rehash }))
         .write(&state.store)
         .await?;
+    // The password in hand, against the current policy (it may have
+    // tightened since the password was set, or the hash was imported): a
+    // weak one blocks the applications that demand strong passwords and
+    // demands a new password, which the sign-in leads to.
+    let user = if super::blocks::weak_reasons_of(state, password, &user).is_empty() {
+        user
+    } else {
+        super::blocks::block_weak(state, &user, &Actor::System, origin, lang).await?;
+        User {
+            must_change_password: true,
+            ..user
+        }
+    };
     let reasons = super::step_up::decide(state, &user, device_cookie, origin).await?;
     Ok(if !reasons.is_empty() {
         LoginOutcome::StepUpOwed { user, reasons }

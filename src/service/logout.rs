@@ -158,6 +158,18 @@ async fn take_and_deliver(
     Ok(())
 }
 
+/// The browser sessions `rows` (sid, client) of account `user_id` were
+/// taken out by a committed change (a block): tell each client, in the
+/// background.
+pub fn notify_clients(state: &AppState, user_id: Uuid, rows: Vec<(String, String)>) {
+    spawn_deliveries(
+        state,
+        rows.into_iter()
+            .map(|(sid, client)| (sid, client, user_id))
+            .collect(),
+    );
+}
+
 fn spawn_deliveries(state: &AppState, rows: Vec<(String, String, Uuid)>) {
     for (sid, client_id, user_id) in rows {
         let task_state = state.clone();

@@ -61,6 +61,15 @@ pub enum Letter {
     /// The application was cancelled (the cancel link, or the old phone
     /// proved by SMS).
     UnbindCancelled { page: String },
+    /// The password was found weak at a sign-in: the account is blocked
+    /// for `apps` (their names) until an administrator resets it; whom to
+    /// contact: the organization's `administrators` ("name <e-mail>"),
+    /// else the `helpdesk`.
+    Blocked {
+        apps: String,
+        administrators: Vec<String>,
+        helpdesk: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Letter {
@@ -84,6 +93,7 @@ impl Letter {
             Letter::UnbindRejected { .. } => "unbind_rejected",
             Letter::UnbindCompleted { .. } => "unbind_completed",
             Letter::UnbindCancelled { .. } => "unbind_cancelled",
+            Letter::Blocked { .. } => "blocked_notice",
         }
     }
 
@@ -97,7 +107,8 @@ impl Letter {
             | Letter::UnbindCancelled { page } => Some(page),
             Letter::PasswordReset { .. }
             | Letter::EmailChanged { .. }
-            | Letter::PhoneChanged { .. } => None,
+            | Letter::PhoneChanged { .. }
+            | Letter::Blocked { .. } => None,
         }
     }
 }
@@ -360,6 +371,21 @@ mod tests {
             Letter::UnbindCancelled {
                 page: "https://id.example.org/account/phone/unbind".into(),
             },
+            Letter::Blocked {
+                apps: "Mail, ARP".into(),
+                administrators: vec!["Wang Wu <wang@example.org>".into()],
+                helpdesk: None,
+            },
+            Letter::Blocked {
+                apps: "Mail".into(),
+                administrators: Vec::new(),
+                helpdesk: Some("helpdesk@example.org".into()),
+            },
+            Letter::Blocked {
+                apps: "Mail".into(),
+                administrators: Vec::new(),
+                helpdesk: None,
+            },
         ];
         for l in &all {
             match l {
@@ -372,7 +398,8 @@ mod tests {
                 | Letter::UnbindApproved { .. }
                 | Letter::UnbindRejected { .. }
                 | Letter::UnbindCompleted { .. }
-                | Letter::UnbindCancelled { .. } => {}
+                | Letter::UnbindCancelled { .. }
+                | Letter::Blocked { .. } => {}
             }
         }
         all

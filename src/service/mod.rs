@@ -1,8 +1,10 @@
 //! Flow logic, free of HTTP types: handlers and the CLI call these.
 
+pub mod access;
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod blocks;
 pub mod calendar;
 pub mod clients;
 pub mod codes;

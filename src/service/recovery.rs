@@ -504,13 +504,31 @@ pub async fn reset(
         .origin(origin)
         .detail(json!({ "via": via }))
         .finish();
+    // A strong password the person chose lifts their weak-password blocks
+    // only when the deployment allows it (password_policy.self_service_lift).
+    let actor = Actor::user(&user);
+    let (label, unblocked) = (
+        actor.label(),
+        super::blocks::unblock_entry(
+            &user,
+            Some(crate::domain::BlockReason::WeakPassword),
+            &actor,
+            origin,
+        ),
+    );
     let effects = PasswordEffects {
         clear_forced: true,
+        set_forced: false,
         require_step_up: true,
         revoke_reason: "password recovered",
         keep_sid: None,
         // A change made meanwhile (the owner's own) is not overwritten.
         expected_version: Some(user.version),
+        lift_weak_blocks: state
+            .config
+            .password_policy
+            .self_service_lift
+            .then_some((label.as_str(), &unblocked)),
     };
     match state
         .store

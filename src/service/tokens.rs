@@ -301,6 +301,15 @@ pub async fn refresh(
     if user.status != AccountStatus::Active {
         return Ok(Refreshed::Invalid("account is disabled"));
     }
+    if let Err(e) = blocked_as(
+        super::access::may_use(state, user.id, &client.id).await,
+        TokenError::Invalid("the account is blocked for this application"),
+    ) {
+        return match e {
+            TokenError::Invalid(why) => Ok(Refreshed::Invalid(why)),
+            other => Err(other),
+        };
+    }
     let granted = Scope::parse(&grant.scope).map_err(|_| TokenError::Invalid("scope"))?;
     let scope = match narrower {
         Some(s) if !s.is_empty() => {
@@ -557,10 +566,28 @@ pub async fn verify_access_token(
     if user.status != AccountStatus::Active {
         return Err(TokenError::Invalid("account disabled"));
     }
+    // Userinfo (401) and introspection (active: false) answer a block here.
+    blocked_as(
+        super::access::may_use(state, user.id, &grant.client_id).await,
+        TokenError::Invalid("account blocked for this client"),
+    )?;
     Ok(VerifiedAccess {
         claims,
         user: Some((grant, user)),
     })
+}
+
+/// The answer of [`super::access::may_use`] as a token error: `blocked`
+/// for a block, a store error as it is.
+pub fn blocked_as(
+    answer: Result<(), super::access::UseError>,
+    blocked: TokenError,
+) -> Result<(), TokenError> {
+    match answer {
+        Ok(()) => Ok(()),
+        Err(super::access::UseError::Blocked(_)) => Err(blocked),
+        Err(super::access::UseError::Store(e)) => Err(TokenError::Store(e)),
+    }
 }
 
 /// Revokes one access token until it would have expired anyway.

@@ -29,10 +29,11 @@ struct ClientRow {
     jwks: Option<String>,
     version: i64,
     require_sms: bool,
+    require_strong_password: bool,
 }
 
 const COLUMNS: &str = "id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
-    backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, version, require_sms";
+    backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, version, require_sms, require_strong_password";
 
 impl ClientRow {
     /// Every column parsed with the same types registration uses. A value
@@ -112,6 +113,7 @@ impl ClientRow {
             first_party: self.first_party,
             version: self.version,
             require_sms: self.require_sms,
+            require_strong_password: self.require_strong_password,
             id,
         })
     }
@@ -147,8 +149,8 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
             "INSERT INTO clients (id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
-             backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14)",
+             backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms, require_strong_password) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -164,6 +166,7 @@ impl Store {
         .bind(&e.jwks)
         .bind(created_at)
         .bind(c.require_sms)
+        .bind(c.require_strong_password)
         .execute(&mut *tx)
         .await?;
             insert_audit!(&mut *tx, audit, self.now())?;
@@ -235,7 +238,8 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query(
                 "UPDATE clients SET name = $3, redirect_uris = $4, post_logout_redirect_uris = $5, backchannel_logout_uri = $6, \
-                 first_party = $7, scopes = $8, id_token_alg = $9, updated_at = $10, require_sms = $11, version = version + 1 \
+                 first_party = $7, scopes = $8, id_token_alg = $9, updated_at = $10, require_sms = $11, \
+                 require_strong_password = $12, version = version + 1 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(&c.id)
@@ -249,6 +253,7 @@ impl Store {
             .bind(c.id_token_alg.as_str())
             .bind(now)
             .bind(c.require_sms)
+            .bind(c.require_strong_password)
             .execute(&mut *tx)
             .await?
             .rows_affected();

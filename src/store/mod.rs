@@ -4,6 +4,7 @@
 //! pool is configured.
 
 pub mod audit;
+pub mod blocks;
 pub mod calendar;
 pub mod clients;
 pub mod grants;

@@ -282,7 +282,7 @@ impl Store {
         let n = audited_write!(self, audit, |tx| {
             let n = sqlx::query(
                 "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
-                 must_change_password = CASE WHEN $4 THEN FALSE ELSE must_change_password END, \
+                 must_change_password = CASE WHEN $4 THEN FALSE WHEN $7 THEN TRUE ELSE must_change_password END, \
                  step_up_required = CASE WHEN $5 THEN TRUE ELSE step_up_required END, \
                  session_epoch = session_epoch + 1, version = version + 1 \
                  WHERE id = $1 AND ($6 IS NULL OR version = $6)",
@@ -293,6 +293,7 @@ impl Store {
             .bind(effects.clear_forced)
             .bind(effects.require_step_up)
             .bind(effects.expected_version)
+            .bind(effects.set_forced)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -308,6 +309,22 @@ impl Store {
                 .bind(effects.keep_sid)
                 .execute(&mut *tx)
                 .await?;
+            if let Some((lifted_by, unblocked)) = effects.lift_weak_blocks {
+                let lifted: Vec<String> = sqlx::query_scalar(super::blocks::LIFT_BLOCKS)
+                    .bind(id)
+                    .bind(now)
+                    .bind(lifted_by)
+                    .bind(Some(crate::domain::BlockReason::WeakPassword.as_str()))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if !lifted.is_empty() {
+                    insert_audit!(
+                        &mut *tx,
+                        &super::blocks::unblock_audit(unblocked, &lifted),
+                        now
+                    )?;
+                }
+            }
             n
         });
         found(n)
@@ -445,6 +462,13 @@ pub(super) const REVOKE_GRANTS: &str = "UPDATE grants SET revoked_at = $2, revok
 pub struct PasswordEffects<'a> {
     /// Settles a forced password change.
     pub clear_forced: bool,
+    /// Demands a new password at the next sign-in (an administrator's
+    /// reset); `clear_forced` wins when both are set.
+    pub set_forced: bool,
+    /// Lifts the account's weak-password blocks, by this actor (as the
+    /// audit log names it), with this audit entry (written only when a
+    /// block was lifted; the clients lifted are added to its detail).
+    pub lift_weak_blocks: Option<(&'a str, &'a NewAuditEvent)>,
     /// The next login must prove the phone by SMS.
     pub require_step_up: bool,
     /// Why the grants (refresh and access tokens) are revoked.

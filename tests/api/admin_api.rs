@@ -622,6 +622,8 @@ async fn the_openapi_document_covers_every_route() {
         "/api/v1/organizations",
         "/api/v1/organizations/{id}",
         "/api/v1/organizations/import",
+        "/api/v1/users/{id}/lift-blocks",
+        "/api/v1/blocks",
         "/api/v1/review/cases",
         "/api/v1/review/cases/{id}",
         "/api/v1/review/cases/{id}/documents/{revision}/{slot}",
@@ -637,7 +639,7 @@ async fn the_openapi_document_covers_every_route() {
             "{e} missing from the document"
         );
     }
-    assert_eq!(operations, 34);
+    assert_eq!(operations, 36);
 }
 
 #[tokio::test]

@@ -152,13 +152,17 @@ async fn concurrent_admin_writes_all_succeed_and_all_are_stored() {
         passwords.push(last_reset["password"].as_str().unwrap().to_string());
     }
 
-    // Every change is stored: the last generated password signs in, the
-    // last name is kept, and every reset is in the audit log.
+    // Every change is stored: the last generated password signs in (and,
+    // set by an administrator, leads to the password change), the last
+    // name is kept, and every reset is in the audit log.
     for (i, password) in passwords.iter().enumerate() {
         let username = format!("c{i}@cnic.cn");
         assert_eq!(
             app.browser().login(&username, password).await.redirect(),
-            (StatusCode::SEE_OTHER, Some("/account")),
+            (
+                StatusCode::SEE_OTHER,
+                Some("/account/password?return_to=%2Faccount")
+            ),
             "{username} signs in with the password its last answer gave"
         );
         let user = app

@@ -421,9 +421,16 @@ async fn stored_hashes_are_upgraded_when_parameters_change() {
         let state = app2.state().clone();
         let origin = tongxing::service::Origin::default();
         let pw = tongxing::domain::SecretPassword::new(PASSWORD);
-        tongxing::service::login::password_login(&state, "yang@cnic.cn", &pw, None, &origin)
-            .await
-            .unwrap();
+        tongxing::service::login::password_login(
+            &state,
+            "yang@cnic.cn",
+            &pw,
+            None,
+            &origin,
+            tongxing::i18n::Lang::ZhCn,
+        )
+        .await
+        .unwrap();
         state
     };
     let after = stronger

@@ -12,6 +12,7 @@ mod api_problems;
 mod architecture;
 mod backchannel;
 mod bad_bytes;
+mod blocks;
 mod calendar;
 mod captcha;
 mod cli;

@@ -309,5 +309,5 @@ async fn the_router_and_the_document_agree() {
             routed += usize::from(in_doc);
         }
     }
-    assert_eq!(routed, 34, "operations");
+    assert_eq!(routed, 36, "operations");
 }

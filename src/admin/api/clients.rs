@@ -57,6 +57,10 @@ pub struct CreateClient {
     /// Sign-ins for this client always need SMS step-up.
     #[serde(default)]
     pub require_sms: bool,
+    /// Accounts whose password the passport found weak are blocked for
+    /// this client until an administrator resets the password.
+    #[serde(default)]
+    pub require_strong_password: bool,
 }
 
 /// A registered client as the API shows it (never its secret).
@@ -79,6 +83,8 @@ pub struct ClientView {
     /// Send it back with an update.
     version: i64,
     require_sms: bool,
+    /// Weak-password accounts are blocked for this client.
+    require_strong_password: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -126,6 +132,7 @@ pub async fn create(
         jwks_uri: body.jwks_uri,
         jwks: body.jwks.map(|j| j.to_string()),
         require_sms: body.require_sms,
+        require_strong_password: body.require_strong_password,
     };
     let (client, client_secret) =
         clients::register(&state, input, &admin.actor, &admin.origin).await?;
@@ -167,6 +174,9 @@ pub struct UpdateClient {
     pub scopes: Option<String>,
     pub id_token_alg: Option<Alg>,
     pub require_sms: Option<bool>,
+    /// Block weak-password accounts for this client (blocks already set
+    /// stay until lifted).
+    pub require_strong_password: Option<bool>,
 }
 
 #[utoipa::path(patch, path = crate::routes::API_CLIENT, tag = "clients", operation_id = "clients_update", params(("id" = String, Path, description = "The client_id.")), request_body = UpdateClient,
@@ -188,6 +198,7 @@ pub async fn update(
         scopes: body.scopes,
         id_token_alg: body.id_token_alg.map(|a| a.as_str().to_string()),
         require_sms: body.require_sms,
+        require_strong_password: body.require_strong_password,
     };
     let client = clients::update(
         &state,

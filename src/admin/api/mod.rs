@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod blocks;
 pub mod calendar;
 pub mod clients;
 pub mod doc;
@@ -47,6 +48,8 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(organizations::list, organizations::create))
         .routes(routes!(organizations::import))
         .routes(routes!(organizations::get, organizations::update))
+        .routes(routes!(blocks::list))
+        .routes(routes!(blocks::lift))
         .routes(routes!(clients::list, clients::create))
         .routes(routes!(clients::get, clients::update, clients::delete))
         .routes(routes!(clients::rotate_secret))

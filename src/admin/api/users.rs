@@ -339,7 +339,9 @@ pub async fn enable(
 #[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
-    /// The new password (policy-checked); omit to generate one.
+    /// The new password; it must pass the password policy (422 with
+    /// `field` `password` naming the rule it breaks). Omit to have a strong
+    /// one generated and returned once.
     #[schema(max_length = 128, format = Password)]
     pub password: Option<String>,
 }
@@ -353,7 +355,7 @@ pub struct PasswordResult {
 /// Also for an organization administrator, within its scope (404
 /// outside it).
 #[utoipa::path(post, path = crate::routes::API_USER_PASSWORD, tag = "users", operation_id = "users_reset_password", params(("id" = uuid::Uuid, Path, description = "The account id.")), request_body = PasswordReset,
-    responses((status = 200, description = "Set; the account's sessions ended.", body = PasswordResult), (status = 429, body = Problem)))]
+    responses((status = 200, description = "Set: the account's sessions ended and its tokens revoked, its weak-password blocks lifted, and a change demanded at its next sign-in.", body = PasswordResult), (status = 429, body = Problem)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     admin: ScopedAdmin,

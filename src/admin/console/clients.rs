@@ -1,13 +1,16 @@
-//! `/admin/clients`: the registered applications.
+//! `/admin/clients`: the registered applications, and whether each
+//! demands strong passwords (`require_strong_password`).
 
 use askama::Template;
-use axum::extract::State;
-use axum::response::Response;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 
 use super::{AdminSession, Nav};
 use crate::error::PageError;
+use crate::extract::{ClientOrigin, CsrfForm};
 use crate::pages::{Chrome, PageCtx, render};
-use crate::service::clients::{self, Client};
+use crate::service::clients::{self, Client, ClientError, ClientUpdate};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -29,4 +32,35 @@ pub async fn show(
         nav: admin.nav(),
         clients,
     })
+}
+
+#[derive(Deserialize)]
+pub struct StrongPasswordForm {
+    /// `1`: demand strong passwords; anything else: do not.
+    on: String,
+    version: i64,
+}
+
+/// Marks a client `require_strong_password` or clears the mark (audited
+/// `client.updated`). Blocks already set stay until they are lifted.
+pub async fn strong_password(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    ClientOrigin(origin): ClientOrigin,
+    Path(id): Path<String>,
+    CsrfForm(form, _): CsrfForm<StrongPasswordForm>,
+) -> Result<Response, PageError> {
+    let change = ClientUpdate {
+        require_strong_password: Some(form.on == "1"),
+        ..ClientUpdate::default()
+    };
+    match clients::update(&state, &id, form.version, change, &admin.actor(), &origin).await {
+        // A stale form (someone changed the client meanwhile) shows the
+        // list as it is now, where the button can be pressed again.
+        Ok(_) | Err(ClientError::Stale) => {
+            Ok(Redirect::to(crate::routes::ADMIN_CLIENTS).into_response())
+        }
+        Err(ClientError::NotFound) => Err(PageError::NotFound),
+        Err(e) => Err(PageError::Internal(e.to_string())),
+    }
 }

@@ -8,6 +8,7 @@
 //! ([`ScopedSession`]); everything else stays the system administrator's.
 
 pub mod audit;
+pub mod blocks;
 pub mod calendar;
 pub mod clients;
 pub mod dashboard;

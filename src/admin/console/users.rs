@@ -149,6 +149,8 @@ struct UserPage {
     full_phones: Option<(String, String)>,
     /// The account owes a login phone binding at its next sign-in.
     binding_owed: bool,
+    /// Its active blocks: (client, reason).
+    blocks: Vec<(String, &'static str)>,
 }
 
 #[derive(Deserialize)]
@@ -183,7 +185,21 @@ async fn user_page(
         .map(AuditLine::from)
         .collect()
     };
+    let t = ctx.t();
+    let blocks = crate::service::blocks::of(state, &user)
+        .await?
+        .into_iter()
+        .map(|b| {
+            let client = if b.client_id == crate::domain::ALL_CLIENTS {
+                t.blocks_all_clients.to_string()
+            } else {
+                b.client_id
+            };
+            (client, t.block_reason(b.reason))
+        })
+        .collect();
     Ok(UserPage {
+        blocks,
         c: ctx.chrome().await?,
         nav,
         reviewer: user.has_role(Role::Reviewer),
@@ -256,6 +272,7 @@ fn action_of(action: &str) -> Result<AccountAction, PageError> {
         "revoke" => AccountAction::RevokeSessions,
         "require_binding" => AccountAction::RequirePhoneBinding,
         "phones" => AccountAction::RevealPhones,
+        "lift" => AccountAction::LiftBlocks,
         _ => return Err(PageError::BadRequest),
     })
 }
@@ -314,6 +331,10 @@ pub async fn act(
                 .map(SecretPassword::new);
             accounts::reset_password(&state, &user, given, &actor, &origin).await
         }
+        "lift" => crate::service::blocks::lift(&state, &user, None, &actor, &origin)
+            .await
+            .map(|_| None)
+            .map_err(AccountError::from),
         "force" => accounts::force_password_change(&state, &user, &actor, &origin)
             .await
             .map(|_| None),

@@ -103,6 +103,8 @@ pub async fn answer(
 #[derive(Deserialize)]
 pub struct CancelForm {
     request: String,
+    /// Sent by the page of a blocked account (only the description differs).
+    blocked: Option<String>,
 }
 
 /// The user gives up signing in (or may not: a disabled account): the
@@ -124,7 +126,12 @@ pub async fn cancel(
             if let Err(e) = entry.write(&state.store).await {
                 return PageError::from(e).into_response();
             }
-            req.fail(ErrorCode::AccessDenied, "the user did not sign in")
+            let why = if form.blocked.is_some() {
+                "the account may not use this application"
+            } else {
+                "the user did not sign in"
+            };
+            req.fail(ErrorCode::AccessDenied, why)
         }
         Err(f) => f,
     };

@@ -22,6 +22,9 @@ pub enum Interaction {
     /// the session remembers (the login page comes back without the
     /// parameters that forced it, so they cannot be replayed to skip it).
     Login { fresh: bool },
+    /// Nothing: the account is blocked for this client (a page says so
+    /// and offers the way back, which gives the client access_denied).
+    Blocked,
     /// Change the password an administrator reset.
     ChangePassword,
     /// Bind a login phone (the account has none).
@@ -41,6 +44,7 @@ impl Interaction {
                 ErrorCode::InteractionRequired
             }
             Interaction::Consent => ErrorCode::ConsentRequired,
+            Interaction::Blocked => ErrorCode::AccessDenied,
         }
     }
 }
@@ -57,6 +61,9 @@ pub struct Facts<'a> {
     pub reauth_owed: Option<i64>,
     /// The signed-in account must bind a login phone first.
     pub binding_owed: bool,
+    /// The signed-in account is blocked for this client
+    /// (`service::blocks::may_use`).
+    pub blocked: bool,
     /// Whether the user's consent covers the request; `None` when consent
     /// is not asked (first-party client, nobody signed in, or this is the
     /// consent form's answer).
@@ -110,6 +117,13 @@ pub const CHECKS: &[Check] = &[
             }
             _ => None,
         },
+    },
+    Check {
+        // Before the password change: a person whose weak password blocked
+        // this application learns so at once, and whom to ask.
+        name: "blocked",
+        description: "the account is blocked for this application",
+        applies: |f| (f.signed_in.is_some() && f.blocked).then_some(Interaction::Blocked),
     },
     Check {
         name: "password_change_owed",

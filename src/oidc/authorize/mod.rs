@@ -5,6 +5,8 @@
 //!        ─▶ checks: response_type / scope / PKCE / prompt / max_age … ──(bad: error REDIRECT)
 //!        ─▶ interaction: the first named check that applies
 //!             prompt_login · no_session · max_age · reauth_owed ──▶ /login?return_to=/authorize?…
+//!             blocked ──▶ a page naming the application and the administrators;
+//!                         its way back gives access_denied (access::may_use)
 //!             password_change_owed ──▶ /account/password
 //!             phone_binding_owed ──▶ /account/phone/bind
 //!             sms_required ──▶ /login/sms
@@ -39,7 +41,7 @@ use crate::routes;
 use crate::service::audit::{Entry, Outcome};
 use crate::service::clients::Client;
 use crate::service::tokens::{self, ACR_PASSWORD, ACR_SMS, CodeRecord};
-use crate::service::{Actor, consents, step_up};
+use crate::service::{Actor, access, blocks, consents, step_up};
 use crate::session::{SignedIn, unix_ms};
 use crate::state::AppState;
 use crate::store::users::User;
@@ -172,6 +174,8 @@ struct Browser {
     reauth_key: String,
     reauth_owed: Option<i64>,
     binding_owed: bool,
+    /// The signed-in account's block for this client, if any.
+    blocked: Option<crate::store::blocks::ActiveBlock>,
 }
 
 impl Browser {
@@ -185,12 +189,21 @@ impl Browser {
             }
             None => false,
         };
+        let blocked = match &signed_in {
+            Some((user, _)) => match access::may_use(state, user.id, &req.client.id).await {
+                Ok(()) => None,
+                Err(access::UseError::Blocked(b)) => Some(b),
+                Err(access::UseError::Store(e)) => return Err(e.into()),
+            },
+            None => None,
+        };
         Ok(Browser {
             now: state.clock.now(),
             signed_in,
             reauth_key,
             reauth_owed,
             binding_owed,
+            blocked,
         })
     }
 
@@ -201,6 +214,7 @@ impl Browser {
             now: self.now.unix_timestamp(),
             reauth_owed: self.reauth_owed,
             binding_owed: self.binding_owed,
+            blocked: self.blocked.is_some(),
             consent_covered,
         }
     }
@@ -285,6 +299,9 @@ async fn interact(
             }
             Ok(to_login(req))
         }
+        (Interaction::Blocked, Some((user, _))) => {
+            Ok(blocked_page(state, ctx, req, user, browser.blocked.as_ref()).await?)
+        }
         (Interaction::ChangePassword, _) => Ok(to_password_change(&req.url_without(&[]))),
         (Interaction::BindPhone, _) => {
             Ok(Redirect::to(&crate::urls::phone_binding(&req.url_without(&[]))).into_response())
@@ -300,8 +317,49 @@ async fn interact(
         }
         (Interaction::Consent, _) => Ok(consent::page(ctx, req).await?),
         // Not reached: without a sign-in `no_session` applies first.
-        (Interaction::StepUp, None) => Ok(to_login(req)),
+        (Interaction::StepUp | Interaction::Blocked, None) => Ok(to_login(req)),
     }
+}
+
+#[derive(askama::Template)]
+#[template(path = "account/blocked.html")]
+struct BlockedPage {
+    c: crate::pages::Chrome,
+    client_name: String,
+    /// Blocked for a weak password (else by an administrator).
+    weak: bool,
+    /// Name and e-mail of each administrator of the account's organization.
+    administrators: Vec<(String, Option<String>)>,
+    helpdesk: Option<String>,
+    /// The request, for the way back (`access_denied`).
+    request: String,
+}
+
+/// The account may not use this client: a page (403) naming the
+/// application and whom to contact, with the way back to the application.
+async fn blocked_page(
+    state: &AppState,
+    ctx: &PageCtx,
+    req: &AuthRequest,
+    user: &User,
+    block: Option<&crate::store::blocks::ActiveBlock>,
+) -> Result<Response, PageError> {
+    let contacts = blocks::contacts_of(state, user).await?;
+    crate::pages::render_status(
+        axum::http::StatusCode::FORBIDDEN,
+        &BlockedPage {
+            c: ctx.chrome().await?,
+            client_name: req.client.name.clone(),
+            weak: block.is_some_and(|b| b.reason == crate::domain::BlockReason::WeakPassword),
+            administrators: contacts
+                .administrators
+                .into_iter()
+                .map(|a| (a.display_name, a.email))
+                .collect(),
+            helpdesk: contacts.helpdesk,
+            request: req.params.encode_without(&["prompt", "max_age"]),
+        },
+    )
 }
 
 /// Sends the browser to the login page; afterwards it comes back to this

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use crate::oidc::errors::OAuthError;
 use crate::oidc::params::Params;
+use crate::service::access::{self, UseError};
 use crate::service::audit::{Entry, Outcome};
 use crate::service::clients::Client;
 use crate::service::tokens::{self, Redeemed, TokenResponse};
@@ -86,6 +87,16 @@ async fn check_and_issue(
         .ok_or_else(|| OAuthError::invalid_grant("account no longer exists"))?;
     if user.status != AccountStatus::Active {
         return Err(OAuthError::invalid_grant("account is disabled"));
+    }
+    // A block that appeared since the code was issued.
+    match access::may_use(state, user.id, &client.id).await {
+        Ok(()) => {}
+        Err(UseError::Blocked(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "the account is blocked for this application",
+            ));
+        }
+        Err(UseError::Store(e)) => return Err(e.into()),
     }
     let (grant, response) = tokens::grant_from_code(state, client, &user, record, grant_id).await?;
     if tokens::code_was_replayed(state, code).await? {

@@ -97,6 +97,7 @@ mod tests {
             jwks: None,
             version: 1,
             require_sms: false,
+            require_strong_password: false,
         }
     }
 

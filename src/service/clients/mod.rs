@@ -87,6 +87,8 @@ pub struct NewClient {
     /// A JWK set (JSON text) for private_key_jwt.
     pub jwks: Option<String>,
     pub require_sms: bool,
+    /// Block accounts with a weak password for this client.
+    pub require_strong_password: bool,
 }
 
 impl std::fmt::Debug for NewClient {
@@ -267,6 +269,7 @@ pub async fn register(
         jwks,
         version: 1,
         require_sms: input.require_sms,
+        require_strong_password: input.require_strong_password,
     };
     check_client(&client)?;
     let generated = if method.uses_secret() {
@@ -373,6 +376,7 @@ pub struct ClientUpdate {
     pub scopes: Option<String>,
     pub id_token_alg: Option<String>,
     pub require_sms: Option<bool>,
+    pub require_strong_password: Option<bool>,
 }
 
 /// Applies `change` to the client if it is still at `version`. Every
@@ -420,6 +424,10 @@ pub async fn update(
     if let Some(r) = change.require_sms {
         client.require_sms = r;
         fields.push("require_sms");
+    }
+    if let Some(r) = change.require_strong_password {
+        client.require_strong_password = r;
+        fields.push("require_strong_password");
     }
     if let Some(alg) = change.id_token_alg {
         client.id_token_alg = IdTokenAlg::parse(&alg)?;
