@@ -83,7 +83,8 @@ pub struct WeakOutcome {
     pub revoked_grants: u64,
 }
 
-/// The account's password was found weak (a sign-in, an import): blocks
+/// The account's password was found weak at a sign-in (imported accounts
+/// included, at their first): blocks
 /// it for every client marked `require_strong_password` (a block already
 /// active is not set again) and demands a new password at its next
 /// sign-in step, in one transaction with the audit entry
@@ -241,6 +242,24 @@ pub async fn lift(
         .await
 }
 
+/// Lifts what an administrator with `scope` may lift: a system
+/// administrator every block of the account; an organization
+/// administrator its weak-password blocks only (a block a system
+/// administrator set — `admin`, `compromised` — stays).
+pub async fn lift_within(
+    state: &AppState,
+    scope: &AdminScope,
+    user: &User,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<Vec<String>, StoreError> {
+    let reason = match scope {
+        AdminScope::All => None,
+        AdminScope::Organizations(_) => Some(BlockReason::WeakPassword),
+    };
+    lift(state, user, reason, actor, origin).await
+}
+
 /// The audit entry of lifting `user`'s blocks with `reason` (the store
 /// adds the clients lifted).
 pub fn unblock_entry(
@@ -283,6 +302,27 @@ pub async fn list(
             offset,
         })
         .await
+}
+
+/// The CSV export of [`list`] (at most [`MAX_EXPORT`] rows), audited
+/// `blocks.exported` with the filter and the number of rows (a bulk
+/// export of personal data is on the record; its contents are not).
+pub async fn export(
+    state: &AppState,
+    scope: &AdminScope,
+    client_id: Option<&str>,
+    lang: Lang,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<String, StoreError> {
+    let (rows, _) = list(state, scope, client_id, MAX_EXPORT, 0).await?;
+    Entry::new("blocks.exported", Outcome::Success)
+        .actor(actor)
+        .origin(origin)
+        .detail(json!({ "client_id": client_id, "rows": rows.len() }))
+        .write(&state.store)
+        .await?;
+    Ok(csv(&rows, lang))
 }
 
 /// One CSV cell: quoted when it holds a quote, comma or line break

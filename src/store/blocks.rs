@@ -222,8 +222,10 @@ impl Store {
         let scope = match f.within.as_deref() {
             None => "TRUE".to_string(),
             Some([]) => "FALSE".to_string(),
+            // What `AdminScope::covers` says: the organizations' accounts
+            // without administrative rights (as the account search).
             Some(ids) => format!(
-                "u.organization_id IN ({})",
+                "u.organization_id IN ({}) AND NOT u.is_admin AND u.roles = ''",
                 (0..ids.len())
                     .map(|i| format!("${}", i + 2))
                     .collect::<Vec<_>>()

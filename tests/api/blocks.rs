@@ -613,7 +613,17 @@ async fn an_organization_administrator_lists_resets_and_lifts_its_organizations_
             ..NewAccount::default()
         })
         .await;
-    for user in [&w.user, &outsider] {
+    // A system administrator of the same organization: out of the
+    // organization administrator's scope like any privileged account.
+    let privileged = app
+        .user_with(NewAccount {
+            username: "chen@cnic.cn".into(),
+            organization: Some(ORG.into()),
+            is_admin: true,
+            ..NewAccount::default()
+        })
+        .await;
+    for user in [&w.user, &outsider, &privileged] {
         tongxing::service::blocks::block_weak(
             &app.state,
             user,
@@ -647,7 +657,14 @@ async fn an_organization_administrator_lists_resets_and_lifts_its_organizations_
             .iter()
             .all(|b| b["username"] == USER)
     );
-    assert_eq!(sys.get("/api/v1/blocks").await.1["total"], 4);
+    assert_eq!(sys.get("/api/v1/blocks").await.1["total"], 6);
+    let (status, body) = api
+        .post(
+            &format!("/api/v1/users/{}/lift-blocks", privileged.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
     // Another organization's account answers exactly like none at all.
     let (missing_status, missing) = api
@@ -703,6 +720,44 @@ async fn an_organization_administrator_lists_resets_and_lifts_its_organizations_
         blocked_clients(app, &sys, "zhao@iphy.ac.cn").await,
         ["arp", "mail"]
     );
+    // A block a system administrator set (all applications) is not the
+    // organization administrator's to lift: only the weak-password ones go.
+    app.sql(&format!(
+        "INSERT INTO account_blocks (user_id, client_id, reason, created_at, created_by) \
+         SELECT id, '*', 'admin', created_at, 'test' FROM users WHERE username = '{USER}'"
+    ))
+    .await;
+    tongxing::service::blocks::block_weak(
+        &app.state,
+        &w.user,
+        &Actor::System,
+        &Origin::default(),
+        tongxing::i18n::Lang::ZhCn,
+    )
+    .await
+    .unwrap();
+    let (status, body) = api
+        .post(
+            &format!("/api/v1/users/{}/lift-blocks", w.user.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["client_ids"], json!(["arp", "mail"]));
+    assert_eq!(blocked_clients(app, &sys, USER).await, ["*"]);
+    let (status, body) = sys
+        .post(
+            &format!("/api/v1/users/{}/lift-blocks", w.user.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["client_ids"],
+        json!(["*"]),
+        "the system administrator lifts it"
+    );
+    assert!(blocked_clients(app, &sys, USER).await.is_empty());
     // The list, in the service, follows the scope too.
     let (none, _) = tongxing::service::blocks::list(
         &app.state,
@@ -792,6 +847,11 @@ async fn the_console_lists_the_blocked_accounts_by_application_and_exports_them(
             .contains("Account,Name,Organization,Application,Reason,Blocked at,By")
     );
     assert!(en.body.contains("Weak password") && en.body.contains("Blocked by an administrator"));
+    // Each export is on the record: the filter and the count, not the rows.
+    let exported = app.audit("blocks.exported").await;
+    assert_eq!(exported.len(), 2, "{exported:?}");
+    assert!(exported.iter().any(|r| r.detail.contains("\"rows\":2")));
+    assert!(exported.iter().all(|r| !r.detail.contains("zhao@")));
     admin.get("/admin?lang=zh-CN").await;
 
     // The API lists the same, filtered.

@@ -373,3 +373,89 @@ async fn the_demo_marks_its_cookies_secure_behind_https() {
         assert!(set.contains(part), "{part} in {set}");
     }
 }
+
+/// A weak password found at a sign-in signs the person out of the demo
+/// mail application (which `client add-demo` marks as demanding strong
+/// passwords) by back-channel logout, and the next visit to mail meets the
+/// passport's block page instead of a sign-in.
+#[tokio::test]
+async fn a_weak_password_at_sign_in_signs_the_person_out_of_the_demo_mail() {
+    use tongxing::domain::SecretPassword;
+    let app = TestApp::spawn().await;
+    let user = app.user("zhang@cnic.cn").await;
+    let mail_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mail_url = format!("http://{}", mail_listener.local_addr().unwrap());
+    let out = app
+        .cli(
+            &["client", "add-demo", "--mail-url", &mail_url, "--json"],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let registered = out.json();
+    let mail_client = registered
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"] == "mail-demo")
+        .unwrap()
+        .clone();
+    let mail = demo(
+        &app,
+        mail_listener,
+        "mail-demo",
+        mail_client["client_secret"].as_str().unwrap(),
+    )
+    .await;
+
+    // Signed in to mail with the (strong) password.
+    let b = app.browser();
+    let (page, _) = visit(
+        &b,
+        &format!("{mail}/login"),
+        Some(("zhang@cnic.cn", PASSWORD)),
+    )
+    .await;
+    assert!(page.has("id=\"signed-in\""), "{}", page.body);
+
+    // The stored password turns out weak (an import, an older policy):
+    // signing in with it elsewhere blocks mail.
+    let weak = "password1";
+    let stored = app.stored("zhang@cnic.cn").await;
+    let hash = app
+        .state
+        .hasher
+        .hash(&SecretPassword::new(weak))
+        .await
+        .unwrap();
+    assert!(
+        app.state
+            .store
+            .upgrade_password_hash(user.id, &stored.password_hash, &hash)
+            .await
+            .unwrap()
+    );
+    let elsewhere = app.browser();
+    let answer = elsewhere.login("zhang@cnic.cn", weak).await;
+    assert!(
+        answer
+            .location()
+            .unwrap_or_default()
+            .starts_with("/account/password"),
+        "{answer:?}"
+    );
+    let mut ended = false;
+    for _ in 0..100 {
+        if b.at(&mail).get("/").await.has("id=\"signed-out\"") {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ended, "mail's session ended through back-channel logout");
+
+    // Back to mail: the passport answers with the block page, naming it.
+    let (page, _) = visit(&b, &format!("{mail}/login"), None).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    assert!(page.has("mail-demo") || page.has("邮件"), "{}", page.body);
+}

@@ -164,6 +164,10 @@ fn results(report: &[Value]) -> Vec<(u64, String)> {
 async fn every_hash_kind_signs_in_once_and_becomes_argon2id() {
     let app = TestApp::spawn().await;
     app.org("网络中心").await;
+    // Mail demands strong passwords; the wiki does not (the control).
+    app.rp_with("mail", |c| c.require_strong_password = true)
+        .await;
+    app.rp_with("wiki", |_| {}).await;
     let rows: Vec<Value> = KINDS
         .iter()
         .map(|(name, _, hash)| {
@@ -209,6 +213,19 @@ async fn every_hash_kind_signs_in_once_and_becomes_argon2id() {
         } else {
             assert_eq!(before.password_hash, *given);
         }
+        let may_use = |client: &'static str| {
+            let state = app.state.clone();
+            let id = before.id;
+            async move {
+                tongxing::service::access::may_use(&state, id, client)
+                    .await
+                    .is_ok()
+            }
+        };
+        assert!(
+            may_use("mail").await,
+            "{name}: not blocked before the sign-in"
+        );
         // A wrong password is refused, and nothing is re-hashed.
         let wrong = app.browser().login(&username, "Wrong-Password-7").await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{name}");
@@ -227,6 +244,9 @@ async fn every_hash_kind_signs_in_once_and_becomes_argon2id() {
         );
         assert_eq!(b.get("/account/password").await.status, StatusCode::OK);
         assert!(app.stored(&username).await.must_change_password, "{name}");
+        // The weakness check blocked the strong-password application only.
+        assert!(!may_use("mail").await, "{name}: blocked for mail");
+        assert!(may_use("wiki").await, "{name}: not for the wiki");
         // … and the hash is now ours: argon2id with the configured parameters.
         let after = app.stored(&username).await;
         assert!(

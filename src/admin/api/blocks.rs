@@ -127,7 +127,7 @@ pub struct Lifted {
 }
 
 #[utoipa::path(post, path = crate::routes::API_USER_LIFT_BLOCKS, tag = "blocks", operation_id = "users_lift_blocks", params(("id" = uuid::Uuid, Path, description = "The account id.")),
-    responses((status = 200, description = "Every active block of the account lifted (audited `account.unblocked`); the password stays as it is. Also for an organization administrator, within its scope (404 outside it).", body = Lifted)))]
+    responses((status = 200, description = "The account's active blocks lifted (audited `account.unblocked`); the password stays as it is. A system administrator lifts every block; an organization administrator, within its scope (404 outside it), the weak-password blocks only.", body = Lifted)))]
 pub async fn lift(
     State(state): State<AppState>,
     admin: ScopedAdmin,
@@ -135,6 +135,7 @@ pub async fn lift(
 ) -> Result<Json<Lifted>, ApiError> {
     admin.may(AccountAction::LiftBlocks)?;
     let user = admin.account(&state, &id).await?;
-    let client_ids = blocks::lift(&state, &user, None, &admin.actor, &admin.origin).await?;
+    let client_ids =
+        blocks::lift_within(&state, &admin.scope, &user, &admin.actor, &admin.origin).await?;
     Ok(Json(Lifted { client_ids }))
 }

@@ -36,7 +36,7 @@ fn describe(status: &str) -> &'static str {
         }
         "401" => "No access token, or one that is invalid, expired or revoked.",
         "403" => {
-            "The token does not carry the rights the operation needs: a service account's token with the `admin` scope; for the account operations organization administrators may do (search, read, reset a password, require a phone binding), also an organization administrator's own token with the `org_admin` scope."
+            "The token does not carry the rights the operation needs: a service account's token with the `admin` scope; for the account operations organization administrators may do (search, read, reset a password, require a phone binding, list blocked accounts, lift weak-password blocks), also an organization administrator's own token with the `org_admin` scope."
         }
         "404" => "There is no such record (or no such endpoint).",
         "409" => {

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{Nav, ScopedSession};
 use crate::error::PageError;
+use crate::extract::ClientOrigin;
 use crate::pages::{Chrome, PageCtx, render};
 use crate::service::admin::AccountAction;
 use crate::service::{blocks, clients};
@@ -78,19 +79,20 @@ pub async fn export(
     State(state): State<AppState>,
     ctx: PageCtx,
     admin: ScopedSession,
+    ClientOrigin(origin): ClientOrigin,
     Query(q): Query<BlocksQuery>,
 ) -> Result<Response, PageError> {
     admin.may(AccountAction::View)?;
     let selected = filter(&q)?;
-    let (rows, _) = blocks::list(
+    let body = blocks::export(
         &state,
         &admin.scope,
         selected.as_deref(),
-        blocks::MAX_EXPORT,
-        0,
+        ctx.lang,
+        &admin.actor(),
+        &origin,
     )
     .await?;
-    let body = blocks::csv(&rows, ctx.lang);
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

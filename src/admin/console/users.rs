@@ -331,7 +331,7 @@ pub async fn act(
                 .map(SecretPassword::new);
             accounts::reset_password(&state, &user, given, &actor, &origin).await
         }
-        "lift" => crate::service::blocks::lift(&state, &user, None, &actor, &origin)
+        "lift" => crate::service::blocks::lift_within(&state, &admin.scope, &user, &actor, &origin)
             .await
             .map(|_| None)
             .map_err(AccountError::from),
