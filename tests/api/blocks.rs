@@ -254,6 +254,19 @@ async fn blocked_clients(app: &TestApp, api: &Api<'_>, username: &str) -> Vec<St
     ids
 }
 
+/// What a weak sign-in does to the account, without the sign-in.
+async fn block_weak(app: &TestApp, user: &User) {
+    tongxing::service::blocks::block_weak(
+        &app.state,
+        user,
+        &Actor::System,
+        &Origin::default(),
+        tongxing::i18n::Lang::ZhCn,
+    )
+    .await
+    .unwrap();
+}
+
 /// Signs in with the (weak) password at the login page: the passport lets
 /// the person in and leads to the password change.
 async fn weak_sign_in(app: &TestApp) -> Browser {
@@ -582,15 +595,7 @@ async fn an_administrator_s_reset_lifts_the_blocks_and_demands_a_change() {
 
     // Generated: shown once in the answer, never in the audit log. (The
     // weak password found again, as at a sign-in.)
-    tongxing::service::blocks::block_weak(
-        &app.state,
-        &w.user,
-        &Actor::System,
-        &Origin::default(),
-        tongxing::i18n::Lang::ZhCn,
-    )
-    .await
-    .unwrap();
+    block_weak(app, &w.user).await;
     assert_eq!(blocked_clients(app, &api, USER).await, ["arp", "mail"]);
     let (status, body) = api.post(&path, json!({})).await;
     assert_eq!(status, StatusCode::OK);
@@ -624,15 +629,7 @@ async fn an_organization_administrator_lists_resets_and_lifts_its_organizations_
         })
         .await;
     for user in [&w.user, &outsider, &privileged] {
-        tongxing::service::blocks::block_weak(
-            &app.state,
-            user,
-            &Actor::System,
-            &Origin::default(),
-            tongxing::i18n::Lang::ZhCn,
-        )
-        .await
-        .unwrap();
+        block_weak(app, user).await;
     }
     // 王管理, administrator of the account's organization, with its own token.
     let portal = app
@@ -697,15 +694,7 @@ async fn an_organization_administrator_lists_resets_and_lifts_its_organizations_
     let unblocked = app.audit("account.unblocked").await;
     assert_eq!(unblocked.len(), 1);
     assert_eq!(unblocked[0].actor, "wang@cnic.cn");
-    tongxing::service::blocks::block_weak(
-        &app.state,
-        &w.user,
-        &Actor::System,
-        &Origin::default(),
-        tongxing::i18n::Lang::ZhCn,
-    )
-    .await
-    .unwrap();
+    block_weak(app, &w.user).await;
     let (status, body) = api
         .post(
             &format!("/api/v1/users/{}/lift-blocks", w.user.id),
@@ -727,15 +716,7 @@ async fn an_organization_administrator_lists_resets_and_lifts_its_organizations_
          SELECT id, '*', 'admin', created_at, 'test' FROM users WHERE username = '{USER}'"
     ))
     .await;
-    tongxing::service::blocks::block_weak(
-        &app.state,
-        &w.user,
-        &Actor::System,
-        &Origin::default(),
-        tongxing::i18n::Lang::ZhCn,
-    )
-    .await
-    .unwrap();
+    block_weak(app, &w.user).await;
     let (status, body) = api
         .post(
             &format!("/api/v1/users/{}/lift-blocks", w.user.id),
@@ -784,15 +765,7 @@ async fn the_console_lists_the_blocked_accounts_by_application_and_exports_them(
         })
         .await;
     for user in [&w.user, &tricky] {
-        tongxing::service::blocks::block_weak(
-            &app.state,
-            user,
-            &Actor::System,
-            &Origin::default(),
-            tongxing::i18n::Lang::ZhCn,
-        )
-        .await
-        .unwrap();
+        block_weak(app, user).await;
     }
     // The wiki is blocked for one of them by an administrator's block.
     app.sql(
