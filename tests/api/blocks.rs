@@ -18,6 +18,7 @@ use crate::helpers::{Browser, PASSWORD, REDIRECT, Rp, TestApp, query};
 use crate::oidc::decode_payload;
 use crate::oidc_rules::{authorize_url, redeem, token};
 use crate::review_queue::user_token;
+use crate::revocation::{Tokens, assert_live, introspect, sign_in};
 
 const USER: &str = "li@cnic.cn";
 /// On the common-password list, no upper case, no special character.
@@ -124,42 +125,6 @@ fn authorize_path(app: &TestApp, rp: &Rp, extra: &str) -> String {
         .to_string()
 }
 
-/// What an application holds after a sign-in.
-struct Tokens {
-    sid: String,
-    access: String,
-    refresh: String,
-}
-
-async fn sign_in_to(app: &TestApp, rp: &Rp, b: &Browser, password: &str) -> Tokens {
-    let back = b
-        .authorize_as(&authorize_url(app, rp, ""), USER, password, "allow")
-        .await;
-    let (status, body) = redeem(app, rp, &query(&back)["code"]).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    Tokens {
-        sid: decode_payload(body["id_token"].as_str().unwrap())["sid"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-        access: body["access_token"].as_str().unwrap().to_string(),
-        refresh: body["refresh_token"].as_str().unwrap().to_string(),
-    }
-}
-
-async fn introspect(app: &TestApp, rp: &Rp, token: &str) -> Value {
-    reqwest::Client::new()
-        .post(format!("{}/introspect", app.base))
-        .basic_auth(&rp.id, rp.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Userinfo's status and its WWW-Authenticate challenge.
 async fn userinfo(app: &TestApp, access: &str) -> (StatusCode, String) {
     let r = reqwest::Client::new()
@@ -191,23 +156,6 @@ async fn refresh(app: &TestApp, rp: &Rp, t: &mut Tokens) -> (StatusCode, Value) 
         t.refresh = body["refresh_token"].as_str().unwrap().to_string();
     }
     (status, body)
-}
-
-/// Every surface takes the tokens.
-async fn assert_usable(app: &TestApp, rp: &Rp, t: &mut Tokens, what: &str) {
-    assert_eq!(userinfo(app, &t.access).await.0, StatusCode::OK, "{what}");
-    assert_eq!(
-        introspect(app, rp, &t.access).await["active"],
-        true,
-        "{what}"
-    );
-    assert_eq!(
-        introspect(app, rp, &t.refresh).await["active"],
-        true,
-        "{what}"
-    );
-    let (status, body) = refresh(app, rp, t).await;
-    assert_eq!(status, StatusCode::OK, "{what}: {body}");
 }
 
 /// Every surface refuses the tokens: userinfo 401 with an RFC 6750
@@ -291,10 +239,10 @@ async fn a_weak_password_at_sign_in_blocks_the_strong_password_clients_on_every_
     // Before: the account signs in to mail and the wiki with a strong
     // password; every surface takes their tokens, and no sign-in blocks.
     let earlier = app.browser();
-    let mut mail = sign_in_to(app, &w.mail, &earlier, PASSWORD).await;
-    let mut wiki = sign_in_to(app, &w.wiki, &earlier, PASSWORD).await;
-    assert_usable(app, &w.mail, &mut mail, "mail before").await;
-    assert_usable(app, &w.wiki, &mut wiki, "wiki before").await;
+    let mut mail = sign_in(app, &w.mail, &earlier, PASSWORD).await;
+    let mut wiki = sign_in(app, &w.wiki, &earlier, PASSWORD).await;
+    assert_live(app, &w.mail, &mut mail, "mail before").await;
+    assert_live(app, &w.wiki, &mut wiki, "wiki before").await;
     assert!(app.audit("account.blocked").await.is_empty());
 
     // The stored password turns out weak under the current policy.
@@ -314,7 +262,7 @@ async fn a_weak_password_at_sign_in_blocks_the_strong_password_clients_on_every_
 
     // Mail's tokens are refused everywhere; the wiki's still work.
     assert_refused(app, &w.mail, &mut mail, "mail after").await;
-    assert_usable(app, &w.wiki, &mut wiki, "wiki after").await;
+    assert_live(app, &w.wiki, &mut wiki, "wiki after").await;
     // Mail heard of it by back-channel logout, for the session it was in.
     app.settle().await;
     let logout = wait_for(&w.mail_seen, 1).await;
@@ -431,9 +379,9 @@ async fn a_block_set_after_the_tokens_were_issued_is_answered_on_every_surface()
     let w = world().await;
     let app = &w.app;
     let b = app.browser();
-    let mut mail = sign_in_to(app, &w.mail, &b, PASSWORD).await;
-    let mut wiki = sign_in_to(app, &w.wiki, &b, PASSWORD).await;
-    assert_usable(app, &w.mail, &mut mail, "mail before").await;
+    let mut mail = sign_in(app, &w.mail, &b, PASSWORD).await;
+    let mut wiki = sign_in(app, &w.wiki, &b, PASSWORD).await;
+    assert_live(app, &w.mail, &mut mail, "mail before").await;
     // A code issued before the block.
     let back = b
         .authorize_as(&authorize_url(app, &w.mail, ""), USER, PASSWORD, "allow")
@@ -466,7 +414,7 @@ async fn a_block_set_after_the_tokens_were_issued_is_answered_on_every_surface()
             .contains("blocked")
     );
     // Another application of the same account is not affected.
-    assert_usable(app, &w.wiki, &mut wiki, "wiki").await;
+    assert_live(app, &w.wiki, &mut wiki, "wiki").await;
     // The page of an administrator's block says so (not "weak password").
     let page = b.get(&authorize_path(app, &w.mail, "")).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
@@ -493,8 +441,8 @@ async fn a_block_set_after_the_tokens_were_issued_is_answered_on_every_surface()
     assert_eq!(lifted["client_ids"].as_array().unwrap().len(), 2);
     let unblocked = app.audit("account.unblocked").await;
     assert_eq!(unblocked.len(), 1);
-    let mut again = sign_in_to(app, &w.mail, &b, PASSWORD).await;
-    assert_usable(app, &w.mail, &mut again, "mail after lifting").await;
+    let mut again = sign_in(app, &w.mail, &b, PASSWORD).await;
+    assert_live(app, &w.mail, &mut again, "mail after lifting").await;
 }
 
 #[tokio::test]

@@ -24,10 +24,10 @@ const NEW_PASSWORD: &str = "Brand-New-Pass-1";
 
 /// What an application holds after a sign-in: the session it joined and
 /// the tokens it got (the refresh token is replaced on every refresh).
-struct Tokens {
-    sid: String,
-    access: String,
-    refresh: String,
+pub(crate) struct Tokens {
+    pub sid: String,
+    pub access: String,
+    pub refresh: String,
 }
 
 /// An account and a first-party application with a back-channel logout
@@ -46,7 +46,7 @@ async fn setup() -> (TestApp, Rp, Seen, uuid::Uuid) {
 }
 
 /// Signs in with `b` (a session of its own) and redeems the code.
-async fn sign_in(app: &TestApp, rp: &Rp, b: &Browser, password: &str) -> Tokens {
+pub(crate) async fn sign_in(app: &TestApp, rp: &Rp, b: &Browser, password: &str) -> Tokens {
     let back = b
         .authorize_as(&authorize_url(app, rp, ""), USER, password, "allow")
         .await;
@@ -62,7 +62,7 @@ async fn sign_in(app: &TestApp, rp: &Rp, b: &Browser, password: &str) -> Tokens 
     }
 }
 
-async fn introspect(app: &TestApp, rp: &Rp, token: &str) -> Value {
+pub(crate) async fn introspect(app: &TestApp, rp: &Rp, token: &str) -> Value {
     reqwest::Client::new()
         .post(format!("{}/introspect", app.base))
         .basic_auth(&rp.id, rp.secret.as_deref())
@@ -87,7 +87,7 @@ async fn userinfo(app: &TestApp, access: &str) -> StatusCode {
 
 /// The tokens work: userinfo answers, both introspect as active, and the
 /// refresh token refreshes (its successors replace them in `t`).
-async fn assert_live(app: &TestApp, rp: &Rp, t: &mut Tokens, what: &str) {
+pub(crate) async fn assert_live(app: &TestApp, rp: &Rp, t: &mut Tokens, what: &str) {
     assert_eq!(userinfo(app, &t.access).await, StatusCode::OK, "{what}");
     assert_eq!(
         introspect(app, rp, &t.access).await["active"],

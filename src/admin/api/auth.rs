@@ -153,27 +153,39 @@ impl FromRequestParts<AppState> for AdminAuth {
     ) -> Result<Self, Self::Rejection> {
         let Ok(ClientOrigin(origin)) = ClientOrigin::from_request_parts(parts, state).await;
         let access = verified_token(parts, state, &origin).await?;
-        // A user token never carries admin rights here, and the client must
-        // still be registered with the admin scope.
-        let allowed = access.user.is_none() && scope_held(state, &access, "admin").await?;
-        if !allowed {
-            return Err(refuse(
-                state,
-                parts,
-                &origin,
-                "not an admin token",
-                ApiError::forbidden("this token does not carry admin rights"),
-            )
-            .await);
-        }
-        let client_id = access.claims["client_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let actor = Actor::Service { client_id };
-        audit_call(state, parts, &actor, &origin).await?;
+        let actor = service_account(state, parts, &origin, &access).await?;
         Ok(AdminAuth { actor, origin })
     }
+}
+
+/// A service account's token: no user in it (a user token never carries
+/// admin rights here) and a client still registered with the `admin`
+/// scope. The call is audited with the client as actor; anything else is
+/// refused (403, audited).
+async fn service_account(
+    state: &AppState,
+    parts: &Parts,
+    origin: &Origin,
+    access: &VerifiedAccess,
+) -> Result<Actor, ApiError> {
+    let allowed = access.user.is_none() && scope_held(state, access, "admin").await?;
+    if !allowed {
+        return Err(refuse(
+            state,
+            parts,
+            origin,
+            "not an admin token",
+            ApiError::forbidden("this token does not carry admin rights"),
+        )
+        .await);
+    }
+    let client_id = access.claims["client_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let actor = Actor::Service { client_id };
+    audit_call(state, parts, &actor, origin).await?;
+    Ok(actor)
 }
 
 /// A reviewer calling a review operation with their own access token: a
@@ -281,22 +293,7 @@ impl FromRequestParts<AppState> for ScopedAdmin {
         let Ok(ClientOrigin(origin)) = ClientOrigin::from_request_parts(parts, state).await;
         let access = verified_token(parts, state, &origin).await?;
         let Some((_, user)) = &access.user else {
-            if !scope_held(state, &access, "admin").await? {
-                return Err(refuse(
-                    state,
-                    parts,
-                    &origin,
-                    "not an admin token",
-                    ApiError::forbidden("this token does not carry admin rights"),
-                )
-                .await);
-            }
-            let client_id = access.claims["client_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let actor = Actor::Service { client_id };
-            audit_call(state, parts, &actor, &origin).await?;
+            let actor = service_account(state, parts, &origin, &access).await?;
             return Ok(ScopedAdmin {
                 actor,
                 origin,

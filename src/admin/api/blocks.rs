@@ -13,7 +13,7 @@ use super::auth::ScopedAdmin;
 use crate::domain::BlockReason;
 use crate::domain::client::ClientId;
 use crate::error::ApiError;
-use crate::service::admin::{self, AccountAction};
+use crate::service::admin::AccountAction;
 use crate::service::blocks;
 use crate::state::AppState;
 use crate::store::blocks::BlockedAccount;
@@ -95,14 +95,7 @@ pub async fn list(
     ApiQuery(q): ApiQuery<BlockQuery>,
 ) -> Result<Json<BlockPage>, ApiError> {
     admin.may(AccountAction::View)?;
-    let per_page = q.per_page.unwrap_or(50);
-    if !(1..=admin::MAX_PER_PAGE).contains(&per_page) {
-        return Err(ApiError::invalid("per_page", "must be between 1 and 200"));
-    }
-    let page = q.page.unwrap_or(1);
-    if !(1..=admin::MAX_PAGE).contains(&page) {
-        return Err(ApiError::invalid("page", "must be between 1 and 1000000"));
-    }
+    let (page, per_page) = super::paging(q.page, q.per_page)?;
     let client = client_filter(q.client_id.as_deref())?;
     let (rows, total) = blocks::list(
         &state,

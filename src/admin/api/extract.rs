@@ -113,6 +113,22 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
     }
 }
 
+/// The page and page size of a list (defaults 1 and 50), within the
+/// bounds every paged operation declares; a value outside them is a 422
+/// naming the parameter.
+pub fn paging(page: Option<i64>, per_page: Option<i64>) -> Result<(i64, i64), ApiError> {
+    use crate::service::admin::{MAX_PAGE, MAX_PER_PAGE};
+    let per_page = per_page.unwrap_or(50);
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::invalid("per_page", "must be between 1 and 200"));
+    }
+    let page = page.unwrap_or(1);
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(ApiError::invalid("page", "must be between 1 and 1000000"));
+    }
+    Ok((page, per_page))
+}
+
 /// A path id: an account id is a UUID, anything else is a bad request
 /// naming the `id` parameter.
 pub fn parse_id(raw: &str) -> Result<uuid::Uuid, ApiError> {

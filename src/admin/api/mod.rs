@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use extract::{ApiJson, ApiQuery, OptionalJson, parse_id};
+pub use extract::{ApiJson, ApiQuery, OptionalJson, paging, parse_id};
 
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;

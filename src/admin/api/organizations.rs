@@ -14,7 +14,6 @@ use super::auth::AdminAuth;
 use super::{ApiJson, ApiQuery};
 use crate::domain::OrganizationStatus;
 use crate::error::{ApiError, Problem};
-use crate::service::admin;
 use crate::service::org_import::{self, ImportReport};
 use crate::service::organizations::{self, OrgError, OrgInput};
 use crate::state::AppState;
@@ -116,14 +115,7 @@ pub async fn list(
     _admin: AdminAuth,
     ApiQuery(q): ApiQuery<OrgSearch>,
 ) -> Result<Json<OrganizationPage>, ApiError> {
-    let per_page = q.per_page.unwrap_or(50);
-    if !(1..=admin::MAX_PER_PAGE).contains(&per_page) {
-        return Err(ApiError::invalid("per_page", "must be between 1 and 200"));
-    }
-    let page = q.page.unwrap_or(1);
-    if !(1..=admin::MAX_PAGE).contains(&page) {
-        return Err(ApiError::invalid("page", "must be between 1 and 1000000"));
-    }
+    let (page, per_page) = super::paging(q.page, q.per_page)?;
     if q.q.chars().count() > 100 {
         return Err(ApiError::invalid("q", "is too long"));
     }

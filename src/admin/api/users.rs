@@ -128,14 +128,7 @@ pub async fn search(
     admin: ScopedAdmin,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
-    let per_page = q.per_page.unwrap_or(50);
-    if !(1..=admin::MAX_PER_PAGE).contains(&per_page) {
-        return Err(ApiError::invalid("per_page", "must be between 1 and 200"));
-    }
-    let page = q.page.unwrap_or(1);
-    if !(1..=admin::MAX_PAGE).contains(&page) {
-        return Err(ApiError::invalid("page", "must be between 1 and 1000000"));
-    }
+    let (page, per_page) = super::paging(q.page, q.per_page)?;
     if q.q.chars().count() > 100 {
         return Err(ApiError::invalid("q", "is too long"));
     }
