@@ -31,6 +31,7 @@ use crate::service::org_import;
 use crate::service::organizations::{self, OrgError, OrgInput};
 use crate::service::{Actor, Origin};
 use crate::state::AppState;
+use crate::store::backup::{self, BackupError};
 use crate::store::organizations::Organization;
 use crate::store::users::{AccountStatus, User};
 use crate::{App, telemetry};
@@ -86,6 +87,19 @@ pub enum Command {
     /// The working-day calendar (holidays and worked weekend days).
     #[command(subcommand)]
     Calendar(CalendarCommand),
+    /// Write a consistent copy of the embedded (SQLite) database to a new
+    /// file while the server keeps running (README: "Backups").
+    Backup {
+        /// The copy to write (must not exist; created readable by its owner only).
+        file: PathBuf,
+    },
+    /// Replace the embedded database by a backup, then migrate it. The
+    /// server must be stopped; the replaced database is kept beside it as
+    /// `<database>.before-restore-<time>`.
+    Restore {
+        /// A file written by `tongxing backup`.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -382,6 +396,8 @@ pub enum Exit {
     NotFound = 4,
     Exists = 5,
     Config = 6,
+    /// The database is in use (a restore while a server runs).
+    InUse = 7,
 }
 
 impl From<Exit> for ExitCode {
@@ -450,7 +466,12 @@ pub async fn run(command: Command, config: Config) -> Exit {
                 Err(e) => fail(Exit::Failure, e),
             }
         }
+        Command::Restore { file } => {
+            quiet_logs(&config);
+            restore(config, &file).await
+        }
         Command::User(_)
+        | Command::Backup { .. }
         | Command::Org(_)
         | Command::Client(_)
         | Command::Keys(_)
@@ -473,7 +494,8 @@ pub async fn run(command: Command, config: Config) -> Exit {
                     dry_run,
                     report,
                 } => import_accounts(&state, &file, format.as_deref(), dry_run, report).await,
-                Command::Serve | Command::Migrate => Exit::Failure,
+                Command::Backup { file } => backup(&state, &file).await,
+                Command::Serve | Command::Migrate | Command::Restore { .. } => Exit::Failure,
             };
             // Let started back-channel logouts finish (bounded).
             state
@@ -484,6 +506,91 @@ pub async fn run(command: Command, config: Config) -> Exit {
             code
         }
     }
+}
+
+fn backup_exit(e: BackupError) -> Exit {
+    let code = match &e {
+        BackupError::Exists(_) => Exit::Exists,
+        BackupError::InUse(_) => Exit::InUse,
+        BackupError::NotSqlite | BackupError::NotABackup { .. } | BackupError::Newer { .. } => {
+            Exit::Invalid
+        }
+        BackupError::Io { .. } | BackupError::Store(_) => Exit::Failure,
+    };
+    fail(code, e)
+}
+
+async fn backup(state: &AppState, file: &std::path::Path) -> Exit {
+    let result = state.store.backup_into(file).await;
+    let mut entry = Entry::new("backup.created", Outcome::of(&result))
+        .actor(&Actor::cli())
+        .origin(&Origin::cli());
+    if let Ok(info) = &result {
+        entry = entry.detail(json!({
+            "file": file.display().to_string(),
+            "bytes": info.bytes,
+            "schema_version": info.schema_version,
+        }));
+    }
+    if let Err(e) = entry.write(&state.store).await {
+        return fail(Exit::Failure, e);
+    }
+    match result {
+        Ok(info) => {
+            println!(
+                "backup written: {} ({} bytes, schema version {})",
+                file.display(),
+                info.bytes,
+                info.schema_version
+            );
+            Exit::Ok
+        }
+        Err(e) => backup_exit(e),
+    }
+}
+
+/// Puts the backup in place before anything opens the database, then
+/// opens it as every command does (which applies newer migrations) and
+/// records the restore in the restored audit log.
+async fn restore(config: Config, file: &std::path::Path) -> Exit {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(&time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_else(|_| "unknown".into());
+    let restored = match backup::restore(&config.database_url(), file, &stamp).await {
+        Ok(r) => r,
+        Err(e) => return backup_exit(e),
+    };
+    let state = match AppState::init(config, false, SystemClock::shared()).await {
+        Ok(s) => s,
+        Err(e) => return fail(Exit::Failure, e),
+    };
+    let entry = Entry::new("backup.restored", Outcome::Success)
+        .actor(&Actor::cli())
+        .origin(&Origin::cli())
+        .detail(json!({
+            "file": file.display().to_string(),
+            "schema_version": restored.info.schema_version,
+            "set_aside": restored.set_aside.as_ref().map(|p| p.display().to_string()),
+        }));
+    let code = match entry.write(&state.store).await {
+        Ok(()) => {
+            println!(
+                "restored {} from {} (schema version {})",
+                restored.database.display(),
+                file.display(),
+                restored.info.schema_version
+            );
+            if let Some(aside) = &restored.set_aside {
+                println!("the replaced database is kept as {}", aside.display());
+            }
+            Exit::Ok
+        }
+        Err(e) => fail(Exit::Failure, e),
+    };
+    state.store.close().await;
+    code
 }
 
 fn quiet_logs(config: &Config) {

@@ -4,6 +4,7 @@
 //! pool is configured.
 
 pub mod audit;
+pub mod backup;
 pub mod blocks;
 pub mod calendar;
 pub mod clients;
@@ -193,6 +194,10 @@ pub struct Store {
     /// Stamps rows (`created_at`, audit `at` …) and decides what has
     /// expired: the application's clock, not the database server's.
     clock: SharedClock,
+    /// The shared lock on `<database>.lock` of an embedded database, held
+    /// while the pool lives: a restore refuses while any is held
+    /// ([`backup::restore`]).
+    _file_lock: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl Store {
@@ -206,7 +211,17 @@ impl Store {
         timeouts: &crate::config::TimeoutsConfig,
     ) -> Result<Self, StoreError> {
         let acquire = timeouts.database_acquire();
+        let mut file_lock = None;
         let db = if url.starts_with("sqlite:") {
+            if let Some(file) = backup::sqlite_file(url)? {
+                let held = backup::hold_shared(&file).map_err(|e| {
+                    StoreError::Unavailable(sqlx::Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::WouldBlock,
+                        e.to_string(),
+                    )))
+                })?;
+                file_lock = Some(std::sync::Arc::new(held));
+            }
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -235,7 +250,11 @@ impl Store {
                     .await?,
             )
         };
-        Ok(Self { db, clock })
+        Ok(Self {
+            db,
+            clock,
+            _file_lock: file_lock,
+        })
     }
 
     /// The time by the application's clock.

@@ -11,6 +11,7 @@ mod admin_console;
 mod api_problems;
 mod architecture;
 mod backchannel;
+mod backup;
 mod bad_bytes;
 mod blocks;
 mod calendar;
