@@ -100,6 +100,10 @@ pub enum Command {
         /// A file written by `tongxing backup`.
         file: PathBuf,
     },
+    /// Ask the server on this configuration's listen address whether it is
+    /// up (`/healthz`): exit 0 if it is, 1 if not. For container
+    /// health checks, where no HTTP client is installed.
+    Health,
 }
 
 #[derive(Debug, Subcommand)]
@@ -466,6 +470,7 @@ pub async fn run(command: Command, config: Config) -> Exit {
                 Err(e) => fail(Exit::Failure, e),
             }
         }
+        Command::Health => health(&config).await,
         Command::Restore { file } => {
             quiet_logs(&config);
             restore(config, &file).await
@@ -495,7 +500,9 @@ pub async fn run(command: Command, config: Config) -> Exit {
                     report,
                 } => import_accounts(&state, &file, format.as_deref(), dry_run, report).await,
                 Command::Backup { file } => backup(&state, &file).await,
-                Command::Serve | Command::Migrate | Command::Restore { .. } => Exit::Failure,
+                Command::Serve | Command::Migrate | Command::Restore { .. } | Command::Health => {
+                    Exit::Failure
+                }
             };
             // Let started back-channel logouts finish (bounded).
             state
@@ -505,6 +512,34 @@ pub async fn run(command: Command, config: Config) -> Exit {
             state.store.close().await;
             code
         }
+    }
+}
+
+/// GET `/healthz` on the listen address (a wildcard address is asked on
+/// loopback), bounded by five seconds.
+async fn health(config: &Config) -> Exit {
+    let mut addr = config.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{addr}{}", crate::routes::HEALTHZ);
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return fail(Exit::Failure, e),
+    };
+    match client.get(&url).send().await {
+        Ok(answer) if answer.status().is_success() => {
+            println!("ok");
+            Exit::Ok
+        }
+        Ok(answer) => fail(Exit::Failure, format!("{url} answered {}", answer.status())),
+        Err(e) => fail(Exit::Failure, format!("{url}: {e}")),
     }
 }
 

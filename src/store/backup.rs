@@ -32,9 +32,7 @@ pub enum BackupError {
     NotSqlite,
     #[error("{0} already exists; name a new file")]
     Exists(PathBuf),
-    #[error(
-        "the database {0} is in use (a server or another command has it open); stop it first"
-    )]
+    #[error("the database {0} is in use (a server or another command has it open); stop it first")]
     InUse(PathBuf),
     #[error("{path} is not a Tongxing database backup: {reason}")]
     NotABackup { path: PathBuf, reason: String },
@@ -134,7 +132,11 @@ impl Store {
         // it first sets its mode and refuses to overwrite anything.
         drop(create_private(target)?);
         let name = target.to_string_lossy().into_owned();
-        if let Err(e) = sqlx::query("VACUUM INTO $1").bind(&name).execute(pool).await {
+        if let Err(e) = sqlx::query("VACUUM INTO $1")
+            .bind(&name)
+            .execute(pool)
+            .await
+        {
             let _ = std::fs::remove_file(target);
             return Err(StoreError::from(e).into());
         }

@@ -105,7 +105,11 @@ async fn a_backup_taken_under_write_load_holds_every_change_committed_before_it(
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "the copy is readable by its owner only");
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the copy is readable by its owner only"
+        );
     }
 
     // Restored into a new deployment, the copy holds every account
@@ -115,10 +119,16 @@ async fn a_backup_taken_under_write_load_holds_every_change_committed_before_it(
     assert_eq!(out.code, 0, "{out:?}");
     let restored = usernames(&target.path().join("tongxing.db")).await;
     for name in &before {
-        assert!(restored.contains(name), "{name} committed before the backup");
+        assert!(
+            restored.contains(name),
+            "{name} committed before the backup"
+        );
     }
     for name in &after {
-        assert!(!restored.contains(name), "{name} committed after the backup");
+        assert!(
+            !restored.contains(name),
+            "{name} committed after the backup"
+        );
     }
 
     // The restored database runs a server: an account from before the
@@ -184,8 +194,14 @@ async fn a_restore_refuses_what_is_not_a_backup_of_this_version() {
     std::fs::write(&text, "not a database\n").unwrap();
     let out = cli_in(&app, target.path(), &["restore", text.to_str().unwrap()]).await;
     assert_eq!(out.code, 3, "{out:?}");
-    assert!(out.stderr.contains("is not a Tongxing database backup"), "{out:?}");
-    assert!(!target.path().join("tongxing.db").exists(), "nothing restored");
+    assert!(
+        out.stderr.contains("is not a Tongxing database backup"),
+        "{out:?}"
+    );
+    assert!(
+        !target.path().join("tongxing.db").exists(),
+        "nothing restored"
+    );
 
     // A copy made by a newer release (a migration this build does not know).
     let newer = scratch.path().join("newer.db");
@@ -206,7 +222,10 @@ async fn a_restore_refuses_what_is_not_a_backup_of_this_version() {
     let out = cli_in(&app, target.path(), &["restore", newer.to_str().unwrap()]).await;
     assert_eq!(out.code, 3, "{out:?}");
     assert!(out.stderr.contains("newer Tongxing"), "{out:?}");
-    assert!(!target.path().join("tongxing.db").exists(), "nothing restored");
+    assert!(
+        !target.path().join("tongxing.db").exists(),
+        "nothing restored"
+    );
 
     // A backup never overwrites a file.
     let out = app.cli(&["backup", text.to_str().unwrap()], None).await;

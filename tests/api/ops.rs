@@ -250,3 +250,29 @@ async fn the_outbox_starts_empty() {
     .unwrap();
     assert_eq!(app.outbox("sms").len(), 1);
 }
+
+#[tokio::test]
+async fn the_health_command_asks_the_server_on_the_listen_address() {
+    let app = TestApp::spawn().await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let up = app
+        .cli_env(&["health"], None, &[("TONGXING_LISTEN", &addr)])
+        .await;
+    assert_eq!(up.code, 0, "{up:?}");
+    assert_eq!(up.stdout.trim(), "ok");
+
+    // A port nothing listens on: the check fails, naming what it asked.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let wildcard = format!("0.0.0.0:{port}");
+    let down = app
+        .cli_env(&["health"], None, &[("TONGXING_LISTEN", &wildcard)])
+        .await;
+    assert_eq!(down.code, 1, "{down:?}");
+    assert!(
+        down.stderr
+            .contains(&format!("http://127.0.0.1:{port}/healthz")),
+        "{down:?}"
+    );
+}
