@@ -160,6 +160,14 @@ pub enum ClientCommand {
         /// A JWK set file with the client's public keys (private_key_jwt).
         #[arg(long)]
         jwks_file: Option<PathBuf>,
+        #[command(flatten)]
+        listing: ListingArgs,
+        /// Show this first-party client in everyone's application list.
+        #[arg(long)]
+        show_in_app_list: bool,
+        /// People may make application passwords for this client.
+        #[arg(long)]
+        app_passwords_allowed: bool,
         #[arg(long)]
         json: bool,
     },
@@ -190,6 +198,15 @@ pub enum ClientCommand {
         /// Sign-ins for this client always need SMS step-up: true or false.
         #[arg(long)]
         require_sms: Option<bool>,
+        /// An empty value removes a name, description or URI.
+        #[command(flatten)]
+        listing: ListingArgs,
+        /// Show it in everyone's application list: true or false.
+        #[arg(long)]
+        show_in_app_list: Option<bool>,
+        /// People may make application passwords for it: true or false.
+        #[arg(long)]
+        app_passwords_allowed: Option<bool>,
         #[arg(long)]
         json: bool,
     },
@@ -1249,6 +1266,26 @@ async fn org(state: &AppState, cmd: OrgCommand) -> Exit {
     }
 }
 
+/// How the application list shows a client.
+#[derive(clap::Args, Debug, Default)]
+pub struct ListingArgs {
+    /// The name in English (the name given is the default, zh-CN one).
+    #[arg(long)]
+    name_en: Option<String>,
+    /// What the application is for (zh-CN), shown in the application list.
+    #[arg(long)]
+    description: Option<String>,
+    /// The description in English.
+    #[arg(long)]
+    description_en: Option<String>,
+    /// The logo the application list shows (absolute http(s) URI).
+    #[arg(long)]
+    logo_uri: Option<String>,
+    /// The page the application list's link opens.
+    #[arg(long)]
+    home_uri: Option<String>,
+}
+
 fn print_client(c: &Client, json: bool) {
     if json {
         println!("{}", c.json());
@@ -1260,6 +1297,23 @@ fn print_client(c: &Client, json: bool) {
     println!("first party:    {}", c.first_party);
     println!("require sms:    {}", c.require_sms);
     println!("strong passwd:  {}", c.require_strong_password);
+    println!("in app list:    {}", c.show_in_app_list);
+    println!("app passwords:  {}", c.app_passwords_allowed);
+    if let Some(n) = &c.name_en {
+        println!("name (en):      {n}");
+    }
+    if let Some(d) = &c.description {
+        println!("description:    {d}");
+    }
+    if let Some(d) = &c.description_en {
+        println!("descr. (en):    {d}");
+    }
+    if let Some(uri) = &c.logo_uri {
+        println!("logo_uri:       {uri}");
+    }
+    if let Some(uri) = &c.home_uri {
+        println!("home_uri:       {uri}");
+    }
     println!("scopes:         {}", c.scopes.join(" "));
     println!("id_token alg:   {}", c.id_token_alg.as_str());
     for uri in &c.redirect_uris {
@@ -1295,6 +1349,9 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             jwks_file,
             require_sms,
             require_strong_password,
+            listing,
+            show_in_app_list,
+            app_passwords_allowed,
             json,
         } => {
             let secret = if secret_stdin {
@@ -1330,6 +1387,13 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                 jwks,
                 require_sms,
                 require_strong_password,
+                name_en: listing.name_en,
+                description: listing.description,
+                description_en: listing.description_en,
+                logo_uri: listing.logo_uri,
+                home_uri: listing.home_uri,
+                show_in_app_list,
+                app_passwords_allowed,
             };
             match clients::register(state, input, &actor, &origin).await {
                 Ok((c, generated)) => {
@@ -1386,21 +1450,32 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             let mut registered = Vec::new();
             // Mail and ARP demand strong passwords, as in the institute;
             // the wiki shows an application that does not.
-            for (id, name, url, package, strong) in [
+            // Each shows in the application list; mail takes application
+            // passwords (IMAP and SMTP clients).
+            for (id, name, url, package, strong, words) in [
                 (
                     "mail-demo",
                     "邮件系统 Mail (demo)",
                     mail_url,
                     "mail-demo",
                     true,
+                    ("Mail", "收发电子邮件", "Read and send e-mail"),
                 ),
-                ("arp-demo", "科研管理 ARP (demo)", arp_url, "arp-demo", true),
+                (
+                    "arp-demo",
+                    "科研管理 ARP (demo)",
+                    arp_url,
+                    "arp-demo",
+                    true,
+                    ("ARP", "项目、经费与成果管理", "Projects, funds and results"),
+                ),
                 (
                     "wiki-demo",
                     "知识库 Wiki (demo)",
                     wiki_url,
                     "wiki-demo",
                     false,
+                    ("Wiki", "共享的知识与文档", "Shared knowledge and documents"),
                 ),
             ] {
                 let base = url.trim_end_matches('/').to_string();
@@ -1416,6 +1491,12 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                     backchannel_logout_uri: Some(format!("{base}/backchannel-logout")),
                     first_party: true,
                     require_strong_password: strong,
+                    name_en: Some(format!("{} (demo)", words.0)),
+                    description: Some(words.1.into()),
+                    description_en: Some(words.2.into()),
+                    home_uri: Some(format!("{base}/")),
+                    show_in_app_list: true,
+                    app_passwords_allowed: id == "mail-demo",
                     ..NewClient::default()
                 };
                 match clients::register(state, input, &actor, &origin).await {
@@ -1451,6 +1532,9 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             id,
             require_strong_password,
             require_sms,
+            listing,
+            show_in_app_list,
+            app_passwords_allowed,
             json,
         } => {
             let client = match clients::find(state, &id).await {
@@ -1461,6 +1545,13 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             let change = ClientUpdate {
                 require_strong_password,
                 require_sms,
+                name_en: listing.name_en.map(Some),
+                description: listing.description.map(Some),
+                description_en: listing.description_en.map(Some),
+                logo_uri: listing.logo_uri.map(Some),
+                home_uri: listing.home_uri.map(Some),
+                show_in_app_list,
+                app_passwords_allowed,
                 ..ClientUpdate::default()
             };
             match clients::update(state, &id, client.version, change, &actor, &origin).await {

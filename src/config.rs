@@ -71,6 +71,25 @@ pub struct Config {
     pub review: ReviewConfig,
     pub retrieval: RetrievalConfig,
     pub calendar: CalendarConfig,
+    pub app_passwords: AppPasswordsConfig,
+}
+
+/// Application-specific passwords.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppPasswordsConfig {
+    /// The id of the server key new application passwords are MAC'd
+    /// with (the key itself is made on first use and shared by every node
+    /// through the database). Setting a new id rotates: new passwords use
+    /// the new key, and those made under earlier keys keep working until
+    /// they are revoked.
+    pub key_id: String,
+}
+
+impl Default for AppPasswordsConfig {
+    fn default() -> Self {
+        Self { key_id: "1".into() }
+    }
 }
 
 /// The working-day calendar.
@@ -819,6 +838,7 @@ impl Default for Config {
             review: ReviewConfig::default(),
             retrieval: RetrievalConfig::default(),
             calendar: CalendarConfig::default(),
+            app_passwords: AppPasswordsConfig::default(),
         }
     }
 }
@@ -877,6 +897,17 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let kid = &self.app_passwords.key_id;
+        if kid.is_empty()
+            || kid.len() > 32
+            || !kid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(ConfigError(
+                "app_passwords.key_id: 1 to 32 letters, digits, - _ or .".into(),
+            ));
+        }
         if crate::domain::calendar::parse_offset(&self.calendar.utc_offset).is_none() {
             return Err(ConfigError(
                 "calendar.utc_offset: an offset from UTC such as +08:00".into(),

@@ -169,6 +169,22 @@ fn pages() -> Router<AppState> {
             ACCOUNT_APPS_REVOKE,
             get(page_of(ACCOUNT_APPS)).post(account::apps::revoke),
         )
+        .route(
+            ACCOUNT_APP_PASSWORDS,
+            get(account::app_passwords::show).post(account::app_passwords::create),
+        )
+        .route(
+            ACCOUNT_APP_PASSWORDS_REVOKE,
+            get(page_of(ACCOUNT_APP_PASSWORDS)).post(account::app_passwords::revoke),
+        )
+        .route(
+            ACCOUNT_APP_PASSWORDS_REVOKE_ALL,
+            get(page_of(ACCOUNT_APP_PASSWORDS)).post(account::app_passwords::revoke_all),
+        )
+        .route(
+            ACCOUNT_APP_PASSWORDS_CONFIRM,
+            get(page_of(ACCOUNT_APP_PASSWORDS)).post(account::app_passwords::confirm),
+        )
         .route(ACCOUNT_SESSIONS, get(account::sessions::show))
         .route(
             ACCOUNT_SESSIONS_END,
@@ -275,6 +291,10 @@ fn pages() -> Router<AppState> {
         .route(
             ADMIN_CLIENT_STRONG_PASSWORD,
             get(page_of(ADMIN_CLIENTS)).post(admin::console::clients::strong_password),
+        )
+        .route(
+            ADMIN_CLIENT_LISTING,
+            get(page_of(ADMIN_CLIENTS)).post(admin::console::clients::listing),
         )
         .route(ADMIN_BLOCKS, get(admin::console::blocks::show))
         .route(ADMIN_BLOCKS_CSV, get(admin::console::blocks::export))

@@ -15,6 +15,13 @@ pub const ACCOUNT: &str = "/account";
 pub const ACCOUNT_APPS: &str = "/account/apps";
 pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const ACCOUNT_APPS_REVOKE: &str = "/account/apps/revoke";
+/// Application-specific passwords (应用独立密码): the list and the form
+/// that makes one, revoking one or all, and proving the phone by SMS
+/// when the sign-in is not recent enough to make one.
+pub const ACCOUNT_APP_PASSWORDS: &str = "/account/app-passwords";
+pub const ACCOUNT_APP_PASSWORDS_REVOKE: &str = "/account/app-passwords/revoke";
+pub const ACCOUNT_APP_PASSWORDS_REVOKE_ALL: &str = "/account/app-passwords/revoke-all";
+pub const ACCOUNT_APP_PASSWORDS_CONFIRM: &str = "/account/app-passwords/confirm";
 pub const ACCOUNT_SESSIONS: &str = "/account/sessions";
 pub const ACCOUNT_SESSIONS_END: &str = "/account/sessions/end";
 pub const ACCOUNT_SESSIONS_END_OTHERS: &str = "/account/sessions/end-others";
@@ -61,6 +68,7 @@ pub const ADMIN_CLIENTS: &str = "/admin/clients";
 pub const ADMIN_ORGANIZATIONS: &str = "/admin/organizations";
 pub const ADMIN_ORGANIZATION: &str = "/admin/organizations/{id}";
 pub const ADMIN_CLIENT_STRONG_PASSWORD: &str = "/admin/clients/{id}/strong-password";
+pub const ADMIN_CLIENT_LISTING: &str = "/admin/clients/{id}/listing";
 pub const ADMIN_BLOCKS: &str = "/admin/blocks";
 pub const ADMIN_BLOCKS_CSV: &str = "/admin/blocks.csv";
 pub const ADMIN_AUDIT: &str = "/admin/audit";
@@ -105,6 +113,8 @@ pub const API_ORGANIZATIONS: &str = "/api/v1/organizations";
 pub const API_ORGANIZATIONS_IMPORT: &str = "/api/v1/organizations/import";
 pub const API_ORGANIZATION: &str = "/api/v1/organizations/{id}";
 pub const API_USER_LIFT_BLOCKS: &str = "/api/v1/users/{id}/lift-blocks";
+pub const API_USER_APP_PASSWORDS: &str = "/api/v1/users/{id}/app-passwords";
+pub const API_USER_APP_PASSWORD: &str = "/api/v1/users/{id}/app-passwords/{password_id}";
 pub const API_BLOCKS: &str = "/api/v1/blocks";
 pub const API_CLIENTS: &str = "/api/v1/clients";
 pub const API_CLIENT: &str = "/api/v1/clients/{id}";

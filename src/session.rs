@@ -62,6 +62,7 @@ const SHOWN_ONCE: &str = "password_shown_once";
 const PHONE_CHANGE: &str = "phone_change";
 const PHONE_BIND: &str = "phone_bind";
 const BINDING_SKIPPED: &str = "phone_binding_skipped";
+const APP_PASSWORD_SHOWN: &str = "app_password_shown_once";
 
 /// How long the restricted "phone unreachable" state lasts: time to fill
 /// in the unbind application and take photos of the documents.
@@ -194,6 +195,10 @@ pub enum Flash {
     UnbindSubmitted,
     /// A phone-unbind application was withdrawn.
     UnbindWithdrawn,
+    /// An application password was revoked.
+    AppPasswordRevoked,
+    /// Every application password was revoked.
+    AppPasswordsRevoked,
 }
 
 pub use crate::ports::clock::unix_ms;
@@ -760,6 +765,44 @@ impl WebSession {
             .insert(SHOWN_ONCE, ShownOnce { user_id, password })
             .await?;
         Ok(())
+    }
+
+    /// Keeps a new application password (grouped) and its name for the
+    /// next application-passwords page of account `user_id`.
+    pub async fn show_app_password_once(
+        &self,
+        user_id: Uuid,
+        grouped: String,
+        label: String,
+    ) -> Result<(), PageError> {
+        self.0
+            .insert(
+                APP_PASSWORD_SHOWN,
+                ShownOnce {
+                    user_id,
+                    password: format!("{grouped}\n{label}"),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The new application password (grouped, name) waiting for the page
+    /// of account `user_id`, taken: a reload does not show it again.
+    pub async fn take_app_password_shown(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Option<(String, String)>, PageError> {
+        match self.read::<ShownOnce>(APP_PASSWORD_SHOWN).await? {
+            Some(once) if once.user_id == user_id => {
+                self.0.remove_value(APP_PASSWORD_SHOWN).await?;
+                Ok(once
+                    .password
+                    .split_once('\n')
+                    .map(|(g, l)| (g.to_string(), l.to_string())))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The generated password waiting for the page of account `user_id`,

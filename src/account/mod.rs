@@ -18,6 +18,7 @@ use crate::service::login::LoginOutcome;
 use crate::session::WebSession;
 use crate::state::AppState;
 
+pub mod app_passwords;
 pub mod apps;
 pub mod email;
 pub mod home;

@@ -13,6 +13,7 @@ use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm, CurrentUser};
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::service::accounts::{self, AccountError, PasswordChangeError};
+use crate::service::app_passwords;
 use crate::state::AppState;
 use crate::urls::{local_url, safe_return_to};
 
@@ -27,6 +28,8 @@ struct PasswordPage {
     errors: Vec<String>,
     return_to: String,
     min_length: usize,
+    /// Active application passwords (the form asks whether to keep them).
+    app_passwords: usize,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +52,7 @@ pub async fn show(
         errors: Vec::new(),
         return_to: safe_return_to(q.return_to.as_deref()),
         min_length: state.policy.min_length(),
+        app_passwords: app_passwords::list(&state, &current.user).await?.len(),
     })
 }
 
@@ -61,6 +65,9 @@ pub struct PasswordForm {
     #[serde(default)]
     repeat: String,
     return_to: Option<String>,
+    /// Present (checked): keep the application passwords. Absent, as by
+    /// default: they are revoked with the change.
+    keep_app_passwords: Option<String>,
 }
 
 pub async fn submit(
@@ -86,6 +93,7 @@ pub async fn submit(
             &current.auth.sid,
             &old,
             &new,
+            form.keep_app_passwords.is_some(),
             &origin,
         )
         .await
@@ -131,6 +139,7 @@ pub async fn submit(
             errors,
             return_to,
             min_length: state.policy.min_length(),
+            app_passwords: app_passwords::list(&state, &current.user).await?.len(),
         },
     )
 }

@@ -320,9 +320,40 @@ pub struct Client {
     /// this client until an administrator resets the password (see
     /// [`crate::service::blocks`]).
     pub require_strong_password: bool,
+    /// The name in English (`name` is the default, zh-CN one).
+    pub name_en: Option<String>,
+    /// What the application is for, as the application list says it
+    /// (zh-CN, and in English).
+    pub description: Option<String>,
+    pub description_en: Option<String>,
+    /// The logo the application list shows (an absolute http(s) URI).
+    pub logo_uri: Option<EndpointUri>,
+    /// Where the application list's link opens the application.
+    pub home_uri: Option<EndpointUri>,
+    /// A first-party client appears in everyone's application list.
+    pub show_in_app_list: bool,
+    /// People may make application passwords for this client (mail
+    /// clients that speak IMAP/SMTP, through the LDAP interface).
+    pub app_passwords_allowed: bool,
 }
 
 impl Client {
+    /// The name to show in `lang` (`en`: the English name when set).
+    pub fn display_name(&self, english: bool) -> &str {
+        match (&self.name_en, english) {
+            (Some(n), true) => n,
+            _ => &self.name,
+        }
+    }
+
+    /// The description to show (`en`: the English one, else the default).
+    pub fn display_description(&self, english: bool) -> Option<&str> {
+        match (&self.description_en, english) {
+            (Some(d), true) => Some(d),
+            _ => self.description.as_deref(),
+        }
+    }
+
     pub fn is_public(&self) -> bool {
         self.token_auth_method == AuthMethod::None
     }
@@ -539,6 +570,13 @@ mod tests {
             version: 1,
             require_sms: false,
             require_strong_password: false,
+            name_en: None,
+            description: None,
+            description_en: None,
+            logo_uri: None,
+            home_uri: None,
+            show_in_app_list: false,
+            app_passwords_allowed: false,
         }
     }
 }

@@ -249,6 +249,55 @@ texts! {
     apps_revoke: &'static str,
     apps_revoked: &'static str,
     apps_link: &'static str,
+    apps_first_party: &'static str,
+    apps_first_party_none: &'static str,
+    apps_open: &'static str,
+    apps_consented: &'static str,
+    apps_may_read: &'static str,
+    apps_consented_at: &'static str,
+    apps_revoke_note: &'static str,
+    app_passwords_link: &'static str,
+    app_passwords_title: &'static str,
+    app_passwords_intro: &'static str,
+    app_passwords_revoked: &'static str,
+    app_passwords_all_revoked: &'static str,
+    app_passwords_created: fn(&str) -> String,
+    app_passwords_shown_once: &'static str,
+    app_passwords_new: &'static str,
+    app_passwords_no_apps: &'static str,
+    app_passwords_label: &'static str,
+    app_passwords_label_hint: &'static str,
+    app_passwords_app: &'static str,
+    app_passwords_max: fn(usize) -> String,
+    app_passwords_create: &'static str,
+    app_passwords_not_fresh: &'static str,
+    app_passwords_confirm_sms: &'static str,
+    app_passwords_relogin: &'static str,
+    app_passwords_active: &'static str,
+    app_passwords_none: &'static str,
+    app_passwords_created_at: &'static str,
+    app_passwords_last_used: &'static str,
+    app_passwords_never_used: &'static str,
+    app_passwords_revoke: &'static str,
+    app_passwords_revoke_all: &'static str,
+    app_passwords_bad_label: &'static str,
+    app_passwords_bad_app: &'static str,
+    app_passwords_limit: fn(usize) -> String,
+    app_passwords_blocked: &'static str,
+    password_keep_app_passwords: fn(usize) -> String,
+    password_app_passwords_hint: &'static str,
+    admin_app_passwords: &'static str,
+    admin_app_passwords_none: &'static str,
+    admin_app_passwords_revoked: &'static str,
+    admin_client_listing: &'static str,
+    admin_client_name_en: &'static str,
+    admin_client_description: &'static str,
+    admin_client_description_en: &'static str,
+    admin_client_logo_uri: &'static str,
+    admin_client_home_uri: &'static str,
+    admin_client_show_in_list: &'static str,
+    admin_client_app_passwords: &'static str,
+    admin_client_save: &'static str,
 
     sessions_title: &'static str,
     sessions_intro: &'static str,
@@ -729,6 +778,21 @@ impl Text {
     }
 
     /// Why an account is blocked, in this language.
+    /// A scope in words, as the consent page and the application list
+    /// name it (`None` for a scope people are not asked about).
+    pub fn scope_words(&self, scope: &str) -> Option<&'static str> {
+        match scope {
+            "openid" => Some(self.scope_openid),
+            "profile" => Some(self.scope_profile),
+            "email" => Some(self.scope_email),
+            "phone" => Some(self.scope_phone),
+            "offline_access" => Some(self.scope_offline_access),
+            "review" => Some(self.scope_review),
+            "org_admin" => Some(self.scope_org_admin),
+            _ => None,
+        }
+    }
+
     pub fn block_reason(&self, r: crate::domain::BlockReason) -> &'static str {
         use crate::domain::BlockReason as B;
         match r {
@@ -789,6 +853,24 @@ pub fn when(t: OffsetDateTime) -> String {
         t.day(),
         t.hour(),
         t.minute()
+    )
+}
+
+/// `2026-11-22 16:30 (UTC+08:00)`: a moment in the institution's time
+/// (`calendar.utc_offset`), as the account pages state it.
+pub fn local_when(t: OffsetDateTime, offset: time::UtcOffset) -> String {
+    let t = t.to_offset(offset);
+    let (h, m, _) = offset.as_hms();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} (UTC{}{:02}:{:02})",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        if h < 0 || m < 0 { '-' } else { '+' },
+        h.unsigned_abs(),
+        m.unsigned_abs()
     )
 }
 

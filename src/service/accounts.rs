@@ -345,15 +345,24 @@ async fn write_password(
             origin,
         ),
     );
+    // Application passwords made before are no proof of whoever holds
+    // the account now: they all go with the reset.
+    let revoked = super::app_passwords::revoked_with_password(
+        user,
+        super::app_passwords::Reason::PasswordReset,
+        actor,
+        origin,
+    );
     // A password someone else set: the next login proves the phone too.
     let effects = PasswordEffects {
         clear_forced: false,
         set_forced: force_change,
         require_step_up: true,
-        revoke_reason: "password reset",
+        revoke_reason: super::app_passwords::Reason::PasswordReset.as_str(),
         keep_sid: None,
         expected_version: None,
         lift_weak_blocks: Some((label.as_str(), &unblocked)),
+        revoke_app_passwords: Some(&revoked),
     };
     state
         .store
@@ -427,13 +436,16 @@ pub enum PasswordChangeError {
 /// the new one must pass the policy. Every *other* session of the account
 /// ends and its tokens are revoked (with back-channel logout); the one with
 /// `keep_sid` goes on with its applications' tokens (the caller re-issues
-/// it). A forced change is thereby done.
+/// it). A forced change is thereby done. The account's application
+/// passwords are revoked with it unless `keep_app_passwords` (the person's
+/// choice; revoking is the default).
 pub async fn change_own_password(
     state: &AppState,
     user: &User,
     keep_sid: &str,
     current: &SecretPassword,
     new: &SecretPassword,
+    keep_app_passwords: bool,
     origin: &Origin,
 ) -> Result<User, PasswordChangeError> {
     use super::login::{LoginError, reauthenticate};
@@ -480,6 +492,12 @@ pub async fn change_own_password(
             origin,
         ),
     );
+    let revoked = super::app_passwords::revoked_with_password(
+        user,
+        super::app_passwords::Reason::PasswordChanged,
+        &actor,
+        origin,
+    );
     state
         .store
         .set_password_hash(
@@ -489,7 +507,8 @@ pub async fn change_own_password(
                 clear_forced: true,
                 set_forced: false,
                 require_step_up: false,
-                revoke_reason: "password changed",
+                revoke_reason: super::app_passwords::Reason::PasswordChanged.as_str(),
+                revoke_app_passwords: (!keep_app_passwords).then_some(&revoked),
                 keep_sid: Some(keep_sid),
                 expected_version: None,
                 lift_weak_blocks: state

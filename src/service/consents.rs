@@ -2,6 +2,7 @@
 //! scopes. Remembered per user, client and scopes; withdrawable.
 
 use serde_json::json;
+use time::OffsetDateTime;
 
 use super::audit::{Entry, Outcome};
 use super::clients::{self, Client};
@@ -61,7 +62,9 @@ pub async fn deny(
         .await
 }
 
-/// Withdraws a consent; the grants made under it are revoked with it.
+/// Withdraws a consent: the grants made under it are revoked, and the
+/// application's sessions of this account end by back-channel logout
+/// (after the commit, in the background). `false` when there was none.
 pub async fn withdraw(
     state: &AppState,
     user: &User,
@@ -74,27 +77,79 @@ pub async fn withdraw(
         .origin(origin)
         .detail(json!({ "client_id": client_id }))
         .finish();
-    state.store.delete_consent(user.id, client_id, &audit).await
+    match state.store.delete_consent(user.id, client_id, &audit).await? {
+        Some(sids) => {
+            super::logout::notify_clients(
+                state,
+                user.id,
+                sids.into_iter()
+                    .map(|sid| (sid, client_id.to_string()))
+                    .collect(),
+            );
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
-/// (application name, client id, "scopes · when") for the account page.
-pub async fn list(
+/// An application as the application list shows it.
+#[derive(Debug, Clone)]
+pub struct ListedApp {
+    pub client_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub logo_uri: Option<String>,
+    pub home_uri: Option<String>,
+}
+
+impl ListedApp {
+    fn of(client: &Client, english: bool) -> Self {
+        Self {
+            client_id: client.id.clone(),
+            name: client.display_name(english).to_string(),
+            description: client.display_description(english).map(str::to_string),
+            logo_uri: client.logo_uri.as_ref().map(|u| u.to_string()),
+            home_uri: client.home_uri.as_ref().map(|u| u.to_string()),
+        }
+    }
+}
+
+/// A third-party application the person consented to.
+#[derive(Debug, Clone)]
+pub struct ConsentedApp {
+    pub app: ListedApp,
+    /// The scopes granted, as the consent page names them.
+    pub scopes: Vec<String>,
+    pub granted_at: OffsetDateTime,
+}
+
+/// The application list (应用列表): the first-party applications marked
+/// `show_in_app_list`, by name, and the third-party ones the person
+/// consented to, with what they were granted; names and descriptions in
+/// English when `english`.
+pub async fn app_list(
     state: &AppState,
     user: &User,
-) -> Result<Vec<(String, String, String)>, StoreError> {
-    use time::format_description::well_known::Rfc3339;
-    let mut apps = Vec::new();
+    english: bool,
+) -> Result<(Vec<ListedApp>, Vec<ConsentedApp>), StoreError> {
+    let mut first: Vec<ListedApp> = clients::list(state)
+        .await?
+        .iter()
+        .filter(|c| c.first_party && c.show_in_app_list)
+        .map(|c| ListedApp::of(c, english))
+        .collect();
+    first.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut consented = Vec::new();
     for consent in state.store.consents(user.id).await? {
-        let name = clients::find_cached(state, &consent.client_id)
-            .await?
-            .map(|c| c.name)
-            .unwrap_or_else(|| consent.client_id.clone());
-        let when = consent.granted_at.format(&Rfc3339).unwrap_or_default();
-        apps.push((
-            name,
-            consent.client_id,
-            format!("{} · {when}", consent.scope),
-        ));
+        let app = match clients::find_cached(state, &consent.client_id).await? {
+            Some(c) => ListedApp::of(&c, english),
+            None => continue,
+        };
+        consented.push(ConsentedApp {
+            app,
+            scopes: consent.scope.split(' ').map(str::to_string).collect(),
+            granted_at: consent.granted_at,
+        });
     }
-    Ok(apps)
+    Ok((first, consented))
 }

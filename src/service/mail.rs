@@ -70,6 +70,14 @@ pub enum Letter {
         administrators: Vec<String>,
         helpdesk: Option<String>,
     },
+    /// An application password named `label` was made for `app` at `at`;
+    /// `page` lists (and revokes) them.
+    AppPasswordCreated {
+        label: String,
+        app: String,
+        at: OffsetDateTime,
+        page: String,
+    },
 }
 
 impl std::fmt::Debug for Letter {
@@ -94,6 +102,7 @@ impl Letter {
             Letter::UnbindCompleted { .. } => "unbind_completed",
             Letter::UnbindCancelled { .. } => "unbind_cancelled",
             Letter::Blocked { .. } => "blocked_notice",
+            Letter::AppPasswordCreated { .. } => "app_password_notice",
         }
     }
 
@@ -104,7 +113,8 @@ impl Letter {
             Letter::UnbindApproved { page, .. }
             | Letter::UnbindRejected { page, .. }
             | Letter::UnbindCompleted { page, .. }
-            | Letter::UnbindCancelled { page } => Some(page),
+            | Letter::UnbindCancelled { page }
+            | Letter::AppPasswordCreated { page, .. } => Some(page),
             Letter::PasswordReset { .. }
             | Letter::EmailChanged { .. }
             | Letter::PhoneChanged { .. }
@@ -386,6 +396,12 @@ mod tests {
                 administrators: Vec::new(),
                 helpdesk: None,
             },
+            Letter::AppPasswordCreated {
+                label: "iPhone mail".into(),
+                app: "Mail".into(),
+                at: OffsetDateTime::UNIX_EPOCH,
+                page: "https://id.example.org/account/app-passwords".into(),
+            },
         ];
         for l in &all {
             match l {
@@ -399,7 +415,8 @@ mod tests {
                 | Letter::UnbindRejected { .. }
                 | Letter::UnbindCompleted { .. }
                 | Letter::UnbindCancelled { .. }
-                | Letter::Blocked { .. } => {}
+                | Letter::Blocked { .. }
+                | Letter::AppPasswordCreated { .. } => {}
             }
         }
         all

@@ -516,11 +516,18 @@ pub async fn reset(
             origin,
         ),
     );
+    let revoked = super::app_passwords::revoked_with_password(
+        &user,
+        super::app_passwords::Reason::PasswordRecovered,
+        &actor,
+        origin,
+    );
     let effects = PasswordEffects {
         clear_forced: true,
         set_forced: false,
         require_step_up: true,
-        revoke_reason: "password recovered",
+        revoke_reason: super::app_passwords::Reason::PasswordRecovered.as_str(),
+        revoke_app_passwords: Some(&revoked),
         keep_sid: None,
         // A change made meanwhile (the owner's own) is not overwritten.
         expected_version: Some(user.version),

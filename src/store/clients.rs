@@ -30,10 +30,18 @@ struct ClientRow {
     version: i64,
     require_sms: bool,
     require_strong_password: bool,
+    name_en: Option<String>,
+    description: Option<String>,
+    description_en: Option<String>,
+    logo_uri: Option<String>,
+    home_uri: Option<String>,
+    show_in_app_list: bool,
+    app_passwords_allowed: bool,
 }
 
 const COLUMNS: &str = "id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
-    backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, version, require_sms, require_strong_password";
+    backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, version, require_sms, require_strong_password, \
+    name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed";
 
 impl ClientRow {
     /// Every column parsed with the same types registration uses. A value
@@ -104,6 +112,8 @@ impl ClientRow {
                 self.backchannel_logout_uri,
             )?,
             jwks_uri: endpoint("jwks_uri", self.jwks_uri)?,
+            logo_uri: endpoint("logo_uri", self.logo_uri)?,
+            home_uri: endpoint("home_uri", self.home_uri)?,
             token_auth_method,
             id_token_alg,
             scopes,
@@ -114,6 +124,11 @@ impl ClientRow {
             version: self.version,
             require_sms: self.require_sms,
             require_strong_password: self.require_strong_password,
+            name_en: self.name_en,
+            description: self.description,
+            description_en: self.description_en,
+            show_in_app_list: self.show_in_app_list,
+            app_passwords_allowed: self.app_passwords_allowed,
             id,
         })
     }
@@ -149,8 +164,9 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
             "INSERT INTO clients (id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
-             backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms, require_strong_password) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15)",
+             backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms, require_strong_password, \
+             name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -167,6 +183,13 @@ impl Store {
         .bind(created_at)
         .bind(c.require_sms)
         .bind(c.require_strong_password)
+        .bind(&c.name_en)
+        .bind(&c.description)
+        .bind(&c.description_en)
+        .bind(c.logo_uri.as_ref().map(EndpointUri::as_str))
+        .bind(c.home_uri.as_ref().map(EndpointUri::as_str))
+        .bind(c.show_in_app_list)
+        .bind(c.app_passwords_allowed)
         .execute(&mut *tx)
         .await?;
             insert_audit!(&mut *tx, audit, self.now())?;
@@ -239,7 +262,9 @@ impl Store {
             let n = sqlx::query(
                 "UPDATE clients SET name = $3, redirect_uris = $4, post_logout_redirect_uris = $5, backchannel_logout_uri = $6, \
                  first_party = $7, scopes = $8, id_token_alg = $9, updated_at = $10, require_sms = $11, \
-                 require_strong_password = $12, version = version + 1 \
+                 require_strong_password = $12, name_en = $13, description = $14, description_en = $15, \
+                 logo_uri = $16, home_uri = $17, show_in_app_list = $18, app_passwords_allowed = $19, \
+                 version = version + 1 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(&c.id)
@@ -254,6 +279,13 @@ impl Store {
             .bind(now)
             .bind(c.require_sms)
             .bind(c.require_strong_password)
+            .bind(&c.name_en)
+            .bind(&c.description)
+            .bind(&c.description_en)
+            .bind(c.logo_uri.as_ref().map(EndpointUri::as_str))
+            .bind(c.home_uri.as_ref().map(EndpointUri::as_str))
+            .bind(c.show_in_app_list)
+            .bind(c.app_passwords_allowed)
             .execute(&mut *tx)
             .await?
             .rows_affected();

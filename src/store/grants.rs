@@ -213,14 +213,19 @@ impl Store {
     /// Withdraws a consent and revokes the grants made under it; the audit
     /// entry is written only when there was a consent, in the same
     /// transaction.
+    /// Withdraws a consent: the consent goes, the grants made under it are
+    /// revoked, and the browser sessions the client took part in are taken
+    /// out (returned as sids, for back-channel logout after the commit),
+    /// with the audit entry, in one transaction. `None` when there was no
+    /// such consent (nothing is changed then).
     pub async fn delete_consent(
         &self,
         user_id: Uuid,
         client_id: &str,
         audit: &NewAuditEvent,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<String>>, StoreError> {
         let now = self.now();
-        let n = on_db!(self, pool => {
+        Ok(on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
                 .bind(user_id)
@@ -228,22 +233,31 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            sqlx::query(
-                "UPDATE grants SET revoked_at = $3, revoked_reason = 'consent withdrawn' \
-                 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(user_id)
-            .bind(client_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if n > 0 {
+            if n == 0 {
+                tx.rollback().await?;
+                None
+            } else {
+                sqlx::query(
+                    "UPDATE grants SET revoked_at = $3, revoked_reason = 'consent withdrawn' \
+                     WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(user_id)
+                .bind(client_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let sids: Vec<String> = sqlx::query_scalar(
+                    "DELETE FROM rp_sessions WHERE user_id = $1 AND client_id = $2 RETURNING sid",
+                )
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_all(&mut *tx)
+                .await?;
                 insert_audit!(&mut *tx, audit, now)?;
+                tx.commit().await?;
+                Some(sids)
             }
-            tx.commit().await?;
-            n
-        });
-        Ok(n > 0)
+        }))
     }
 
     pub async fn add_rp_session(

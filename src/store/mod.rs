@@ -3,6 +3,7 @@
 //! `$n` placeholders and portable types, and [`on_db!`] runs it on whichever
 //! pool is configured.
 
+pub mod app_passwords;
 pub mod audit;
 pub mod backup;
 pub mod blocks;

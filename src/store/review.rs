@@ -7,6 +7,7 @@
 //! Which changes are allowed is the service's business
 //! (`service::review`); this module only writes them safely.
 
+use serde_json::json;
 use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -459,6 +460,35 @@ impl Store {
             }
             if let Some(audit) = audit {
                 insert_audit!(&mut *tx, audit, now)?;
+            }
+            // A completed case gave the account back to its owner (a new
+            // phone bound, a password retrieved): application passwords
+            // made before are no proof of that owner, so none stays.
+            if case.state == CaseState::Completed
+                && let Some(account) = case.account_id
+            {
+                let reason = format!("{} completed", case.kind.as_str());
+                let count = sqlx::query(super::app_passwords::REVOKE_ALL)
+                    .bind(account)
+                    .bind(now)
+                    .bind(&reason)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if count > 0 {
+                    let entry = NewAuditEvent {
+                        event: "app_password.revoked_all",
+                        outcome: "success",
+                        actor_id: None,
+                        actor: "system".into(),
+                        subject_id: Some(account),
+                        subject: None,
+                        ip: None,
+                        user_agent: None,
+                        detail: json!({ "reason": reason, "count": count, "case_id": case.id }),
+                    };
+                    insert_audit!(&mut *tx, &entry, now)?;
+                }
             }
             tx.commit().await?;
             Ok(n)

@@ -309,6 +309,22 @@ impl Store {
                 .bind(effects.keep_sid)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(revoked) = effects.revoke_app_passwords {
+                let count = sqlx::query(super::app_passwords::REVOKE_ALL)
+                    .bind(id)
+                    .bind(now)
+                    .bind(effects.revoke_reason)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if count > 0 {
+                    insert_audit!(
+                        &mut *tx,
+                        &super::app_passwords::revoked_all_audit(revoked, count),
+                        now
+                    )?;
+                }
+            }
             if let Some((lifted_by, unblocked)) = effects.lift_weak_blocks {
                 let lifted: Vec<String> = sqlx::query_scalar(super::blocks::LIFT_BLOCKS)
                     .bind(id)
@@ -479,6 +495,10 @@ pub struct PasswordEffects<'a> {
     /// Writes only if the account is still at this version (`NotFound`
     /// otherwise): a change made meanwhile is not overwritten.
     pub expected_version: Option<i64>,
+    /// Revokes every application password of the account (reason:
+    /// `revoke_reason`), with this audit entry (written only when there
+    /// were any; the count is added to its detail).
+    pub revoke_app_passwords: Option<&'a NewAuditEvent>,
 }
 
 /// Profile fields an admin may change; `None` leaves a field as it is,

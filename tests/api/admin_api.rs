@@ -623,6 +623,8 @@ async fn the_openapi_document_covers_every_route() {
         "/api/v1/organizations/{id}",
         "/api/v1/organizations/import",
         "/api/v1/users/{id}/lift-blocks",
+        "/api/v1/users/{id}/app-passwords",
+        "/api/v1/users/{id}/app-passwords/{password_id}",
         "/api/v1/blocks",
         "/api/v1/review/cases",
         "/api/v1/review/cases/{id}",
@@ -639,7 +641,7 @@ async fn the_openapi_document_covers_every_route() {
             "{e} missing from the document"
         );
     }
-    assert_eq!(operations, 36);
+    assert_eq!(operations, 39);
 }
 
 #[tokio::test]

@@ -61,6 +61,27 @@ pub struct CreateClient {
     /// this client until an administrator resets the password.
     #[serde(default)]
     pub require_strong_password: bool,
+    /// The name in English (`name` is the default, zh-CN one).
+    #[schema(max_length = 100)]
+    pub name_en: Option<String>,
+    /// What the application is for, shown in the application list (zh-CN).
+    #[schema(max_length = 300)]
+    pub description: Option<String>,
+    /// The description in English.
+    #[schema(max_length = 300)]
+    pub description_en: Option<String>,
+    /// The logo the application list shows (absolute http(s) URI).
+    #[schema(max_length = 2000)]
+    pub logo_uri: Option<String>,
+    /// The page the application list's link opens.
+    #[schema(max_length = 2000)]
+    pub home_uri: Option<String>,
+    /// Show this first-party client in everyone's application list.
+    #[serde(default)]
+    pub show_in_app_list: bool,
+    /// People may make application passwords for this client.
+    #[serde(default)]
+    pub app_passwords_allowed: bool,
 }
 
 /// A registered client as the API shows it (never its secret).
@@ -85,6 +106,13 @@ pub struct ClientView {
     require_sms: bool,
     /// Weak-password accounts are blocked for this client.
     require_strong_password: bool,
+    name_en: Option<String>,
+    description: Option<String>,
+    description_en: Option<String>,
+    logo_uri: Option<String>,
+    home_uri: Option<String>,
+    show_in_app_list: bool,
+    app_passwords_allowed: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -133,6 +161,13 @@ pub async fn create(
         jwks: body.jwks.map(|j| j.to_string()),
         require_sms: body.require_sms,
         require_strong_password: body.require_strong_password,
+        name_en: body.name_en,
+        description: body.description,
+        description_en: body.description_en,
+        logo_uri: body.logo_uri,
+        home_uri: body.home_uri,
+        show_in_app_list: body.show_in_app_list,
+        app_passwords_allowed: body.app_passwords_allowed,
     };
     let (client, client_secret) =
         clients::register(&state, input, &admin.actor, &admin.origin).await?;
@@ -177,6 +212,19 @@ pub struct UpdateClient {
     /// Block weak-password accounts for this client (blocks already set
     /// stay until lifted).
     pub require_strong_password: Option<bool>,
+    /// Empty string removes it (likewise the descriptions and URIs).
+    #[schema(max_length = 100)]
+    pub name_en: Option<String>,
+    #[schema(max_length = 300)]
+    pub description: Option<String>,
+    #[schema(max_length = 300)]
+    pub description_en: Option<String>,
+    #[schema(max_length = 2000)]
+    pub logo_uri: Option<String>,
+    #[schema(max_length = 2000)]
+    pub home_uri: Option<String>,
+    pub show_in_app_list: Option<bool>,
+    pub app_passwords_allowed: Option<bool>,
 }
 
 #[utoipa::path(patch, path = crate::routes::API_CLIENT, tag = "clients", operation_id = "clients_update", params(("id" = String, Path, description = "The client_id.")), request_body = UpdateClient,
@@ -199,6 +247,13 @@ pub async fn update(
         id_token_alg: body.id_token_alg.map(|a| a.as_str().to_string()),
         require_sms: body.require_sms,
         require_strong_password: body.require_strong_password,
+        name_en: body.name_en.map(Some),
+        description: body.description.map(Some),
+        description_en: body.description_en.map(Some),
+        logo_uri: body.logo_uri.map(Some),
+        home_uri: body.home_uri.map(Some),
+        show_in_app_list: body.show_in_app_list,
+        app_passwords_allowed: body.app_passwords_allowed,
     };
     let client = clients::update(
         &state,

@@ -1,6 +1,7 @@
 //! `/api/v1`: the management API, described by an OpenAPI 3 document
 //! generated from these handlers (`/api/openapi.json`).
 
+pub mod app_passwords;
 pub mod audit;
 pub mod auth;
 pub mod blocks;
@@ -50,6 +51,8 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(organizations::get, organizations::update))
         .routes(routes!(blocks::list))
         .routes(routes!(blocks::lift))
+        .routes(routes!(app_passwords::list, app_passwords::revoke_all))
+        .routes(routes!(app_passwords::revoke))
         .routes(routes!(clients::list, clients::create))
         .routes(routes!(clients::get, clients::update, clients::delete))
         .routes(routes!(clients::rotate_secret))

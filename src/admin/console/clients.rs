@@ -1,5 +1,7 @@
-//! `/admin/clients`: the registered applications, and whether each
-//! demands strong passwords (`require_strong_password`).
+//! `/admin/clients`: the registered applications, whether each demands
+//! strong passwords (`require_strong_password`), and how the application
+//! list shows it (English name, descriptions, logo, home page, listed or
+//! not) and whether it takes application passwords.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -19,6 +21,8 @@ struct ClientsPage {
     c: Chrome,
     nav: Nav,
     clients: Vec<Client>,
+    /// A listing change that was refused: the field and why.
+    error: Option<String>,
 }
 
 pub async fn show(
@@ -31,7 +35,66 @@ pub async fn show(
         c: ctx.chrome().await?,
         nav: admin.nav(),
         clients,
+        error: None,
     })
+}
+
+#[derive(Deserialize)]
+pub struct ListingForm {
+    version: i64,
+    #[serde(default)]
+    name_en: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    description_en: String,
+    #[serde(default)]
+    logo_uri: String,
+    #[serde(default)]
+    home_uri: String,
+    /// Checkboxes: present when checked.
+    show_in_app_list: Option<String>,
+    app_passwords_allowed: Option<String>,
+}
+
+/// Sets how the application list shows a client and whether it takes
+/// application passwords (audited `client.updated`). Empty texts remove a
+/// value; a refused value is named on the list page.
+pub async fn listing(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    admin: AdminSession,
+    ClientOrigin(origin): ClientOrigin,
+    Path(id): Path<String>,
+    CsrfForm(form, _): CsrfForm<ListingForm>,
+) -> Result<Response, PageError> {
+    let change = ClientUpdate {
+        name_en: Some(Some(form.name_en)),
+        description: Some(Some(form.description)),
+        description_en: Some(Some(form.description_en)),
+        logo_uri: Some(Some(form.logo_uri)),
+        home_uri: Some(Some(form.home_uri)),
+        show_in_app_list: Some(form.show_in_app_list.is_some()),
+        app_passwords_allowed: Some(form.app_passwords_allowed.is_some()),
+        ..ClientUpdate::default()
+    };
+    let error = match clients::update(&state, &id, form.version, change, &admin.actor(), &origin)
+        .await
+    {
+        Ok(_) => return Ok(Redirect::to(crate::routes::ADMIN_CLIENTS).into_response()),
+        Err(ClientError::Stale) => ctx.t().admin_stale.to_string(),
+        Err(ClientError::NotFound) => return Err(PageError::NotFound),
+        Err(ClientError::InvalidText(field, why)) => format!("{field}: {why}"),
+        Err(ClientError::Invalid(e)) => format!("{}: {}", e.field, e.reason),
+        Err(e) => return Err(PageError::Internal(e.to_string())),
+    };
+    let page = ClientsPage {
+        c: ctx.chrome_at(crate::routes::ADMIN_CLIENTS).await?,
+        nav: admin.nav(),
+        clients: clients::list(&state).await?,
+        error: Some(error),
+    };
+    crate::pages::render_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
 #[derive(Deserialize)]

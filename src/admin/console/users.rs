@@ -151,6 +151,18 @@ struct UserPage {
     binding_owed: bool,
     /// Its active blocks: (client, reason).
     blocks: Vec<(String, &'static str)>,
+    /// Its application passwords (the system administrator's view).
+    app_passwords: Vec<AppPasswordLine>,
+}
+
+/// An application password on the account's page.
+struct AppPasswordLine {
+    id: uuid::Uuid,
+    label: String,
+    client: String,
+    created: String,
+    last_used: Option<String>,
+    revoked: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -198,7 +210,32 @@ async fn user_page(
             (client, t.block_reason(b.reason))
         })
         .collect();
+    let app_passwords = if !nav.admin {
+        Vec::new()
+    } else {
+        crate::service::app_passwords::history(state, &user)
+            .await?
+            .into_iter()
+            .map(|r| AppPasswordLine {
+                last_used: crate::service::app_passwords::last_used(&r)
+                    .map(|(at, ip)| format!("{} · {ip}", crate::i18n::when(at))),
+                revoked: r.revoked_at.map(|at| {
+                    format!(
+                        "{} {} ({})",
+                        t.admin_app_passwords_revoked,
+                        crate::i18n::when(at),
+                        r.revoked_reason.clone().unwrap_or_default()
+                    )
+                }),
+                created: crate::i18n::when(r.created_at),
+                client: r.client_name,
+                label: r.label,
+                id: r.id,
+            })
+            .collect()
+    };
     Ok(UserPage {
+        app_passwords,
         blocks,
         c: ctx.chrome().await?,
         nav,
@@ -237,6 +274,8 @@ fn done_url(id: uuid::Uuid) -> String {
 #[derive(Deserialize)]
 pub struct ActionForm {
     action: String,
+    /// The application password the `app_password_revoke` action revokes.
+    app_password_id: Option<String>,
     version: Option<i64>,
     display_name: Option<String>,
     login_phone: Option<String>,
@@ -273,6 +312,7 @@ fn action_of(action: &str) -> Result<AccountAction, PageError> {
         "require_binding" => AccountAction::RequirePhoneBinding,
         "phones" => AccountAction::RevealPhones,
         "lift" => AccountAction::LiftBlocks,
+        "app_password_revoke" | "app_passwords_revoke_all" => AccountAction::RevokeSessions,
         _ => return Err(PageError::BadRequest),
     })
 }
@@ -341,6 +381,23 @@ pub async fn act(
         "revoke" => accounts::revoke_sessions(&state, &user, &actor, &origin)
             .await
             .map(|_| None),
+        "app_password_revoke" => {
+            let id = form
+                .app_password_id
+                .as_deref()
+                .and_then(|i| uuid::Uuid::parse_str(i.trim()).ok())
+                .ok_or(PageError::BadRequest)?;
+            crate::service::app_passwords::revoke(&state, &user, id, &actor, &origin)
+                .await
+                .map(|_| None)
+                .map_err(AccountError::from)
+        }
+        "app_passwords_revoke_all" => {
+            crate::service::app_passwords::revoke_all(&state, &user, &actor, &origin)
+                .await
+                .map(|_| None)
+                .map_err(AccountError::from)
+        }
         "require_binding" => match phone::require_binding(&state, &user, &actor, &origin).await {
             Ok(()) => Ok(None),
             // The button is not shown then; a stale form is refused.

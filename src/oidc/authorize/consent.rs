@@ -31,16 +31,7 @@ pub(super) async fn page(ctx: &PageCtx, req: &AuthRequest) -> Result<Response, P
     let scopes = req
         .scope
         .iter()
-        .filter_map(|s| match s {
-            "openid" => Some(t.scope_openid),
-            "profile" => Some(t.scope_profile),
-            "email" => Some(t.scope_email),
-            "phone" => Some(t.scope_phone),
-            "offline_access" => Some(t.scope_offline_access),
-            "review" => Some(t.scope_review),
-            "org_admin" => Some(t.scope_org_admin),
-            _ => None,
-        })
+        .filter_map(|s| t.scope_words(s))
         .collect();
     render(&ConsentPage {
         c: ctx.chrome().await?,

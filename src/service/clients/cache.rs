@@ -98,6 +98,13 @@ mod tests {
             version: 1,
             require_sms: false,
             require_strong_password: false,
+            name_en: None,
+            description: None,
+            description_en: None,
+            logo_uri: None,
+            home_uri: None,
+            show_in_app_list: false,
+            app_passwords_allowed: false,
         }
     }
 

@@ -89,6 +89,17 @@ pub struct NewClient {
     pub require_sms: bool,
     /// Block accounts with a weak password for this client.
     pub require_strong_password: bool,
+    /// The English name (`name` is the default, zh-CN one).
+    pub name_en: Option<String>,
+    /// The application list's description, zh-CN and English.
+    pub description: Option<String>,
+    pub description_en: Option<String>,
+    pub logo_uri: Option<String>,
+    pub home_uri: Option<String>,
+    /// Show this first-party client in everyone's application list.
+    pub show_in_app_list: bool,
+    /// People may make application passwords for it.
+    pub app_passwords_allowed: bool,
 }
 
 impl std::fmt::Debug for NewClient {
@@ -116,6 +127,37 @@ fn parse_name(raw: &str) -> Result<String, ClientError> {
         ));
     }
     Ok(name.to_string())
+}
+
+/// An optional name or description: trimmed, empty is none, at most
+/// `max` characters on one line.
+fn parse_text(
+    field: &'static str,
+    raw: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, ClientError> {
+    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > max || text.chars().any(char::is_control) {
+        return Err(ClientError::InvalidText(
+            field,
+            format!("must have at most {max} characters on one line"),
+        ));
+    }
+    Ok(Some(text.to_string()))
+}
+
+/// An optional logo or home page URI (empty is none).
+fn parse_optional_endpoint(
+    field: &'static str,
+    raw: Option<&str>,
+    production: bool,
+) -> Result<Option<EndpointUri>, ClientError> {
+    raw.map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| parse_endpoint(field, u, production))
+        .transpose()
 }
 
 fn parse_redirect_uris(
@@ -270,6 +312,13 @@ pub async fn register(
         version: 1,
         require_sms: input.require_sms,
         require_strong_password: input.require_strong_password,
+        name_en: parse_text("name_en", input.name_en.as_deref(), 100)?,
+        description: parse_text("description", input.description.as_deref(), 300)?,
+        description_en: parse_text("description_en", input.description_en.as_deref(), 300)?,
+        logo_uri: parse_optional_endpoint("logo_uri", input.logo_uri.as_deref(), production)?,
+        home_uri: parse_optional_endpoint("home_uri", input.home_uri.as_deref(), production)?,
+        show_in_app_list: input.show_in_app_list,
+        app_passwords_allowed: input.app_passwords_allowed,
     };
     check_client(&client)?;
     let generated = if method.uses_secret() {
@@ -377,6 +426,14 @@ pub struct ClientUpdate {
     pub id_token_alg: Option<String>,
     pub require_sms: Option<bool>,
     pub require_strong_password: Option<bool>,
+    /// `Some(None)` (or an empty text) removes it.
+    pub name_en: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub description_en: Option<Option<String>>,
+    pub logo_uri: Option<Option<String>>,
+    pub home_uri: Option<Option<String>>,
+    pub show_in_app_list: Option<bool>,
+    pub app_passwords_allowed: Option<bool>,
 }
 
 /// Applies `change` to the client if it is still at `version`. Every
@@ -428,6 +485,34 @@ pub async fn update(
     if let Some(r) = change.require_strong_password {
         client.require_strong_password = r;
         fields.push("require_strong_password");
+    }
+    if let Some(v) = change.name_en {
+        client.name_en = parse_text("name_en", v.as_deref(), 100)?;
+        fields.push("name_en");
+    }
+    if let Some(v) = change.description {
+        client.description = parse_text("description", v.as_deref(), 300)?;
+        fields.push("description");
+    }
+    if let Some(v) = change.description_en {
+        client.description_en = parse_text("description_en", v.as_deref(), 300)?;
+        fields.push("description_en");
+    }
+    if let Some(v) = change.logo_uri {
+        client.logo_uri = parse_optional_endpoint("logo_uri", v.as_deref(), production)?;
+        fields.push("logo_uri");
+    }
+    if let Some(v) = change.home_uri {
+        client.home_uri = parse_optional_endpoint("home_uri", v.as_deref(), production)?;
+        fields.push("home_uri");
+    }
+    if let Some(v) = change.show_in_app_list {
+        client.show_in_app_list = v;
+        fields.push("show_in_app_list");
+    }
+    if let Some(v) = change.app_passwords_allowed {
+        client.app_passwords_allowed = v;
+        fields.push("app_passwords_allowed");
     }
     if let Some(alg) = change.id_token_alg {
         client.id_token_alg = IdTokenAlg::parse(&alg)?;
