@@ -9,6 +9,8 @@ mod helpers;
 mod admin_api;
 mod admin_console;
 mod api_problems;
+mod app_list;
+mod app_passwords;
 mod architecture;
 mod backchannel;
 mod backup;

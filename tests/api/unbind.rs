@@ -899,10 +899,44 @@ async fn unbinding_only_the_security_phone_completes_when_it_takes_effect() {
         .await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
     let case = cases(&app, &user).await.remove(0);
+    // An application password made before works until the completion.
+    app.rp_with("mail", |c| {
+        c.first_party = true;
+        c.app_passwords_allowed = true;
+    })
+    .await;
+    let secret = tongxing::service::app_passwords::create(
+        &app.state,
+        &user,
+        app.state.clock.now().unix_timestamp(),
+        "mail",
+        "phone mail",
+        &origin(),
+        tongxing::i18n::Lang::ZhCn,
+    )
+    .await
+    .unwrap()
+    .secret
+    .grouped();
+    let works = |user: User| {
+        let (state, secret) = (app.state.clone(), secret.clone());
+        async move {
+            tongxing::service::app_passwords::authenticate(&state, &user, "mail", &secret, &origin())
+                .await
+                .is_ok()
+        }
+    };
+    assert!(works(app.stored("zhang@cnic.cn").await).await);
     approve(&app, &case).await;
+    assert!(works(app.stored("zhang@cnic.cn").await).await, "approval alone keeps it");
     app.advance(HOUR * 73);
     review::sweep(&app.state).await.unwrap();
     let now = app.stored("zhang@cnic.cn").await;
+    // The completion revoked it, in its own transaction, audited.
+    assert!(!works(now.clone()).await);
+    let revoked = app.audit("app_password.revoked_all").await;
+    assert_eq!(revoked.len(), 1);
+    assert!(revoked[0].detail.contains("phone_unbind completed"), "{}", revoked[0].detail);
     assert_eq!(now.security_phone, None);
     assert_eq!(
         now.login_phone.as_deref(),
