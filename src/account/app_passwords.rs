@@ -164,9 +164,11 @@ pub async fn create(
                 .await?;
             return Ok(Redirect::to(routes::ACCOUNT_APP_PASSWORDS).into_response());
         }
-        Err(AppPasswordError::NotFresh) => {
-            (StatusCode::FORBIDDEN, t.app_passwords_not_fresh.into(), None)
-        }
+        Err(AppPasswordError::NotFresh) => (
+            StatusCode::FORBIDDEN,
+            t.app_passwords_not_fresh.into(),
+            None,
+        ),
         Err(AppPasswordError::BadLabel) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             t.app_passwords_bad_label.into(),
@@ -187,9 +189,7 @@ pub async fn create(
             (t.error_too_many)(wait),
             Some(wait),
         ),
-        Err(AppPasswordError::Disabled) => {
-            (StatusCode::FORBIDDEN, t.login_disabled.into(), None)
-        }
+        Err(AppPasswordError::Disabled) => (StatusCode::FORBIDDEN, t.login_disabled.into(), None),
         Err(AppPasswordError::Blocked(_)) => {
             (StatusCode::FORBIDDEN, t.app_passwords_blocked.into(), None)
         }

@@ -100,7 +100,7 @@ pub static EN: Text = Text {
     apps_open: "Open",
     apps_consented: "Applications you authorized",
     apps_may_read: "It may read:",
-    apps_consented_at: "Authorized on",
+    apps_consented_at: |at| format!("Authorized on {at}"),
     apps_revoke_note: "Withdrawing also signs you out of this application.",
     app_passwords_link: "Application passwords",
     app_passwords_title: "Application passwords",
@@ -128,7 +128,11 @@ pub static EN: Text = Text {
     app_passwords_revoke_all: "Revoke all",
     app_passwords_bad_label: "Give the password a name of 1 to 64 characters.",
     app_passwords_bad_app: "Choose an application from the list.",
-    app_passwords_limit: |n| format!("You already have {n} active application passwords, the most allowed. Revoke one first."),
+    app_passwords_limit: |n| {
+        format!(
+            "You already have {n} active application passwords, the most allowed. Revoke one first."
+        )
+    },
     app_passwords_blocked: "Your account is blocked for this application because of a weak password. An administrator must reset your password first.",
     password_keep_app_passwords: |n| format!("Keep my application passwords ({n})"),
     password_app_passwords_hint: "Unless you keep them, your application passwords are revoked with the change.",

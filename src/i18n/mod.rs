@@ -254,7 +254,8 @@ texts! {
     apps_open: &'static str,
     apps_consented: &'static str,
     apps_may_read: &'static str,
-    apps_consented_at: &'static str,
+    /// When the consent was given (a local time).
+    apps_consented_at: fn(&str) -> String,
     apps_revoke_note: &'static str,
     app_passwords_link: &'static str,
     app_passwords_title: &'static str,

@@ -86,7 +86,7 @@ pub static ZH_CN: Text = Text {
     apps_open: "打开",
     apps_consented: "您授权的第三方应用",
     apps_may_read: "可读取：",
-    apps_consented_at: "授权时间：",
+    apps_consented_at: |at| format!("授权时间：{at}"),
     apps_revoke_note: "撤销后，您在该应用中的登录也将退出。",
     app_passwords_link: "应用独立密码",
     app_passwords_title: "应用独立密码",

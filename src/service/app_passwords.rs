@@ -277,7 +277,11 @@ pub async fn create(
             .origin(origin)
             .detail(json!({ "id": new.id, "client_id": client.id, "label": label, "key_id": kid }))
             .finish();
-        match state.store.insert_app_password(&new, MAX_ACTIVE, &audit).await {
+        match state
+            .store
+            .insert_app_password(&new, MAX_ACTIVE, &audit)
+            .await
+        {
             Ok(Inserted::Created) => {
                 notify_created(state, user, &client, label, origin, lang);
                 return Ok(Created {
@@ -558,7 +562,10 @@ mod tests {
             assert_eq!(AppSecret::parse(&s.0.to_uppercase()), Some(s.clone()));
             assert!(!format!("{s:?}").contains(&s.0));
         }
-        assert_ne!(AppSecret::generate().unwrap(), AppSecret::generate().unwrap());
+        assert_ne!(
+            AppSecret::generate().unwrap(),
+            AppSecret::generate().unwrap()
+        );
         assert!(AppSecret::parse("abcd efgh jkmn pqrs").is_some());
         for bad in [
             "",

@@ -77,7 +77,11 @@ pub async fn withdraw(
         .origin(origin)
         .detail(json!({ "client_id": client_id }))
         .finish();
-    match state.store.delete_consent(user.id, client_id, &audit).await? {
+    match state
+        .store
+        .delete_consent(user.id, client_id, &audit)
+        .await?
+    {
         Some(sids) => {
             super::logout::notify_clients(
                 state,

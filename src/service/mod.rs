@@ -1,9 +1,9 @@
 //! Flow logic, free of HTTP types: handlers and the CLI call these.
 
 pub mod access;
-pub mod app_passwords;
 pub mod accounts;
 pub mod admin;
+pub mod app_passwords;
 pub mod audit;
 pub mod blocks;
 pub mod calendar;

@@ -111,7 +111,8 @@ impl Store {
             tx.commit().await?;
             Ok(Inserted::Created)
         }.await);
-        result.map_err(|e| StoreError::from_write(e, &["app_passwords", "mac"]).into_conflict("mac"))
+        result
+            .map_err(|e| StoreError::from_write(e, &["app_passwords", "mac"]).into_conflict("mac"))
     }
 
     /// The account's passwords, newest first: the active ones, or all.
@@ -124,11 +125,13 @@ impl Store {
             "SELECT {COLUMNS} FROM app_passwords p JOIN clients c ON c.id = p.client_id \
              WHERE p.user_id = $1 AND ($2 OR p.revoked_at IS NULL) ORDER BY p.created_at DESC, p.id"
         );
-        Ok(on_db!(self, pool => sqlx::query_as::<_, AppPasswordRow>(&sql)
+        Ok(
+            on_db!(self, pool => sqlx::query_as::<_, AppPasswordRow>(&sql)
             .bind(user_id)
             .bind(include_revoked)
             .fetch_all(pool)
-            .await?))
+            .await?),
+        )
     }
 
     /// The password whose MAC is one of `macs` (one per server key), active

@@ -51,12 +51,18 @@ async fn first_party_applications_are_listed_in_both_languages() {
     assert!(!zh.has("VPN 门户") && !zh.has("App wiki"));
     assert!(zh.has("尚未授权任何应用"));
     let en = b.get("/account/apps?lang=en").await;
-    assert!(en.has("<h3>Mail</h3>") && en.has("Read and send e-mail"), "{}", en.body);
+    assert!(
+        en.has("<h3>Mail</h3>") && en.has("Read and send e-mail"),
+        "{}",
+        en.body
+    );
     assert!(!en.has("邮件系统") && !en.has("收发电子邮件"));
     assert!(en.has("Applications") && en.has("You have not authorized any application."));
     // The account page leads here and to the application passwords.
     let account = b.get("/account").await;
-    assert!(account.has("href=\"/account/apps\"") && account.has("href=\"/account/app-passwords\""));
+    assert!(
+        account.has("href=\"/account/apps\"") && account.has("href=\"/account/app-passwords\"")
+    );
 }
 
 #[tokio::test]
@@ -71,11 +77,20 @@ async fn consented_applications_show_scopes_in_words_and_local_time() {
         .await;
     let b = app.browser();
     let back = b
-        .authorize_as(&authorize_url(&app, &rp, ""), "li@cnic.cn", PASSWORD, "allow")
+        .authorize_as(
+            &authorize_url(&app, &rp, ""),
+            "li@cnic.cn",
+            PASSWORD,
+            "allow",
+        )
         .await;
     assert!(query(&back).contains_key("code"));
     let zh = b.get("/account/apps").await;
-    assert!(zh.has("id=\"consent-wiki\"") && zh.has("<h3>知识库</h3>"), "{}", zh.body);
+    assert!(
+        zh.has("id=\"consent-wiki\"") && zh.has("<h3>知识库</h3>"),
+        "{}",
+        zh.body
+    );
     assert!(zh.has("<li>姓名、账号名称和所属单位</li>"), "{}", zh.body);
     assert!(!zh.has("openid profile offline_access"));
     // The consent time in the institution's time (calendar.utc_offset).
@@ -97,7 +112,11 @@ async fn consented_applications_show_scopes_in_words_and_local_time() {
     );
     assert!(zh.has(&local), "{local}: {}", zh.body);
     let en = b.get("/account/apps?lang=en").await;
-    assert!(en.has("Your name, account name and organization"), "{}", en.body);
+    assert!(
+        en.has("Your name, account name and organization"),
+        "{}",
+        en.body
+    );
     assert!(en.has("Access while you are away"));
     assert!(en.has("<h3>Wiki</h3>") && en.has(&local));
 }
@@ -116,11 +135,21 @@ async fn withdrawing_a_consent_signs_the_application_out_by_back_channel() {
         .await;
     let b = app.browser();
     let back = b
-        .authorize_as(&authorize_url(&app, &wiki, ""), "li@cnic.cn", PASSWORD, "allow")
+        .authorize_as(
+            &authorize_url(&app, &wiki, ""),
+            "li@cnic.cn",
+            PASSWORD,
+            "allow",
+        )
         .await;
     let (_, tokens) = redeem(&app, &wiki, &query(&back)["code"]).await;
     let back = b
-        .authorize_as(&authorize_url(&app, &notes, ""), "li@cnic.cn", PASSWORD, "allow")
+        .authorize_as(
+            &authorize_url(&app, &notes, ""),
+            "li@cnic.cn",
+            PASSWORD,
+            "allow",
+        )
         .await;
     assert!(query(&back).contains_key("code"));
     let page = b.get("/account/apps").await;
@@ -250,7 +279,14 @@ async fn the_listing_is_set_on_the_api_the_cli_and_the_console() {
     b.login("admin", &app.admin_password).await;
     let page = b.get("/admin/clients").await;
     assert!(page.has("id=\"listing-mail\""), "{}", page.body);
-    let version = app.state.store.client("mail").await.unwrap().unwrap().version;
+    let version = app
+        .state
+        .store
+        .client("mail")
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
     let saved = b
         .submit_page(
             &page,
@@ -288,5 +324,9 @@ async fn the_listing_is_set_on_the_api_the_cli_and_the_console() {
     let p = app.browser();
     p.login("li@cnic.cn", PASSWORD).await;
     let list = p.get("/account/apps").await;
-    assert!(list.has("id=\"app-mail\"") && list.has("id=\"app-arp\""), "{}", list.body);
+    assert!(
+        list.has("id=\"app-mail\"") && list.has("id=\"app-arp\""),
+        "{}",
+        list.body
+    );
 }

@@ -15,7 +15,6 @@ use tongxing::store::users::{AccountStatus, User};
 use crate::admin_api::{Api, admin_token};
 use crate::helpers::{Browser, PASSWORD, Page, TestApp, code_in};
 
-
 const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
 const NEW_PASSWORD: &str = "Violet-Harbour-73!";
 
@@ -108,7 +107,11 @@ async fn a_password_is_shown_once_grouped_and_signs_in_to_its_application_only()
     app.user("wang@cnic.cn").await;
     let (b, page) = signed_in(&app, "li@cnic.cn").await;
     // Only the marked application can be chosen.
-    assert!(page.has("<option value=\"mail\">邮件系统</option>"), "{}", page.body);
+    assert!(
+        page.has("<option value=\"mail\">邮件系统</option>"),
+        "{}",
+        page.body
+    );
     assert!(!page.has("<option value=\"wiki\""));
     assert!(page.has("id=\"no-app-passwords\""));
 
@@ -130,27 +133,54 @@ async fn a_password_is_shown_once_grouped_and_signs_in_to_its_application_only()
     assert!(!again.has(&secret) && !again.has("id=\"secret\""));
     assert!(again.has("iPhone 邮件"));
     // Stored as a MAC with its key id, never as the secret.
-    let rows = app.state.store.app_passwords_of(user.id, false).await.unwrap();
+    let rows = app
+        .state
+        .store
+        .app_passwords_of(user.id, false)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].key_id, "1");
     assert_eq!(app.audit("app_password.created").await.len(), 1);
 
     // With or without spaces, in either case; for its application only.
     assert!(check(&app, "li@cnic.cn", "mail", &secret).await.is_ok());
-    assert!(check(&app, "li@cnic.cn", "mail", &secret.replace(' ', "")).await.is_ok());
-    assert!(check(&app, "li@cnic.cn", "mail", &secret.to_uppercase()).await.is_ok());
+    assert!(
+        check(&app, "li@cnic.cn", "mail", &secret.replace(' ', ""))
+            .await
+            .is_ok()
+    );
+    assert!(
+        check(&app, "li@cnic.cn", "mail", &secret.to_uppercase())
+            .await
+            .is_ok()
+    );
     assert!(is_invalid(check(&app, "li@cnic.cn", "wiki", &secret).await));
-    assert!(is_invalid(check(&app, "wang@cnic.cn", "mail", &secret).await));
-    assert!(is_invalid(check(&app, "li@cnic.cn", "mail", PASSWORD).await));
+    assert!(is_invalid(
+        check(&app, "wang@cnic.cn", "mail", &secret).await
+    ));
+    assert!(is_invalid(
+        check(&app, "li@cnic.cn", "mail", PASSWORD).await
+    ));
     let mut wrong = secret.replace(' ', "").into_bytes();
     wrong[0] = if wrong[0] == b'a' { b'b' } else { b'a' };
     assert!(is_invalid(
-        check(&app, "li@cnic.cn", "mail", std::str::from_utf8(&wrong).unwrap()).await
+        check(
+            &app,
+            "li@cnic.cn",
+            "mail",
+            std::str::from_utf8(&wrong).unwrap()
+        )
+        .await
     ));
 
     // The last use shows in the list: the time and the masked address.
     let used = b.get("/account/app-passwords").await;
-    assert!(used.has("203.0.113.*") && !used.has("203.0.113.9"), "{}", used.body);
+    assert!(
+        used.has("203.0.113.*") && !used.has("203.0.113.9"),
+        "{}",
+        used.body
+    );
     assert!(!used.has("从未使用"));
     let english = b.get("/account/app-passwords?lang=en").await;
     assert!(english.has("Application passwords") && english.has(">Mail<"));
@@ -163,7 +193,10 @@ async fn a_password_is_shown_once_grouped_and_signs_in_to_its_application_only()
         .unwrap_or_else(|| panic!("{mail:?}"));
     assert_eq!(notice["to"], "li@example.org");
     let text = notice["text"].as_str().unwrap();
-    assert!(text.contains("iPhone 邮件") && text.contains("邮件系统"), "{text}");
+    assert!(
+        text.contains("iPhone 邮件") && text.contains("邮件系统"),
+        "{text}"
+    );
     assert!(!text.contains(&secret) && !text.contains(&secret.replace(' ', "")));
 }
 
@@ -236,7 +269,10 @@ async fn at_most_twenty_five_are_active() {
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert!(refused.has("已达上限"), "{}", refused.body);
-    assert_eq!(app_passwords::list(&app.state, &user).await.unwrap().len(), 25);
+    assert_eq!(
+        app_passwords::list(&app.state, &user).await.unwrap().len(),
+        25
+    );
     // Revoking one makes room again.
     let id = app_passwords::list(&app.state, &user).await.unwrap()[0].id;
     b.redirected(
@@ -250,7 +286,10 @@ async fn at_most_twenty_five_are_active() {
     )
     .await;
     create(&b, "one more", "mail").await;
-    assert_eq!(app_passwords::list(&app.state, &user).await.unwrap().len(), 25);
+    assert_eq!(
+        app_passwords::list(&app.state, &user).await.unwrap().len(),
+        25
+    );
 }
 
 #[tokio::test]
@@ -292,7 +331,10 @@ async fn an_old_sign_in_is_renewed_by_sms_or_a_new_sign_in_first() {
     app.advance(MINUTE * 11);
     let stale = b.get("/account/app-passwords").await;
     assert!(stale.has("id=\"not-fresh\"") && !stale.has("id=\"create-form\""));
-    assert!(stale.has("id=\"confirm-form\""), "a phone: the SMS way is offered");
+    assert!(
+        stale.has("id=\"confirm-form\""),
+        "a phone: the SMS way is offered"
+    );
     // A form from before is refused now.
     let refused = b
         .submit_page(
@@ -397,7 +439,11 @@ async fn the_owner_revokes_one_or_all() {
     assert_eq!(app.audit("app_password.revoked").await.len(), 1);
     let revoked_all = app.audit("app_password.revoked_all").await;
     assert_eq!(revoked_all.len(), 1);
-    assert!(revoked_all[0].detail.contains("\"count\":1"), "{}", revoked_all[0].detail);
+    assert!(
+        revoked_all[0].detail.contains("\"count\":1"),
+        "{}",
+        revoked_all[0].detail
+    );
 }
 
 #[tokio::test]
@@ -408,7 +454,11 @@ async fn a_password_change_revokes_them_unless_the_person_keeps_them() {
     let kept = create_directly(&app, &user, "kept").await;
     let (b, _) = signed_in(&app, "li@cnic.cn").await;
     let form = b.get("/account/password").await;
-    assert!(form.has("name=\"keep_app_passwords\"") && form.has("1 个"), "{}", form.body);
+    assert!(
+        form.has("name=\"keep_app_passwords\"") && form.has("1 个"),
+        "{}",
+        form.body
+    );
     assert!(!form.has("name=\"keep_app_passwords\" value=\"1\" checked"));
     // Kept when the person says so.
     b.submit_page(
@@ -438,7 +488,12 @@ async fn a_password_change_revokes_them_unless_the_person_keeps_them() {
         .await;
     assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
     assert!(is_invalid(check(&app, "li@cnic.cn", "mail", &kept).await));
-    let rows = app.state.store.app_passwords_of(user.id, true).await.unwrap();
+    let rows = app
+        .state
+        .store
+        .app_passwords_of(user.id, true)
+        .await
+        .unwrap();
     assert_eq!(rows[0].revoked_reason.as_deref(), Some("password changed"));
     assert_eq!(app.audit("app_password.revoked_all").await.len(), 1);
 }
@@ -456,17 +511,16 @@ async fn a_reset_by_an_administrator_and_a_recovery_revoke_them() {
         .await;
     // The administrator's reset.
     let before = create_directly(&app, &user, "before reset").await;
-    accounts::reset_password(
-        &app.state,
-        &user,
-        None,
-        &Actor::System,
-        &Origin::default(),
-    )
-    .await
-    .unwrap();
+    accounts::reset_password(&app.state, &user, None, &Actor::System, &Origin::default())
+        .await
+        .unwrap();
     assert!(is_invalid(check(&app, "li@cnic.cn", "mail", &before).await));
-    let rows = app.state.store.app_passwords_of(user.id, true).await.unwrap();
+    let rows = app
+        .state
+        .store
+        .app_passwords_of(user.id, true)
+        .await
+        .unwrap();
     assert_eq!(rows[0].revoked_reason.as_deref(), Some("password reset"));
 
     // A recovery by SMS code.
@@ -491,7 +545,12 @@ async fn a_reset_by_an_administrator_and_a_recovery_revoke_them() {
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert!(is_invalid(check(&app, "li@cnic.cn", "mail", &before).await));
-    let rows = app.state.store.app_passwords_of(user.id, true).await.unwrap();
+    let rows = app
+        .state
+        .store
+        .app_passwords_of(user.id, true)
+        .await
+        .unwrap();
     let row = rows.iter().find(|r| r.label == "before recovery").unwrap();
     assert_eq!(row.revoked_reason.as_deref(), Some("password recovered"));
     assert_eq!(app.audit("app_password.revoked_all").await.len(), 2);
@@ -514,8 +573,16 @@ async fn revoke_all_for_serves_the_other_flows() {
     .unwrap();
     assert_eq!(n, 1);
     assert!(is_invalid(check(&app, "li@cnic.cn", "mail", &secret).await));
-    let rows = app.state.store.app_passwords_of(user.id, true).await.unwrap();
-    assert_eq!(rows[0].revoked_reason.as_deref(), Some("password retrieved"));
+    let rows = app
+        .state
+        .store
+        .app_passwords_of(user.id, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows[0].revoked_reason.as_deref(),
+        Some("password retrieved")
+    );
     // Nothing left: nothing revoked, nothing audited again.
     let again = app_passwords::revoke_all_for(
         &app.state,
@@ -639,10 +706,18 @@ async fn administrators_list_and_revoke_them() {
     let revoked = app.audit("app_password.revoked").await;
     assert_eq!(revoked[0].actor, "client:ops-bot");
     let (status, body) = api.call("DELETE", &path, None).await;
-    assert_eq!((status, body["revoked"].as_u64()), (StatusCode::OK, Some(1)));
+    assert_eq!(
+        (status, body["revoked"].as_u64()),
+        (StatusCode::OK, Some(1))
+    );
     assert!(is_invalid(check(&app, "li@cnic.cn", "mail", &second).await));
     let (_, list) = api.call("GET", &path, None).await;
-    assert!(list.as_array().unwrap().iter().all(|p| p["revoked_at"].is_string()));
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["revoked_at"].is_string())
+    );
     assert_eq!(list[0]["revoked_reason"], "revoked by an administrator");
 
     // The console lists them and revokes them too.
@@ -650,7 +725,11 @@ async fn administrators_list_and_revoke_them() {
     let b = app.browser();
     b.login("admin", &app.admin_password).await;
     let page = b.get(&format!("/admin/users/{}", user.id)).await;
-    assert!(page.has("id=\"app-passwords\"") && page.has("tablet"), "{}", page.body);
+    assert!(
+        page.has("id=\"app-passwords\"") && page.has("tablet"),
+        "{}",
+        page.body
+    );
     assert!(page.has("已撤销"), "revoked ones are listed as such");
     b.submit_page(
         &page,

@@ -921,14 +921,23 @@ async fn unbinding_only_the_security_phone_completes_when_it_takes_effect() {
     let works = |user: User| {
         let (state, secret) = (app.state.clone(), secret.clone());
         async move {
-            tongxing::service::app_passwords::authenticate(&state, &user, "mail", &secret, &origin())
-                .await
-                .is_ok()
+            tongxing::service::app_passwords::authenticate(
+                &state,
+                &user,
+                "mail",
+                &secret,
+                &origin(),
+            )
+            .await
+            .is_ok()
         }
     };
     assert!(works(app.stored("zhang@cnic.cn").await).await);
     approve(&app, &case).await;
-    assert!(works(app.stored("zhang@cnic.cn").await).await, "approval alone keeps it");
+    assert!(
+        works(app.stored("zhang@cnic.cn").await).await,
+        "approval alone keeps it"
+    );
     app.advance(HOUR * 73);
     review::sweep(&app.state).await.unwrap();
     let now = app.stored("zhang@cnic.cn").await;
@@ -936,7 +945,11 @@ async fn unbinding_only_the_security_phone_completes_when_it_takes_effect() {
     assert!(!works(now.clone()).await);
     let revoked = app.audit("app_password.revoked_all").await;
     assert_eq!(revoked.len(), 1);
-    assert!(revoked[0].detail.contains("phone_unbind completed"), "{}", revoked[0].detail);
+    assert!(
+        revoked[0].detail.contains("phone_unbind completed"),
+        "{}",
+        revoked[0].detail
+    );
     assert_eq!(now.security_phone, None);
     assert_eq!(
         now.login_phone.as_deref(),

@@ -56,10 +56,7 @@ pub async fn list(
     Ok(Json(
         rows.into_iter()
             .map(|r| AppPasswordView {
-                last_used_from: r
-                    .last_used_ip
-                    .as_deref()
-                    .map(app_passwords::masked_address),
+                last_used_from: r.last_used_ip.as_deref().map(app_passwords::masked_address),
                 id: r.id,
                 label: r.label,
                 client_id: r.client_id,

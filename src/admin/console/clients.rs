@@ -78,16 +78,15 @@ pub async fn listing(
         app_passwords_allowed: Some(form.app_passwords_allowed.is_some()),
         ..ClientUpdate::default()
     };
-    let error = match clients::update(&state, &id, form.version, change, &admin.actor(), &origin)
-        .await
-    {
-        Ok(_) => return Ok(Redirect::to(crate::routes::ADMIN_CLIENTS).into_response()),
-        Err(ClientError::Stale) => ctx.t().admin_stale.to_string(),
-        Err(ClientError::NotFound) => return Err(PageError::NotFound),
-        Err(ClientError::InvalidText(field, why)) => format!("{field}: {why}"),
-        Err(ClientError::Invalid(e)) => format!("{}: {}", e.field, e.reason),
-        Err(e) => return Err(PageError::Internal(e.to_string())),
-    };
+    let error =
+        match clients::update(&state, &id, form.version, change, &admin.actor(), &origin).await {
+            Ok(_) => return Ok(Redirect::to(crate::routes::ADMIN_CLIENTS).into_response()),
+            Err(ClientError::Stale) => ctx.t().admin_stale.to_string(),
+            Err(ClientError::NotFound) => return Err(PageError::NotFound),
+            Err(ClientError::InvalidText(field, why)) => format!("{field}: {why}"),
+            Err(ClientError::Invalid(e)) => format!("{}: {}", e.field, e.reason),
+            Err(e) => return Err(PageError::Internal(e.to_string())),
+        };
     let page = ClientsPage {
         c: ctx.chrome_at(crate::routes::ADMIN_CLIENTS).await?,
         nav: admin.nav(),

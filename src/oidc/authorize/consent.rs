@@ -28,11 +28,7 @@ struct ConsentPage {
 /// Asks the signed-in user to share the requested scopes.
 pub(super) async fn page(ctx: &PageCtx, req: &AuthRequest) -> Result<Response, PageError> {
     let t = ctx.t();
-    let scopes = req
-        .scope
-        .iter()
-        .filter_map(|s| t.scope_words(s))
-        .collect();
+    let scopes = req.scope.iter().filter_map(|s| t.scope_words(s)).collect();
     render(&ConsentPage {
         c: ctx.chrome().await?,
         client_name: req.client.name.clone(),
