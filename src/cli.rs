@@ -157,6 +157,14 @@ pub enum ClientCommand {
         /// this client until an administrator resets the password.
         #[arg(long)]
         require_strong_password: bool,
+        /// LDAP binds naming this client: off (default), password (the
+        /// passport password or an application password) or app_passwords
+        /// (application passwords only).
+        #[arg(long, value_parser = ["off", "password", "app_passwords"])]
+        ldap_bind: Option<String>,
+        /// The client, bound to the LDAP interface with its secret, may search.
+        #[arg(long)]
+        ldap_search: bool,
         /// A JWK set file with the client's public keys (private_key_jwt).
         #[arg(long)]
         jwks_file: Option<PathBuf>,
@@ -190,6 +198,12 @@ pub enum ClientCommand {
         /// Sign-ins for this client always need SMS step-up: true or false.
         #[arg(long)]
         require_sms: Option<bool>,
+        /// LDAP binds naming this client: off, password or app_passwords.
+        #[arg(long, value_parser = ["off", "password", "app_passwords"])]
+        ldap_bind: Option<String>,
+        /// The client may search the LDAP interface: true or false.
+        #[arg(long)]
+        ldap_search: Option<bool>,
         #[arg(long)]
         json: bool,
     },
@@ -1260,6 +1274,8 @@ fn print_client(c: &Client, json: bool) {
     println!("first party:    {}", c.first_party);
     println!("require sms:    {}", c.require_sms);
     println!("strong passwd:  {}", c.require_strong_password);
+    println!("ldap bind:      {}", c.ldap_bind.as_str());
+    println!("ldap search:    {}", c.ldap_search);
     println!("scopes:         {}", c.scopes.join(" "));
     println!("id_token alg:   {}", c.id_token_alg.as_str());
     for uri in &c.redirect_uris {
@@ -1295,6 +1311,8 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             jwks_file,
             require_sms,
             require_strong_password,
+            ldap_bind,
+            ldap_search,
             json,
         } => {
             let secret = if secret_stdin {
@@ -1330,6 +1348,8 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                 jwks,
                 require_sms,
                 require_strong_password,
+                ldap_bind,
+                ldap_search,
             };
             match clients::register(state, input, &actor, &origin).await {
                 Ok((c, generated)) => {
@@ -1451,6 +1471,8 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             id,
             require_strong_password,
             require_sms,
+            ldap_bind,
+            ldap_search,
             json,
         } => {
             let client = match clients::find(state, &id).await {
@@ -1461,6 +1483,8 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             let change = ClientUpdate {
                 require_strong_password,
                 require_sms,
+                ldap_bind,
+                ldap_search,
                 ..ClientUpdate::default()
             };
             match clients::update(state, &id, client.version, change, &actor, &origin).await {

@@ -610,6 +610,11 @@ pub static EN: Text = Text {
     admin_client_strong_password: "Strong password",
     admin_client_strong_on: "Require a strong password",
     admin_client_strong_off: "Do not require a strong password",
+    admin_client_ldap: "LDAP",
+    ldap_bind_off: "No LDAP bind",
+    ldap_bind_password: "Passport password or application password",
+    ldap_bind_app_passwords: "Application passwords only",
+    admin_client_ldap_search: "May search (bound with its secret)",
 };
 
 /// "30 s", "2 min", "2 min 5 s".

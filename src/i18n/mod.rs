@@ -711,6 +711,12 @@ texts! {
     admin_client_strong_password: &'static str,
     admin_client_strong_on: &'static str,
     admin_client_strong_off: &'static str,
+    /// The clients page: LDAP binds naming the client, and its search.
+    admin_client_ldap: &'static str,
+    ldap_bind_off: &'static str,
+    ldap_bind_password: &'static str,
+    ldap_bind_app_passwords: &'static str,
+    admin_client_ldap_search: &'static str,
 }
 
 impl Text {

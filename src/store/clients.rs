@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::audit::{NewAuditEvent, audited_write, insert_audit};
 use super::{BeginWrite, Store, StoreError, found, on_db};
 use crate::domain::Scope;
-use crate::domain::client::{AuthMethod, Client, EndpointUri, IdTokenAlg, RedirectUri};
+use crate::domain::client::{AuthMethod, Client, EndpointUri, IdTokenAlg, LdapBind, RedirectUri};
 
 /// A client as stored; list-valued fields are JSON arrays in text columns
 /// (portable across both backends). Only [`ClientRow::decode`] turns it
@@ -30,10 +30,12 @@ struct ClientRow {
     version: i64,
     require_sms: bool,
     require_strong_password: bool,
+    ldap_bind: String,
+    ldap_search: bool,
 }
 
 const COLUMNS: &str = "id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
-    backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, version, require_sms, require_strong_password";
+    backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, version, require_sms, require_strong_password, ldap_bind, ldap_search";
 
 impl ClientRow {
     /// Every column parsed with the same types registration uses. A value
@@ -82,6 +84,8 @@ impl ClientRow {
                 format!("{:?} is unknown", self.id_token_alg),
             )
         })?;
+        let ldap_bind = LdapBind::parse(&self.ldap_bind)
+            .map_err(|_| corrupt("ldap_bind", format!("{:?} is unknown", self.ldap_bind)))?;
         let scopes = Scope::parse(&self.scopes)
             .map_err(|e| corrupt("scopes", e.reason.to_string()))?
             .iter()
@@ -114,6 +118,8 @@ impl ClientRow {
             version: self.version,
             require_sms: self.require_sms,
             require_strong_password: self.require_strong_password,
+            ldap_bind,
+            ldap_search: self.ldap_search,
             id,
         })
     }
@@ -149,8 +155,9 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
             "INSERT INTO clients (id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
-             backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms, require_strong_password) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15)",
+             backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms, require_strong_password, \
+             ldap_bind, ldap_search) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15, $16, $17)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -167,6 +174,8 @@ impl Store {
         .bind(created_at)
         .bind(c.require_sms)
         .bind(c.require_strong_password)
+        .bind(c.ldap_bind.as_str())
+        .bind(c.ldap_search)
         .execute(&mut *tx)
         .await?;
             insert_audit!(&mut *tx, audit, self.now())?;
@@ -239,7 +248,7 @@ impl Store {
             let n = sqlx::query(
                 "UPDATE clients SET name = $3, redirect_uris = $4, post_logout_redirect_uris = $5, backchannel_logout_uri = $6, \
                  first_party = $7, scopes = $8, id_token_alg = $9, updated_at = $10, require_sms = $11, \
-                 require_strong_password = $12, version = version + 1 \
+                 require_strong_password = $12, ldap_bind = $13, ldap_search = $14, version = version + 1 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(&c.id)
@@ -254,6 +263,8 @@ impl Store {
             .bind(now)
             .bind(c.require_sms)
             .bind(c.require_strong_password)
+            .bind(c.ldap_bind.as_str())
+            .bind(c.ldap_search)
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::ApiJson;
 use super::auth::AdminAuth;
 use crate::crypto::jws::Alg;
-use crate::domain::client::AuthMethod;
+use crate::domain::client::{AuthMethod, LdapBind};
 use crate::error::{ApiError, Problem};
 use crate::service::clients::{self, ClientUpdate, NewClient};
 use crate::state::AppState;
@@ -61,6 +61,11 @@ pub struct CreateClient {
     /// this client until an administrator resets the password.
     #[serde(default)]
     pub require_strong_password: bool,
+    /// LDAP binds naming this client: `off` when absent.
+    pub ldap_bind: Option<LdapBind>,
+    /// The client, bound to the LDAP interface with its secret, may search.
+    #[serde(default)]
+    pub ldap_search: bool,
 }
 
 /// A registered client as the API shows it (never its secret).
@@ -85,6 +90,11 @@ pub struct ClientView {
     require_sms: bool,
     /// Weak-password accounts are blocked for this client.
     require_strong_password: bool,
+    /// LDAP binds naming this client: `off`, `password` (the passport
+    /// password or an application password) or `app_passwords`.
+    ldap_bind: LdapBind,
+    /// The client may search the LDAP interface.
+    ldap_search: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -133,6 +143,8 @@ pub async fn create(
         jwks: body.jwks.map(|j| j.to_string()),
         require_sms: body.require_sms,
         require_strong_password: body.require_strong_password,
+        ldap_bind: body.ldap_bind.map(|m| m.as_str().to_string()),
+        ldap_search: body.ldap_search,
     };
     let (client, client_secret) =
         clients::register(&state, input, &admin.actor, &admin.origin).await?;
@@ -177,6 +189,10 @@ pub struct UpdateClient {
     /// Block weak-password accounts for this client (blocks already set
     /// stay until lifted).
     pub require_strong_password: Option<bool>,
+    /// LDAP binds naming this client: `off`, `password` or `app_passwords`.
+    pub ldap_bind: Option<LdapBind>,
+    /// The client may search the LDAP interface (it binds with its secret).
+    pub ldap_search: Option<bool>,
 }
 
 #[utoipa::path(patch, path = crate::routes::API_CLIENT, tag = "clients", operation_id = "clients_update", params(("id" = String, Path, description = "The client_id.")), request_body = UpdateClient,
@@ -199,6 +215,8 @@ pub async fn update(
         id_token_alg: body.id_token_alg.map(|a| a.as_str().to_string()),
         require_sms: body.require_sms,
         require_strong_password: body.require_strong_password,
+        ldap_bind: body.ldap_bind.map(|m| m.as_str().to_string()),
+        ldap_search: body.ldap_search,
     };
     let client = clients::update(
         &state,

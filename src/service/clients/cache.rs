@@ -98,6 +98,8 @@ mod tests {
             version: 1,
             require_sms: false,
             require_strong_password: false,
+            ldap_bind: crate::domain::client::LdapBind::Off,
+            ldap_search: false,
         }
     }
 

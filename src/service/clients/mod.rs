@@ -9,7 +9,9 @@ use serde_json::json;
 
 use super::audit::{Entry, Outcome};
 use super::{Actor, Origin};
-use crate::domain::client::{ClientId, ClientSecret, EndpointUri, IdTokenAlg, RedirectUri};
+use crate::domain::client::{
+    ClientId, ClientSecret, EndpointUri, IdTokenAlg, LdapBind, RedirectUri,
+};
 use crate::domain::{InvalidValue, Scope};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -89,6 +91,10 @@ pub struct NewClient {
     pub require_sms: bool,
     /// Block accounts with a weak password for this client.
     pub require_strong_password: bool,
+    /// `off` (the default), `password` or `app_passwords`.
+    pub ldap_bind: Option<String>,
+    /// May search the LDAP interface (bound with its secret).
+    pub ldap_search: bool,
 }
 
 impl std::fmt::Debug for NewClient {
@@ -192,6 +198,13 @@ fn check_client(client: &Client) -> Result<(), ClientError> {
             "private_key_jwt needs --jwks-uri or --jwks-file".into(),
         ));
     }
+    // An LDAP search binds with the client's secret.
+    if client.ldap_search && !client.token_auth_method.uses_secret() {
+        return Err(ClientError::InvalidText(
+            "ldap_search",
+            "an LDAP search binds with the client secret: only clients authenticating with a secret may search".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -270,6 +283,11 @@ pub async fn register(
         version: 1,
         require_sms: input.require_sms,
         require_strong_password: input.require_strong_password,
+        ldap_bind: match input.ldap_bind.as_deref() {
+            Some(mode) => LdapBind::parse(mode)?,
+            None => LdapBind::Off,
+        },
+        ldap_search: input.ldap_search,
     };
     check_client(&client)?;
     let generated = if method.uses_secret() {
@@ -377,6 +395,9 @@ pub struct ClientUpdate {
     pub id_token_alg: Option<String>,
     pub require_sms: Option<bool>,
     pub require_strong_password: Option<bool>,
+    /// `off`, `password` or `app_passwords`.
+    pub ldap_bind: Option<String>,
+    pub ldap_search: Option<bool>,
 }
 
 /// Applies `change` to the client if it is still at `version`. Every
@@ -428,6 +449,14 @@ pub async fn update(
     if let Some(r) = change.require_strong_password {
         client.require_strong_password = r;
         fields.push("require_strong_password");
+    }
+    if let Some(mode) = change.ldap_bind {
+        client.ldap_bind = LdapBind::parse(&mode)?;
+        fields.push("ldap_bind");
+    }
+    if let Some(search) = change.ldap_search {
+        client.ldap_search = search;
+        fields.push("ldap_search");
     }
     if let Some(alg) = change.id_token_alg {
         client.id_token_alg = IdTokenAlg::parse(&alg)?;
