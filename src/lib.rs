@@ -17,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod i18n;
 pub mod input;
+pub mod ldap;
 pub mod oidc;
 pub mod ops;
 pub mod outage;
@@ -51,6 +52,8 @@ pub enum BuildError {
     Sessions(#[from] store::StoreError),
     #[error("first-start admin account: {0}")]
     Bootstrap(#[from] service::accounts::AccountError),
+    #[error("{0}")]
+    Ldap(#[from] ldap::LdapError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -62,6 +65,8 @@ pub struct App {
     state: AppState,
     router: Router,
     listener: TcpListener,
+    /// The LDAP interface, bound (when `ldap.enabled`), served by `run`.
+    ldap: Option<ldap::Listeners>,
     /// The password of the `admin` account created on this start, if one
     /// was: shown once on the console, never logged.
     pub bootstrap_password: Option<String>,
@@ -94,6 +99,9 @@ impl App {
                 config.issuer = Some(format!("http://{addr}"));
             }
         }
+        // Bound before anything is written, so a taken port or a bad
+        // certificate stops the start cleanly.
+        let ldap = ldap::Listeners::bind(&config.ldap).await?;
         let state = AppState::init(config, true, clock).await?;
         let bootstrap_password = if state.config.bootstrap_admin {
             service::accounts::bootstrap_admin(&state).await?
@@ -139,6 +147,7 @@ impl App {
             state,
             router,
             listener,
+            ldap,
             bootstrap_password,
         })
     }
@@ -151,6 +160,14 @@ impl App {
 
     pub fn port(&self) -> u16 {
         self.local_addr().port()
+    }
+
+    /// The LDAP interface's plain (StartTLS) and LDAPS addresses, when on.
+    pub fn ldap_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        self.ldap
+            .as_ref()
+            .map(ldap::Listeners::addrs)
+            .unwrap_or((None, None))
     }
 
     pub fn state(&self) -> &AppState {
@@ -170,14 +187,21 @@ impl App {
             state,
             router,
             listener,
+            ldap,
             ..
         } = self;
-        axum::serve(
+        let ldap_tasks = ldap.map(|l| l.spawn(state.clone())).unwrap_or_default();
+        let served = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(signal)
-        .await?;
+        .await;
+        // LDAP connections end with the HTTP server (binds are short).
+        for task in ldap_tasks {
+            task.abort();
+        }
+        served?;
         state.store.close().await;
         Ok(())
     }

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod client;
 mod common_passwords;
 pub mod device;
+pub mod dn;
 mod email;
 mod id_number;
 pub mod organization;

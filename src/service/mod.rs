@@ -13,6 +13,7 @@ pub mod documents;
 pub mod import;
 pub mod introspection;
 pub mod keys;
+pub mod ldap;
 pub mod login;
 pub mod logout;
 pub mod mail;

@@ -28,6 +28,8 @@ mod durable;
 mod i18n;
 mod import;
 mod interaction;
+mod ldap;
+mod ldap_dovecot;
 mod login;
 mod login_limits;
 mod mail;

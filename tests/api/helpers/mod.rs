@@ -94,6 +94,9 @@ pub struct TestApp {
     pub config: Config,
     /// Password of the `admin` account created at first start.
     pub admin_password: String,
+    /// The LDAP interface's plain (StartTLS) and LDAPS addresses, when on.
+    pub ldap: Option<std::net::SocketAddr>,
+    pub ldaps: Option<std::net::SocketAddr>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     shared: Arc<Shared>,
 }
@@ -191,6 +194,7 @@ impl TestApp {
             .await
             .expect("server starts");
         let addr = app.local_addr();
+        let (ldap, ldaps) = app.ldap_addrs();
         let state = app.state().clone();
         let config = (*state.config).clone();
         let admin_password = app.bootstrap_password.clone().unwrap_or_default();
@@ -203,6 +207,8 @@ impl TestApp {
             state,
             config,
             admin_password,
+            ldap,
+            ldaps,
             shutdown: Some(tx),
             shared,
         }
