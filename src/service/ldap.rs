@@ -255,7 +255,7 @@ pub async fn bind(
                 user.as_ref(),
                 Some(&client_id),
                 origin,
-                outcome.as_ref().map(|_| ()).map_err(|r| r),
+                outcome.as_ref().map(|_| ()),
             )
             .await;
             outcome?;
@@ -624,7 +624,7 @@ fn attributes(state: &AppState, user: &User) -> Vec<(String, Vec<String>)> {
         attrs.push((
             "memberOf".into(),
             vec![Dn::join(
-                &[("cn", org), ("ou", "organizations")],
+                &[("cn", org.as_str()), ("ou", "organizations")],
                 &base_dn(state),
             )],
         ));

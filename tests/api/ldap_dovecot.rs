@@ -129,7 +129,8 @@ fn whoami_name() -> &'static str {
 }
 
 struct Dovecot {
-    child: Child,
+    /// Killed when dropped (`kill_on_drop`).
+    _child: Child,
     log: PathBuf,
 }
 
@@ -156,7 +157,7 @@ impl Dovecot {
             .spawn()
             .unwrap();
         let dovecot = Dovecot {
-            child,
+            _child: child,
             log: dir.join("dovecot.log"),
         };
         for _ in 0..100 {
