@@ -18,6 +18,7 @@ pub mod extract;
 pub mod i18n;
 pub mod input;
 pub mod ldap;
+pub mod metrics;
 pub mod oidc;
 pub mod ops;
 pub mod outage;
@@ -67,6 +68,8 @@ pub struct App {
     listener: TcpListener,
     /// The LDAP interface, bound (when `ldap.enabled`), served by `run`.
     ldap: Option<ldap::Listeners>,
+    /// The separate `/metrics` listener, when `metrics.listen` is set.
+    metrics_listener: Option<TcpListener>,
     /// The password of the `admin` account created on this start, if one
     /// was: shown once on the console, never logged.
     pub bootstrap_password: Option<String>,
@@ -142,12 +145,14 @@ impl App {
             }
         });
         let router = router::build(state.clone(), sessions);
+        let metrics_listener = metrics::bind(&state).await?;
         ops::watch(state.clone());
         Ok(App {
             state,
             router,
             listener,
             ldap,
+            metrics_listener,
             bootstrap_password,
         })
     }
@@ -170,6 +175,11 @@ impl App {
             .unwrap_or((None, None))
     }
 
+    /// Where the separate metrics listener listens, if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        metrics::local_addr(&self.metrics_listener)
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -188,9 +198,20 @@ impl App {
             router,
             listener,
             ldap,
+            metrics_listener,
             ..
         } = self;
         let ldap_tasks = ldap.map(|l| l.spawn(state.clone())).unwrap_or_default();
+        // The metrics listener lives as long as the server; it has nothing
+        // in flight worth waiting for at shutdown.
+        let metrics_task = metrics_listener.map(|l| {
+            let app = metrics::router(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, app).await {
+                    tracing::warn!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         let served = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -199,6 +220,9 @@ impl App {
         .await;
         // LDAP connections end with the HTTP server (binds are short).
         for task in ldap_tasks {
+            task.abort();
+        }
+        if let Some(task) = metrics_task {
             task.abort();
         }
         served?;

@@ -33,6 +33,7 @@ mod ldap_dovecot;
 mod login;
 mod login_limits;
 mod mail;
+mod metrics;
 mod migrations;
 mod nodes;
 mod oidc;

@@ -97,6 +97,8 @@ pub struct TestApp {
     /// The LDAP interface's plain (StartTLS) and LDAPS addresses, when on.
     pub ldap: Option<std::net::SocketAddr>,
     pub ldaps: Option<std::net::SocketAddr>,
+    /// `http://<addr>` of the separate metrics listener, when configured.
+    pub metrics_base: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     shared: Arc<Shared>,
 }
@@ -195,6 +197,7 @@ impl TestApp {
             .expect("server starts");
         let addr = app.local_addr();
         let (ldap, ldaps) = app.ldap_addrs();
+        let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         let state = app.state().clone();
         let config = (*state.config).clone();
         let admin_password = app.bootstrap_password.clone().unwrap_or_default();
@@ -209,6 +212,7 @@ impl TestApp {
             admin_password,
             ldap,
             ldaps,
+            metrics_base,
             shutdown: Some(tx),
             shared,
         }
