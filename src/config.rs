@@ -159,7 +159,6 @@ impl Default for LdapConfig {
     }
 }
 
-
 /// The working-day calendar.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -952,7 +951,10 @@ impl Config {
         if l.certificate.is_some() != l.private_key.is_some() {
             return err("certificate and ldap.private_key: give both or neither");
         }
-        for (key, path) in [("certificate", &l.certificate), ("private_key", &l.private_key)] {
+        for (key, path) in [
+            ("certificate", &l.certificate),
+            ("private_key", &l.private_key),
+        ] {
             if let Some(path) = path
                 && !path.is_file()
             {

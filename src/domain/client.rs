@@ -261,7 +261,9 @@ impl AuthMethod {
 
 /// Whether people may bind to the LDAP interface for this client, and
 /// with what (`clients.ldap_bind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LdapBind {
     /// No LDAP bind names this client.

@@ -153,7 +153,12 @@ mod tests {
                 ("ou".to_string(), "People".to_string())
             ]
         );
-        assert!(Dn::parse("uid=a,dc=other,dc=org").unwrap().below(&base).is_none());
+        assert!(
+            Dn::parse("uid=a,dc=other,dc=org")
+                .unwrap()
+                .below(&base)
+                .is_none()
+        );
         assert!(Dn::parse("").unwrap().is_empty());
     }
 
@@ -170,7 +175,15 @@ mod tests {
 
     #[test]
     fn refuses_what_is_no_dn() {
-        for bad in ["alice", "=x", "uid=a+cn=b", r"uid=\zz", r"uid=\FF", "uid=", "uid=a,"] {
+        for bad in [
+            "alice",
+            "=x",
+            "uid=a+cn=b",
+            r"uid=\zz",
+            r"uid=\FF",
+            "uid=",
+            "uid=a,",
+        ] {
             assert!(Dn::parse(bad).is_none(), "{bad}");
         }
     }

@@ -398,19 +398,16 @@ async fn step(state: &AppState, session: &mut Session, has_tls: bool, msg: LdapM
                 None,
                 None,
             ),
-            OID_START_TLS => match extended_response(
-                id,
-                LdapResultCode::Success,
-                "",
-                Some(OID_START_TLS),
-                None,
-            ) {
-                Step::Reply(mut msgs) => match msgs.pop() {
-                    Some(msg) => Step::StartTls(msg),
-                    None => Step::Close,
-                },
-                other => other,
-            },
+            OID_START_TLS => {
+                match extended_response(id, LdapResultCode::Success, "", Some(OID_START_TLS), None)
+                {
+                    Step::Reply(mut msgs) => match msgs.pop() {
+                        Some(msg) => Step::StartTls(msg),
+                        None => Step::Close,
+                    },
+                    other => other,
+                }
+            }
             OID_WHOAMI => extended_response(
                 id,
                 LdapResultCode::Success,
@@ -465,15 +462,23 @@ async fn search(
     id: i32,
     req: LdapSearchRequest,
 ) -> Step {
-    let done = |code: LdapResultCode, message: &str| LdapMsg::new(id, LdapOp::SearchResultDone(result(code, message)));
+    let done = |code: LdapResultCode, message: &str| {
+        LdapMsg::new(id, LdapOp::SearchResultDone(result(code, message)))
+    };
     if req.base.is_empty() && req.scope == ldap3_proto::LdapSearchScope::Base {
         return Step::Reply(vec![
-            LdapMsg::new(id, LdapOp::SearchResultEntry(root_dse(state, session, has_tls))),
+            LdapMsg::new(
+                id,
+                LdapOp::SearchResultEntry(root_dse(state, session, has_tls)),
+            ),
             done(LdapResultCode::Success, ""),
         ]);
     }
     if !session.confidential() {
-        return Step::Reply(vec![done(LdapResultCode::ConfidentialityRequired, CONFIDENTIALITY)]);
+        return Step::Reply(vec![done(
+            LdapResultCode::ConfidentialityRequired,
+            CONFIDENTIALITY,
+        )]);
     }
     let query = svc::Search {
         base: req.base,
@@ -516,7 +521,10 @@ async fn search(
         ),
         Err(SearchRefusal::SizeLimit(found)) => Step::Reply(
             entries(found)
-                .chain([done(LdapResultCode::SizeLimitExceeded, "more entries than the size limit")])
+                .chain([done(
+                    LdapResultCode::SizeLimitExceeded,
+                    "more entries than the size limit",
+                )])
                 .collect(),
         ),
         Err(SearchRefusal::NotAllowed) => Step::Reply(vec![done(

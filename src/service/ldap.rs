@@ -48,7 +48,10 @@ pub enum Principal {
         dn: String,
     },
     /// An application with its secret (may search when `ldap_search`).
-    Service { client_id: String, dn: String },
+    Service {
+        client_id: String,
+        dn: String,
+    },
 }
 
 impl Principal {
@@ -77,7 +80,9 @@ pub enum BindRefusal {
     NoApplication,
     Disabled,
     /// Blocked for the application (weak password, an administrator).
-    Blocked { reason: String },
+    Blocked {
+        reason: String,
+    },
     /// A new password is owed: the web sign-in leads to it.
     PasswordChangeOwed,
     /// The application demands SMS step-up, which a bind cannot do.
@@ -192,7 +197,9 @@ fn target(state: &AppState, name: &str) -> Option<Target> {
     let head = dn.below(&base_dn(state))?;
     let rdn = |i: usize| head.get(i).map(|(a, v)| (a.as_str(), v.as_str()));
     match (head.len(), rdn(0), rdn(1), rdn(2)) {
-        (2, Some(("uid" | "mail", who)), Some(("ou", ou)), None) if ou.eq_ignore_ascii_case("people") => {
+        (2, Some(("uid" | "mail", who)), Some(("ou", ou)), None)
+            if ou.eq_ignore_ascii_case("people") =>
+        {
             Some(Target::Person {
                 identifier: who.to_string(),
                 client: None,
@@ -206,7 +213,9 @@ fn target(state: &AppState, name: &str) -> Option<Target> {
                 client: Some(app.to_string()),
             })
         }
-        (2, Some(("cn", client)), Some(("ou", ou)), None) if ou.eq_ignore_ascii_case("services") => {
+        (2, Some(("cn", client)), Some(("ou", ou)), None)
+            if ou.eq_ignore_ascii_case("services") =>
+        {
             Some(Target::Service {
                 client: client.to_string(),
             })
@@ -234,14 +243,30 @@ pub async fn bind(
     origin: &Origin,
 ) -> Result<Principal, BindRefusal> {
     let Some(target) = target(state, name) else {
-        audit_bind(state, name, None, None, origin, Err(&BindRefusal::InvalidDn)).await;
+        audit_bind(
+            state,
+            name,
+            None,
+            None,
+            origin,
+            Err(&BindRefusal::InvalidDn),
+        )
+        .await;
         return Err(BindRefusal::InvalidDn);
     };
     match target {
         Target::Person { identifier, client } => {
             let client = client.or_else(|| state.config.ldap.default_client.clone());
             let Some(client_id) = client else {
-                audit_bind(state, name, None, None, origin, Err(&BindRefusal::NoApplication)).await;
+                audit_bind(
+                    state,
+                    name,
+                    None,
+                    None,
+                    origin,
+                    Err(&BindRefusal::NoApplication),
+                )
+                .await;
                 return Err(BindRefusal::NoApplication);
             };
             let result = person(state, &identifier, &client_id, password, origin).await;
@@ -268,8 +293,15 @@ pub async fn bind(
         }
         Target::Service { client } => {
             let outcome = service(state, &client, password, origin).await;
-            audit_bind(state, name, None, Some(&client), origin, outcome.as_ref().map(|_| ()))
-                .await;
+            audit_bind(
+                state,
+                name,
+                None,
+                Some(&client),
+                origin,
+                outcome.as_ref().map(|_| ()),
+            )
+            .await;
             outcome?;
             Ok(Principal::Service {
                 dn: service_dn(state, &client),
@@ -301,9 +333,11 @@ async fn person(
     };
     let password = SecretPassword::new(password);
     let user = match client.ldap_bind {
-        LdapBind::AppPasswords => application_password(state, identifier, &client, &password, origin)
-            .await
-            .map_err(refuse)?,
+        LdapBind::AppPasswords => {
+            application_password(state, identifier, &client, &password, origin)
+                .await
+                .map_err(refuse)?
+        }
         _ => {
             let verified =
                 login::verify_password(state, identifier, &password, origin, Surface::Ldap)
@@ -405,9 +439,8 @@ async fn audit_bind(
     let mut entry = match outcome {
         Ok(()) => Entry::new("ldap.bind", Outcome::Success)
             .detail(json!({ "client_id": client_id, "name": name })),
-        Err(refusal) => Entry::new("ldap.bind", Outcome::Failure).detail(
-            json!({ "client_id": client_id, "name": name, "reason": refusal.audited() }),
-        ),
+        Err(refusal) => Entry::new("ldap.bind", Outcome::Failure)
+            .detail(json!({ "client_id": client_id, "name": name, "reason": refusal.audited() })),
     }
     .origin(origin);
     entry = match user {
@@ -693,7 +726,8 @@ fn matches(filter: &Filter, attrs: &[(String, Vec<String>)]) -> bool {
                     None => return false,
                 }
             }
-            last.as_ref().is_none_or(|l| rest.ends_with(lower(l).as_str()))
+            last.as_ref()
+                .is_none_or(|l| rest.ends_with(lower(l).as_str()))
         }),
         Filter::GreaterOrEqual(attr, value) => {
             values(attrs, attr).any(|v| lower(v) >= lower(value))
@@ -723,10 +757,16 @@ mod tests {
         assert!(matches(&eq("UID", "Alice@Example.org"), &e));
         assert!(!matches(&eq("uid", "bob@example.org"), &e));
         assert!(matches(
-            &Filter::And(vec![eq("objectclass", "inetorgperson"), Filter::Present("cn".into())]),
+            &Filter::And(vec![
+                eq("objectclass", "inetorgperson"),
+                Filter::Present("cn".into())
+            ]),
             &e
         ));
-        assert!(!matches(&Filter::Not(Box::new(Filter::Present("uid".into()))), &e));
+        assert!(!matches(
+            &Filter::Not(Box::new(Filter::Present("uid".into()))),
+            &e
+        ));
         let sub = Filter::Substring {
             attr: "cn".into(),
             initial: Some("ali".into()),
@@ -735,16 +775,25 @@ mod tests {
         };
         assert!(matches(&sub, &e));
         assert!(!matches(&Filter::Undefined, &e));
-        assert_eq!(pinned_account(&Filter::And(vec![Filter::Present("x".into()), eq("mail", "a@b.c")])), Some("a@b.c".into()));
+        assert_eq!(
+            pinned_account(&Filter::And(vec![
+                Filter::Present("x".into()),
+                eq("mail", "a@b.c")
+            ])),
+            Some("a@b.c".into())
+        );
     }
 
     #[test]
     fn attributes_are_selected_as_asked() {
         let names = |w: &[&str]| -> Vec<String> {
-            select(entry(), &w.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .into_iter()
-                .map(|(n, _)| n)
-                .collect()
+            select(
+                entry(),
+                &w.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
         };
         assert_eq!(names(&[]), ["objectClass", "uid", "cn"]);
         assert_eq!(names(&["uid", "ENTRYUUID"]), ["uid", "entryUUID"]);

@@ -322,7 +322,9 @@ pub async fn guarded_check(
         )));
     };
     if check() {
-        by_subject.succeeded(eph, subject, subject_slot, true).await?;
+        by_subject
+            .succeeded(eph, subject, subject_slot, true)
+            .await?;
         by_ip.succeeded(eph, &ip_subject, ip_slot, false).await?;
         Ok(true)
     } else {

@@ -23,7 +23,9 @@ pub const BASE: &str = "dc=example,dc=org";
 const ORG: &str = "中国科学院计算机网络信息中心";
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smtp").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/smtp")
+        .join(name)
 }
 
 /// LDAP on (plain and LDAPS on loopback, the test CA's certificate), the
@@ -106,7 +108,12 @@ async fn whoami(ldap: &mut Ldap) -> String {
 
 async fn search(ldap: &mut Ldap, filter: &str) -> (u32, String, Vec<SearchEntry>) {
     let r = ldap
-        .search(&format!("ou=people,{BASE}"), Scope::Subtree, filter, vec!["*"])
+        .search(
+            &format!("ou=people,{BASE}"),
+            Scope::Subtree,
+            filter,
+            vec!["*"],
+        )
         .await
         .unwrap();
     let entries = r.0.into_iter().map(SearchEntry::construct).collect();
@@ -128,7 +135,11 @@ async fn people_bind_with_the_passport_password_by_name_or_e_mail() {
         format!("mail=Alice@Example.org,ou=people,{BASE}"),
         "alice@example.org".to_string(),
     ] {
-        assert_eq!(bind(addr, &name, PASSWORD).await, (0, String::new()), "{name}");
+        assert_eq!(
+            bind(addr, &name, PASSWORD).await,
+            (0, String::new()),
+            "{name}"
+        );
     }
     // Who am I, after a bind.
     let mut ldap = connect(addr).await;
@@ -138,7 +149,10 @@ async fn people_bind_with_the_passport_password_by_name_or_e_mail() {
         .unwrap()
         .success()
         .unwrap();
-    assert_eq!(whoami(&mut ldap).await, format!("dn:{}", dn("alice@example.org")));
+    assert_eq!(
+        whoami(&mut ldap).await,
+        format!("dn:{}", dn("alice@example.org"))
+    );
 
     // A wrong password and an unknown account: one answer.
     let wrong = bind(addr, &dn("alice@example.org"), "Wrong-password-1").await;
@@ -153,12 +167,16 @@ async fn people_bind_with_the_passport_password_by_name_or_e_mail() {
     let binds = app.audit("ldap.bind").await;
     assert_eq!(binds.iter().filter(|r| r.outcome == "success").count(), 5);
     assert_eq!(binds.iter().filter(|r| r.outcome == "failure").count(), 3);
-    assert!(binds.iter().all(|r| r.ip.as_deref() == Some("127.0.0.1")), "{binds:?}");
+    assert!(
+        binds.iter().all(|r| r.ip.as_deref() == Some("127.0.0.1")),
+        "{binds:?}"
+    );
     let failures = app.audit("login.failure").await;
     assert!(
         failures
             .iter()
-            .any(|r| r.detail.contains("\"surface\":\"ldap\"") && r.detail.contains("wrong_password")),
+            .any(|r| r.detail.contains("\"surface\":\"ldap\"")
+                && r.detail.contains("wrong_password")),
         "{failures:?}"
     );
 }
@@ -168,8 +186,10 @@ async fn refusals_say_why_to_whoever_knew_the_password() {
     let w = world().await;
     let app = &w.app;
     let addr = app.ldap.unwrap();
-    app.rp_with("vpn", |c| c.ldap_bind = Some("app_passwords".into())).await;
-    app.rp_with("wiki", |c| c.ldap_bind = Some("off".into())).await;
+    app.rp_with("vpn", |c| c.ldap_bind = Some("app_passwords".into()))
+        .await;
+    app.rp_with("wiki", |c| c.ldap_bind = Some("off".into()))
+        .await;
     app.rp_with("ops", |c| {
         c.ldap_bind = Some("password".into());
         c.require_sms = true;
@@ -183,8 +203,14 @@ async fn refusals_say_why_to_whoever_knew_the_password() {
 
     // An application that takes no binds, or none at all by that name:
     // the answer of a wrong password.
-    assert_eq!(bind(addr, &on("wiki"), PASSWORD).await, (49, "invalid credentials".into()));
-    assert_eq!(bind(addr, &on("ghost"), PASSWORD).await, (49, "invalid credentials".into()));
+    assert_eq!(
+        bind(addr, &on("wiki"), PASSWORD).await,
+        (49, "invalid credentials".into())
+    );
+    assert_eq!(
+        bind(addr, &on("ghost"), PASSWORD).await,
+        (49, "invalid credentials".into())
+    );
     // Application passwords only: refused, saying so.
     let (rc, text) = bind(addr, &on("vpn"), PASSWORD).await;
     assert_eq!(rc, 49);
@@ -209,7 +235,10 @@ async fn refusals_say_why_to_whoever_knew_the_password() {
         .filter(|r| r.subject_id == Some(bob.id))
         .map(|r| r.detail.clone())
         .collect();
-    assert!(reasons.iter().any(|d| d.contains("\"disabled\"")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|d| d.contains("\"disabled\"")),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test]
@@ -245,7 +274,10 @@ async fn a_weak_password_blocks_the_bind_where_the_application_demands_a_strong_
         .unwrap();
     let (rc, text) = bind(addr, &at(&strong.id), weak).await;
     assert_eq!(rc, 49);
-    assert!(text.contains("blocked") && text.contains("weak_password"), "{text}");
+    assert!(
+        text.contains("blocked") && text.contains("weak_password"),
+        "{text}"
+    );
     // The block is the web's too, and stays: the next bind says so again.
     assert!(
         app.audit("account.blocked")
@@ -285,7 +317,11 @@ async fn only_applications_allowed_to_search_may_search() {
     let mut ldap = connect(addr).await;
     let (rc, _, entries) = search(&mut ldap, "(uid=dave@example.org)").await;
     assert_eq!((rc, entries.len()), (50, 0));
-    ldap.simple_bind(&dn("erin@example.org"), PASSWORD).await.unwrap().success().unwrap();
+    ldap.simple_bind(&dn("erin@example.org"), PASSWORD)
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
     let (rc, text, entries) = search(&mut ldap, "(uid=dave@example.org)").await;
     assert_eq!((rc, entries.len()), (50, 0), "{text}");
     assert!(text.contains("ou=services"), "{text}");
@@ -294,9 +330,17 @@ async fn only_applications_allowed_to_search_may_search() {
     let service = format!("cn=mail,ou=services,{BASE}");
     let secret = w.mail.secret.clone().unwrap();
     let mut ldap = connect(addr).await;
-    ldap.simple_bind(&service, &secret).await.unwrap().success().unwrap();
+    ldap.simple_bind(&service, &secret)
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
     assert_eq!(whoami(&mut ldap).await, format!("dn:{service}"));
-    let (rc, _, entries) = search(&mut ldap, "(&(objectClass=inetOrgPerson)(uid=dave@example.org))").await;
+    let (rc, _, entries) = search(
+        &mut ldap,
+        "(&(objectClass=inetOrgPerson)(uid=dave@example.org))",
+    )
+    .await;
     assert_eq!((rc, entries.len()), (0, 1));
     let dave = &entries[0];
     assert_eq!(dave.dn, dn("dave@example.org"));
@@ -304,7 +348,10 @@ async fn only_applications_allowed_to_search_may_search() {
     assert_eq!(dave.attrs["cn"], ["戴维"]);
     assert_eq!(dave.attrs["displayName"], ["戴维"]);
     let phone = &dave.attrs["telephoneNumber"][0];
-    assert!(phone.contains("****") && !phone.contains("1234567"), "{phone}");
+    assert!(
+        phone.contains("****") && !phone.contains("1234567"),
+        "{phone}"
+    );
     assert_eq!(
         dave.attrs["memberOf"],
         [format!("cn={ORG},ou=organizations,{BASE}")]
@@ -316,19 +363,33 @@ async fn only_applications_allowed_to_search_may_search() {
     assert_eq!(rc, 0);
     assert_eq!(names, ["dave@example.org", "erin@example.org"]);
     // A base outside the directory.
-    let r = ldap.search("dc=elsewhere", Scope::Subtree, "(uid=*)", vec!["uid"]).await.unwrap();
+    let r = ldap
+        .search("dc=elsewhere", Scope::Subtree, "(uid=*)", vec!["uid"])
+        .await
+        .unwrap();
     assert_eq!(r.1.rc, 32);
 
     // The secret of an application without the permission, and a wrong
     // secret: refused.
-    let (rc, _) = bind(addr, &format!("cn=reader,ou=services,{BASE}"), other.secret.as_deref().unwrap()).await;
+    let (rc, _) = bind(
+        addr,
+        &format!("cn=reader,ou=services,{BASE}"),
+        other.secret.as_deref().unwrap(),
+    )
+    .await;
     assert_eq!(rc, 49);
     assert_eq!(bind(addr, &service, "not-the-secret").await.0, 49);
     // Withdrawn permission applies to a connection already bound.
     let api = Api::new(app, &admin_token(app).await);
-    let version = api.get("/api/v1/clients/mail").await.1["version"].as_i64().unwrap();
+    let version = api.get("/api/v1/clients/mail").await.1["version"]
+        .as_i64()
+        .unwrap();
     let (status, body) = api
-        .call("PATCH", "/api/v1/clients/mail", Some(json!({ "version": version, "ldap_search": false })))
+        .call(
+            "PATCH",
+            "/api/v1/clients/mail",
+            Some(json!({ "version": version, "ldap_search": false })),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (rc, _, _) = search(&mut ldap, "(uid=dave@example.org)").await;
@@ -356,7 +417,10 @@ async fn a_bind_flood_hits_the_lockout_the_login_page_shares() {
     assert!(locked_after <= app.config.login_limits.account_free_failures as usize + 1);
     // The right password now waits too — on LDAP and on the login page.
     let (rc, text) = bind(addr, &name, PASSWORD).await;
-    assert!(rc == 49 && text.contains("too many failed attempts"), "{text}");
+    assert!(
+        rc == 49 && text.contains("too many failed attempts"),
+        "{text}"
+    );
     let page = app.browser().login("gina@example.org", PASSWORD).await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
     assert!(
@@ -366,7 +430,9 @@ async fn a_bind_flood_hits_the_lockout_the_login_page_shares() {
             .any(|r| r.detail.contains("\"surface\":\"ldap\""))
     );
     // Control: once the lock is over the right password binds.
-    app.advance(std::time::Duration::from_secs(app.config.login_limits.max_delay_secs + 1));
+    app.advance(std::time::Duration::from_secs(
+        app.config.login_limits.max_delay_secs + 1,
+    ));
     assert_eq!(bind(addr, &name, PASSWORD).await.0, 0);
 }
 
@@ -375,8 +441,12 @@ async fn raw(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(bytes).await.unwrap();
     let mut out = Vec::new();
-    let read = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out)).await;
-    assert!(read.is_ok(), "the server closes the connection: {bytes:02x?}");
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    assert!(
+        read.is_ok(),
+        "the server closes the connection: {bytes:02x?}"
+    );
     out
 }
 
@@ -400,7 +470,9 @@ async fn malformed_messages_get_protocol_errors_and_the_server_stays_up() {
         // Not a SEQUENCE at all.
         &[0x04, 0x02, b'h', b'i'][..],
         // A response, which no client sends (a BindResponse).
-        &[0x30, 0x0c, 0x02, 0x01, 0x01, 0x61, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00][..],
+        &[
+            0x30, 0x0c, 0x02, 0x01, 0x01, 0x61, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00,
+        ][..],
     ] {
         let answer = raw(addr, bytes).await;
         assert!(
@@ -412,12 +484,18 @@ async fn malformed_messages_get_protocol_errors_and_the_server_stays_up() {
     }
     // LDAPv2: protocolError in a bind response; SASL: authMethodNotSupported.
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(&[0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x02, 0x04, 0x00, 0x80, 0x00])
-        .await
-        .unwrap();
+    s.write_all(&[
+        0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x02, 0x04, 0x00, 0x80, 0x00,
+    ])
+    .await
+    .unwrap();
     let mut buf = [0u8; 256];
     let n = s.read(&mut buf).await.unwrap();
-    assert!(buf[..n].contains(&0x61) && contains(&buf[..n], PROTOCOL_ERROR), "{:02x?}", &buf[..n]);
+    assert!(
+        buf[..n].contains(&0x61) && contains(&buf[..n], PROTOCOL_ERROR),
+        "{:02x?}",
+        &buf[..n]
+    );
     s.write_all(&[
         0x30, 0x13, 0x02, 0x01, 0x02, 0x60, 0x0e, 0x02, 0x01, 0x03, 0x04, 0x00, 0xa3, 0x07, 0x04,
         0x05, b'P', b'L', b'A', b'I', b'N',
@@ -425,7 +503,11 @@ async fn malformed_messages_get_protocol_errors_and_the_server_stays_up() {
     .await
     .unwrap();
     let n = s.read(&mut buf).await.unwrap();
-    assert!(contains(&buf[..n], &[0x0a, 0x01, 0x07]), "{:02x?}", &buf[..n]);
+    assert!(
+        contains(&buf[..n], &[0x0a, 0x01, 0x07]),
+        "{:02x?}",
+        &buf[..n]
+    );
 
     // Writes are refused: the directory is read-only.
     let mut ldap = connect(addr).await;
@@ -471,19 +553,27 @@ async fn passwords_cross_the_network_only_under_tls() {
     let settings = LdapConnSettings::new()
         .set_starttls(true)
         .set_no_tls_verify(true);
-    let (conn, mut ldap) =
-        LdapConnAsync::with_settings(settings, &format!("ldap://{addr}")).await.unwrap();
+    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &format!("ldap://{addr}"))
+        .await
+        .unwrap();
     ldap3::drive!(conn);
-    let r = ldap.simple_bind(&dn("ivy@example.org"), PASSWORD).await.unwrap();
+    let r = ldap
+        .simple_bind(&dn("ivy@example.org"), PASSWORD)
+        .await
+        .unwrap();
     assert_eq!(r.rc, 0, "{}", r.text);
 
     // LDAPS, verified against the test CA.
     let settings = LdapConnSettings::new().set_config(tls_config());
     let ldaps = app.ldaps.unwrap();
-    let (conn, mut ldap) =
-        LdapConnAsync::with_settings(settings, &format!("ldaps://{ldaps}")).await.unwrap();
+    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &format!("ldaps://{ldaps}"))
+        .await
+        .unwrap();
     ldap3::drive!(conn);
-    let r = ldap.simple_bind(&dn("ivy@example.org"), PASSWORD).await.unwrap();
+    let r = ldap
+        .simple_bind(&dn("ivy@example.org"), PASSWORD)
+        .await
+        .unwrap();
     assert_eq!(r.rc, 0, "{}", r.text);
 }
 
@@ -526,12 +616,19 @@ async fn ldap_settings_are_kept_per_client_on_the_api_the_console_and_the_cli() 
     let done = admin
         .post_form(
             "/admin/clients/imap/ldap",
-            &[("csrf", &page.csrf()), ("ldap_bind", "password"), ("version", &version)],
+            &[
+                ("csrf", &page.csrf()),
+                ("ldap_bind", "password"),
+                ("version", &version),
+            ],
         )
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let now = api.get("/api/v1/clients/imap").await.1;
-    assert_eq!((now["ldap_bind"].as_str(), now["ldap_search"].as_bool()), (Some("password"), Some(false)));
+    assert_eq!(
+        (now["ldap_bind"].as_str(), now["ldap_search"].as_bool()),
+        (Some("password"), Some(false))
+    );
     assert!(
         app.audit("client.updated")
             .await
@@ -544,15 +641,34 @@ async fn ldap_settings_are_kept_per_client_on_the_api_the_console_and_the_cli() 
     let forged = admin
         .post_form(
             "/admin/clients/imap/ldap",
-            &[("csrf", &page.csrf()), ("ldap_bind", "everyone"), ("version", &version)],
+            &[
+                ("csrf", &page.csrf()),
+                ("ldap_bind", "everyone"),
+                ("version", &version),
+            ],
         )
         .await;
     assert_eq!(forged.status, StatusCode::BAD_REQUEST);
-    assert_eq!(api.get("/api/v1/clients/imap").await.1["ldap_bind"], "password");
+    assert_eq!(
+        api.get("/api/v1/clients/imap").await.1["ldap_bind"],
+        "password"
+    );
 
     // The command line.
     let out = app
-        .cli(&["client", "update", "imap", "--ldap-bind", "off", "--ldap-search", "true", "--json"], None)
+        .cli(
+            &[
+                "client",
+                "update",
+                "imap",
+                "--ldap-bind",
+                "off",
+                "--ldap-search",
+                "true",
+                "--json",
+            ],
+            None,
+        )
         .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.json()["ldap_bind"], "off");

@@ -275,7 +275,11 @@ async fn dovecot_signs_people_in_with_the_passport_password() {
     // a weak-password-blocked account do not.
     let ok = imap_login(imap, "alice@example.org", PASSWORD).await;
     assert!(ok.is_ok(), "{ok:?}\n{}", dovecot.log_text());
-    assert!(imap_login(imap, "alice@example.org", "Wrong-password-1").await.is_err());
+    assert!(
+        imap_login(imap, "alice@example.org", "Wrong-password-1")
+            .await
+            .is_err()
+    );
     let refused = imap_login(imap, "dis@example.org", PASSWORD).await;
     assert!(refused.is_err(), "a disabled account");
     let refused = imap_login(imap, "weak@example.org", "password").await;
@@ -288,7 +292,10 @@ async fn dovecot_signs_people_in_with_the_passport_password() {
         .map(|r| r.detail.clone())
         .collect();
     for reason in ["\"disabled\"", "\"blocked\"", "\"invalid_credentials\""] {
-        assert!(reasons.iter().any(|d| d.contains(reason)), "{reason}: {reasons:?}");
+        assert!(
+            reasons.iter().any(|d| d.contains(reason)),
+            "{reason}: {reasons:?}"
+        );
     }
     // The successful login was Tongxing's too.
     assert!(
@@ -301,10 +308,18 @@ async fn dovecot_signs_people_in_with_the_passport_password() {
     // ldapwhoami, plain on loopback (StartTLS and LDAPS: tests/api/ldap.rs).
     let url = format!("ldap://127.0.0.1:{}", ldap.port());
     let alice = dn("alice@example.org");
-    let (code, out) = ldap_tool("ldapwhoami", &["-x", "-H", &url, "-D", &alice, "-w", PASSWORD]).await;
+    let (code, out) = ldap_tool(
+        "ldapwhoami",
+        &["-x", "-H", &url, "-D", &alice, "-w", PASSWORD],
+    )
+    .await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&format!("dn:{alice}")), "{out}");
-    let (code, out) = ldap_tool("ldapwhoami", &["-x", "-H", &url, "-D", &alice, "-w", "Wrong-password-1"]).await;
+    let (code, out) = ldap_tool(
+        "ldapwhoami",
+        &["-x", "-H", &url, "-D", &alice, "-w", "Wrong-password-1"],
+    )
+    .await;
     assert_eq!(code, 49, "{out}");
     // ldapsearch as the mail application (its secret).
     let service = format!("cn=mail,ou=services,{BASE}");
@@ -312,8 +327,19 @@ async fn dovecot_signs_people_in_with_the_passport_password() {
     let (code, out) = ldap_tool(
         "ldapsearch",
         &[
-            "-x", "-LLL", "-H", &url, "-D", &service, "-w", &secret, "-b", &format!("ou=people,{BASE}"),
-            "(uid=alice@example.org)", "mail", "cn",
+            "-x",
+            "-LLL",
+            "-H",
+            &url,
+            "-D",
+            &service,
+            "-w",
+            &secret,
+            "-b",
+            &format!("ou=people,{BASE}"),
+            "(uid=alice@example.org)",
+            "mail",
+            "cn",
         ],
     )
     .await;
@@ -322,7 +348,19 @@ async fn dovecot_signs_people_in_with_the_passport_password() {
     // …and as a person: not allowed (50).
     let (code, out) = ldap_tool(
         "ldapsearch",
-        &["-x", "-LLL", "-H", &url, "-D", &alice, "-w", PASSWORD, "-b", &format!("ou=people,{BASE}"), "(uid=*)"],
+        &[
+            "-x",
+            "-LLL",
+            "-H",
+            &url,
+            "-D",
+            &alice,
+            "-w",
+            PASSWORD,
+            "-b",
+            &format!("ou=people,{BASE}"),
+            "(uid=*)",
+        ],
     )
     .await;
     assert_eq!(code, 50, "{out}");
