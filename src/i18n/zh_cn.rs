@@ -568,7 +568,7 @@ pub static ZH_CN: Text = Text {
     admin_client_strong_password: "要求强密码",
     admin_client_strong_on: "要求强密码",
     admin_client_strong_off: "不要求强密码",
-    admin_client_ldap: "LDAP",
+    admin_client_ldap: "LDAP接口",
     ldap_bind_off: "不可LDAP登录",
     ldap_bind_password: "通行证密码或应用独立密码",
     ldap_bind_app_passwords: "仅应用独立密码",
