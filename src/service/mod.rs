@@ -1,5 +1,6 @@
 //! Flow logic, free of HTTP types: handlers and the CLI call these.
 
+pub mod acr;
 pub mod access;
 pub mod accounts;
 pub mod admin;

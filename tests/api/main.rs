@@ -34,6 +34,7 @@ mod mail;
 mod migrations;
 mod nodes;
 mod oidc;
+mod oidc_exact;
 mod oidc_rules;
 mod openapi;
 mod ops;
