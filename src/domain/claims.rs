@@ -110,8 +110,7 @@ fn ask_of(o: &Map<String, Value>) -> Result<ClaimAsk, InvalidValue> {
 impl ClaimsRequest {
     /// Parses the parameter's JSON text.
     pub fn parse(input: &str) -> Result<ClaimsRequest, InvalidValue> {
-        let value: Value =
-            serde_json::from_str(input).map_err(|_| bad("is not a JSON object"))?;
+        let value: Value = serde_json::from_str(input).map_err(|_| bad("is not a JSON object"))?;
         let Value::Object(map) = value else {
             return Err(bad("is not a JSON object"));
         };
@@ -132,8 +131,7 @@ impl ClaimsRequest {
         let keep = |(name, _): &(String, ClaimAsk)| {
             scope_of_claim(name).is_some_and(|s| allowed.iter().any(|a| a == s))
         };
-        self.id_token
-            .retain(|c| c.0 == "acr" || keep(c));
+        self.id_token.retain(|c| c.0 == "acr" || keep(c));
         self.userinfo.retain(keep);
     }
 

@@ -50,7 +50,11 @@ fn reachable(acr: &str, has_phone: bool) -> bool {
 }
 
 impl AcrRequest {
-    pub fn new(acr_values: Option<&str>, claims: Option<&ClaimsRequest>, require_sms: bool) -> Self {
+    pub fn new(
+        acr_values: Option<&str>,
+        claims: Option<&ClaimsRequest>,
+        require_sms: bool,
+    ) -> Self {
         let mut req = AcrRequest {
             preferred: acr_values
                 .unwrap_or_default()
@@ -74,7 +78,11 @@ impl AcrRequest {
     /// An essential `acr` none of whose values Tongxing knows cannot be
     /// met by any sign-in (§5.5.1.1: the authentication fails).
     pub fn impossible(&self) -> bool {
-        !self.essential.is_empty() && !self.essential.iter().any(|v| ACR_VALUES.contains(&v.as_str()))
+        !self.essential.is_empty()
+            && !self
+                .essential
+                .iter()
+                .any(|v| ACR_VALUES.contains(&v.as_str()))
     }
 
     /// Whether SMS step-up is owed before a code, for a sign-in with `amr`
@@ -108,7 +116,11 @@ impl AcrRequest {
             .iter()
             .find_map(|v| ACR_VALUES.iter().find(|k| **k == v.as_str() && met(k, amr)))
             .copied()
-            .unwrap_or(if met(ACR_SMS, amr) { ACR_SMS } else { ACR_PASSWORD })
+            .unwrap_or(if met(ACR_SMS, amr) {
+                ACR_SMS
+            } else {
+                ACR_PASSWORD
+            })
     }
 }
 
@@ -154,8 +166,9 @@ mod tests {
         assert!(!essential.impossible());
         let client = AcrRequest::new(None, None, true);
         assert!(client.step_up_owed(&pwd, false));
-        let gold = ClaimsRequest::parse(r#"{"id_token":{"acr":{"essential":true,"value":"gold"}}}"#)
-            .unwrap();
+        let gold =
+            ClaimsRequest::parse(r#"{"id_token":{"acr":{"essential":true,"value":"gold"}}}"#)
+                .unwrap();
         assert!(AcrRequest::new(None, Some(&gold), false).impossible());
     }
 }

@@ -1,8 +1,8 @@
 //! Flow logic, free of HTTP types: handlers and the CLI call these.
 
-pub mod acr;
 pub mod access;
 pub mod accounts;
+pub mod acr;
 pub mod admin;
 pub mod audit;
 pub mod blocks;

@@ -472,7 +472,7 @@ pub fn user_claims(
     c.insert("sub".into(), json!(user.id.to_string()));
     for (name, value) in all {
         let by_scope = scope_of_claim(&name).is_some_and(|s| scope.contains(s));
-        if by_scope || named.iter().any(|n| *n == name) {
+        if by_scope || named.contains(&name) {
             c.insert(name, value);
         }
     }

@@ -40,8 +40,7 @@ pub struct ConsentRow {
     pub granted_at: OffsetDateTime,
 }
 
-const GRANT_COLUMNS: &str =
-    "id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at, revoked_at, claims";
+const GRANT_COLUMNS: &str = "id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at, revoked_at, claims";
 
 impl Store {
     /// Creates a grant and, optionally, its first refresh token, atomically.

@@ -112,7 +112,12 @@ async fn max_age_zero_forces_a_new_sign_in_at_once() {
     let again = answer(&app, &b, &authorize_url(&app, &rp, "&max_age=0")).await;
     assert!(again.starts_with("/login?"), "{again}");
     assert!(again.contains("force=1"), "{again}");
-    let silent = answer(&app, &b, &authorize_url(&app, &rp, "&max_age=0&prompt=none")).await;
+    let silent = answer(
+        &app,
+        &b,
+        &authorize_url(&app, &rp, "&max_age=0&prompt=none"),
+    )
+    .await;
     assert_eq!(query(&silent)["error"], "login_required", "{silent}");
     // Signing in again satisfies it, once: the request comes back without
     // max_age and gets its code.
@@ -141,7 +146,12 @@ async fn a_refresh_asking_for_more_scope_is_invalid_scope() {
     let (app, rp) = setup().await;
     let b = app.browser();
     let back = b
-        .authorize_as(&authorize_url(&app, &rp, ""), "li@cnic.cn", PASSWORD, "allow")
+        .authorize_as(
+            &authorize_url(&app, &rp, ""),
+            "li@cnic.cn",
+            PASSWORD,
+            "allow",
+        )
         .await;
     let (status, tokens) = redeem(&app, &rp, &code_of(&back)).await;
     assert_eq!(status, StatusCode::OK);
@@ -185,7 +195,10 @@ async fn acr_values_are_a_voluntary_preference_list() {
     assert_eq!(claims["acr"], ACR_PWD);
     // With a phone the first preference is reachable: step-up first.
     let w = app.browser();
-    assert_eq!(w.login("wang@cnic.cn", PASSWORD).await.location(), Some("/account"));
+    assert_eq!(
+        w.login("wang@cnic.cn", PASSWORD).await.location(),
+        Some("/account")
+    );
     let owed = answer(&app, &w, &authorize_url(&app, &rp, &prefer_sms)).await;
     assert_eq!(owed, "/login/sms");
     let done = pass_sms(&app, &w).await;
@@ -226,7 +239,12 @@ async fn an_essential_acr_must_be_met() {
     .await;
     assert_eq!(query(&silent)["error"], "interaction_required", "{silent}");
     // A class nobody can meet fails the authentication.
-    let never = answer(&app, &b, &authorize_url(&app, &rp, &essential("urn:other:gold"))).await;
+    let never = answer(
+        &app,
+        &b,
+        &authorize_url(&app, &rp, &essential("urn:other:gold")),
+    )
+    .await;
     let q = query(&never);
     assert_eq!(q["error"], "access_denied", "{never}");
     assert_eq!(q["state"], "s1");
@@ -242,26 +260,49 @@ async fn id_token_hint_is_honoured() {
     // An ID token of li.
     let li = app.browser();
     let back = li
-        .authorize_as(&authorize_url(&app, &rp, ""), "li@cnic.cn", PASSWORD, "allow")
+        .authorize_as(
+            &authorize_url(&app, &rp, ""),
+            "li@cnic.cn",
+            PASSWORD,
+            "allow",
+        )
         .await;
     let (li_claims, tokens) = id_token_claims(&app, &rp, &code_of(&back)).await;
     let hint = format!("&id_token_hint={}", tokens["id_token"].as_str().unwrap());
     // Positive control: li's own browser, prompt=none: a code.
-    let same = answer(&app, &li, &authorize_url(&app, &rp, &format!("{hint}&prompt=none"))).await;
+    let same = answer(
+        &app,
+        &li,
+        &authorize_url(&app, &rp, &format!("{hint}&prompt=none")),
+    )
+    .await;
     code_of(&same);
     // Wang's browser with li's hint: login_required silently …
     let w = app.browser();
     w.login("wang@cnic.cn", PASSWORD).await;
-    let silent = answer(&app, &w, &authorize_url(&app, &rp, &format!("{hint}&prompt=none"))).await;
+    let silent = answer(
+        &app,
+        &w,
+        &authorize_url(&app, &rp, &format!("{hint}&prompt=none")),
+    )
+    .await;
     assert_eq!(query(&silent)["error"], "login_required", "{silent}");
     assert_eq!(query(&silent)["state"], "s1");
     // … and otherwise the login page, for li's account.
     let asked = answer(&app, &w, &authorize_url(&app, &rp, &hint)).await;
     assert!(asked.starts_with("/login?"), "{asked}");
-    assert_eq!(query(&format!("http://x{asked}"))["login_hint"], "li@cnic.cn");
+    assert_eq!(
+        query(&format!("http://x{asked}"))["login_hint"],
+        "li@cnic.cn"
+    );
     // Signing in there as li gives a code for li.
     let back = w
-        .authorize_as(&authorize_url(&app, &rp, &hint), "li@cnic.cn", PASSWORD, "allow")
+        .authorize_as(
+            &authorize_url(&app, &rp, &hint),
+            "li@cnic.cn",
+            PASSWORD,
+            "allow",
+        )
         .await;
     let (claims, _) = id_token_claims(&app, &rp, &code_of(&back)).await;
     assert_eq!(claims["sub"], li_claims["sub"]);
@@ -296,7 +337,10 @@ async fn a_repeated_parameter_is_invalid_request_at_the_verified_redirect_uri() 
     // Through a POST too: the 303 keeps both values.
     let body = format!(
         "{}&prompt=none",
-        authorize_url(&app, &rp, "&prompt=login").split_once('?').unwrap().1
+        authorize_url(&app, &rp, "&prompt=login")
+            .split_once('?')
+            .unwrap()
+            .1
     );
     let posted = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -335,13 +379,21 @@ async fn the_token_request_must_carry_the_redirect_uri() {
         &[
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
-            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            ),
         ],
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_request", "{body}");
-    assert!(body["error_description"].as_str().unwrap().contains("redirect_uri"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("redirect_uri")
+    );
     let code = code_of(&answer(&app, &b, &authorize_url(&app, &rp, "")).await);
     let (_, body) = token(
         &app,
@@ -350,7 +402,10 @@ async fn the_token_request_must_carry_the_redirect_uri() {
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
             ("redirect_uri", "https://rp.example.org/other"),
-            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            ),
         ],
     )
     .await;
@@ -396,7 +451,10 @@ async fn the_claims_parameter_asks_for_claims_by_name() {
     let (id, tokens) = id_token_claims(&app, &rp, &code_of(&plain)).await;
     assert!(id.get("phone_number").is_none());
     let info = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
-    assert_eq!(info.as_object().unwrap().keys().collect::<Vec<_>>(), ["sub"]);
+    assert_eq!(
+        info.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["sub"]
+    );
     // The request survives a refresh: the new ID token has the claim too.
     let back = answer(&app, &z, &url).await;
     let (_, tokens) = id_token_claims(&app, &rp, &code_of(&back)).await;
@@ -419,7 +477,12 @@ async fn the_claims_parameter_asks_for_claims_by_name() {
             c.scopes = Some("openid profile".into());
         })
         .await;
-    let url = url_with_scope(&app, &narrow, "openid", &format!("&claims={}", enc(&claims.to_string())));
+    let url = url_with_scope(
+        &app,
+        &narrow,
+        "openid",
+        &format!("&claims={}", enc(&claims.to_string())),
+    );
     let back = answer(&app, &z, &url).await;
     let (id, tokens) = id_token_claims(&app, &narrow, &code_of(&back)).await;
     assert!(id.get("phone_number").is_none(), "{id}");
@@ -432,7 +495,11 @@ async fn the_claims_parameter_asks_for_claims_by_name() {
     let bad = answer(
         &app,
         &z,
-        &authorize_url(&app, &rp, &format!("&claims={}", enc(r#"{"userinfo":{"email":true}}"#))),
+        &authorize_url(
+            &app,
+            &rp,
+            &format!("&claims={}", enc(r#"{"userinfo":{"email":true}}"#)),
+        ),
     )
     .await;
     assert_eq!(query(&bad)["error"], "invalid_request", "{bad}");
@@ -522,7 +589,12 @@ async fn the_address_scope_releases_the_accounts_address() {
         .json()
         .await
         .unwrap();
-    assert!(d["scopes_supported"].as_array().unwrap().contains(&json!("address")));
+    assert!(
+        d["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("address"))
+    );
 }
 
 /// `/introspect` answers 200 to an authenticated client, 401 otherwise.
@@ -545,24 +617,39 @@ async fn a_secret_may_be_sent_either_way_and_keys_must_be_used() {
     let app = TestApp::spawn().await;
     let basic = app.rp("basic").await;
     let post = app
-        .rp_with("post", |c| c.token_auth_method = Some("client_secret_post".into()))
+        .rp_with("post", |c| {
+            c.token_auth_method = Some("client_secret_post".into())
+        })
         .await;
     for rp in [&basic, &post] {
         let secret = rp.secret.as_deref().unwrap();
-        assert_eq!(introspect(&app, Some((&rp.id, secret)), &[]).await, StatusCode::OK);
         assert_eq!(
-            introspect(&app, None, &[("client_id", &rp.id), ("client_secret", secret)]).await,
+            introspect(&app, Some((&rp.id, secret)), &[]).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            introspect(
+                &app,
+                None,
+                &[("client_id", &rp.id), ("client_secret", secret)]
+            )
+            .await,
             StatusCode::OK,
             "{}",
             rp.id
         );
         // A wrong secret either way is refused.
         assert_eq!(
-            introspect(&app, Some((&rp.id, "wrong-secret"))  , &[]).await,
+            introspect(&app, Some((&rp.id, "wrong-secret")), &[]).await,
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(
-            introspect(&app, None, &[("client_id", &rp.id), ("client_secret", "wrong")]).await,
+            introspect(
+                &app,
+                None,
+                &[("client_id", &rp.id), ("client_secret", "wrong")]
+            )
+            .await,
             StatusCode::UNAUTHORIZED
         );
         // No secret at all (method none) is not a secret method.
@@ -572,11 +659,9 @@ async fn a_secret_may_be_sent_either_way_and_keys_must_be_used() {
         );
     }
     // A private_key_jwt client cannot fall back to a secret.
-    let (key, _) = tongxing::crypto::jws::SigningKey::generate(
-        tongxing::crypto::jws::Alg::ES256,
-        "k1".into(),
-    )
-    .unwrap();
+    let (key, _) =
+        tongxing::crypto::jws::SigningKey::generate(tongxing::crypto::jws::Alg::ES256, "k1".into())
+            .unwrap();
     let jwt = app
         .rp_with("jwt", |c| {
             c.token_auth_method = Some("private_key_jwt".into());
@@ -584,7 +669,12 @@ async fn a_secret_may_be_sent_either_way_and_keys_must_be_used() {
         })
         .await;
     assert_eq!(
-        introspect(&app, Some((&jwt.id, "a-secret-it-never-had-0123456789abcdef")), &[]).await,
+        introspect(
+            &app,
+            Some((&jwt.id, "a-secret-it-never-had-0123456789abcdef")),
+            &[]
+        )
+        .await,
         StatusCode::UNAUTHORIZED
     );
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -600,7 +690,10 @@ async fn a_secret_may_be_sent_either_way_and_keys_must_be_used() {
             &app,
             None,
             &[
-                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+                ),
                 ("client_assertion", &assertion),
             ],
         )
@@ -628,7 +721,14 @@ async fn discovery_lists_exactly_what_is_supported() {
     );
     assert_eq!(
         d["scopes_supported"],
-        json!(["openid", "profile", "email", "phone", "address", "offline_access"])
+        json!([
+            "openid",
+            "profile",
+            "email",
+            "phone",
+            "address",
+            "offline_access"
+        ])
     );
     let claims: Vec<&str> = d["claims_supported"]
         .as_array()
@@ -636,13 +736,26 @@ async fn discovery_lists_exactly_what_is_supported() {
         .iter()
         .map(|c| c.as_str().unwrap())
         .collect();
-    for c in ["sub", "acr", "auth_time", "email", "phone_number", "address", "organization"] {
+    for c in [
+        "sub",
+        "acr",
+        "auth_time",
+        "email",
+        "phone_number",
+        "address",
+        "organization",
+    ] {
         assert!(claims.contains(&c), "{c}");
     }
     assert!(!claims.contains(&"nickname"));
     assert_eq!(
         d["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none"
+        ])
     );
     // What is not supported is not claimed.
     for absent in [

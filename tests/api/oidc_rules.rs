@@ -103,8 +103,8 @@ async fn unknown_client_or_unregistered_redirect_uri_shows_a_page_not_a_redirect
     assert!(page.has("unknown client_id"));
     // A repeated client_id cannot be verified: a page too (other repeated
     // parameters go to the verified redirect URI: oidc_exact).
-    let dup = format!("{}&client_id={}", authorize_url(&app, &rp, ""), rp.id)
-        .replacen(&app.base, "", 1);
+    let dup =
+        format!("{}&client_id={}", authorize_url(&app, &rp, ""), rp.id).replacen(&app.base, "", 1);
     let page = b.get(&dup).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.has("more than once"));

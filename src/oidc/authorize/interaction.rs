@@ -166,9 +166,7 @@ pub const CHECKS: &[Check] = &[
         applies: |f| {
             f.signed_in
                 .is_some_and(|(user, auth)| {
-                    f.req
-                        .acr
-                        .step_up_owed(&auth.amr, super::can_step_up(user))
+                    f.req.acr.step_up_owed(&auth.amr, super::can_step_up(user))
                 })
                 .then_some(Interaction::StepUp)
         },
