@@ -2,14 +2,16 @@
 //!
 //! ```text
 //! params ─▶ checks: client known? ─▶ redirect_uri registered? ──(no: error PAGE, never a redirect)
-//!        ─▶ checks: response_type / scope / PKCE / prompt / max_age … ──(bad: error REDIRECT)
+//!        ─▶ checks: repeated parameters / response_type / scope / PKCE / prompt / max_age /
+//!                   claims / acr / id_token_hint … ──(bad: error REDIRECT)
 //!        ─▶ interaction: the first named check that applies
-//!             prompt_login · no_session · max_age · reauth_owed ──▶ /login?return_to=/authorize?…
+//!             prompt_login · no_session · max_age · id_token_hint_mismatch · reauth_owed
+//!                 ──▶ /login?return_to=/authorize?…
 //!             blocked ──▶ a page naming the application and the administrators;
 //!                         its way back gives access_denied (access::may_use)
 //!             password_change_owed ──▶ /account/password
 //!             phone_binding_owed ──▶ /account/phone/bind
-//!             sms_required ──▶ /login/sms
+//!             sms_required (service::acr) ──▶ /login/sms
 //!             consent_missing ──▶ consent page (consent.rs)
 //!           (with prompt=none each is an error REDIRECT instead: login_required,
 //!            interaction_required, consent_required)
