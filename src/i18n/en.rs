@@ -85,6 +85,7 @@ pub static EN: Text = Text {
     scope_profile: "Your name, account name and organization",
     scope_email: "Your e-mail address",
     scope_phone: "Your phone number",
+    scope_address: "Your postal address",
     scope_offline_access: "Access while you are away (long-lived)",
     scope_review: "Work on review cases as a reviewer (only if you hold the reviewer role)",
     scope_org_admin: "Look after the accounts of your organizations as their administrator (only if you hold that role)",

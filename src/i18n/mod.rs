@@ -239,6 +239,7 @@ texts! {
     scope_profile: &'static str,
     scope_email: &'static str,
     scope_phone: &'static str,
+    scope_address: &'static str,
     scope_offline_access: &'static str,
     scope_review: &'static str,
     scope_org_admin: &'static str,

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod acr;
 pub mod admin;
 pub mod audit;
 pub mod blocks;

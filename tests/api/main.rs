@@ -37,6 +37,7 @@ mod metrics;
 mod migrations;
 mod nodes;
 mod oidc;
+mod oidc_exact;
 mod oidc_rules;
 mod openapi;
 mod ops;

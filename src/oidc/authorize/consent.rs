@@ -28,14 +28,15 @@ struct ConsentPage {
 /// Asks the signed-in user to share the requested scopes.
 pub(super) async fn page(ctx: &PageCtx, req: &AuthRequest) -> Result<Response, PageError> {
     let t = ctx.t();
-    let scopes = req
-        .scope
+    let consent_scope = req.consent_scope();
+    let scopes = consent_scope
         .iter()
         .filter_map(|s| match s {
             "openid" => Some(t.scope_openid),
             "profile" => Some(t.scope_profile),
             "email" => Some(t.scope_email),
             "phone" => Some(t.scope_phone),
+            "address" => Some(t.scope_address),
             "offline_access" => Some(t.scope_offline_access),
             "review" => Some(t.scope_review),
             "org_admin" => Some(t.scope_org_admin),
@@ -88,7 +89,7 @@ pub async fn answer(
                 .map_err(PageError::from)?;
             return Err(req.fail(ErrorCode::AccessDenied, "the user denied the request"));
         }
-        consents::grant(&state, user, &req.client, &req.scope, &origin)
+        consents::grant(&state, user, &req.client, &req.consent_scope(), &origin)
             .await
             .map_err(PageError::from)?;
         finish(&state, &ctx, &req, &browser).await

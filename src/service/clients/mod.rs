@@ -27,6 +27,9 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "profile",
     "email",
     "phone",
+    // The postal address (OIDC Core §5.4); not among the defaults: a
+    // client that needs it is registered with it.
+    "address",
     "offline_access",
     "admin",
     // The review operations of the management API, for a reviewer's own
