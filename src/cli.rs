@@ -158,6 +158,14 @@ pub enum ClientCommand {
         /// this client until an administrator resets the password.
         #[arg(long)]
         require_strong_password: bool,
+        /// LDAP binds naming this client: off (default), password (the
+        /// passport password or an application password) or app_passwords
+        /// (application passwords only).
+        #[arg(long, value_parser = ["off", "password", "app_passwords"])]
+        ldap_bind: Option<String>,
+        /// The client, bound to the LDAP interface with its secret, may search.
+        #[arg(long)]
+        ldap_search: bool,
         /// A JWK set file with the client's public keys (private_key_jwt).
         #[arg(long)]
         jwks_file: Option<PathBuf>,
@@ -208,6 +216,12 @@ pub enum ClientCommand {
         /// People may make application passwords for it: true or false.
         #[arg(long)]
         app_passwords_allowed: Option<bool>,
+        /// LDAP binds naming this client: off, password or app_passwords.
+        #[arg(long, value_parser = ["off", "password", "app_passwords"])]
+        ldap_bind: Option<String>,
+        /// The client may search the LDAP interface: true or false.
+        #[arg(long)]
+        ldap_search: Option<bool>,
         #[arg(long)]
         json: bool,
     },
@@ -1318,6 +1332,8 @@ fn print_client(c: &Client, json: bool) {
     if let Some(uri) = &c.home_uri {
         println!("home_uri:       {uri}");
     }
+    println!("ldap bind:      {}", c.ldap_bind.as_str());
+    println!("ldap search:    {}", c.ldap_search);
     println!("scopes:         {}", c.scopes.join(" "));
     println!("id_token alg:   {}", c.id_token_alg.as_str());
     for uri in &c.redirect_uris {
@@ -1356,6 +1372,8 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             listing,
             show_in_app_list,
             app_passwords_allowed,
+            ldap_bind,
+            ldap_search,
             json,
         } => {
             let secret = if secret_stdin {
@@ -1398,6 +1416,8 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                 home_uri: listing.home_uri,
                 show_in_app_list,
                 app_passwords_allowed,
+                ldap_bind,
+                ldap_search,
             };
             match clients::register(state, input, &actor, &origin).await {
                 Ok((c, generated)) => {
@@ -1539,6 +1559,8 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             listing,
             show_in_app_list,
             app_passwords_allowed,
+            ldap_bind,
+            ldap_search,
             json,
         } => {
             let client = match clients::find(state, &id).await {
@@ -1556,6 +1578,8 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                 home_uri: listing.home_uri.map(Some),
                 show_in_app_list,
                 app_passwords_allowed,
+                ldap_bind,
+                ldap_search,
                 ..ClientUpdate::default()
             };
             match clients::update(state, &id, client.version, change, &actor, &origin).await {

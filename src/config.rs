@@ -72,6 +72,7 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     pub calendar: CalendarConfig,
     pub app_passwords: AppPasswordsConfig,
+    pub ldap: LdapConfig,
     pub metrics: MetricsConfig,
 }
 
@@ -115,6 +116,65 @@ pub struct AppPasswordsConfig {
 impl Default for AppPasswordsConfig {
     fn default() -> Self {
         Self { key_id: "1".into() }
+    }
+}
+
+/// What the LDAP interface shows of a telephone number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LdapTelephone {
+    /// No `telephoneNumber` attribute.
+    Absent,
+    /// The login phone masked (`+86 138****1234`).
+    Masked,
+}
+
+/// The read-only LDAP interface for mail servers and other legacy
+/// applications (see `src/ldap/`, `service::ldap`). Off by default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LdapConfig {
+    pub enabled: bool,
+    /// Plain LDAP, with StartTLS when a certificate is configured. Clients
+    /// on other hosts than this one must use StartTLS before they bind or
+    /// search; a non-loopback address therefore needs a certificate.
+    pub listen: Option<SocketAddr>,
+    /// LDAPS (TLS from the first byte); needs a certificate.
+    pub listen_tls: Option<SocketAddr>,
+    /// PEM certificate chain (leaf first) for LDAPS and StartTLS.
+    pub certificate: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the certificate.
+    pub private_key: Option<PathBuf>,
+    /// The directory's suffix: people are `uid=<account>,ou=people,<base_dn>`.
+    pub base_dn: String,
+    /// The client a bind that names no application (`uid=…,ou=people,…` or
+    /// a bare e-mail address) is for; unset, such binds are refused.
+    pub default_client: Option<String>,
+    /// `absent` (default) or `masked`.
+    pub telephone: LdapTelephone,
+    /// A connection idle this long is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once (more wait to be accepted).
+    pub max_connections: usize,
+    /// Entries one search returns at most (sizeLimitExceeded beyond).
+    pub max_results: usize,
+}
+
+impl Default for LdapConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: None,
+            listen_tls: None,
+            certificate: None,
+            private_key: None,
+            base_dn: "dc=example,dc=org".into(),
+            default_client: None,
+            telephone: LdapTelephone::Absent,
+            idle_timeout_secs: 300,
+            max_connections: 256,
+            max_results: 500,
+        }
     }
 }
 
@@ -865,6 +925,7 @@ impl Default for Config {
             retrieval: RetrievalConfig::default(),
             calendar: CalendarConfig::default(),
             app_passwords: AppPasswordsConfig::default(),
+            ldap: LdapConfig::default(),
             metrics: MetricsConfig::default(),
         }
     }
@@ -898,6 +959,51 @@ fn is_setting(key: &str) -> bool {
 }
 
 impl Config {
+    fn validate_ldap(&self) -> Result<(), ConfigError> {
+        let l = &self.ldap;
+        if !l.enabled {
+            return Ok(());
+        }
+        let err = |m: &str| Err(ConfigError(format!("ldap.{m}")));
+        if l.listen.is_none() && l.listen_tls.is_none() {
+            return err("enabled: needs ldap.listen or ldap.listen_tls");
+        }
+        if l.certificate.is_some() != l.private_key.is_some() {
+            return err("certificate and ldap.private_key: give both or neither");
+        }
+        for (key, path) in [
+            ("certificate", &l.certificate),
+            ("private_key", &l.private_key),
+        ] {
+            if let Some(path) = path
+                && !path.is_file()
+            {
+                return Err(ConfigError(format!(
+                    "ldap.{key}: {} is not a file",
+                    path.display()
+                )));
+            }
+        }
+        if l.listen_tls.is_some() && l.certificate.is_none() {
+            return err("listen_tls: LDAPS needs ldap.certificate and ldap.private_key");
+        }
+        if let Some(addr) = l.listen
+            && !addr.ip().is_loopback()
+            && l.certificate.is_none()
+        {
+            return err(
+                "listen: plain LDAP is served on loopback only; another address needs ldap.certificate for StartTLS",
+            );
+        }
+        if crate::domain::dn::Dn::parse(&l.base_dn).is_none_or(|dn| dn.is_empty()) {
+            return err("base_dn: a distinguished name such as dc=example,dc=org");
+        }
+        if l.idle_timeout_secs == 0 || l.max_connections == 0 || l.max_results == 0 {
+            return err("idle_timeout_secs, max_connections and max_results: at least 1");
+        }
+        Ok(())
+    }
+
     /// Reads the file (when given or when `./tongxing.toml` exists) and the
     /// environment, then validates.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -935,6 +1041,7 @@ impl Config {
                 "app_passwords.key_id: 1 to 32 letters, digits, - _ or .".into(),
             ));
         }
+        self.validate_ldap()?;
         if let Some(token) = &self.metrics.token
             && token.chars().count() < 32
         {

@@ -17,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod i18n;
 pub mod input;
+pub mod ldap;
 pub mod metrics;
 pub mod oidc;
 pub mod ops;
@@ -52,6 +53,8 @@ pub enum BuildError {
     Sessions(#[from] store::StoreError),
     #[error("first-start admin account: {0}")]
     Bootstrap(#[from] service::accounts::AccountError),
+    #[error("{0}")]
+    Ldap(#[from] ldap::LdapError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -63,6 +66,8 @@ pub struct App {
     state: AppState,
     router: Router,
     listener: TcpListener,
+    /// The LDAP interface, bound (when `ldap.enabled`), served by `run`.
+    ldap: Option<ldap::Listeners>,
     /// The separate `/metrics` listener, when `metrics.listen` is set.
     metrics_listener: Option<TcpListener>,
     /// The password of the `admin` account created on this start, if one
@@ -97,6 +102,9 @@ impl App {
                 config.issuer = Some(format!("http://{addr}"));
             }
         }
+        // Bound before anything is written, so a taken port or a bad
+        // certificate stops the start cleanly.
+        let ldap = ldap::Listeners::bind(&config.ldap).await?;
         let state = AppState::init(config, true, clock).await?;
         let bootstrap_password = if state.config.bootstrap_admin {
             service::accounts::bootstrap_admin(&state).await?
@@ -143,6 +151,7 @@ impl App {
             state,
             router,
             listener,
+            ldap,
             metrics_listener,
             bootstrap_password,
         })
@@ -156,6 +165,14 @@ impl App {
 
     pub fn port(&self) -> u16 {
         self.local_addr().port()
+    }
+
+    /// The LDAP interface's plain (StartTLS) and LDAPS addresses, when on.
+    pub fn ldap_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        self.ldap
+            .as_ref()
+            .map(ldap::Listeners::addrs)
+            .unwrap_or((None, None))
     }
 
     /// Where the separate metrics listener listens, if there is one.
@@ -180,9 +197,11 @@ impl App {
             state,
             router,
             listener,
+            ldap,
             metrics_listener,
             ..
         } = self;
+        let ldap_tasks = ldap.map(|l| l.spawn(state.clone())).unwrap_or_default();
         // The metrics listener lives as long as the server; it has nothing
         // in flight worth waiting for at shutdown.
         let metrics_task = metrics_listener.map(|l| {
@@ -193,15 +212,20 @@ impl App {
                 }
             })
         });
-        axum::serve(
+        let served = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(signal)
-        .await?;
+        .await;
+        // LDAP connections end with the HTTP server (binds are short).
+        for task in ldap_tasks {
+            task.abort();
+        }
         if let Some(task) = metrics_task {
             task.abort();
         }
+        served?;
         state.store.close().await;
         Ok(())
     }

@@ -307,6 +307,10 @@ fn pages() -> Router<AppState> {
             ADMIN_CLIENT_LISTING,
             get(page_of(ADMIN_CLIENTS)).post(admin::console::clients::listing),
         )
+        .route(
+            ADMIN_CLIENT_LDAP,
+            get(page_of(ADMIN_CLIENTS)).post(admin::console::clients::ldap),
+        )
         .route(ADMIN_BLOCKS, get(admin::console::blocks::show))
         .route(ADMIN_BLOCKS_CSV, get(admin::console::blocks::export))
         .route(ADMIN_AUDIT, get(admin::console::audit::show))

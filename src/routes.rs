@@ -69,6 +69,7 @@ pub const ADMIN_ORGANIZATIONS: &str = "/admin/organizations";
 pub const ADMIN_ORGANIZATION: &str = "/admin/organizations/{id}";
 pub const ADMIN_CLIENT_STRONG_PASSWORD: &str = "/admin/clients/{id}/strong-password";
 pub const ADMIN_CLIENT_LISTING: &str = "/admin/clients/{id}/listing";
+pub const ADMIN_CLIENT_LDAP: &str = "/admin/clients/{id}/ldap";
 pub const ADMIN_BLOCKS: &str = "/admin/blocks";
 pub const ADMIN_BLOCKS_CSV: &str = "/admin/blocks.csv";
 pub const ADMIN_AUDIT: &str = "/admin/audit";

@@ -259,6 +259,44 @@ impl AuthMethod {
     }
 }
 
+/// Whether people may bind to the LDAP interface for this client, and
+/// with what (`clients.ldap_bind`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LdapBind {
+    /// No LDAP bind names this client.
+    #[default]
+    Off,
+    /// The passport password, and application passwords of this client.
+    Password,
+    /// Application passwords of this client only.
+    AppPasswords,
+}
+
+impl LdapBind {
+    pub const ALL: [LdapBind; 3] = [Self::Off, Self::Password, Self::AppPasswords];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Password => "password",
+            Self::AppPasswords => "app_passwords",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s.trim())
+            .ok_or(InvalidValue::new(
+                "ldap_bind",
+                "off, password or app_passwords",
+            ))
+    }
+}
+
 /// The algorithm the client's ID tokens are signed with
 /// (`id_token_signed_response_alg`, OIDC Dynamic Client Registration §2).
 /// RS256 is the default every relying party must accept (OIDC Core §15.1);
@@ -335,6 +373,11 @@ pub struct Client {
     /// People may make application passwords for this client (mail
     /// clients that speak IMAP/SMTP, through the LDAP interface).
     pub app_passwords_allowed: bool,
+    /// Binds to the LDAP interface naming this client (see `service::ldap`).
+    pub ldap_bind: LdapBind,
+    /// The client, bound to the LDAP interface with its secret, may search
+    /// the accounts.
+    pub ldap_search: bool,
 }
 
 impl Client {
@@ -577,6 +620,8 @@ mod tests {
             home_uri: None,
             show_in_app_list: false,
             app_passwords_allowed: false,
+            ldap_bind: LdapBind::Off,
+            ldap_search: false,
         }
     }
 }

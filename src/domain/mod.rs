@@ -2,11 +2,14 @@
 //! code that holds one knows the value is valid ("parse, don't validate").
 
 mod account_name;
+pub mod address;
 pub mod block;
 pub mod calendar;
+pub mod claims;
 pub mod client;
 mod common_passwords;
 pub mod device;
+pub mod dn;
 mod email;
 mod id_number;
 pub mod organization;
@@ -16,6 +19,7 @@ mod role;
 mod scope;
 
 pub use account_name::AccountName;
+pub use address::PostalAddress;
 pub use block::{ALL_CLIENTS, BlockReason};
 pub use common_passwords::is_common_password;
 pub use device::Device;

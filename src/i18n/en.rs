@@ -85,6 +85,7 @@ pub static EN: Text = Text {
     scope_profile: "Your name, account name and organization",
     scope_email: "Your e-mail address",
     scope_phone: "Your phone number",
+    scope_address: "Your postal address",
     scope_offline_access: "Access while you are away (long-lived)",
     scope_review: "Work on review cases as a reviewer (only if you hold the reviewer role)",
     scope_org_admin: "Look after the accounts of your organizations as their administrator (only if you hold that role)",
@@ -663,6 +664,11 @@ pub static EN: Text = Text {
     admin_client_strong_password: "Strong password",
     admin_client_strong_on: "Require a strong password",
     admin_client_strong_off: "Do not require a strong password",
+    admin_client_ldap: "LDAP",
+    ldap_bind_off: "No LDAP bind",
+    ldap_bind_password: "Passport password or application password",
+    ldap_bind_app_passwords: "Application passwords only",
+    admin_client_ldap_search: "May search (bound with its secret)",
 };
 
 /// "30 s", "2 min", "2 min 5 s".

@@ -239,6 +239,7 @@ texts! {
     scope_profile: &'static str,
     scope_email: &'static str,
     scope_phone: &'static str,
+    scope_address: &'static str,
     scope_offline_access: &'static str,
     scope_review: &'static str,
     scope_org_admin: &'static str,
@@ -761,6 +762,12 @@ texts! {
     admin_client_strong_password: &'static str,
     admin_client_strong_on: &'static str,
     admin_client_strong_off: &'static str,
+    /// The clients page: LDAP binds naming the client, and its search.
+    admin_client_ldap: &'static str,
+    ldap_bind_off: &'static str,
+    ldap_bind_password: &'static str,
+    ldap_bind_app_passwords: &'static str,
+    admin_client_ldap_search: &'static str,
 }
 
 impl Text {
@@ -787,6 +794,7 @@ impl Text {
             "profile" => Some(self.scope_profile),
             "email" => Some(self.scope_email),
             "phone" => Some(self.scope_phone),
+            "address" => Some(self.scope_address),
             "offline_access" => Some(self.scope_offline_access),
             "review" => Some(self.scope_review),
             "org_admin" => Some(self.scope_org_admin),

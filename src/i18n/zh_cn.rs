@@ -71,6 +71,7 @@ pub static ZH_CN: Text = Text {
     scope_profile: "姓名、账号名称和所属单位",
     scope_email: "电子邮件地址",
     scope_phone: "手机号码",
+    scope_address: "通讯地址",
     scope_offline_access: "在您离开后继续访问（长期授权）",
     scope_review: "以审核人身份处理审核事项（仅当您是审核人时有效）",
     scope_org_admin: "以单位管理员身份查看和管理本单位的账号（仅当您是单位管理员时有效）",
@@ -617,6 +618,11 @@ pub static ZH_CN: Text = Text {
     admin_client_strong_password: "要求强密码",
     admin_client_strong_on: "要求强密码",
     admin_client_strong_off: "不要求强密码",
+    admin_client_ldap: "LDAP接口",
+    ldap_bind_off: "不可LDAP登录",
+    ldap_bind_password: "通行证密码或应用独立密码",
+    ldap_bind_app_passwords: "仅应用独立密码",
+    admin_client_ldap_search: "可查询（以应用密钥绑定）",
 };
 
 /// "30秒", "2分", "2分 5秒".

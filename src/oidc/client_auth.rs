@@ -1,6 +1,10 @@
 //! Client authentication at the token, introspection and revocation
 //! endpoints (RFC 6749 §2.3; RFC 7523 §2.2 for private_key_jwt). Exactly
-//! one method per request, and it must be the one the client registered.
+//! one method per request, and it must be the one the client registered —
+//! except that a client with a secret may send it either way: Basic and
+//! the form body carry the same secret (RFC 6749 §2.3.1 lets a server
+//! take both), so refusing one only breaks libraries that prefer the
+//! other. A `private_key_jwt` client must sign with its keys.
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
@@ -182,7 +186,14 @@ async fn check(
     secret: Option<String>,
     assertion: Option<&str>,
 ) -> Result<(), Rejected> {
-    if client.token_auth_method != method {
+    let both_secret = |m: AuthMethod| {
+        matches!(
+            m,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+        )
+    };
+    let same_kind = both_secret(client.token_auth_method) && both_secret(method);
+    if client.token_auth_method != method && !same_kind {
         return Err(Rejected::Hidden(OAuthError::invalid_client(
             format!(
                 "this client must authenticate with {}",

@@ -15,7 +15,14 @@ use crate::routes;
 use crate::service::tokens::ACR_VALUES;
 use crate::state::AppState;
 
-pub const SCOPES_SUPPORTED: &[&str] = &["openid", "profile", "email", "phone", "offline_access"];
+pub const SCOPES_SUPPORTED: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    "address",
+    "offline_access",
+];
 pub const CLAIMS_SUPPORTED: &[&str] = &[
     "sub",
     "iss",
@@ -38,6 +45,7 @@ pub const CLAIMS_SUPPORTED: &[&str] = &[
     "email_verified",
     "phone_number",
     "phone_number_verified",
+    "address",
 ];
 
 pub fn document(issuer: &str) -> Value {
@@ -69,13 +77,16 @@ pub fn document(issuer: &str) -> Value {
         "introspection_endpoint_auth_signing_alg_values_supported": algs,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
+        // OIDC Core §5.5: essential and voluntary, for the ID token and
+        // userinfo; an essential `acr` is met or the authorization fails.
+        "claims_parameter_supported": true,
+        "claim_types_supported": ["normal"],
         "acr_values_supported": ACR_VALUES,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": ["zh-CN", "en"],
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,
-        "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": false,

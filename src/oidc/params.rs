@@ -22,8 +22,10 @@ pub enum ParamError {
 }
 
 /// Debug shows parameter names only: values include secrets, codes and tokens.
+/// The fields: the first value of each parameter, the names holding text
+/// we cannot store, and the repeated pairs (in the order they came).
 #[derive(Clone, Default)]
-pub struct Params(HashMap<String, String>, Vec<String>);
+pub struct Params(HashMap<String, String>, Vec<String>, Vec<(String, String)>);
 
 impl std::fmt::Debug for Params {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,30 +36,37 @@ impl std::fmt::Debug for Params {
 }
 
 impl Params {
-    /// The parameters, refusing any that holds text we cannot store.
+    /// The parameters, refusing any that holds text we cannot store or is
+    /// repeated.
     pub fn parse(raw: &[u8]) -> Result<Params, ParamError> {
         let params = Params::parse_lenient(raw)?;
+        if let Some((name, _)) = params.2.first() {
+            return Err(ParamError::Duplicate(name.clone()));
+        }
         match params.1.first() {
             Some(name) => Err(ParamError::BadText(name.clone())),
             None => Ok(params),
         }
     }
 
-    /// The parameters, noting (in [`Params::bad_text`]) rather than refusing
-    /// those that hold text we cannot store: `/authorize` must verify the
+    /// The parameters, noting (in [`Params::bad_text`] and
+    /// [`Params::repeated`]) rather than refusing those that hold text we
+    /// cannot store or come more than once: `/authorize` must verify the
     /// client and its redirect URI before it may say so by a redirect.
     pub fn parse_lenient(raw: &[u8]) -> Result<Params, ParamError> {
         let bad = crate::input::form_faults(raw);
         let mut map = HashMap::new();
+        let mut repeated = Vec::new();
         for (k, v) in url::form_urlencoded::parse(raw) {
-            if map.len() >= MAX_PARAMS {
+            if map.len() + repeated.len() >= MAX_PARAMS {
                 return Err(ParamError::TooMany);
             }
             if v.len() > MAX_VALUE_LEN || k.len() > 128 {
                 return Err(ParamError::TooLong(k.chars().take(64).collect()));
             }
             if map.contains_key(k.as_ref()) {
-                return Err(ParamError::Duplicate(k.into_owned()));
+                repeated.push((k.into_owned(), v.into_owned()));
+                continue;
             }
             if !v.is_empty() {
                 map.insert(k.into_owned(), v.into_owned());
@@ -66,7 +75,15 @@ impl Params {
                 map.insert(k.into_owned(), String::new());
             }
         }
-        Ok(Params(map, bad))
+        Ok(Params(map, bad, repeated))
+    }
+
+    /// The names of the parameters included more than once (RFC 6749 §3.1),
+    /// each once.
+    pub fn repeated(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.2.iter().map(|(k, _)| k.as_str()).collect();
+        names.dedup();
+        names
     }
 
     /// The parameters holding a NUL character or bytes that are not UTF-8.
@@ -85,11 +102,13 @@ impl Params {
         self.get(name).is_some()
     }
 
-    /// URL-encoded form of these parameters, leaving out `skip`.
+    /// URL-encoded form of these parameters, leaving out `skip`. Repeated
+    /// parameters stay repeated, so the request keeps its fault.
     pub fn encode_without(&self, skip: &[&str]) -> String {
         let mut pairs: Vec<(&String, &String)> = self
             .0
             .iter()
+            .chain(self.2.iter().map(|(k, v)| (k, v)))
             .filter(|(k, v)| !v.is_empty() && !skip.contains(&k.as_str()))
             .collect();
         pairs.sort();
@@ -123,5 +142,9 @@ mod tests {
             Err(ParamError::TooLong(_))
         ));
         assert_eq!(p.encode_without(&["a"]), "c=x+y");
+        let lenient = Params::parse_lenient(b"a=1&b=2&a=3&a=4").unwrap();
+        assert_eq!(lenient.get("a"), Some("1"));
+        assert_eq!(lenient.repeated(), ["a"]);
+        assert_eq!(lenient.encode_without(&["b"]), "a=1&a=3&a=4");
     }
 }

@@ -570,6 +570,9 @@ pub struct ProfileInput {
     pub security_phone: Option<String>,
     pub security_email: Option<String>,
     pub organization: Option<String>,
+    /// The postal address as typed (a JSON object of the OIDC `address`
+    /// members; an empty string removes it).
+    pub address: Option<serde_json::Value>,
     pub is_admin: Option<bool>,
     /// The whole set of roles the account is to hold.
     pub roles: Option<Roles>,
@@ -626,6 +629,11 @@ pub async fn update_profile(
             Some(t) => Some(optional(Some(&t), Email::parse)?.map(|e| e.as_str().to_string())),
         },
         organization_id,
+        address: match input.address {
+            None => None,
+            Some(serde_json::Value::String(t)) if t.is_empty() => Some(None),
+            Some(v) => Some(Some(crate::domain::PostalAddress::parse(&v)?.to_json())),
+        },
         is_admin: input.is_admin,
         roles: input.roles,
     };
@@ -635,6 +643,7 @@ pub async fn update_profile(
         ("security_phone", update.security_phone.is_some()),
         ("security_email", update.security_email.is_some()),
         ("organization", update.organization_id.is_some()),
+        ("address", update.address.is_some()),
         ("admin", update.is_admin.is_some()),
         ("roles", update.roles.is_some()),
     ]

@@ -29,7 +29,8 @@ pub async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Value
         Scope::parse(access.claims["scope"].as_str().unwrap_or_default()).unwrap_or_default();
     match access.user {
         Some((grant, user)) if scope.contains("openid") => {
-            Ok(user_claims(&user, &scope, grant.locale.as_deref()))
+            let named = tokens::claims_of(&grant).userinfo_names();
+            Ok(user_claims(&user, &scope, &named, grant.locale.as_deref()))
         }
         _ => Err(UserInfoError::InsufficientScope),
     }

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! A correct password ends in one [`LoginOutcome`]; the login page only
-//! maps it to a response.
+//! maps it to a response. The first steps (locks, the hash, counting a
+//! failure) are [`verify_password`], which the LDAP bind shares.
 //!
 //! The answer for a wrong password is the same whether or not the account
 //! exists, and a disabled account is only revealed to someone who knows
@@ -172,26 +173,53 @@ pub(crate) async fn lookup(state: &AppState, id: &Identifier) -> Result<Option<U
     }
 }
 
-/// Checks an account name or login phone and a password, and decides what
-/// a correct one leads to; `device_cookie` is the browser's step-up device
-/// cookie, `lang` the language of a notice the sign-in may send (a weak
-/// password's: see [`super::blocks::block_weak`]).
-pub async fn password_login(
+/// Which surface a password came through, as the audit log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// The login page.
+    Web,
+    /// A simple bind on the LDAP interface (`service::ldap`).
+    Ldap,
+}
+
+impl Surface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Web => "web",
+            Surface::Ldap => "ldap",
+        }
+    }
+}
+
+/// A password that matched the account's.
+#[derive(Debug)]
+pub struct VerifiedPassword {
+    pub user: User,
+    /// The stored hash should be replaced (see [`upgrade_hash`]).
+    pub needs_rehash: bool,
+}
+
+/// The one credential check of every surface that takes the passport
+/// password — the login page and LDAP binds — so LDAP is no side door for
+/// guessing: the same locks per typed identifier and per address (shared
+/// across nodes through the ephemeral store), the same bounded hashing
+/// pool, the same dummy hash for an unknown account, and a
+/// `login.failure` entry naming the surface.
+///
+/// `Ok` only for a right password; whether the account may then sign in
+/// (disabled, blocked, owing steps) is the caller's to decide.
+pub async fn verify_password(
     state: &AppState,
     identifier: &str,
     password: &SecretPassword,
-    device_cookie: Option<&str>,
     origin: &Origin,
-    lang: crate::i18n::Lang,
-) -> Result<LoginOutcome, LoginError> {
+    surface: Surface,
+) -> Result<VerifiedPassword, LoginError> {
     let parsed = Identifier::parse(identifier);
     // Locks follow what was typed, known account or not: keying known
     // accounts differently would let a prober learn which phone number
     // belongs to which account by watching locks carry over.
-    let account_subject = match &parsed {
-        Some(id) => id.key(),
-        None => format!("raw:{}", identifier.trim().to_lowercase()),
-    };
+    let account_subject = account_subject(identifier);
     let ip_subject = origin.ip.clone().unwrap_or_else(|| "unknown".into());
     let (by_account, by_ip) = (account_backoff(state), ip_backoff(state));
     let eph = &state.ephemeral;
@@ -236,7 +264,7 @@ pub async fn password_login(
             Entry::new("login.failure", Outcome::Failure)
                 .subject_name(user.as_ref().map(|u| u.id), identifier)
                 .origin(origin)
-                .detail(json!({ "reason": reason }))
+                .detail(json!({ "reason": reason, "surface": surface.as_str() }))
                 .write(&state.store)
                 .await?;
             for (scope, lock) in [("account", locked_account), ("ip", locked_ip)] {
@@ -244,7 +272,7 @@ pub async fn password_login(
                     Entry::new("login.lockout", Outcome::Failure)
                         .subject_name(None, identifier)
                         .origin(origin)
-                        .detail(json!({ "scope": scope, "lock_secs": lock.as_secs() }))
+                        .detail(json!({ "scope": scope, "lock_secs": lock.as_secs(), "surface": surface.as_str() }))
                         .write(&state.store)
                         .await?;
                 }
@@ -258,40 +286,123 @@ pub async fn password_login(
         .succeeded(eph, &account_subject, account_slot, true)
         .await?;
     by_ip.succeeded(eph, &ip_subject, ip_slot, false).await?;
+    Ok(VerifiedPassword {
+        user,
+        needs_rehash: verified.needs_rehash,
+    })
+}
 
-    if user.status != AccountStatus::Active {
+/// The lock subject of what was typed as an account (a name, a phone
+/// number, or anything else): the key [`verify_password`] counts failures
+/// under, so other secrets presented for the same account (application
+/// passwords at LDAP) share its lock.
+pub fn account_subject(identifier: &str) -> String {
+    match Identifier::parse(identifier) {
+        Some(id) => id.key(),
+        None => format!("raw:{}", identifier.trim().to_lowercase()),
+    }
+}
+
+/// A secret that is not the passport password (an application's secret
+/// or an application password at the LDAP interface) checked under the
+/// same locks as a password: per `subject` (an [`account_subject`], or
+/// namespaced by the caller, e.g. `client:mail`) and per address. `check`
+/// runs once a slot is held; `Ok(false)`: wrong (counted).
+pub async fn guarded_check(
+    state: &AppState,
+    subject: &str,
+    origin: &Origin,
+    check: impl Future<Output = bool>,
+) -> Result<bool, LoginError> {
+    let ip_subject = origin.ip.clone().unwrap_or_else(|| "unknown".into());
+    let (by_subject, by_ip) = (account_backoff(state), ip_backoff(state));
+    let eph = &state.ephemeral;
+    let mut slots = admit_attempt(
+        state,
+        &[(&by_subject, subject), (&by_ip, &ip_subject)],
+        subject,
+        Some(origin),
+    )
+    .await?
+    .into_iter();
+    let (Some(subject_slot), Some(ip_slot)) = (slots.next(), slots.next()) else {
+        return Err(LoginError::Hash(HashError::Internal(
+            "guarded_check: a slot per subject was expected".into(),
+        )));
+    };
+    if check.await {
+        by_subject
+            .succeeded(eph, subject, subject_slot, true)
+            .await?;
+        by_ip.succeeded(eph, &ip_subject, ip_slot, false).await?;
+        Ok(true)
+    } else {
+        by_subject.failed(eph, subject, subject_slot).await?;
+        by_ip.failed(eph, &ip_subject, ip_slot).await?;
+        Ok(false)
+    }
+}
+
+/// Replaces the stored hash of a right password that needs it: parameters
+/// changed in config since this hash was made, or it was imported from the
+/// passport Tongxing replaces (crypto::legacy) — unless the password itself
+/// changed meanwhile (the store compares the old hash).
+pub async fn upgrade_hash(
+    state: &AppState,
+    verified: &VerifiedPassword,
+    password: &SecretPassword,
+) -> Result<(), LoginError> {
+    if verified.needs_rehash {
+        let hash = state.hasher.hash(password).await?;
+        state
+            .store
+            .upgrade_password_hash(verified.user.id, &verified.user.password_hash, &hash)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Checks an account name or login phone and a password, and decides what
+/// a correct one leads to; `device_cookie` is the browser's step-up device
+/// cookie, `lang` the language of a notice the sign-in may send (a weak
+/// password's: see [`super::blocks::block_weak`]).
+pub async fn password_login(
+    state: &AppState,
+    identifier: &str,
+    password: &SecretPassword,
+    device_cookie: Option<&str>,
+    origin: &Origin,
+    lang: crate::i18n::Lang,
+) -> Result<LoginOutcome, LoginError> {
+    let verified = verify_password(state, identifier, password, origin, Surface::Web).await?;
+
+    if verified.user.status != AccountStatus::Active {
         let reason = Block::Disabled;
         Entry::new("login.failure", Outcome::Failure)
-            .subject(&user)
+            .subject(&verified.user)
             .origin(origin)
             .detail(json!({ "reason": reason.as_str() }))
             .write(&state.store)
             .await?;
-        return Ok(LoginOutcome::Blocked { user, reason });
+        return Ok(LoginOutcome::Blocked {
+            user: verified.user,
+            reason,
+        });
     }
 
     // The password in hand is right. It is checked against the current
     // policy below, once the sign-in is recorded (weak-password blocks,
     // `service::blocks`): for every password alike, including one whose
     // imported hash is replaced here.
-    if verified.needs_rehash {
-        // Parameters changed in config since this hash was made, or it was
-        // imported from the passport Tongxing replaces (crypto::legacy):
-        // replace it now that we hold the plain password — unless the
-        // password itself changed meanwhile (the store compares the old hash).
-        let hash = state.hasher.hash(password).await?;
-        state
-            .store
-            .upgrade_password_hash(user.id, &user.password_hash, &hash)
-            .await?;
-    }
+    upgrade_hash(state, &verified, password).await?;
+    let VerifiedPassword { user, needs_rehash } = verified;
     state.store.record_login(user.id).await?;
     let actor = Actor::user(&user);
     Entry::new("login.success", Outcome::Success)
         .actor(&actor)
         .subject(&user)
         .origin(origin)
-        .detail(json!({ "method": "password", "rehashed": verified.needs_rehash }))
+        .detail(json!({ "method": "password", "rehashed": needs_rehash }))
         .write(&state.store)
         .await?;
     // The password in hand, against the current policy (it may have

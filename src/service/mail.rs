@@ -283,6 +283,7 @@ mod tests {
             step_up_required: false,
             phone_binding_raw: None,
             roles: crate::domain::Roles::none(),
+            address_raw: None,
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod acr;
 pub mod admin;
 pub mod app_passwords;
 pub mod audit;
@@ -14,6 +15,7 @@ pub mod documents;
 pub mod import;
 pub mod introspection;
 pub mod keys;
+pub mod ldap;
 pub mod login;
 pub mod logout;
 pub mod mail;

@@ -22,16 +22,14 @@ use super::keys::KeyError;
 use crate::crypto::jws::{Alg, JwsError, Parsed};
 use crate::crypto::{random, sha256_hex};
 use crate::domain::Scope;
+use crate::domain::claims::{ClaimsRequest, scope_of_claim};
 use crate::ephemeral::EphemeralError;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::grants::GrantRow;
 use crate::store::users::{AccountStatus, User};
 
-/// Authentication context class references Tongxing asserts.
-pub const ACR_PASSWORD: &str = "urn:tongxing:acr:password";
-pub const ACR_SMS: &str = "urn:tongxing:acr:sms";
-pub const ACR_VALUES: &[&str] = &[ACR_PASSWORD, ACR_SMS];
+pub use super::acr::{ACR_PASSWORD, ACR_SMS, ACR_VALUES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -69,6 +67,11 @@ pub struct CodeRecord {
     pub acr: String,
     pub amr: Vec<String>,
     pub locale: String,
+    /// The `claims` request parameter (JSON of
+    /// [`crate::domain::claims::ClaimsRequest`]); codes issued before it
+    /// existed have none.
+    #[serde(default)]
+    pub claims: Option<String>,
 }
 
 fn code_key(code: &str) -> String {
@@ -232,6 +235,7 @@ pub async fn grant_from_code(
         locale: Some(code.locale.clone()),
         created_at: state.clock.now(),
         revoked_at: None,
+        claims: code.claims.clone(),
     };
     let refresh = if wants_refresh(client, &scope) {
         Some(new_refresh(state).await?)
@@ -259,6 +263,9 @@ pub enum Refreshed {
     Ok(TokenResponse),
     /// Unknown, expired, revoked or for another client.
     Invalid(&'static str),
+    /// A scope the grant does not hold was asked for (RFC 6749 §6, §5.2
+    /// `invalid_scope`).
+    ScopeExceeded,
     /// A used token came back: the family was revoked.
     Replayed,
 }
@@ -315,7 +322,7 @@ pub async fn refresh(
         Some(s) if !s.is_empty() => {
             let allowed: Vec<String> = granted.iter().map(str::to_string).collect();
             if !s.is_subset_of(&allowed) {
-                return Ok(Refreshed::Invalid("scope exceeds the original grant"));
+                return Ok(Refreshed::ScopeExceeded);
             }
             s.clone()
         }
@@ -430,33 +437,56 @@ async fn access_token(
     Ok((key.sign("at+jwt", &claims)?, ttl))
 }
 
-/// Claims about the user released for the granted scopes (OIDC Core §5.4).
+/// Claims about the user released for the granted scopes (OIDC Core §5.4)
+/// and those asked for by name (`named`, the `claims` parameter §5.5,
+/// already limited to scopes the client may ask for and consented to).
 /// The `email` claim is the passport account itself when it is an address
 /// (it is the institution's mailbox); the private security e-mail is never
 /// released. `sub` is the stable account id, never a phone number.
-pub fn user_claims(user: &User, scope: &Scope, locale: Option<&str>) -> Map<String, Value> {
+pub fn user_claims(
+    user: &User,
+    scope: &Scope,
+    named: &[String],
+    locale: Option<&str>,
+) -> Map<String, Value> {
+    let mut all = Map::new();
+    all.insert("name".into(), json!(user.display_name));
+    all.insert("preferred_username".into(), json!(user.username));
+    all.insert("locale".into(), json!(locale.unwrap_or("zh-CN")));
+    if let Some(org) = &user.organization {
+        all.insert("organization".into(), json!(org));
+    }
+    all.insert("updated_at".into(), json!(user.updated_at.unix_timestamp()));
+    if user.username.contains('@') {
+        all.insert("email".into(), json!(user.username));
+        all.insert("email_verified".into(), json!(true));
+    }
+    if let Some(phone) = &user.login_phone {
+        all.insert("phone_number".into(), json!(phone));
+        all.insert("phone_number_verified".into(), json!(true));
+    }
+    if let Some(address) = user.address() {
+        all.insert("address".into(), address.claim());
+    }
     let mut c = Map::new();
     c.insert("sub".into(), json!(user.id.to_string()));
-    if scope.contains("profile") {
-        c.insert("name".into(), json!(user.display_name));
-        c.insert("preferred_username".into(), json!(user.username));
-        c.insert("locale".into(), json!(locale.unwrap_or("zh-CN")));
-        if let Some(org) = &user.organization {
-            c.insert("organization".into(), json!(org));
+    for (name, value) in all {
+        let by_scope = scope_of_claim(&name).is_some_and(|s| scope.contains(s));
+        if by_scope || named.contains(&name) {
+            c.insert(name, value);
         }
-        c.insert("updated_at".into(), json!(user.updated_at.unix_timestamp()));
-    }
-    if scope.contains("email") && user.username.contains('@') {
-        c.insert("email".into(), json!(user.username));
-        c.insert("email_verified".into(), json!(true));
-    }
-    if scope.contains("phone")
-        && let Some(phone) = &user.login_phone
-    {
-        c.insert("phone_number".into(), json!(phone));
-        c.insert("phone_number_verified".into(), json!(true));
     }
     c
+}
+
+/// The claims request a grant was made with (none when it had none, or
+/// when the stored text does not parse — it was written by us).
+pub fn claims_of(grant: &GrantRow) -> ClaimsRequest {
+    grant
+        .claims
+        .as_deref()
+        .and_then(ClaimsRequest::from_json)
+        .unwrap_or_default()
 }
 
 async fn id_token(
@@ -470,7 +500,8 @@ async fn id_token(
 ) -> Result<String, TokenError> {
     let key = state.keys.current(client.id_token_alg.alg()).await?;
     let iat = now(state);
-    let mut claims = user_claims(user, scope, grant.locale.as_deref());
+    let named = claims_of(grant).id_token_names();
+    let mut claims = user_claims(user, scope, &named, grant.locale.as_deref());
     let amr = amr_of(grant)?;
     claims.insert("iss".into(), json!(state.config.issuer()));
     claims.insert("aud".into(), json!(client.id));

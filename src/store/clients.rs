@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::audit::{NewAuditEvent, audited_write, insert_audit};
 use super::{BeginWrite, Store, StoreError, found, on_db};
 use crate::domain::Scope;
-use crate::domain::client::{AuthMethod, Client, EndpointUri, IdTokenAlg, RedirectUri};
+use crate::domain::client::{AuthMethod, Client, EndpointUri, IdTokenAlg, LdapBind, RedirectUri};
 
 /// A client as stored; list-valued fields are JSON arrays in text columns
 /// (portable across both backends). Only [`ClientRow::decode`] turns it
@@ -37,11 +37,13 @@ struct ClientRow {
     home_uri: Option<String>,
     show_in_app_list: bool,
     app_passwords_allowed: bool,
+    ldap_bind: String,
+    ldap_search: bool,
 }
 
 const COLUMNS: &str = "id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
     backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, version, require_sms, require_strong_password, \
-    name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed";
+    name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed, ldap_bind, ldap_search";
 
 impl ClientRow {
     /// Every column parsed with the same types registration uses. A value
@@ -90,6 +92,8 @@ impl ClientRow {
                 format!("{:?} is unknown", self.id_token_alg),
             )
         })?;
+        let ldap_bind = LdapBind::parse(&self.ldap_bind)
+            .map_err(|_| corrupt("ldap_bind", format!("{:?} is unknown", self.ldap_bind)))?;
         let scopes = Scope::parse(&self.scopes)
             .map_err(|e| corrupt("scopes", e.reason.to_string()))?
             .iter()
@@ -129,6 +133,8 @@ impl ClientRow {
             description_en: self.description_en,
             show_in_app_list: self.show_in_app_list,
             app_passwords_allowed: self.app_passwords_allowed,
+            ldap_bind,
+            ldap_search: self.ldap_search,
             id,
         })
     }
@@ -165,8 +171,9 @@ impl Store {
             sqlx::query(
             "INSERT INTO clients (id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
              backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms, require_strong_password, \
-             name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+             name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed, \
+             ldap_bind, ldap_search) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -190,6 +197,8 @@ impl Store {
         .bind(c.home_uri.as_ref().map(EndpointUri::as_str))
         .bind(c.show_in_app_list)
         .bind(c.app_passwords_allowed)
+        .bind(c.ldap_bind.as_str())
+        .bind(c.ldap_search)
         .execute(&mut *tx)
         .await?;
             insert_audit!(&mut *tx, audit, self.now())?;
@@ -264,7 +273,7 @@ impl Store {
                  first_party = $7, scopes = $8, id_token_alg = $9, updated_at = $10, require_sms = $11, \
                  require_strong_password = $12, name_en = $13, description = $14, description_en = $15, \
                  logo_uri = $16, home_uri = $17, show_in_app_list = $18, app_passwords_allowed = $19, \
-                 version = version + 1 \
+                 ldap_bind = $20, ldap_search = $21, version = version + 1 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(&c.id)
@@ -286,6 +295,8 @@ impl Store {
             .bind(c.home_uri.as_ref().map(EndpointUri::as_str))
             .bind(c.show_in_app_list)
             .bind(c.app_passwords_allowed)
+            .bind(c.ldap_bind.as_str())
+            .bind(c.ldap_search)
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -21,6 +21,8 @@ pub struct GrantRow {
     pub locale: Option<String>,
     pub created_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
+    /// The `claims` request parameter the grant was made with (JSON).
+    pub claims: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -38,8 +40,7 @@ pub struct ConsentRow {
     pub granted_at: OffsetDateTime,
 }
 
-const GRANT_COLUMNS: &str =
-    "id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at, revoked_at";
+const GRANT_COLUMNS: &str = "id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at, revoked_at, claims";
 
 impl Store {
     /// Creates a grant and, optionally, its first refresh token, atomically.
@@ -51,8 +52,8 @@ impl Store {
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
-                "INSERT INTO grants (id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO grants (id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at, claims) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(g.id)
             .bind(g.user_id)
@@ -64,6 +65,7 @@ impl Store {
             .bind(&g.amr)
             .bind(&g.locale)
             .bind(g.created_at)
+            .bind(&g.claims)
             .execute(&mut *tx)
             .await?;
             if let Some((hash, expires)) = refresh {

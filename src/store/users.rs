@@ -73,6 +73,10 @@ pub struct User {
     /// Roles beside the administrator's (see [`crate::domain::Role`]).
     #[sqlx(try_from = "String")]
     pub roles: Roles,
+    /// The postal address (JSON of [`crate::domain::PostalAddress`]); read
+    /// it with [`User::address`].
+    #[sqlx(rename = "address")]
+    pub address_raw: Option<String>,
 }
 
 /// Why an account without a login phone must bind one, beyond the
@@ -103,6 +107,17 @@ impl User {
             "required" => Some(PhoneBinding::Required),
             _ => Some(PhoneBinding::AfterUnbind),
         }
+    }
+
+    /// The postal address, if the account has one (a stored value that
+    /// does not parse is logged and read as none).
+    pub fn address(&self) -> Option<crate::domain::PostalAddress> {
+        let raw = self.address_raw.as_deref()?;
+        let parsed = crate::domain::PostalAddress::stored(raw);
+        if parsed.is_none() {
+            tracing::warn!(user = %self.id, "stored address does not parse");
+        }
+        parsed
     }
 
     /// Whether the account holds `role` (whatever its status).
@@ -157,7 +172,7 @@ const COLUMNS: &str = "id, username, display_name, login_phone, security_phone, 
     security_email_verified, organization_id, \
     (SELECT o.full_name FROM organizations o WHERE o.id = users.organization_id) AS organization, is_admin, status, status_reason, password_hash, \
     password_changed_at, session_epoch, version, created_at, updated_at, last_login_at, must_change_password, \
-    last_sms_at, step_up_required, phone_binding, roles";
+    last_sms_at, step_up_required, phone_binding, roles, address";
 
 /// Inside a transaction: fails when no active administrator would remain.
 macro_rules! ensure_an_admin_remains {
@@ -510,6 +525,8 @@ pub struct ProfileUpdate {
     pub security_phone: Option<Option<String>>,
     pub security_email: Option<Option<String>>,
     pub organization_id: Option<Option<Uuid>>,
+    /// The stored form of a [`crate::domain::PostalAddress`].
+    pub address: Option<Option<String>>,
     pub is_admin: Option<bool>,
     pub roles: Option<Roles>,
 }
@@ -608,6 +625,7 @@ impl Store {
              organization_id = CASE WHEN $11 THEN $12 ELSE organization_id END, \
              is_admin = CASE WHEN $13 THEN $14 ELSE is_admin END, \
              roles = CASE WHEN $17 THEN $18 ELSE roles END, \
+             address = CASE WHEN $19 THEN $20 ELSE address END, \
              phone_binding = CASE WHEN $5 AND $6 IS NOT NULL THEN NULL \
                  WHEN $5 AND login_phone IS NOT NULL THEN COALESCE(phone_binding, 'required') \
                  ELSE phone_binding END, \
@@ -648,6 +666,8 @@ impl Store {
                 .bind(phones_changed)
                 .bind(u.roles.is_some())
                 .bind(u.roles.as_ref().map(Roles::to_stored).unwrap_or_default())
+                .bind(u.address.is_some())
+                .bind(u.address.clone().flatten())
                 .fetch_optional(&mut *tx)
                 .await?;
             if user.is_some() && phones_changed {

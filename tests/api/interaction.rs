@@ -55,8 +55,18 @@ async fn each_check_names_its_reason_and_its_prompt_none_error() {
     assert_eq!(silent(&app, &b, &mail, "").await, "code:true");
     assert_eq!(silent(&app, &b, &wiki, "").await, "consent_required");
     assert_eq!(silent(&app, &b, &vpn, "").await, "interaction_required");
+    // acr_values is voluntary: li has no phone, so the SMS class is
+    // passed over; an essential acr is not.
     assert_eq!(
         silent(&app, &b, &mail, "&acr_values=urn%3Atongxing%3Aacr%3Asms").await,
+        "code:true"
+    );
+    let essential = url::form_urlencoded::byte_serialize(
+        br#"{"id_token":{"acr":{"essential":true,"value":"urn:tongxing:acr:sms"}}}"#,
+    )
+    .collect::<String>();
+    assert_eq!(
+        silent(&app, &b, &mail, &format!("&claims={essential}")).await,
         "interaction_required"
     );
     assert_eq!(

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::ApiJson;
 use super::auth::AdminAuth;
 use crate::crypto::jws::Alg;
-use crate::domain::client::AuthMethod;
+use crate::domain::client::{AuthMethod, LdapBind};
 use crate::error::{ApiError, Problem};
 use crate::service::clients::{self, ClientUpdate, NewClient};
 use crate::state::AppState;
@@ -82,6 +82,11 @@ pub struct CreateClient {
     /// People may make application passwords for this client.
     #[serde(default)]
     pub app_passwords_allowed: bool,
+    /// LDAP binds naming this client: `off` when absent.
+    pub ldap_bind: Option<LdapBind>,
+    /// The client, bound to the LDAP interface with its secret, may search.
+    #[serde(default)]
+    pub ldap_search: bool,
 }
 
 /// A registered client as the API shows it (never its secret).
@@ -113,6 +118,11 @@ pub struct ClientView {
     home_uri: Option<String>,
     show_in_app_list: bool,
     app_passwords_allowed: bool,
+    /// LDAP binds naming this client: `off`, `password` (the passport
+    /// password or an application password) or `app_passwords`.
+    ldap_bind: LdapBind,
+    /// The client may search the LDAP interface.
+    ldap_search: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -168,6 +178,8 @@ pub async fn create(
         home_uri: body.home_uri,
         show_in_app_list: body.show_in_app_list,
         app_passwords_allowed: body.app_passwords_allowed,
+        ldap_bind: body.ldap_bind.map(|m| m.as_str().to_string()),
+        ldap_search: body.ldap_search,
     };
     let (client, client_secret) =
         clients::register(&state, input, &admin.actor, &admin.origin).await?;
@@ -225,6 +237,10 @@ pub struct UpdateClient {
     pub home_uri: Option<String>,
     pub show_in_app_list: Option<bool>,
     pub app_passwords_allowed: Option<bool>,
+    /// LDAP binds naming this client: `off`, `password` or `app_passwords`.
+    pub ldap_bind: Option<LdapBind>,
+    /// The client may search the LDAP interface (it binds with its secret).
+    pub ldap_search: Option<bool>,
 }
 
 #[utoipa::path(patch, path = crate::routes::API_CLIENT, tag = "clients", operation_id = "clients_update", params(("id" = String, Path, description = "The client_id.")), request_body = UpdateClient,
@@ -254,6 +270,8 @@ pub async fn update(
         home_uri: body.home_uri.map(Some),
         show_in_app_list: body.show_in_app_list,
         app_passwords_allowed: body.app_passwords_allowed,
+        ldap_bind: body.ldap_bind.map(|m| m.as_str().to_string()),
+        ldap_search: body.ldap_search,
     };
     let client = clients::update(
         &state,

@@ -34,6 +34,10 @@ pub struct UserView {
     pub security_email: Option<String>,
     pub security_email_verified: bool,
     pub organization: Option<String>,
+    /// The postal address released by the `address` scope (OIDC Core
+    /// §5.1.1 members).
+    #[schema(value_type = Option<Object>)]
+    pub address: Option<serde_json::Value>,
     pub admin: bool,
     /// Roles beside the administrator's: `reviewer` decides review cases.
     pub roles: Vec<Role>,
@@ -53,6 +57,7 @@ pub struct UserView {
 impl From<User> for UserView {
     fn from(u: User) -> Self {
         let phone_binding = u.phone_binding().map(|b| b.as_str().to_string());
+        let address = u.address().map(|a| a.claim());
         UserView {
             id: u.id,
             username: u.username,
@@ -63,6 +68,7 @@ impl From<User> for UserView {
             security_email: u.security_email,
             security_email_verified: u.security_email_verified,
             organization: u.organization,
+            address,
             admin: u.is_admin,
             roles: u.roles.iter().collect(),
             status: u.status.into(),
@@ -242,6 +248,11 @@ pub struct UpdateUser {
     pub security_email: Option<String>,
     #[schema(max_length = 200)]
     pub organization: Option<String>,
+    /// The postal address released by the `address` scope: an object with
+    /// `formatted`, `street_address`, `locality`, `region`, `postal_code`,
+    /// `country` (strings, at least one); `""` removes it.
+    #[schema(value_type = Option<Object>)]
+    pub address: Option<serde_json::Value>,
     pub admin: Option<bool>,
     /// The whole set of roles the account is to hold (`[]` takes every
     /// role away); each grant and revocation is audited, and a change
@@ -264,6 +275,7 @@ pub async fn update(
         security_phone: body.security_phone,
         security_email: body.security_email,
         organization: body.organization,
+        address: body.address,
         is_admin: body.admin,
         roles: body.roles.map(Roles::new),
     };

@@ -1,7 +1,8 @@
 //! `/admin/clients`: the registered applications, whether each demands
-//! strong passwords (`require_strong_password`), and how the application
+//! strong passwords (`require_strong_password`), how the application
 //! list shows it (English name, descriptions, logo, home page, listed or
-//! not) and whether it takes application passwords.
+//! not), whether it takes application passwords, and what the LDAP
+//! interface accepts for it (`ldap_bind`, `ldap_search`).
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -123,6 +124,42 @@ pub async fn strong_password(
             Ok(Redirect::to(crate::routes::ADMIN_CLIENTS).into_response())
         }
         Err(ClientError::NotFound) => Err(PageError::NotFound),
+        Err(e) => Err(PageError::Internal(e.to_string())),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LdapForm {
+    /// `off`, `password` or `app_passwords`.
+    ldap_bind: String,
+    /// Present (`1`) when the client may search.
+    #[serde(default)]
+    ldap_search: Option<String>,
+    version: i64,
+}
+
+/// Sets what LDAP binds naming the client accept and whether it may
+/// search (audited `client.updated`).
+pub async fn ldap(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    ClientOrigin(origin): ClientOrigin,
+    Path(id): Path<String>,
+    CsrfForm(form, _): CsrfForm<LdapForm>,
+) -> Result<Response, PageError> {
+    let change = ClientUpdate {
+        ldap_bind: Some(form.ldap_bind),
+        ldap_search: Some(form.ldap_search.as_deref() == Some("1")),
+        ..ClientUpdate::default()
+    };
+    match clients::update(&state, &id, form.version, change, &admin.actor(), &origin).await {
+        Ok(_) | Err(ClientError::Stale) => {
+            Ok(Redirect::to(crate::routes::ADMIN_CLIENTS).into_response())
+        }
+        Err(ClientError::NotFound) => Err(PageError::NotFound),
+        // The page offers only the modes, and the search box only to
+        // clients with a secret: anything else is a forged form.
+        Err(ClientError::Invalid(_) | ClientError::InvalidText(..)) => Err(PageError::BadRequest),
         Err(e) => Err(PageError::Internal(e.to_string())),
     }
 }

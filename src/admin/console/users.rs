@@ -336,6 +336,7 @@ pub async fn act(
                 security_phone: phone_field(form.security_phone, form.clear_security_phone),
                 security_email: form.security_email,
                 organization: form.organization,
+                address: None,
                 is_admin: Some(form.admin.is_some()),
                 roles: Some(user.roles.with(Role::Reviewer, form.reviewer.is_some())),
             };

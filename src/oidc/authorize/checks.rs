@@ -4,20 +4,29 @@
 //! error can only be a page, never a redirect (RFC 6749 §4.1.2.1) — then
 //! everything else, whose errors go back to the verified redirect URI.
 
-use super::{AuthRequest, Failure};
+use super::{AuthRequest, Failure, Hint};
 use crate::domain::Scope;
+use crate::domain::claims::ClaimsRequest;
 use crate::error::PageError;
 use crate::oidc::errors::ErrorCode;
 use crate::oidc::params::Params;
+use crate::service::acr::AcrRequest;
 use crate::service::clients::{self, Client};
+use crate::service::tokens::{self, TokenError};
 use crate::state::AppState;
 
 /// Until the client and its redirect URI are verified, text we cannot
 /// store in either is an error page (and never reaches a query).
+/// So is a repeated one: which of its values would we trust?
 fn check_text_of(params: &Params, name: &str) -> Result<(), Failure> {
     if params.bad_text().iter().any(|b| b == name) {
         return Err(Failure::Page(format!(
             "{name} contains a NUL character or bytes that are not UTF-8"
+        )));
+    }
+    if params.repeated().contains(&name) {
+        return Err(Failure::Page(format!(
+            "parameter {name} is included more than once"
         )));
     }
     Ok(())
@@ -62,6 +71,23 @@ fn check_redirect_uri(client: &Client, params: &Params) -> Result<String, Failur
             "redirect_uri is not registered for this client".into(),
         ))
     }
+}
+
+/// RFC 6749 §3.1: "Request and response parameters MUST NOT be included
+/// more than once." Once the client and its redirect URI are verified, the
+/// answer is `invalid_request` there (§4.1.2.1); a repeated `state` is not
+/// echoed back (neither value is certainly the client's).
+fn check_repeated(req: &mut AuthRequest) -> Result<(), Failure> {
+    let Some(name) = req.params.repeated().first().map(|n| n.to_string()) else {
+        return Ok(());
+    };
+    if req.params.repeated().contains(&"state") {
+        req.state = None;
+    }
+    Err(req.fail(
+        ErrorCode::InvalidRequest,
+        format!("parameter {name} is included more than once"),
+    ))
 }
 
 fn check_unsupported(req: &AuthRequest) -> Result<(), Failure> {
@@ -163,6 +189,76 @@ fn check_pkce(req: &mut AuthRequest) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The `claims` parameter (OIDC Core §5.5). Claims about the account whose
+/// scope the client may not ask for are dropped, as the scope would be.
+fn check_claims(req: &mut AuthRequest) -> Result<(), Failure> {
+    let Some(raw) = req.params.get("claims") else {
+        return Ok(());
+    };
+    let mut claims = ClaimsRequest::parse(raw)
+        .map_err(|e| req.fail(ErrorCode::InvalidRequest, e.to_string()))?;
+    if !claims.userinfo.is_empty() && !req.scope.contains("openid") {
+        return Err(req.fail(
+            ErrorCode::InvalidRequest,
+            "claims for userinfo need the openid scope",
+        ));
+    }
+    claims.retain_allowed(&req.client.scopes);
+    req.claims = (!claims.is_empty()).then_some(claims);
+    Ok(())
+}
+
+/// `acr_values` (Core §3.1.2.1, voluntary) and an essential `acr` claim
+/// (§5.5.1.1): an essential class Tongxing does not know can never be
+/// met, which is a failed authentication — `access_denied` at once.
+fn check_acr(req: &mut AuthRequest) -> Result<(), Failure> {
+    let acr_values = req.params.get("acr_values");
+    if acr_values.is_some_and(|a| a.len() > 512) {
+        return Err(req.fail(ErrorCode::InvalidRequest, "acr_values is too long"));
+    }
+    let acr = AcrRequest::new(acr_values, req.claims.as_ref(), req.client.require_sms);
+    if acr.impossible() {
+        return Err(req.fail(
+            ErrorCode::AccessDenied,
+            "none of the essential acr values can be met",
+        ));
+    }
+    req.acr = acr;
+    Ok(())
+}
+
+/// `id_token_hint` (Core §3.1.2.1): an ID token we issued (expired ones
+/// too: it names an account, it grants nothing). Whom it names is
+/// compared with the signed-in account by the interaction checks.
+async fn check_id_token_hint(state: &AppState, req: &mut AuthRequest) -> Result<(), Failure> {
+    let Some(hint) = req.params.get("id_token_hint") else {
+        return Ok(());
+    };
+    let invalid = || {
+        req.fail(
+            ErrorCode::InvalidRequest,
+            "id_token_hint is not an ID token issued by this provider",
+        )
+    };
+    let claims = match tokens::verify_own(state, hint, "JWT").await {
+        Ok(c) => c,
+        Err(TokenError::Invalid(_)) => return Err(invalid()),
+        Err(e) => return Err(Failure::Error(PageError::Internal(e.to_string()))),
+    };
+    let sub = claims["sub"]
+        .as_str()
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        .ok_or_else(invalid)?;
+    let username = state
+        .store
+        .user_by_id(sub)
+        .await
+        .map_err(PageError::from)?
+        .map(|u| u.username);
+    req.hint = Some(Hint { sub, username });
+    Ok(())
+}
+
 fn check_prompt(req: &mut AuthRequest) -> Result<(), Failure> {
     let prompt: Vec<String> = req
         .params
@@ -211,11 +307,6 @@ fn check_nonce(req: &mut AuthRequest) -> Result<(), Failure> {
         }
         req.nonce = Some(n.to_string());
     }
-    if let Some(acr) = req.params.get("acr_values")
-        && acr.len() > 512
-    {
-        return Err(req.fail(ErrorCode::InvalidRequest, "acr_values is too long"));
-    }
     Ok(())
 }
 
@@ -233,8 +324,12 @@ pub(super) async fn validate(state: &AppState, params: Params) -> Result<AuthReq
         code_challenge: None,
         prompt: Vec::new(),
         max_age: None,
+        claims: None,
+        acr: AcrRequest::default(),
+        hint: None,
     };
     check_text(&mut req)?;
+    check_repeated(&mut req)?;
     check_unsupported(&req)?;
     check_response_type(&req)?;
     check_scope(&mut req)?;
@@ -242,5 +337,8 @@ pub(super) async fn validate(state: &AppState, params: Params) -> Result<AuthReq
     check_prompt(&mut req)?;
     check_max_age(&mut req)?;
     check_nonce(&mut req)?;
+    check_claims(&mut req)?;
+    check_acr(&mut req)?;
+    check_id_token_hint(state, &mut req).await?;
     Ok(req)
 }

@@ -28,7 +28,11 @@ struct ConsentPage {
 /// Asks the signed-in user to share the requested scopes.
 pub(super) async fn page(ctx: &PageCtx, req: &AuthRequest) -> Result<Response, PageError> {
     let t = ctx.t();
-    let scopes = req.scope.iter().filter_map(|s| t.scope_words(s)).collect();
+    let consent_scope = req.consent_scope();
+    let scopes = consent_scope
+        .iter()
+        .filter_map(|s| t.scope_words(s))
+        .collect();
     render(&ConsentPage {
         c: ctx.chrome().await?,
         client_name: req.client.name.clone(),
@@ -75,7 +79,7 @@ pub async fn answer(
                 .map_err(PageError::from)?;
             return Err(req.fail(ErrorCode::AccessDenied, "the user denied the request"));
         }
-        consents::grant(&state, user, &req.client, &req.scope, &origin)
+        consents::grant(&state, user, &req.client, &req.consent_scope(), &origin)
             .await
             .map_err(PageError::from)?;
         finish(&state, &ctx, &req, &browser).await

@@ -11,7 +11,6 @@
 
 use super::AuthRequest;
 use crate::oidc::errors::ErrorCode;
-use crate::service::tokens::ACR_SMS;
 use crate::session::SignedIn;
 use crate::store::users::User;
 
@@ -54,8 +53,9 @@ pub struct Facts<'a> {
     pub req: &'a AuthRequest,
     /// The signed-in account, already checked against the database.
     pub signed_in: Option<(&'a User, &'a SignedIn)>,
-    /// Unix seconds now.
-    pub now: i64,
+    /// Unix milliseconds now (`auth_time` is whole seconds: a sign-in
+    /// 0.06 s old would be 0 s old by it).
+    pub now_ms: i64,
     /// A sign-in this request demanded earlier must come after these Unix
     /// milliseconds.
     pub reauth_owed: Option<i64>,
@@ -101,9 +101,27 @@ pub const CHECKS: &[Check] = &[
     Check {
         name: "max_age",
         description: "the sign-in is older than max_age",
+        // OIDC Core §3.1.2.1: older than max_age seconds is a new sign-in;
+        // max_age=0 asks for one every time (no sign-in is 0 ms old).
         applies: |f| match (f.signed_in, f.req.max_age) {
-            (Some((_, auth)), Some(max_age)) if f.now - auth.auth_time > max_age => {
+            (Some((_, auth)), Some(max_age))
+                if max_age == 0
+                    || f.now_ms.saturating_sub(auth.auth_ms) > max_age.saturating_mul(1000) =>
+            {
                 Some(Interaction::Login { fresh: true })
+            }
+            _ => None,
+        },
+    },
+    Check {
+        // Core §3.1.2.1: the hint names the account the client expects; a
+        // browser signed in as someone else signs in as that account (or,
+        // with prompt=none, login_required).
+        name: "id_token_hint_mismatch",
+        description: "id_token_hint names another account than the one signed in",
+        applies: |f| match (f.signed_in, &f.req.hint) {
+            (Some((user, _)), Some(hint)) if hint.sub != user.id => {
+                Some(Interaction::Login { fresh: false })
             }
             _ => None,
         },
@@ -142,18 +160,15 @@ pub const CHECKS: &[Check] = &[
     Check {
         name: "sms_required",
         description: "SMS verification is required",
+        // The application demands a proved phone (registered
+        // `require_sms`, an essential acr) or prefers it (acr_values) and
+        // the account can give it (service::acr).
         applies: |f| {
-            // The application demands a proved phone: registered
-            // `require_sms`, or acr_values asking for the SMS level.
-            let wants_sms = f.req.client.require_sms
-                || f.req
-                    .params
-                    .get("acr_values")
-                    .is_some_and(|v| v.split(' ').any(|a| a == ACR_SMS));
-            let proved = f
-                .signed_in
-                .is_some_and(|(_, auth)| auth.amr.iter().any(|m| m == "sms"));
-            (wants_sms && !proved).then_some(Interaction::StepUp)
+            f.signed_in
+                .is_some_and(|(user, auth)| {
+                    f.req.acr.step_up_owed(&auth.amr, super::can_step_up(user))
+                })
+                .then_some(Interaction::StepUp)
         },
     },
     Check {

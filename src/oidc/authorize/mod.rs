@@ -2,14 +2,16 @@
 //!
 //! ```text
 //! params ─▶ checks: client known? ─▶ redirect_uri registered? ──(no: error PAGE, never a redirect)
-//!        ─▶ checks: response_type / scope / PKCE / prompt / max_age … ──(bad: error REDIRECT)
+//!        ─▶ checks: repeated parameters / response_type / scope / PKCE / prompt / max_age /
+//!                   claims / acr / id_token_hint … ──(bad: error REDIRECT)
 //!        ─▶ interaction: the first named check that applies
-//!             prompt_login · no_session · max_age · reauth_owed ──▶ /login?return_to=/authorize?…
+//!             prompt_login · no_session · max_age · id_token_hint_mismatch · reauth_owed
+//!                 ──▶ /login?return_to=/authorize?…
 //!             blocked ──▶ a page naming the application and the administrators;
 //!                         its way back gives access_denied (access::may_use)
 //!             password_change_owed ──▶ /account/password
 //!             phone_binding_owed ──▶ /account/phone/bind
-//!             sms_required ──▶ /login/sms
+//!             sms_required (service::acr) ──▶ /login/sms
 //!             consent_missing ──▶ consent page (consent.rs)
 //!           (with prompt=none each is an error REDIRECT instead: login_required,
 //!            interaction_required, consent_required)
@@ -33,14 +35,16 @@ use url::Url;
 
 use super::params::Params;
 use crate::domain::Scope;
+use crate::domain::claims::ClaimsRequest;
 use crate::error::PageError;
 use crate::extract::to_password_change;
 use crate::oidc::errors::ErrorCode;
 use crate::pages::PageCtx;
 use crate::routes;
+use crate::service::acr::AcrRequest;
 use crate::service::audit::{Entry, Outcome};
 use crate::service::clients::Client;
-use crate::service::tokens::{self, ACR_PASSWORD, ACR_SMS, CodeRecord};
+use crate::service::tokens::{self, CodeRecord};
 use crate::service::{Actor, access, blocks, consents, step_up};
 use crate::session::{SignedIn, unix_ms};
 use crate::state::AppState;
@@ -58,6 +62,19 @@ pub struct AuthRequest {
     code_challenge: Option<String>,
     prompt: Vec<String>,
     max_age: Option<i64>,
+    /// The `claims` parameter, limited to what the client may ask for.
+    claims: Option<ClaimsRequest>,
+    /// What the request asks of the sign-in's class.
+    acr: AcrRequest,
+    /// The account an `id_token_hint` names.
+    hint: Option<Hint>,
+}
+
+/// The account an `id_token_hint` names (OIDC Core §3.1.2.1).
+pub struct Hint {
+    sub: uuid::Uuid,
+    /// Its account name, for the login page (`None`: the account is gone).
+    username: Option<String>,
 }
 
 /// Either we may not redirect (show a page), or the error goes back to the
@@ -106,6 +123,19 @@ impl AuthRequest {
     /// This request as a URL of ours, without the parameters in `drop`.
     fn url_without(&self, drop: &[&str]) -> String {
         format!("{}?{}", routes::AUTHORIZE, self.params.encode_without(drop))
+    }
+
+    /// What consent must cover: the scopes, and those of the claims asked
+    /// for by name (OIDC Core §5.5).
+    fn consent_scope(&self) -> Scope {
+        let mut text = self.scope.to_string();
+        for s in self.claims.iter().flat_map(ClaimsRequest::scopes) {
+            if !self.scope.contains(s) {
+                text.push(' ');
+                text.push_str(s);
+            }
+        }
+        Scope::parse(&text).unwrap_or_else(|_| self.scope.clone())
     }
 
     /// Identifies the request apart from the parameters that force a login.
@@ -211,7 +241,7 @@ impl Browser {
         Facts {
             req,
             signed_in: self.signed_in.as_ref().map(|(u, a)| (u, a)),
-            now: self.now.unix_timestamp(),
+            now_ms: unix_ms(self.now),
             reauth_owed: self.reauth_owed,
             binding_owed: self.binding_owed,
             blocked: self.blocked.is_some(),
@@ -231,7 +261,7 @@ async fn run(state: &AppState, ctx: &PageCtx, params: Params) -> Result<Response
         && !req.client.first_party
     {
         consent_covered = Some(
-            consents::covers(state, user, &req.client, &req.scope)
+            consents::covers(state, user, &req.client, &req.consent_scope())
                 .await
                 .map_err(PageError::from)?,
         );
@@ -362,6 +392,12 @@ async fn blocked_page(
     )
 }
 
+/// Whether SMS step-up can reach the account: it has a phone to send the
+/// code to (the security phone, else the login phone).
+fn can_step_up(user: &User) -> bool {
+    user.security_phone.is_some() || user.login_phone.is_some()
+}
+
 /// Sends the browser to the login page; afterwards it comes back to this
 /// request without the parameters that forced the login (so it does not loop).
 fn to_login(req: &AuthRequest) -> Response {
@@ -374,7 +410,9 @@ fn to_login(req: &AuthRequest) -> Response {
     let mut login = url::form_urlencoded::Serializer::new(String::new());
     login.append_pair("return_to", &back);
     login.append_pair("force", "1");
-    if let Some(hint) = req.params.get("login_hint") {
+    // The account an id_token_hint names comes before a login_hint.
+    let hinted = req.hint.as_ref().and_then(|h| h.username.as_deref());
+    if let Some(hint) = hinted.or(req.params.get("login_hint")) {
         login.append_pair("login_hint", hint);
     }
     if let Some(locales) = req.params.get("ui_locales") {
@@ -390,11 +428,7 @@ async fn issue(
     user: &User,
     auth: &SignedIn,
 ) -> Result<Response, Failure> {
-    let acr = if auth.amr.iter().any(|m| m == "sms") {
-        ACR_SMS
-    } else {
-        ACR_PASSWORD
-    };
+    let acr = req.acr.achieved(&auth.amr);
     let record = CodeRecord {
         client_id: req.client.id.clone(),
         redirect_uri: req.redirect_uri.clone(),
@@ -407,6 +441,7 @@ async fn issue(
         acr: acr.into(),
         amr: auth.amr.clone(),
         locale: ctx.lang.tag().into(),
+        claims: req.claims.as_ref().map(ClaimsRequest::to_json),
     };
     let code = tokens::authorize(state, user, &record, req.params.get("acr_values"))
         .await

@@ -59,10 +59,21 @@ async fn check_and_issue(
             "authorization code was issued to another client",
         ));
     }
-    if params.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
+    // RFC 6749 §4.1.3: required when the authorization request carried
+    // it (ours always do), and then identical. Missing is a malformed
+    // request (§5.2 invalid_request); different, a grant that does not fit.
+    match params.get("redirect_uri") {
+        None => {
+            return Err(OAuthError::invalid_request(
+                "redirect_uri is missing; the authorization request carried one",
+            ));
+        }
+        Some(uri) if uri != record.redirect_uri => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+        Some(_) => {}
     }
     match (&record.code_challenge, params.get("code_verifier")) {
         (Some(challenge), Some(verifier)) => {

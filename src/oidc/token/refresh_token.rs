@@ -25,6 +25,11 @@ pub async fn exchange(
     match tokens::refresh(state, client, presented, scope.as_ref()).await? {
         Refreshed::Ok(response) => Ok(response),
         Refreshed::Invalid(why) => Err(OAuthError::invalid_grant(why)),
+        // RFC 6749 §6: the scope "MUST NOT include any scope not originally
+        // granted"; §5.2 names the error for it.
+        Refreshed::ScopeExceeded => Err(OAuthError::invalid_scope(
+            "scope exceeds what the grant holds",
+        )),
         Refreshed::Replayed => {
             Entry::new("token.refresh_replayed", Outcome::Failure)
                 .detail(json!({ "client_id": client.id }))

@@ -105,6 +105,8 @@ mod tests {
             home_uri: None,
             show_in_app_list: false,
             app_passwords_allowed: false,
+            ldap_bind: crate::domain::client::LdapBind::Off,
+            ldap_search: false,
         }
     }
 

@@ -9,7 +9,9 @@ use serde_json::json;
 
 use super::audit::{Entry, Outcome};
 use super::{Actor, Origin};
-use crate::domain::client::{ClientId, ClientSecret, EndpointUri, IdTokenAlg, RedirectUri};
+use crate::domain::client::{
+    ClientId, ClientSecret, EndpointUri, IdTokenAlg, LdapBind, RedirectUri,
+};
 use crate::domain::{InvalidValue, Scope};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -25,6 +27,9 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "profile",
     "email",
     "phone",
+    // The postal address (OIDC Core §5.4); not among the defaults: a
+    // client that needs it is registered with it.
+    "address",
     "offline_access",
     "admin",
     // The review operations of the management API, for a reviewer's own
@@ -100,6 +105,10 @@ pub struct NewClient {
     pub show_in_app_list: bool,
     /// People may make application passwords for it.
     pub app_passwords_allowed: bool,
+    /// `off` (the default), `password` or `app_passwords`.
+    pub ldap_bind: Option<String>,
+    /// May search the LDAP interface (bound with its secret).
+    pub ldap_search: bool,
 }
 
 impl std::fmt::Debug for NewClient {
@@ -234,6 +243,13 @@ fn check_client(client: &Client) -> Result<(), ClientError> {
             "private_key_jwt needs --jwks-uri or --jwks-file".into(),
         ));
     }
+    // An LDAP search binds with the client's secret.
+    if client.ldap_search && !client.token_auth_method.uses_secret() {
+        return Err(ClientError::InvalidText(
+            "ldap_search",
+            "an LDAP search binds with the client secret: only clients authenticating with a secret may search".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -319,6 +335,11 @@ pub async fn register(
         home_uri: parse_optional_endpoint("home_uri", input.home_uri.as_deref(), production)?,
         show_in_app_list: input.show_in_app_list,
         app_passwords_allowed: input.app_passwords_allowed,
+        ldap_bind: match input.ldap_bind.as_deref() {
+            Some(mode) => LdapBind::parse(mode)?,
+            None => LdapBind::Off,
+        },
+        ldap_search: input.ldap_search,
     };
     check_client(&client)?;
     let generated = if method.uses_secret() {
@@ -434,6 +455,9 @@ pub struct ClientUpdate {
     pub home_uri: Option<Option<String>>,
     pub show_in_app_list: Option<bool>,
     pub app_passwords_allowed: Option<bool>,
+    /// `off`, `password` or `app_passwords`.
+    pub ldap_bind: Option<String>,
+    pub ldap_search: Option<bool>,
 }
 
 /// Applies `change` to the client if it is still at `version`. Every
@@ -513,6 +537,14 @@ pub async fn update(
     if let Some(v) = change.app_passwords_allowed {
         client.app_passwords_allowed = v;
         fields.push("app_passwords_allowed");
+    }
+    if let Some(mode) = change.ldap_bind {
+        client.ldap_bind = LdapBind::parse(&mode)?;
+        fields.push("ldap_bind");
+    }
+    if let Some(search) = change.ldap_search {
+        client.ldap_search = search;
+        fields.push("ldap_search");
     }
     if let Some(alg) = change.id_token_alg {
         client.id_token_alg = IdTokenAlg::parse(&alg)?;

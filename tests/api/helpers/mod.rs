@@ -94,6 +94,9 @@ pub struct TestApp {
     pub config: Config,
     /// Password of the `admin` account created at first start.
     pub admin_password: String,
+    /// The LDAP interface's plain (StartTLS) and LDAPS addresses, when on.
+    pub ldap: Option<std::net::SocketAddr>,
+    pub ldaps: Option<std::net::SocketAddr>,
     /// `http://<addr>` of the separate metrics listener, when configured.
     pub metrics_base: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -193,6 +196,7 @@ impl TestApp {
             .await
             .expect("server starts");
         let addr = app.local_addr();
+        let (ldap, ldaps) = app.ldap_addrs();
         let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         let state = app.state().clone();
         let config = (*state.config).clone();
@@ -206,6 +210,8 @@ impl TestApp {
             state,
             config,
             admin_password,
+            ldap,
+            ldaps,
             metrics_base,
             shutdown: Some(tx),
             shared,
