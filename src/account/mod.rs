@@ -25,6 +25,7 @@ pub mod login;
 pub mod password;
 pub mod phone;
 pub mod recover;
+pub mod retrieve;
 pub mod sessions;
 pub mod step_up;
 pub mod unbind;

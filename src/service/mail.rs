@@ -70,6 +70,10 @@ pub enum Letter {
         administrators: Vec<String>,
         helpdesk: Option<String>,
     },
+    /// To the account's mailbox: an organization-verified retrieval was
+    /// approved and its code goes out `at` (a cooling-off period), or it
+    /// `completed` at `at` (the password was set, every sign-in ended).
+    Retrieval { completed: bool, at: OffsetDateTime },
 }
 
 impl std::fmt::Debug for Letter {
@@ -94,6 +98,8 @@ impl Letter {
             Letter::UnbindCompleted { .. } => "unbind_completed",
             Letter::UnbindCancelled { .. } => "unbind_cancelled",
             Letter::Blocked { .. } => "blocked_notice",
+            Letter::Retrieval { completed: true, .. } => "retrieval_completed",
+            Letter::Retrieval { completed: false, .. } => "retrieval_approved",
         }
     }
 
@@ -108,7 +114,8 @@ impl Letter {
             Letter::PasswordReset { .. }
             | Letter::EmailChanged { .. }
             | Letter::PhoneChanged { .. }
-            | Letter::Blocked { .. } => None,
+            | Letter::Blocked { .. }
+            | Letter::Retrieval { .. } => None,
         }
     }
 }
@@ -386,6 +393,14 @@ mod tests {
                 administrators: Vec::new(),
                 helpdesk: None,
             },
+            Letter::Retrieval {
+                completed: true,
+                at: OffsetDateTime::UNIX_EPOCH,
+            },
+            Letter::Retrieval {
+                completed: false,
+                at: OffsetDateTime::UNIX_EPOCH,
+            },
         ];
         for l in &all {
             match l {
@@ -399,7 +414,8 @@ mod tests {
                 | Letter::UnbindRejected { .. }
                 | Letter::UnbindCompleted { .. }
                 | Letter::UnbindCancelled { .. }
-                | Letter::Blocked { .. } => {}
+                | Letter::Blocked { .. }
+                | Letter::Retrieval { .. } => {}
             }
         }
         all
