@@ -104,9 +104,12 @@ impl StartPage {
 fn line(o: Organization) -> OrgLine {
     OrgLine {
         url: form_url(o.id),
-        aliases: [o.short_name.clone().into_iter().collect::<Vec<_>>(), o.aliases.0.clone()]
-            .concat()
-            .join(" / "),
+        aliases: [
+            o.short_name.clone().into_iter().collect::<Vec<_>>(),
+            o.aliases.0.clone(),
+        ]
+        .concat()
+        .join(" / "),
         full_name: o.full_name,
     }
 }
@@ -212,7 +215,9 @@ pub async fn register(
             }
             (StatusCode::UNPROCESSABLE_ENTITY, None)
         }
-        RetrievalError::OrganizationExists(o) if o.status != crate::domain::OrganizationStatus::Inactive => {
+        RetrievalError::OrganizationExists(o)
+            if o.status != crate::domain::OrganizationStatus::Inactive =>
+        {
             p.existing = Some(line(*o));
             p.error = Some(t.retrieve_org_exists.into());
             (StatusCode::CONFLICT, None)
@@ -362,7 +367,12 @@ pub async fn submit_form(
         }
         Err(e) => {
             let t = ctx.t();
-            let mut p = form_page(&state, ctx.chrome_at(&form_url(org.id)).await?, &org, entered);
+            let mut p = form_page(
+                &state,
+                ctx.chrome_at(&form_url(org.id)).await?,
+                &org,
+                entered,
+            );
             let (status, wait) = match e {
                 RetrievalError::Fields(problems) => {
                     for (field, problem) in &problems {
@@ -402,14 +412,12 @@ struct ConfirmPage {
 }
 
 async fn pending_of(state: &AppState, session: &WebSession) -> Result<Option<Pending>, PageError> {
-    session.retrieval_pending(state.config.sms.code_ttl_secs).await
+    session
+        .retrieval_pending(state.config.sms.code_ttl_secs)
+        .await
 }
 
-async fn confirm_page(
-    state: &AppState,
-    c: Chrome,
-    pending: &Pending,
-) -> ConfirmPage {
+async fn confirm_page(state: &AppState, c: Chrome, pending: &Pending) -> ConfirmPage {
     let wait = retrieval::resend_wait(state, pending).await;
     ConfirmPage {
         c,
@@ -452,12 +460,24 @@ pub async fn confirm(
             session.hold_retrieval_case(case.id).await?;
             return Ok(Redirect::to(routes::RETRIEVE_CASE).into_response());
         }
-        Err(RetrievalError::WrongCode(left)) => (StatusCode::UNPROCESSABLE_ENTITY, (t.step_up_wrong)(left)),
-        Err(RetrievalError::NoCode) => (StatusCode::UNPROCESSABLE_ENTITY, t.step_up_no_code.to_string()),
-        Err(RetrievalError::NoOrganization) => (StatusCode::CONFLICT, t.retrieve_org_gone.to_string()),
+        Err(RetrievalError::WrongCode(left)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, (t.step_up_wrong)(left))
+        }
+        Err(RetrievalError::NoCode) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.step_up_no_code.to_string(),
+        ),
+        Err(RetrievalError::NoOrganization) => {
+            (StatusCode::CONFLICT, t.retrieve_org_gone.to_string())
+        }
         Err(e) => return Err(internal(e)),
     };
-    let mut p = confirm_page(&state, ctx.chrome_at(routes::RETRIEVE_CONFIRM).await?, &pending).await;
+    let mut p = confirm_page(
+        &state,
+        ctx.chrome_at(routes::RETRIEVE_CONFIRM).await?,
+        &pending,
+    )
+    .await;
     p.error = Some(status.1);
     super::refused(status.0, &p, None)
 }
@@ -475,8 +495,12 @@ pub async fn confirm_send(
         Ok(()) => Ok(Redirect::to(routes::RETRIEVE_CONFIRM).into_response()),
         Err(RetrievalError::Send(s)) => {
             let (status, text, wait) = super::send_refusal(t, s)?;
-            let mut p =
-                confirm_page(&state, ctx.chrome_at(routes::RETRIEVE_CONFIRM).await?, &pending).await;
+            let mut p = confirm_page(
+                &state,
+                ctx.chrome_at(routes::RETRIEVE_CONFIRM).await?,
+                &pending,
+            )
+            .await;
             p.error = Some(text);
             super::refused(status, &p, wait)
         }
@@ -531,10 +555,7 @@ fn state_text(t: &Text, case: &Case) -> String {
     .to_string()
 }
 
-pub async fn case_page(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-) -> Result<Response, PageError> {
+pub async fn case_page(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
     let Some(case) = held(&state, &ctx.session).await? else {
         return Ok(Redirect::to(routes::RETRIEVE_FILES).into_response());
     };
@@ -561,11 +582,15 @@ pub async fn pdf(State(state): State<AppState>, ctx: PageCtx) -> Result<Response
             );
             Ok((
                 [
-                    (header::CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/pdf"),
+                    ),
                     (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
                     (
                         header::CONTENT_DISPOSITION,
-                        HeaderValue::from_str(&name).map_err(|e| PageError::Internal(e.to_string()))?,
+                        HeaderValue::from_str(&name)
+                            .map_err(|e| PageError::Internal(e.to_string()))?,
                     ),
                 ],
                 bytes,
@@ -614,22 +639,30 @@ pub async fn files(
     CsrfForm(form, session): CsrfForm<FilesForm>,
 ) -> Result<Response, PageError> {
     let t = ctx.t();
-    let (status, text, wait) =
-        match retrieval::authenticate(&state, &form.organization, &form.number, &ctx.origin).await {
-            Ok(case) => {
-                session.hold_retrieval_case(case.id).await?;
-                return Ok(Redirect::to(routes::RETRIEVE_UPLOAD).into_response());
-            }
-            Err(RetrievalError::NotFound) => {
-                (StatusCode::NOT_FOUND, t.retrieve_not_found.to_string(), None)
-            }
-            Err(RetrievalError::TooMany(wait)) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                (t.retrieve_too_many)(wait),
-                Some(wait),
-            ),
-            Err(e) => return Err(internal(e)),
-        };
+    let (status, text, wait) = match retrieval::authenticate(
+        &state,
+        &form.organization,
+        &form.number,
+        &ctx.origin,
+    )
+    .await
+    {
+        Ok(case) => {
+            session.hold_retrieval_case(case.id).await?;
+            return Ok(Redirect::to(routes::RETRIEVE_UPLOAD).into_response());
+        }
+        Err(RetrievalError::NotFound) => (
+            StatusCode::NOT_FOUND,
+            t.retrieve_not_found.to_string(),
+            None,
+        ),
+        Err(RetrievalError::TooMany(wait)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            (t.retrieve_too_many)(wait),
+            Some(wait),
+        ),
+        Err(e) => return Err(internal(e)),
+    };
     let p = FilesPage {
         c: ctx.chrome_at(routes::RETRIEVE_FILES).await?,
         organization: form.organization,
@@ -686,7 +719,11 @@ async fn upload_page(state: &AppState, c: Chrome, case: &Case) -> Result<UploadP
     } else {
         retrieval::slots(state, case).await.map_err(internal)?
     };
-    let filled = |slot: i64| slots.iter().find(|s| s.slot == slot && s.uploaded.is_some() && !s.purged);
+    let filled = |slot: i64| {
+        slots
+            .iter()
+            .find(|s| s.slot == slot && s.uploaded.is_some() && !s.purged)
+    };
     let lines = [
         (SLOT_FORM, t.retrieve_slot_form, t.retrieve_slot_form_hint),
         (SLOT_ID_CARD, t.retrieve_slot_id, t.retrieve_slot_id_hint),
@@ -794,7 +831,10 @@ impl FromRequest<AppState> for OneFile {
             let bytes = field.bytes().await.map_err(read_error)?;
             match name.as_str() {
                 "file" if !bytes.is_empty() => file = Some(bytes.to_vec()),
-                "csrf" => csrf = String::from_utf8(bytes.to_vec()).map_err(|_| PageError::InvalidField(name))?,
+                "csrf" => {
+                    csrf = String::from_utf8(bytes.to_vec())
+                        .map_err(|_| PageError::InvalidField(name))?
+                }
                 _ => {}
             }
         }
@@ -828,17 +868,25 @@ pub async fn upload(
     };
     let (status, text) = match result {
         Ok(_) => {
-            return Ok(Redirect::to(&format!("{}?done=uploaded", routes::RETRIEVE_UPLOAD)).into_response());
+            return Ok(
+                Redirect::to(&format!("{}?done=uploaded", routes::RETRIEVE_UPLOAD)).into_response(),
+            );
         }
-        Err(RetrievalError::Document(DocumentError::NoKey)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, t.review_doc_unavailable.to_string())
+        Err(RetrievalError::Document(DocumentError::NoKey)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.review_doc_unavailable.to_string(),
+        ),
+        Err(RetrievalError::Document(d)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, document_text(t, &d, max))
         }
-        Err(RetrievalError::Document(d)) => (StatusCode::UNPROCESSABLE_ENTITY, document_text(t, &d, max)),
         Err(RetrievalError::Duplicate) => (StatusCode::CONFLICT, t.retrieve_duplicate.to_string()),
-        Err(RetrievalError::AlreadySubmitted) => {
-            (StatusCode::CONFLICT, t.retrieve_already_submitted.to_string())
+        Err(RetrievalError::AlreadySubmitted) => (
+            StatusCode::CONFLICT,
+            t.retrieve_already_submitted.to_string(),
+        ),
+        Err(RetrievalError::NotUploading) => {
+            (StatusCode::CONFLICT, t.retrieve_not_uploading.to_string())
         }
-        Err(RetrievalError::NotUploading) => (StatusCode::CONFLICT, t.retrieve_not_uploading.to_string()),
         Err(e) => return Err(internal(e)),
     };
     let case = retrieval::case(&state, case.id).await.map_err(internal)?;
@@ -894,13 +942,22 @@ pub async fn submit(
     let t = ctx.t();
     let (status, text) = match retrieval::submit(&state, case.id, &ctx.origin).await {
         Ok(_) => {
-            return Ok(Redirect::to(&format!("{}?done=submitted", routes::RETRIEVE_UPLOAD)).into_response());
+            return Ok(
+                Redirect::to(&format!("{}?done=submitted", routes::RETRIEVE_UPLOAD))
+                    .into_response(),
+            );
         }
-        Err(RetrievalError::AlreadySubmitted) => {
-            (StatusCode::CONFLICT, t.retrieve_already_submitted.to_string())
+        Err(RetrievalError::AlreadySubmitted) => (
+            StatusCode::CONFLICT,
+            t.retrieve_already_submitted.to_string(),
+        ),
+        Err(RetrievalError::Incomplete) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.retrieve_incomplete.to_string(),
+        ),
+        Err(RetrievalError::NotUploading) => {
+            (StatusCode::CONFLICT, t.retrieve_not_uploading.to_string())
         }
-        Err(RetrievalError::Incomplete) => (StatusCode::UNPROCESSABLE_ENTITY, t.retrieve_incomplete.to_string()),
-        Err(RetrievalError::NotUploading) => (StatusCode::CONFLICT, t.retrieve_not_uploading.to_string()),
         Err(e) => return Err(internal(e)),
     };
     let case = retrieval::case(&state, case.id).await.map_err(internal)?;
@@ -953,26 +1010,51 @@ pub async fn complete(
     CsrfForm(form, _): CsrfForm<CompleteForm>,
 ) -> Result<Response, PageError> {
     let t = ctx.t();
-    let result =
-        retrieval::complete(&state, &form.number, &form.code, &form.new, &form.repeat, &ctx.origin).await;
+    let result = retrieval::complete(
+        &state,
+        &form.number,
+        &form.code,
+        &form.new,
+        &form.repeat,
+        &ctx.origin,
+    )
+    .await;
     let (status, text, wait): (StatusCode, String, Option<Duration>) = match result {
-        Ok(_) => return Ok(Redirect::to(&format!("{}?done=1", routes::RETRIEVE_COMPLETE)).into_response()),
-        Err(CompleteError::NotFound) => (StatusCode::NOT_FOUND, t.retrieve_complete_not_found.into(), None),
+        Ok(_) => {
+            return Ok(
+                Redirect::to(&format!("{}?done=1", routes::RETRIEVE_COMPLETE)).into_response(),
+            );
+        }
+        Err(CompleteError::NotFound) => (
+            StatusCode::NOT_FOUND,
+            t.retrieve_complete_not_found.into(),
+            None,
+        ),
         Err(CompleteError::WrongCode(left)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             (t.step_up_wrong)(u32::try_from(left).unwrap_or(0)),
             None,
         ),
         Err(CompleteError::Expired) => (StatusCode::GONE, t.retrieve_code_expired.into(), None),
-        Err(CompleteError::TooManyTries) => (StatusCode::GONE, t.retrieve_code_used_up.into(), None),
-        Err(CompleteError::Mismatch) => (StatusCode::UNPROCESSABLE_ENTITY, t.password_mismatch.into(), None),
-        Err(CompleteError::PasswordMissing) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, t.retrieve_err_required.into(), None)
+        Err(CompleteError::TooManyTries) => {
+            (StatusCode::GONE, t.retrieve_code_used_up.into(), None)
         }
+        Err(CompleteError::Mismatch) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.password_mismatch.into(),
+            None,
+        ),
+        Err(CompleteError::PasswordMissing) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.retrieve_err_required.into(),
+            None,
+        ),
         Err(CompleteError::Weak(explain)) => (StatusCode::UNPROCESSABLE_ENTITY, explain, None),
-        Err(CompleteError::TooMany(wait)) => {
-            (StatusCode::TOO_MANY_REQUESTS, (t.retrieve_too_many)(wait), Some(wait))
-        }
+        Err(CompleteError::TooMany(wait)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            (t.retrieve_too_many)(wait),
+            Some(wait),
+        ),
         Err(CompleteError::Internal(e)) => return Err(PageError::Internal(e)),
     };
     let p = CompletePage {

@@ -394,9 +394,15 @@ pub static EN: Text = Text {
     retrieve_too_many: |wait| format!("Too many attempts; try again in {}.", duration(wait)),
     retrieve_code_sent: |phone| format!("A code was sent to {phone}."),
     retrieve_sheet_filled_on: |date| format!("Filled in on {date}"),
-    retrieve_consent_notice: |days| format!("The ID data and images are used only to confirm your identity, are seen only by the passport's reviewers, are stored encrypted, and are deleted {days} days after the decision."),
+    retrieve_consent_notice: |days| {
+        format!(
+            "The ID data and images are used only to confirm your identity, are seen only by the passport's reviewers, are stored encrypted, and are deleted {days} days after the decision."
+        )
+    },
     retrieve_rules: |kib| format!("Rules: colour JPEG images, under {kib} KB, legible."),
-    retrieve_result_due: |n, due| format!("The result will come by SMS within {n} working day(s), by {due}."),
+    retrieve_result_due: |n, due| {
+        format!("The result will come by SMS within {n} working day(s), by {due}.")
+    },
     review_kind_phone_unbind: "Phone unbind application",
     review_state_submitted: "Submitted",
     review_state_in_review: "In review",

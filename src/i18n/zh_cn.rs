@@ -376,9 +376,15 @@ pub static ZH_CN: Text = Text {
     retrieve_too_many: |wait| format!("尝试次数过多，请 {} 后再试。", duration(wait)),
     retrieve_code_sent: |phone| format!("验证码已发送至 {phone}。"),
     retrieve_sheet_filled_on: |date| format!("填表日期：{date}"),
-    retrieve_consent_notice: |days| format!("证件信息和证件图片仅用于核实您的身份，由通行证审核人员查看，加密存储，审核结束后{days}天内删除。"),
+    retrieve_consent_notice: |days| {
+        format!(
+            "证件信息和证件图片仅用于核实您的身份，由通行证审核人员查看，加密存储，审核结束后{days}天内删除。"
+        )
+    },
     retrieve_rules: |kib| format!("要求：彩色JPEG图片，小于{kib} KB，字迹清晰。"),
-    retrieve_result_due: |n, due| format!("审核结果将在{n}个工作日内（{due}前）以短信发送到您的手机。"),
+    retrieve_result_due: |n, due| {
+        format!("审核结果将在{n}个工作日内（{due}前）以短信发送到您的手机。")
+    },
     review_kind_phone_unbind: "手机号解绑申请",
     review_state_submitted: "已提交",
     review_state_in_review: "审核中",

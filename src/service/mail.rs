@@ -98,8 +98,12 @@ impl Letter {
             Letter::UnbindCompleted { .. } => "unbind_completed",
             Letter::UnbindCancelled { .. } => "unbind_cancelled",
             Letter::Blocked { .. } => "blocked_notice",
-            Letter::Retrieval { completed: true, .. } => "retrieval_completed",
-            Letter::Retrieval { completed: false, .. } => "retrieval_approved",
+            Letter::Retrieval {
+                completed: true, ..
+            } => "retrieval_completed",
+            Letter::Retrieval {
+                completed: false, ..
+            } => "retrieval_approved",
         }
     }
 

@@ -378,7 +378,11 @@ async fn budget(
 
 /// Whether an attempt under `key` would pass `limit` already (without
 /// counting it).
-async fn over(state: &AppState, key: &str, limit: i64) -> Result<Option<StdDuration>, RetrievalError> {
+async fn over(
+    state: &AppState,
+    key: &str,
+    limit: i64,
+) -> Result<Option<StdDuration>, RetrievalError> {
     let eph = &state.ephemeral;
     let n = eph
         .get(key)
@@ -490,7 +494,8 @@ pub async fn register_organization(
     let phone = PhoneNumber::parse_parts(&r.country_code, &r.number)
         .map_err(|e| problems.push((RegField::Phone, Problem::Phone(e))))
         .ok();
-    let (Some(full), Some(contact), Some(phone), true) = (full, contact, phone, problems.is_empty())
+    let (Some(full), Some(contact), Some(phone), true) =
+        (full, contact, phone, problems.is_empty())
     else {
         return Err(RetrievalError::RegFields(problems));
     };
@@ -509,7 +514,8 @@ pub async fn register_organization(
         status: Some(OrganizationStatus::Pending),
         ..Default::default()
     };
-    let rec = super::organizations::record(&input).map_err(|e| RetrievalError::Corrupt(e.to_string()))?;
+    let rec =
+        super::organizations::record(&input).map_err(|e| RetrievalError::Corrupt(e.to_string()))?;
     let id = Uuid::now_v7();
     let audit = Entry::new("organization.registered", Outcome::Success)
         .actor(&Actor::Anonymous)
@@ -528,10 +534,12 @@ pub async fn register_organization(
     {
         Ok(org) => Ok(org),
         // Registered by someone else at this moment: choose it.
-        Err(StoreError::Conflict(_)) => match super::organizations::resolve(state, full.as_str()).await? {
-            Some(o) => Err(RetrievalError::OrganizationExists(Box::new(o))),
-            None => Err(RetrievalError::NoOrganization),
-        },
+        Err(StoreError::Conflict(_)) => {
+            match super::organizations::resolve(state, full.as_str()).await? {
+                Some(o) => Err(RetrievalError::OrganizationExists(Box::new(o))),
+                None => Err(RetrievalError::NoOrganization),
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -606,10 +614,8 @@ pub fn check(
     if id_type.is_none() {
         problems.push((Field::IdType, Problem::Required));
     }
-    let today = crate::domain::calendar::local_date(
-        state.clock.now(),
-        super::calendar::offset(state),
-    );
+    let today =
+        crate::domain::calendar::local_date(state.clock.now(), super::calendar::offset(state));
     let mut id_unusual = false;
     let id_number = if e.id_number.trim().is_empty() {
         problems.push((Field::IdNumber, Problem::Required));
@@ -794,7 +800,14 @@ pub async fn confirm(
 ) -> Result<Case, RetrievalError> {
     let phone = PhoneNumber::stored(&pending.phone)
         .ok_or_else(|| RetrievalError::Corrupt("pending phone".into()))?;
-    match codes::verify_for(state, codes::Purpose::Retrieval, Recipient::Unproved(&phone), code).await {
+    match codes::verify_for(
+        state,
+        codes::Purpose::Retrieval,
+        Recipient::Unproved(&phone),
+        code,
+    )
+    .await
+    {
         Ok(()) => {}
         Err(codes::VerifyError::Wrong(left)) => return Err(RetrievalError::WrongCode(left)),
         Err(codes::VerifyError::NoCode) => return Err(RetrievalError::NoCode),
@@ -836,7 +849,14 @@ pub async fn confirm(
         updated_at: now,
     };
     let actor = Actor::Anonymous;
-    let ev = review::event("created", &actor, origin, None, CaseState::AwaitingDocuments, None);
+    let ev = review::event(
+        "created",
+        &actor,
+        origin,
+        None,
+        CaseState::AwaitingDocuments,
+        None,
+    );
     let au = review::audit("retrieval.created", &case, &actor, origin, None);
     state.store.insert_case(&case, &[], &ev, &au).await?;
     Ok(case)
@@ -852,7 +872,10 @@ pub async fn sheet(state: &AppState, case: &Case) -> Result<Vec<u8>, RetrievalEr
         .map_err(|e| RetrievalError::Corrupt(e.to_string()))?;
     let lang = data.lang();
     let t = lang.text();
-    let mut rows = vec![(t.retrieve_organization.to_string(), data.organization.clone())];
+    let mut rows = vec![(
+        t.retrieve_organization.to_string(),
+        data.organization.clone(),
+    )];
     if let Some(a) = &data.account {
         rows.push((t.retrieve_account.to_string(), a.clone()));
     }
@@ -949,8 +972,9 @@ pub async fn authenticate(
     };
     let matches = found.filter(|case| {
         case.kind == CaseKind::PasswordRetrieval
-            && RetrievalData::of(case)
-                .is_ok_and(|d| d.organization.trim() == full_name.trim() && !full_name.trim().is_empty())
+            && RetrievalData::of(case).is_ok_and(|d| {
+                d.organization.trim() == full_name.trim() && !full_name.trim().is_empty()
+            })
     });
     match matches {
         Some(case) => Ok(case),
@@ -1017,7 +1041,10 @@ pub async fn slots(state: &AppState, case: &Case) -> Result<Vec<SlotState>, Retr
 /// Whether the case takes uploads now (waiting for documents, or rejected:
 /// the person uploads again).
 pub fn takes_uploads(case: &Case) -> bool {
-    matches!(case.state, CaseState::AwaitingDocuments | CaseState::Rejected)
+    matches!(
+        case.state,
+        CaseState::AwaitingDocuments | CaseState::Rejected
+    )
 }
 
 fn open_document(
@@ -1061,11 +1088,13 @@ pub async fn upload(
     }
     let mut case = case(state, case_id).await?;
     if !takes_uploads(&case) {
-        return Err(if case.state == CaseState::Submitted || case.state == CaseState::InReview {
-            RetrievalError::AlreadySubmitted
-        } else {
-            RetrievalError::NotUploading
-        });
+        return Err(
+            if case.state == CaseState::Submitted || case.state == CaseState::InReview {
+                RetrievalError::AlreadySubmitted
+            } else {
+                RetrievalError::NotUploading
+            },
+        );
     }
     let revision = if case.state == CaseState::Rejected {
         case.revision + 1
@@ -1128,8 +1157,21 @@ pub async fn upload(
         .await?;
     }
     let actor = Actor::Anonymous;
-    let ev = review::event("uploaded", &actor, origin, Some(case.state), case.state, None);
-    let mut au = review::audit("retrieval.uploaded", &case, &actor, origin, Some(case.state));
+    let ev = review::event(
+        "uploaded",
+        &actor,
+        origin,
+        Some(case.state),
+        case.state,
+        None,
+    );
+    let mut au = review::audit(
+        "retrieval.uploaded",
+        &case,
+        &actor,
+        origin,
+        Some(case.state),
+    );
     au.detail = json!({ "case": case.id, "revision": revision, "slot": slot });
     match state
         .store
@@ -1190,7 +1232,11 @@ pub async fn submit(
             case_id,
             read_version: case.version,
             to: CaseState::Submitted,
-            event: if case.revision > 1 { "resubmitted" } else { "submitted" },
+            event: if case.revision > 1 {
+                "resubmitted"
+            } else {
+                "submitted"
+            },
             note: None,
             actor: &Actor::Anonymous,
             origin,
@@ -1233,7 +1279,11 @@ pub async fn matching_accounts(state: &AppState, case: &Case) -> Result<Vec<User
     if let Some(n) = &data.registered_name
         && n != &data.name
     {
-        for u in state.store.accounts_matching(None, Some(n), None, 20).await? {
+        for u in state
+            .store
+            .accounts_matching(None, Some(n), None, 20)
+            .await?
+        {
             if !found.iter().any(|f| f.id == u.id) {
                 found.push(u);
             }
@@ -1295,7 +1345,9 @@ pub async fn approve(
         let audit = Entry::new("organization.confirmed", Outcome::Success)
             .actor(&Actor::user(reviewer))
             .origin(origin)
-            .detail(json!({ "organization_id": org.id, "full_name": org.full_name, "case": case.id }))
+            .detail(
+                json!({ "organization_id": org.id, "full_name": org.full_name, "case": case.id }),
+            )
             .finish();
         extras.activate_organization = Some((org.id, audit));
     }
@@ -1319,7 +1371,9 @@ pub async fn approve(
     )
     .await?;
     if outcome == review::Approved::Decided
-        && approved.effective_at.is_some_and(|t| t <= state.clock.now())
+        && approved
+            .effective_at
+            .is_some_and(|t| t <= state.clock.now())
     {
         let sent = issue_code(state, &approved, origin).await?;
         return Ok((sent, outcome));
@@ -1334,7 +1388,11 @@ fn code_hash(salt: &str, code: &str) -> String {
 /// The approval takes effect: a fresh one-time code is stored (hashed) with
 /// the move to `awaiting_completion`, in one transaction, and then goes by
 /// SMS to the form's phone with the address of the completion page.
-async fn issue_code(state: &AppState, case: &Case, origin: &Origin) -> Result<Case, RetrievalError> {
+async fn issue_code(
+    state: &AppState,
+    case: &Case,
+    origin: &Origin,
+) -> Result<Case, RetrievalError> {
     let [a, b, c, d] = random::bytes::<4>().map_err(|e| RetrievalError::Corrupt(e.to_string()))?;
     let code = format!("{:06}", u32::from_le_bytes([a, b, c, d]) % 1_000_000);
     let salt = random::token().map_err(|e| RetrievalError::Corrupt(e.to_string()))?;
@@ -1385,7 +1443,13 @@ async fn issue_code(state: &AppState, case: &Case, origin: &Origin) -> Result<Ca
             ],
             data.lang(),
         ) {
-            codes::deliver_later(state, message, "sms.retrieval_code_sent", None, origin.clone());
+            codes::deliver_later(
+                state,
+                message,
+                "sms.retrieval_code_sent",
+                None,
+                origin.clone(),
+            );
         }
     }
     Ok(moved)
@@ -1393,7 +1457,11 @@ async fn issue_code(state: &AppState, case: &Case, origin: &Origin) -> Result<Ca
 
 /// The address of the completion page.
 pub fn complete_link(state: &AppState) -> String {
-    format!("{}{}", state.config.issuer(), crate::routes::RETRIEVE_COMPLETE)
+    format!(
+        "{}{}",
+        state.config.issuer(),
+        crate::routes::RETRIEVE_COMPLETE
+    )
 }
 
 // ── step 6: completion ──────────────────────────────────────────────────
@@ -1569,7 +1637,9 @@ pub async fn sweep(state: &AppState) -> Result<Swept, RetrievalError> {
         {
             match issue_code(state, &case, &origin).await {
                 Ok(_) => out.codes_sent += 1,
-                Err(RetrievalError::Review(ReviewError::Stale | ReviewError::NotAllowed { .. })) => {}
+                Err(RetrievalError::Review(
+                    ReviewError::Stale | ReviewError::NotAllowed { .. },
+                )) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -1591,7 +1661,12 @@ pub async fn sweep(state: &AppState) -> Result<Swept, RetrievalError> {
     for (waiting, for_how_long) in waits {
         for case in state
             .store
-            .cases_idle_since(CaseKind::PasswordRetrieval, waiting, now - for_how_long, 500)
+            .cases_idle_since(
+                CaseKind::PasswordRetrieval,
+                waiting,
+                now - for_how_long,
+                500,
+            )
             .await?
         {
             let r = review::finish(

@@ -1254,7 +1254,9 @@ mod tests {
             .map(CaseState::as_str)
             .collect();
         for dir in ["migrations/sqlite", "migrations/postgres"] {
-            let sql = std::fs::read_to_string(format!("{dir}/0010_review_cases.sql")).unwrap();
+            // The index was last written by migration 0015 (the retrieval's
+            // two open states).
+            let sql = std::fs::read_to_string(format!("{dir}/0015_retrieval.sql")).unwrap();
             let list = open
                 .iter()
                 .map(|s| format!("'{s}'"))

@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::audit::{NewAuditEvent, insert_audit};
-use super::review::{CASE_COLUMNS, Case, CaseKind, CaseState, NewCaseEvent, NewDocument, insert_event};
+use super::review::{
+    CASE_COLUMNS, Case, CaseKind, CaseState, NewCaseEvent, NewDocument, insert_event,
+};
 use super::users::{COLUMNS as USER_COLUMNS, User};
 use super::{BeginWrite, Db, Store, StoreError, on_db};
 
@@ -190,7 +192,11 @@ impl Store {
     }
 
     /// Open cases of `kind` (for the organizations they name).
-    pub async fn open_cases_of_kind(&self, kind: CaseKind, limit: i64) -> Result<Vec<Case>, StoreError> {
+    pub async fn open_cases_of_kind(
+        &self,
+        kind: CaseKind,
+        limit: i64,
+    ) -> Result<Vec<Case>, StoreError> {
         let open: Vec<String> = CaseState::ALL
             .into_iter()
             .filter(|s| s.is_open())

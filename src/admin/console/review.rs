@@ -126,7 +126,9 @@ fn form_lines(t: &Text, kind: CaseKind, form: &serde_json::Value) -> Vec<(String
                     t.retrieve_review_passport_unusual.to_string(),
                 ));
             }
-            if let Some(r) = text("reason").and_then(|r| crate::service::retrieval::Reason::parse(&r)) {
+            if let Some(r) =
+                text("reason").and_then(|r| crate::service::retrieval::Reason::parse(&r))
+            {
                 lines.push((
                     t.retrieve_reason.to_string(),
                     crate::service::retrieval::reason_label(t, r).to_string(),
@@ -543,12 +545,14 @@ pub async fn act(
         "note" => reviewing::add_note(&state, user, id, version, &note, &origin)
             .await
             .map(|_| "note"),
-        "approve" => reviewing::approve(&state, user, id, version, form.account.as_deref(), &origin)
-            .await
-            .map(|(_, outcome)| match outcome {
-                Approved::Decided => "approved",
-                Approved::NeedsSecond => "second",
-            }),
+        "approve" => {
+            reviewing::approve(&state, user, id, version, form.account.as_deref(), &origin)
+                .await
+                .map(|(_, outcome)| match outcome {
+                    Approved::Decided => "approved",
+                    Approved::NeedsSecond => "second",
+                })
+        }
         "reject" => reviewing::reject(&state, user, id, version, &note, &origin)
             .await
             .map(|_| "rejected"),
