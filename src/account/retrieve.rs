@@ -363,7 +363,7 @@ pub async fn submit_form(
     match retrieval::start(&state, org.id, &entered, &ctx.origin, ctx.lang).await {
         Ok(pending) => {
             session.set_retrieval_pending(&pending).await?;
-            return Ok(Redirect::to(routes::RETRIEVE_CONFIRM).into_response());
+            Ok(Redirect::to(routes::RETRIEVE_CONFIRM).into_response())
         }
         Err(e) => {
             let t = ctx.t();

@@ -625,7 +625,7 @@ pub fn check(
             Some(IdType::ResidentCard) => match ChineseIdNumber::parse(&e.id_number, today) {
                 Ok(n) => Some(n.as_str().to_string()),
                 Err(v) => {
-                    problems.push((Field::IdNumber, Problem::IdNumber(id_problem(&v.reason))));
+                    problems.push((Field::IdNumber, Problem::IdNumber(id_problem(v.reason))));
                     None
                 }
             },
@@ -1868,7 +1868,7 @@ mod tests {
     #[test]
     fn id_problems_are_named_by_the_parser_reason() {
         let today = time::macros::date!(2026 - 12 - 01);
-        let reason = |s: &str| id_problem(&ChineseIdNumber::parse(s, today).unwrap_err().reason);
+        let reason = |s: &str| id_problem(ChineseIdNumber::parse(s, today).unwrap_err().reason);
         assert_eq!(reason("11010519491231002"), IdProblem::Length);
         assert_eq!(reason("11010519491231002Y"), IdProblem::Characters);
         assert_eq!(reason("99010519491231002X"), IdProblem::Province);

@@ -400,6 +400,7 @@ impl Store {
     /// still `read_version`, with new documents, the event and the audit
     /// entry, in one transaction. `Stale` when someone changed the case
     /// since it was read; `NotFound` when there is no such case.
+    #[allow(clippy::too_many_arguments)]
     pub async fn update_case(
         &self,
         case: &Case,
