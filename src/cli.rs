@@ -655,6 +655,9 @@ async fn serve(config: Config) -> Exit {
     }
     let issuer = app.state().config.issuer();
     tracing::info!(addr = %app.local_addr(), %issuer, production, database = app.state().store.kind(), ephemeral = app.state().ephemeral.kind(), "Tongxing listening");
+    if let Some(addr) = app.metrics_addr() {
+        tracing::info!(%addr, "metrics listening (/metrics only)");
+    }
     if app.state().form_fonts.path().is_none() {
         tracing::warn!(
             "no CJK font for the retrieval form: install fonts-noto-cjk or fonts-wqy-microhei, or set retrieval.form_font"

@@ -71,6 +71,32 @@ pub struct Config {
     pub review: ReviewConfig,
     pub retrieval: RetrievalConfig,
     pub calendar: CalendarConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// The Prometheus endpoint `/metrics`. Off unless `token` or `listen` is
+/// set: with `token`, the main listener serves it to requests carrying
+/// `Authorization: Bearer <token>`; with `listen`, a second listener
+/// (meant for a private interface) serves it without a token, and the main
+/// listener does not serve it at all.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A separate address for `/metrics` only (`127.0.0.1:9100`).
+    pub listen: Option<SocketAddr>,
+    /// A bearer token of at least 32 characters for `/metrics` on the
+    /// main listener.
+    pub token: Option<String>,
+}
+
+/// The token is a secret: Debug says only whether it is set.
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// The working-day calendar.
@@ -864,6 +890,7 @@ impl Default for Config {
             review: ReviewConfig::default(),
             retrieval: RetrievalConfig::default(),
             calendar: CalendarConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -922,6 +949,19 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(token) = &self.metrics.token
+            && token.chars().count() < 32
+        {
+            return Err(ConfigError(
+                "metrics.token: at least 32 characters (a random string, e.g. openssl rand -hex 24)"
+                    .into(),
+            ));
+        }
+        if self.metrics.listen.is_some() && self.metrics.listen == Some(self.listen) {
+            return Err(ConfigError(
+                "metrics.listen: must differ from listen (it is a separate listener)".into(),
+            ));
+        }
         if crate::domain::calendar::parse_offset(&self.calendar.utc_offset).is_none() {
             return Err(ConfigError(
                 "calendar.utc_offset: an offset from UTC such as +08:00".into(),

@@ -17,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod i18n;
 pub mod input;
+pub mod metrics;
 pub mod oidc;
 pub mod ops;
 pub mod outage;
@@ -62,6 +63,8 @@ pub struct App {
     state: AppState,
     router: Router,
     listener: TcpListener,
+    /// The separate `/metrics` listener, when `metrics.listen` is set.
+    metrics_listener: Option<TcpListener>,
     /// The password of the `admin` account created on this start, if one
     /// was: shown once on the console, never logged.
     pub bootstrap_password: Option<String>,
@@ -139,11 +142,13 @@ impl App {
             }
         });
         let router = router::build(state.clone(), sessions);
+        let metrics_listener = metrics::bind(&state).await?;
         ops::watch(state.clone());
         Ok(App {
             state,
             router,
             listener,
+            metrics_listener,
             bootstrap_password,
         })
     }
@@ -156,6 +161,11 @@ impl App {
 
     pub fn port(&self) -> u16 {
         self.local_addr().port()
+    }
+
+    /// Where the separate metrics listener listens, if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        metrics::local_addr(&self.metrics_listener)
     }
 
     pub fn state(&self) -> &AppState {
@@ -175,14 +185,28 @@ impl App {
             state,
             router,
             listener,
+            metrics_listener,
             ..
         } = self;
+        // The metrics listener lives as long as the server; it has nothing
+        // in flight worth waiting for at shutdown.
+        let metrics_task = metrics_listener.map(|l| {
+            let app = metrics::router(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, app).await {
+                    tracing::warn!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(signal)
         .await?;
+        if let Some(task) = metrics_task {
+            task.abort();
+        }
         state.store.close().await;
         Ok(())
     }

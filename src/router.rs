@@ -17,7 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::routes::*;
 use crate::state::AppState;
 use crate::store::sessions::SessionBackend;
-use crate::{account, admin, assets, i18n, input, oidc, ops, pages, routes, session};
+use crate::{account, admin, assets, i18n, input, metrics, oidc, ops, pages, routes, session};
 
 /// Largest body of a form, a protocol request or an API call.
 const FORM_LIMIT: usize = 256 * 1024;
@@ -102,6 +102,9 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
         .merge(protocol().layer(RequestBodyLimitLayer::new(FORM_LIMIT)))
         .merge(api.layer(RequestBodyLimitLayer::new(FORM_LIMIT)))
         .merge(pages)
+        // Inside the routes (each is wrapped), where the matched pattern
+        // is known: requests are counted by pattern, not by raw path.
+        .layer(middleware::from_fn(metrics::track))
         .layer(headers)
         .layer(tower::util::option_layer(hsts))
         .layer(middleware::from_fn(admin::api::too_large_as_problem))
@@ -110,9 +113,17 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 // Spans name the path only: queries carry one-time tokens
                 // (recovery and confirmation links, authorization codes).
+                // The request id (set just outside, or the proxy's) is on
+                // every line logged while the request runs, audit lines
+                // included, so one request's lines can be found together.
                 .layer(TraceLayer::new_for_http().make_span_with(
                     |req: &axum::extract::Request| {
-                        tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+                        let id = req
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
                     },
                 ))
                 .layer(PropagateRequestIdLayer::new(request_id)),
@@ -383,4 +394,5 @@ fn ops() -> Router<AppState> {
     Router::new()
         .route(HEALTHZ, get(ops::healthz))
         .route(READYZ, get(ops::readyz))
+        .route(METRICS, get(metrics::guarded))
 }

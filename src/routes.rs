@@ -89,6 +89,9 @@ pub const ADMIN_REVIEW_CASE: &str = "/admin/review/{id}";
 pub const ADMIN_REVIEW_DOCUMENT: &str = "/admin/review/{id}/documents/{revision}/{slot}";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
+/// Prometheus metrics: only with `metrics.token` (bearer) on this listener,
+/// or on the separate `metrics.listen` address.
+pub const METRICS: &str = "/metrics";
 pub const STYLESHEET: &str = "/static/tongxing.css";
 
 pub const DISCOVERY: &str = "/.well-known/openid-configuration";

@@ -1,4 +1,7 @@
-//! Logging: human-readable text or one JSON object per line.
+//! Logging: human-readable text or one JSON object per line (production),
+//! with the request id of the request being served on every line.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -11,13 +14,19 @@ pub fn init(config: &Config) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into a file
+        // or a log collector.
+        .with_ansi(std::io::stderr().is_terminal());
     let result = match config.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            // The request's span (method, path, request id) on each line;
+            // not the list of outer spans.
+            .with_current_span(true)
+            .with_span_list(false)
             .try_init(),
     };
     if result.is_err() {

@@ -42,6 +42,14 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+/// A moment's view of the hashing pool ([`PasswordHasher::load`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashLoad {
+    pub running: usize,
+    pub queued: usize,
+    pub slots: usize,
+}
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
@@ -51,6 +59,9 @@ struct Inner {
     params: Params,
     workers: Arc<Semaphore>,
     waiting: Arc<Semaphore>,
+    /// The sizes the two semaphores were made with (for [`PasswordHasher::load`]).
+    slots: usize,
+    places: usize,
     /// A hash of a random password, verified when an account does not exist
     /// so both answers take the same time.
     dummy: String,
@@ -84,6 +95,8 @@ impl PasswordHasher {
                 params,
                 workers: Arc::new(Semaphore::new(workers)),
                 waiting: Arc::new(Semaphore::new(workers + config.max_waiting)),
+                slots: workers,
+                places: workers + config.max_waiting,
                 dummy,
             }),
         })
@@ -132,6 +145,19 @@ impl PasswordHasher {
             ok: verified.ok && exists,
             needs_rehash: verified.needs_rehash,
         })
+    }
+
+    /// How busy hashing is now: hashes running, hashes queued for a slot,
+    /// and the number of slots (the metrics endpoint shows them).
+    pub fn load(&self) -> HashLoad {
+        let i = &self.inner;
+        let admitted = i.places - i.waiting.available_permits().min(i.places);
+        let running = i.slots - i.workers.available_permits().min(i.slots);
+        HashLoad {
+            running,
+            queued: admitted.saturating_sub(running),
+            slots: i.slots,
+        }
     }
 
     async fn run<T: Send + 'static>(

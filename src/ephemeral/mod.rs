@@ -233,6 +233,17 @@ impl Ephemeral {
     }
 
     /// The Redis pool, shared with the session store.
+    /// Redis pool clients and how many are connected now (None on the
+    /// in-process store); the metrics endpoint shows them.
+    pub fn redis_pool_state(&self) -> Option<(usize, usize)> {
+        let pool = self.redis_pool()?;
+        let clients = pool.clients();
+        Some((
+            clients.len(),
+            clients.iter().filter(|c| c.is_connected()).count(),
+        ))
+    }
+
     pub fn redis_pool(&self) -> Option<&Pool> {
         match self {
             Self::Redis { pool, .. } => Some(pool),

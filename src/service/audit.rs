@@ -92,6 +92,7 @@ impl Entry {
     /// The finished entry, for a store method that writes it in the same
     /// transaction as the change it describes.
     pub fn finish(self) -> NewAuditEvent {
+        crate::metrics::event(self.0.event, self.0.outcome);
         tracing::info!(
             target: "audit",
             event = self.0.event,

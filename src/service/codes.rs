@@ -375,6 +375,7 @@ async fn deliver(
     origin: &Origin,
 ) -> Result<(), SendError> {
     let sent = state.sms.send(message).await;
+    crate::metrics::delivery("sms", state.sms.name(), sent.is_ok());
     let mut entry = Entry::new(event, Outcome::of(&sent))
         .origin(origin)
         .detail(json!({ "purpose": message.purpose.as_str(), "phone": PhoneNumber::masked(&message.to), "sender": state.sms.name() }));

@@ -152,6 +152,26 @@ impl KeyRing {
             .map(|e| e.key.clone())
     }
 
+    /// The age of each signing key in use now, by algorithm (the metrics
+    /// endpoint shows them; an operator alerts on an old one).
+    pub fn signing_ages(&self) -> Vec<(&'static str, Duration)> {
+        let now = self.clock.now();
+        let mut ages: Vec<(&'static str, Duration)> = Alg::ALL
+            .iter()
+            .filter_map(|alg| {
+                let key = self.active(*alg)?;
+                let loaded = self.read();
+                let created = loaded.keys.get(&key.kid)?.created_at;
+                Some((
+                    alg.as_str(),
+                    (now - created).try_into().unwrap_or(Duration::ZERO),
+                ))
+            })
+            .collect();
+        ages.sort_by_key(|(alg, _)| *alg);
+        ages
+    }
+
     async fn create(&self, alg: Alg, rotate: bool) -> Result<String, KeyError> {
         let kid = new_kid(alg);
         let (_, der) =

@@ -220,6 +220,7 @@ pub async fn send(
 ) -> Result<(), SendError> {
     let message = compose(letter, lang, user, to)?;
     let sent = state.mail.send(&message).await;
+    crate::metrics::delivery("mail", state.mail.name(), sent.is_ok());
     let outcome = Outcome::of(&sent);
     let mut detail = json!({ "purpose": letter.purpose(), "to": Email::masked(to), "sender": state.mail.name() });
     if let Err(e) = &sent {

@@ -308,4 +308,10 @@ impl Store {
     pub async fn close(&self) {
         on_db!(self, pool => pool.close().await);
     }
+
+    /// The connection pool now: connections open, and how many of them
+    /// are idle (the metrics endpoint shows them).
+    pub fn pool_state(&self) -> (u32, usize) {
+        on_db!(self, pool => (pool.size(), pool.num_idle()))
+    }
 }

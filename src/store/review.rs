@@ -589,6 +589,27 @@ impl Store {
             .await?))
     }
 
+    /// How many cases there are of each kind in each open state (the
+    /// metrics endpoint shows them): `(kind, state, count)`.
+    pub async fn open_case_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        // The open states are constants of this module, not input.
+        let open: Vec<String> = CaseState::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        let sql = format!(
+            "SELECT kind, state, COUNT(*) FROM review_cases WHERE state IN ({}) \
+             GROUP BY kind, state ORDER BY kind, state",
+            open.join(", ")
+        );
+        Ok(
+            on_db!(self, pool => sqlx::query_as::<_, (String, String, i64)>(&sql)
+            .fetch_all(pool)
+            .await?),
+        )
+    }
+
     /// Ids of cases in `state` whose `effective_at` is at or before `t`.
     pub async fn cases_effective_before(
         &self,

@@ -31,6 +31,7 @@ mod interaction;
 mod login;
 mod login_limits;
 mod mail;
+mod metrics;
 mod migrations;
 mod nodes;
 mod oidc;

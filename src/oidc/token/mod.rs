@@ -27,16 +27,26 @@ pub async fn token(
         .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?
         .to_string();
     let client = client_auth::authenticate(&state, &headers, &params).await?;
-    let response = match grant_type.as_str() {
-        "authorization_code" => authorization_code::exchange(&state, &client, &params).await?,
-        "refresh_token" => refresh_token::exchange(&state, &client, &params).await?,
-        "client_credentials" => client_credentials::exchange(&state, &client, &params).await?,
+    let (grant, response) = match grant_type.as_str() {
+        "authorization_code" => (
+            "authorization_code",
+            authorization_code::exchange(&state, &client, &params).await?,
+        ),
+        "refresh_token" => (
+            "refresh_token",
+            refresh_token::exchange(&state, &client, &params).await?,
+        ),
+        "client_credentials" => (
+            "client_credentials",
+            client_credentials::exchange(&state, &client, &params).await?,
+        ),
         other => {
             return Err(OAuthError::unsupported_grant_type(format!(
                 "grant_type {other} is not supported"
             )));
         }
     };
+    crate::metrics::token_issued(grant);
     Ok(reply(response))
 }
 

@@ -94,6 +94,8 @@ pub struct TestApp {
     pub config: Config,
     /// Password of the `admin` account created at first start.
     pub admin_password: String,
+    /// `http://<addr>` of the separate metrics listener, when configured.
+    pub metrics_base: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     shared: Arc<Shared>,
 }
@@ -191,6 +193,7 @@ impl TestApp {
             .await
             .expect("server starts");
         let addr = app.local_addr();
+        let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         let state = app.state().clone();
         let config = (*state.config).clone();
         let admin_password = app.bootstrap_password.clone().unwrap_or_default();
@@ -203,6 +206,7 @@ impl TestApp {
             state,
             config,
             admin_password,
+            metrics_base,
             shutdown: Some(tx),
             shared,
         }
