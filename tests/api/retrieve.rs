@@ -914,10 +914,10 @@ async fn waiting_cases_and_unconfirmed_registrations_expire() {
     )
     .await
     .unwrap();
-    app.sql(&format!(
+    app.sql(
         "INSERT INTO organization_registrations (organization_id, contact_name, contact_phone, created_at) \
-         SELECT id, 'x', '+8613900000000', created_at FROM organizations WHERE full_name = '无人认领的单位'"
-    ))
+         SELECT id, 'x', '+8613900000000', created_at FROM organizations WHERE full_name = '无人认领的单位'",
+    )
     .await;
     // Not yet.
     let early = tongxing::service::retrieval::sweep(&app.state)
