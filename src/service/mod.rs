@@ -21,6 +21,7 @@ pub mod organizations;
 pub mod phone;
 pub mod recovery;
 pub mod retrieval;
+pub mod retrieval_case;
 pub mod retrieval_form;
 pub mod review;
 pub mod reviewing;

@@ -326,7 +326,7 @@ pub(crate) fn audit(
 async fn notify(state: &AppState, case: &Case, origin: &Origin) {
     match case.kind {
         CaseKind::PhoneUnbind => super::unbind_case::notify(state, case, origin).await,
-        CaseKind::PasswordRetrieval => super::retrieval::notify(state, case, origin).await,
+        CaseKind::PasswordRetrieval => super::retrieval_case::notify(state, case, origin).await,
     }
 }
 
