@@ -19,7 +19,7 @@ CREATE TABLE retrieval_codes (
     salt TEXT NOT NULL,
     code_hash TEXT NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL,
-    tries INTEGER NOT NULL DEFAULT 0,
+    tries BIGINT NOT NULL DEFAULT 0,
     created_at TIMESTAMPTZ NOT NULL
 );
 
