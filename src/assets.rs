@@ -36,3 +36,24 @@ pub async fn countdown_script() -> Response {
 pub async fn strength_script() -> Response {
     script(include_str!("../static/strength.js"))
 }
+
+fn picture(source: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        source,
+    )
+        .into_response()
+}
+
+/// The retrieval's sample of a signed and stamped form (slot 1).
+pub fn retrieval_sample_form() -> Response {
+    picture(include_str!("../static/retrieve-sample-form.svg"))
+}
+
+/// The retrieval's sample of an ID card's front (slot 2).
+pub fn retrieval_sample_id_card() -> Response {
+    picture(include_str!("../static/retrieve-sample-id.svg"))
+}

@@ -196,13 +196,40 @@ impl Default for CalendarConfig {
 }
 
 /// The organization-verified password retrieval.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetrievalConfig {
     /// The CJK font (`.ttf`, `.otf` or `.ttc`) the retrieval form is
     /// printed with. Unset: the first of Debian's `fonts-noto-cjk`,
     /// `fonts-wqy-microhei`, `fonts-wqy-zenhei` that is installed.
     pub form_font: Option<PathBuf>,
+    /// After an approval, the retrieval code waits this many hours when
+    /// the account has other channels (phones, a verified e-mail), which
+    /// hear of it first. 0 (the default): the code goes out at once.
+    pub cooling_off_hours: u32,
+    /// The retrieval code is valid this many hours.
+    pub code_hours: u32,
+    /// A case waiting for its stamped scans (or for new ones after a
+    /// rejection) expires after this many days without a change.
+    pub documents_days: u32,
+    /// An organization registered by the public and confirmed by nobody
+    /// goes after this many days (when no open case names it).
+    pub registration_days: u32,
+    /// The result is promised within this many working days (the calendar).
+    pub result_working_days: u32,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        Self {
+            form_font: None,
+            cooling_off_hours: 0,
+            code_hours: 24,
+            documents_days: 30,
+            registration_days: 30,
+            result_working_days: 1,
+        }
+    }
 }
 
 /// Review cases (the phone-unbind application) and their documents.
@@ -280,6 +307,15 @@ pub enum SmsPurpose {
     Bind,
     /// The phone-unbind application.
     Unbind,
+    /// The retrieval form's phone, confirmed by a code.
+    Retrieval,
+    /// The one-time retrieval code of an approved retrieval (with the
+    /// address of the completion page).
+    RetrievalCode,
+    /// Notices of a retrieval: a rejection to the form's phone; an
+    /// approval waiting out its cooling-off period and the completion to
+    /// the account's other phones.
+    RetrievalNotice,
     /// Notice: the password was reset through the security e-mail.
     PasswordResetNotice,
     /// Notice (to the old number): the phone was changed.
@@ -290,13 +326,16 @@ pub enum SmsPurpose {
 }
 
 impl SmsPurpose {
-    pub const ALL: [SmsPurpose; 9] = [
+    pub const ALL: [SmsPurpose; 12] = [
         SmsPurpose::Login,
         SmsPurpose::Recovery,
         SmsPurpose::ChangeOld,
         SmsPurpose::ChangeNew,
         SmsPurpose::Bind,
         SmsPurpose::Unbind,
+        SmsPurpose::Retrieval,
+        SmsPurpose::RetrievalCode,
+        SmsPurpose::RetrievalNotice,
         SmsPurpose::PasswordResetNotice,
         SmsPurpose::PhoneChangedNotice,
         SmsPurpose::UnbindNotice,
@@ -310,6 +349,9 @@ impl SmsPurpose {
             SmsPurpose::ChangeNew => "change_new",
             SmsPurpose::Bind => "bind",
             SmsPurpose::Unbind => "unbind",
+            SmsPurpose::Retrieval => "retrieval",
+            SmsPurpose::RetrievalCode => "retrieval_code",
+            SmsPurpose::RetrievalNotice => "retrieval_notice",
             SmsPurpose::PasswordResetNotice => "password_reset_notice",
             SmsPurpose::PhoneChangedNotice => "phone_changed_notice",
             SmsPurpose::UnbindNotice => "unbind_notice",
@@ -323,6 +365,7 @@ impl SmsPurpose {
             SmsPurpose::PasswordResetNotice
                 | SmsPurpose::PhoneChangedNotice
                 | SmsPurpose::UnbindNotice
+                | SmsPurpose::RetrievalNotice
         )
     }
 
@@ -333,6 +376,8 @@ impl SmsPurpose {
             SmsPurpose::PasswordResetNotice => &["account", "time"],
             SmsPurpose::PhoneChangedNotice => &["account", "phone", "time"],
             SmsPurpose::UnbindNotice => &["account", "link"],
+            SmsPurpose::RetrievalCode => &["code", "hours", "link", "case"],
+            SmsPurpose::RetrievalNotice => &["account", "time", "case", "link"],
             _ => &["code", "minutes"],
         }
     }

@@ -142,6 +142,11 @@ impl App {
                 if let Err(e) = service::review::sweep(&reviews).await {
                     tracing::warn!(error = %e, "the review-case sweep failed");
                 }
+                // Retrievals: codes after the cooling-off, expiry of cases
+                // left waiting, unconfirmed organization registrations.
+                if let Err(e) = service::retrieval::sweep(&reviews).await {
+                    tracing::warn!(error = %e, "the retrieval sweep failed");
+                }
             }
         });
         let router = router::build(state.clone(), sessions);

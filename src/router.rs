@@ -246,6 +246,40 @@ fn pages() -> Router<AppState> {
             ACCOUNT_PHONE_BIND_SKIP,
             get(page_of(ACCOUNT_PHONE_BIND)).post(account::phone::bind_skip),
         )
+        .route(RETRIEVE, get(account::retrieve::start))
+        .route(
+            RETRIEVE_REGISTER,
+            get(page_of(RETRIEVE)).post(account::retrieve::register),
+        )
+        .route(
+            RETRIEVE_FORM,
+            get(account::retrieve::form).post(account::retrieve::submit_form),
+        )
+        .route(
+            RETRIEVE_CONFIRM,
+            get(account::retrieve::confirm_show).post(account::retrieve::confirm),
+        )
+        .route(
+            RETRIEVE_CONFIRM_SEND,
+            get(page_of(RETRIEVE_CONFIRM)).post(account::retrieve::confirm_send),
+        )
+        .route(RETRIEVE_CASE, get(account::retrieve::case_page))
+        .route(RETRIEVE_PDF, get(account::retrieve::pdf))
+        .route(
+            RETRIEVE_FILES,
+            get(account::retrieve::files_show).post(account::retrieve::files),
+        )
+        .route(RETRIEVE_UPLOAD, get(account::retrieve::upload_show))
+        .route(RETRIEVE_UPLOAD_IMAGE, get(account::retrieve::image))
+        .route(RETRIEVE_SAMPLE, get(account::retrieve::sample))
+        .route(
+            RETRIEVE_SUBMIT,
+            get(page_of(RETRIEVE_UPLOAD)).post(account::retrieve::submit),
+        )
+        .route(
+            RETRIEVE_COMPLETE,
+            get(account::retrieve::complete_show).post(account::retrieve::complete),
+        )
         .route(
             RECOVER,
             get(account::recover::show).post(account::recover::start),
@@ -343,6 +377,10 @@ fn uploads() -> Router<AppState> {
         .route(
             ACCOUNT_PHONE_UNBIND_EDIT,
             get(account::unbind::edit_form).post(account::unbind::edit),
+        )
+        .route(
+            RETRIEVE_UPLOAD_SLOT,
+            get(page_of(RETRIEVE_UPLOAD)).post(account::retrieve::upload),
         )
 }
 

@@ -52,6 +52,24 @@ pub const ACCOUNT_PHONE_UNBIND_DOCUMENT: &str =
     "/account/phone/unbind/{id}/documents/{revision}/{slot}";
 pub const STEP_UP_UNREACHABLE: &str = "/login/sms/unreachable";
 pub const UNBIND_CANCEL: &str = "/unbind/cancel/{id}";
+/// The organization-verified password retrieval (密码索取): organization
+/// search and registration, the form, its phone's code, the case page
+/// with the PDF, file authentication, uploads and submission, and the
+/// completion with the code sent on approval.
+pub const RETRIEVE: &str = "/retrieve";
+pub const RETRIEVE_REGISTER: &str = "/retrieve/organizations";
+pub const RETRIEVE_FORM: &str = "/retrieve/form";
+pub const RETRIEVE_CONFIRM: &str = "/retrieve/confirm";
+pub const RETRIEVE_CONFIRM_SEND: &str = "/retrieve/confirm/send";
+pub const RETRIEVE_CASE: &str = "/retrieve/case";
+pub const RETRIEVE_PDF: &str = "/retrieve/case/form.pdf";
+pub const RETRIEVE_FILES: &str = "/retrieve/files";
+pub const RETRIEVE_UPLOAD: &str = "/retrieve/upload";
+pub const RETRIEVE_UPLOAD_SLOT: &str = "/retrieve/upload/{slot}";
+pub const RETRIEVE_UPLOAD_IMAGE: &str = "/retrieve/upload/{slot}/image";
+pub const RETRIEVE_SAMPLE: &str = "/retrieve/samples/{slot}";
+pub const RETRIEVE_SUBMIT: &str = "/retrieve/submit";
+pub const RETRIEVE_COMPLETE: &str = "/retrieve/complete";
 pub const RECOVER: &str = "/recover";
 pub const RECOVER_METHOD: &str = "/recover/method";
 pub const RECOVER_SMS_SEND: &str = "/recover/sms/send";

@@ -63,6 +63,8 @@ const PHONE_CHANGE: &str = "phone_change";
 const PHONE_BIND: &str = "phone_bind";
 const BINDING_SKIPPED: &str = "phone_binding_skipped";
 const APP_PASSWORD_SHOWN: &str = "app_password_shown_once";
+const RETRIEVAL_PENDING: &str = "retrieval_pending";
+const RETRIEVAL_CASE: &str = "retrieval_case";
 
 /// How long the restricted "phone unreachable" state lasts: time to fill
 /// in the unbind application and take photos of the documents.
@@ -674,6 +676,46 @@ impl WebSession {
 
     pub async fn skip_binding(&self, sid: &str) -> Result<(), PageError> {
         self.0.insert(BINDING_SKIPPED, sid).await?;
+        Ok(())
+    }
+
+    // ── an organization-verified retrieval ─────────────────────────────
+
+    /// The retrieval form waiting for its phone's code (it lives as long
+    /// as the code: `sms.code_ttl_secs`).
+    pub async fn retrieval_pending(
+        &self,
+        ttl_secs: u64,
+    ) -> Result<Option<crate::service::retrieval::Pending>, PageError> {
+        let now = self.1.now().unix_timestamp();
+        let ttl = i64::try_from(ttl_secs).unwrap_or(i64::MAX);
+        Ok(self
+            .read::<crate::service::retrieval::Pending>(RETRIEVAL_PENDING)
+            .await?
+            .filter(|p| now - p.sent_at <= ttl))
+    }
+
+    /// Keeps a checked form whose code was sent, in a renewed session.
+    pub async fn set_retrieval_pending(
+        &self,
+        pending: &crate::service::retrieval::Pending,
+    ) -> Result<(), PageError> {
+        self.renew().await?;
+        self.0.insert(RETRIEVAL_PENDING, pending).await?;
+        Ok(())
+    }
+
+    /// The retrieval case this browser holds (after the form, or after the
+    /// file authentication): its PDF and upload pages open for it only.
+    pub async fn retrieval_case(&self) -> Result<Option<Uuid>, PageError> {
+        self.read::<Uuid>(RETRIEVAL_CASE).await
+    }
+
+    /// Holds `case` (and drops a pending form), in a renewed session.
+    pub async fn hold_retrieval_case(&self, case: Uuid) -> Result<(), PageError> {
+        self.renew().await?;
+        self.0.remove_value(RETRIEVAL_PENDING).await?;
+        self.0.insert(RETRIEVAL_CASE, case).await?;
         Ok(())
     }
 

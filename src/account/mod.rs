@@ -26,6 +26,7 @@ pub mod login;
 pub mod password;
 pub mod phone;
 pub mod recover;
+pub mod retrieve;
 pub mod sessions;
 pub mod step_up;
 pub mod unbind;

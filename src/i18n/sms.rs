@@ -38,6 +38,23 @@ pub enum Sms<'a> {
     /// To the new login phone: the unbind application of `account` is
     /// complete.
     UnbindCompleted { account: &'a str },
+    /// The retrieval form's phone confirmation code.
+    RetrievalCode { code: &'a str, minutes: u64 },
+    /// The approved retrieval's one-time code, valid `hours`, to be
+    /// entered at `link`.
+    RetrievalApproved {
+        code: &'a str,
+        hours: u64,
+        link: &'a str,
+    },
+    /// The retrieval `case` was rejected; new scans go up at `link`.
+    RetrievalRejected { case: &'a str, link: &'a str },
+    /// To the account's other phones: a retrieval of `account` was
+    /// approved; its code goes out `at`.
+    RetrievalPending { account: &'a str, at: &'a str },
+    /// To the account's other phones: the password of `account` was set
+    /// by a retrieval `at`.
+    RetrievalCompleted { account: &'a str, at: &'a str },
 }
 
 #[derive(Template)]

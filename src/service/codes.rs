@@ -38,6 +38,8 @@ pub enum Purpose {
     /// Guided binding of a phone to an account without one.
     Bind,
     Unbind,
+    /// The retrieval form's phone.
+    Retrieval,
 }
 
 impl Purpose {
@@ -54,6 +56,7 @@ impl Purpose {
             Purpose::ChangeNew => SmsPurpose::ChangeNew,
             Purpose::Bind => SmsPurpose::Bind,
             Purpose::Unbind => SmsPurpose::Unbind,
+            Purpose::Retrieval => SmsPurpose::Retrieval,
         }
     }
 }
@@ -190,6 +193,7 @@ fn code_sms(purpose: Purpose, code: &str, minutes: u64) -> Sms<'_> {
         Purpose::ChangeOld | Purpose::ChangeNew => Sms::ChangeCode { code, minutes },
         Purpose::Bind => Sms::BindCode { code, minutes },
         Purpose::Unbind => Sms::UnbindCode { code, minutes },
+        Purpose::Retrieval => Sms::RetrievalCode { code, minutes },
     }
 }
 

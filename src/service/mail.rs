@@ -78,6 +78,10 @@ pub enum Letter {
         at: OffsetDateTime,
         page: String,
     },
+    /// To the account's mailbox: an organization-verified retrieval was
+    /// approved and its code goes out `at` (a cooling-off period), or it
+    /// `completed` at `at` (the password was set, every sign-in ended).
+    Retrieval { completed: bool, at: OffsetDateTime },
 }
 
 impl std::fmt::Debug for Letter {
@@ -103,6 +107,12 @@ impl Letter {
             Letter::UnbindCancelled { .. } => "unbind_cancelled",
             Letter::Blocked { .. } => "blocked_notice",
             Letter::AppPasswordCreated { .. } => "app_password_notice",
+            Letter::Retrieval {
+                completed: true, ..
+            } => "retrieval_completed",
+            Letter::Retrieval {
+                completed: false, ..
+            } => "retrieval_approved",
         }
     }
 
@@ -118,7 +128,8 @@ impl Letter {
             Letter::PasswordReset { .. }
             | Letter::EmailChanged { .. }
             | Letter::PhoneChanged { .. }
-            | Letter::Blocked { .. } => None,
+            | Letter::Blocked { .. }
+            | Letter::Retrieval { .. } => None,
         }
     }
 }
@@ -404,6 +415,14 @@ mod tests {
                 at: OffsetDateTime::UNIX_EPOCH,
                 page: "https://id.example.org/account/app-passwords".into(),
             },
+            Letter::Retrieval {
+                completed: true,
+                at: OffsetDateTime::UNIX_EPOCH,
+            },
+            Letter::Retrieval {
+                completed: false,
+                at: OffsetDateTime::UNIX_EPOCH,
+            },
         ];
         for l in &all {
             match l {
@@ -419,6 +438,7 @@ mod tests {
                 | Letter::UnbindCancelled { .. }
                 | Letter::Blocked { .. }
                 | Letter::AppPasswordCreated { .. } => {}
+                Letter::Retrieval { .. } => {}
             }
         }
         all

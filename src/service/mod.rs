@@ -23,6 +23,8 @@ pub mod org_import;
 pub mod organizations;
 pub mod phone;
 pub mod recovery;
+pub mod retrieval;
+pub mod retrieval_case;
 pub mod retrieval_form;
 pub mod review;
 pub mod reviewing;

@@ -28,7 +28,9 @@ use super::{Actor, Origin};
 use crate::domain::{Email, PhoneNumber};
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::review::{Case, CaseKind, CaseState, NewCaseEvent, NewDocument, PhoneRelease};
+use crate::store::review::{
+    Case, CaseExtras, CaseKind, CaseState, NewCaseEvent, NewDocument, PhoneRelease,
+};
 use crate::store::users::{AccountStatus, User};
 
 use CaseState::*;
@@ -56,10 +58,29 @@ const PHONE_UNBIND: &[(CaseState, CaseState)] = &[
     (Edited, Cancelled),
 ];
 
+/// The password-retrieval transition table (issue 16): the form comes
+/// first and the stamped scans later (`awaiting_documents`); a rejection
+/// lets the person upload again (a new revision); an approval names the
+/// account and, after the cooling-off period, sends the one-time code
+/// (`awaiting_completion`).
+const PASSWORD_RETRIEVAL: &[(CaseState, CaseState)] = &[
+    (AwaitingDocuments, Submitted),
+    (AwaitingDocuments, Expired),
+    (Submitted, InReview),
+    (InReview, Approved),
+    (InReview, Rejected),
+    (Approved, AwaitingCompletion),
+    (AwaitingCompletion, Completed),
+    (AwaitingCompletion, Expired),
+    (Rejected, AwaitingDocuments),
+    (Rejected, Expired),
+];
+
 /// Whether a case of `kind` may move from `from` to `to`.
 pub fn allowed(kind: CaseKind, from: CaseState, to: CaseState) -> bool {
     let table = match kind {
         CaseKind::PhoneUnbind => PHONE_UNBIND,
+        CaseKind::PasswordRetrieval => PASSWORD_RETRIEVAL,
     };
     table.contains(&(from, to))
 }
@@ -183,10 +204,21 @@ static DECODES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// Checks, cleans and encrypts the uploads for one revision (on the
 /// blocking pool: decoding and re-encoding are CPU work).
-async fn prepare_documents(
+pub(crate) async fn prepare_documents(
     state: &AppState,
     case_id: Uuid,
     revision: i64,
+    files: Vec<Vec<u8>>,
+) -> Result<Vec<NewDocument>, ReviewError> {
+    prepare_documents_from(state, case_id, revision, 1, files).await
+}
+
+/// [`prepare_documents`] for slots `first_slot`, `first_slot + 1` …
+pub(crate) async fn prepare_documents_from(
+    state: &AppState,
+    case_id: Uuid,
+    revision: i64,
+    first_slot: i64,
     files: Vec<Vec<u8>>,
 ) -> Result<Vec<NewDocument>, ReviewError> {
     let keys = DocumentKeys::from_config(&state.config);
@@ -205,7 +237,7 @@ async fn prepare_documents(
             .into_iter()
             .enumerate()
             .map(|(i, img)| {
-                let slot = i as i64 + 1;
+                let slot = i as i64 + first_slot;
                 let place = Place {
                     case_id,
                     revision,
@@ -231,7 +263,7 @@ async fn prepare_documents(
     }
 }
 
-fn event(
+pub(crate) fn event(
     name: &'static str,
     actor: &Actor,
     origin: &Origin,
@@ -262,10 +294,12 @@ fn audit_name(to: CaseState) -> &'static str {
         Withdrawn => "review.withdrawn",
         Cancelled => "review.cancelled",
         Expired => "review.expired",
+        AwaitingDocuments => "review.awaiting_documents",
+        AwaitingCompletion => "review.code_sent",
     }
 }
 
-fn audit(
+pub(crate) fn audit(
     name: &'static str,
     case: &Case,
     actor: &Actor,
@@ -292,6 +326,7 @@ fn audit(
 async fn notify(state: &AppState, case: &Case, origin: &Origin) {
     match case.kind {
         CaseKind::PhoneUnbind => super::unbind_case::notify(state, case, origin).await,
+        CaseKind::PasswordRetrieval => super::retrieval_case::notify(state, case, origin).await,
     }
 }
 
@@ -390,19 +425,21 @@ async fn require_reviewer_of(state: &AppState, user: &User, id: Uuid) -> Result<
 }
 
 /// What a change does to the case beside its state.
-struct Change<'a> {
-    case_id: Uuid,
-    read_version: i64,
-    to: CaseState,
-    event: &'static str,
-    note: Option<String>,
-    actor: &'a Actor,
-    origin: &'a Origin,
+pub(crate) struct Change<'a> {
+    pub(crate) case_id: Uuid,
+    pub(crate) read_version: i64,
+    pub(crate) to: CaseState,
+    pub(crate) event: &'static str,
+    pub(crate) note: Option<String>,
+    pub(crate) actor: &'a Actor,
+    pub(crate) origin: &'a Origin,
+    /// What else the transaction writes (see [`CaseExtras`]).
+    pub(crate) extras: CaseExtras,
 }
 
 /// Reads the case, checks the version and the transition table, lets
 /// `apply` set the other fields, and writes it all in one transaction.
-async fn change(
+pub(crate) async fn change(
     state: &AppState,
     c: Change<'_>,
     apply: impl FnOnce(&mut Case, OffsetDateTime) -> Result<(), ReviewError>,
@@ -435,6 +472,7 @@ fn effect_on_account(
         CaseKind::PhoneUnbind => {
             super::unbind_case::release(case, restore).map_err(ReviewError::Corrupt)
         }
+        CaseKind::PasswordRetrieval => Ok(None),
     }
 }
 
@@ -492,6 +530,7 @@ async fn change_with(
             &ev,
             Some(&au),
             release.as_ref(),
+            &c.extras,
         )
         .await?;
     case.version = c.read_version + 1;
@@ -531,6 +570,7 @@ pub async fn claim(
             note: None,
             actor: &actor,
             origin,
+            extras: CaseExtras::default(),
         },
         move |case, now| {
             case.claimed_by = Some(id);
@@ -590,6 +630,7 @@ pub async fn add_internal_note(
             note: text,
             actor: &actor,
             origin,
+            extras: CaseExtras::default(),
         },
         move |case, _| {
             case.internal_note = kept;
@@ -620,7 +661,36 @@ pub async fn approve(
     read_version: i64,
     origin: &Origin,
 ) -> Result<(Case, Approved), ReviewError> {
+    let terms = Terms {
+        account: None,
+        cooling: Duration::hours(i64::from(state.config.review.cooling_off_hours)),
+        extras: CaseExtras::default(),
+    };
+    approve_on(state, reviewer, case_id, read_version, terms, origin).await
+}
+
+/// What a deciding approval sets beside the state: the account it names
+/// (a retrieval learns it here), how long until it takes effect, and what
+/// else its transaction writes.
+pub(crate) struct Terms {
+    pub(crate) account: Option<Uuid>,
+    pub(crate) cooling: Duration,
+    pub(crate) extras: CaseExtras,
+}
+
+/// [`approve`] on the given terms.
+pub(crate) async fn approve_on(
+    state: &AppState,
+    reviewer: &User,
+    case_id: Uuid,
+    read_version: i64,
+    terms: Terms,
+    origin: &Origin,
+) -> Result<(Case, Approved), ReviewError> {
     require_reviewer_of(state, reviewer, case_id).await?;
+    if terms.account == Some(reviewer.id) {
+        return Err(ReviewError::OwnCase);
+    }
     let case = read_at(state, case_id, read_version).await?;
     if case.state != InReview {
         return Err(ReviewError::NotAllowed {
@@ -639,7 +709,16 @@ pub async fn approve(
     } else {
         (InReview, "approval", self::Approved::NeedsSecond)
     };
-    let cooling = Duration::hours(i64::from(state.config.review.cooling_off_hours));
+    let Terms {
+        account,
+        cooling,
+        extras,
+    } = terms;
+    let extras = if decided {
+        extras
+    } else {
+        CaseExtras::default()
+    };
     let actor = Actor::user(reviewer);
     let (rid, rname) = (reviewer.id, reviewer.username.clone());
     let case = change(
@@ -652,6 +731,7 @@ pub async fn approve(
             note: None,
             actor: &actor,
             origin,
+            extras,
         },
         move |case, now| {
             list.push(Approval {
@@ -664,6 +744,9 @@ pub async fn approve(
             if decided {
                 case.decided_at = Some(now);
                 case.effective_at = Some(now + cooling);
+                if let Some(a) = account {
+                    case.account_id = Some(a);
+                }
             }
             Ok(())
         },
@@ -700,6 +783,7 @@ pub async fn reject(
             note: text,
             actor: &actor,
             origin,
+            extras: CaseExtras::default(),
         },
         move |case, now| {
             case.decided_at = Some(now);
@@ -714,7 +798,7 @@ pub async fn reject(
 }
 
 /// A final state: documents go after the retention period.
-async fn finish(state: &AppState, c: Change<'_>) -> Result<Case, ReviewError> {
+pub(crate) async fn finish(state: &AppState, c: Change<'_>) -> Result<Case, ReviewError> {
     let retention = days(state.config.review.retention_days);
     let to = c.to;
     change(
@@ -753,6 +837,7 @@ pub async fn withdraw(
             note: None,
             actor: &actor,
             origin,
+            extras: CaseExtras::default(),
         },
     )
     .await
@@ -780,6 +865,7 @@ pub async fn cancel(
             note: reason,
             actor,
             origin,
+            extras: CaseExtras::default(),
         },
     )
     .await
@@ -805,6 +891,7 @@ pub async fn edit(
             note: None,
             actor: &actor,
             origin,
+            extras: CaseExtras::default(),
         },
         |_, _| Ok(()),
         None,
@@ -866,6 +953,7 @@ pub async fn resubmit(
             note: None,
             actor: &actor,
             origin,
+            extras: CaseExtras::default(),
         },
         move |case, now| {
             case.revision = revision;
@@ -908,6 +996,7 @@ pub async fn complete(
             note: None,
             actor: &Actor::System,
             origin,
+            extras: CaseExtras::default(),
         },
     )
     .await
@@ -936,7 +1025,11 @@ pub async fn sweep(state: &AppState) -> Result<Swept, ReviewError> {
         .cases_effective_before(Approved, now, 500)
         .await?
     {
-        if let Some(case) = state.store.case_by_id(id).await? {
+        if let Some(case) = state.store.case_by_id(id).await?
+            // A retrieval's approval takes effect by sending its code
+            // (`retrieval::sweep`).
+            && case.kind != CaseKind::PasswordRetrieval
+        {
             match take_effect(state, &case, &origin).await {
                 Ok(()) => out.effective += 1,
                 Err(ReviewError::Stale | ReviewError::NotAllowed { .. }) => {}
@@ -961,6 +1054,7 @@ pub async fn sweep(state: &AppState) -> Result<Swept, ReviewError> {
                     note: None,
                     actor: &Actor::System,
                     origin: &origin,
+                    extras: CaseExtras::default(),
                 },
             )
             .await
@@ -985,6 +1079,7 @@ async fn take_effect(state: &AppState, case: &Case, origin: &Origin) -> Result<(
         CaseKind::PhoneUnbind => super::unbind_case::release(case, false)
             .map_err(ReviewError::Corrupt)?
             .is_some_and(|r| r.login.is_some()),
+        CaseKind::PasswordRetrieval => return Ok(()),
     };
     let c = Change {
         case_id: case.id,
@@ -994,6 +1089,7 @@ async fn take_effect(state: &AppState, case: &Case, origin: &Origin) -> Result<(
         note: None,
         actor: &Actor::System,
         origin,
+        extras: CaseExtras::default(),
     };
     let effective = change(state, c, |_, _| Ok(()), None).await?;
     if !rebind {
@@ -1158,7 +1254,9 @@ mod tests {
             .map(CaseState::as_str)
             .collect();
         for dir in ["migrations/sqlite", "migrations/postgres"] {
-            let sql = std::fs::read_to_string(format!("{dir}/0010_review_cases.sql")).unwrap();
+            // The index was last written by migration 0015 (the retrieval's
+            // two open states).
+            let sql = std::fs::read_to_string(format!("{dir}/0015_retrieval.sql")).unwrap();
             let list = open
                 .iter()
                 .map(|s| format!("'{s}'"))

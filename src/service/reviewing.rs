@@ -45,6 +45,12 @@ pub enum ReviewingError {
     /// The reviewer is the applicant.
     #[error("nobody reviews their own application")]
     OwnCase,
+    /// A retrieval's approval names the account it is about.
+    #[error("name the account the retrieval is about")]
+    AccountRequired,
+    /// No active account by the name given.
+    #[error("no active account by that name")]
+    NoAccount,
     #[error(transparent)]
     Review(ReviewError),
 }
@@ -71,6 +77,8 @@ impl ReviewingError {
             ReviewingError::NotReviewer => t.review_not_reviewer.into(),
             ReviewingError::NotFound => t.review_not_found.into(),
             ReviewingError::OwnCase => t.reviewing_own_case.into(),
+            ReviewingError::AccountRequired => t.retrieve_review_account_required.into(),
+            ReviewingError::NoAccount => t.retrieve_review_no_account.into(),
             ReviewingError::Review(e) => e.text(t),
         }
     }
@@ -175,6 +183,24 @@ pub async fn queue(
 /// own, and nothing the system keeps for itself (the cancel link's hash).
 pub fn form(case: &Case) -> Result<serde_json::Value, ReviewingError> {
     match case.kind {
+        CaseKind::PasswordRetrieval => {
+            let d = super::retrieval::RetrievalData::of(case).map_err(ReviewError::Corrupt)?;
+            Ok(json!({
+                "case_number": case.public_number,
+                "organization": d.organization,
+                "organization_id": d.organization_id,
+                "organization_registered": d.organization_registered,
+                "account": d.account,
+                "registered_name": d.registered_name,
+                "name": d.name,
+                "id_type": d.id_type.as_str(),
+                "id_number": d.id_number,
+                "id_unusual": d.id_unusual,
+                "reason": d.reason.as_str(),
+                "reason_text": d.reason_text,
+                "lang": d.lang,
+            }))
+        }
         CaseKind::PhoneUnbind => {
             let d = UnbindData::of(case).map_err(ReviewError::Corrupt)?;
             Ok(json!({
@@ -205,6 +231,8 @@ pub struct CaseView {
     pub events: Vec<CaseEvent>,
     /// The documents of the current revision.
     pub documents: Vec<DocumentInfo>,
+    /// A password retrieval: the accounts it may be about.
+    pub matches: Vec<User>,
 }
 
 /// A case with its applicant, history and documents, for a reviewer.
@@ -245,7 +273,15 @@ pub async fn case_view(
         entry = entry.subject(a);
     }
     entry.write(&state.store).await?;
+    let matches = if case.kind == CaseKind::PasswordRetrieval {
+        super::retrieval::matching_accounts(state, &case)
+            .await
+            .map_err(|e| ReviewError::Corrupt(e.to_string()))?
+    } else {
+        Vec::new()
+    };
     Ok(CaseView {
+        matches,
         overdue: is_overdue(case.state, case.due_at, state.clock.now()),
         case,
         form,
@@ -294,15 +330,56 @@ pub async fn add_note(
 
 /// Approves the case, or records the first of two approvals (see
 /// [`review::approve`]).
+/// A retrieval's approval names the account (`account`, its account
+/// name); other kinds know theirs.
 pub async fn approve(
     state: &AppState,
     reviewer: &User,
     id: Uuid,
     read_version: i64,
+    account: Option<&str>,
     origin: &Origin,
 ) -> Result<(Case, Approved), ReviewingError> {
     may_act(state, reviewer, id).await?;
-    Ok(review::approve(state, reviewer, id, read_version, origin).await?)
+    let kind = state
+        .store
+        .case_by_id(id)
+        .await?
+        .ok_or(ReviewingError::NotFound)?
+        .kind;
+    if kind != CaseKind::PasswordRetrieval {
+        return Ok(review::approve(state, reviewer, id, read_version, origin).await?);
+    }
+    let account = account
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .ok_or(ReviewingError::AccountRequired)?;
+    use super::retrieval::{ApproveError, RetrievalError};
+    match super::retrieval::approve(state, reviewer, id, read_version, account, origin).await {
+        Ok(r) => Ok(r),
+        Err(ApproveError::NoAccount) => Err(ReviewingError::NoAccount),
+        Err(ApproveError::Review(r)) => Err(r.into()),
+        Err(ApproveError::Retrieval(RetrievalError::Review(r))) => Err(r.into()),
+        Err(ApproveError::Retrieval(RetrievalError::Store(s))) => Err(s.into()),
+        Err(ApproveError::Retrieval(RetrievalError::NotFound)) => Err(ReviewingError::NotFound),
+        Err(ApproveError::Retrieval(e)) => Err(ReviewError::Corrupt(e.to_string()).into()),
+    }
+}
+
+/// The accounts a retrieval may be about (by account name, name, phone),
+/// for the reviewer to name one; empty for other kinds.
+pub async fn matching_accounts(
+    state: &AppState,
+    reviewer: &User,
+    case: &Case,
+) -> Result<Vec<User>, ReviewingError> {
+    admit(reviewer)?;
+    if case.kind != CaseKind::PasswordRetrieval {
+        return Ok(Vec::new());
+    }
+    super::retrieval::matching_accounts(state, case)
+        .await
+        .map_err(|e| ReviewError::Corrupt(e.to_string()).into())
 }
 
 /// Rejects the case with a note to the applicant (see [`review::reject`]).

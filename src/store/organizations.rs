@@ -211,6 +211,19 @@ impl Store {
         rec: &OrgRecord,
         audits: &[NewAuditEvent],
     ) -> Result<Organization, StoreError> {
+        self.insert_organization_with(id, rec, None, audits).await
+    }
+
+    /// [`Store::insert_organization`], with the contact (name, E.164
+    /// phone) of a member of the public who registered it, in the same
+    /// transaction.
+    pub async fn insert_organization_with(
+        &self,
+        id: Uuid,
+        rec: &OrgRecord,
+        contact: Option<(&str, &str)>,
+        audits: &[NewAuditEvent],
+    ) -> Result<Organization, StoreError> {
         let now = self.now();
         let sql = format!(
             "INSERT INTO organizations (id, full_name, short_name, aliases, mail_domains, status, created_at, updated_at) \
@@ -239,6 +252,18 @@ impl Store {
             if let Err(e) = write_names!(tx, id, rec) {
                 tx.rollback().await?;
                 return Ok(Err(e));
+            }
+            if let Some((name, phone)) = contact {
+                sqlx::query(
+                    "INSERT INTO organization_registrations (organization_id, contact_name, contact_phone, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(phone)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
             for audit in audits {
                 insert_audit!(&mut *tx, audit, now)?;

@@ -19,12 +19,15 @@ use super::{BeginWrite, Db, Store, StoreError, on_db};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CaseKind {
     PhoneUnbind,
+    /// The organization-verified password retrieval (密码索取).
+    PasswordRetrieval,
 }
 
 impl CaseKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PhoneUnbind => "phone_unbind",
+            Self::PasswordRetrieval => "password_retrieval",
         }
     }
 }
@@ -34,6 +37,7 @@ impl TryFrom<String> for CaseKind {
     fn try_from(value: String) -> Result<Self, Self::Error> {
         match value.as_str() {
             "phone_unbind" => Ok(Self::PhoneUnbind),
+            "password_retrieval" => Ok(Self::PasswordRetrieval),
             other => Err(format!("unknown case kind {other:?}")),
         }
     }
@@ -53,10 +57,14 @@ pub enum CaseState {
     Withdrawn,
     Cancelled,
     Expired,
+    /// A retrieval whose form is in and whose stamped scans are not.
+    AwaitingDocuments,
+    /// An approved retrieval whose one-time code went out by SMS.
+    AwaitingCompletion,
 }
 
 impl CaseState {
-    pub const ALL: [CaseState; 10] = [
+    pub const ALL: [CaseState; 12] = [
         Self::Submitted,
         Self::InReview,
         Self::Approved,
@@ -67,6 +75,8 @@ impl CaseState {
         Self::Withdrawn,
         Self::Cancelled,
         Self::Expired,
+        Self::AwaitingDocuments,
+        Self::AwaitingCompletion,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,11 +91,13 @@ impl CaseState {
             Self::Withdrawn => "withdrawn",
             Self::Cancelled => "cancelled",
             Self::Expired => "expired",
+            Self::AwaitingDocuments => "awaiting_documents",
+            Self::AwaitingCompletion => "awaiting_completion",
         }
     }
 
     /// Still open: it counts against "one open case per account and kind"
-    /// (the partial unique index in migration 0010 lists the same states).
+    /// (the partial unique index, last written by migration 0015, lists the same states).
     pub fn is_open(self) -> bool {
         !self.is_final()
     }
@@ -109,7 +121,7 @@ impl TryFrom<String> for CaseState {
     }
 }
 
-const CASE_COLUMNS: &str = "id, kind, public_number, account_id, state, revision, version, data, \
+pub(super) const CASE_COLUMNS: &str = "id, kind, public_number, account_id, state, revision, version, data, \
     contact_phone, contact_email, consent_version, consent_at, submitted_at, due_at, claimed_by, \
     claimed_at, decided_at, approvals, effective_at, completed_at, purge_after, applicant_note, \
     internal_note, created_at, updated_at";
@@ -212,6 +224,26 @@ pub struct PhoneRelease {
     pub restore: bool,
 }
 
+/// What else a change of a case writes in its transaction (the
+/// retrieval's: an organization registered with the case becomes active;
+/// the one-time retrieval code is stored, or spent).
+#[derive(Default)]
+pub struct CaseExtras {
+    /// A pending organization to activate, with its audit entry.
+    pub activate_organization: Option<(Uuid, NewAuditEvent)>,
+    /// A retrieval code to store (replacing the case's earlier one).
+    pub retrieval_code: Option<NewRetrievalCode>,
+    /// Delete the case's retrieval code (the case completed or ended).
+    pub drop_retrieval_code: bool,
+}
+
+/// A one-time retrieval code as stored: salt and salted SHA-256.
+pub struct NewRetrievalCode {
+    pub salt: String,
+    pub code_hash: String,
+    pub expires_at: OffsetDateTime,
+}
+
 /// An encrypted document to store with a change of its case.
 #[derive(Clone)]
 pub struct NewDocument {
@@ -276,6 +308,8 @@ macro_rules! insert_event {
         .map(|_| ())
     }};
 }
+
+pub(super) use insert_event;
 
 macro_rules! insert_documents {
     ($exec:expr, $case_id:expr, $docs:expr, $at:expr) => {{
@@ -367,6 +401,7 @@ impl Store {
     /// still `read_version`, with new documents, the event and the audit
     /// entry, in one transaction. `Stale` when someone changed the case
     /// since it was read; `NotFound` when there is no such case.
+    #[allow(clippy::too_many_arguments)]
     pub async fn update_case(
         &self,
         case: &Case,
@@ -375,6 +410,7 @@ impl Store {
         event: &NewCaseEvent,
         audit: Option<&NewAuditEvent>,
         release: Option<&PhoneRelease>,
+        extras: &CaseExtras,
     ) -> Result<(), StoreError> {
         let now = self.now();
         let result: Result<u64, sqlx::Error> = on_db!(self, pool => async {
@@ -384,7 +420,7 @@ impl Store {
                  contact_phone = $6, contact_email = $7, consent_version = $8, consent_at = $9, \
                  submitted_at = $10, due_at = $11, claimed_by = $12, claimed_at = $13, decided_at = $14, \
                  approvals = $15, effective_at = $16, completed_at = $17, purge_after = $18, \
-                 applicant_note = $19, internal_note = $20, updated_at = $21 \
+                 applicant_note = $19, internal_note = $20, updated_at = $21, account_id = $22 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(case.id)
@@ -408,6 +444,7 @@ impl Store {
             .bind(&case.applicant_note)
             .bind(&case.internal_note)
             .bind(now)
+            .bind(case.account_id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -457,6 +494,42 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            }
+            if let Some((org, org_audit)) = &extras.activate_organization {
+                let changed = sqlx::query(
+                    "UPDATE organizations SET status = 'active', version = version + 1, updated_at = $2 \
+                     WHERE id = $1 AND status = 'pending'",
+                )
+                .bind(org)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if changed > 0 {
+                    insert_audit!(&mut *tx, org_audit, now)?;
+                }
+            }
+            if let Some(code) = &extras.retrieval_code {
+                sqlx::query("DELETE FROM retrieval_codes WHERE case_id = $1")
+                    .bind(case.id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO retrieval_codes (case_id, salt, code_hash, expires_at, tries, created_at) \
+                     VALUES ($1, $2, $3, $4, 0, $5)",
+                )
+                .bind(case.id)
+                .bind(&code.salt)
+                .bind(&code.code_hash)
+                .bind(code.expires_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            } else if extras.drop_retrieval_code {
+                sqlx::query("DELETE FROM retrieval_codes WHERE case_id = $1")
+                    .bind(case.id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             if let Some(audit) = audit {
                 insert_audit!(&mut *tx, audit, now)?;

@@ -168,7 +168,7 @@ pub struct NewUser {
 }
 
 const UNIQUE_FIELDS: &[&str] = &["username", "login_phone"];
-const COLUMNS: &str = "id, username, display_name, login_phone, security_phone, security_email, \
+pub(super) const COLUMNS: &str = "id, username, display_name, login_phone, security_phone, security_email, \
     security_email_verified, organization_id, \
     (SELECT o.full_name FROM organizations o WHERE o.id = users.organization_id) AS organization, is_admin, status, status_reason, password_hash, \
     password_changed_at, session_epoch, version, created_at, updated_at, last_login_at, must_change_password, \

@@ -51,6 +51,7 @@ mod post_redirect_get;
 mod recovery;
 mod recovery_background;
 mod retrieval_form;
+mod retrieve;
 mod review_cases;
 mod review_queue;
 mod revocation;

@@ -471,7 +471,15 @@ async fn two_reviewers_deciding_at_once_one_wins() {
     };
     app.state
         .store
-        .update_case(&first, c.version, &[], &ev(CaseState::InReview), None, None)
+        .update_case(
+            &first,
+            c.version,
+            &[],
+            &ev(CaseState::InReview),
+            None,
+            None,
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert!(matches!(
@@ -483,7 +491,8 @@ async fn two_reviewers_deciding_at_once_one_wins() {
                 &[],
                 &ev(CaseState::Withdrawn),
                 None,
-                None
+                None,
+                &Default::default(),
             )
             .await,
         Err(tongxing::store::StoreError::Stale)

@@ -36,6 +36,8 @@ pub enum ReviewState {
     Withdrawn,
     Cancelled,
     Expired,
+    AwaitingDocuments,
+    AwaitingCompletion,
 }
 
 impl From<CaseState> for ReviewState {
@@ -51,6 +53,8 @@ impl From<CaseState> for ReviewState {
             CaseState::Withdrawn => Self::Withdrawn,
             CaseState::Cancelled => Self::Cancelled,
             CaseState::Expired => Self::Expired,
+            CaseState::AwaitingDocuments => Self::AwaitingDocuments,
+            CaseState::AwaitingCompletion => Self::AwaitingCompletion,
         }
     }
 }
@@ -68,6 +72,8 @@ impl From<ReviewState> for CaseState {
             ReviewState::Withdrawn => Self::Withdrawn,
             ReviewState::Cancelled => Self::Cancelled,
             ReviewState::Expired => Self::Expired,
+            ReviewState::AwaitingDocuments => Self::AwaitingDocuments,
+            ReviewState::AwaitingCompletion => Self::AwaitingCompletion,
         }
     }
 }
@@ -77,12 +83,14 @@ impl From<ReviewState> for CaseState {
 #[serde(rename_all = "snake_case")]
 pub enum ReviewKind {
     PhoneUnbind,
+    PasswordRetrieval,
 }
 
 impl From<CaseKind> for ReviewKind {
     fn from(k: CaseKind) -> Self {
         match k {
             CaseKind::PhoneUnbind => Self::PhoneUnbind,
+            CaseKind::PasswordRetrieval => Self::PasswordRetrieval,
         }
     }
 }
@@ -447,6 +455,13 @@ fn problem(e: ReviewingError) -> ApiError {
         ReviewingError::NotFound => ApiError::not_found("no such case"),
         ReviewingError::NotReviewer => ApiError::forbidden("the reviewer role is required"),
         ReviewingError::OwnCase => ApiError::forbidden("nobody reviews their own application"),
+        ReviewingError::AccountRequired => ApiError::invalid(
+            "account",
+            "a retrieval's approval names the account (its account name)",
+        ),
+        ReviewingError::NoAccount => {
+            ApiError::invalid("account", "no active account has this account name")
+        }
         ReviewingError::Review(r) => match r {
             ReviewError::NotFound => ApiError::not_found("no such case"),
             ReviewError::Stale => ApiError {
@@ -546,6 +561,19 @@ pub struct Decision {
     pub version: i64,
 }
 
+/// An approval: the version read and, for a password retrieval, the
+/// account it is about.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveDecision {
+    /// The case's `version` as the caller read it.
+    pub version: i64,
+    /// A password retrieval's account, by account name (required for that
+    /// kind; other kinds know their account).
+    #[serde(default)]
+    pub account: Option<String>,
+}
+
 /// A decision with a note.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -632,7 +660,7 @@ pub struct ApprovalResult {
 /// first approval is recorded and answers that a second reviewer must
 /// approve; the second, by another reviewer, decides.
 #[utoipa::path(post, path = crate::routes::API_REVIEW_CASE_APPROVE, tag = "review", operation_id = "review_approve",
-    params(("id" = uuid::Uuid, Path, description = "The case id.")), request_body = Decision,
+    params(("id" = uuid::Uuid, Path, description = "The case id.")), request_body = ApproveDecision,
     responses((status = 200, description = "Approved, or (four eyes) the first approval recorded.", body = ApprovalResult),
         (status = 403, description = DECISION_403, body = Problem),
         (status = 409, description = DECISION_409, body = Problem)))]
@@ -640,13 +668,14 @@ pub async fn approve(
     State(state): State<AppState>,
     auth: ReviewerAuth,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<Decision>,
+    ApiJson(body): ApiJson<ApproveDecision>,
 ) -> Result<Json<ApprovalResult>, ApiError> {
     let (case, outcome) = reviewing::approve(
         &state,
         &auth.user,
         case_id(&id)?,
         body.version,
+        body.account.as_deref(),
         &auth.origin,
     )
     .await

@@ -39,12 +39,15 @@ fn state_label(t: &Text, s: CaseState) -> &'static str {
         CaseState::Withdrawn => t.review_state_withdrawn,
         CaseState::Cancelled => t.review_state_cancelled,
         CaseState::Expired => t.review_state_expired,
+        CaseState::AwaitingDocuments => t.review_state_awaiting_documents,
+        CaseState::AwaitingCompletion => t.review_state_awaiting_completion,
     }
 }
 
 fn kind_label(t: &Text, k: CaseKind) -> &'static str {
     match k {
         CaseKind::PhoneUnbind => t.review_kind_phone_unbind,
+        CaseKind::PasswordRetrieval => t.review_kind_password_retrieval,
     }
 }
 
@@ -66,6 +69,10 @@ fn event_label(t: &Text, event: &str) -> String {
         "expired" => t.review_event_expired,
         "completed" => t.review_event_completed,
         "purged" => t.review_event_purged,
+        "created" => t.review_event_created,
+        "uploaded" => t.review_event_uploaded,
+        "reopened" => t.review_event_reopened,
+        "code_sent" => t.review_event_code_sent,
         other => return other.to_string(),
     }
     .to_string()
@@ -90,6 +97,45 @@ fn form_lines(t: &Text, kind: CaseKind, form: &serde_json::Value) -> Vec<(String
     };
     let mut lines = Vec::new();
     match kind {
+        CaseKind::PasswordRetrieval => {
+            let push = |lines: &mut Vec<(String, String)>, label: &str, key: &str| {
+                if let Some(v) = text(key) {
+                    lines.push((label.to_string(), v));
+                }
+            };
+            push(&mut lines, t.retrieve_case_number, "case_number");
+            push(&mut lines, t.retrieve_organization, "organization");
+            if form["organization_registered"].as_bool() == Some(true) {
+                lines.push((
+                    t.retrieve_organization.to_string(),
+                    t.retrieve_review_org_pending.to_string(),
+                ));
+            }
+            push(&mut lines, t.retrieve_account, "account");
+            push(&mut lines, t.retrieve_registered_name, "registered_name");
+            push(&mut lines, t.retrieve_name, "name");
+            let id_type = match form["id_type"].as_str() {
+                Some("passport") => t.retrieve_id_passport,
+                _ => t.retrieve_id_resident,
+            };
+            lines.push((t.retrieve_id_type.to_string(), id_type.to_string()));
+            push(&mut lines, t.retrieve_id_number, "id_number");
+            if form["id_unusual"].as_bool() == Some(true) {
+                lines.push((
+                    t.retrieve_id_number.to_string(),
+                    t.retrieve_review_passport_unusual.to_string(),
+                ));
+            }
+            if let Some(r) =
+                text("reason").and_then(|r| crate::service::retrieval::Reason::parse(&r))
+            {
+                lines.push((
+                    t.retrieve_reason.to_string(),
+                    crate::service::retrieval::reason_label(t, r).to_string(),
+                ));
+            }
+            push(&mut lines, t.retrieve_reason_text, "reason_text");
+        }
         CaseKind::PhoneUnbind => {
             if let Some(r) = text("reason") {
                 lines.push((t.unbind_reason.to_string(), (t.unbind_reason_label)(&r)));
@@ -310,6 +356,11 @@ struct CasePage {
     /// What was typed into a refused form (kept for the next try).
     note_typed: String,
     reject_typed: String,
+    /// A password retrieval: the approval names the account.
+    retrieval: bool,
+    /// The accounts a retrieval may be about.
+    matches: Vec<AccountLines>,
+    account_typed: String,
 }
 
 fn case_page(
@@ -321,14 +372,7 @@ fn case_page(
 ) -> CasePage {
     let t = c.t;
     let case = &v.case;
-    let account = v.applicant.as_ref().map(|u| AccountLines {
-        username: u.username.clone(),
-        display_name: u.display_name.clone(),
-        organization: u.organization.clone(),
-        login_phone: u.login_phone.as_deref().map(PhoneNumber::masked),
-        security_phone: u.security_phone.as_deref().map(PhoneNumber::masked),
-        active: u.status == AccountStatus::Active,
-    });
+    let account = v.applicant.as_ref().map(account_lines);
     let waiting = matches!(case.state, CaseState::Submitted | CaseState::InReview);
     let own_case = case.account_id == Some(reviewer_id);
     CasePage {
@@ -362,7 +406,11 @@ fn case_page(
             .iter()
             .map(|d| DocumentLine {
                 url: document_url(case.id, d.revision, d.slot),
-                label: (t.unbind_document_alt)(usize::try_from(d.slot).unwrap_or_default()),
+                label: match (case.kind, d.slot) {
+                    (CaseKind::PasswordRetrieval, 1) => t.retrieve_slot_form.to_string(),
+                    (CaseKind::PasswordRetrieval, _) => t.retrieve_slot_id.to_string(),
+                    _ => (t.unbind_document_alt)(usize::try_from(d.slot).unwrap_or_default()),
+                },
                 width: d.width,
                 height: d.height,
                 purged: d.purged_at.is_some(),
@@ -401,8 +449,22 @@ fn case_page(
         error: None,
         note_typed: String::new(),
         reject_typed: String::new(),
+        retrieval: case.kind == CaseKind::PasswordRetrieval,
+        matches: v.matches.iter().map(account_lines).collect(),
+        account_typed: String::new(),
         c,
         nav,
+    }
+}
+
+fn account_lines(u: &crate::store::users::User) -> AccountLines {
+    AccountLines {
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+        organization: u.organization.clone(),
+        login_phone: u.login_phone.as_deref().map(PhoneNumber::masked),
+        security_phone: u.security_phone.as_deref().map(PhoneNumber::masked),
+        active: u.status == AccountStatus::Active,
     }
 }
 
@@ -461,6 +523,7 @@ pub struct ActionForm {
     action: String,
     version: Option<i64>,
     note: Option<String>,
+    account: Option<String>,
 }
 
 pub async fn act(
@@ -482,12 +545,14 @@ pub async fn act(
         "note" => reviewing::add_note(&state, user, id, version, &note, &origin)
             .await
             .map(|_| "note"),
-        "approve" => reviewing::approve(&state, user, id, version, &origin)
-            .await
-            .map(|(_, outcome)| match outcome {
-                Approved::Decided => "approved",
-                Approved::NeedsSecond => "second",
-            }),
+        "approve" => {
+            reviewing::approve(&state, user, id, version, form.account.as_deref(), &origin)
+                .await
+                .map(|(_, outcome)| match outcome {
+                    Approved::Decided => "approved",
+                    Approved::NeedsSecond => "second",
+                })
+        }
         "reject" => reviewing::reject(&state, user, id, version, &note, &origin)
             .await
             .map(|_| "rejected"),
@@ -517,6 +582,9 @@ pub async fn act(
         ReviewingError::Review(ReviewError::NoteRequired | ReviewError::NoteTooLong) => {
             (StatusCode::UNPROCESSABLE_ENTITY, e.text(t))
         }
+        ReviewingError::AccountRequired | ReviewingError::NoAccount => {
+            (StatusCode::UNPROCESSABLE_ENTITY, e.text(t))
+        }
         ReviewingError::Review(ReviewError::Store(s)) if s.is_unavailable() => {
             return Err(PageError::Unavailable);
         }
@@ -528,6 +596,7 @@ pub async fn act(
     match form.action.as_str() {
         "note" => page.note_typed = note,
         "reject" => page.reject_typed = note,
+        "approve" => page.account_typed = form.account.clone().unwrap_or_default(),
         _ => {}
     }
     render_status(status, &page)
