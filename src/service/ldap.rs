@@ -415,7 +415,11 @@ async fn application_password(
         None => None,
     };
     let mut verdict: Option<Result<(), BindRefusal>> = None;
-    let right = login::guarded_check(state, &login::account_subject(identifier), origin, async {
+    // Where the passport password is checked next (and counted there), a
+    // wrong application password is not counted twice.
+    let count_failure = client.ldap_bind == LdapBind::AppPasswords;
+    let subject = login::account_subject(identifier);
+    let right = login::guarded_check(state, &subject, origin, count_failure, async {
         let Some(user) = user.as_ref() else {
             return false;
         };
@@ -464,7 +468,7 @@ async fn service(
     // stops working at once on every node).
     let client = super::clients::find(state, client_id).await?;
     let subject = format!("client:{client_id}");
-    let ok = login::guarded_check(state, &subject, origin, async {
+    let ok = login::guarded_check(state, &subject, origin, true, async {
         client
             .as_ref()
             .is_some_and(|c| c.ldap_search && c.secret_matches(secret))

@@ -307,11 +307,14 @@ pub fn account_subject(identifier: &str) -> String {
 /// or an application password at the LDAP interface) checked under the
 /// same locks as a password: per `subject` (an [`account_subject`], or
 /// namespaced by the caller, e.g. `client:mail`) and per address. `check`
-/// runs once a slot is held; `Ok(false)`: wrong (counted).
+/// runs once a slot is held; `Ok(false)`: wrong — counted as a failure
+/// when `count_failure`, else given back uncounted (for a check that
+/// another, counted check follows within the same attempt).
 pub async fn guarded_check(
     state: &AppState,
     subject: &str,
     origin: &Origin,
+    count_failure: bool,
     check: impl Future<Output = bool>,
 ) -> Result<bool, LoginError> {
     let ip_subject = origin.ip.clone().unwrap_or_else(|| "unknown".into());
@@ -336,9 +339,15 @@ pub async fn guarded_check(
             .await?;
         by_ip.succeeded(eph, &ip_subject, ip_slot, false).await?;
         Ok(true)
-    } else {
+    } else if count_failure {
         by_subject.failed(eph, subject, subject_slot).await?;
         by_ip.failed(eph, &ip_subject, ip_slot).await?;
+        Ok(false)
+    } else {
+        by_subject
+            .succeeded(eph, subject, subject_slot, false)
+            .await?;
+        by_ip.succeeded(eph, &ip_subject, ip_slot, false).await?;
         Ok(false)
     }
 }

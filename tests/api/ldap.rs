@@ -701,7 +701,8 @@ pub async fn app_password(
 
 #[tokio::test]
 async fn application_passwords_bind_for_their_application_only() {
-    let w = world().await;
+    // Room for the refusals below before alice's lock (tested with carol).
+    let w = world_with(|c| c.login_limits.account_free_failures = 12).await;
     let app = &w.app;
     let addr = app.ldap.unwrap();
     app.rp_with("vpn", |c| {
@@ -779,8 +780,8 @@ async fn application_passwords_bind_for_their_application_only() {
     // account, as guessing the password does: then even the right
     // password waits.
     let carol = app.user("carol@example.org").await;
-    let carols = app_password(app, &carol, "mail").await;
-    let on_carol = format!("uid=carol@example.org,app=mail,ou=people,{BASE}");
+    let carols = app_password(app, &carol, "vpn").await;
+    let on_carol = format!("uid=carol@example.org,app=vpn,ou=people,{BASE}");
     assert_eq!(bind(addr, &on_carol, &carols).await.0, 0, "the control");
     let free = app.config.login_limits.account_free_failures;
     for _ in 0..=free {
