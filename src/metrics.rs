@@ -102,14 +102,53 @@ impl Histogram {
     }
 }
 
-type RequestKey = (String, String, u16);
+/// Everything counted for one route pattern: its latency, and a request
+/// counter per method and status (a handful each, so a short list).
+struct RouteSeries {
+    latency: Histogram,
+    answers: RwLock<Vec<(&'static str, u16, AtomicU64)>>,
+}
+
+impl RouteSeries {
+    fn new() -> Self {
+        Self {
+            latency: Histogram::new(),
+            answers: RwLock::new(Vec::new()),
+        }
+    }
+
+    fn count(&self, method: &'static str, status: u16) {
+        {
+            let answers = self.answers.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, _, n)) = answers
+                .iter()
+                .find(|(m, s, _)| *m == method && *s == status)
+            {
+                n.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        let mut answers = self.answers.write().unwrap_or_else(|p| p.into_inner());
+        match answers
+            .iter()
+            .find(|(m, s, _)| *m == method && *s == status)
+        {
+            Some((_, _, n)) => {
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+            None => answers.push((method, status, AtomicU64::new(1))),
+        }
+    }
+}
+
 type EventKey = (&'static str, &'static str);
 type DeliveryKey = (&'static str, &'static str, &'static str);
 
 struct Registry {
     started: Instant,
-    requests: Family<RequestKey>,
-    latency: RwLock<HashMap<String, Histogram>>,
+    /// By route pattern; looked up by `&str`, so a known route costs no
+    /// allocation.
+    routes: RwLock<HashMap<String, RouteSeries>>,
     events: Family<EventKey>,
     deliveries: Family<DeliveryKey>,
     tokens: Family<&'static str>,
@@ -117,8 +156,7 @@ struct Registry {
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
     started: Instant::now(),
-    requests: Family::new(),
-    latency: RwLock::new(HashMap::new()),
+    routes: RwLock::new(HashMap::new()),
     events: Family::new(),
     deliveries: Family::new(),
     tokens: Family::new(),
@@ -142,39 +180,50 @@ pub fn token_issued(grant: &'static str) {
     REGISTRY.tokens.add(&grant, 1);
 }
 
-fn request_done(route: &str, method: &str, status: u16, seconds: f64) {
-    REGISTRY
-        .requests
-        .add(&(route.to_owned(), method.to_owned(), status), 1);
+fn request_done(route: &str, method: &'static str, status: u16, seconds: f64) {
     {
-        let hists = REGISTRY.latency.read().unwrap_or_else(|p| p.into_inner());
-        if let Some(h) = hists.get(route) {
-            h.observe(seconds);
+        let routes = REGISTRY.routes.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(series) = routes.get(route) {
+            series.count(method, status);
+            series.latency.observe(seconds);
             return;
         }
     }
-    let mut hists = REGISTRY.latency.write().unwrap_or_else(|p| p.into_inner());
-    hists
+    let mut routes = REGISTRY.routes.write().unwrap_or_else(|p| p.into_inner());
+    let series = routes
         .entry(route.to_owned())
-        .or_insert_with(Histogram::new)
-        .observe(seconds);
+        .or_insert_with(RouteSeries::new);
+    series.count(method, status);
+    series.latency.observe(seconds);
+}
+
+/// The method as a bounded label: the standard ones, else `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        _ => "other",
+    }
 }
 
 /// Middleware counting every request by route pattern, method and status,
 /// with its latency. Runs inside the router, where the matched route is
 /// known.
 pub async fn track(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    // MatchedPath holds an Arc: cloning it allocates nothing.
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = method_label(request.method());
     let start = Instant::now();
     let response = next.run(request).await;
     request_done(
-        &route,
-        &method,
+        route.as_ref().map_or("unmatched", |r| r.as_str()),
+        method,
         response.status().as_u16(),
         start.elapsed().as_secs_f64(),
     );
@@ -196,37 +245,59 @@ fn head(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// The page: the process-wide counters, then this node's present state.
 pub async fn render(state: &AppState) -> String {
-    let r = &*REGISTRY;
     let mut out = String::with_capacity(8 * 1024);
+    counters(&mut out);
+    present(state, &mut out).await;
+    out
+}
+
+/// The process-wide counters (no await here: the locks are plain ones).
+fn counters(out: &mut String) {
+    let r = &*REGISTRY;
 
     head(
-        &mut out,
+        out,
         "tongxing_http_requests_total",
         "counter",
         "HTTP requests answered, by route pattern, method and status.",
     );
-    for ((route, method, status), n) in r.requests.snapshot() {
-        let _ = writeln!(
-            out,
-            "tongxing_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
-            label(&route),
-            label(&method)
-        );
+    let routes = r.routes.read().unwrap_or_else(|p| p.into_inner());
+    let mut names: Vec<&String> = routes.keys().collect();
+    names.sort();
+    for name in &names {
+        let Some(series) = routes.get(*name) else {
+            continue;
+        };
+        let mut answers: Vec<(&'static str, u16, u64)> = series
+            .answers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(m, s, n)| (*m, *s, n.load(Ordering::Relaxed)))
+            .collect();
+        answers.sort();
+        let route = label(name);
+        for (method, status, n) in answers {
+            let _ = writeln!(
+                out,
+                "tongxing_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
+            );
+        }
     }
 
     head(
-        &mut out,
+        out,
         "tongxing_http_request_duration_seconds",
         "histogram",
         "Time to answer an HTTP request, by route pattern.",
     );
     {
-        let hists = r.latency.read().unwrap_or_else(|p| p.into_inner());
-        let mut routes: Vec<&String> = hists.keys().collect();
-        routes.sort();
-        for route in routes {
-            let Some(h) = hists.get(route) else { continue };
-            let route = label(route);
+        for name in &names {
+            let Some(series) = routes.get(*name) else {
+                continue;
+            };
+            let h = &series.latency;
+            let route = label(name);
             let mut cumulative = 0;
             for (bound, count) in BUCKETS.iter().zip(&h.buckets) {
                 cumulative += count.load(Ordering::Relaxed);
@@ -253,7 +324,7 @@ pub async fn render(state: &AppState) -> String {
     }
 
     head(
-        &mut out,
+        out,
         "tongxing_audit_events_total",
         "counter",
         "Security events recorded in the audit log, by event and outcome (login.success, login.failure, login.step_up, login.lockout …).",
@@ -266,7 +337,7 @@ pub async fn render(state: &AppState) -> String {
     }
 
     head(
-        &mut out,
+        out,
         "tongxing_messages_total",
         "counter",
         "SMS and mail handed to their provider, by channel, provider and result.",
@@ -279,7 +350,7 @@ pub async fn render(state: &AppState) -> String {
     }
 
     head(
-        &mut out,
+        out,
         "tongxing_tokens_issued_total",
         "counter",
         "Successful token responses, by grant type.",
@@ -287,10 +358,14 @@ pub async fn render(state: &AppState) -> String {
     for (grant, n) in r.tokens.snapshot() {
         let _ = writeln!(out, "tongxing_tokens_issued_total{{grant=\"{grant}\"}} {n}");
     }
+}
 
+/// This node now: pools, queues, cases, keys, the process.
+async fn present(state: &AppState, out: &mut String) {
+    let r = &*REGISTRY;
     let load = state.hasher.load();
     head(
-        &mut out,
+        out,
         "tongxing_password_hashing",
         "gauge",
         "Password hashing now: hashes running, waiting for a slot, and the slots.",
@@ -313,7 +388,7 @@ pub async fn render(state: &AppState) -> String {
 
     let (size, idle) = state.store.pool_state();
     head(
-        &mut out,
+        out,
         "tongxing_database_connections",
         "gauge",
         "Database pool connections open, and how many are idle.",
@@ -330,7 +405,7 @@ pub async fn render(state: &AppState) -> String {
 
     if let Some((clients, connected)) = state.ephemeral.redis_pool_state() {
         head(
-            &mut out,
+            out,
             "tongxing_redis_connections",
             "gauge",
             "Redis pool clients, and how many are connected.",
@@ -346,7 +421,7 @@ pub async fn render(state: &AppState) -> String {
     }
 
     head(
-        &mut out,
+        out,
         "tongxing_dependency_up",
         "gauge",
         "Whether this node last found a dependency answering (1) or down (0).",
@@ -368,7 +443,7 @@ pub async fn render(state: &AppState) -> String {
     // counters above still help then.
     if let Ok(counts) = state.store.open_case_counts().await {
         head(
-            &mut out,
+            out,
             "tongxing_review_cases_open",
             "gauge",
             "Review cases not yet final, by kind and state.",
@@ -384,7 +459,7 @@ pub async fn render(state: &AppState) -> String {
     }
 
     head(
-        &mut out,
+        out,
         "tongxing_signing_key_age_seconds",
         "gauge",
         "Age of the signing key in use, by algorithm.",
@@ -398,7 +473,7 @@ pub async fn render(state: &AppState) -> String {
     }
 
     head(
-        &mut out,
+        out,
         "tongxing_process_resident_memory_bytes",
         "gauge",
         "Resident memory of this process (VmRSS).",
@@ -409,7 +484,7 @@ pub async fn render(state: &AppState) -> String {
         resident_bytes().unwrap_or(0)
     );
     head(
-        &mut out,
+        out,
         "tongxing_uptime_seconds",
         "gauge",
         "Seconds since this process counted its first metric.",
@@ -419,7 +494,6 @@ pub async fn render(state: &AppState) -> String {
         "tongxing_uptime_seconds {}",
         r.started.elapsed().as_secs()
     );
-    out
 }
 
 /// VmRSS from /proc (Linux); None elsewhere.

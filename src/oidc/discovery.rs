@@ -100,7 +100,7 @@ pub async fn configuration(State(state): State<AppState>) -> Response {
 }
 
 pub async fn jwks(State(state): State<AppState>) -> Result<Response, OAuthError> {
-    let set = state.keys.jwks().await?;
+    let body = state.keys.jwks_body().await?;
     // Short enough that a rotation is seen soon; clients also refetch on an
     // unknown kid.
     Ok((
@@ -108,7 +108,7 @@ pub async fn jwks(State(state): State<AppState>) -> Result<Response, OAuthError>
             (header::CACHE_CONTROL, "public, max-age=300"),
             (header::CONTENT_TYPE, "application/jwk-set+json"),
         ],
-        Json(set),
+        body,
     )
         .into_response())
 }

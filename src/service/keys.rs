@@ -49,6 +49,14 @@ impl Entry {
 struct Loaded {
     keys: HashMap<String, Entry>,
     at: Instant,
+    /// The JWK set as served, made on first request after each reload.
+    jwks: RwLock<Option<JwksBody>>,
+}
+
+/// A serialized JWK set, good until the next retirement reorders it.
+struct JwksBody {
+    body: axum::body::Bytes,
+    until: Option<OffsetDateTime>,
 }
 
 #[derive(Clone)]
@@ -113,6 +121,7 @@ impl KeyRing {
             loaded: Arc::new(RwLock::new(Loaded {
                 keys: HashMap::new(),
                 at,
+                jwks: RwLock::new(None),
             })),
         };
         ring.reload().await?;
@@ -235,6 +244,7 @@ impl KeyRing {
         *loaded = Loaded {
             keys: next,
             at: self.clock.instant(),
+            jwks: RwLock::new(None),
         };
         Ok(())
     }
@@ -286,6 +296,37 @@ impl KeyRing {
         entries.sort_by_key(|e| std::cmp::Reverse((e.signs(now), e.created_at)));
         let keys: Vec<Value> = entries.iter().map(|e| e.key.public_jwk().clone()).collect();
         Ok(json!({ "keys": keys }))
+    }
+
+    /// [`KeyRing::jwks`] serialized, as `/jwks` serves it: made once per
+    /// reload (and again when a key's retirement reorders the set), not
+    /// per request.
+    pub async fn jwks_body(&self) -> Result<axum::body::Bytes, KeyError> {
+        self.refresh_if_stale().await?;
+        let now = self.clock.now();
+        {
+            let loaded = self.read();
+            let cached = loaded.jwks.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = cached.as_ref()
+                && c.until.is_none_or(|t| now < t)
+            {
+                return Ok(c.body.clone());
+            }
+        }
+        let set = self.jwks().await?;
+        let body = axum::body::Bytes::from(set.to_string());
+        let loaded = self.read();
+        let until = loaded
+            .keys
+            .values()
+            .filter_map(|e| e.retired_at)
+            .filter(|t| *t > now)
+            .min();
+        *loaded.jwks.write().unwrap_or_else(|p| p.into_inner()) = Some(JwksBody {
+            body: body.clone(),
+            until,
+        });
+        Ok(body)
     }
 
     /// Creates a new current key for each given algorithm; the old ones are

@@ -666,6 +666,10 @@ async fn rotated_keys_still_verify_during_the_grace_period() {
         .as_str()
         .unwrap()
         .to_string();
+    // The served set is made once and kept: fetched now, it must still
+    // change with the rotation below.
+    let primed = b.get("/jwks").await.body;
+    assert!(primed.contains(&old_kid), "{primed}");
 
     let out = app
         .cli_env(
