@@ -399,7 +399,8 @@ async fn person(
 /// the identifier typed and for the address, so that guessing application
 /// passwords over LDAP fills the same lock as guessing the password.
 /// `Ok(None)`: not an application password of this account for this
-/// client (counted as a failure).
+/// client (counted as a failure where the client takes application
+/// passwords only; else the passport password's check counts the bind).
 async fn application_password(
     state: &AppState,
     identifier: &str,
