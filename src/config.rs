@@ -73,7 +73,25 @@ pub struct Config {
     pub calendar: CalendarConfig,
     pub app_passwords: AppPasswordsConfig,
     pub ldap: LdapConfig,
+    pub display: DisplayConfig,
     pub metrics: MetricsConfig,
+}
+
+/// How the pages and notices show things.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DisplayConfig {
+    /// The time zone (an IANA name such as `Asia/Shanghai`, or `UTC`)
+    /// every time on the pages, in letters and SMS is stated in.
+    pub time_zone: String,
+}
+
+impl Default for DisplayConfig {
+    fn default() -> Self {
+        Self {
+            time_zone: "Asia/Shanghai".into(),
+        }
+    }
 }
 
 /// The Prometheus endpoint `/metrics`. Off unless `token` or `listen` is
@@ -971,6 +989,7 @@ impl Default for Config {
             calendar: CalendarConfig::default(),
             app_passwords: AppPasswordsConfig::default(),
             ldap: LdapConfig::default(),
+            display: DisplayConfig::default(),
             metrics: MetricsConfig::default(),
         }
     }
@@ -1087,6 +1106,12 @@ impl Config {
             ));
         }
         self.validate_ldap()?;
+        if jiff::tz::TimeZone::get(&self.display.time_zone).is_err() {
+            return Err(ConfigError(format!(
+                "display.time_zone: {:?} is not a time zone name such as Asia/Shanghai or UTC",
+                self.display.time_zone
+            )));
+        }
         if let Some(token) = &self.metrics.token
             && token.chars().count() < 32
         {

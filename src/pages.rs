@@ -25,9 +25,17 @@ pub struct Chrome {
     pub switch_lang: &'static str,
     /// CSRF token for the page's forms (empty on pages without forms).
     pub csrf: String,
+    /// The time zone times are stated in (`display.time_zone`).
+    pub tz: jiff::tz::TimeZone,
 }
 
 impl Chrome {
+    /// `t` as people read it, in this page's language and the configured
+    /// time zone.
+    pub fn at(&self, t: time::OffsetDateTime) -> String {
+        self.t.at(t, &self.tz)
+    }
+
     /// The frame of the page at the request's own URL.
     fn plain(lang: Lang, uri: &Uri) -> Self {
         // Relative ("?…"): the link stays on this page whatever the path
@@ -56,6 +64,7 @@ impl Chrome {
             switch_href: format!("{path}?{encoded}"),
             switch_lang: other.tag(),
             csrf: String::new(),
+            tz: jiff::tz::TimeZone::UTC,
         }
     }
 }
@@ -68,6 +77,8 @@ pub struct PageCtx {
     pub session: WebSession,
     /// Where the request came from (for limits and the audit log).
     pub origin: crate::service::Origin,
+    /// The time zone times are stated in (`display.time_zone`).
+    pub tz: jiff::tz::TimeZone,
 }
 
 impl PageCtx {
@@ -79,6 +90,7 @@ impl PageCtx {
     pub async fn chrome(&self) -> Result<Chrome, PageError> {
         let mut c = Chrome::plain(self.lang, &self.uri);
         c.csrf = self.session.csrf_token().await?;
+        c.tz = self.tz.clone();
         Ok(c)
     }
 
@@ -94,6 +106,7 @@ impl PageCtx {
             Chrome::plain(self.lang, &self.uri)
         };
         c.csrf = self.session.csrf_token().await?;
+        c.tz = self.tz.clone();
         Ok(c)
     }
 }
@@ -114,6 +127,7 @@ impl FromRequestParts<AppState> for PageCtx {
             uri: parts.uri.clone(),
             session,
             origin,
+            tz: state.time_zone.clone(),
         })
     }
 }
@@ -198,6 +212,25 @@ pub async fn not_found(uri: Uri) -> Response {
         return crate::admin::api::not_found().await.into_response();
     }
     PageError::NotFound.into_response()
+}
+
+/// One rule of the password forms' list (`templates/account/new_password.html`):
+/// its code, which the strength meter's answer ticks off, and its words.
+pub struct PasswordRuleLine {
+    pub code: &'static str,
+    pub text: String,
+}
+
+/// The rules the configured policy enforces, in this language.
+pub fn password_rules(t: &Text, policy: &crate::domain::PasswordPolicy) -> Vec<PasswordRuleLine> {
+    policy
+        .rules()
+        .into_iter()
+        .map(|r| PasswordRuleLine {
+            code: r.code(),
+            text: t.password_rule(r, policy.min_length()),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -170,6 +170,7 @@ fn pages() -> Router<AppState> {
         )
         .route(COUNTDOWN_JS, get(assets::countdown_script))
         .route(STRENGTH_JS, get(assets::strength_script))
+        .route(PASSWORD_CHECK, post(account::password_check::check))
         .route(ACCOUNT, get(account::home::show))
         .route(ACCOUNT_APPS, get(account::apps::show))
         .route(

@@ -11,6 +11,8 @@ pub const STEP_UP_SEND: &str = "/login/sms/send";
 pub const STEP_UP_HELP: &str = "/login/sms/help";
 pub const COUNTDOWN_JS: &str = "/static/countdown.js";
 pub const STRENGTH_JS: &str = "/static/strength.js";
+/// The strength meter's question: the server's policy on a password being typed.
+pub const PASSWORD_CHECK: &str = "/password/check";
 pub const ACCOUNT: &str = "/account";
 pub const ACCOUNT_APPS: &str = "/account/apps";
 pub const ACCOUNT_PASSWORD: &str = "/account/password";

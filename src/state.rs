@@ -68,6 +68,8 @@ pub struct AppState {
     pub health: crate::outage::Health,
     /// The retrieval form's CJK font (checked at start, read on first use).
     pub form_fonts: Arc<crate::service::retrieval_form::FormFonts>,
+    /// `display.time_zone`, parsed once: every time shown is in it.
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,8 +143,14 @@ impl AppState {
         );
         let cookies = crate::cookies::CookiePolicy::new(&config);
         let form_fonts = Arc::new(check_form_font(config.retrieval.form_font.clone()).await?);
+        // Checked by `Config::validate`; UTC only for a config that skipped it.
+        let time_zone = jiff::tz::TimeZone::get(&config.display.time_zone).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "display.time_zone: stating times in UTC");
+            jiff::tz::TimeZone::UTC
+        });
         Ok(Self {
             form_fonts,
+            time_zone,
             config: Arc::new(config),
             cookies,
             store,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::error::{PageError, set_retry_after};
 use crate::extract::{ClientOrigin, CsrfForm, CurrentUser};
-use crate::i18n::{Lang, local_when};
+use crate::i18n::Lang;
 use crate::pages::{Chrome, PageCtx, render_status};
 use crate::routes;
 use crate::service::app_passwords::{self, AppPasswordError, MAX_ACTIVE};
@@ -68,17 +68,16 @@ async fn page(
 ) -> Result<AppPasswordsPage, PageError> {
     let t = ctx.t();
     let english = ctx.lang == Lang::En;
-    let offset = crate::service::calendar::offset(state);
     let rows = app_passwords::list(state, &current.user)
         .await?
         .into_iter()
         .map(|r| Row {
-            last_used: app_passwords::last_used(&r).map(|(at, ip)| (local_when(at, offset), ip)),
+            last_used: app_passwords::last_used(&r).map(|(at, ip)| (chrome.at(at), ip)),
             app: match (&r.client_name_en, english) {
                 (Some(n), true) => n.clone(),
                 _ => r.client_name.clone(),
             },
-            created: local_when(r.created_at, offset),
+            created: chrome.at(r.created_at),
             id: r.id,
             label: r.label,
         })

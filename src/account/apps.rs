@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm, CurrentUser};
-use crate::i18n::{Lang, local_when};
+use crate::i18n::Lang;
 use crate::pages::{Chrome, PageCtx, render};
 use crate::service::consents::{self, ListedApp};
 use crate::state::AppState;
@@ -21,7 +21,7 @@ use crate::state::AppState;
 struct Consented {
     app: ListedApp,
     /// What it may read, in words.
-    scopes: Vec<&'static str>,
+    scopes: Vec<String>,
     /// Since when, in the institution's time.
     since: String,
 }
@@ -46,20 +46,24 @@ pub async fn show(
     current: CurrentUser,
     Query(q): Query<AppsQuery>,
 ) -> Result<Response, PageError> {
-    let t = ctx.t();
+    let c = ctx.chrome().await?;
     let (first_party, consents) =
         consents::app_list(&state, &current.user, ctx.lang == Lang::En).await?;
-    let offset = crate::service::calendar::offset(&state);
     let consented = consents
         .into_iter()
-        .map(|c| Consented {
-            scopes: c.scopes.iter().filter_map(|s| t.scope_words(s)).collect(),
-            since: local_when(c.granted_at, offset),
-            app: c.app,
+        .map(|a| Consented {
+            // Scopes we do not define are shown as they are spelt.
+            scopes: a
+                .scopes
+                .iter()
+                .map(|s| c.t.scope_words(s).map_or_else(|| s.clone(), String::from))
+                .collect(),
+            since: c.at(a.granted_at),
+            app: a.app,
         })
         .collect();
     render(&AppsPage {
-        c: ctx.chrome().await?,
+        c,
         first_party,
         consented,
         revoked: q.revoked.is_some(),

@@ -2,7 +2,6 @@
 
 use askama::Template;
 use axum::response::Response;
-use time::format_description::well_known::Rfc3339;
 
 use crate::domain::{Email, PhoneKind, PhoneNumber};
 use crate::error::PageError;
@@ -29,7 +28,14 @@ struct AccountPage {
     last_login: Option<String>,
 }
 
-pub async fn show(ctx: PageCtx, current: CurrentUser) -> Result<Response, PageError> {
+pub async fn show(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    ctx: PageCtx,
+    current: CurrentUser,
+) -> Result<Response, PageError> {
+    let previous =
+        crate::service::sessions::previous_sign_in(&state, current.user.id, current.auth.auth_time)
+            .await?;
     let u = current.user;
     let is_reviewer = crate::service::review::is_reviewer(&u);
     render(&AccountPage {
@@ -43,7 +49,7 @@ pub async fn show(ctx: PageCtx, current: CurrentUser) -> Result<Response, PageEr
         organization: u.organization,
         is_admin: u.is_admin,
         is_reviewer,
-        last_login: u.last_login_at.and_then(|t| t.format(&Rfc3339).ok()),
+        last_login: previous.map(|t| ctx.t().at(t, &state.time_zone)),
         username: u.username,
         display_name: u.display_name,
     })

@@ -24,6 +24,7 @@ pub mod email;
 pub mod home;
 pub mod login;
 pub mod password;
+pub mod password_check;
 pub mod phone;
 pub mod recover;
 pub mod retrieve;

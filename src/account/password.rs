@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::domain::SecretPassword;
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm, CurrentUser};
-use crate::pages::{Chrome, PageCtx, render, render_status};
+use crate::pages::{Chrome, PageCtx, PasswordRuleLine, password_rules, render, render_status};
 use crate::service::accounts::{self, AccountError, PasswordChangeError};
 use crate::service::app_passwords;
 use crate::state::AppState;
@@ -30,6 +30,7 @@ struct PasswordPage {
     min_length: usize,
     /// Active application passwords (the form asks whether to keep them).
     app_passwords: usize,
+    rules: Vec<PasswordRuleLine>,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +54,7 @@ pub async fn show(
         return_to: safe_return_to(q.return_to.as_deref()),
         min_length: state.policy.min_length(),
         app_passwords: app_passwords::list(&state, &current.user).await?.len(),
+        rules: password_rules(ctx.t(), &state.policy),
     })
 }
 
@@ -140,6 +142,7 @@ pub async fn submit(
             return_to,
             min_length: state.policy.min_length(),
             app_passwords: app_passwords::list(&state, &current.user).await?.len(),
+            rules: password_rules(t, &state.policy),
         },
     )
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::domain::SecretPassword;
 use crate::error::PageError;
 use crate::extract::CsrfForm;
-use crate::pages::{Chrome, PageCtx, render_status};
+use crate::pages::{Chrome, PageCtx, PasswordRuleLine, password_rules, render_status};
 use crate::ports::captcha::CaptchaError;
 use crate::routes;
 use crate::service::recovery::{self, LinkSendError, Proof, Recovery, ResetError, StartError};
@@ -50,6 +50,7 @@ struct RecoverPage {
     /// A recovery link's token (the password step reached by e-mail).
     token: String,
     min_length: usize,
+    rules: Vec<PasswordRuleLine>,
     /// Seconds the send button stays disabled.
     wait: u64,
 }
@@ -104,6 +105,7 @@ impl RecoverPage {
             captcha_image,
             token: String::new(),
             min_length: state.policy.min_length(),
+            rules: password_rules(ctx.t(), &state.policy),
             wait: 0,
         })
     }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::error::PageError;
 use crate::extract::CsrfForm;
 use crate::i18n::{Text, when};
-use crate::pages::{Chrome, PageCtx, render};
+use crate::pages::{Chrome, PageCtx, PasswordRuleLine, password_rules, render};
 use crate::ports::captcha::CaptchaError;
 use crate::routes;
 use crate::service::documents::DocumentError;
@@ -974,6 +974,7 @@ struct CompletePage {
     c: Chrome,
     number: String,
     min_length: usize,
+    rules: Vec<PasswordRuleLine>,
     error: Option<String>,
     done: bool,
 }
@@ -987,6 +988,7 @@ pub async fn complete_show(
         c: ctx.chrome().await?,
         number: String::new(),
         min_length: state.policy.min_length(),
+        rules: password_rules(ctx.t(), &state.policy),
         error: None,
         done: q.done.as_deref() == Some("1"),
     })
@@ -1061,6 +1063,7 @@ pub async fn complete(
         c: ctx.chrome_at(routes::RETRIEVE_COMPLETE).await?,
         number: form.number,
         min_length: state.policy.min_length(),
+        rules: password_rules(ctx.t(), &state.policy),
         error: Some(text),
         done: false,
     };

@@ -7,8 +7,6 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use time::OffsetDateTime;
-use time::macros::format_description;
 
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm, CurrentUser};
@@ -42,13 +40,6 @@ pub struct SessionsQuery {
     done: Option<String>,
 }
 
-fn when(t: OffsetDateTime) -> String {
-    t.format(format_description!(
-        "[year]-[month]-[day] [hour]:[minute] UTC"
-    ))
-    .unwrap_or_default()
-}
-
 async fn page(
     state: &AppState,
     ctx: &PageCtx,
@@ -66,8 +57,8 @@ async fn page(
             address: v
                 .ip
                 .unwrap_or_else(|| t.sessions_unknown_address.to_string()),
-            signed_in_at: when(v.signed_in_at),
-            last_active_at: when(v.last_active_at),
+            signed_in_at: t.at(v.signed_in_at, &state.time_zone),
+            last_active_at: t.at(v.last_active_at, &state.time_zone),
             current: v.current,
             handle: v.handle,
         })

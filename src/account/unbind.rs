@@ -208,7 +208,7 @@ async fn row(
         effective_at: (case.state == CaseState::Approved)
             .then_some(case.effective_at)
             .flatten()
-            .map(crate::i18n::when),
+            .map(|at| t.at(at, &state.time_zone)),
         awaiting: case.state == CaseState::AwaitingRebind,
     })
 }

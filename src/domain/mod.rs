@@ -26,7 +26,7 @@ pub use device::Device;
 pub use email::Email;
 pub use id_number::{CaseNumber, ChineseIdNumber, PassportNumber};
 pub use organization::{Alias, FullName, MailDomain, OrganizationStatus, ShortName, name_key};
-pub use password::{PasswordPolicy, PolicyViolation, SecretPassword, Strength};
+pub use password::{PasswordPolicy, PasswordRule, PolicyViolation, SecretPassword, Strength};
 pub use phone::{PhoneError, PhoneKind, PhoneNumber};
 pub use role::{Role, Roles};
 pub use scope::Scope;

@@ -67,7 +67,51 @@ pub enum PolicyViolation {
     TooWeak,
 }
 
+/// A rule of the policy as the password forms list it, ticked off live by
+/// the strength meter. Several violations may fall under one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordRule {
+    /// Between the minimum length and [`PasswordPolicy::MAX_LEN`].
+    Length,
+    Upper,
+    Lower,
+    Digit,
+    Special,
+    /// Neither the account name nor a phone number of the account.
+    Personal,
+    /// Not on the common list and not easy to guess (the estimate).
+    Guessable,
+}
+
+impl PasswordRule {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Length => "length",
+            Self::Upper => "upper",
+            Self::Lower => "lower",
+            Self::Digit => "digit",
+            Self::Special => "special",
+            Self::Personal => "personal",
+            Self::Guessable => "guessable",
+        }
+    }
+}
+
 impl PolicyViolation {
+    /// The listed rule this violation breaks.
+    pub fn rule(self) -> PasswordRule {
+        match self {
+            Self::TooShort | Self::TooLong => PasswordRule::Length,
+            Self::NoUpper => PasswordRule::Upper,
+            Self::NoLower => PasswordRule::Lower,
+            Self::NoDigit => PasswordRule::Digit,
+            Self::NoSpecial => PasswordRule::Special,
+            Self::ContainsAccountName | Self::ContainsPhone => PasswordRule::Personal,
+            Self::Common | Self::TooWeak => PasswordRule::Guessable,
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Self::TooShort => "too_short",
@@ -121,6 +165,53 @@ impl PasswordPolicy {
         self.config.min_length
     }
 
+    /// The rules this configuration enforces, in the order the forms list
+    /// them.
+    pub fn rules(&self) -> Vec<PasswordRule> {
+        let c = &self.config;
+        let mut out = vec![PasswordRule::Length];
+        for (on, rule) in [
+            (c.require_upper, PasswordRule::Upper),
+            (c.require_lower, PasswordRule::Lower),
+            (c.require_digit, PasswordRule::Digit),
+            (c.require_special, PasswordRule::Special),
+        ] {
+            if on {
+                out.push(rule);
+            }
+        }
+        out.extend([PasswordRule::Personal, PasswordRule::Guessable]);
+        out
+    }
+
+    /// The strength estimate [`check`](Self::check) compares with the
+    /// minimum, with the same identifiers as hints (the caller keeps to
+    /// the length cap).
+    pub fn estimate(
+        &self,
+        password: &SecretPassword,
+        account_name: &str,
+        phones: &[&str],
+    ) -> Strength {
+        let local = Self::local_part(account_name);
+        let mut inputs: Vec<&str> = vec![local.as_str()];
+        inputs.extend(phones.iter().copied());
+        Strength::of(password.expose(), &inputs)
+    }
+
+    /// The weakest estimate the policy accepts.
+    pub fn min_strength(&self) -> Strength {
+        self.config.min_strength
+    }
+
+    fn local_part(account_name: &str) -> String {
+        account_name
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_lowercase()
+    }
+
     /// All rules the password breaks (empty = acceptable). `account_name`
     /// and `phones` are the account's own identifiers, which must not
     /// appear in its password.
@@ -157,11 +248,7 @@ impl PasswordPolicy {
             out.push(PolicyViolation::NoSpecial);
         }
         let lower = pw.to_lowercase();
-        let local = account_name
-            .split('@')
-            .next()
-            .unwrap_or_default()
-            .to_lowercase();
+        let local = Self::local_part(account_name);
         if local.chars().count() >= 3 && lower.contains(&local) {
             out.push(PolicyViolation::ContainsAccountName);
         }
@@ -171,9 +258,7 @@ impl PasswordPolicy {
         if out.is_empty() && pw.chars().count() <= Self::MAX_LEN {
             // The estimate only matters once the plain rules are met (and is
             // bounded in cost by the length cap).
-            let mut inputs: Vec<&str> = vec![local.as_str()];
-            inputs.extend(phones.iter().copied());
-            if Strength::of(pw, &inputs) < c.min_strength {
+            if self.estimate(password, account_name, phones) < c.min_strength {
                 out.push(PolicyViolation::TooWeak);
             }
         }

@@ -6,6 +6,20 @@ use super::Text;
 
 pub static EN: Text = Text {
     html_lang: "en",
+    date_time: |t| {
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let month = usize::try_from(t.month - 1)
+            .ok()
+            .and_then(|m| MONTHS.get(m))
+            .copied()
+            .unwrap_or("?");
+        format!(
+            "{} {month} {}, {:02}:{:02}",
+            t.day, t.year, t.hour, t.minute
+        )
+    },
     brand: "Passport",
     other_language: "中文",
     footer: "Unified sign-in · Tongxing",
@@ -164,7 +178,7 @@ pub static EN: Text = Text {
     sessions_unknown_address: "unknown",
     sessions_signed_in_at: "Signed in",
     sessions_last_active: "Last active",
-    sessions_times_utc: "Times are in UTC; the last activity is noted every few minutes.",
+    sessions_times_utc: "The last activity is noted every few minutes.",
     sessions_end: "Sign out this device",
     sessions_end_others: "Sign out all other devices",
     sessions_ended: "The device was signed out. Its next request will find it signed out.",
@@ -186,7 +200,6 @@ pub static EN: Text = Text {
     password_mail_note: "Note: the passport password is also the password of the mail system; use the new one there too.",
     password_link: "Change password",
     password_rule_length: |n| format!("At least this many characters: {n}"),
-    password_rule_classes: "Upper-case and lower-case letters, a digit and a special character",
     password_rule_identity: "Not containing the account name or a phone number",
     policy_too_long: |n| format!("The password is too long: at most {n} characters."),
     policy_no_upper: "The password needs an upper-case letter.",
@@ -201,6 +214,14 @@ pub static EN: Text = Text {
     strength_weak: "weak",
     strength_medium: "medium",
     strength_strong: "strong",
+    password_rule_upper: "An upper-case letter",
+    password_rule_lower: "A lower-case letter",
+    password_rule_digit: "A digit",
+    password_rule_special: "A special character",
+    password_rule_guessable: "Not a common password, not easy to guess",
+    password_rule_met: " (met)",
+    password_rule_unmet: " (not yet met)",
+    password_check_unavailable: "The strength cannot be checked right now; the server checks the password when you submit.",
 
     admin_title: "Admin console",
     admin_nav_dashboard: "Overview",

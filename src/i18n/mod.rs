@@ -173,6 +173,8 @@ macro_rules! texts {
 
 texts! {
     html_lang: &'static str,
+    /// A moment on the configured time zone's wall clock.
+    date_time: fn(&LocalTime) -> String,
     brand: &'static str,
     other_language: &'static str,
     footer: &'static str,
@@ -334,7 +336,6 @@ texts! {
     password_link: &'static str,
     /// The minimum length of a password.
     password_rule_length: fn(usize) -> String,
-    password_rule_classes: &'static str,
     password_rule_identity: &'static str,
     /// The password is longer than the maximum.
     policy_too_long: fn(usize) -> String,
@@ -350,6 +351,16 @@ texts! {
     strength_weak: &'static str,
     strength_medium: &'static str,
     strength_strong: &'static str,
+    password_rule_upper: &'static str,
+    password_rule_lower: &'static str,
+    password_rule_digit: &'static str,
+    password_rule_special: &'static str,
+    password_rule_guessable: &'static str,
+    /// Read out after a rule by screen readers: met or not yet.
+    password_rule_met: &'static str,
+    password_rule_unmet: &'static str,
+    /// The meter could not ask the server (too many checks, offline).
+    password_check_unavailable: &'static str,
 
     admin_title: &'static str,
     admin_nav_dashboard: &'static str,
@@ -913,7 +924,6 @@ impl Text {
         format!("{}{what}", (self.calendar_entry)(e.index + 1, &e.date))
     }
 
-    /// Why an account is blocked, in this language.
     /// A scope in words, as the consent page and the application list
     /// name it (`None` for a scope people are not asked about).
     pub fn scope_words(&self, scope: &str) -> Option<&'static str> {
@@ -930,12 +940,27 @@ impl Text {
         }
     }
 
+    /// Why an account is blocked, in this language.
     pub fn block_reason(&self, r: crate::domain::BlockReason) -> &'static str {
         use crate::domain::BlockReason as B;
         match r {
             B::WeakPassword => self.block_reason_weak_password,
             B::Admin => self.block_reason_admin,
             B::Compromised => self.block_reason_compromised,
+        }
+    }
+
+    /// A rule of the password forms' list, in this language.
+    pub fn password_rule(&self, r: crate::domain::PasswordRule, min_length: usize) -> String {
+        use crate::domain::PasswordRule as R;
+        match r {
+            R::Length => (self.password_rule_length)(min_length),
+            R::Upper => self.password_rule_upper.into(),
+            R::Lower => self.password_rule_lower.into(),
+            R::Digit => self.password_rule_digit.into(),
+            R::Special => self.password_rule_special.into(),
+            R::Personal => self.password_rule_identity.into(),
+            R::Guessable => self.password_rule_guessable.into(),
         }
     }
 
@@ -979,8 +1004,43 @@ pub(crate) fn minutes_seconds(d: Duration) -> (u64, u64) {
     (secs / 60, secs % 60)
 }
 
-/// `2026-11-22 08:30 UTC`: a moment as the SMS texts and letters state
-/// it, unambiguous wherever the reader is.
+/// A moment on the wall clock of the configured time zone
+/// (`display.time_zone`), to the minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i16,
+    pub month: i8,
+    pub day: i8,
+    pub hour: i8,
+    pub minute: i8,
+}
+
+impl LocalTime {
+    pub fn of(t: OffsetDateTime, tz: &jiff::tz::TimeZone) -> LocalTime {
+        let zoned = jiff::Timestamp::from_second(t.unix_timestamp())
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .to_zoned(tz.clone());
+        LocalTime {
+            year: zoned.year(),
+            month: zoned.month(),
+            day: zoned.day(),
+            hour: zoned.hour(),
+            minute: zoned.minute(),
+        }
+    }
+}
+
+impl Text {
+    /// `t` as people read it, in the configured time zone: "2026年11月30日
+    /// 23:38", "30 Nov 2026, 23:38". Never RFC 3339 on a page or in a
+    /// notice.
+    pub fn at(&self, t: OffsetDateTime, tz: &jiff::tz::TimeZone) -> String {
+        (self.date_time)(&LocalTime::of(t, tz))
+    }
+}
+
+/// `2026-11-22 08:30 UTC`: a moment in UTC, for machine-facing output
+/// (the CSV export's column).
 pub fn when(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!(
@@ -990,24 +1050,6 @@ pub fn when(t: OffsetDateTime) -> String {
         t.day(),
         t.hour(),
         t.minute()
-    )
-}
-
-/// `2026-11-22 16:30 (UTC+08:00)`: a moment in the institution's time
-/// (`calendar.utc_offset`), as the account pages state it.
-pub fn local_when(t: OffsetDateTime, offset: time::UtcOffset) -> String {
-    let t = t.to_offset(offset);
-    let (h, m, _) = offset.as_hms();
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} (UTC{}{:02}:{:02})",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        if h < 0 || m < 0 { '-' } else { '+' },
-        h.unsigned_abs(),
-        m.unsigned_abs()
     )
 }
 
@@ -1044,6 +1086,18 @@ pub(crate) mod tests {
     impl Sample for fn(usize) -> String {
         fn sample(&self) -> String {
             self(10)
+        }
+    }
+
+    impl Sample for fn(&LocalTime) -> String {
+        fn sample(&self) -> String {
+            self(&LocalTime {
+                year: 2026,
+                month: 11,
+                day: 30,
+                hour: 23,
+                minute: 8,
+            })
         }
     }
 

@@ -6,6 +6,12 @@ use super::Text;
 
 pub static ZH_CN: Text = Text {
     html_lang: "zh-CN",
+    date_time: |t| {
+        format!(
+            "{}年{}月{}日 {:02}:{:02}",
+            t.year, t.month, t.day, t.hour, t.minute
+        )
+    },
     brand: "通行证",
     other_language: "English",
     footer: "统一身份认证 · 通行",
@@ -146,7 +152,7 @@ pub static ZH_CN: Text = Text {
     sessions_unknown_address: "未知",
     sessions_signed_in_at: "登录时间",
     sessions_last_active: "最近活动",
-    sessions_times_utc: "时间均为 UTC 时间；最近活动每隔几分钟记录一次。",
+    sessions_times_utc: "最近活动每隔几分钟记录一次。",
     sessions_end: "退出此设备",
     sessions_end_others: "退出其他所有设备",
     sessions_ended: "该设备已退出登录，其下一次访问时即为未登录状态。",
@@ -167,8 +173,7 @@ pub static ZH_CN: Text = Text {
     password_forced: "管理员要求您在继续之前设置新密码。",
     password_mail_note: "注意：通行证密码同时也是邮件系统的密码，修改后请使用新密码登录邮箱。",
     password_link: "修改密码",
-    password_rule_length: |n| format!("至少包含以下字符数： {n}"),
-    password_rule_classes: "须同时包含大写字母、小写字母、数字和特殊字符",
+    password_rule_length: |n| format!("至少{n}个字符"),
     password_rule_identity: "不得包含账号名称或手机号",
     policy_too_long: |n| format!("密码过长：最多 {n} 个字符。"),
     policy_no_upper: "密码须包含大写字母。",
@@ -183,6 +188,14 @@ pub static ZH_CN: Text = Text {
     strength_weak: "弱",
     strength_medium: "中",
     strength_strong: "强",
+    password_rule_upper: "包含大写字母",
+    password_rule_lower: "包含小写字母",
+    password_rule_digit: "包含数字",
+    password_rule_special: "包含特殊字符",
+    password_rule_guessable: "不是常用密码，也不容易被猜到",
+    password_rule_met: "（已满足）",
+    password_rule_unmet: "（未满足）",
+    password_check_unavailable: "暂时无法检查密码强度，提交时将由服务器检查。",
 
     admin_title: "管理控制台",
     admin_nav_dashboard: "概览",

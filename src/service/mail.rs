@@ -144,6 +144,15 @@ struct Words<'a> {
     name: &'a str,
     /// The link the letter carries, if any.
     link: Option<&'a str>,
+    /// The time zone the letter states times in.
+    tz: &'a jiff::tz::TimeZone,
+}
+
+impl Words<'_> {
+    /// A moment as the letter states it (local, in its language).
+    fn at(&self, t: OffsetDateTime) -> String {
+        self.lang.text().at(t, self.tz)
+    }
 }
 
 /// The subject: the HTML part's title, sent as it is (no HTML escaping).
@@ -177,10 +186,12 @@ enum HtmlPart<'a> {
 pub fn compose(
     letter: &Letter,
     lang: Lang,
+    tz: &jiff::tz::TimeZone,
     user: &User,
     to: &str,
 ) -> Result<MailMessage, askama::Error> {
     let w = &Words {
+        tz,
         letter,
         lang,
         account: &user.username,
@@ -228,7 +239,7 @@ pub async fn send(
     letter: &Letter,
     origin: &Origin,
 ) -> Result<(), SendError> {
-    let message = compose(letter, lang, user, to)?;
+    let message = compose(letter, lang, &state.time_zone, user, to)?;
     let sent = state.mail.send(&message).await;
     crate::metrics::delivery("mail", state.mail.name(), sent.is_ok());
     let outcome = Outcome::of(&sent);
@@ -305,7 +316,14 @@ mod tests {
             link: link.clone(),
             minutes: 30,
         };
-        let zh = compose(&letter, Lang::ZhCn, &user(), "z@example.org").unwrap();
+        let zh = compose(
+            &letter,
+            Lang::ZhCn,
+            &jiff::tz::TimeZone::UTC,
+            &user(),
+            "z@example.org",
+        )
+        .unwrap();
         assert!(zh.subject.contains("重置密码"));
         assert!(zh.text.contains("张三，您好") && zh.text.contains(&link));
         assert!(zh.text.contains("30 分钟"));
@@ -315,7 +333,14 @@ mod tests {
             "the link is escaped in HTML: {}",
             zh.html
         );
-        let en = compose(&letter, Lang::En, &user(), "z@example.org").unwrap();
+        let en = compose(
+            &letter,
+            Lang::En,
+            &jiff::tz::TimeZone::UTC,
+            &user(),
+            "z@example.org",
+        )
+        .unwrap();
         assert!(en.subject.contains("reset your password"));
         assert!(en.text.contains("valid for 30 minutes") && en.text.contains(&link));
         for l in [
@@ -329,7 +354,8 @@ mod tests {
             },
         ] {
             for lang in [Lang::ZhCn, Lang::En] {
-                let m = compose(&l, lang, &user(), "z@example.org").unwrap();
+                let m =
+                    compose(&l, lang, &jiff::tz::TimeZone::UTC, &user(), "z@example.org").unwrap();
                 assert!(m.text.contains("zhangsan"), "{}", m.text);
                 assert!(m.html.contains("zhangsan"));
                 assert_eq!(m.purpose, l.purpose());
@@ -339,6 +365,21 @@ mod tests {
             crate::i18n::when(OffsetDateTime::UNIX_EPOCH),
             "1970-01-01 00:00 UTC"
         );
+        // Letters state times on the configured zone's clock, in words.
+        let shanghai = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        let reset = Letter::PasswordReset {
+            at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let zh = compose(&reset, Lang::ZhCn, &shanghai, &user(), "z@example.org").unwrap();
+        assert!(
+            zh.text.contains("的密码已于1970年1月1日 08:00通过"),
+            "{}",
+            zh.text
+        );
+        assert!(zh.html.contains("1970年1月1日 08:00"));
+        let en = compose(&reset, Lang::En, &shanghai, &user(), "z@example.org").unwrap();
+        assert!(en.text.contains("at 1 Jan 1970, 08:00."), "{}", en.text);
+        assert!(!en.text.contains("UTC") && !zh.text.contains("UTC"));
     }
 
     /// Every letter. No wildcard in the match: a new letter fails to
@@ -453,8 +494,22 @@ mod tests {
         };
         let mut texts = Vec::new();
         for (i, l) in every_letter().iter().enumerate() {
-            let zh = compose(l, Lang::ZhCn, &user, "z@example.org").unwrap();
-            let en = compose(l, Lang::En, &user, "z@example.org").unwrap();
+            let zh = compose(
+                l,
+                Lang::ZhCn,
+                &jiff::tz::TimeZone::UTC,
+                &user,
+                "z@example.org",
+            )
+            .unwrap();
+            let en = compose(
+                l,
+                Lang::En,
+                &jiff::tz::TimeZone::UTC,
+                &user,
+                "z@example.org",
+            )
+            .unwrap();
             let name = format!("{} #{i}", l.purpose());
             texts.push((format!("{name} subject"), zh.subject, en.subject));
             texts.push((format!("{name} text"), zh.text, en.text));
@@ -489,7 +544,8 @@ mod tests {
         };
         for l in every_letter() {
             for lang in [Lang::ZhCn, Lang::En] {
-                let m = compose(&l, lang, &user, "z@example.org").unwrap();
+                let m =
+                    compose(&l, lang, &jiff::tz::TimeZone::UTC, &user, "z@example.org").unwrap();
                 let missing = missing_from_html(&m.text, &m.html);
                 assert!(missing.is_empty(), "{l:?} {lang:?}: {missing:#?}");
                 assert!(
@@ -501,7 +557,14 @@ mod tests {
             }
         }
         // Positive control: a paragraph only the text part has is found.
-        let m = compose(&every_letter()[0], Lang::En, &user, "z@example.org").unwrap();
+        let m = compose(
+            &every_letter()[0],
+            Lang::En,
+            &jiff::tz::TimeZone::UTC,
+            &user,
+            "z@example.org",
+        )
+        .unwrap();
         let planted = m
             .text
             .replacen("\n\n", "\n\nA paragraph the HTML lacks.\n\n", 1);

@@ -21,6 +21,7 @@ pub mod logout;
 pub mod mail;
 pub mod org_import;
 pub mod organizations;
+pub mod password_check;
 pub mod phone;
 pub mod recovery;
 pub mod retrieval;

@@ -350,7 +350,7 @@ fn notify(
     lang: Lang,
 ) {
     let now = state.clock.now();
-    let at = crate::i18n::when(now);
+    let at = lang.text().at(now, &state.time_zone);
     let masked = PhoneNumber::masked(new.as_str());
     let login = kind == PhoneKind::Login;
     if let Some(old) = old

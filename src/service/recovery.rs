@@ -43,8 +43,8 @@ use super::{Actor, Origin};
 use crate::crypto::{HashError, sha256_hex};
 use crate::domain::{Email, PolicyViolation, SecretPassword};
 use crate::ephemeral::EphemeralError;
+use crate::i18n::Lang;
 use crate::i18n::sms::Sms;
-use crate::i18n::{Lang, when};
 use crate::ports::captcha::CaptchaError;
 use crate::ports::sms::SmsPurpose;
 use crate::state::AppState;
@@ -456,6 +456,31 @@ pub enum Proof<'a> {
     Link(&'a str),
 }
 
+/// The account a proof may set a new password for, while the proof
+/// holds (nothing is used up), and the proof's ticket kind and id.
+async fn proved<'a>(
+    state: &AppState,
+    proof: &Proof<'a>,
+) -> Result<(User, &'static str, &'a str), ResetError> {
+    Ok(match proof {
+        Proof::Code(r) => {
+            let id = r
+                .proof
+                .as_deref()
+                .filter(|_| r.is_live_at(state.clock.now()))
+                .ok_or(ResetError::Invalid)?;
+            (check_code_proof(state, id).await?, PROOF, id)
+        }
+        Proof::Link(token) => (check_link(state, token).await?, LINK, *token),
+    })
+}
+
+/// The account whose new password the page is choosing (for the strength
+/// meter), while the proof holds; nothing is used up.
+pub async fn account_of(state: &AppState, proof: &Proof<'_>) -> Result<User, ResetError> {
+    Ok(proved(state, proof).await?.0)
+}
+
 /// Step 3: the new password. Every session and grant of the account is
 /// revoked, the next login must prove the phone, and the other channel
 /// hears of it.
@@ -468,17 +493,7 @@ pub async fn reset(
 ) -> Result<User, ResetError> {
     // The ephemeral record behind the proof: checked now, used up only
     // once the new password is ready.
-    let (user, kind, token) = match &proof {
-        Proof::Code(r) => {
-            let id = r
-                .proof
-                .as_deref()
-                .filter(|_| r.is_live_at(state.clock.now()))
-                .ok_or(ResetError::Invalid)?;
-            (check_code_proof(state, id).await?, PROOF, id)
-        }
-        Proof::Link(token) => (check_link(state, token).await?, LINK, *token),
-    };
+    let (user, kind, token) = proved(state, &proof).await?;
     let phones: Vec<&str> = [&user.login_phone, &user.security_phone]
         .into_iter()
         .flatten()
@@ -576,7 +591,7 @@ fn notify_other_channel(state: &AppState, user: &User, via: &str, origin: &Origi
     let Some(phone) = super::step_up::phone_of(user) else {
         return;
     };
-    let at = when(at);
+    let at = lang.text().at(at, &state.time_zone);
     let Some(message) = codes::notice(
         SmsPurpose::PasswordResetNotice,
         &phone,

@@ -333,3 +333,27 @@ pub async fn end_others(
     super::logout::sign_ins_ended(state, sids).await;
     Ok(n)
 }
+
+/// When the account signed in before the sign-in made at `auth_time`
+/// (the page's "上次登录"): the newest successful password sign-in but
+/// one up to that moment, from the audit log — the newest is the current
+/// sign-in's own.
+pub async fn previous_sign_in(
+    state: &AppState,
+    user_id: Uuid,
+    auth_time: i64,
+) -> Result<Option<OffsetDateTime>, StoreError> {
+    let until = OffsetDateTime::from_unix_timestamp(auth_time.saturating_add(1))
+        .unwrap_or_else(|_| state.clock.now());
+    let rows = state
+        .store
+        .list_audit(&crate::store::audit::AuditFilter {
+            subject_id: Some(user_id),
+            event: Some("login.success".into()),
+            until: Some(until),
+            limit: 2,
+            ..Default::default()
+        })
+        .await?;
+    Ok(rows.get(1).map(|r| r.at))
+}

@@ -93,7 +93,8 @@ async fn consented_applications_show_scopes_in_words_and_local_time() {
     );
     assert!(zh.has("<li>姓名、账号名称和所属单位</li>"), "{}", zh.body);
     assert!(!zh.has("openid profile offline_access"));
-    // The consent time in the institution's time (calendar.utc_offset).
+    // The consent time on the wall clock of display.time_zone
+    // (Asia/Shanghai by default), in words of the page's language.
     let granted = app
         .state
         .store
@@ -103,7 +104,7 @@ async fn consented_applications_show_scopes_in_words_and_local_time() {
         .granted_at
         .to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap());
     let local = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} (UTC+08:00)",
+        "{}年{}月{}日 {:02}:{:02}",
         granted.year(),
         u8::from(granted.month()),
         granted.day(),
@@ -118,6 +119,14 @@ async fn consented_applications_show_scopes_in_words_and_local_time() {
         en.body
     );
     assert!(en.has("Access while you are away"));
+    let month = &format!("{:?}", granted.month())[..3];
+    let local = format!(
+        "{} {month} {}, {:02}:{:02}",
+        granted.day(),
+        granted.year(),
+        granted.hour(),
+        granted.minute()
+    );
     assert!(en.has("<h3>Wiki</h3>") && en.has(&local));
 }
 

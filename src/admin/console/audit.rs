@@ -75,7 +75,10 @@ pub async fn show(
         nav: admin.nav(),
         event: q.event,
         user: q.user,
-        lines: rows.into_iter().map(AuditLine::from).collect(),
+        lines: rows
+            .into_iter()
+            .map(|r| AuditLine::of(r, ctx.t(), &ctx.tz))
+            .collect(),
         older,
     })
 }

@@ -33,7 +33,11 @@ pub async fn show(
     }
     let d = admin::dashboard(&state).await?;
     let (total, disabled) = (d.total, d.disabled);
-    let events = d.events.into_iter().map(AuditLine::from).collect();
+    let events = d
+        .events
+        .into_iter()
+        .map(|r| AuditLine::of(r, ctx.t(), &ctx.tz))
+        .collect();
     render(&DashboardPage {
         c: ctx.chrome().await?,
         nav: admin.nav(),

@@ -230,11 +230,16 @@ pub struct AuditLine {
     pub detail: String,
 }
 
-impl From<crate::store::audit::AuditRow> for AuditLine {
-    fn from(r: crate::store::audit::AuditRow) -> Self {
-        use time::format_description::well_known::Rfc3339;
+impl AuditLine {
+    /// The entry as the console shows it: its time in the configured time
+    /// zone, in the page's language.
+    pub fn of(
+        r: crate::store::audit::AuditRow,
+        t: &crate::i18n::Text,
+        tz: &jiff::tz::TimeZone,
+    ) -> Self {
         AuditLine {
-            at: r.at.format(&Rfc3339).unwrap_or_default(),
+            at: t.at(r.at, tz),
             event: r.event,
             outcome: r.outcome,
             actor: r.actor,

@@ -15,7 +15,7 @@ use super::{Nav, ReviewerSession};
 use crate::domain::PhoneNumber;
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm};
-use crate::i18n::{Text, when};
+use crate::i18n::Text;
 use crate::pages::{Chrome, PageCtx, render, render_status};
 use crate::routes;
 use crate::service::review::{Approved, ReviewError};
@@ -245,6 +245,8 @@ pub async fn queue(
     )
     .await
     .map_err(page_error)?;
+    let tz = state.time_zone.clone();
+    let when = |x: time::OffsetDateTime| t.at(x, &tz);
     let lines = found
         .items
         .into_iter()
@@ -371,6 +373,8 @@ fn case_page(
     v: CaseView,
 ) -> CasePage {
     let t = c.t;
+    let tz = c.tz.clone();
+    let when = |x: time::OffsetDateTime| t.at(x, &tz);
     let case = &v.case;
     let account = v.applicant.as_ref().map(account_lines);
     let waiting = matches!(case.state, CaseState::Submitted | CaseState::InReview);

@@ -194,7 +194,7 @@ async fn user_page(
         )
         .await?
         .into_iter()
-        .map(AuditLine::from)
+        .map(|r| AuditLine::of(r, ctx.t(), &ctx.tz))
         .collect()
     };
     let t = ctx.t();
