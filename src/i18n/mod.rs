@@ -399,6 +399,17 @@ texts! {
     admin_ip: &'static str,
     admin_detail: &'static str,
     admin_older: &'static str,
+    /// Every audit event kind (`service::audit::EVENT_KINDS`) in words.
+    audit_events: &'static [(&'static str, &'static str)],
+    admin_outcome_success: &'static str,
+    admin_outcome_failure: &'static str,
+    /// The label of the console's navigation landmark.
+    admin_nav_label: &'static str,
+    /// How many accounts a list found in all.
+    admin_users_count: fn(i64) -> String,
+    /// Where a paged list is: page `x`, `n` entries in all.
+    admin_page_of: fn(i64, i64) -> String,
+    admin_newer: &'static str,
     admin_nav_calendar: &'static str,
     calendar_intro: &'static str,
     calendar_year: &'static str,
@@ -940,6 +951,25 @@ impl Text {
         }
     }
 
+    /// An audit event kind in words; the kind itself for one this
+    /// version does not know (an entry written by a newer node).
+    pub fn audit_event(&self, kind: &str) -> String {
+        self.audit_events
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, words)| (*words).to_string())
+            .unwrap_or_else(|| kind.to_string())
+    }
+
+    /// An audit entry's outcome in words.
+    pub fn audit_outcome(&self, outcome: &str) -> String {
+        match outcome {
+            "success" => self.admin_outcome_success.into(),
+            "failure" => self.admin_outcome_failure.into(),
+            other => other.into(),
+        }
+    }
+
     /// Why an account is blocked, in this language.
     pub fn block_reason(&self, r: crate::domain::BlockReason) -> &'static str {
         use crate::domain::BlockReason as B;
@@ -1083,6 +1113,18 @@ pub(crate) mod tests {
         }
     }
 
+    impl Sample for fn(i64) -> String {
+        fn sample(&self) -> String {
+            self(12)
+        }
+    }
+
+    impl Sample for fn(i64, i64) -> String {
+        fn sample(&self) -> String {
+            self(2, 120)
+        }
+    }
+
     impl Sample for fn(usize) -> String {
         fn sample(&self) -> String {
             self(10)
@@ -1110,6 +1152,12 @@ pub(crate) mod tests {
     impl Sample for fn(usize, &str) -> String {
         fn sample(&self) -> String {
             self(2, "Sample")
+        }
+    }
+
+    impl Sample for &'static [(&'static str, &'static str)] {
+        fn sample(&self) -> String {
+            self.iter().map(|(_, w)| *w).collect::<Vec<_>>().join(" ")
         }
     }
 

@@ -222,8 +222,14 @@ impl FromRequestParts<AppState> for ReviewerSession {
 /// An audit row as the console tables show it.
 pub struct AuditLine {
     pub at: String,
+    /// The event kind as written (`login.failure`), for the filter.
+    pub kind: String,
+    /// The event in the page's language.
     pub event: String,
+    /// `success` or `failure`, for the row's class.
     pub outcome: String,
+    /// The outcome in the page's language.
+    pub outcome_words: String,
     pub actor: String,
     pub subject: String,
     pub ip: String,
@@ -240,7 +246,9 @@ impl AuditLine {
     ) -> Self {
         AuditLine {
             at: t.at(r.at, tz),
-            event: r.event,
+            event: t.audit_event(&r.event),
+            kind: r.event,
+            outcome_words: t.audit_outcome(&r.outcome),
             outcome: r.outcome,
             actor: r.actor,
             subject: r.subject.unwrap_or_default(),

@@ -30,6 +30,9 @@ struct UsersPage {
     q: String,
     users: Vec<User>,
     total: i64,
+    /// The page shown, from 1.
+    page: i64,
+    prev: Option<String>,
     next: Option<String>,
     error: Option<String>,
 }
@@ -53,18 +56,22 @@ pub async fn search(
     let text: String = q.q.trim().chars().take(100).collect();
     let (users, total) =
         admin::search_users(&state, &admin_session.scope, &text, page, PAGE).await?;
-    let next = (page * PAGE < total).then(|| {
+    let link = |to: i64| {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("q", &text)
-            .append_pair("page", &(page + 1).to_string())
+            .append_pair("page", &to.to_string())
             .finish()
-    });
+    };
+    let next = (page * PAGE < total).then(|| link(page + 1));
+    let prev = (page > 1).then(|| link(page - 1));
     render(&UsersPage {
         c: ctx.chrome().await?,
         nav: admin_session.nav(),
         q: text,
         users,
         total,
+        page,
+        prev,
         next,
         error: None,
     })
@@ -122,6 +129,8 @@ pub async fn create(
                     q: String::new(),
                     users,
                     total,
+                    page: 1,
+                    prev: None,
                     next: None,
                     error: Some(message),
                 },
