@@ -283,8 +283,14 @@ pub static EN: Text = Text {
         ("admin.api_denied", "Admin API call refused"),
         ("app_password.created", "Application password created"),
         ("app_password.revoked", "Application password revoked"),
-        ("app_password.revoked_all", "All application passwords revoked"),
-        ("authorize.cancelled", "Sign-in for an application cancelled"),
+        (
+            "app_password.revoked_all",
+            "All application passwords revoked",
+        ),
+        (
+            "authorize.cancelled",
+            "Sign-in for an application cancelled",
+        ),
         ("authorize.code_issued", "Authorization code issued"),
         ("authorize.interaction", "Authorization interaction"),
         ("backup.created", "Backup created"),
@@ -315,7 +321,10 @@ pub static EN: Text = Text {
         ("organization.created", "Organization created"),
         ("organization.imported", "Organization imported"),
         ("organization.registered", "Organization registered"),
-        ("organization.registration_expired", "Organization registration expired"),
+        (
+            "organization.registration_expired",
+            "Organization registration expired",
+        ),
         ("organization.updated", "Organization updated"),
         ("phone.binding_skipped", "Phone binding skipped"),
         ("phone.bound", "Phone bound"),
@@ -325,7 +334,10 @@ pub static EN: Text = Text {
         ("recovery.code", "Recovery code checked"),
         ("recovery.link_requested", "Recovery link requested"),
         ("recovery.started", "Recovery started"),
-        ("retrieval.authentication_failed", "Retrieval authentication failed"),
+        (
+            "retrieval.authentication_failed",
+            "Retrieval authentication failed",
+        ),
         ("retrieval.code_wrong", "Retrieval code wrong"),
         ("retrieval.created", "Retrieval case created"),
         ("retrieval.uploaded", "Retrieval documents uploaded"),
@@ -346,8 +358,14 @@ pub static EN: Text = Text {
         ("review.rejected", "Case rejected"),
         ("review.submitted", "Case submitted"),
         ("review.withdrawn", "Case withdrawn"),
-        ("security_email.confirmation_sent", "Security e-mail confirmation sent"),
-        ("security_email.reauth_failed", "Security e-mail re-authentication failed"),
+        (
+            "security_email.confirmation_sent",
+            "Security e-mail confirmation sent",
+        ),
+        (
+            "security_email.reauth_failed",
+            "Security e-mail re-authentication failed",
+        ),
         ("security_email.removed", "Security e-mail removed"),
         ("security_email.verified", "Security e-mail verified"),
         ("session.ended", "Session ended"),
@@ -360,12 +378,21 @@ pub static EN: Text = Text {
         ("token.issued", "Tokens issued"),
         ("token.refresh_replayed", "Refresh token replayed"),
         ("token.revoked", "Token revoked"),
-        ("unbind.password_wrong", "Wrong password in unbind application"),
+        (
+            "unbind.password_wrong",
+            "Wrong password in unbind application",
+        ),
     ],
     admin_outcome_success: "Success",
     admin_outcome_failure: "Failure",
     admin_nav_label: "Administration",
-    admin_users_count: |n| if n == 1 { "1 account in all".into() } else { format!("{n} accounts in all") },
+    admin_users_count: |n| {
+        if n == 1 {
+            "1 account in all".into()
+        } else {
+            format!("{n} accounts in all")
+        }
+    },
     admin_page_of: |x, n| format!("Page {x}, {n} in all"),
     admin_newer: "Newer",
     admin_nav_calendar: "Working days",

@@ -227,7 +227,8 @@ mod tests {
             let Some((area, rest)) = piece.split_once('.') else {
                 continue;
             };
-            let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            let word =
+                |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_');
             if areas.contains(&area) && rest.split('.').all(word) {
                 found.push(piece.to_string());
             }
@@ -263,7 +264,10 @@ mod tests {
             .filter_map(|k| k.split_once('.').map(|(a, _)| a))
             .collect();
         let mut files = Vec::new();
-        sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
         let mut seen = 0;
         for (path, text) in &files {
             for kind in kinds_in(text, &areas) {

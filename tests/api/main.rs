@@ -4,6 +4,7 @@
 //! PostgreSQL database and Redis key space).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod console;
 mod helpers;
 
 mod admin_api;
