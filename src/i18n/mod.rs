@@ -97,6 +97,12 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// A language the request chose explicitly (`?lang=`), in the request
+/// extensions beside the [`Lang`] decided: a signed-in person's choice
+/// becomes the account's language (see `extract::CurrentUser`).
+#[derive(Debug, Clone, Copy)]
+pub struct ChosenLang(pub Lang);
+
 /// Middleware: decides the language, puts it in the request extensions and
 /// remembers an explicit `?lang=` choice in a cookie.
 pub async fn negotiate(
@@ -125,6 +131,9 @@ pub async fn negotiate(
         })
         .unwrap_or_default();
     req.extensions_mut().insert(lang);
+    if let Some(chosen) = explicit {
+        req.extensions_mut().insert(ChosenLang(chosen));
+    }
     let response = next.run(req).await;
     let mut response = match explicit {
         Some(chosen) => {
@@ -257,6 +266,21 @@ texts! {
     apps_open: &'static str,
     apps_consented: &'static str,
     apps_may_read: &'static str,
+
+    device_title: &'static str,
+    device_intro: &'static str,
+    device_code_label: &'static str,
+    device_continue: &'static str,
+    device_bad_code: &'static str,
+    device_too_many: &'static str,
+    device_wrong_browser: &'static str,
+    /// Names the application a device asks for.
+    device_confirm: fn(&str) -> String,
+    device_confirm_warn: &'static str,
+    device_allow: &'static str,
+    device_deny: &'static str,
+    device_done: &'static str,
+    device_denied: &'static str,
     /// When the consent was given (a local time).
     apps_consented_at: fn(&str) -> String,
     apps_revoke_note: &'static str,
