@@ -321,6 +321,11 @@ pub static EN: Text = Text {
         ("consent.denied", "Consent denied"),
         ("consent.granted", "Consent granted"),
         ("consent.revoked", "Consent withdrawn"),
+        ("device.answered", "Device request answered"),
+        (
+            "device.authorization_started",
+            "Device authorization started",
+        ),
         ("keys.rotated", "Signing keys rotated"),
         ("ldap.bind", "LDAP bind"),
         ("login.failure", "Sign-in failed"),

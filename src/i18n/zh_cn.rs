@@ -287,6 +287,8 @@ pub static ZH_CN: Text = Text {
         ("consent.denied", "拒绝授权"),
         ("consent.granted", "同意授权"),
         ("consent.revoked", "撤回授权"),
+        ("device.answered", "答复设备请求"),
+        ("device.authorization_started", "设备发起授权"),
         ("keys.rotated", "轮换签名密钥"),
         ("ldap.bind", "LDAP登录"),
         ("login.failure", "登录失败"),

@@ -51,6 +51,8 @@ pub const EVENT_KINDS: &[&str] = &[
     "consent.denied",
     "consent.granted",
     "consent.revoked",
+    "device.answered",
+    "device.authorization_started",
     "keys.rotated",
     "ldap.bind",
     "login.failure",
