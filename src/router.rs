@@ -317,6 +317,10 @@ fn pages() -> Router<AppState> {
             get(page_of(ACCOUNT)).post(oidc::authorize::consent::answer),
         )
         .route(
+            AUTHORIZE_SWITCH,
+            get(page_of(ACCOUNT)).post(oidc::authorize::consent::switch_account),
+        )
+        .route(
             AUTHORIZE_CANCEL,
             get(page_of(ACCOUNT)).post(oidc::authorize::consent::cancel),
         )

@@ -113,6 +113,8 @@ pub const JWKS: &str = "/jwks";
 pub const AUTHORIZE: &str = "/authorize";
 pub const CONSENT: &str = "/authorize/consent";
 pub const AUTHORIZE_CANCEL: &str = "/authorize/cancel";
+/// The consent page's "use another account": sign out, same request again.
+pub const AUTHORIZE_SWITCH: &str = "/authorize/switch";
 pub const TOKEN: &str = "/token";
 pub const USERINFO: &str = "/userinfo";
 pub const INTROSPECT: &str = "/introspect";
