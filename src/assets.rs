@@ -38,14 +38,49 @@ const SVG: &str = "image/svg+xml";
 pub const ASSETS: [(&str, &str, Asset); 5] = {
     use crate::routes as r;
     [
-        (r::STYLESHEET, r::STYLESHEET_PLAIN, Asset { body: include_str!("../static/tongxing.css"), content_type: CSS }),
+        (
+            r::STYLESHEET,
+            r::STYLESHEET_PLAIN,
+            Asset {
+                body: include_str!("../static/tongxing.css"),
+                content_type: CSS,
+            },
+        ),
         // The SMS button's countdown (progressive: the form works without it).
-        (r::COUNTDOWN_JS, r::COUNTDOWN_JS_PLAIN, Asset { body: include_str!("../static/countdown.js"), content_type: JS }),
+        (
+            r::COUNTDOWN_JS,
+            r::COUNTDOWN_JS_PLAIN,
+            Asset {
+                body: include_str!("../static/countdown.js"),
+                content_type: JS,
+            },
+        ),
         // The live password-strength hint (the server remains the authority).
-        (r::STRENGTH_JS, r::STRENGTH_JS_PLAIN, Asset { body: include_str!("../static/strength.js"), content_type: JS }),
+        (
+            r::STRENGTH_JS,
+            r::STRENGTH_JS_PLAIN,
+            Asset {
+                body: include_str!("../static/strength.js"),
+                content_type: JS,
+            },
+        ),
         // Show/hide buttons of password fields.
-        (r::PASSWORD_TOGGLE_JS, r::PASSWORD_TOGGLE_JS_PLAIN, Asset { body: include_str!("../static/password-toggle.js"), content_type: JS }),
-        (r::FAVICON, r::FAVICON_PLAIN, Asset { body: include_str!("../static/favicon.svg"), content_type: SVG }),
+        (
+            r::PASSWORD_TOGGLE_JS,
+            r::PASSWORD_TOGGLE_JS_PLAIN,
+            Asset {
+                body: include_str!("../static/password-toggle.js"),
+                content_type: JS,
+            },
+        ),
+        (
+            r::FAVICON,
+            r::FAVICON_PLAIN,
+            Asset {
+                body: include_str!("../static/favicon.svg"),
+                content_type: SVG,
+            },
+        ),
     ]
 };
 
@@ -54,8 +89,14 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
     let mut router = axum::Router::new();
     for (versioned, plain, asset) in ASSETS {
         router = router
-            .route(versioned, axum::routing::get(move || async move { asset.answer(IMMUTABLE) }))
-            .route(plain, axum::routing::get(move || async move { asset.answer(SHORT) }));
+            .route(
+                versioned,
+                axum::routing::get(move || async move { asset.answer(IMMUTABLE) }),
+            )
+            .route(
+                plain,
+                axum::routing::get(move || async move { asset.answer(SHORT) }),
+            );
     }
     router
 }

@@ -133,7 +133,8 @@ impl BrandingConfig {
 
 /// No CJK ideographs (an English name must read as English).
 fn english_only(s: &str) -> bool {
-    !s.chars().any(|c| ('\u{3000}'..='\u{9fff}').contains(&c) || ('\u{ff00}'..='\u{ffef}').contains(&c))
+    !s.chars()
+        .any(|c| ('\u{3000}'..='\u{9fff}').contains(&c) || ('\u{ff00}'..='\u{ffef}').contains(&c))
 }
 
 /// How the pages and notices show things.

@@ -162,9 +162,9 @@ impl FromRequestParts<AppState> for CurrentUser {
                     frame.signed_in_as(&user.username);
                 }
                 Ok(CurrentUser {
-                user,
-                auth,
-                session,
+                    user,
+                    auth,
+                    session,
                 })
             }
             None => Err(to_login(parts)),

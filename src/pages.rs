@@ -219,8 +219,7 @@ impl PageCtx {
 
     /// The frame with a CSRF token (creating the session if needed).
     pub async fn chrome(&self) -> Result<Chrome, PageError> {
-        let mut c =
-            Chrome::plain(self.lang, &self.uri).dress(self.frame.as_ref(), self.uri.path());
+        let mut c = Chrome::plain(self.lang, &self.uri).dress(self.frame.as_ref(), self.uri.path());
         c.csrf = self.session.csrf_token().await?;
         c.tz = self.tz.clone();
         Ok(c)

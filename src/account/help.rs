@@ -59,7 +59,10 @@ pub async fn show(
             id: "help-app-passwords",
             question: t.help_q_app_passwords,
             answer: t.help_a_app_passwords,
-            links: vec![(routes::ACCOUNT_APP_PASSWORDS.into(), t.help_link_app_passwords)],
+            links: vec![(
+                routes::ACCOUNT_APP_PASSWORDS.into(),
+                t.help_link_app_passwords,
+            )],
         },
         Question {
             id: "help-blocked",

@@ -53,8 +53,12 @@ async fn requesting_app(
         return Ok(None);
     };
     Ok(
-        crate::service::consents::requesting_app(state, &request, ctx.lang == crate::i18n::Lang::En)
-            .await?,
+        crate::service::consents::requesting_app(
+            state,
+            &request,
+            ctx.lang == crate::i18n::Lang::En,
+        )
+        .await?,
     )
 }
 

@@ -398,7 +398,7 @@ async fn manage_users_end_to_end() {
         done.body
     );
     let confirmed = b.get(done.location().unwrap()).await;
-    assert!(confirmed.has("id=\"changed\"") && confirmed.has("id=\"continue\" href=\"/account\""));
+    assert!(confirmed.has("id=\"changed\"") && confirmed.has("href=\"/account\" id=\"continue\""));
     assert_eq!(
         b.get("/account").await.status,
         StatusCode::OK,
