@@ -70,7 +70,13 @@ async fn the_top_bar_marks_the_area_of_every_signed_in_page() {
         ("/help", "nav-help"),
     ] {
         let page = b.get(path).await;
-        assert_eq!(page.status, StatusCode::OK, "{path}: {:?} {}", page.location(), page.body);
+        assert_eq!(
+            page.status,
+            StatusCode::OK,
+            "{path}: {:?} {}",
+            page.location(),
+            page.body
+        );
         assert!(
             page.has("<nav id=\"nav\" aria-label=\"账号导航\">")
                 && page.has("<details class=\"nav-menu\">")
@@ -178,6 +184,14 @@ async fn the_overview_shows_phones_password_email_and_applications() {
     assert!(
         page.has("src=\"https://mail.example.org/logo.png\"") && page.has("<span>邮件系统</span>")
     );
+    // The security e-mail page: each password field under its own heading.
+    let email = b.get("/account/email").await;
+    assert!(
+        email.has("<h2 id=\"change-heading\">更改</h2>")
+            && email.has("<h2 id=\"remove-heading\">删除密保邮箱</h2>"),
+        "{}",
+        email.body
+    );
     let en = b.get("/account?lang=en").await;
     assert!(en.has("<span>Mail</span>") && en.has(">Change password</a>") && en.has(">Change</a>"));
 }
@@ -232,7 +246,11 @@ async fn anonymous_pages_carry_the_configured_branding() {
     // The error pages too (in the language chosen last).
     let missing = b.get("/no-such-page").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert!(missing.has("<span>Institute of Examples</span>"), "{}", missing.body);
+    assert!(
+        missing.has("<span>Institute of Examples</span>"),
+        "{}",
+        missing.body
+    );
     // Defaults: the passport's own name and mark.
     let plain = TestApp::spawn().await;
     let page = plain.browser().get("/login").await;
@@ -356,7 +374,11 @@ async fn the_login_page_names_the_application_that_sent_the_person() {
             ],
         )
         .await;
-    assert!(refused.has("Sign in to continue to Mail"), "{}", refused.body);
+    assert!(
+        refused.has("Sign in to continue to Mail"),
+        "{}",
+        refused.body
+    );
     // Not sent by an application, or by one that is not registered: no name.
     let plain = b.get("/login").await;
     assert!(plain.has("id=\"login-form\"") || plain.has("action=\"/login\""));
