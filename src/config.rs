@@ -94,8 +94,9 @@ pub struct BrandingConfig {
 impl Default for BrandingConfig {
     fn default() -> Self {
         Self {
-            name_zh: crate::i18n::ZH_CN.brand.into(),
-            name_en: crate::i18n::EN.brand.into(),
+            // The pages' own brand text (i18n `brand`).
+            name_zh: "通行证".into(),
+            name_en: "Passport".into(),
             logo_uri: None,
         }
     }

@@ -168,7 +168,7 @@ impl FromRequestParts<AppState> for CurrentUser {
                 Err(Redirect::to(&crate::urls::phone_binding(here)).into_response())
             }
             Some((user, auth)) => {
-                if let Some(frame) = parts.extensions.get::<crate::pages::Frame>() {
+                if let Some(frame) = parts.extensions.get::<crate::frame::Frame>() {
                     frame.signed_in_as(&user.username);
                 }
                 Ok(CurrentUser {

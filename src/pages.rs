@@ -98,37 +98,7 @@ impl Nav {
     }
 }
 
-/// What every page of a request is framed with, put into the request by
-/// [`frame`]: the branding, and the signed-in account's name once
-/// [`crate::extract::CurrentUser`] has found it (so a page that knows its
-/// user draws the signed-in top bar without another lookup).
-#[derive(Clone)]
-pub struct Frame {
-    branding: std::sync::Arc<crate::config::BrandingConfig>,
-    account: std::sync::Arc<std::sync::OnceLock<String>>,
-}
-
-impl Frame {
-    /// Records the signed-in account of this request.
-    pub fn signed_in_as(&self, username: &str) {
-        let _ = self.account.set(username.to_owned());
-    }
-}
-
-/// Middleware: puts the request's [`Frame`] into its extensions.
-pub async fn frame(
-    axum::extract::State(branding): axum::extract::State<
-        std::sync::Arc<crate::config::BrandingConfig>,
-    >,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    req.extensions_mut().insert(Frame {
-        branding,
-        account: Default::default(),
-    });
-    next.run(req).await
-}
+pub use crate::frame::Frame;
 
 impl Chrome {
     /// Dresses the page in the request's branding and, when the account
@@ -136,13 +106,16 @@ impl Chrome {
     fn dress(mut self, frame: Option<&Frame>, path: &str) -> Self {
         if let Some(frame) = frame {
             self.brand = match self.lang {
-                Lang::ZhCn => frame.branding.name_zh.clone(),
-                Lang::En => frame.branding.name_en.clone(),
+                Lang::ZhCn => frame.branding().name_zh.clone(),
+                Lang::En => frame.branding().name_en.clone(),
             };
-            if let Some(logo) = &frame.branding.logo_uri {
+            if let Some(logo) = &frame.branding().logo_uri {
                 self.logo = logo.clone();
             }
-            if let Some(account) = frame.account.get() {
+            // The console has its own navigation (`templates/admin/nav.html`).
+            if let Some(account) = frame.account()
+                && !path.starts_with(crate::routes::ADMIN)
+            {
                 self.nav = Some(Nav::new(self.t, account.clone(), path));
             }
         }

@@ -60,7 +60,7 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
         .layer(middleware::from_fn_with_state(cookies, i18n::negotiate))
         .layer(middleware::from_fn_with_state(
             std::sync::Arc::new(config.branding.clone()),
-            pages::frame,
+            crate::frame::frame,
         ));
 
     let request_id = HeaderName::from_static("x-request-id");
