@@ -116,6 +116,12 @@ pub const AUTHORIZE_CANCEL: &str = "/authorize/cancel";
 /// The consent page's "use another account": sign out, same request again.
 pub const AUTHORIZE_SWITCH: &str = "/authorize/switch";
 pub const TOKEN: &str = "/token";
+/// The device authorization endpoint (RFC 8628 §3.1).
+pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+/// Where a person types a device's user code (RFC 8628 §3.3).
+pub const DEVICE: &str = "/device";
+/// The end of the browser flow a device authorization runs.
+pub const DEVICE_CALLBACK: &str = "/device/callback";
 pub const USERINFO: &str = "/userinfo";
 pub const INTROSPECT: &str = "/introspect";
 pub const REVOKE: &str = "/revoke";
