@@ -74,7 +74,68 @@ pub struct Config {
     pub app_passwords: AppPasswordsConfig,
     pub ldap: LdapConfig,
     pub display: DisplayConfig,
+    pub branding: BrandingConfig,
     pub metrics: MetricsConfig,
+}
+
+/// The institution's name and logo in the header of the hosted pages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrandingConfig {
+    /// The name in Chinese (pages in zh-CN).
+    pub name_zh: String,
+    /// The name in English (pages in English).
+    pub name_en: String,
+    /// The logo: a path on this site (`/…`) or an `https://` URL; unset,
+    /// the passport's own mark.
+    pub logo_uri: Option<String>,
+}
+
+impl Default for BrandingConfig {
+    fn default() -> Self {
+        Self {
+            // The pages' own brand text (i18n `brand`).
+            name_zh: "通行证".into(),
+            name_en: "Passport".into(),
+            logo_uri: None,
+        }
+    }
+}
+
+impl BrandingConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, name) in [("name_zh", &self.name_zh), ("name_en", &self.name_en)] {
+            let length = name.trim().chars().count();
+            if length == 0 || length > 64 || name.chars().any(char::is_control) {
+                return Err(ConfigError(format!(
+                    "branding.{key}: 1 to 64 characters, no control characters"
+                )));
+            }
+        }
+        if !english_only(&self.name_en) {
+            return Err(ConfigError(
+                "branding.name_en: the English name has no Chinese characters".into(),
+            ));
+        }
+        if let Some(logo) = &self.logo_uri {
+            let local = logo.starts_with('/') && !logo.starts_with("//") && !logo.contains('\\');
+            let remote = url::Url::parse(logo)
+                .map(|u| u.scheme() == "https" && u.host_str().is_some())
+                .unwrap_or(false);
+            if !(local || remote) || logo.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                return Err(ConfigError(format!(
+                    "branding.logo_uri: {logo:?} is neither a path on this site (/…) nor an https:// URL"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// No CJK ideographs (an English name must read as English).
+fn english_only(s: &str) -> bool {
+    !s.chars()
+        .any(|c| ('\u{3000}'..='\u{9fff}').contains(&c) || ('\u{ff00}'..='\u{ffef}').contains(&c))
 }
 
 /// How the pages and notices show things.
@@ -1000,6 +1061,7 @@ impl Default for Config {
             app_passwords: AppPasswordsConfig::default(),
             ldap: LdapConfig::default(),
             display: DisplayConfig::default(),
+            branding: BrandingConfig::default(),
             metrics: MetricsConfig::default(),
         }
     }
@@ -1126,6 +1188,7 @@ impl Config {
             ));
         }
         self.validate_ldap()?;
+        self.branding.validate()?;
         if jiff::tz::TimeZone::get(&self.display.time_zone).is_err() {
             return Err(ConfigError(format!(
                 "display.time_zone: {:?} is not a time zone name such as Asia/Shanghai or UTC",

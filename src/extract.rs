@@ -167,11 +167,16 @@ impl FromRequestParts<AppState> for CurrentUser {
                     .unwrap_or(routes::ACCOUNT);
                 Err(Redirect::to(&crate::urls::phone_binding(here)).into_response())
             }
-            Some((user, auth)) => Ok(CurrentUser {
-                user,
-                auth,
-                session,
-            }),
+            Some((user, auth)) => {
+                if let Some(frame) = parts.extensions.get::<crate::frame::Frame>() {
+                    frame.signed_in_as(&user.username);
+                }
+                Ok(CurrentUser {
+                    user,
+                    auth,
+                    session,
+                })
+            }
             None => Err(to_login(parts)),
         }
     }

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod ephemeral;
 pub mod error;
 pub mod extract;
+pub mod frame;
 pub mod i18n;
 pub mod input;
 pub mod ldap;

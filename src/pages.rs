@@ -27,9 +27,101 @@ pub struct Chrome {
     pub csrf: String,
     /// The time zone times are stated in (`display.time_zone`).
     pub tz: jiff::tz::TimeZone,
+    /// The institution's name in this page's language (`branding`).
+    pub brand: String,
+    /// Its logo (`branding.logo_uri`, else the passport's mark).
+    pub logo: String,
+    /// The signed-in top bar (`None`: an anonymous page).
+    pub nav: Option<Nav>,
 }
 
+/// The top bar of signed-in pages: one link per area, the account's name.
+pub struct Nav {
+    pub account: String,
+    pub links: Vec<NavLink>,
+}
+
+pub struct NavLink {
+    /// A stable element id (`nav-home`, `nav-profile` …).
+    pub id: &'static str,
+    pub href: &'static str,
+    pub label: &'static str,
+    /// The area of the page being shown (`aria-current="page"`).
+    pub current: bool,
+}
+
+/// The area of the signed-in pages a path belongs to (the top bar's item).
+fn nav_area(path: &str) -> Option<&'static str> {
+    use crate::routes as r;
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    Some(if path == r::ACCOUNT {
+        "nav-home"
+    } else if under(r::ACCOUNT_PROFILE) {
+        "nav-profile"
+    } else if under(r::ACCOUNT_APP_PASSWORDS)
+        || under(r::ACCOUNT_PASSWORD)
+        || under(r::ACCOUNT_SESSIONS)
+    {
+        "nav-security"
+    } else if under(r::ACCOUNT_APPS) {
+        "nav-apps"
+    } else if under("/account/phone") || under(r::ACCOUNT_EMAIL) {
+        "nav-manage"
+    } else if under(r::HELP) {
+        "nav-help"
+    } else {
+        return None;
+    })
+}
+
+impl Nav {
+    fn new(t: &'static Text, account: String, path: &str) -> Self {
+        use crate::routes as r;
+        let area = nav_area(path);
+        let links = [
+            ("nav-home", r::ACCOUNT, t.nav_home),
+            ("nav-profile", r::ACCOUNT_PROFILE, t.nav_profile),
+            ("nav-manage", r::ACCOUNT_EMAIL, t.nav_manage),
+            ("nav-security", r::ACCOUNT_PASSWORD, t.nav_security),
+            ("nav-apps", r::ACCOUNT_APPS, t.nav_apps),
+            ("nav-help", r::HELP, t.nav_help),
+        ]
+        .into_iter()
+        .map(|(id, href, label)| NavLink {
+            id,
+            href,
+            label,
+            current: area == Some(id),
+        })
+        .collect();
+        Self { account, links }
+    }
+}
+
+pub use crate::frame::Frame;
+
 impl Chrome {
+    /// Dresses the page in the request's branding and, when the account
+    /// is known, the signed-in top bar.
+    fn dress(mut self, frame: Option<&Frame>, path: &str) -> Self {
+        if let Some(frame) = frame {
+            self.brand = match self.lang {
+                Lang::ZhCn => frame.branding().name_zh.clone(),
+                Lang::En => frame.branding().name_en.clone(),
+            };
+            if let Some(logo) = &frame.branding().logo_uri {
+                self.logo = logo.clone();
+            }
+            // The console has its own navigation (`templates/admin/nav.html`).
+            if let Some(account) = frame.account()
+                && !path.starts_with(crate::routes::ADMIN)
+            {
+                self.nav = Some(Nav::new(self.t, account.clone(), path));
+            }
+        }
+        self
+    }
+
     /// `t` as people read it, in this page's language and the configured
     /// time zone.
     pub fn at(&self, t: time::OffsetDateTime) -> String {
@@ -65,6 +157,9 @@ impl Chrome {
             switch_lang: other.tag(),
             csrf: String::new(),
             tz: jiff::tz::TimeZone::UTC,
+            brand: lang.text().brand.into(),
+            logo: crate::routes::FAVICON.into(),
+            nav: None,
         }
     }
 }
@@ -79,6 +174,7 @@ pub struct PageCtx {
     pub origin: crate::service::Origin,
     /// The time zone times are stated in (`display.time_zone`).
     pub tz: jiff::tz::TimeZone,
+    frame: Option<Frame>,
 }
 
 impl PageCtx {
@@ -86,9 +182,17 @@ impl PageCtx {
         self.lang.text()
     }
 
+    /// Records the signed-in account, for a page that found it without
+    /// [`crate::extract::CurrentUser`]: the page gets the signed-in top bar.
+    pub fn signed_in_as(&self, username: &str) {
+        if let Some(frame) = &self.frame {
+            frame.signed_in_as(username);
+        }
+    }
+
     /// The frame with a CSRF token (creating the session if needed).
     pub async fn chrome(&self) -> Result<Chrome, PageError> {
-        let mut c = Chrome::plain(self.lang, &self.uri);
+        let mut c = Chrome::plain(self.lang, &self.uri).dress(self.frame.as_ref(), self.uri.path());
         c.csrf = self.session.csrf_token().await?;
         c.tz = self.tz.clone();
         Ok(c)
@@ -104,7 +208,8 @@ impl PageCtx {
             Chrome::with_switch(self.lang, path, query)
         } else {
             Chrome::plain(self.lang, &self.uri)
-        };
+        }
+        .dress(self.frame.as_ref(), path);
         c.csrf = self.session.csrf_token().await?;
         c.tz = self.tz.clone();
         Ok(c)
@@ -128,6 +233,7 @@ impl FromRequestParts<AppState> for PageCtx {
             session,
             origin,
             tz: state.time_zone.clone(),
+            frame: parts.extensions.get::<Frame>().cloned(),
         })
     }
 }
@@ -169,12 +275,13 @@ fn error_message(t: &Text, page: &ErrorPage) -> String {
 pub async fn render_error_pages(req: Request, next: Next) -> Response {
     let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
     let uri = req.uri().clone();
+    let frame = req.extensions().get::<Frame>().cloned();
     let mut response = next.run(req).await;
     let Some(page) = response.extensions().get::<ErrorPage>().cloned() else {
         return response;
     };
     let template = ErrorTemplate {
-        c: Chrome::plain(lang, &uri),
+        c: Chrome::plain(lang, &uri).dress(frame.as_ref(), uri.path()),
         message: error_message(lang.text(), &page),
     };
     let html = match template.render() {

@@ -57,7 +57,11 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
         .layer(session_layer)
         .layer(middleware::from_fn(pages::answer_session_failures))
         .layer(middleware::from_fn(pages::render_error_pages))
-        .layer(middleware::from_fn_with_state(cookies, i18n::negotiate));
+        .layer(middleware::from_fn_with_state(cookies, i18n::negotiate))
+        .layer(middleware::from_fn_with_state(
+            std::sync::Arc::new(config.branding.clone()),
+            crate::frame::frame,
+        ));
 
     let request_id = HeaderName::from_static("x-request-id");
     let headers = ServiceBuilder::new()
@@ -73,7 +77,7 @@ pub fn build(state: AppState, sessions: SessionBackend) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+                "default-src 'self'; img-src 'self' data: https:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
             ),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
@@ -168,10 +172,10 @@ fn pages() -> Router<AppState> {
             UNBIND_CANCEL,
             get(account::unbind::cancel_show).post(account::unbind::cancel),
         )
-        .route(COUNTDOWN_JS, get(assets::countdown_script))
-        .route(STRENGTH_JS, get(assets::strength_script))
         .route(PASSWORD_CHECK, post(account::password_check::check))
         .route(ACCOUNT, get(account::home::show))
+        .route(ACCOUNT_PROFILE, get(account::profile::show))
+        .route(HELP, get(account::help::show))
         .route(ACCOUNT_APPS, get(account::apps::show))
         .route(
             ACCOUNT_PASSWORD,
@@ -313,6 +317,10 @@ fn pages() -> Router<AppState> {
             get(page_of(ACCOUNT)).post(oidc::authorize::consent::answer),
         )
         .route(
+            AUTHORIZE_SWITCH,
+            get(page_of(ACCOUNT)).post(oidc::authorize::consent::switch_account),
+        )
+        .route(
             DEVICE,
             get(account::device::show).post(account::device::submit),
         )
@@ -364,7 +372,7 @@ fn pages() -> Router<AppState> {
             get(admin::console::review::case).post(admin::console::review::act),
         )
         .route(ADMIN_REVIEW_DOCUMENT, get(admin::console::review::document))
-        .route(STYLESHEET, get(assets::stylesheet))
+        .merge(assets::router())
         .fallback(pages::not_found)
 }
 

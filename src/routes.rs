@@ -9,8 +9,6 @@ pub const LOGOUT: &str = "/logout";
 pub const STEP_UP: &str = "/login/sms";
 pub const STEP_UP_SEND: &str = "/login/sms/send";
 pub const STEP_UP_HELP: &str = "/login/sms/help";
-pub const COUNTDOWN_JS: &str = "/static/countdown.js";
-pub const STRENGTH_JS: &str = "/static/strength.js";
 /// The strength meter's question: the server's policy on a password being typed.
 pub const PASSWORD_CHECK: &str = "/password/check";
 pub const ACCOUNT: &str = "/account";
@@ -103,13 +101,20 @@ pub const READYZ: &str = "/readyz";
 /// Prometheus metrics: only with `metrics.token` (bearer) on this listener,
 /// or on the separate `metrics.listen` address.
 pub const METRICS: &str = "/metrics";
-pub const STYLESHEET: &str = "/static/tongxing.css";
+pub const HELP: &str = "/help";
+pub const ACCOUNT_PROFILE: &str = "/account/profile";
+
+// The static files, named after their content: STYLESHEET, COUNTDOWN_JS,
+// STRENGTH_JS, PASSWORD_TOGGLE_JS, FAVICON (and each one's `_PLAIN` name).
+include!(concat!(env!("OUT_DIR"), "/static_names.rs"));
 
 pub const DISCOVERY: &str = "/.well-known/openid-configuration";
 pub const JWKS: &str = "/jwks";
 pub const AUTHORIZE: &str = "/authorize";
 pub const CONSENT: &str = "/authorize/consent";
 pub const AUTHORIZE_CANCEL: &str = "/authorize/cancel";
+/// The consent page's "use another account": sign out, same request again.
+pub const AUTHORIZE_SWITCH: &str = "/authorize/switch";
 pub const TOKEN: &str = "/token";
 /// The device authorization endpoint (RFC 8628 §3.1).
 pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";

@@ -26,6 +26,8 @@ struct AccountPage {
     /// Holds the reviewer role (an active account: it may use the queue).
     is_reviewer: bool,
     last_login: Option<String>,
+    /// The first-party applications of the application list, as tiles.
+    apps: Vec<crate::service::consents::ListedApp>,
 }
 
 pub async fn show(
@@ -36,6 +38,8 @@ pub async fn show(
     let previous =
         crate::service::sessions::previous_sign_in(&state, current.user.id, current.auth.auth_time)
             .await?;
+    let english = ctx.lang == crate::i18n::Lang::En;
+    let (apps, _) = crate::service::consents::app_list(&state, &current.user, english).await?;
     let u = current.user;
     let is_reviewer = crate::service::review::is_reviewer(&u);
     render(&AccountPage {
@@ -50,6 +54,7 @@ pub async fn show(
         is_admin: u.is_admin,
         is_reviewer,
         last_login: previous.map(|t| ctx.t().at(t, &state.time_zone)),
+        apps,
         username: u.username,
         display_name: u.display_name,
     })

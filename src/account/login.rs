@@ -31,6 +31,8 @@ struct LoginPage {
     /// so the user can cancel and go back (the application then receives
     /// `access_denied`).
     cancel: Option<String>,
+    /// The application that sent the user (named with its logo).
+    app: Option<crate::service::consents::ListedApp>,
 }
 
 #[derive(Deserialize)]
@@ -41,7 +43,30 @@ pub struct LoginQuery {
     force: Option<String>,
 }
 
-pub async fn show(ctx: PageCtx, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
+/// The application whose authorization request `return_to` is, if any.
+async fn requesting_app(
+    state: &AppState,
+    ctx: &PageCtx,
+    return_to: &str,
+) -> Result<Option<crate::service::consents::ListedApp>, PageError> {
+    let Some(request) = cancellable(return_to) else {
+        return Ok(None);
+    };
+    Ok(
+        crate::service::consents::requesting_app(
+            state,
+            &request,
+            ctx.lang == crate::i18n::Lang::En,
+        )
+        .await?,
+    )
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, PageError> {
     let return_to = safe_return_to(q.return_to.as_deref());
     if q.force.is_none() && ctx.session.signed_in_id().await?.is_some() {
         return Ok(Redirect::to(&return_to).into_response());
@@ -50,6 +75,7 @@ pub async fn show(ctx: PageCtx, Query(q): Query<LoginQuery>) -> Result<Response,
         c: ctx.chrome().await?,
         identifier: q.login_hint.unwrap_or_default().chars().take(128).collect(),
         cancel: cancellable(&return_to),
+        app: requesting_app(&state, &ctx, &return_to).await?,
         return_to,
         error: None,
     })
@@ -77,6 +103,7 @@ pub async fn submit(
     let t = ctx.t();
     let return_to = safe_return_to(form.return_to.as_deref());
     let page_url = local_url(routes::LOGIN, &[("return_to", &return_to)]);
+    let app = requesting_app(&state, &ctx, &return_to).await?;
     let again = |status: StatusCode, message: String, c: Chrome| {
         render_status(
             status,
@@ -86,6 +113,7 @@ pub async fn submit(
                 return_to: return_to.clone(),
                 error: Some(message),
                 cancel: cancellable(&return_to),
+                app: app.clone(),
             },
         )
     };

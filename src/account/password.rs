@@ -105,8 +105,13 @@ pub async fn submit(
                 session
                     .sign_in(&state, &user, current.auth.amr.clone(), &origin)
                     .await?;
+                // The person sees that the change worked before going on
+                // (after a forced change: to where they were going).
                 let target = if forced {
-                    return_to
+                    local_url(
+                        crate::routes::ACCOUNT_PASSWORD,
+                        &[("done", "1"), ("return_to", &return_to)],
+                    )
                 } else {
                     format!("{}?done=1", crate::routes::ACCOUNT_PASSWORD)
                 };

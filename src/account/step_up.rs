@@ -29,6 +29,8 @@ struct StepUpPage {
     error: Option<String>,
     /// Seconds the send button stays disabled.
     wait: u64,
+    /// A code has been sent in this step-up (the page says so only then).
+    sent: bool,
     /// The application's request, when the user may go back to it.
     cancel: Option<String>,
 }
@@ -50,6 +52,8 @@ impl StepUpPage {
             notice: None,
             error: None,
             wait: super::countdown_secs(wait),
+            // A code sent recently still holds back the next one.
+            sent: !wait.is_zero(),
             cancel: super::cancellable(&pending.return_to),
         })
     }
@@ -78,6 +82,7 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx) -> Result<Respons
     let mut p = StepUpPage::new(&state, ctx.chrome().await?, &user, &pending).await?;
     if ctx.session.take_flash(Flash::StepUpCodeSent).await? {
         p.notice = Some(ctx.t().step_up_sent.to_string());
+        p.sent = true;
     }
     if p.phone.is_none() {
         return render_status(StatusCode::FORBIDDEN, &p);
@@ -134,7 +139,9 @@ pub async fn verify(
             Ok(done) => done,
             Err(e) => {
                 let error = super::verify_refusal(ctx.t(), e)?;
-                let p = StepUpPage::refused(&state, &ctx, &user, &pending, error).await?;
+                let mut p = StepUpPage::refused(&state, &ctx, &user, &pending, error).await?;
+                // A code was asked for (a wrong or spent one): say it was sent.
+                p.sent = true;
                 return render_status(StatusCode::UNPROCESSABLE_ENTITY, &p);
             }
         };

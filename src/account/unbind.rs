@@ -58,6 +58,10 @@ impl FromRequestParts<AppState> for Applicant {
             .await
             .map_err(IntoResponse::into_response)?
         {
+            // Signed in: the pages have the signed-in top bar.
+            if let Some(frame) = parts.extensions.get::<crate::frame::Frame>() {
+                frame.signed_in_as(&user.username);
+            }
             return Ok(Applicant {
                 user,
                 restricted: false,

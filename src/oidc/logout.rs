@@ -116,7 +116,13 @@ fn finish(req: &LogoutRequest) -> Response {
     }
 }
 
-async fn perform(state: &AppState, ctx: &PageCtx, origin: &Origin) -> Result<(), PageError> {
+/// Ends the passport session of this browser (and the applications'
+/// sessions bound to it).
+pub(crate) async fn perform(
+    state: &AppState,
+    ctx: &PageCtx,
+    origin: &Origin,
+) -> Result<(), PageError> {
     if let Some((user, auth)) = ctx.session.current_user(state).await? {
         end_session(state, &user, Some(&auth.sid), origin).await?;
     }

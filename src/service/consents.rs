@@ -127,6 +127,25 @@ pub struct ConsentedApp {
     pub granted_at: OffsetDateTime,
 }
 
+/// The application an authorization request (the query of `/authorize`)
+/// comes from, as the login page names it; `None` when the request names
+/// no registered client (the page then shows no application).
+pub async fn requesting_app(
+    state: &AppState,
+    authorize_query: &str,
+    english: bool,
+) -> Result<Option<ListedApp>, StoreError> {
+    let Some(client_id) = url::form_urlencoded::parse(authorize_query.as_bytes())
+        .find(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.into_owned())
+    else {
+        return Ok(None);
+    };
+    Ok(clients::find_cached(state, &client_id)
+        .await?
+        .map(|c| ListedApp::of(&c, english)))
+}
+
 /// The application list (应用列表): the first-party applications marked
 /// `show_in_app_list`, by name, and the third-party ones the person
 /// consented to, with what they were granted; names and descriptions in

@@ -387,12 +387,18 @@ async fn manage_users_end_to_end() {
             ],
         )
         .await;
+    // A confirmation first, leading on to where the person was going.
     assert_eq!(
         done.redirect(),
-        (StatusCode::SEE_OTHER, Some("/account")),
+        (
+            StatusCode::SEE_OTHER,
+            Some("/account/password?done=1&return_to=%2Faccount")
+        ),
         "{}",
         done.body
     );
+    let confirmed = b.get(done.location().unwrap()).await;
+    assert!(confirmed.has("id=\"changed\"") && confirmed.has("href=\"/account\" id=\"continue\""));
     assert_eq!(
         b.get("/account").await.status,
         StatusCode::OK,

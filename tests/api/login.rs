@@ -562,7 +562,7 @@ async fn changing_the_own_password() {
         .await;
     assert!(differ.has("两次输入的新密码不一致"));
     let form = b.get("/account/password").await;
-    assert!(form.has("id=\"strength-meter\"") && form.has("/static/strength.js"));
+    assert!(form.has("id=\"strength-meter\"") && form.has(tongxing::routes::STRENGTH_JS));
     let common = b
         .submit_page(
             &form,

@@ -50,6 +50,7 @@ mod ops;
 mod org_admins;
 mod organizations;
 mod outage;
+mod pages;
 mod phones;
 mod post_redirect_get;
 mod recovery;

@@ -57,7 +57,7 @@ async fn the_meter_agrees_with_the_password_change() {
             form.body
         );
     }
-    assert!(form.has("data-check=\"/password/check\"") && form.has("/static/strength.js"));
+    assert!(form.has("data-check=\"/password/check\"") && form.has(tongxing::routes::STRENGTH_JS));
     assert!(form.has("至少10个字符") && form.has("两次输入的新密码不一致"));
 
     // An empty field: no level.

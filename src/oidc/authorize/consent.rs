@@ -20,13 +20,19 @@ use crate::state::AppState;
 #[template(path = "account/consent.html")]
 struct ConsentPage {
     c: Chrome,
+    /// The account that would consent (with the way to use another one).
+    account: Option<String>,
     client_name: String,
     scopes: Vec<&'static str>,
     request: String,
 }
 
 /// Asks the signed-in user to share the requested scopes.
-pub(super) async fn page(ctx: &PageCtx, req: &AuthRequest) -> Result<Response, PageError> {
+pub(super) async fn page(
+    ctx: &PageCtx,
+    req: &AuthRequest,
+    user: Option<&crate::store::users::User>,
+) -> Result<Response, PageError> {
     let t = ctx.t();
     let consent_scope = req.consent_scope();
     let scopes = consent_scope
@@ -35,7 +41,11 @@ pub(super) async fn page(ctx: &PageCtx, req: &AuthRequest) -> Result<Response, P
         .collect();
     render(&ConsentPage {
         c: ctx.chrome().await?,
-        client_name: req.client.name.clone(),
+        account: user.map(|u| u.username.clone()),
+        client_name: req
+            .client
+            .display_name(ctx.lang == crate::i18n::Lang::En)
+            .to_string(),
         scopes,
         // Without prompt (it was answered by showing this page) and max_age
         // (satisfied when it was shown), as before the interaction list ran
@@ -96,6 +106,35 @@ pub struct CancelForm {
     request: String,
     /// Sent by the page of a blocked account (only the description differs).
     blocked: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SwitchForm {
+    request: String,
+}
+
+/// "Use another account" on the consent page: ends the passport session
+/// (as signing out does, applications told by back-channel logout) and
+/// goes back to the same authorization request, which now asks for a
+/// sign-in. The request is validated first, so the switch never leads
+/// anywhere but to a valid request of a registered client.
+pub async fn switch_account(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    CsrfForm(form, _): CsrfForm<SwitchForm>,
+) -> Response {
+    let params = match Params::parse(form.request.as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return PageError::BadClientRequest(e.to_string()).into_response(),
+    };
+    let req = match checks::validate(&state, params).await {
+        Ok(req) => req,
+        Err(f) => return failure_response(&state, f),
+    };
+    if let Err(e) = crate::oidc::logout::perform(&state, &ctx, &ctx.origin).await {
+        return e.into_response();
+    }
+    axum::response::Redirect::to(&req.url_without(&[])).into_response()
 }
 
 /// The user gives up signing in (or may not: a disabled account): the

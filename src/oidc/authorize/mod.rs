@@ -345,7 +345,9 @@ async fn interact(
             ctx.session.owe_step_up(user, &req.url_without(&[])).await?;
             Ok(Redirect::to(routes::STEP_UP).into_response())
         }
-        (Interaction::Consent, _) => Ok(consent::page(ctx, req).await?),
+        (Interaction::Consent, signed) => {
+            Ok(consent::page(ctx, req, signed.as_ref().map(|(u, _)| u)).await?)
+        }
         // Not reached: without a sign-in `no_session` applies first.
         (Interaction::StepUp | Interaction::Blocked, None) => Ok(to_login(req)),
     }
