@@ -27,6 +27,7 @@ mod common_passwords;
 mod contention;
 mod demo_apps;
 mod durable;
+mod e2e;
 mod i18n;
 mod import;
 mod interaction;
