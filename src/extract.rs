@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::PageError;
+use crate::i18n::ChosenLang;
 use crate::routes;
 use crate::service::{Actor, Origin};
 use crate::session::{SignedIn, WebSession};
@@ -125,11 +126,20 @@ impl FromRequestParts<AppState> for CurrentUser {
         let session = WebSession::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        match session
+        let current = session
             .current_user(state)
             .await
-            .map_err(IntoResponse::into_response)?
+            .map_err(IntoResponse::into_response)?;
+        // A language chosen while signed in becomes the account's (the
+        // language of its notices); a failed write costs only that.
+        if let (Some((user, _)), Some(ChosenLang(lang))) =
+            (&current, parts.extensions.get::<ChosenLang>())
+            && user.lang() != Some(*lang)
+            && let Err(e) = state.store.set_lang(user.id, *lang).await
         {
+            tracing::warn!(error = %e, "the account's language was not recorded");
+        }
+        match current {
             // An administrator demanded a new password: nothing else first.
             Some((user, _))
                 if user.must_change_password && parts.uri.path() != routes::ACCOUNT_PASSWORD =>

@@ -97,6 +97,12 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// A language the request chose explicitly (`?lang=`), in the request
+/// extensions beside the [`Lang`] decided: a signed-in person's choice
+/// becomes the account's language (see `extract::CurrentUser`).
+#[derive(Debug, Clone, Copy)]
+pub struct ChosenLang(pub Lang);
+
 /// Middleware: decides the language, puts it in the request extensions and
 /// remembers an explicit `?lang=` choice in a cookie.
 pub async fn negotiate(
@@ -125,6 +131,9 @@ pub async fn negotiate(
         })
         .unwrap_or_default();
     req.extensions_mut().insert(lang);
+    if let Some(chosen) = explicit {
+        req.extensions_mut().insert(ChosenLang(chosen));
+    }
     let response = next.run(req).await;
     let mut response = match explicit {
         Some(chosen) => {

@@ -405,7 +405,7 @@ pub async fn password_login(
     // imported hash is replaced here.
     upgrade_hash(state, &verified, password).await?;
     let VerifiedPassword { user, needs_rehash } = verified;
-    state.store.record_login(user.id).await?;
+    state.store.record_login(user.id, lang).await?;
     let actor = Actor::user(&user);
     Entry::new("login.success", Outcome::Success)
         .actor(&actor)

@@ -229,8 +229,9 @@ pub enum SendError {
     Store(#[from] StoreError),
 }
 
-/// Composes `letter` for `user`, sends it to `to` and audits the outcome
-/// (`mail.sent`, with the purpose and the masked address).
+/// Composes `letter` for `user` in the account's language (`lang` when it
+/// has none yet: see [`User::notice_lang`]), sends it to `to` and audits
+/// the outcome (`mail.sent`, with the purpose and the masked address).
 pub async fn send(
     state: &AppState,
     user: &User,
@@ -239,7 +240,9 @@ pub async fn send(
     letter: &Letter,
     origin: &Origin,
 ) -> Result<(), SendError> {
-    let message = compose(letter, lang, &state.time_zone, user, to)?;
+    // A notice about an account speaks the account's language, whoever
+    // set it off.
+    let message = compose(letter, user.notice_lang(lang), &state.time_zone, user, to)?;
     let sent = state.mail.send(&message).await;
     crate::metrics::delivery("mail", state.mail.name(), sent.is_ok());
     let outcome = Outcome::of(&sent);
@@ -306,6 +309,7 @@ mod tests {
             phone_binding_raw: None,
             roles: crate::domain::Roles::none(),
             address_raw: None,
+            lang_raw: None,
         }
     }
 

@@ -349,6 +349,7 @@ fn notify(
     origin: &Origin,
     lang: Lang,
 ) {
+    let lang = user.notice_lang(lang);
     let now = state.clock.now();
     let at = lang.text().at(now, &state.time_zone);
     let masked = PhoneNumber::masked(new.as_str());

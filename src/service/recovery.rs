@@ -574,6 +574,7 @@ pub async fn reset(
 /// After a reset by SMS the verified security e-mail hears of it; after a
 /// reset by e-mail, the phone.
 fn notify_other_channel(state: &AppState, user: &User, via: &str, origin: &Origin, lang: Lang) {
+    let lang = user.notice_lang(lang);
     let at = state.clock.now();
     if via == "sms" {
         if let (true, Some(email)) = (user.security_email_verified, &user.security_email) {

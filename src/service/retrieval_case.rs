@@ -204,7 +204,10 @@ pub(crate) async fn notify(state: &AppState, case: &Case, origin: &Origin) {
     } else {
         case.effective_at.unwrap_or_else(|| state.clock.now())
     };
-    let when = crate::i18n::when(at);
+    // The account's other channels hear in the account's language, at the
+    // institution's local time.
+    let lang = user.notice_lang(lang);
+    let when = lang.text().at(at, &state.time_zone);
     let form_phone = case.contact_phone.as_deref();
     let mut phones: Vec<&str> = [&user.login_phone, &user.security_phone]
         .into_iter()

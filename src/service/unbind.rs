@@ -576,7 +576,7 @@ fn notify_submitted(
     token: &str,
     origin: &Origin,
 ) {
-    let lang = data.lang();
+    let lang = user.notice_lang(data.lang());
     let link = cancel_link(state, case.id, token);
     for number in [&data.login_phone, &data.security_phone]
         .into_iter()

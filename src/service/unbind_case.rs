@@ -180,7 +180,7 @@ pub(crate) async fn notify(state: &AppState, case: &Case, origin: &Origin) {
             return;
         }
     };
-    let lang = data.lang();
+    let lang = user.notice_lang(data.lang());
     if case.state == CaseState::Completed
         && data.login_phone.is_some()
         && let Some(new) = user.login_phone.as_deref().and_then(PhoneNumber::stored)

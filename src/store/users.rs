@@ -77,6 +77,10 @@ pub struct User {
     /// it with [`User::address`].
     #[sqlx(rename = "address")]
     pub address_raw: Option<String>,
+    /// The account's language tag (`zh-CN`, `en`); read it with
+    /// [`User::lang`].
+    #[sqlx(rename = "lang")]
+    pub lang_raw: Option<String>,
 }
 
 /// Why an account without a login phone must bind one, beyond the
@@ -100,6 +104,21 @@ impl PhoneBinding {
 }
 
 impl User {
+    /// The account's language: the one its person last signed in with or
+    /// chose while signed in (`None`: not known yet).
+    pub fn lang(&self) -> Option<crate::i18n::Lang> {
+        self.lang_raw
+            .as_deref()
+            .and_then(crate::i18n::Lang::from_tag)
+    }
+
+    /// The language a notice about this account is written in: the
+    /// account's own, else `otherwise` (the language of whatever set the
+    /// notice off).
+    pub fn notice_lang(&self, otherwise: crate::i18n::Lang) -> crate::i18n::Lang {
+        self.lang().unwrap_or(otherwise)
+    }
+
     /// The demand to bind a login phone, if any (an unknown stored value
     /// is read as the stricter one).
     pub fn phone_binding(&self) -> Option<PhoneBinding> {
@@ -172,7 +191,7 @@ pub(super) const COLUMNS: &str = "id, username, display_name, login_phone, secur
     security_email_verified, organization_id, \
     (SELECT o.full_name FROM organizations o WHERE o.id = users.organization_id) AS organization, is_admin, status, status_reason, password_hash, \
     password_changed_at, session_epoch, version, created_at, updated_at, last_login_at, must_change_password, \
-    last_sms_at, step_up_required, phone_binding, roles, address";
+    last_sms_at, step_up_required, phone_binding, roles, address, lang";
 
 /// Inside a transaction: fails when no active administrator would remain.
 macro_rules! ensure_an_admin_remains {
@@ -469,11 +488,26 @@ impl Store {
         Ok(())
     }
 
-    pub async fn record_login(&self, id: Uuid) -> Result<(), StoreError> {
+    /// Records a sign-in at the store's clock, in language `lang` (which
+    /// becomes the account's: see [`User::lang`]).
+    pub async fn record_login(&self, id: Uuid, lang: crate::i18n::Lang) -> Result<(), StoreError> {
         let now = self.now();
-        on_db!(self, pool => sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+        on_db!(self, pool => sqlx::query("UPDATE users SET last_login_at = $2, lang = $3 WHERE id = $1")
             .bind(id)
             .bind(now)
+            .bind(lang.tag())
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Makes `lang` the account's language (a signed-in person chose it);
+    /// no write when it already is.
+    pub async fn set_lang(&self, id: Uuid, lang: crate::i18n::Lang) -> Result<(), StoreError> {
+        on_db!(self, pool => sqlx::query("UPDATE users SET lang = $2 WHERE id = $1 AND (lang IS NULL OR lang <> $2)")
+            .bind(id)
+            .bind(lang.tag())
             .execute(pool)
             .await?
             .rows_affected());

@@ -40,6 +40,7 @@ mod mail;
 mod metrics;
 mod migrations;
 mod nodes;
+mod notice_language;
 mod oidc;
 mod oidc_exact;
 mod oidc_rules;
