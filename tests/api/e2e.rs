@@ -54,7 +54,6 @@ struct Session {
     client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
-    base: String,
 }
 
 impl Drop for Session {
@@ -65,7 +64,7 @@ impl Drop for Session {
 }
 
 impl Session {
-    async fn start(base: &str, width: u32) -> Session {
+    async fn start(width: u32) -> Session {
         let chromedriver =
             std::env::var("TONGXING_TEST_CHROMEDRIVER").unwrap_or("/usr/bin/chromedriver".into());
         let chromium =
@@ -113,15 +112,7 @@ impl Session {
             client,
             driver,
             _profile: profile,
-            base: base.to_string(),
         }
-    }
-
-    async fn open(&self, path: &str) {
-        self.client
-            .goto(&format!("{}{path}", self.base))
-            .await
-            .unwrap();
     }
 
     /// Runs `test` on this session; when it fails, keeps a screenshot and
@@ -253,7 +244,7 @@ async fn login_with_sms_step_up_and_the_resend_countdown() {
         ..NewAccount::default()
     })
     .await;
-    let s = Session::start(&app.base, 1280).await;
+    let s = Session::start(1280).await;
     let base = app.base.clone();
     let outbox = app.config.data_dir.join("outbox").join("sms.jsonl");
     s.run("step_up", move |c| async move {
@@ -355,7 +346,7 @@ async fn the_language_switch_on_every_page() {
     }
     let app = TestApp::spawn().await;
     app.user("lang@cnic.cn").await;
-    let s = Session::start(&app.base, 1280).await;
+    let s = Session::start(1280).await;
     let base = app.base.clone();
     let admin = app.admin_password.clone();
     s.run("language", move |c| async move {
@@ -410,7 +401,7 @@ async fn the_account_pages_fit_a_phone() {
     }
     let app = TestApp::spawn().await;
     app.user("narrow@cnic.cn").await;
-    let s = Session::start(&app.base, 390).await;
+    let s = Session::start(390).await;
     let base = app.base.clone();
     s.run("phone_width", move |c| async move {
         c.set_window_size(390, 844).await.unwrap();
@@ -480,13 +471,13 @@ async fn axe_finds_no_violation_on_any_page() {
     let axe = axe_source();
     let app = TestApp::spawn().await;
     app.user("axe@cnic.cn").await;
-    let s = Session::start(&app.base, 1280).await;
+    let s = Session::start(1280).await;
     let base = app.base.clone();
     let admin = app.admin_password.clone();
     s.run("axe", move |c| async move {
         let mut report = Vec::new();
         let mut checked = 0;
-        let mut check = async |path: &str, report: &mut Vec<String>| {
+        let check = async |path: &str, report: &mut Vec<String>| {
             c.goto(&format!("{base}{path}")).await.unwrap();
             for v in axe_violations(&c, &axe).await {
                 report.push(format!("{path}: {v}"));
@@ -528,7 +519,7 @@ async fn axe_reports_a_known_violation() {
     }
     let axe = axe_source();
     let app = TestApp::spawn().await;
-    let s = Session::start(&app.base, 1280).await;
+    let s = Session::start(1280).await;
     let base = app.base.clone();
     s.run("axe_control", move |c| async move {
         c.goto(&format!("{base}/login")).await.unwrap();
