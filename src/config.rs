@@ -769,6 +769,13 @@ pub struct OidcConfig {
     /// every node (and every JWKS cache, max-age 300 s) knows it before
     /// tokens signed with it appear. Default: refresh + 300 s.
     pub key_activation_secs: u64,
+    /// The clients that may use the device authorization grant (RFC
+    /// 8628), by client id; empty: none.
+    pub device_clients: Vec<String>,
+    /// How long a device code and its user code live.
+    pub device_code_ttl_secs: u64,
+    /// The polling interval a device is told to keep.
+    pub device_interval_secs: u64,
 }
 
 impl Default for OidcConfig {
@@ -781,6 +788,9 @@ impl Default for OidcConfig {
             key_grace_hours: 48,
             key_refresh_secs: 30,
             key_activation_secs: 330,
+            device_clients: Vec::new(),
+            device_code_ttl_secs: 600,
+            device_interval_secs: 5,
         }
     }
 }
@@ -1094,6 +1104,16 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(60..=3600).contains(&self.oidc.device_code_ttl_secs) {
+            return Err(ConfigError(
+                "oidc.device_code_ttl_secs: between 60 and 3600".into(),
+            ));
+        }
+        if !(1..=60).contains(&self.oidc.device_interval_secs) {
+            return Err(ConfigError(
+                "oidc.device_interval_secs: between 1 and 60".into(),
+            ));
+        }
         let kid = &self.app_passwords.key_id;
         if kid.is_empty()
             || kid.len() > 32

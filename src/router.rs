@@ -313,6 +313,11 @@ fn pages() -> Router<AppState> {
             get(page_of(ACCOUNT)).post(oidc::authorize::consent::answer),
         )
         .route(
+            DEVICE,
+            get(account::device::show).post(account::device::submit),
+        )
+        .route(DEVICE_CALLBACK, get(account::device::callback))
+        .route(
             AUTHORIZE_CANCEL,
             get(page_of(ACCOUNT)).post(oidc::authorize::consent::cancel),
         )
@@ -405,6 +410,10 @@ fn protocol() -> Router<AppState> {
         .route(DISCOVERY, get(oidc::discovery::configuration))
         .route(JWKS, get(oidc::discovery::jwks))
         .route(TOKEN, post(oidc::token::token))
+        .route(
+            DEVICE_AUTHORIZATION,
+            post(oidc::token::device_authorization),
+        )
         .route(
             USERINFO,
             get(oidc::userinfo::get).post(oidc::userinfo::post),

@@ -111,6 +111,12 @@ pub const AUTHORIZE: &str = "/authorize";
 pub const CONSENT: &str = "/authorize/consent";
 pub const AUTHORIZE_CANCEL: &str = "/authorize/cancel";
 pub const TOKEN: &str = "/token";
+/// The device authorization endpoint (RFC 8628 §3.1).
+pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+/// Where a person types a device's user code (RFC 8628 §3.3).
+pub const DEVICE: &str = "/device";
+/// The end of the browser flow a device authorization runs.
+pub const DEVICE_CALLBACK: &str = "/device/callback";
 pub const USERINFO: &str = "/userinfo";
 pub const INTROSPECT: &str = "/introspect";
 pub const REVOKE: &str = "/revoke";

@@ -58,6 +58,7 @@ const CSRF: &str = "csrf";
 const RECOVERY: &str = "recovery";
 const REAUTH: &str = "authorize_reauth";
 const FLASH: &str = "flash";
+const DEVICE: &str = "device_authorization";
 const SHOWN_ONCE: &str = "password_shown_once";
 const PHONE_CHANGE: &str = "phone_change";
 const PHONE_BIND: &str = "phone_bind";
@@ -772,6 +773,24 @@ impl WebSession {
     pub async fn settle_reauth(&self) -> Result<(), PageError> {
         self.0.remove::<Reauth>(REAUTH).await?;
         Ok(())
+    }
+
+    // ── device authorization ───────────────────────────────────────────
+
+    /// Notes that this browser confirmed the device authorization `handle`
+    /// (its callback is accepted only here: service::device).
+    pub async fn start_device(&self, handle: &str) -> Result<(), PageError> {
+        self.0.insert(DEVICE, handle.to_string()).await?;
+        Ok(())
+    }
+
+    /// The device authorization this browser confirmed, taken.
+    pub async fn take_device(&self) -> Result<Option<String>, PageError> {
+        let handle = self.read::<String>(DEVICE).await?;
+        if handle.is_some() {
+            self.0.remove_value(DEVICE).await?;
+        }
+        Ok(handle)
     }
 
     // ── post-redirect-get ──────────────────────────────────────────────

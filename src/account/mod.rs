@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 pub mod app_passwords;
 pub mod apps;
+pub mod device;
 pub mod email;
 pub mod home;
 pub mod login;

@@ -27,6 +27,14 @@ fn below(bound: u8) -> Result<usize, getrandom::Error> {
     }
 }
 
+/// `len` characters drawn uniformly from `alphabet` (at most 255 long).
+pub fn from_alphabet(alphabet: &[u8], len: usize) -> Result<String, getrandom::Error> {
+    let bound = u8::try_from(alphabet.len()).unwrap_or(u8::MAX);
+    (0..len)
+        .map(|_| below(bound).map(|i| char::from(alphabet[i])))
+        .collect()
+}
+
 /// A strong password of `len` characters (at least 20) with every
 /// character class, avoiding look-alike characters so it can be read off
 /// a screen.

@@ -115,6 +115,23 @@ pub static EN: Text = Text {
     apps_open: "Open",
     apps_consented: "Applications you authorized",
     apps_may_read: "It may read:",
+    device_title: "Connect a device",
+    device_intro: "Enter the code shown on your device (a command-line tool, an instrument…).",
+    device_code_label: "Code",
+    device_continue: "Continue",
+    device_bad_code: "This code is not valid, has expired or was already used. Check the code shown on your device.",
+    device_too_many: "Too many codes were entered. Try again in an hour.",
+    device_wrong_browser: "This device sign-in was not confirmed in this browser, or it has ended. Start again on the device.",
+    device_confirm: |client| {
+        format!(
+            "A device asks to use \"{client}\" as you. Check that the code on the device is the same as this one:"
+        )
+    },
+    device_confirm_warn: "If you did not just start this on a device of your own, deny it: once you confirm, the device can use this application as you.",
+    device_allow: "Confirm and continue",
+    device_deny: "Deny",
+    device_done: "The device is connected. Go back to it to continue; you can close this page.",
+    device_denied: "The device's request was denied.",
     apps_consented_at: |at| format!("Authorized on {at}"),
     apps_revoke_note: "Withdrawing also signs you out of this application.",
     app_passwords_link: "Application passwords",

@@ -266,6 +266,21 @@ texts! {
     apps_open: &'static str,
     apps_consented: &'static str,
     apps_may_read: &'static str,
+
+    device_title: &'static str,
+    device_intro: &'static str,
+    device_code_label: &'static str,
+    device_continue: &'static str,
+    device_bad_code: &'static str,
+    device_too_many: &'static str,
+    device_wrong_browser: &'static str,
+    /// Names the application a device asks for.
+    device_confirm: fn(&str) -> String,
+    device_confirm_warn: &'static str,
+    device_allow: &'static str,
+    device_deny: &'static str,
+    device_done: &'static str,
+    device_denied: &'static str,
     /// When the consent was given (a local time).
     apps_consented_at: fn(&str) -> String,
     apps_revoke_note: &'static str,

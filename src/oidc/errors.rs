@@ -49,6 +49,12 @@ pub enum ErrorCode {
     InvalidToken,
     /// The token lacks the scope the resource needs (RFC 6750 §3.1).
     InsufficientScope,
+    /// The person has not answered the device's request yet (RFC 8628 §3.5).
+    AuthorizationPending,
+    /// The device polls faster than its interval (RFC 8628 §3.5).
+    SlowDown,
+    /// The device code expired (RFC 8628 §3.5).
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -73,6 +79,9 @@ impl ErrorCode {
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
         }
     }
 }
@@ -117,6 +126,11 @@ impl OAuthError {
 
     pub fn invalid_grant(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidGrant, d)
+    }
+
+    /// A device's poll answered with `code` (RFC 8628 §3.5): 400.
+    pub fn device(code: ErrorCode, d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, d)
     }
 
     pub fn unauthorized_client(d: impl Into<String>) -> Self {

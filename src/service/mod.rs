@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod device;
 pub mod documents;
 pub mod import;
 pub mod introspection;

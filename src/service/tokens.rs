@@ -162,16 +162,20 @@ pub async fn code_was_replayed(state: &AppState, code: &str) -> Result<bool, Tok
 /// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge; verifier is
 /// 43–128 unreserved characters.
 pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
-    use base64::Engine;
     let ok_chars = verifier
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
     if !(43..=128).contains(&verifier.len()) || !ok_chars {
         return false;
     }
-    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
-    random::constant_time_eq(computed.as_bytes(), challenge.as_bytes())
+    random::constant_time_eq(pkce_challenge(verifier).as_bytes(), challenge.as_bytes())
+}
+
+/// The S256 challenge of a PKCE verifier (RFC 7636 §4.2).
+pub fn pkce_challenge(verifier: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()))
 }
 
 /// The token response (RFC 6749 §5.1). Debug shows no token.

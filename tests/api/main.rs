@@ -26,6 +26,7 @@ mod clock;
 mod common_passwords;
 mod contention;
 mod demo_apps;
+mod device;
 mod durable;
 mod e2e;
 mod i18n;

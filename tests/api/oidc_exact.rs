@@ -717,7 +717,12 @@ async fn discovery_lists_exactly_what_is_supported() {
     assert_eq!(d["request_uri_parameter_supported"], false);
     assert_eq!(
         d["grant_types_supported"],
-        json!(["authorization_code", "refresh_token", "client_credentials"])
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ])
     );
     assert_eq!(
         d["scopes_supported"],
@@ -761,10 +766,13 @@ async fn discovery_lists_exactly_what_is_supported() {
     for absent in [
         "request_object_signing_alg_values_supported",
         "pushed_authorization_request_endpoint",
-        "device_authorization_endpoint",
         "registration_endpoint",
         "dpop_signing_alg_values_supported",
     ] {
         assert!(d.get(absent).is_none(), "{absent}");
     }
+    assert_eq!(
+        d["device_authorization_endpoint"],
+        format!("{}/device_authorization", app.base)
+    );
 }

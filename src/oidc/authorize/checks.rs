@@ -59,12 +59,20 @@ async fn check_client(state: &AppState, params: &Params) -> Result<Client, Failu
 }
 
 /// Exact string match against the registered URIs (OAuth 2.0 Security BCP §4.1.3).
-fn check_redirect_uri(client: &Client, params: &Params) -> Result<String, Failure> {
+fn check_redirect_uri(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+) -> Result<String, Failure> {
     check_text_of(params, "redirect_uri")?;
     let uri = params
         .get("redirect_uri")
         .ok_or_else(|| Failure::Page("redirect_uri is missing".into()))?;
-    if client.redirect_uris.iter().any(|r| r == uri) {
+    // A device authorization's browser flow ends at our own callback
+    // (service::device), for the clients allowed the grant.
+    let device = crate::service::device::allowed(state, client)
+        && uri == crate::service::device::callback_uri(state);
+    if device || client.redirect_uris.iter().any(|r| r == uri) {
         Ok(uri.to_string())
     } else {
         Err(Failure::Page(
@@ -123,25 +131,27 @@ fn check_response_type(req: &AuthRequest) -> Result<(), Failure> {
     }
 }
 
-fn check_scope(req: &mut AuthRequest) -> Result<(), Failure> {
-    let raw = req.params.get("scope").unwrap_or_default();
-    let scope = Scope::parse(raw).map_err(|e| req.fail(ErrorCode::InvalidScope, e.to_string()))?;
+/// The scope a person may be asked to grant `client` (`invalid_scope`
+/// otherwise, with the reason): the authorization request's and the
+/// device authorization request's rule.
+pub(crate) fn requested_scope(client: &Client, raw: &str) -> Result<Scope, String> {
+    let scope = Scope::parse(raw).map_err(|e| e.to_string())?;
     if scope.is_empty() {
-        return Err(req.fail(ErrorCode::InvalidScope, "scope is missing"));
+        return Err("scope is missing".into());
     }
-    if !scope.is_subset_of(&req.client.scopes) {
-        return Err(req.fail(
-            ErrorCode::InvalidScope,
-            "scope exceeds what this client may request",
-        ));
+    if !scope.is_subset_of(&client.scopes) {
+        return Err("scope exceeds what this client may request".into());
     }
     if scope.contains("admin") {
-        return Err(req.fail(
-            ErrorCode::InvalidScope,
-            "the admin scope is only available with client_credentials",
-        ));
+        return Err("the admin scope is only available with client_credentials".into());
     }
-    req.scope = scope;
+    Ok(scope)
+}
+
+fn check_scope(req: &mut AuthRequest) -> Result<(), Failure> {
+    let raw = req.params.get("scope").unwrap_or_default();
+    req.scope =
+        requested_scope(&req.client, raw).map_err(|e| req.fail(ErrorCode::InvalidScope, e))?;
     Ok(())
 }
 
@@ -313,7 +323,7 @@ fn check_nonce(req: &mut AuthRequest) -> Result<(), Failure> {
 /// Runs the checks in order; the first failure is the answer.
 pub(super) async fn validate(state: &AppState, params: Params) -> Result<AuthRequest, Failure> {
     let client = check_client(state, &params).await?;
-    let redirect_uri = check_redirect_uri(&client, &params)?;
+    let redirect_uri = check_redirect_uri(state, &client, &params)?;
     let mut req = AuthRequest {
         state: params.get("state").map(str::to_string),
         params,

@@ -22,7 +22,7 @@
 //! browser must do first, `consent` draws and answers the consent page;
 //! this module ties them together and answers.
 
-mod checks;
+pub(crate) mod checks;
 pub mod consent;
 pub mod interaction;
 

@@ -11,6 +11,15 @@ use crate::service::tokens::{self, Redeemed, TokenResponse};
 use crate::state::AppState;
 use crate::store::users::AccountStatus;
 
+/// What the token request presents beside the code.
+pub(super) struct Presented<'a> {
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: Option<&'a str>,
+    /// The grant, as audited: `authorization_code`, or the device grant
+    /// whose browser flow produced the code.
+    pub grant: &'static str,
+}
+
 pub async fn exchange(
     state: &AppState,
     client: &Client,
@@ -19,6 +28,22 @@ pub async fn exchange(
     let code = params
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+    let presented = Presented {
+        redirect_uri: params.get("redirect_uri"),
+        code_verifier: params.get("code_verifier"),
+        grant: "authorization_code",
+    };
+    redeem(state, client, code, &presented).await
+}
+
+/// Redeems an authorization code: once, for the client it was issued to,
+/// with the redirect URI and PKCE verifier of its request.
+pub(super) async fn redeem(
+    state: &AppState,
+    client: &Client,
+    code: &str,
+    presented: &Presented<'_>,
+) -> Result<TokenResponse, OAuthError> {
     let (record, grant_id) = match tokens::take_code(state, code).await? {
         Redeemed::Fresh(record, grant_id) => (record, grant_id),
         Redeemed::Replayed(grant) => {
@@ -43,13 +68,13 @@ pub async fn exchange(
     };
     // From here on the code is spent, whatever happens; its marker already
     // names `grant_id`, so a replay revokes the grant even if we fail below.
-    check_and_issue(state, client, params, code, &record, grant_id).await
+    check_and_issue(state, client, presented, code, &record, grant_id).await
 }
 
 async fn check_and_issue(
     state: &AppState,
     client: &Client,
-    params: &Params,
+    presented: &Presented<'_>,
     code: &str,
     record: &tokens::CodeRecord,
     grant_id: uuid::Uuid,
@@ -62,7 +87,7 @@ async fn check_and_issue(
     // RFC 6749 §4.1.3: required when the authorization request carried
     // it (ours always do), and then identical. Missing is a malformed
     // request (§5.2 invalid_request); different, a grant that does not fit.
-    match params.get("redirect_uri") {
+    match presented.redirect_uri {
         None => {
             return Err(OAuthError::invalid_request(
                 "redirect_uri is missing; the authorization request carried one",
@@ -75,7 +100,7 @@ async fn check_and_issue(
         }
         Some(_) => {}
     }
-    match (&record.code_challenge, params.get("code_verifier")) {
+    match (&record.code_challenge, presented.code_verifier) {
         (Some(challenge), Some(verifier)) => {
             if !tokens::pkce_matches(verifier, challenge) {
                 return Err(OAuthError::invalid_grant(
@@ -122,7 +147,7 @@ async fn check_and_issue(
     }
     Entry::new("token.issued", Outcome::Success)
         .subject(&user)
-        .detail(json!({ "client_id": client.id, "grant": "authorization_code", "grant_id": grant.id, "scope": grant.scope }))
+        .detail(json!({ "client_id": client.id, "grant": presented.grant, "grant_id": grant.id, "scope": grant.scope }))
         .write(&state.store)
         .await?;
     Ok(response)

@@ -3,6 +3,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod refresh_token;
 
 use axum::Json;
@@ -40,6 +41,10 @@ pub async fn token(
             "client_credentials",
             client_credentials::exchange(&state, &client, &params).await?,
         ),
+        crate::service::device::GRANT_TYPE => (
+            "device_code",
+            device_code::exchange(&state, &client, &params).await?,
+        ),
         other => {
             return Err(OAuthError::unsupported_grant_type(format!(
                 "grant_type {other} is not supported"
@@ -48,6 +53,47 @@ pub async fn token(
     };
     crate::metrics::token_issued(grant);
     Ok(reply(response))
+}
+
+/// `POST /device_authorization` (RFC 8628 §3.1–3.2): the client
+/// authenticates as at the token endpoint; the answer is the device code,
+/// the user code and where to type it.
+pub async fn device_authorization(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    use crate::service::device::{self, DeviceError};
+    let params = client_auth::form_params(&headers, &body)?;
+    let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let scope = crate::oidc::authorize::checks::requested_scope(
+        &client,
+        params.get("scope").unwrap_or("openid"),
+    )
+    .map_err(OAuthError::invalid_scope)?;
+    let started = device::start(&state, &client, &scope)
+        .await
+        .map_err(|e| match e {
+            DeviceError::NotAllowed => OAuthError::unauthorized_client(
+                "this client may not use the device authorization grant",
+            ),
+            DeviceError::Ephemeral(e) => e.into(),
+            DeviceError::Store(e) => e.into(),
+            other => OAuthError::server_error(other),
+        })?;
+    let verification_uri = format!("{}{}", state.config.issuer(), crate::routes::DEVICE);
+    let complete = format!("{verification_uri}?user_code={}", started.user_code);
+    let mut r = Json(serde_json::json!({
+        "device_code": started.device_code,
+        "user_code": started.user_code,
+        "verification_uri": verification_uri,
+        "verification_uri_complete": complete,
+        "expires_in": started.expires_in,
+        "interval": started.interval,
+    }))
+    .into_response();
+    no_store(&mut r);
+    Ok(r)
 }
 
 fn reply(tokens: TokenResponse) -> Response {
