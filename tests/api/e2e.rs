@@ -372,7 +372,13 @@ async fn the_language_switch_on_every_page() {
 }
 
 /// The pages anyone sees (the first step of each flow).
-const ANONYMOUS: &[&str] = &["/login", "/recover", "/retrieve", "/login/sms/help"];
+const ANONYMOUS: &[&str] = &[
+    "/login",
+    "/recover",
+    "/retrieve",
+    "/login/sms/help",
+    "/device",
+];
 /// The signed-in account's pages.
 const ACCOUNT: &[&str] = &[
     "/account",
@@ -542,6 +548,10 @@ async fn axe_reports_a_known_violation() {
 /// record. A new GET route must be added to a page list above or here.
 const NOT_OPENED: &[(&str, &str)] = &[
     ("HOME", "redirects to the account"),
+    (
+        "DEVICE_CALLBACK",
+        "the end of a device's browser flow (the device test opens it)",
+    ),
     ("LOGOUT", "the RP-initiated logout endpoint"),
     (
         "STEP_UP",
