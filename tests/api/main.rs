@@ -29,6 +29,7 @@ mod contention;
 mod demo_apps;
 mod device;
 mod durable;
+mod e2e;
 mod i18n;
 mod import;
 mod interaction;
