@@ -378,6 +378,7 @@ const ANONYMOUS: &[&str] = &[
     "/retrieve",
     "/login/sms/help",
     "/device",
+    "/help",
 ];
 /// The signed-in account's pages.
 const ACCOUNT: &[&str] = &[
@@ -387,6 +388,7 @@ const ACCOUNT: &[&str] = &[
     "/account/app-passwords",
     "/account/sessions",
     "/account/email",
+    "/account/profile",
 ];
 /// The console's pages (as the first administrator).
 const CONSOLE: &[&str] = &[
