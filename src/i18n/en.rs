@@ -422,6 +422,7 @@ pub static EN: Text = Text {
     calendar_year: "Year",
     calendar_date: "Date",
     calendar_kind: "Kind",
+    calendar_weekday: "Weekday",
     calendar_note: "Note",
     calendar_holiday: "Holiday",
     calendar_workday: "Worked weekend day",

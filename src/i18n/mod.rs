@@ -439,6 +439,7 @@ texts! {
     calendar_year: &'static str,
     calendar_date: &'static str,
     calendar_kind: &'static str,
+    calendar_weekday: &'static str,
     calendar_note: &'static str,
     calendar_holiday: &'static str,
     calendar_workday: &'static str,

@@ -364,6 +364,7 @@ pub static ZH_CN: Text = Text {
     calendar_year: "年份",
     calendar_date: "日期",
     calendar_kind: "类型",
+    calendar_weekday: "星期",
     calendar_note: "备注",
     calendar_holiday: "放假",
     calendar_workday: "调休上班",

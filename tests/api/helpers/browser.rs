@@ -213,6 +213,20 @@ impl Browser {
     }
 }
 
+/// `body` without the `data-label="…"` attributes the console's table
+/// cells carry (their cards on a phone), to compare cells as text.
+pub fn without_labels(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(i) = rest.find(" data-label=\"") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + " data-label=\"".len()..];
+        rest = after.find('"').map_or("", |j| &after[j + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Undoes askama's HTML escaping of attribute values.
 pub fn unescape(s: &str) -> String {
     s.replace("&#34;", "\"")
