@@ -76,6 +76,19 @@ async fn recovery_by_sms_code_resets_the_password_and_revokes_everything() {
     assert_eq!(started.location(), Some("/recover/method"));
     let method = b.get("/recover/method").await;
     assert!(method.has("action=\"/recover/sms/send\"") && method.has("action=\"/recover/email\""));
+    // Each way has its hint with its own button, in its own form.
+    let form = |id: &str| -> String {
+        let start = method.body.find(&format!("id=\"{id}\"")).expect(id);
+        let rest = &method.body[start..];
+        rest[..rest.find("</form>").expect("form end")].to_string()
+    };
+    let (sms, email) = (form("by-sms"), form("by-email"));
+    assert!(
+        sms.contains("验证码将发送到该账号绑定的手机") && sms.contains("向绑定的手机发送验证码")
+    );
+    assert!(!sms.contains("只有已验证的密保邮箱"), "{sms}");
+    assert!(email.contains("只有已验证的密保邮箱") && email.contains("向密保邮箱发送重置链接"));
+    assert!(!email.contains("验证码将发送到"), "{email}");
     let sent = b
         .redirected(
             b.submit_page(&method, "/recover/sms/send", &[]).await,
