@@ -837,6 +837,10 @@ pub struct OidcConfig {
     pub device_code_ttl_secs: u64,
     /// The polling interval a device is told to keep.
     pub device_interval_secs: u64,
+    /// How many days a signing key should sign before it is rotated: the
+    /// console's overview says when rotation is due (rotation itself is
+    /// `tongxing keys rotate` or the API); 0 leaves it unwatched.
+    pub key_rotation_days: u64,
 }
 
 impl Default for OidcConfig {
@@ -852,6 +856,7 @@ impl Default for OidcConfig {
             device_clients: Vec::new(),
             device_code_ttl_secs: 600,
             device_interval_secs: 5,
+            key_rotation_days: 90,
         }
     }
 }
@@ -1169,6 +1174,11 @@ impl Config {
         if !(60..=3600).contains(&self.oidc.device_code_ttl_secs) {
             return Err(ConfigError(
                 "oidc.device_code_ttl_secs: between 60 and 3600".into(),
+            ));
+        }
+        if self.oidc.key_rotation_days > 3650 {
+            return Err(ConfigError(
+                "oidc.key_rotation_days: at most 3650 (0: not watched)".into(),
             ));
         }
         if !(1..=60).contains(&self.oidc.device_interval_secs) {

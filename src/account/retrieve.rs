@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::error::PageError;
 use crate::extract::CsrfForm;
-use crate::i18n::{Text, when};
+use crate::i18n::Text;
 use crate::pages::{Chrome, PageCtx, PasswordRuleLine, password_rules, render};
 use crate::ports::captcha::CaptchaError;
 use crate::routes;
@@ -711,6 +711,7 @@ fn slot_url(route: &str, slot: i64) -> String {
 
 async fn upload_page(state: &AppState, c: Chrome, case: &Case) -> Result<UploadPage, PageError> {
     let t = c.t;
+    let when = |at: time::OffsetDateTime| c.at(at);
     let data = RetrievalData::of(case).map_err(PageError::Internal)?;
     let takes = retrieval::takes_uploads(case);
     // After a rejection the slots start empty (a new revision).

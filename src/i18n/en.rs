@@ -249,6 +249,29 @@ pub static EN: Text = Text {
     admin_users_total: "Accounts",
     admin_users_disabled: "Disabled",
     admin_recent_events: "Recent security events",
+    admin_today_sign_ins: "Sign-ins today",
+    admin_today_failures: "Failed sign-ins today",
+    admin_today_sms: "Text messages sent today",
+    admin_locked_now: "Accounts locked now",
+    admin_pending_cases: "Review cases waiting",
+    admin_key_rotation: "Signing key rotation",
+    admin_key_rotation_overdue: "due now: rotate the key",
+    admin_key_rotation_off: "not watched",
+    admin_confirm_cancel: "Cancel",
+    admin_confirm_disable: |n| format!("Disable the account {n}?"),
+    admin_confirm_disable_then: "A disabled account cannot sign in; its sessions and tokens end at once and its applications sign it out. It can be enabled again at any time.",
+    admin_confirm_password: |n| format!("Reset the password of {n}?"),
+    admin_confirm_password_then: "The current password stops working at once, every session and token of the account is revoked, and it must change the password at its next sign-in.",
+    admin_confirm_revoke: |n| format!("End every session of {n}?"),
+    admin_confirm_revoke_then: "The account is signed out on every device and application, all its tokens are revoked, and it must sign in again.",
+    admin_confirm_lift: |n| format!("Lift the blocks of {n}?"),
+    admin_confirm_lift_then: "The account can sign in to the blocked applications again, even if its password is still weak.",
+    admin_confirm_app_password: |n| format!("Revoke the application password \"{n}\"?"),
+    admin_confirm_app_passwords: |n| format!("Revoke every application password of {n}?"),
+    admin_confirm_app_passwords_then: "Mail programs and other clients using them can no longer sign in until the account holder creates new application passwords.",
+    admin_confirm_remove_admin: |n, o| format!("Remove {n} as an administrator of {o}?"),
+    admin_confirm_remove_admin_then: "The account can no longer see or manage the accounts of this organization.",
+    admin_initial_password: "Initial password",
     admin_search: "Search",
     admin_search_hint: "Account, name, phone or organization",
     admin_no_results: "No matching accounts.",
@@ -417,6 +440,35 @@ pub static EN: Text = Text {
     },
     admin_page_of: |x, n| format!("Page {x}, {n} in all"),
     admin_newer: "Newer",
+    admin_pager_label: "Pages",
+    admin_prev_page: "Previous page",
+    admin_next_page: "Next page",
+    admin_newest: "Newest",
+    admin_clients_count: |n| {
+        if n == 1 {
+            "1 application".into()
+        } else {
+            format!("{n} applications")
+        }
+    },
+    admin_cases_count: |n| {
+        if n == 1 {
+            "1 case".into()
+        } else {
+            format!("{n} cases")
+        }
+    },
+    admin_orgs_count: |n| {
+        if n == 1 {
+            "1 organization".into()
+        } else {
+            format!("{n} organizations")
+        }
+    },
+    client_auth_secret_basic: "Shared secret (client_secret_basic)",
+    client_auth_secret_post: "Shared secret (client_secret_post)",
+    client_auth_private_key_jwt: "Signed with its own keys (private_key_jwt)",
+    client_auth_none: "Public, no secret (PKCE)",
     admin_nav_calendar: "Working days",
     calendar_intro: "Monday to Friday are working days, Saturday and Sunday are not. List only the exceptions here: a weekday off (holiday) and a weekend day worked in exchange (workday). One date per line: date kind note, e.g. 2027-02-08 holiday Spring Festival; lines starting with # are comments. Saving replaces the whole year.",
     calendar_year: "Year",

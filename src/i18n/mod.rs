@@ -395,6 +395,32 @@ texts! {
     admin_users_total: &'static str,
     admin_users_disabled: &'static str,
     admin_recent_events: &'static str,
+    /// Overview figures (since midnight, local time).
+    admin_today_sign_ins: &'static str,
+    admin_today_failures: &'static str,
+    admin_today_sms: &'static str,
+    admin_locked_now: &'static str,
+    admin_pending_cases: &'static str,
+    admin_key_rotation: &'static str,
+    admin_key_rotation_overdue: &'static str,
+    admin_key_rotation_off: &'static str,
+    /// Confirmation of destructive console actions.
+    admin_confirm_cancel: &'static str,
+    admin_confirm_disable: fn(&str) -> String,
+    admin_confirm_disable_then: &'static str,
+    admin_confirm_password: fn(&str) -> String,
+    admin_confirm_password_then: &'static str,
+    admin_confirm_revoke: fn(&str) -> String,
+    admin_confirm_revoke_then: &'static str,
+    admin_confirm_lift: fn(&str) -> String,
+    admin_confirm_lift_then: &'static str,
+    admin_confirm_app_password: fn(&str) -> String,
+    admin_confirm_app_passwords: fn(&str) -> String,
+    admin_confirm_app_passwords_then: &'static str,
+    admin_confirm_remove_admin: fn(&str, &str) -> String,
+    admin_confirm_remove_admin_then: &'static str,
+    /// The create-account form's password field.
+    admin_initial_password: &'static str,
     admin_search: &'static str,
     admin_search_hint: &'static str,
     admin_no_results: &'static str,
@@ -434,6 +460,19 @@ texts! {
     /// Where a paged list is: page `x`, `n` entries in all.
     admin_page_of: fn(i64, i64) -> String,
     admin_newer: &'static str,
+    /// Numbered pages of a console list.
+    admin_pager_label: &'static str,
+    admin_prev_page: &'static str,
+    admin_next_page: &'static str,
+    admin_newest: &'static str,
+    admin_clients_count: fn(i64) -> String,
+    admin_cases_count: fn(i64) -> String,
+    admin_orgs_count: fn(i64) -> String,
+    /// A client's token endpoint authentication, in words.
+    client_auth_secret_basic: &'static str,
+    client_auth_secret_post: &'static str,
+    client_auth_private_key_jwt: &'static str,
+    client_auth_none: &'static str,
     admin_nav_calendar: &'static str,
     calendar_intro: &'static str,
     calendar_year: &'static str,
@@ -1042,6 +1081,17 @@ impl Text {
         }
     }
 
+    /// How a client authenticates at the token endpoint, in this language.
+    pub fn client_auth_method(&self, m: crate::domain::client::AuthMethod) -> &'static str {
+        use crate::domain::client::AuthMethod as M;
+        match m {
+            M::ClientSecretBasic => self.client_auth_secret_basic,
+            M::ClientSecretPost => self.client_auth_secret_post,
+            M::PrivateKeyJwt => self.client_auth_private_key_jwt,
+            M::None => self.client_auth_none,
+        }
+    }
+
     /// Why an account is blocked, in this language.
     pub fn block_reason(&self, r: crate::domain::BlockReason) -> &'static str {
         use crate::domain::BlockReason as B;
@@ -1218,6 +1268,12 @@ pub(crate) mod tests {
     impl Sample for fn(&str) -> String {
         fn sample(&self) -> String {
             self("Sample")
+        }
+    }
+
+    impl Sample for fn(&str, &str) -> String {
+        fn sample(&self) -> String {
+            self("Sample", "Other")
         }
     }
 

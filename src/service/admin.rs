@@ -2,6 +2,7 @@
 //! dashboard figures, the audit log. (Changes go through `accounts`,
 //! `clients` and the key ring, which audit them.)
 
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::accounts::AccountError;
@@ -99,20 +100,88 @@ pub async fn search_users(
         .await
 }
 
+/// The console's overview: the figures an operator looks at first.
 pub struct Dashboard {
     pub total: i64,
     pub disabled: i64,
+    /// Since midnight in `display.time_zone`.
+    pub today: Today,
+    /// Account identifiers locked now by wrong passwords.
+    pub locked: i64,
+    /// Review cases waiting for a reviewer (`reviewing::WAITING`).
+    pub pending_cases: i64,
+    /// When the signing key that has signed longest is due for rotation
+    /// (`oidc.key_rotation_days` after it was made); `None` when not
+    /// watched or there is no key yet.
+    pub key_rotation_due: Option<OffsetDateTime>,
     /// The latest failures and account changes.
     pub events: Vec<AuditRow>,
 }
 
+/// Counts of today's audit entries.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Today {
+    pub sign_ins: i64,
+    pub failed_sign_ins: i64,
+    /// Text messages that went out: codes and notices.
+    pub sms_sent: i64,
+}
+
+/// The audit events that are a text message handed to the SMS provider.
+const SMS_SENT: [&str; 3] = [
+    "sms.code_sent",
+    "sms.notice_sent",
+    "sms.retrieval_code_sent",
+];
+
+impl Today {
+    fn of(counts: &[(String, String, i64)]) -> Today {
+        let mut today = Today::default();
+        for (event, outcome, n) in counts {
+            match (event.as_str(), outcome.as_str()) {
+                ("login.success", _) => today.sign_ins += n,
+                ("login.failure", _) => today.failed_sign_ins += n,
+                (e, "success") if SMS_SENT.contains(&e) => today.sms_sent += n,
+                _ => {}
+            }
+        }
+        today
+    }
+}
+
+/// Midnight today in `tz`, for "today" figures.
+pub fn start_of_day(now: OffsetDateTime, tz: &jiff::tz::TimeZone) -> OffsetDateTime {
+    jiff::Timestamp::from_second(now.unix_timestamp())
+        .ok()
+        .and_then(|t| t.to_zoned(tz.clone()).start_of_day().ok())
+        .and_then(|z| OffsetDateTime::from_unix_timestamp(z.timestamp().as_second()).ok())
+        .unwrap_or(now)
+}
+
 pub async fn dashboard(state: &AppState) -> Result<Dashboard, StoreError> {
+    let now = state.clock.now();
+    let counts = state
+        .store
+        .audit_counts_since(start_of_day(now, &state.time_zone))
+        .await?;
+    let pending_cases = state
+        .store
+        .open_case_counts()
+        .await?
+        .iter()
+        .filter(|(_, s, _)| super::reviewing::WAITING.iter().any(|w| w.as_str() == s))
+        .map(|(_, _, n)| n)
+        .sum();
     Ok(Dashboard {
         total: state.store.count_users().await?,
         disabled: state
             .store
             .count_users_with_status(AccountStatus::Disabled)
             .await?,
+        today: Today::of(&counts),
+        locked: locked_now(state, now).await?,
+        pending_cases,
+        key_rotation_due: key_rotation_due(state, now).await?,
         events: state
             .store
             .list_audit(&AuditFilter {
@@ -124,8 +193,99 @@ pub async fn dashboard(state: &AppState) -> Result<Dashboard, StoreError> {
     })
 }
 
+/// Account identifiers whose lock has not run out: read from the lockout
+/// entries of the longest lock's span, as each states its length (the
+/// locks themselves live in the ephemeral store, by hashed key).
+async fn locked_now(state: &AppState, now: OffsetDateTime) -> Result<i64, StoreError> {
+    let longest = state.config.login_limits.max_delay_secs as i64;
+    let rows = state
+        .store
+        .list_audit(&AuditFilter {
+            event: Some("login.lockout".into()),
+            since: Some(now - time::Duration::seconds(longest)),
+            limit: 1000,
+            ..AuditFilter::default()
+        })
+        .await?;
+    let locked: std::collections::HashSet<String> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let detail: serde_json::Value = serde_json::from_str(&r.detail).ok()?;
+            let secs = detail.get("lock_secs")?.as_i64()?;
+            let ends = r.at + time::Duration::seconds(secs);
+            (detail.get("scope")?.as_str()? == "account" && ends > now)
+                .then(|| r.subject.unwrap_or_default())
+        })
+        .collect();
+    Ok(locked.len() as i64)
+}
+
+/// When the oldest key still signing reaches `oidc.key_rotation_days`.
+async fn key_rotation_due(
+    state: &AppState,
+    now: OffsetDateTime,
+) -> Result<Option<OffsetDateTime>, StoreError> {
+    let days = state.config.oidc.key_rotation_days;
+    if days == 0 {
+        return Ok(None);
+    }
+    // A key scheduled to retire (rotated, in its grace) no longer counts.
+    let keys = state.store.usable_keys(now).await?;
+    Ok(keys
+        .iter()
+        .filter(|k| k.retired_at.is_none())
+        .map(|k| k.created_at + time::Duration::days(days as i64))
+        .min())
+}
+
 pub async fn audit(state: &AppState, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
     state.store.list_audit(filter).await
+}
+
+/// One page of the audit log for a reader moving through it: the rows,
+/// newest first, and the bounds of the pages on either side.
+pub struct AuditPage {
+    pub rows: Vec<AuditRow>,
+    /// `after` of the next newer page (none: this is the newest).
+    pub newer: Option<i64>,
+    /// `before` of the next older page (none: nothing older).
+    pub older: Option<i64>,
+}
+
+/// The page of `filter` (its `limit` rows) just older than `before` or,
+/// with `after`, just newer than `after`; the newest page without either.
+pub async fn audit_page(
+    state: &AppState,
+    filter: AuditFilter,
+    before: Option<i64>,
+    after: Option<i64>,
+) -> Result<AuditPage, StoreError> {
+    let limit = filter.limit.clamp(1, 999);
+    let wanted = AuditFilter {
+        before_id: if after.is_some() { None } else { before },
+        after_id: after,
+        // One more than shown tells whether there is more that way.
+        limit: limit + 1,
+        ..filter
+    };
+    let mut rows = state.store.list_audit(&wanted).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if after.is_some() {
+        rows.reverse();
+        // Came forwards from an older page: that one is still there.
+        Ok(AuditPage {
+            newer: more.then(|| rows.first().map(|r| r.id)).flatten(),
+            older: rows.last().map(|r| r.id),
+            rows,
+        })
+    } else {
+        Ok(AuditPage {
+            newer: before.and(rows.first().map(|r| r.id)),
+            older: more.then(|| rows.last().map(|r| r.id)).flatten(),
+            rows,
+        })
+    }
 }
 
 /// An account by name, for filters typed by an admin.

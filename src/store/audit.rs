@@ -39,7 +39,7 @@ pub struct NewAuditEvent {
     pub detail: serde_json::Value,
 }
 
-/// Which entries to read, newest first.
+/// Which entries to read, newest first (oldest first with `after_id`).
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub subject_id: Option<Uuid>,
@@ -48,6 +48,9 @@ pub struct AuditFilter {
     pub until: Option<OffsetDateTime>,
     /// Entries with an id below this (paging backwards).
     pub before_id: Option<i64>,
+    /// Entries with an id above this, the oldest of them first (paging
+    /// forwards, towards the newest).
+    pub after_id: Option<i64>,
     /// Entries made by this actor (as the log names it: an account name,
     /// `client:<id>`, `cli:<user>`).
     pub actor: Option<String>,
@@ -117,13 +120,14 @@ impl Store {
             ),
             super::Db::Postgres(_) => ("at >= $3", "at < $4"),
         };
+        let order = if f.after_id.is_some() { "ASC" } else { "DESC" };
         let sql = format!(
             "SELECT id, at, event, outcome, actor_id, actor, subject_id, subject, ip, user_agent, detail \
              FROM audit_events \
              WHERE ($1 IS NULL OR subject_id = $1) AND ($2 IS NULL OR event = $2) \
              AND ($3 IS NULL OR {since}) AND ($4 IS NULL OR {until}) AND ($5 IS NULL OR id < $5) \
              AND ($7 IS NULL OR actor = $7) AND ($8 = FALSE OR outcome = 'failure' OR event LIKE 'account.%') \
-             ORDER BY id DESC LIMIT $6"
+             AND ($9 IS NULL OR id > $9) ORDER BY id {order} LIMIT $6"
         );
         let utc = |t: Option<OffsetDateTime>| t.map(|t| t.to_offset(time::UtcOffset::UTC));
         Ok(on_db!(self, pool => sqlx::query_as::<_, AuditRow>(&sql)
@@ -135,7 +139,36 @@ impl Store {
             .bind(f.limit.clamp(1, 1000))
             .bind(&f.actor)
             .bind(f.security_only)
+            .bind(f.after_id)
             .fetch_all(pool)
             .await?))
+    }
+
+    /// How many entries of each event and outcome were written at or after
+    /// `since` (the dashboard's "today"): `(event, outcome, count)`.
+    pub async fn audit_counts_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        // SQLite keeps times as text: a bound one day earlier, compared as
+        // text, lets the index on `at` narrow the rows whatever offset a
+        // row was written with, and julianday() then compares instants.
+        let exact = match self.db {
+            super::Db::Sqlite(_) => "julianday(at) >= julianday($1)",
+            super::Db::Postgres(_) => "at >= $1",
+        };
+        let sql = format!(
+            "SELECT event, outcome, COUNT(*) FROM audit_events \
+             WHERE at >= $2 AND {exact} GROUP BY event, outcome"
+        );
+        let since = since.to_offset(time::UtcOffset::UTC);
+        let margin = since - time::Duration::days(1);
+        Ok(
+            on_db!(self, pool => sqlx::query_as::<_, (String, String, i64)>(&sql)
+            .bind(since)
+            .bind(margin)
+            .fetch_all(pool)
+            .await?),
+        )
     }
 }

@@ -222,6 +222,41 @@ impl Store {
         rows.into_iter().map(ClientRow::decode).collect()
     }
 
+    /// One page of clients in id order, and how many there are.
+    pub async fn page_clients(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Client>, i64), StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM clients ORDER BY id LIMIT $1 OFFSET $2");
+        let (rows, total) = on_db!(self, pool => {
+            let rows = sqlx::query_as::<_, ClientRow>(&sql)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients")
+                .fetch_one(pool)
+                .await?;
+            (rows, total)
+        });
+        let clients = rows
+            .into_iter()
+            .map(ClientRow::decode)
+            .collect::<Result<_, _>>()?;
+        Ok((clients, total))
+    }
+
+    /// How many clients sort before `id` (where it stands in the list).
+    pub async fn clients_before(&self, id: &str) -> Result<i64, StoreError> {
+        Ok(on_db!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM clients WHERE id < $1"
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await?))
+    }
+
     /// Deletes the client and (by cascade) its grants, tokens and consents.
     pub async fn delete_client(&self, id: &str, audit: &NewAuditEvent) -> Result<(), StoreError> {
         let n = audited_write!(self, audit, |tx| sqlx::query(

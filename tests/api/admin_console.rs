@@ -110,8 +110,12 @@ async fn an_administrator_manages_accounts_in_the_console() {
         "usable until disabled"
     );
     let page = b.get(&path).await;
-    b.submit_page(&page, &path, &[("action", "disable"), ("reason", "调离")])
-        .await;
+    b.submit_page(
+        &page,
+        &path,
+        &[("action", "disable"), ("confirm", "1"), ("reason", "调离")],
+    )
+    .await;
     assert_eq!(
         app.browser().login("zhao@cnic.cn", PASSWORD).await.status,
         StatusCode::FORBIDDEN
@@ -121,7 +125,11 @@ async fn an_administrator_manages_accounts_in_the_console() {
     b.submit_page(&page, &path, &[("action", "enable")]).await;
     let page = b.get(&path).await;
     let reset = b
-        .submit_page(&page, &path, &[("action", "password"), ("password", "")])
+        .submit_page(
+            &page,
+            &path,
+            &[("action", "password"), ("confirm", "1"), ("password", "")],
+        )
         .await;
     let done_url = format!("{path}?done=1");
     let reset = b.redirected(reset, &done_url).await;
@@ -156,7 +164,8 @@ async fn an_administrator_manages_accounts_in_the_console() {
             .must_change_password
     );
     let page = b.get(&path).await;
-    b.submit_page(&page, &path, &[("action", "revoke")]).await;
+    b.submit_page(&page, &path, &[("action", "revoke"), ("confirm", "1")])
+        .await;
 
     for event in [
         "account.updated",
@@ -172,7 +181,9 @@ async fn an_administrator_manages_accounts_in_the_console() {
         );
     }
     // Actions need the CSRF token.
-    let forged = b.post_form(&path, &[("action", "disable")]).await;
+    let forged = b
+        .post_form(&path, &[("action", "disable"), ("confirm", "1")])
+        .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 
     let clients = b.get("/admin/clients").await;
@@ -246,7 +257,9 @@ async fn an_administrator_cannot_demote_or_disable_themselves() {
         "and in the page's language"
     );
     let page = b.get(&path).await;
-    let refused = b.submit_page(&page, &path, &[("action", "disable")]).await;
+    let refused = b
+        .submit_page(&page, &path, &[("action", "disable"), ("confirm", "1")])
+        .await;
     assert!(refused.has("you cannot disable your own account"));
     assert_eq!(
         b.get("/admin").await.status,

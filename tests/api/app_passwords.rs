@@ -734,7 +734,7 @@ async fn administrators_list_and_revoke_them() {
     b.submit_page(
         &page,
         &format!("/admin/users/{}", user.id),
-        &[("action", "app_passwords_revoke_all")],
+        &[("action", "app_passwords_revoke_all"), ("confirm", "1")],
     )
     .await;
     assert!(is_invalid(check(&app, "li@cnic.cn", "mail", &third).await));

@@ -791,7 +791,7 @@ async fn the_console_lists_the_blocked_accounts_by_application_and_exports_them(
     let detail = admin.get(&path).await;
     assert!(detail.has("id=\"blocks\"") && detail.has("弱密码"));
     let done = admin
-        .submit_page(&detail, &path, &[("action", "lift")])
+        .submit_page(&detail, &path, &[("action", "lift"), ("confirm", "1")])
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert!(!admin.get(&path).await.has("id=\"lift-blocks\""));
@@ -800,7 +800,7 @@ async fn the_console_lists_the_blocked_accounts_by_application_and_exports_them(
     let refused = admin
         .post_form(
             &format!("/admin/users/{}", w.user.id),
-            &[("action", "lift")],
+            &[("action", "lift"), ("confirm", "1")],
         )
         .await;
     assert_ne!(refused.status, StatusCode::SEE_OTHER);

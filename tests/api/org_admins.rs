@@ -308,7 +308,11 @@ async fn in_the_console_an_organization_administrator_sees_its_accounts_and_orga
     assert!(!page.has("value=\"profile\"") && !page.has("value=\"disable\""));
     assert!(!page.has("id=\"reveal-phones\""));
     let refused = b
-        .submit_page(&page, &path, &[("action", "disable"), ("reason", "x")])
+        .submit_page(
+            &page,
+            &path,
+            &[("action", "disable"), ("confirm", "1"), ("reason", "x")],
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(app.stored("member@cnic.cn").await.status.as_str(), "active");
@@ -337,7 +341,11 @@ async fn in_the_console_an_organization_administrator_sees_its_accounts_and_orga
     assert!(app.stored("member@cnic.cn").await.phone_binding().is_some());
     let page = b.get(&path).await;
     let reset = b
-        .submit_page(&page, &path, &[("action", "password"), ("password", "")])
+        .submit_page(
+            &page,
+            &path,
+            &[("action", "password"), ("confirm", "1"), ("password", "")],
+        )
         .await;
     assert_eq!(reset.status, StatusCode::SEE_OTHER, "{}", reset.body);
     let shown = b.get(reset.location().unwrap()).await;

@@ -1412,7 +1412,11 @@ async fn the_console_registers_and_changes_organizations_and_names_their_adminis
         .submit_page(
             &page,
             &path,
-            &[("action", "remove_admin"), ("username", "wang@cnic.cn")],
+            &[
+                ("action", "remove_admin"),
+                ("confirm", "1"),
+                ("username", "wang@cnic.cn"),
+            ],
         )
         .await;
     assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);

@@ -29,7 +29,7 @@ async fn spawn() -> TestApp {
     spawn_with(|_| {}).await
 }
 
-async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     TestApp::spawn_with(|c| {
         c.key_encryption_key = Some(kek());
         customize(c);
@@ -70,7 +70,7 @@ async fn reviewer(app: &TestApp, name: &str) -> User {
 }
 
 /// An applicant with a name, an organization and both phones.
-async fn applicant(app: &TestApp, name: &str, n: u32) -> User {
+pub(crate) async fn applicant(app: &TestApp, name: &str, n: u32) -> User {
     app.user_with(NewAccount {
         username: name.into(),
         display_name: Some(format!("张{n}")),
@@ -95,7 +95,7 @@ fn unbind_data(who: &User, reason: &str) -> Value {
     })
 }
 
-async fn submit(app: &TestApp, who: &User) -> Case {
+pub(crate) async fn submit(app: &TestApp, who: &User) -> Case {
     review::submit(
         &app.state,
         who,

@@ -231,7 +231,11 @@ async fn a_console_reset_revokes_every_token() {
     let path = format!("/admin/users/{id}");
     let page = admin.get(&path).await;
     let reset = admin
-        .submit_page(&page, &path, &[("action", "password"), ("password", "")])
+        .submit_page(
+            &page,
+            &path,
+            &[("action", "password"), ("confirm", "1"), ("password", "")],
+        )
         .await;
     assert_eq!(
         reset.redirect(),

@@ -71,6 +71,7 @@ pub async fn list(
         since: q.since,
         until: q.until,
         before_id: q.before,
+        after_id: None,
         actor: q.actor,
         security_only: false,
         limit,

@@ -22,6 +22,9 @@ struct AuditPage {
     event: String,
     user: String,
     lines: Vec<AuditLine>,
+    /// Links to the newest page and to the pages on either side.
+    newest: Option<String>,
+    newer: Option<String>,
     older: Option<String>,
 }
 
@@ -32,6 +35,7 @@ pub struct AuditQuery {
     #[serde(default)]
     user: String,
     before: Option<i64>,
+    after: Option<i64>,
 }
 
 pub async fn show(
@@ -55,21 +59,24 @@ pub async fn show(
     let filter = AuditFilter {
         subject_id,
         event: Some(q.event.trim().to_string()).filter(|e| !e.is_empty()),
-        before_id: q.before,
         limit: PAGE,
         ..AuditFilter::default()
     };
-    let rows = admin::audit(&state, &filter).await?;
-    let older = (rows.len() as i64 == PAGE)
-        .then(|| rows.last().map(|r| r.id))
-        .flatten()
-        .map(|id| {
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("event", &q.event)
-                .append_pair("user", &q.user)
-                .append_pair("before", &id.to_string())
-                .finish()
-        });
+    let found = admin::audit_page(&state, filter, q.before, q.after).await?;
+    let link = |bound: Option<(&str, i64)>| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query
+            .append_pair("event", &q.event)
+            .append_pair("user", &q.user);
+        if let Some((name, id)) = bound {
+            query.append_pair(name, &id.to_string());
+        }
+        query.finish()
+    };
+    let newer = found.newer.map(|id| link(Some(("after", id))));
+    let older = found.older.map(|id| link(Some(("before", id))));
+    let newest = (q.before.is_some() || q.after.is_some()).then(|| link(None));
+    let rows = found.rows;
     render(&AuditPage {
         c: ctx.chrome().await?,
         nav: admin.nav(),
@@ -79,6 +86,8 @@ pub async fn show(
             .into_iter()
             .map(|r| AuditLine::of(r, ctx.t(), &ctx.tz))
             .collect(),
+        newest,
+        newer,
         older,
     })
 }

@@ -5,11 +5,11 @@
 //! interface accepts for it (`ldap_bind`, `ldap_search`).
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{AdminSession, Nav};
+use super::{AdminSession, Nav, Pager};
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm};
 use crate::pages::{Chrome, PageCtx, render};
@@ -22,22 +22,56 @@ struct ClientsPage {
     c: Chrome,
     nav: Nav,
     clients: Vec<Client>,
+    pager: Pager,
     /// A listing change that was refused: the field and why.
     error: Option<String>,
+}
+
+/// Clients a page lists (each is a few rows of forms).
+const PAGE: i64 = 20;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    page: Option<i64>,
+}
+
+async fn clients_page(
+    state: &AppState,
+    c: crate::pages::Chrome,
+    nav: Nav,
+    page: i64,
+    error: Option<String>,
+) -> Result<ClientsPage, PageError> {
+    let page = page.clamp(1, crate::service::admin::MAX_PAGE);
+    let (clients, total) = clients::page(state, page, PAGE).await?;
+    Ok(ClientsPage {
+        c,
+        nav,
+        clients,
+        pager: Pager::new(page, PAGE, total, &[]),
+        error,
+    })
 }
 
 pub async fn show(
     State(state): State<AppState>,
     ctx: PageCtx,
     admin: AdminSession,
+    Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let clients = clients::list(&state).await?;
-    render(&ClientsPage {
-        c: ctx.chrome().await?,
-        nav: admin.nav(),
-        clients,
-        error: None,
-    })
+    let page = q.page.unwrap_or(1);
+    render(&clients_page(&state, ctx.chrome().await?, admin.nav(), page, None).await?)
+}
+
+/// Back to the page that lists client `id`, at its row.
+async fn back_to(state: &AppState, id: &str) -> Result<Response, PageError> {
+    let page = clients::page_of(state, id, PAGE).await?;
+    Ok(Redirect::to(&format!(
+        "{}?page={page}#client-{}",
+        crate::routes::ADMIN_CLIENTS,
+        url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+    ))
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -81,19 +115,21 @@ pub async fn listing(
     };
     let error =
         match clients::update(&state, &id, form.version, change, &admin.actor(), &origin).await {
-            Ok(_) => return Ok(Redirect::to(crate::routes::ADMIN_CLIENTS).into_response()),
+            Ok(_) => return back_to(&state, &id).await,
             Err(ClientError::Stale) => ctx.t().admin_stale.to_string(),
             Err(ClientError::NotFound) => return Err(PageError::NotFound),
             Err(ClientError::InvalidText(field, why)) => format!("{field}: {why}"),
             Err(ClientError::Invalid(e)) => format!("{}: {}", e.field, e.reason),
             Err(e) => return Err(PageError::Internal(e.to_string())),
         };
-    let page = ClientsPage {
-        c: ctx.chrome_at(crate::routes::ADMIN_CLIENTS).await?,
-        nav: admin.nav(),
-        clients: clients::list(&state).await?,
-        error: Some(error),
-    };
+    let page = clients_page(
+        &state,
+        ctx.chrome_at(crate::routes::ADMIN_CLIENTS).await?,
+        admin.nav(),
+        clients::page_of(&state, &id, PAGE).await?,
+        Some(error),
+    )
+    .await?;
     crate::pages::render_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
@@ -120,9 +156,7 @@ pub async fn strong_password(
     match clients::update(&state, &id, form.version, change, &admin.actor(), &origin).await {
         // A stale form (someone changed the client meanwhile) shows the
         // list as it is now, where the button can be pressed again.
-        Ok(_) | Err(ClientError::Stale) => {
-            Ok(Redirect::to(crate::routes::ADMIN_CLIENTS).into_response())
-        }
+        Ok(_) | Err(ClientError::Stale) => back_to(&state, &id).await,
         Err(ClientError::NotFound) => Err(PageError::NotFound),
         Err(e) => Err(PageError::Internal(e.to_string())),
     }
@@ -153,9 +187,7 @@ pub async fn ldap(
         ..ClientUpdate::default()
     };
     match clients::update(&state, &id, form.version, change, &admin.actor(), &origin).await {
-        Ok(_) | Err(ClientError::Stale) => {
-            Ok(Redirect::to(crate::routes::ADMIN_CLIENTS).into_response())
-        }
+        Ok(_) | Err(ClientError::Stale) => back_to(&state, &id).await,
         Err(ClientError::NotFound) => Err(PageError::NotFound),
         // The page offers only the modes, and the search box only to
         // clients with a secret: anything else is a forged form.

@@ -1,4 +1,6 @@
-//! `/admin`: accounts at a glance and the latest security events.
+//! `/admin`: the overview: accounts, today's sign-ins, failures and text
+//! messages, locked accounts, waiting review cases, when the signing key
+//! is due for rotation, and the latest security events.
 
 use askama::Template;
 use axum::extract::State;
@@ -19,6 +21,12 @@ struct DashboardPage {
     nav: Nav,
     total: i64,
     disabled: i64,
+    today: admin::Today,
+    locked: i64,
+    pending_cases: i64,
+    /// When the key rotation is due, in words; `None`: not watched.
+    key_rotation: Option<String>,
+    key_rotation_overdue: bool,
     events: Vec<AuditLine>,
 }
 
@@ -32,7 +40,7 @@ pub async fn show(
         return Ok(Redirect::to(crate::routes::ADMIN_USERS).into_response());
     }
     let d = admin::dashboard(&state).await?;
-    let (total, disabled) = (d.total, d.disabled);
+    let now = state.clock.now();
     let events = d
         .events
         .into_iter()
@@ -41,8 +49,13 @@ pub async fn show(
     render(&DashboardPage {
         c: ctx.chrome().await?,
         nav: admin.nav(),
-        total,
-        disabled,
+        total: d.total,
+        disabled: d.disabled,
+        today: d.today,
+        locked: d.locked,
+        pending_cases: d.pending_cases,
+        key_rotation: d.key_rotation_due.map(|t| ctx.t().at(t, &ctx.tz)),
+        key_rotation_overdue: d.key_rotation_due.is_some_and(|t| t <= now),
         events,
     })
 }

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod blocks;
 pub mod calendar;
 pub mod clients;
+pub mod confirm;
 pub mod dashboard;
 pub mod organizations;
 pub mod review;
@@ -29,6 +30,36 @@ use crate::service::admin::{self, AccountAction};
 use crate::service::organizations::{AdminScope, scope_of};
 use crate::state::AppState;
 use crate::store::users::User;
+
+/// Numbered pages of a console list (`templates/admin/pager.html`):
+/// where the list is, how long it is, and links to the pages on either
+/// side that keep the list's filters.
+pub struct Pager {
+    /// The page shown, from 1.
+    pub page: i64,
+    pub total: i64,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// `filters` are the query pairs every page link keeps.
+    pub fn new(page: i64, per_page: i64, total: i64, filters: &[(&str, &str)]) -> Pager {
+        let link = |to: i64| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in filters {
+                query.append_pair(k, v);
+            }
+            query.append_pair("page", &to.to_string()).finish()
+        };
+        Pager {
+            page,
+            total,
+            prev: (page > 1).then(|| link(page - 1)),
+            next: (page * per_page < total).then(|| link(page + 1)),
+        }
+    }
+}
 
 /// A signed-in administrator whose sign-in is recent enough.
 pub struct AdminSession {

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{Nav, ScopedSession};
+use super::{Nav, Pager, ScopedSession};
 use crate::domain::OrganizationStatus;
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm};
@@ -73,8 +73,7 @@ struct OrganizationsPage {
     status: String,
     statuses: Vec<(&'static str, &'static str)>,
     orgs: Vec<OrgRow>,
-    total: i64,
-    next: Option<String>,
+    pager: Pager,
     error: Option<String>,
     /// The create form as typed (after a refusal).
     form: OrgForm,
@@ -110,13 +109,8 @@ async fn list_page(
         (page - 1) * PAGE,
     )
     .await?;
-    let next = (page * PAGE < total).then(|| {
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("q", &text)
-            .append_pair("status", status.map_or("", |s| s.as_str()))
-            .append_pair("page", &(page + 1).to_string())
-            .finish()
-    });
+    let status_name = status.map_or("", |s| s.as_str());
+    let pager = Pager::new(page, PAGE, total, &[("q", &text), ("status", status_name)]);
     Ok(OrganizationsPage {
         c: ctx.chrome().await?,
         nav: admin.nav(),
@@ -124,8 +118,7 @@ async fn list_page(
         status: status.map_or("", |s| s.as_str()).to_string(),
         statuses: statuses(t),
         orgs: orgs.iter().map(|o| row(t, o)).collect(),
-        total,
-        next,
+        pager,
         error: None,
         form: OrgForm::default(),
     })
@@ -161,6 +154,8 @@ pub struct OrgForm {
     status: String,
     #[serde(default)]
     username: String,
+    /// `1` once confirmed (`remove_admin`).
+    confirm: Option<String>,
 }
 
 fn split(list: &str) -> Vec<String> {
@@ -374,6 +369,24 @@ pub async fn act(
         "add_admin" | "remove_admin" => {
             let name = form.username.trim().to_lowercase();
             match accounts::find(&state, &name).await {
+                Ok(user)
+                    if form.action == "remove_admin"
+                        && !super::confirm::given(form.confirm.as_deref()) =>
+                {
+                    let back = format!("{}/{}", routes::ADMIN_ORGANIZATIONS, org.id);
+                    return super::confirm::Confirmation {
+                        question: (t.admin_confirm_remove_admin)(&user.username, &org.full_name),
+                        consequence: t.admin_confirm_remove_admin_then.into(),
+                        action: back.clone(),
+                        fields: vec![
+                            ("action", form.action.clone()),
+                            ("username", user.username.clone()),
+                        ],
+                        back,
+                        button: t.org_remove_admin.into(),
+                    }
+                    .page(ctx.chrome().await?, scoped.nav());
+                }
                 Ok(user) => {
                     let result = if form.action == "add_admin" {
                         organizations::assign_admin(&state, &org, &user, &actor, &origin).await

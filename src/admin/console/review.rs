@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{Nav, ReviewerSession};
+use super::{Nav, Pager, ReviewerSession};
 use crate::domain::PhoneNumber;
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm};
@@ -203,8 +203,7 @@ struct QueuePage {
     states: Vec<StateChoice>,
     claimed_by_me: bool,
     lines: Vec<QueueLine>,
-    total: i64,
-    next: Option<String>,
+    pager: Pager,
 }
 
 #[derive(Deserialize)]
@@ -264,16 +263,15 @@ pub async fn queue(
             approvals: (i.approvals > 0).then(|| (t.review_approvals_count)(i.approvals)),
         })
         .collect();
-    let next = (page * PAGE < found.total).then(|| {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(s) = wanted {
-            query.append_pair("state", s.as_str());
-        }
-        if claimed_by_me {
-            query.append_pair("claimed", "me");
-        }
-        query.append_pair("page", &(page + 1).to_string()).finish()
-    });
+    let pager = Pager::new(
+        page,
+        PAGE,
+        found.total,
+        &[
+            ("state", wanted.map_or("", |s| s.as_str())),
+            ("claimed", if claimed_by_me { "me" } else { "" }),
+        ],
+    );
     let mut states = vec![StateChoice {
         value: "",
         label: t.review_filter_waiting,
@@ -290,8 +288,7 @@ pub async fn queue(
         states,
         claimed_by_me,
         lines,
-        total: found.total,
-        next,
+        pager,
     })
 }
 

@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{AdminSession, AuditLine, Nav, ScopedSession};
+use super::confirm::{self, Confirmation};
+use super::{AdminSession, AuditLine, Nav, Pager, ScopedSession};
 use crate::domain::{PhoneNumber, Role, Roles, SecretPassword};
 use crate::error::PageError;
 use crate::extract::{ClientOrigin, CsrfForm};
@@ -30,10 +31,7 @@ struct UsersPage {
     q: String,
     users: Vec<User>,
     total: i64,
-    /// The page shown, from 1.
-    page: i64,
-    prev: Option<String>,
-    next: Option<String>,
+    pager: Pager,
     error: Option<String>,
 }
 
@@ -56,23 +54,13 @@ pub async fn search(
     let text: String = q.q.trim().chars().take(100).collect();
     let (users, total) =
         admin::search_users(&state, &admin_session.scope, &text, page, PAGE).await?;
-    let link = |to: i64| {
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("q", &text)
-            .append_pair("page", &to.to_string())
-            .finish()
-    };
-    let next = (page * PAGE < total).then(|| link(page + 1));
-    let prev = (page > 1).then(|| link(page - 1));
     render(&UsersPage {
         c: ctx.chrome().await?,
         nav: admin_session.nav(),
+        pager: Pager::new(page, PAGE, total, &[("q", &text)]),
         q: text,
         users,
         total,
-        page,
-        prev,
-        next,
         error: None,
     })
 }
@@ -85,9 +73,12 @@ pub struct CreateForm {
     organization: Option<String>,
     admin: Option<String>,
     reviewer: Option<String>,
+    /// The initial password; empty: a strong one is generated.
+    password: Option<String>,
 }
 
-/// Creates an account; a strong password is generated and shown once.
+/// Creates an account with the given password (policy-checked) or a
+/// generated strong one, shown once on the account's page.
 pub async fn create(
     State(state): State<AppState>,
     ctx: PageCtx,
@@ -102,6 +93,10 @@ pub async fn create(
         organization: form.organization,
         is_admin: form.admin.is_some(),
         roles: Roles::none().with(Role::Reviewer, form.reviewer.is_some()),
+        password: form
+            .password
+            .filter(|p| !p.is_empty())
+            .map(SecretPassword::new),
         ..accounts::NewAccount::default()
     };
     match accounts::create(&state, input, &admin_session.actor(), &origin).await {
@@ -129,9 +124,7 @@ pub async fn create(
                     q: String::new(),
                     users,
                     total,
-                    page: 1,
-                    prev: None,
-                    next: None,
+                    pager: Pager::new(1, PAGE, total, &[]),
                     error: Some(message),
                 },
             )
@@ -219,6 +212,7 @@ async fn user_page(
             (client, t.block_reason(b.reason))
         })
         .collect();
+    let when = |at: time::OffsetDateTime| t.at(at, &ctx.tz);
     let app_passwords = if !nav.admin {
         Vec::new()
     } else {
@@ -227,16 +221,16 @@ async fn user_page(
             .into_iter()
             .map(|r| AppPasswordLine {
                 last_used: crate::service::app_passwords::last_used(&r)
-                    .map(|(at, ip)| format!("{} · {ip}", crate::i18n::when(at))),
+                    .map(|(at, ip)| format!("{} · {ip}", when(at))),
                 revoked: r.revoked_at.map(|at| {
                     format!(
                         "{} {} ({})",
                         t.admin_app_passwords_revoked,
-                        crate::i18n::when(at),
+                        when(at),
                         r.revoked_reason.clone().unwrap_or_default()
                     )
                 }),
-                created: crate::i18n::when(r.created_at),
+                created: when(r.created_at),
                 client: r.client_name,
                 label: r.label,
                 id: r.id,
@@ -298,6 +292,8 @@ pub struct ActionForm {
     reviewer: Option<String>,
     reason: Option<String>,
     password: Option<String>,
+    /// `1` once confirmed on the confirmation page ([`confirm`]).
+    confirm: Option<String>,
 }
 
 /// A phone field of the profile form: shown masked, so an empty field
@@ -336,6 +332,11 @@ pub async fn act(
 ) -> Result<Response, PageError> {
     let user = admin.account(&state, &id).await?;
     admin.may(action_of(&form.action)?)?;
+    if !confirm::given(form.confirm.as_deref())
+        && let Some(question) = confirmation(&state, ctx.t(), &user, &form).await?
+    {
+        return question.page(ctx.chrome().await?, admin.nav());
+    }
     let actor = admin.actor();
     let result: Result<Option<String>, AccountError> = match form.action.as_str() {
         "profile" => {
@@ -443,6 +444,79 @@ pub async fn act(
             )
         }
     }
+}
+
+/// What a destructive action asks before it acts (`None`: it acts at
+/// once). The fields it posts again are the action's own.
+async fn confirmation(
+    state: &AppState,
+    t: &'static crate::i18n::Text,
+    user: &User,
+    form: &ActionForm,
+) -> Result<Option<Confirmation>, PageError> {
+    let name = user.username.as_str();
+    let mut fields = vec![("action", form.action.clone())];
+    let (question, consequence, button) = match form.action.as_str() {
+        "disable" => {
+            fields.push(("reason", form.reason.clone().unwrap_or_default()));
+            (
+                (t.admin_confirm_disable)(name),
+                t.admin_confirm_disable_then,
+                t.admin_disable,
+            )
+        }
+        "password" => {
+            fields.push(("password", form.password.clone().unwrap_or_default()));
+            (
+                (t.admin_confirm_password)(name),
+                t.admin_confirm_password_then,
+                t.admin_reset_password,
+            )
+        }
+        "revoke" => (
+            (t.admin_confirm_revoke)(name),
+            t.admin_confirm_revoke_then,
+            t.admin_revoke,
+        ),
+        "lift" => (
+            (t.admin_confirm_lift)(name),
+            t.admin_confirm_lift_then,
+            t.admin_lift_blocks,
+        ),
+        "app_password_revoke" => {
+            let id = form.app_password_id.clone().unwrap_or_default();
+            // The question names the password by its label; an id that is
+            // not the account's is refused when it acts.
+            let label = match uuid::Uuid::parse_str(id.trim()) {
+                Ok(uuid) => crate::service::app_passwords::history(state, user)
+                    .await?
+                    .into_iter()
+                    .find(|r| r.id == uuid)
+                    .map(|r| r.label),
+                Err(_) => None,
+            };
+            fields.push(("app_password_id", id));
+            (
+                (t.admin_confirm_app_password)(&label.unwrap_or_default()),
+                t.admin_confirm_app_passwords_then,
+                t.app_passwords_revoke,
+            )
+        }
+        "app_passwords_revoke_all" => (
+            (t.admin_confirm_app_passwords)(name),
+            t.admin_confirm_app_passwords_then,
+            t.app_passwords_revoke_all,
+        ),
+        _ => return Ok(None),
+    };
+    Ok(Some(Confirmation {
+        question,
+        consequence: consequence.into(),
+        action: format!("{}/{}", routes::ADMIN_USERS, user.id),
+        fields,
+        back: format!("{}/{}", routes::ADMIN_USERS, user.id),
+        button: button.into(),
+    }))
 }
 
 /// The console's words for a refused account change: localized, with the

@@ -389,6 +389,25 @@ pub async fn list(state: &AppState) -> Result<Vec<Client>, StoreError> {
     state.store.list_clients().await
 }
 
+/// Page `page` (from 1) of `per_page` clients in id order, and the total.
+pub async fn page(
+    state: &AppState,
+    page: i64,
+    per_page: i64,
+) -> Result<(Vec<Client>, i64), StoreError> {
+    let page = page.clamp(1, super::admin::MAX_PAGE);
+    let per_page = per_page.clamp(1, super::admin::MAX_PER_PAGE);
+    state
+        .store
+        .page_clients(per_page, (page - 1) * per_page)
+        .await
+}
+
+/// The page (from 1) of `per_page` on which the client `id` is listed.
+pub async fn page_of(state: &AppState, id: &str, per_page: i64) -> Result<i64, StoreError> {
+    Ok(state.store.clients_before(id).await? / per_page.max(1) + 1)
+}
+
 pub async fn remove(
     state: &AppState,
     id: &str,
