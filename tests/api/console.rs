@@ -553,6 +553,10 @@ fn console_forms() -> std::collections::BTreeSet<String> {
     forms
 }
 
+/// A console form to submit: its key (as [`console_forms`] names it), the
+/// page it is on, where it posts, and the fields it is given.
+type FormCase = (&'static str, String, String, Vec<(&'static str, String)>);
+
 /// Every console form that succeeds answers with a redirect to a page
 /// that can be reloaded (post-redirect-get), creating ones included. The
 /// forms are read from the templates, so a new form without a case here
@@ -595,8 +599,7 @@ async fn every_console_form_that_succeeds_redirects_to_a_page() {
         .unwrap()
         .version;
 
-    // (form, page it is on, where it posts, fields)
-    let cases: Vec<(&str, String, String, Vec<(&str, String)>)> = vec![
+    let cases: Vec<FormCase> = vec![
         (
             "users.html::",
             "/admin/users".into(),
