@@ -225,6 +225,13 @@ fn sms_code(outbox: &std::path::Path) -> Option<String> {
     )
 }
 
+/// How many SMS the test's outbox file holds.
+fn sms_sent(outbox: &std::path::Path) -> usize {
+    std::fs::read_to_string(outbox)
+        .map(|text| text.lines().filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0)
+}
+
 fn step_up(resend_secs: u64) -> impl FnOnce(&mut Config) {
     move |c: &mut Config| {
         c.step_up.enabled = true;
@@ -434,6 +441,25 @@ async fn the_account_pages_fit_a_phone() {
                 "{path} scrolls sideways at 390 px: {scroll} > {inner}"
             );
         }
+        // The top bar is a closed menu here: its items are drawn once 菜单
+        // opens it, not before.
+        c.goto(&format!("{base}/account")).await.unwrap();
+        at(&c, "/account").await;
+        let drawn = async || {
+            script(&c, "return document.getElementById('nav-home').checkVisibility()").await
+                == true
+        };
+        assert!(!drawn().await, "the menu's items hidden while it is closed");
+        c.find(Locator::Css(".nav-menu > summary"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until("the menu's items drawn once it is open", || async {
+            drawn().await.then_some(())
+        })
+        .await;
     })
     .await;
 }
@@ -885,7 +911,7 @@ async fn recovery_by_sms_in_the_browser() {
         c.goto(&format!("{base}/login")).await.unwrap();
         click(&c, "#recover-link").await;
         start_recovery(&c, &state, "zhaoliu").await;
-        assert!(sms_code(&outbox).is_none(), "no SMS before it is asked for");
+        assert_eq!(sms_sent(&outbox), 0, "no SMS before it is asked for");
         click(&c, "#by-sms button[type=submit]").await;
         at(&c, "/recover/sms").await;
         let code = until("the recovery SMS in the outbox", || async {
@@ -912,7 +938,23 @@ async fn recovery_by_sms_in_the_browser() {
             "/login",
             "the old password no longer signs in"
         );
+        // The new password signs in; after a recovery the phone is
+        // proved once more (by design: the password was set without it).
         sign_in(&c, &base, "zhaoliu", &new_password).await;
+        at(&c, "/login/sms").await;
+        let sent = sms_sent(&outbox);
+        click(&c, "#send").await;
+        let code = until("the sign-in's SMS in the outbox", || async {
+            (sms_sent(&outbox) > sent).then(|| sms_code(&outbox)).flatten()
+        })
+        .await;
+        fill(&c, "#code", &code).await;
+        c.find(Locator::Css("#code"))
+            .await
+            .unwrap()
+            .send_keys("\n")
+            .await
+            .unwrap();
         at(&c, "/account").await;
     })
     .await;
@@ -997,7 +1039,7 @@ async fn single_sign_on_and_single_logout_between_the_demo_apps_in_the_browser()
 }
 
 /// A screenshot of the whole current page (the window made as tall as the
-/// page, at most 2000 px) at `width`: checked to be a PNG of that width,
+/// page, 400 to 2000 px) at `width`: checked to be a PNG of that width,
 /// and kept as `<dir>/<name>.png` when a directory is given.
 async fn screenshot(c: &Client, dir: Option<&std::path::Path>, name: &str, width: u32) {
     // The page's fonts (Chinese ones included) are drawn before the picture.
@@ -1014,9 +1056,19 @@ async fn screenshot(c: &Client, dir: Option<&std::path::Path>, name: &str, width
         (inner.as_u64() == Some(u64::from(width))).then_some(())
     })
     .await;
-    let height = script(c, "return document.documentElement.scrollHeight").await;
-    let height = height.as_u64().unwrap_or(900).clamp(600, 2000) as u32;
-    c.set_window_size(width, height).await.unwrap();
+    let sizes = script(
+        c,
+        "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]",
+    )
+    .await;
+    let number = |v: &Value| u32::try_from(v.as_u64().unwrap()).unwrap();
+    let (page, frame) = (number(&sizes[0]).clamp(400, 2000), number(&sizes[1]));
+    c.set_window_size(width, page + frame).await.unwrap();
+    until(&format!("{name}: the whole page in the window"), || async {
+        let inner = script(c, "return window.innerHeight").await;
+        (inner.as_u64() == Some(u64::from(page))).then_some(())
+    })
+    .await;
     let png = c.screenshot().await.unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}: a PNG");
     let drawn = u32::from_be_bytes(png[16..20].try_into().unwrap());
@@ -1027,10 +1079,10 @@ async fn screenshot(c: &Client, dir: Option<&std::path::Path>, name: &str, width
 }
 
 /// The main pages in zh-CN, as the README shows them. With
-/// `TONGXING_SCREENSHOTS=<dir>` the pictures are written there:
+/// `TONGXING_TEST_SCREENSHOTS=<dir>` the pictures are written there:
 ///
 /// ```sh
-/// TONGXING_TEST_BROWSER=1 TONGXING_SCREENSHOTS=docs/screenshots \
+/// TONGXING_TEST_BROWSER=1 TONGXING_TEST_SCREENSHOTS=docs/screenshots \
 ///     cargo test --test api -- e2e::screenshots_of_the_main_pages
 /// ```
 ///
@@ -1041,7 +1093,7 @@ async fn screenshots_of_the_main_pages() {
     if !wanted("screenshots_of_the_main_pages") {
         return;
     }
-    let dir = std::env::var_os("TONGXING_SCREENSHOTS").map(PathBuf::from);
+    let dir = std::env::var_os("TONGXING_TEST_SCREENSHOTS").map(PathBuf::from);
     if let Some(dir) = &dir {
         std::fs::create_dir_all(dir).unwrap();
     }
@@ -1064,6 +1116,7 @@ async fn screenshots_of_the_main_pages() {
             display_name: Some("张三".into()),
             login_phone: Some("13800138000".into()),
             security_phone: Some("13312348347".into()),
+            organization: Some("计算机网络信息中心".into()),
             ..NewAccount::default()
         })
         .await;
@@ -1098,7 +1151,14 @@ async fn screenshots_of_the_main_pages() {
             c.first_party = false;
         })
         .await;
+    let rooms = app
+        .rp_with("rooms", |c| {
+            c.name = "会议室预订".into();
+            c.first_party = false;
+        })
+        .await;
     let consent_url = crate::oidc_rules::authorize_url(&app, &library, "");
+    let consented_url = crate::oidc_rules::authorize_url(&app, &rooms, "");
     let s = Session::start(1280).await;
     let (base, guarded_base) = (app.base.clone(), guarded.base.clone());
     let state = app.state.clone();
@@ -1129,6 +1189,14 @@ async fn screenshots_of_the_main_pages() {
         at(&c, "/account").await;
         screenshot(&c, dir, "account", 1280).await;
         screenshot(&c, dir, "account-390", 390).await;
+        // One third-party application consented to, for the list.
+        c.goto(&consented_url).await.unwrap();
+        click(&c, "button[name=decision][value=allow]").await;
+        until("the consent given", || async {
+            let url = c.current_url().await.ok()?;
+            (url.host_str() == Some("rp.example.org")).then_some(())
+        })
+        .await;
         c.goto(&format!("{base}/account/apps")).await.unwrap();
         at(&c, "/account/apps").await;
         screenshot(&c, dir, "apps", 1280).await;
