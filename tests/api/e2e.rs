@@ -5,6 +5,8 @@
 //! `.ci/run`) runs them; without it they say they skipped. axe-core is
 //! found at `TONGXING_TEST_AXE`, else under `<target>/axe/`. A failing test
 //! leaves a screenshot and the page's HTML in `<target>/browser-failures/`.
+//! `TONGXING_TEST_SCREENSHOTS=<dir>` keeps the README's screenshots there
+//! (see [`screenshots_of_the_main_pages`]).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -446,7 +448,11 @@ async fn the_account_pages_fit_a_phone() {
         c.goto(&format!("{base}/account")).await.unwrap();
         at(&c, "/account").await;
         let drawn = async || {
-            script(&c, "return document.getElementById('nav-home').checkVisibility()").await
+            script(
+                &c,
+                "return document.getElementById('nav-home').checkVisibility()",
+            )
+            .await
                 == true
         };
         assert!(!drawn().await, "the menu's items hidden while it is closed");
@@ -577,9 +583,14 @@ async fn axe_reports_a_known_violation() {
 /// WebDriver "clear" is not).
 async fn retype(c: &Client, css: &str, value: &str) {
     let el = c.find(Locator::Css(css)).await.unwrap();
-    let erase: String = [Key::Control.into(), 'a', Key::Null.into(), Key::Backspace.into()]
-        .into_iter()
-        .collect();
+    let erase: String = [
+        Key::Control.into(),
+        'a',
+        Key::Null.into(),
+        Key::Backspace.into(),
+    ]
+    .into_iter()
+    .collect();
     el.send_keys(&erase).await.unwrap();
     if !value.is_empty() {
         el.send_keys(value).await.unwrap();
@@ -732,7 +743,10 @@ async fn the_password_meter_agrees_with_the_server_in_the_browser() {
             // The script is running (the meter is drawn) and says nothing yet.
             let fresh = meter_shows(&c).await;
             assert!(fresh.shown, "the meter is drawn: {fresh:?}");
-            assert!(fresh.level.is_empty() && fresh.words.is_empty(), "{fresh:?}");
+            assert!(
+                fresh.level.is_empty() && fresh.words.is_empty(),
+                "{fresh:?}"
+            );
             if password.is_empty() {
                 // Control: a level shows for some text; emptied, it goes.
                 let some = meter_verdict(&c, "abc").await;
@@ -750,9 +764,10 @@ async fn the_password_meter_agrees_with_the_server_in_the_browser() {
                 );
             } else {
                 assert!(
-                    rule_codes
-                        .iter()
-                        .all(|r| shows.rules.get(*r).is_some_and(|ok| ok == "true" || ok == "false")),
+                    rule_codes.iter().all(|r| shows
+                        .rules
+                        .get(*r)
+                        .is_some_and(|ok| ok == "true" || ok == "false")),
                     "every rule ticked or not: {shows:?}"
                 );
                 // An acceptable password meets every rule, and is never 弱.
@@ -802,7 +817,10 @@ async fn the_password_meter_agrees_with_the_server_in_the_browser() {
             assert!(answer.is_err(), "{password:?} is refused: {shows:?}");
             if differ {
                 assert!(
-                    answer.as_ref().unwrap_err().contains(t.password_mismatch.trim_end_matches('。')),
+                    answer
+                        .as_ref()
+                        .unwrap_err()
+                        .contains(t.password_mismatch.trim_end_matches('。')),
                     "{answer:?}"
                 );
             }
@@ -818,7 +836,10 @@ async fn the_password_meter_agrees_with_the_server_in_the_browser() {
         at(&c, "/account/password").await;
         let shows = meter_verdict(&c, &strong).await;
         assert!(shows.acceptable, "{shows:?}");
-        assert!(shows.level == "medium" || shows.level == "strong", "{shows:?}");
+        assert!(
+            shows.level == "medium" || shows.level == "strong",
+            "{shows:?}"
+        );
         retype(&c, "#repeat", &format!("{strong}x")).await;
         until("the mismatch notice", || async {
             (meter_shows(&c).await.mismatch == t.password_mismatch).then_some(())
@@ -945,7 +966,9 @@ async fn recovery_by_sms_in_the_browser() {
         let sent = sms_sent(&outbox);
         click(&c, "#send").await;
         let code = until("the sign-in's SMS in the outbox", || async {
-            (sms_sent(&outbox) > sent).then(|| sms_code(&outbox)).flatten()
+            (sms_sent(&outbox) > sent)
+                .then(|| sms_code(&outbox))
+                .flatten()
         })
         .await;
         fill(&c, "#code", &code).await;
@@ -990,7 +1013,12 @@ async fn single_sign_on_and_single_logout_between_the_demo_apps_in_the_browser()
                 if !url.as_str().starts_with(demo) {
                     return None;
                 }
-                c.find(Locator::Css(&format!("#{id}"))).await.ok()?.text().await.ok()
+                c.find(Locator::Css(&format!("#{id}")))
+                    .await
+                    .ok()?
+                    .text()
+                    .await
+                    .ok()
             })
             .await
         };
@@ -1269,12 +1297,24 @@ const NOT_OPENED: &[(&str, &str)] = &[
     ("RETRIEVE_UPLOAD_IMAGE", "an uploaded image"),
     ("RETRIEVE_SAMPLE", "an image"),
     ("RETRIEVE_COMPLETE", "a step of the retrieval"),
-    ("RECOVER_METHOD", "a step of the recovery"),
-    ("RECOVER_SMS", "a step of the recovery"),
+    (
+        "RECOVER_METHOD",
+        "a step of the recovery (the recovery test opens it)",
+    ),
+    (
+        "RECOVER_SMS",
+        "a step of the recovery (the recovery test opens it)",
+    ),
     ("RECOVER_EMAIL", "a step of the recovery"),
     ("RECOVER_LINK", "reached from a mailed link"),
-    ("RECOVER_PASSWORD", "a step of the recovery"),
-    ("RECOVER_DONE", "a step of the recovery"),
+    (
+        "RECOVER_PASSWORD",
+        "a step of the recovery (the recovery test opens it)",
+    ),
+    (
+        "RECOVER_DONE",
+        "a step of the recovery (the recovery test opens it)",
+    ),
     ("AUTHORIZE", "the OIDC endpoint (shows the sign-in page)"),
     ("ADMIN_USER", "one account"),
     ("ADMIN_ORGANIZATION", "one organization"),
