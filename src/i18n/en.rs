@@ -170,7 +170,6 @@ pub static EN: Text = Text {
     password_app_passwords_hint: "Unless you keep them, your application passwords are revoked with the change.",
     admin_app_passwords: "Application passwords",
     admin_app_passwords_none: "None.",
-    admin_app_passwords_revoked: "Revoked",
     admin_client_listing: "Application list",
     admin_client_name_en: "Name in English",
     admin_client_description: "Description (Chinese)",
@@ -444,6 +443,20 @@ pub static EN: Text = Text {
     admin_prev_page: "Previous page",
     admin_next_page: "Next page",
     admin_newest: "Newest",
+    audit_actor_system: "System",
+    audit_actor_anonymous: "Anonymous",
+    audit_actor_cli: |u| format!("Command line ({u})"),
+    audit_actor_client: |c| format!("Application {c}"),
+    app_password_reason_by_owner: "revoked by the owner",
+    app_password_reason_by_admin: "revoked by an administrator",
+    app_password_reason_changed: "the password was changed",
+    app_password_reason_reset: "an administrator reset the password",
+    app_password_reason_recovered: "the password was recovered",
+    app_password_reason_retrieved: "the password was retrieved with the organization's proof",
+    app_password_reason_unbind: "a phone unbind application was completed",
+    admin_app_password_revoked_at: |at, why| format!("Revoked {at} ({why})"),
+    admin_status_reason: |r| format!("({r})"),
+    admin_all_events: "All events",
     admin_clients_count: |n| {
         if n == 1 {
             "1 application".into()

@@ -316,7 +316,6 @@ texts! {
     password_app_passwords_hint: &'static str,
     admin_app_passwords: &'static str,
     admin_app_passwords_none: &'static str,
-    admin_app_passwords_revoked: &'static str,
     admin_client_listing: &'static str,
     admin_client_name_en: &'static str,
     admin_client_description: &'static str,
@@ -465,6 +464,22 @@ texts! {
     admin_prev_page: &'static str,
     admin_next_page: &'static str,
     admin_newest: &'static str,
+    /// Audit actors that are not accounts.
+    audit_actor_system: &'static str,
+    audit_actor_anonymous: &'static str,
+    audit_actor_cli: fn(&str) -> String,
+    audit_actor_client: fn(&str) -> String,
+    /// Why an application password was revoked.
+    app_password_reason_by_owner: &'static str,
+    app_password_reason_by_admin: &'static str,
+    app_password_reason_changed: &'static str,
+    app_password_reason_reset: &'static str,
+    app_password_reason_recovered: &'static str,
+    app_password_reason_retrieved: &'static str,
+    app_password_reason_unbind: &'static str,
+    admin_app_password_revoked_at: fn(&str, &str) -> String,
+    admin_status_reason: fn(&str) -> String,
+    admin_all_events: &'static str,
     admin_clients_count: fn(i64) -> String,
     admin_cases_count: fn(i64) -> String,
     admin_orgs_count: fn(i64) -> String,
@@ -1081,6 +1096,23 @@ impl Text {
         }
     }
 
+    /// Why an application password was revoked, from the stored reason (a
+    /// reason this version does not know is shown as stored).
+    pub fn app_password_reason(&self, stored: &str) -> String {
+        use crate::service::app_passwords::Reason as R;
+        match R::of_stored(stored) {
+            Some(R::ByOwner) => self.app_password_reason_by_owner,
+            Some(R::ByAdministrator) => self.app_password_reason_by_admin,
+            Some(R::PasswordChanged) => self.app_password_reason_changed,
+            Some(R::PasswordReset) => self.app_password_reason_reset,
+            Some(R::PasswordRecovered) => self.app_password_reason_recovered,
+            Some(R::PasswordRetrieved) => self.app_password_reason_retrieved,
+            Some(R::UnbindCompleted) => self.app_password_reason_unbind,
+            None => return stored.to_string(),
+        }
+        .to_string()
+    }
+
     /// How a client authenticates at the token endpoint, in this language.
     pub fn client_auth_method(&self, m: crate::domain::client::AuthMethod) -> &'static str {
         use crate::domain::client::AuthMethod as M;
@@ -1332,9 +1364,17 @@ pub(crate) mod tests {
     )];
     const SAME_IN_BOTH_ON_PURPOSE: &[(&str, &str)] = &[("admin_ip", "\"IP\" in both")];
 
+    /// Full-width punctuation: in Chinese text no space follows it.
+    const FULL_WIDTH_PUNCTUATION: &[char] = &[
+        '，', '。', '、', '；', '：', '？', '！', '（', '）', '“', '”', '‘', '’', '《', '》', '【',
+        '】',
+    ];
+
     /// What is wrong with these (name, Chinese, English) texts: an English
-    /// text with CJK script in it, or a Chinese text left equal to its
-    /// English one.
+    /// text with CJK script in it, a Chinese text left equal to its
+    /// English one, or a Chinese text with a space after full-width
+    /// punctuation (which carries its own spacing) or half-width brackets
+    /// around Chinese words.
     pub(crate) fn findings(texts: &[(String, String, String)]) -> Vec<String> {
         let on_purpose = |list: &[(&str, &str)], name: &str| list.iter().any(|(n, _)| *n == name);
         let mut found = Vec::new();
@@ -1343,6 +1383,14 @@ pub(crate) mod tests {
                 && !on_purpose(CJK_IN_ENGLISH_ON_PURPOSE, name)
             {
                 found.push(format!("{name}: the English text has {c:?}: {en:?}"));
+            }
+            if let Some(at) = zh.char_indices().find(|(i, c)| {
+                FULL_WIDTH_PUNCTUATION.contains(c) && zh[i + c.len_utf8()..].starts_with(' ')
+            }) {
+                found.push(format!(
+                    "{name}: a space after {:?} in the Chinese text: {zh:?}",
+                    at.1
+                ));
             }
             if zh == en && !on_purpose(SAME_IN_BOTH_ON_PURPOSE, name) {
                 found.push(format!(
@@ -1512,6 +1560,12 @@ pub(crate) mod tests {
         assert_eq!(findings(&[t("b", "等待：", "Wait：")]).len(), 1);
         assert_eq!(findings(&[t("c", "Wait", "Wait")]).len(), 1);
         assert_eq!(findings(&[t("d", "等待", "等待")]).len(), 2);
+        // A space after full-width punctuation; none after a closing one
+        // at the end, or after half-width punctuation, is fine.
+        assert_eq!(findings(&[t("e", "请稍后再试。 30秒", "Wait")]).len(), 1);
+        assert_eq!(findings(&[t("f", "需要等待： 30秒", "Wait")]).len(), 1);
+        assert!(findings(&[t("g", "需要等待：30秒。", "Wait")]).is_empty());
+        assert!(findings(&[t("h", "共 3 个 (a, b)", "Wait")]).is_empty());
         // A planted slip in the real texts is found too.
         let mut text = pairs(ZH_CN.samples(), EN.samples());
         text[5].2 = text[5].1.clone();
@@ -1556,8 +1610,14 @@ pub(crate) mod tests {
             "Codes are sent at most once a minute. Time to wait: 2 min 5 s"
         );
         assert!((EN.login_locked)(Duration::from_secs(120)).ends_with(": 2 min"));
-        assert!((ZH_CN.login_locked)(Duration::from_millis(29_100)).ends_with("： 30秒"));
-        assert!((ZH_CN.error_too_many)(Duration::from_secs(65)).ends_with(" 1分 5秒"));
+        assert_eq!(
+            (ZH_CN.login_locked)(Duration::from_millis(29_100)),
+            "尝试次数过多，请30秒后再试。"
+        );
+        assert_eq!(
+            (ZH_CN.error_too_many)(Duration::from_secs(65)),
+            "请求过于频繁，请1分5秒后再试。"
+        );
         assert_eq!(minutes_seconds(Duration::from_millis(59_001)), (1, 0));
     }
 

@@ -24,7 +24,7 @@ pub static ZH_CN: Text = Text {
     login_invalid: "账号或密码错误。",
     login_disabled: "该账号已被停用，无法登录。如有疑问，请联系管理员。",
     login_missing_fields: "请输入账号和密码。",
-    login_locked: |wait| format!("尝试次数过多，请稍后再试。需要等待： {}", duration(wait)),
+    login_locked: |wait| format!("尝试次数过多，请{}后再试。", duration(wait)),
     login_cancel: "取消登录，返回应用",
     busy: "系统繁忙，请稍后重试。",
 
@@ -61,10 +61,10 @@ pub static ZH_CN: Text = Text {
         format!("请求无效：字段“{field}”含有不允许的字符（空字符或非 UTF-8 字节）。请检查后重试。")
     },
     error_internal: "服务器内部错误，请稍后重试。",
-    error_too_many: |wait| format!("请求过于频繁，请稍后再试。 {}", duration(wait)),
+    error_too_many: |wait| format!("请求过于频繁，请{}后再试。", duration(wait)),
     error_unavailable: "服务暂时不可用，请稍后重试。",
     error_bad_client_request: |detail| {
-        format!("应用发来的登录请求无效，无法继续。请联系该应用的管理员。 ({detail})")
+        format!("应用发来的登录请求无效，无法继续。请联系该应用的管理员。（{detail}）")
     },
     back_home: "返回首页",
 
@@ -142,7 +142,6 @@ pub static ZH_CN: Text = Text {
     password_app_passwords_hint: "除非选择保留，修改密码时将同时撤销您的应用独立密码。",
     admin_app_passwords: "应用独立密码",
     admin_app_passwords_none: "无。",
-    admin_app_passwords_revoked: "已撤销",
     admin_client_listing: "应用列表",
     admin_client_name_en: "英文名称",
     admin_client_description: "中文简介",
@@ -386,6 +385,20 @@ pub static ZH_CN: Text = Text {
     admin_prev_page: "上一页",
     admin_next_page: "下一页",
     admin_newest: "最新",
+    audit_actor_system: "系统",
+    audit_actor_anonymous: "匿名",
+    audit_actor_cli: |u| format!("命令行（{u}）"),
+    audit_actor_client: |c| format!("应用{c}"),
+    app_password_reason_by_owner: "本人撤销",
+    app_password_reason_by_admin: "管理员撤销",
+    app_password_reason_changed: "修改密码时撤销",
+    app_password_reason_reset: "管理员重置密码",
+    app_password_reason_recovered: "找回密码",
+    app_password_reason_retrieved: "通过单位证明找回密码",
+    app_password_reason_unbind: "解绑手机的申请已完成",
+    admin_app_password_revoked_at: |at, why| format!("{at}已撤销（{why}）"),
+    admin_status_reason: |r| format!("（{r}）"),
+    admin_all_events: "全部事件",
     admin_clients_count: |n| format!("共{n}个应用"),
     admin_cases_count: |n| format!("共{n}个申请"),
     admin_orgs_count: |n| format!("共{n}个单位"),
@@ -669,12 +682,12 @@ pub static ZH_CN: Text = Text {
     step_up_intro: "为了保护您的账号，请输入发送到以下手机的验证码：",
     step_up_send: "发送验证码",
     step_up_sent: "验证码已发送，请查收短信。",
-    step_up_wait: |wait| format!("发送过于频繁，请稍后再试。需要等待： {}", duration(wait)),
+    step_up_wait: |wait| format!("发送过于频繁，请{}后再试。", duration(wait)),
     step_up_limit: "今日发送次数已达上限，请明天再试或联系管理员。",
     step_up_send_failed: "短信发送失败，请稍后重试。",
     step_up_code: "验证码",
     step_up_submit: "验证",
-    step_up_wrong: |left| format!("验证码错误。剩余尝试次数： {left}"),
+    step_up_wrong: |left| format!("验证码错误，还可以再试{left}次。"),
     step_up_no_code: "验证码无效或已过期，请重新获取。",
     step_up_help_link: "手机无法接收短信？",
     step_up_help_title: "无法接收短信",
@@ -692,12 +705,7 @@ pub static ZH_CN: Text = Text {
     recover_next: "下一步",
     recover_empty: "请输入账号、手机号或密保邮箱。",
     recover_captcha_wrong: "图片验证码错误或已过期，请重新输入。",
-    recover_too_many: |wait| {
-        format!(
-            "找回密码的尝试过于频繁，请稍后再试。需要等待： {}",
-            duration(wait)
-        )
-    },
+    recover_too_many: |wait| format!("找回密码的尝试过于频繁，请{}后再试。", duration(wait)),
     recover_method_intro: "请选择验证身份的方式。如果该账号支持所选方式，您将收到验证码或邮件。",
     recover_by_sms: "向绑定的手机发送验证码",
     recover_by_sms_hint: "验证码将发送到该账号绑定的手机（密保手机优先）。",
@@ -708,7 +716,7 @@ pub static ZH_CN: Text = Text {
     recover_code_sent: "如果该账号绑定了手机，验证码已发送到该手机，请在下方输入。",
     recover_mail_sent: |valid| {
         format!(
-            "如果该账号有已验证的密保邮箱，重置密码的链接已发送到该邮箱。链接有效期： {}",
+            "如果该账号有已验证的密保邮箱，重置密码的链接已发送到该邮箱。链接{}内有效。",
             duration(valid)
         )
     },
@@ -757,12 +765,7 @@ pub static ZH_CN: Text = Text {
     phone_changed_meanwhile: "该手机号已在其他地方被更改，请重新开始。",
     phone_same: "新号码与当前号码相同。",
     phone_old_expired: "当前手机的验证已失效，请重新验证。",
-    phone_account_limit: |wait| {
-        format!(
-            "今天本账号的验证码已达上限，请稍后再试。需要等待： {}",
-            duration(wait)
-        )
-    },
+    phone_account_limit: |wait| format!("今天本账号的验证码已达上限，请{}后再试。", duration(wait)),
     phone_change_link: "更改",
     phone_set_link: "设置",
     phone_security_hint: "仅用于实名验证，不能作为账号登录",
@@ -977,11 +980,11 @@ pub static ZH_CN: Text = Text {
     help_link_phones: "更换登录手机",
 };
 
-/// "30秒", "2分", "2分 5秒".
+/// "30秒", "2分", "2分5秒".
 fn duration(d: Duration) -> String {
     match super::minutes_seconds(d) {
         (0, s) => format!("{s}秒"),
         (m, 0) => format!("{m}分"),
-        (m, s) => format!("{m}分 {s}秒"),
+        (m, s) => format!("{m}分{s}秒"),
     }
 }

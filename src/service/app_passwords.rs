@@ -137,6 +137,21 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 7] = [
+        Self::ByOwner,
+        Self::ByAdministrator,
+        Self::PasswordChanged,
+        Self::PasswordReset,
+        Self::PasswordRecovered,
+        Self::PasswordRetrieved,
+        Self::UnbindCompleted,
+    ];
+
+    /// The reason a stored `revoked_reason` names (`None`: not one of ours).
+    pub fn of_stored(text: &str) -> Option<Reason> {
+        Self::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ByOwner => "revoked by the owner",

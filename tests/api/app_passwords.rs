@@ -738,4 +738,10 @@ async fn administrators_list_and_revoke_them() {
     )
     .await;
     assert!(is_invalid(check(&app, "li@cnic.cn", "mail", &third).await));
+    // Why each was revoked, in the page's language (stored in English).
+    let page = b.get(&format!("/admin/users/{}", user.id)).await;
+    assert!(page.has("已撤销（管理员撤销）"), "{}", page.body);
+    assert!(!page.has("revoked by an administrator"));
+    let en = b.get(&format!("/admin/users/{}?lang=en", user.id)).await;
+    assert!(en.has("(revoked by an administrator)"));
 }

@@ -46,6 +46,8 @@ async fn the_audit_page_names_events_and_outcomes_in_words() {
         assert!(!zh.has(&format!(">{kind}<")), "{kind} shown raw");
     }
     assert!(!zh.has(">success<") && !zh.has(">failure<"));
+    // Actors that are not accounts are named in words too.
+    assert!(zh.has(">系统<") && !zh.has(">system<"), "{}", zh.body);
 
     let en = b.get("/admin/audit?lang=en").await;
     assert!(en.has("data-kind=\"login.success\">Signed in<"));
@@ -57,7 +59,11 @@ async fn the_audit_page_names_events_and_outcomes_in_words() {
 
     // The filter still takes the kind, and the page shows it in words.
     let filtered = b.get("/admin/audit?event=login.failure&lang=zh-CN").await;
-    assert!(filtered.has(">登录失败<") && !filtered.has(">登录成功<"));
+    assert!(filtered.has("data-kind=\"login.failure\">登录失败<"));
+    assert!(!filtered.has("data-kind=\"login.success\""));
+    // The filter offers every kind in words, the chosen one selected.
+    assert!(filtered.has("<option value=\"login.failure\" selected>登录失败</option>"));
+    assert!(filtered.has("<option value=\"login.success\">登录成功</option>"));
     // The dashboard's table (failures and account changes) too.
     assert!(b.get("/admin").await.has(">登录失败<"));
 }

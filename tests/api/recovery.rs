@@ -113,7 +113,7 @@ async fn recovery_by_sms_code_resets_the_password_and_revokes_everything() {
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        refused.has("验证码错误。剩余尝试次数： 4"),
+        refused.has("验证码错误，还可以再试4次。"),
         "{}",
         refused.body
     );

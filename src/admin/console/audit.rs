@@ -20,6 +20,8 @@ struct AuditPage {
     c: Chrome,
     nav: Nav,
     event: String,
+    /// Every event kind with its words, for the filter.
+    kinds: Vec<(&'static str, String)>,
     user: String,
     lines: Vec<AuditLine>,
     /// Links to the newest page and to the pages on either side.
@@ -80,6 +82,10 @@ pub async fn show(
     render(&AuditPage {
         c: ctx.chrome().await?,
         nav: admin.nav(),
+        kinds: crate::service::audit::EVENT_KINDS
+            .iter()
+            .map(|k| (*k, ctx.t().audit_event(k)))
+            .collect(),
         event: q.event,
         user: q.user,
         lines: rows

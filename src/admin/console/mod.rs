@@ -267,6 +267,21 @@ pub struct AuditLine {
     pub detail: String,
 }
 
+/// An audit entry's actor as people read it: accounts by name, the rest
+/// (`system`, `anonymous`, `cli:<user>`, `client:<id>`, see
+/// `service::Actor::label`) in the page's language.
+fn actor_words(t: &crate::i18n::Text, actor: &str) -> String {
+    match actor {
+        "system" => t.audit_actor_system.into(),
+        "anonymous" => t.audit_actor_anonymous.into(),
+        other => match (other.strip_prefix("cli:"), other.strip_prefix("client:")) {
+            (Some(user), _) => (t.audit_actor_cli)(user),
+            (_, Some(client)) => (t.audit_actor_client)(client),
+            _ => other.into(),
+        },
+    }
+}
+
 impl AuditLine {
     /// The entry as the console shows it: its time in the configured time
     /// zone, in the page's language.
@@ -281,7 +296,7 @@ impl AuditLine {
             kind: r.event,
             outcome_words: t.audit_outcome(&r.outcome),
             outcome: r.outcome,
-            actor: r.actor,
+            actor: actor_words(t, &r.actor),
             subject: r.subject.unwrap_or_default(),
             ip: r.ip.unwrap_or_default(),
             detail: r.detail,

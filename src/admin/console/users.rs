@@ -223,12 +223,9 @@ async fn user_page(
                 last_used: crate::service::app_passwords::last_used(&r)
                     .map(|(at, ip)| format!("{} · {ip}", when(at))),
                 revoked: r.revoked_at.map(|at| {
-                    format!(
-                        "{} {} ({})",
-                        t.admin_app_passwords_revoked,
-                        when(at),
-                        r.revoked_reason.clone().unwrap_or_default()
-                    )
+                    let why =
+                        t.app_password_reason(r.revoked_reason.as_deref().unwrap_or_default());
+                    (t.admin_app_password_revoked_at)(&when(at), &why)
                 }),
                 created: when(r.created_at),
                 client: r.client_name,

@@ -23,6 +23,8 @@ struct ConsentPage {
     /// The account that would consent (with the way to use another one).
     account: Option<String>,
     client_name: String,
+    /// The application's logo (`logo_uri`), beside its name.
+    client_logo: Option<String>,
     scopes: Vec<&'static str>,
     request: String,
 }
@@ -46,6 +48,7 @@ pub(super) async fn page(
             .client
             .display_name(ctx.lang == crate::i18n::Lang::En)
             .to_string(),
+        client_logo: req.client.logo_uri.as_ref().map(|u| u.as_str().to_string()),
         scopes,
         // Without prompt (it was answered by showing this page) and max_age
         // (satisfied when it was shown), as before the interaction list ran
