@@ -311,7 +311,12 @@ async fn the_listing_is_set_on_the_api_the_cli_and_the_console() {
             ],
         )
         .await;
-    assert_eq!(saved.location(), Some("/admin/clients"), "{}", saved.body);
+    assert_eq!(
+        saved.location(),
+        Some("/admin/clients?page=1#client-mail"),
+        "{}",
+        saved.body
+    );
     let stored = app.state.store.client("mail").await.unwrap().unwrap();
     assert!(stored.show_in_app_list && !stored.app_passwords_allowed);
     assert_eq!(stored.logo_uri, None);

@@ -21,6 +21,45 @@ async fn demo(app: &TestApp, listener: tokio::net::TcpListener, id: &str, secret
     url
 }
 
+/// The mail and ARP demos registered (`client add-demo`) and running on
+/// free ports against `app`; their base URLs.
+pub(crate) async fn mail_and_arp(app: &TestApp) -> (String, String) {
+    let mail_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let arp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mail_url = format!("http://{}", mail_listener.local_addr().unwrap());
+    let arp_url = format!("http://{}", arp_listener.local_addr().unwrap());
+    let out = app
+        .cli(
+            &[
+                "client",
+                "add-demo",
+                "--mail-url",
+                &mail_url,
+                "--arp-url",
+                &arp_url,
+                "--json",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let registered = out.json();
+    let secret_of = |id: &str| {
+        registered
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["client_id"] == id)
+            .unwrap()["client_secret"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mail = demo(app, mail_listener, "mail-demo", &secret_of("mail-demo")).await;
+    let arp = demo(app, arp_listener, "arp-demo", &secret_of("arp-demo")).await;
+    (mail, arp)
+}
+
 /// Follows redirects across the demo and the passport with one cookie jar,
 /// filling the login form when it appears; returns the final page.
 async fn visit(

@@ -5,12 +5,15 @@
 //! `.ci/run`) runs them; without it they say they skipped. axe-core is
 //! found at `TONGXING_TEST_AXE`, else under `<target>/axe/`. A failing test
 //! leaves a screenshot and the page's HTML in `<target>/browser-failures/`.
+//! `TONGXING_TEST_SCREENSHOTS=<dir>` keeps the README's screenshots there
+//! (see [`screenshots_of_the_main_pages`]).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tongxing::config::Config;
@@ -224,6 +227,13 @@ fn sms_code(outbox: &std::path::Path) -> Option<String> {
     )
 }
 
+/// How many SMS the test's outbox file holds.
+fn sms_sent(outbox: &std::path::Path) -> usize {
+    std::fs::read_to_string(outbox)
+        .map(|text| text.lines().filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0)
+}
+
 fn step_up(resend_secs: u64) -> impl FnOnce(&mut Config) {
     move |c: &mut Config| {
         c.step_up.enabled = true;
@@ -433,6 +443,29 @@ async fn the_account_pages_fit_a_phone() {
                 "{path} scrolls sideways at 390 px: {scroll} > {inner}"
             );
         }
+        // The top bar is a closed menu here: its items are drawn once 菜单
+        // opens it, not before.
+        c.goto(&format!("{base}/account")).await.unwrap();
+        at(&c, "/account").await;
+        let drawn = async || {
+            script(
+                &c,
+                "return document.getElementById('nav-home').checkVisibility()",
+            )
+            .await
+                == true
+        };
+        assert!(!drawn().await, "the menu's items hidden while it is closed");
+        c.find(Locator::Css(".nav-menu > summary"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until("the menu's items drawn once it is open", || async {
+            drawn().await.then_some(())
+        })
+        .await;
     })
     .await;
 }
@@ -545,6 +578,684 @@ async fn axe_reports_a_known_violation() {
     .await;
 }
 
+/// Replaces the text of the field at `css` as a person does: select all,
+/// delete, type. Every key is an input event for the page's scripts (a
+/// WebDriver "clear" is not).
+async fn retype(c: &Client, css: &str, value: &str) {
+    let el = c.find(Locator::Css(css)).await.unwrap();
+    let erase: String = [
+        Key::Control.into(),
+        'a',
+        Key::Null.into(),
+        Key::Backspace.into(),
+    ]
+    .into_iter()
+    .collect();
+    el.send_keys(&erase).await.unwrap();
+    if !value.is_empty() {
+        el.send_keys(value).await.unwrap();
+    }
+}
+
+/// What the new-password form shows: the meter's level (`""`, `weak`,
+/// `medium`, `strong`), whether it calls the password acceptable, the
+/// level's words, each rule's tick (`"true"`, `"false"`, or `""` for no
+/// verdict) and the mismatch notice.
+#[derive(Debug, Clone, PartialEq)]
+struct MeterShows {
+    shown: bool,
+    level: String,
+    acceptable: bool,
+    words: String,
+    rules: std::collections::BTreeMap<String, String>,
+    mismatch: String,
+}
+
+async fn meter_shows(c: &Client) -> MeterShows {
+    let v = script(
+        c,
+        "const m = document.getElementById('strength-meter');
+         const rules = {};
+         document.querySelectorAll('#password-rules li[data-rule]')
+           .forEach(li => { rules[li.getAttribute('data-rule')] = li.getAttribute('data-ok'); });
+         return { shown: !m.hidden, level: m.getAttribute('data-level'),
+                  acceptable: m.getAttribute('data-acceptable') === 'true',
+                  words: document.getElementById('strength-level').textContent,
+                  rules: rules,
+                  mismatch: document.getElementById('mismatch').textContent };",
+    )
+    .await;
+    let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    MeterShows {
+        shown: v["shown"] == true,
+        level: text("level"),
+        acceptable: v["acceptable"] == true,
+        words: text("words"),
+        rules: v["rules"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, ok)| (k.clone(), ok.as_str().unwrap_or_default().to_string()))
+            .collect(),
+        mismatch: text("mismatch"),
+    }
+}
+
+/// Types `password` into the new-password field and waits for the meter's
+/// answer about it (for an empty field: none, at once).
+async fn meter_verdict(c: &Client, password: &str) -> MeterShows {
+    retype(c, "#new", password).await;
+    if password.is_empty() {
+        return until("the meter without a level", || async {
+            let shows = meter_shows(c).await;
+            shows.level.is_empty().then_some(shows)
+        })
+        .await;
+    }
+    until(&format!("the meter's verdict on {password:?}"), || async {
+        let shows = meter_shows(c).await;
+        (!shows.level.is_empty()).then_some(shows)
+    })
+    .await
+}
+
+/// The words of the zh-CN meter for a level.
+fn level_words(level: &str) -> &'static str {
+    let t = &tongxing::i18n::ZH_CN;
+    match level {
+        "weak" => t.strength_weak,
+        "medium" => t.strength_medium,
+        "strong" => t.strength_strong,
+        _ => "",
+    }
+}
+
+/// Submits the password-change form as it stands (the browser's own
+/// checks of required and minimum length switched off, so the server
+/// judges every candidate) and gives the server's answer: `Ok` when the
+/// password was changed, else its error messages.
+async fn submit_password_change(c: &Client) -> Result<(), String> {
+    script(
+        c,
+        "document.querySelector('form[action=\"/account/password\"]').noValidate = true",
+    )
+    .await;
+    c.find(Locator::Css(
+        "form[action='/account/password'] button[type=submit]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    until("the server's answer to the password change", || async {
+        if c.find(Locator::Css("#changed")).await.is_ok() {
+            return Some(Ok(()));
+        }
+        let errors = c.find(Locator::Css("#password-errors")).await.ok()?;
+        Some(Err(errors.text().await.ok()?))
+    })
+    .await
+}
+
+/// The password-change page with the meter in a real browser: for each
+/// candidate the meter's verdict (level, words, rule ticks) and the live
+/// mismatch notice are read from the page, and the same candidate is then
+/// submitted, so the server judges it. The meter never calls acceptable
+/// what the server refuses; the last candidate changes the password, and
+/// only the new one signs in afterwards.
+#[tokio::test]
+async fn the_password_meter_agrees_with_the_server_in_the_browser() {
+    if !wanted("the_password_meter_agrees_with_the_server_in_the_browser") {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.user("lihua").await;
+    let s = Session::start(1280).await;
+    let base = app.base.clone();
+    // Long, random, every kind of character: acceptable to any policy.
+    let strong = format!("Tx-{}-7!", uuid::Uuid::new_v4().simple());
+    s.run("password_meter", move |c| async move {
+        sign_in(&c, &base, "lihua", PASSWORD).await;
+        at(&c, "/account").await;
+        let t = &tongxing::i18n::ZH_CN;
+        let rule_codes = [
+            "length",
+            "upper",
+            "lower",
+            "digit",
+            "special",
+            "personal",
+            "guessable",
+        ];
+        // (candidate, what is typed into the repeat field)
+        let candidates: Vec<(String, String)> = vec![
+            (String::new(), String::new()),
+            ("abc".into(), "abc".into()),
+            ("Password123!".into(), "Password123!".into()),
+            ("Lihua-Harbour-73!".into(), "Lihua-Harbour-73!".into()),
+            (strong.clone(), format!("{strong}x")),
+        ];
+        let mut said_yes = 0;
+        for (password, repeat) in &candidates {
+            c.goto(&format!("{base}/account/password")).await.unwrap();
+            at(&c, "/account/password").await;
+            // The script is running (the meter is drawn) and says nothing yet.
+            let fresh = meter_shows(&c).await;
+            assert!(fresh.shown, "the meter is drawn: {fresh:?}");
+            assert!(
+                fresh.level.is_empty() && fresh.words.is_empty(),
+                "{fresh:?}"
+            );
+            if password.is_empty() {
+                // Control: a level shows for some text; emptied, it goes.
+                let some = meter_verdict(&c, "abc").await;
+                assert_eq!(some.level, "weak", "{some:?}");
+            }
+            let shows = meter_verdict(&c, password).await;
+            assert_eq!(shows.words, level_words(&shows.level), "{shows:?}");
+            if password.is_empty() {
+                assert!(
+                    shows.level.is_empty()
+                        && shows.words.is_empty()
+                        && !shows.acceptable
+                        && shows.rules.values().all(String::is_empty),
+                    "an empty field shows no level and no ticks: {shows:?}"
+                );
+            } else {
+                assert!(
+                    rule_codes.iter().all(|r| shows
+                        .rules
+                        .get(*r)
+                        .is_some_and(|ok| ok == "true" || ok == "false")),
+                    "every rule ticked or not: {shows:?}"
+                );
+                // An acceptable password meets every rule, and is never 弱.
+                assert_eq!(
+                    shows.acceptable,
+                    shows.rules.values().all(|ok| ok == "true"),
+                    "{password}: {shows:?}"
+                );
+                assert_eq!(shows.acceptable, shows.level != "weak", "{shows:?}");
+            }
+            match password.as_str() {
+                "abc" => assert_eq!(shows.rules["length"], "false", "{shows:?}"),
+                "Password123!" => {
+                    // Every kind of character, long enough: what a naive
+                    // meter calls 强. The server finds it too guessable.
+                    for r in ["length", "upper", "lower", "digit", "special", "personal"] {
+                        assert_eq!(shows.rules[r], "true", "{r}: {shows:?}");
+                    }
+                    assert_eq!(shows.rules["guessable"], "false", "{shows:?}");
+                    assert_eq!(shows.level, "weak");
+                    assert_eq!(shows.words, t.strength_weak);
+                }
+                "Lihua-Harbour-73!" => {
+                    assert_eq!(shows.rules["personal"], "false", "{shows:?}")
+                }
+                _ => {}
+            }
+            // The repeat: the notice comes while typing, no submit needed.
+            retype(&c, "#repeat", repeat).await;
+            let differ = !repeat.is_empty() && repeat != password;
+            let notice = until("the mismatch notice", || async {
+                let shows = meter_shows(&c).await;
+                (shows.mismatch.is_empty() != differ).then_some(shows.mismatch)
+            })
+            .await;
+            if differ {
+                assert_eq!(notice, t.password_mismatch);
+            }
+            // The server's verdict on the same form.
+            fill(&c, "#current", PASSWORD).await;
+            let answer = submit_password_change(&c).await;
+            let page_says_yes = shows.acceptable && !differ;
+            assert!(
+                !(page_says_yes && answer.is_err()),
+                "the page called {password:?} acceptable, the server refused it: {answer:?}"
+            );
+            assert!(answer.is_err(), "{password:?} is refused: {shows:?}");
+            if differ {
+                assert!(
+                    answer
+                        .as_ref()
+                        .unwrap_err()
+                        .contains(t.password_mismatch.trim_end_matches('。')),
+                    "{answer:?}"
+                );
+            }
+            if shows.acceptable {
+                said_yes += 1;
+            }
+        }
+        assert_eq!(said_yes, 1, "the meter accepted the strong password");
+
+        // Positive control: the strong password with its repeat typed
+        // wrong, then corrected (the notice goes), changes the password.
+        c.goto(&format!("{base}/account/password")).await.unwrap();
+        at(&c, "/account/password").await;
+        let shows = meter_verdict(&c, &strong).await;
+        assert!(shows.acceptable, "{shows:?}");
+        assert!(
+            shows.level == "medium" || shows.level == "strong",
+            "{shows:?}"
+        );
+        retype(&c, "#repeat", &format!("{strong}x")).await;
+        until("the mismatch notice", || async {
+            (meter_shows(&c).await.mismatch == t.password_mismatch).then_some(())
+        })
+        .await;
+        c.find(Locator::Css("#repeat"))
+            .await
+            .unwrap()
+            .send_keys(&char::from(Key::Backspace).to_string())
+            .await
+            .unwrap();
+        until("the mismatch notice gone", || async {
+            meter_shows(&c).await.mismatch.is_empty().then_some(())
+        })
+        .await;
+        fill(&c, "#current", PASSWORD).await;
+        let answer = submit_password_change(&c).await;
+        assert_eq!(answer, Ok(()), "the strong password is taken");
+        c.delete_all_cookies().await.unwrap();
+        sign_in(&c, &base, "lihua", PASSWORD).await;
+        until("the old password refused", || async {
+            c.find(Locator::Css("#login-error")).await.ok()
+        })
+        .await;
+        sign_in(&c, &base, "lihua", &strong).await;
+        at(&c, "/account").await;
+    })
+    .await;
+}
+
+/// Clicks the element at `css` (a link or a button).
+async fn click(c: &Client, css: &str) {
+    until(&format!("element {css}"), || async {
+        c.find(Locator::Css(css)).await.ok()
+    })
+    .await
+    .click()
+    .await
+    .unwrap();
+}
+
+/// Fills the recovery's first step: the identifier and the captcha's
+/// answer (peeked from the server, as a person reads the picture).
+async fn start_recovery(c: &Client, state: &tongxing::AppState, identifier: &str) {
+    at(c, "/recover").await;
+    let id = script(
+        c,
+        "return document.querySelector('input[name=captcha_id]').value",
+    )
+    .await;
+    let answer = state
+        .captcha
+        .peek_answer(id.as_str().unwrap())
+        .await
+        .unwrap()
+        .expect("a live captcha");
+    fill(c, "#identifier", identifier).await;
+    fill(c, "#captcha", &answer).await;
+    click(c, "#start button[type=submit]").await;
+    at(c, "/recover/method").await;
+}
+
+/// A forgotten password, recovered by SMS in the browser: the login page's
+/// link, the recovery's first step, the method page, the code from the
+/// SMS, the new password; then the new password signs in and the old one
+/// (which signed in before) no longer does.
+#[tokio::test]
+async fn recovery_by_sms_in_the_browser() {
+    if !wanted("recovery_by_sms_in_the_browser") {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.user_with(NewAccount {
+        username: "zhaoliu".into(),
+        login_phone: Some("13800138000".into()),
+        ..NewAccount::default()
+    })
+    .await;
+    let s = Session::start(1280).await;
+    let base = app.base.clone();
+    let state = app.state.clone();
+    let outbox = app.config.data_dir.join("outbox").join("sms.jsonl");
+    let new_password = format!("Rx-{}-4?", uuid::Uuid::new_v4().simple());
+    s.run("recovery_sms", move |c| async move {
+        // Control: the old password signs in before the recovery.
+        sign_in(&c, &base, "zhaoliu", PASSWORD).await;
+        at(&c, "/account").await;
+        c.delete_all_cookies().await.unwrap();
+
+        c.goto(&format!("{base}/login")).await.unwrap();
+        click(&c, "#recover-link").await;
+        start_recovery(&c, &state, "zhaoliu").await;
+        assert_eq!(sms_sent(&outbox), 0, "no SMS before it is asked for");
+        click(&c, "#by-sms button[type=submit]").await;
+        at(&c, "/recover/sms").await;
+        let code = until("the recovery SMS in the outbox", || async {
+            sms_code(&outbox)
+        })
+        .await;
+        fill(&c, "#code", &code).await;
+        click(&c, "#code-form button[type=submit]").await;
+        at(&c, "/recover/password").await;
+        // The meter works here too (the proved recovery is the account).
+        let shows = meter_verdict(&c, &new_password).await;
+        assert!(shows.acceptable, "{shows:?}");
+        retype(&c, "#repeat", &new_password).await;
+        click(&c, "#password-form button[type=submit]").await;
+        at(&c, "/recover/done").await;
+        click(&c, "#to-login").await;
+        at(&c, "/login").await;
+
+        sign_in(&c, &base, "zhaoliu", PASSWORD).await;
+        let refused = text_of(&c, "#login-error").await;
+        assert!(!refused.is_empty());
+        assert_eq!(
+            c.current_url().await.unwrap().path(),
+            "/login",
+            "the old password no longer signs in"
+        );
+        // The new password signs in; after a recovery the phone is
+        // proved once more (by design: the password was set without it).
+        sign_in(&c, &base, "zhaoliu", &new_password).await;
+        at(&c, "/login/sms").await;
+        let sent = sms_sent(&outbox);
+        click(&c, "#send").await;
+        let code = until("the sign-in's SMS in the outbox", || async {
+            (sms_sent(&outbox) > sent)
+                .then(|| sms_code(&outbox))
+                .flatten()
+        })
+        .await;
+        fill(&c, "#code", &code).await;
+        c.find(Locator::Css("#code"))
+            .await
+            .unwrap()
+            .send_keys("\n")
+            .await
+            .unwrap();
+        at(&c, "/account").await;
+    })
+    .await;
+}
+
+/// The single sign-on between the two demo applications, and the single
+/// logout, in the browser: signed in at mail (the passport asks for the
+/// password), ARP signs in without a form; signing out at mail signs ARP
+/// out by back-channel logout, and the passport asks for the password
+/// again.
+#[tokio::test]
+async fn single_sign_on_and_single_logout_between_the_demo_apps_in_the_browser() {
+    if !wanted("single_sign_on_and_single_logout_between_the_demo_apps_in_the_browser") {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.user("sunqi").await;
+    let (mail, arp) = crate::demo_apps::mail_and_arp(&app).await;
+    let s = Session::start(1280).await;
+    let base = app.base.clone();
+    s.run("sso", move |c| async move {
+        let passport = url::Url::parse(&base).unwrap();
+        let on_passport = async |path: &str| {
+            until(&format!("the passport's {path}"), || async {
+                let url = c.current_url().await.ok()?;
+                (url.port() == passport.port() && url.path() == path).then_some(())
+            })
+            .await
+        };
+        let demo_shows = async |demo: &str, id: &str| {
+            until(&format!("{demo} showing #{id}"), || async {
+                let url = c.current_url().await.ok()?;
+                if !url.as_str().starts_with(demo) {
+                    return None;
+                }
+                c.find(Locator::Css(&format!("#{id}")))
+                    .await
+                    .ok()?
+                    .text()
+                    .await
+                    .ok()
+            })
+            .await
+        };
+        // Mail: not signed in; its sign-in leads to the passport's form.
+        c.goto(&format!("{mail}/")).await.unwrap();
+        demo_shows(&mail, "signed-out").await;
+        click(&c, "#sign-in").await;
+        on_passport("/login").await;
+        assert!(
+            text_of(&c, "#client-context").await.contains("邮件"),
+            "the login page names the application"
+        );
+        fill(&c, "#identifier", "sunqi").await;
+        fill(&c, "#password", PASSWORD).await;
+        click(&c, "form[action='/login'] button[type=submit]").await;
+        let who = demo_shows(&mail, "signed-in").await;
+        assert!(who.contains("sunqi"), "{who}");
+
+        // ARP: not signed in yet; its sign-in needs no form this time
+        // (nothing is typed: arriving signed in is the proof).
+        c.goto(&format!("{arp}/")).await.unwrap();
+        demo_shows(&arp, "signed-out").await;
+        click(&c, "#sign-in").await;
+        let who = demo_shows(&arp, "signed-in").await;
+        assert!(who.contains("sunqi"), "{who}");
+
+        // Signed out at mail: mail, ARP (after reloading) and the passport
+        // are all signed out.
+        c.goto(&format!("{mail}/")).await.unwrap();
+        demo_shows(&mail, "signed-in").await;
+        click(&c, "form[action='/logout'] button[type=submit]").await;
+        demo_shows(&mail, "signed-out").await;
+        c.goto(&format!("{arp}/")).await.unwrap();
+        until("ARP signed out by back-channel logout", || async {
+            c.refresh().await.ok()?;
+            let url = c.current_url().await.ok()?;
+            (url.as_str().starts_with(&arp) && c.find(Locator::Css("#signed-out")).await.is_ok())
+                .then_some(())
+        })
+        .await;
+        click(&c, "#sign-in").await;
+        on_passport("/login").await;
+        c.find(Locator::Css("#identifier")).await.unwrap();
+    })
+    .await;
+}
+
+/// A screenshot of the whole current page (the window made as tall as the
+/// page, 400 to 2000 px) at `width`: checked to be a PNG of that width,
+/// and kept as `<dir>/<name>.png` when a directory is given.
+async fn screenshot(c: &Client, dir: Option<&std::path::Path>, name: &str, width: u32) {
+    // The page's fonts (Chinese ones included) are drawn before the picture.
+    c.execute_async(
+        "const done = arguments[arguments.length - 1]; document.fonts.ready.then(() => done(true));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    // Measured in a short window, so the height is the page's own.
+    c.set_window_size(width, 600).await.unwrap();
+    until(&format!("{name}: the window at {width} px"), || async {
+        let inner = script(c, "return window.innerWidth").await;
+        (inner.as_u64() == Some(u64::from(width))).then_some(())
+    })
+    .await;
+    let sizes = script(
+        c,
+        "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]",
+    )
+    .await;
+    let number = |v: &Value| u32::try_from(v.as_u64().unwrap()).unwrap();
+    let (page, frame) = (number(&sizes[0]).clamp(400, 2000), number(&sizes[1]));
+    c.set_window_size(width, page + frame).await.unwrap();
+    until(&format!("{name}: the whole page in the window"), || async {
+        let inner = script(c, "return window.innerHeight").await;
+        (inner.as_u64() == Some(u64::from(page))).then_some(())
+    })
+    .await;
+    let png = c.screenshot().await.unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}: a PNG");
+    let drawn = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    assert_eq!(drawn, width, "{name}: the picture's width");
+    if let Some(dir) = dir {
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// The main pages in zh-CN, as the README shows them. With
+/// `TONGXING_TEST_SCREENSHOTS=<dir>` the pictures are written there:
+///
+/// ```sh
+/// TONGXING_TEST_BROWSER=1 TONGXING_TEST_SCREENSHOTS=docs/screenshots \
+///     cargo test --test api -- e2e::screenshots_of_the_main_pages
+/// ```
+///
+/// Without it the same pages are opened and photographed, and only the
+/// pictures' form is checked.
+#[tokio::test]
+async fn screenshots_of_the_main_pages() {
+    if !wanted("screenshots_of_the_main_pages") {
+        return;
+    }
+    let dir = std::env::var_os("TONGXING_TEST_SCREENSHOTS").map(PathBuf::from);
+    if let Some(dir) = &dir {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    // The step-up page, from a passport that asks for it.
+    let guarded = TestApp::spawn_with(step_up(60)).await;
+    guarded
+        .user_with(NewAccount {
+            username: "zhangsan".into(),
+            security_phone: Some("13312348347".into()),
+            ..NewAccount::default()
+        })
+        .await;
+    // Everything else: a passport with the demo applications, a person
+    // with phones and a security e-mail, a few more accounts, and an
+    // application that asks for consent.
+    let app = TestApp::spawn().await;
+    let person = app
+        .user_with(NewAccount {
+            username: "zhangsan".into(),
+            display_name: Some("张三".into()),
+            login_phone: Some("13800138000".into()),
+            security_phone: Some("13312348347".into()),
+            organization: Some("计算机网络信息中心".into()),
+            ..NewAccount::default()
+        })
+        .await;
+    app.verified_email(&person, "zhangsan@example.org").await;
+    for (name, display) in [("lisi", "李四"), ("wangwu", "王五"), ("zhaoliu", "赵六")] {
+        app.user_with(NewAccount {
+            username: name.into(),
+            display_name: Some(display.into()),
+            ..NewAccount::default()
+        })
+        .await;
+    }
+    let out = app
+        .cli(
+            &[
+                "client",
+                "add-demo",
+                "--mail-url",
+                "https://mail.example.org",
+                "--arp-url",
+                "https://arp.example.org",
+                "--wiki-url",
+                "https://wiki.example.org",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let library = app
+        .rp_with("library", |c| {
+            c.name = "图书馆".into();
+            c.first_party = false;
+        })
+        .await;
+    let rooms = app
+        .rp_with("rooms", |c| {
+            c.name = "会议室预订".into();
+            c.first_party = false;
+        })
+        .await;
+    let consent_url = crate::oidc_rules::authorize_url(&app, &library, "");
+    let consented_url = crate::oidc_rules::authorize_url(&app, &rooms, "");
+    let s = Session::start(1280).await;
+    let (base, guarded_base) = (app.base.clone(), guarded.base.clone());
+    let state = app.state.clone();
+    let admin = app.admin_password.clone();
+    s.run("screenshots", move |c| async move {
+        let dir = dir.as_deref();
+        c.goto(&format!("{base}/login")).await.unwrap();
+        at(&c, "/login").await;
+        screenshot(&c, dir, "login", 1280).await;
+
+        c.goto(&format!("{base}/recover")).await.unwrap();
+        start_recovery(&c, &state, "zhangsan").await;
+        screenshot(&c, dir, "recover-method", 1280).await;
+        c.delete_all_cookies().await.unwrap();
+
+        sign_in(&c, &guarded_base, "zhangsan", PASSWORD).await;
+        at(&c, "/login/sms").await;
+        click(&c, "#send").await;
+        until("the code sent", || async {
+            let send = c.find(Locator::Css("#send")).await.ok()?;
+            (send.prop("disabled").await.ok()?.as_deref() == Some("true")).then_some(())
+        })
+        .await;
+        screenshot(&c, dir, "step-up", 1280).await;
+        c.delete_all_cookies().await.unwrap();
+
+        sign_in(&c, &base, "zhangsan", PASSWORD).await;
+        at(&c, "/account").await;
+        screenshot(&c, dir, "account", 1280).await;
+        screenshot(&c, dir, "account-390", 390).await;
+        // One third-party application consented to, for the list.
+        c.goto(&consented_url).await.unwrap();
+        click(&c, "button[name=decision][value=allow]").await;
+        until("the consent given", || async {
+            let url = c.current_url().await.ok()?;
+            (url.host_str() == Some("rp.example.org")).then_some(())
+        })
+        .await;
+        c.goto(&format!("{base}/account/apps")).await.unwrap();
+        at(&c, "/account/apps").await;
+        screenshot(&c, dir, "apps", 1280).await;
+        c.goto(&format!("{base}/account/password")).await.unwrap();
+        at(&c, "/account/password").await;
+        // The meter on the password a naive meter calls strong.
+        let shows = meter_verdict(&c, "Password123!").await;
+        assert_eq!(shows.level, "weak", "{shows:?}");
+        retype(&c, "#repeat", "Password123").await;
+        until("the mismatch notice", || async {
+            (!meter_shows(&c).await.mismatch.is_empty()).then_some(())
+        })
+        .await;
+        screenshot(&c, dir, "password", 1280).await;
+        c.goto(&consent_url).await.unwrap();
+        text_of(&c, "#client-name").await;
+        screenshot(&c, dir, "consent", 1280).await;
+        c.delete_all_cookies().await.unwrap();
+
+        sign_in(&c, &base, "admin", &admin).await;
+        at(&c, "/account").await;
+        c.goto(&format!("{base}/admin")).await.unwrap();
+        at(&c, "/admin").await;
+        screenshot(&c, dir, "admin", 1280).await;
+        c.goto(&format!("{base}/admin/users")).await.unwrap();
+        at(&c, "/admin/users").await;
+        screenshot(&c, dir, "admin-users", 1280).await;
+    })
+    .await;
+}
+
 /// GET routes the browser tests do not open, each with the reason: not a
 /// page, a step reached only in the middle of a flow, or a page of one
 /// record. A new GET route must be added to a page list above or here.
@@ -586,12 +1297,24 @@ const NOT_OPENED: &[(&str, &str)] = &[
     ("RETRIEVE_UPLOAD_IMAGE", "an uploaded image"),
     ("RETRIEVE_SAMPLE", "an image"),
     ("RETRIEVE_COMPLETE", "a step of the retrieval"),
-    ("RECOVER_METHOD", "a step of the recovery"),
-    ("RECOVER_SMS", "a step of the recovery"),
+    (
+        "RECOVER_METHOD",
+        "a step of the recovery (the recovery test opens it)",
+    ),
+    (
+        "RECOVER_SMS",
+        "a step of the recovery (the recovery test opens it)",
+    ),
     ("RECOVER_EMAIL", "a step of the recovery"),
     ("RECOVER_LINK", "reached from a mailed link"),
-    ("RECOVER_PASSWORD", "a step of the recovery"),
-    ("RECOVER_DONE", "a step of the recovery"),
+    (
+        "RECOVER_PASSWORD",
+        "a step of the recovery (the recovery test opens it)",
+    ),
+    (
+        "RECOVER_DONE",
+        "a step of the recovery (the recovery test opens it)",
+    ),
     ("AUTHORIZE", "the OIDC endpoint (shows the sign-in page)"),
     ("ADMIN_USER", "one account"),
     ("ADMIN_ORGANIZATION", "one organization"),

@@ -409,12 +409,9 @@ pub async fn page(
     page: i64,
     per_page: i64,
 ) -> Result<(Vec<Client>, i64), StoreError> {
-    let page = page.clamp(1, super::admin::MAX_PAGE);
-    let per_page = per_page.clamp(1, super::admin::MAX_PER_PAGE);
-    state
-        .store
-        .page_clients(per_page, (page - 1) * per_page)
-        .await
+    let per_page = per_page.clamp(1, 200);
+    let offset = (page.max(1) - 1).saturating_mul(per_page);
+    state.store.page_clients(per_page, offset).await
 }
 
 /// The page (from 1) of `per_page` on which the client `id` is listed.
