@@ -1348,7 +1348,10 @@ fn print_client(c: &Client, json: bool) {
     }
     println!("ldap bind:      {}", c.ldap_bind.as_str());
     println!("ldap search:    {}", c.ldap_search);
-    println!("require par:    {}", c.require_pushed_authorization_requests);
+    println!(
+        "require par:    {}",
+        c.require_pushed_authorization_requests
+    );
     println!("signed request: {}", c.require_signed_request_object);
     println!("scopes:         {}", c.scopes.join(" "));
     println!("id_token alg:   {}", c.id_token_alg.as_str());

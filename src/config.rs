@@ -1182,9 +1182,7 @@ impl Config {
             ));
         }
         if !(10..=600).contains(&self.oidc.par_ttl_secs) {
-            return Err(ConfigError(
-                "oidc.par_ttl_secs: between 10 and 600".into(),
-            ));
+            return Err(ConfigError("oidc.par_ttl_secs: between 10 and 600".into()));
         }
         if self.oidc.key_rotation_days > 3650 {
             return Err(ConfigError(

@@ -238,7 +238,11 @@ pub async fn token_request(
 /// `jwks_uri` and cached for [`clients::cache::JWKS_TTL`]. With
 /// `fresh`, a cached set older than a few seconds is fetched again (the
 /// client may have just rotated its key).
-pub(crate) async fn client_keys(state: &AppState, client: &Client, fresh: bool) -> Result<JwkSet, OAuthError> {
+pub(crate) async fn client_keys(
+    state: &AppState,
+    client: &Client,
+    fresh: bool,
+) -> Result<JwkSet, OAuthError> {
     if let Some(set) = &client.jwks {
         return Ok(set.clone());
     }

@@ -94,7 +94,6 @@ pub fn document(issuer: &str) -> Value {
         "request_object_signing_alg_values_supported": crate::oidc::requests::SIGNING_ALGS,
         "pushed_authorization_request_endpoint": url(routes::PAR),
         "require_pushed_authorization_requests": false,
-        "require_request_uri_registration": false,
         "authorization_response_iss_parameter_supported": true,
     })
 }

@@ -51,9 +51,9 @@ pub async fn push(
         None => {
             // The request as sent, with the client named even when it
             // authenticated by Basic.
-            let mut form = url::form_urlencoded::Serializer::new(params.encode_without(
-                &[CREDENTIALS.as_slice(), &["client_id"]].concat(),
-            ));
+            let mut form = url::form_urlencoded::Serializer::new(
+                params.encode_without(&[CREDENTIALS.as_slice(), &["client_id"]].concat()),
+            );
             form.append_pair("client_id", &client.id);
             let request = Params::parse(form.finish().as_bytes())
                 .map_err(|e| OAuthError::invalid_request(e.to_string()))?;

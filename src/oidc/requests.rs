@@ -179,8 +179,11 @@ pub async fn verify_object(
         if name == "request" || name == "request_uri" {
             return Err(Refused::object(format!("it must not contain {name}")));
         }
-        if name == "client_id" && value.as_str() != Some(client.id.as_str()) {
-            return Err(Refused::object("its client_id is another client's"));
+        if name == "client_id" {
+            if value.as_str() != Some(client.id.as_str()) {
+                return Err(Refused::object("its client_id is another client's"));
+            }
+            continue;
         }
         let text = match value {
             Value::String(s) => s.clone(),

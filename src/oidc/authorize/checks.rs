@@ -342,34 +342,31 @@ pub struct Origin {
 
 /// The parameters a request stands for: those kept under its
 /// `request_uri`, those of its verified `request` object (kept from now
-/// on), or its own. Until they are known nothing can be redirected.
+/// on), or its own.
 async fn resolve(
     state: &AppState,
     client: &Client,
-    raw: Params,
-) -> Result<(Params, Origin), Failure> {
-    check_text_of(&raw, "request")?;
-    check_text_of(&raw, "request_uri")?;
-    let refused = |e: requests::Refused| match e.code {
-        ErrorCode::ServerError => Failure::Error(PageError::Internal(e.description)),
-        _ => Failure::Page(format!("{}: {}", e.code, e.description)),
+    raw: &Params,
+) -> Result<(Params, Origin), requests::Refused> {
+    let refuse = |code, description: &str| requests::Refused {
+        code,
+        description: description.into(),
     };
     match (raw.get("request"), raw.get("request_uri")) {
-        (Some(_), Some(_)) => Err(Failure::Page(
-            "request and request_uri cannot both be sent".into(),
+        (Some(_), Some(_)) => Err(refuse(
+            ErrorCode::InvalidRequest,
+            "request and request_uri cannot both be sent",
         )),
         (None, Some(uri)) => {
             if !uri.starts_with(requests::REQUEST_URI_PREFIX) {
-                return Err(Failure::Page(format!(
-                    "{}: only request URIs from the pushed authorization request endpoint are accepted",
-                    ErrorCode::RequestUriNotSupported
-                )));
+                return Err(refuse(
+                    ErrorCode::RequestUriNotSupported,
+                    "only request URIs from the pushed authorization request endpoint are accepted",
+                ));
             }
-            let kept = requests::resolve(state, client, uri)
-                .await
-                .map_err(refused)?;
+            let kept = requests::resolve(state, client, uri).await?;
             let params = Params::parse(kept.params.as_bytes())
-                .map_err(|e| Failure::Page(e.to_string()))?;
+                .map_err(|e| refuse(ErrorCode::InvalidRequestUri, &e.to_string()))?;
             Ok((
                 params,
                 Origin {
@@ -380,12 +377,8 @@ async fn resolve(
             ))
         }
         (Some(jwt), None) => {
-            let params = requests::verify_object(state, client, jwt)
-                .await
-                .map_err(refused)?;
-            let (uri, _) = requests::keep(state, client, &params, true, false)
-                .await
-                .map_err(refused)?;
+            let params = requests::verify_object(state, client, jwt).await?;
+            let (uri, _) = requests::keep(state, client, &params, true, false).await?;
             Ok((
                 params,
                 Origin {
@@ -395,13 +388,36 @@ async fn resolve(
                 },
             ))
         }
-        (None, None) => Ok((raw, Origin::default())),
+        (None, None) => Ok((raw.clone(), Origin::default())),
     }
 }
 
 pub(super) async fn validate(state: &AppState, raw: Params) -> Result<AuthRequest, Failure> {
     let client = check_client(state, &raw).await?;
-    let (params, origin) = resolve(state, &client, raw).await?;
+    check_text_of(&raw, "request")?;
+    check_text_of(&raw, "request_uri")?;
+    let (params, origin) = match resolve(state, &client, &raw).await {
+        Ok(resolved) => resolved,
+        Err(e) if e.code == ErrorCode::ServerError => {
+            return Err(Failure::Error(PageError::Internal(e.description)));
+        }
+        // A registered redirect URI beside a refused request object or
+        // request URI may hear why (OIDC Core §3.1.2.6); without one the
+        // refusal is a page.
+        Err(e) => {
+            return Err(match check_redirect_uri(state, &client, &raw) {
+                Ok(redirect_uri) if raw.repeated().is_empty() && raw.bad_text().is_empty() => {
+                    Failure::Redirect {
+                        redirect_uri,
+                        state: raw.get("state").map(str::to_string),
+                        error: e.code,
+                        description: e.description,
+                    }
+                }
+                _ => Failure::Page(format!("{}: {}", e.code, e.description)),
+            });
+        }
+    };
     validate_resolved(state, client, params, origin).await
 }
 

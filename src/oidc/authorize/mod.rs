@@ -142,13 +142,22 @@ impl AuthRequest {
 
     /// This request as a page will send it back, without `drop` (which
     /// the page answers): a kept request is kept without them from now on.
-    async fn later(&self, state: &AppState, drop: &[&str], add: &[(&str, &str)]) -> Result<String, PageError> {
+    async fn later(
+        &self,
+        state: &AppState,
+        drop: &[&str],
+        add: &[(&str, &str)],
+    ) -> Result<String, PageError> {
         let mut params = self.params.encode_without(drop);
         for (k, v) in add {
             let pair = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair(k, v)
                 .finish();
-            params = if params.is_empty() { pair } else { format!("{params}&{pair}") };
+            params = if params.is_empty() {
+                pair
+            } else {
+                format!("{params}&{pair}")
+            };
         }
         match &self.origin.kept {
             Some(uri) => {

@@ -252,7 +252,8 @@ fn check_client(client: &Client) -> Result<(), ClientError> {
     if client.require_signed_request_object && client.jwks.is_none() && client.jwks_uri.is_none() {
         return Err(ClientError::InvalidText(
             "require_signed_request_object",
-            "signed request objects are verified with the client's keys: register jwks or jwks_uri".into(),
+            "signed request objects are verified with the client's keys: register jwks or jwks_uri"
+                .into(),
         ));
     }
     // An LDAP search binds with the client's secret.
