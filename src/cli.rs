@@ -166,6 +166,14 @@ pub enum ClientCommand {
         /// The client, bound to the LDAP interface with its secret, may search.
         #[arg(long)]
         ldap_search: bool,
+        /// Authorization requests only through the pushed authorization
+        /// request endpoint (RFC 9126).
+        #[arg(long)]
+        require_par: bool,
+        /// Authorization requests only as signed request objects (RFC 9101;
+        /// needs --jwks-uri or --jwks-file).
+        #[arg(long)]
+        require_signed_request_object: bool,
         /// A JWK set file with the client's public keys (private_key_jwt).
         #[arg(long)]
         jwks_file: Option<PathBuf>,
@@ -222,6 +230,12 @@ pub enum ClientCommand {
         /// The client may search the LDAP interface: true or false.
         #[arg(long)]
         ldap_search: Option<bool>,
+        /// Authorization requests only through the PAR endpoint: true or false.
+        #[arg(long)]
+        require_par: Option<bool>,
+        /// Authorization requests only as signed request objects: true or false.
+        #[arg(long)]
+        require_signed_request_object: Option<bool>,
         #[arg(long)]
         json: bool,
     },
@@ -1334,6 +1348,11 @@ fn print_client(c: &Client, json: bool) {
     }
     println!("ldap bind:      {}", c.ldap_bind.as_str());
     println!("ldap search:    {}", c.ldap_search);
+    println!(
+        "require par:    {}",
+        c.require_pushed_authorization_requests
+    );
+    println!("signed request: {}", c.require_signed_request_object);
     println!("scopes:         {}", c.scopes.join(" "));
     println!("id_token alg:   {}", c.id_token_alg.as_str());
     for uri in &c.redirect_uris {
@@ -1374,6 +1393,8 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             app_passwords_allowed,
             ldap_bind,
             ldap_search,
+            require_par,
+            require_signed_request_object,
             json,
         } => {
             let secret = if secret_stdin {
@@ -1418,6 +1439,8 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                 app_passwords_allowed,
                 ldap_bind,
                 ldap_search,
+                require_pushed_authorization_requests: require_par,
+                require_signed_request_object,
             };
             match clients::register(state, input, &actor, &origin).await {
                 Ok((c, generated)) => {
@@ -1561,6 +1584,8 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             app_passwords_allowed,
             ldap_bind,
             ldap_search,
+            require_par,
+            require_signed_request_object,
             json,
         } => {
             let client = match clients::find(state, &id).await {
@@ -1580,6 +1605,8 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                 app_passwords_allowed,
                 ldap_bind,
                 ldap_search,
+                require_pushed_authorization_requests: require_par,
+                require_signed_request_object,
                 ..ClientUpdate::default()
             };
             match clients::update(state, &id, client.version, change, &actor, &origin).await {

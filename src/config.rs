@@ -841,6 +841,10 @@ pub struct OidcConfig {
     /// console's overview says when rotation is due (rotation itself is
     /// `tongxing keys rotate` or the API); 0 leaves it unwatched.
     pub key_rotation_days: u64,
+    /// How long a pushed authorization request's `request_uri` waits for
+    /// the browser (RFC 9126 `expires_in`); once the browser has come it
+    /// lasts as long as a sign-in may take.
+    pub par_ttl_secs: u64,
 }
 
 impl Default for OidcConfig {
@@ -857,6 +861,7 @@ impl Default for OidcConfig {
             device_code_ttl_secs: 600,
             device_interval_secs: 5,
             key_rotation_days: 90,
+            par_ttl_secs: 90,
         }
     }
 }
@@ -1175,6 +1180,9 @@ impl Config {
             return Err(ConfigError(
                 "oidc.device_code_ttl_secs: between 60 and 3600".into(),
             ));
+        }
+        if !(10..=600).contains(&self.oidc.par_ttl_secs) {
+            return Err(ConfigError("oidc.par_ttl_secs: between 10 and 600".into()));
         }
         if self.oidc.key_rotation_days > 3650 {
             return Err(ConfigError(

@@ -23,6 +23,11 @@ pub struct Chrome {
     /// This page in the other language.
     pub switch_href: String,
     pub switch_lang: &'static str,
+    /// A page drawn only in answer to a POST (the console's confirmation):
+    /// the fields that draw it again, posted to `switch_href` by the
+    /// language switch (then a button), since a GET of its URL is another
+    /// page. Empty: the switch is a link.
+    pub switch_post: Vec<(&'static str, String)>,
     /// CSRF token for the page's forms (empty on pages without forms).
     pub csrf: String,
     /// The time zone times are stated in (`display.time_zone`).
@@ -155,6 +160,7 @@ impl Chrome {
             lang,
             switch_href: format!("{path}?{encoded}"),
             switch_lang: other.tag(),
+            switch_post: Vec::new(),
             csrf: String::new(),
             tz: jiff::tz::TimeZone::UTC,
             brand: lang.text().brand.into(),

@@ -422,6 +422,7 @@ fn protocol() -> Router<AppState> {
             DEVICE_AUTHORIZATION,
             post(oidc::token::device_authorization),
         )
+        .route(PAR, post(oidc::par::push))
         .route(
             USERINFO,
             get(oidc::userinfo::get).post(oidc::userinfo::post),

@@ -118,6 +118,8 @@ pub const AUTHORIZE_SWITCH: &str = "/authorize/switch";
 pub const TOKEN: &str = "/token";
 /// The device authorization endpoint (RFC 8628 §3.1).
 pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+/// Pushed authorization requests (RFC 9126).
+pub const PAR: &str = "/par";
 /// Where a person types a device's user code (RFC 8628 §3.3).
 pub const DEVICE: &str = "/device";
 /// The end of the browser flow a device authorization runs.

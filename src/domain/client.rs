@@ -378,6 +378,12 @@ pub struct Client {
     /// The client, bound to the LDAP interface with its secret, may search
     /// the accounts.
     pub ldap_search: bool,
+    /// Its authorization requests must come through the pushed
+    /// authorization request endpoint (RFC 9126 §5).
+    pub require_pushed_authorization_requests: bool,
+    /// Its authorization requests must be signed request objects (RFC 9101
+    /// §10.5), by value or pushed.
+    pub require_signed_request_object: bool,
 }
 
 impl Client {
@@ -622,6 +628,8 @@ mod tests {
             app_passwords_allowed: false,
             ldap_bind: LdapBind::Off,
             ldap_search: false,
+            require_pushed_authorization_requests: false,
+            require_signed_request_object: false,
         }
     }
 }

@@ -238,7 +238,11 @@ pub async fn token_request(
 /// `jwks_uri` and cached for [`clients::cache::JWKS_TTL`]. With
 /// `fresh`, a cached set older than a few seconds is fetched again (the
 /// client may have just rotated its key).
-async fn client_keys(state: &AppState, client: &Client, fresh: bool) -> Result<JwkSet, OAuthError> {
+pub(crate) async fn client_keys(
+    state: &AppState,
+    client: &Client,
+    fresh: bool,
+) -> Result<JwkSet, OAuthError> {
     if let Some(set) = &client.jwks {
         return Ok(set.clone());
     }
@@ -260,7 +264,7 @@ async fn client_keys(state: &AppState, client: &Client, fresh: bool) -> Result<J
     Ok(set)
 }
 
-fn pick<'a>(keys: &'a JwkSet, kid: Option<&str>) -> Option<&'a jsonwebtoken::jwk::Jwk> {
+pub(crate) fn pick<'a>(keys: &'a JwkSet, kid: Option<&str>) -> Option<&'a jsonwebtoken::jwk::Jwk> {
     match kid {
         Some(kid) => keys.find(kid),
         None if keys.keys.len() == 1 => keys.keys.first(),

@@ -88,9 +88,12 @@ pub fn document(issuer: &str) -> Value {
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,
-        "request_parameter_supported": false,
-        "request_uri_parameter_supported": false,
-        "require_request_uri_registration": false,
+        "request_parameter_supported": true,
+        "request_uri_parameter_supported": true,
+        "require_request_uri_registration": true,
+        "request_object_signing_alg_values_supported": crate::oidc::requests::SIGNING_ALGS,
+        "pushed_authorization_request_endpoint": url(routes::PAR),
+        "require_pushed_authorization_requests": false,
         "authorization_response_iss_parameter_supported": true,
     })
 }

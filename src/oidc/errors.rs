@@ -41,9 +41,12 @@ pub enum ErrorCode {
     AccountSelectionRequired,
     /// `prompt=none`, but consent is missing (OIDC Core §3.1.2.6).
     ConsentRequired,
-    /// The `request` parameter is not supported (OIDC Core §3.1.2.6).
-    RequestNotSupported,
-    /// The `request_uri` parameter is not supported (OIDC Core §3.1.2.6).
+    /// A request object that is not valid (RFC 9101 §6.3, OIDC Core §3.1.2.6).
+    InvalidRequestObject,
+    /// A `request_uri` that is unknown, expired, used or another client's
+    /// (RFC 9101 §7, RFC 9126 §4).
+    InvalidRequestUri,
+    /// The `request_uri` is one this server does not fetch (OIDC Core §3.1.2.6).
     RequestUriNotSupported,
     /// A bearer token that is missing its mark (RFC 6750 §3.1).
     InvalidToken,
@@ -75,7 +78,8 @@ impl ErrorCode {
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::AccountSelectionRequired => "account_selection_required",
             ErrorCode::ConsentRequired => "consent_required",
-            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::InvalidRequestObject => "invalid_request_object",
+            ErrorCode::InvalidRequestUri => "invalid_request_uri",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
@@ -139,6 +143,11 @@ impl OAuthError {
 
     pub fn unsupported_grant_type(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::UnsupportedGrantType, d)
+    }
+
+    /// A pushed authorization request refused for `code` (RFC 9126 §2.3): 400.
+    pub fn bad_request(code: ErrorCode, d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, d)
     }
 
     pub fn invalid_scope(d: impl Into<String>) -> Self {

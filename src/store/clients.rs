@@ -39,11 +39,14 @@ struct ClientRow {
     app_passwords_allowed: bool,
     ldap_bind: String,
     ldap_search: bool,
+    require_pushed_authorization_requests: bool,
+    require_signed_request_object: bool,
 }
 
 const COLUMNS: &str = "id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
     backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, version, require_sms, require_strong_password, \
-    name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed, ldap_bind, ldap_search";
+    name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed, ldap_bind, ldap_search, \
+    require_pushed_authorization_requests, require_signed_request_object";
 
 impl ClientRow {
     /// Every column parsed with the same types registration uses. A value
@@ -135,6 +138,8 @@ impl ClientRow {
             app_passwords_allowed: self.app_passwords_allowed,
             ldap_bind,
             ldap_search: self.ldap_search,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            require_signed_request_object: self.require_signed_request_object,
             id,
         })
     }
@@ -172,8 +177,8 @@ impl Store {
             "INSERT INTO clients (id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
              backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms, require_strong_password, \
              name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed, \
-             ldap_bind, ldap_search) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+             ldap_bind, ldap_search, require_pushed_authorization_requests, require_signed_request_object) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -199,6 +204,8 @@ impl Store {
         .bind(c.app_passwords_allowed)
         .bind(c.ldap_bind.as_str())
         .bind(c.ldap_search)
+        .bind(c.require_pushed_authorization_requests)
+        .bind(c.require_signed_request_object)
         .execute(&mut *tx)
         .await?;
             insert_audit!(&mut *tx, audit, self.now())?;
@@ -308,7 +315,8 @@ impl Store {
                  first_party = $7, scopes = $8, id_token_alg = $9, updated_at = $10, require_sms = $11, \
                  require_strong_password = $12, name_en = $13, description = $14, description_en = $15, \
                  logo_uri = $16, home_uri = $17, show_in_app_list = $18, app_passwords_allowed = $19, \
-                 ldap_bind = $20, ldap_search = $21, version = version + 1 \
+                 ldap_bind = $20, ldap_search = $21, require_pushed_authorization_requests = $22, \
+                 require_signed_request_object = $23, version = version + 1 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(&c.id)
@@ -332,6 +340,8 @@ impl Store {
             .bind(c.app_passwords_allowed)
             .bind(c.ldap_bind.as_str())
             .bind(c.ldap_search)
+            .bind(c.require_pushed_authorization_requests)
+            .bind(c.require_signed_request_object)
             .execute(&mut *tx)
             .await?
             .rows_affected();

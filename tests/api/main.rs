@@ -52,6 +52,7 @@ mod org_admins;
 mod organizations;
 mod outage;
 mod pages;
+mod par;
 mod phones;
 mod post_redirect_get;
 mod recovery;

@@ -713,8 +713,15 @@ async fn discovery_lists_exactly_what_is_supported() {
         .unwrap();
     assert_eq!(d["claims_parameter_supported"], true);
     assert_eq!(d["acr_values_supported"], json!([ACR_PWD, ACR_SMS]));
-    assert_eq!(d["request_parameter_supported"], false);
-    assert_eq!(d["request_uri_parameter_supported"], false);
+    // Request objects (RFC 9101) by value and by a request URI from the
+    // PAR endpoint (RFC 9126); no others are fetched.
+    assert_eq!(d["request_parameter_supported"], true);
+    assert_eq!(d["request_uri_parameter_supported"], true);
+    assert_eq!(d["require_request_uri_registration"], true);
+    assert_eq!(
+        d["request_object_signing_alg_values_supported"],
+        json!(["RS256", "ES256", "EdDSA"])
+    );
     assert_eq!(
         d["grant_types_supported"],
         json!([
@@ -763,12 +770,7 @@ async fn discovery_lists_exactly_what_is_supported() {
         ])
     );
     // What is not supported is not claimed.
-    for absent in [
-        "request_object_signing_alg_values_supported",
-        "pushed_authorization_request_endpoint",
-        "registration_endpoint",
-        "dpop_signing_alg_values_supported",
-    ] {
+    for absent in ["registration_endpoint", "dpop_signing_alg_values_supported"] {
         assert!(d.get(absent).is_none(), "{absent}");
     }
     assert_eq!(

@@ -7,8 +7,8 @@ use tongxing::crypto::jws::{Alg, SigningKey};
 use crate::helpers::{Browser, PASSWORD, REDIRECT, Rp, SIGN_IN_FIRST, TestApp, query};
 use crate::oidc::decode_payload;
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 pub(crate) fn authorize_url(app: &TestApp, rp: &Rp, extra: &str) -> String {
     format!(
@@ -172,7 +172,7 @@ async fn request_errors_go_back_to_the_verified_redirect_uri() {
     check(authorize_url(&app, &rp, "&max_age=-1"), "invalid_request").await;
     check(
         authorize_url(&app, &rp, "&request=eyJ"),
-        "request_not_supported",
+        "invalid_request_object",
     )
     .await;
     check(

@@ -87,6 +87,14 @@ pub struct CreateClient {
     /// The client, bound to the LDAP interface with its secret, may search.
     #[serde(default)]
     pub ldap_search: bool,
+    /// Authorization requests only through the pushed authorization
+    /// request endpoint (RFC 9126).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Authorization requests only as signed request objects (RFC 9101);
+    /// needs `jwks` or `jwks_uri`.
+    #[serde(default)]
+    pub require_signed_request_object: bool,
 }
 
 /// A registered client as the API shows it (never its secret).
@@ -123,6 +131,10 @@ pub struct ClientView {
     ldap_bind: LdapBind,
     /// The client may search the LDAP interface.
     ldap_search: bool,
+    /// Authorization requests only through the PAR endpoint.
+    require_pushed_authorization_requests: bool,
+    /// Authorization requests only as signed request objects.
+    require_signed_request_object: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -180,6 +192,8 @@ pub async fn create(
         app_passwords_allowed: body.app_passwords_allowed,
         ldap_bind: body.ldap_bind.map(|m| m.as_str().to_string()),
         ldap_search: body.ldap_search,
+        require_pushed_authorization_requests: body.require_pushed_authorization_requests,
+        require_signed_request_object: body.require_signed_request_object,
     };
     let (client, client_secret) =
         clients::register(&state, input, &admin.actor, &admin.origin).await?;
@@ -241,6 +255,10 @@ pub struct UpdateClient {
     pub ldap_bind: Option<LdapBind>,
     /// The client may search the LDAP interface (it binds with its secret).
     pub ldap_search: Option<bool>,
+    /// Authorization requests only through the PAR endpoint (RFC 9126).
+    pub require_pushed_authorization_requests: Option<bool>,
+    /// Authorization requests only as signed request objects (RFC 9101).
+    pub require_signed_request_object: Option<bool>,
 }
 
 #[utoipa::path(patch, path = crate::routes::API_CLIENT, tag = "clients", operation_id = "clients_update", params(("id" = String, Path, description = "The client_id.")), request_body = UpdateClient,
@@ -272,6 +290,8 @@ pub async fn update(
         app_passwords_allowed: body.app_passwords_allowed,
         ldap_bind: body.ldap_bind.map(|m| m.as_str().to_string()),
         ldap_search: body.ldap_search,
+        require_pushed_authorization_requests: body.require_pushed_authorization_requests,
+        require_signed_request_object: body.require_signed_request_object,
     };
     let client = clients::update(
         &state,

@@ -44,7 +44,11 @@ pub struct Confirmation {
 }
 
 impl Confirmation {
-    pub fn page(self, c: Chrome, nav: Nav) -> Result<Response, PageError> {
+    pub fn page(self, mut c: Chrome, nav: Nav) -> Result<Response, PageError> {
+        // The page has no GET URL of its own (a GET of the form's action is
+        // the page the form was on): its language switch posts the same
+        // first POST again, which draws this question in the other language.
+        c.switch_post = self.fields.clone();
         render(&ConfirmPage {
             c,
             nav,

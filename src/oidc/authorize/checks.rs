@@ -10,6 +10,7 @@ use crate::domain::claims::ClaimsRequest;
 use crate::error::PageError;
 use crate::oidc::errors::ErrorCode;
 use crate::oidc::params::Params;
+use crate::oidc::requests;
 use crate::service::acr::AcrRequest;
 use crate::service::clients::{self, Client};
 use crate::service::tokens::{self, TokenError};
@@ -98,19 +99,25 @@ fn check_repeated(req: &mut AuthRequest) -> Result<(), Failure> {
     ))
 }
 
+/// How the request came, against what the client demands of it: through
+/// the PAR endpoint (RFC 9126 §5), signed (RFC 9101 §10.5).
+fn check_origin(req: &AuthRequest) -> Result<(), Failure> {
+    if req.client.require_pushed_authorization_requests && !req.origin.via_par {
+        return Err(req.fail(
+            ErrorCode::InvalidRequest,
+            "this client must push its authorization requests (pushed_authorization_request_endpoint)",
+        ));
+    }
+    if req.client.require_signed_request_object && !req.origin.signed {
+        return Err(req.fail(
+            ErrorCode::InvalidRequest,
+            "this client must send its authorization requests as signed request objects",
+        ));
+    }
+    Ok(())
+}
+
 fn check_unsupported(req: &AuthRequest) -> Result<(), Failure> {
-    if req.params.has("request") {
-        return Err(req.fail(
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported",
-        ));
-    }
-    if req.params.has("request_uri") {
-        return Err(req.fail(
-            ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
-        ));
-    }
     match req.params.get("response_mode") {
         None | Some("query") => Ok(()),
         Some(other) => Err(req.fail(
@@ -321,10 +328,111 @@ fn check_nonce(req: &mut AuthRequest) -> Result<(), Failure> {
 }
 
 /// Runs the checks in order; the first failure is the answer.
-pub(super) async fn validate(state: &AppState, params: Params) -> Result<AuthRequest, Failure> {
-    let client = check_client(state, &params).await?;
+/// How an authorization request came (see `oidc::requests`).
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The request URI it is kept under: the pages it leads to come back
+    /// by that, not by its parameters.
+    pub kept: Option<String>,
+    /// It came as a signed request object.
+    pub signed: bool,
+    /// It came through the pushed authorization request endpoint.
+    pub via_par: bool,
+}
+
+/// The parameters a request stands for: those kept under its
+/// `request_uri`, those of its verified `request` object (kept from now
+/// on), or its own.
+async fn resolve(
+    state: &AppState,
+    client: &Client,
+    raw: &Params,
+) -> Result<(Params, Origin), requests::Refused> {
+    let refuse = |code, description: &str| requests::Refused {
+        code,
+        description: description.into(),
+    };
+    match (raw.get("request"), raw.get("request_uri")) {
+        (Some(_), Some(_)) => Err(refuse(
+            ErrorCode::InvalidRequest,
+            "request and request_uri cannot both be sent",
+        )),
+        (None, Some(uri)) => {
+            if !uri.starts_with(requests::REQUEST_URI_PREFIX) {
+                return Err(refuse(
+                    ErrorCode::RequestUriNotSupported,
+                    "only request URIs from the pushed authorization request endpoint are accepted",
+                ));
+            }
+            let kept = requests::resolve(state, client, uri).await?;
+            let params = Params::parse(kept.params.as_bytes())
+                .map_err(|e| refuse(ErrorCode::InvalidRequestUri, &e.to_string()))?;
+            Ok((
+                params,
+                Origin {
+                    kept: Some(uri.to_string()),
+                    signed: kept.signed,
+                    via_par: kept.via_par,
+                },
+            ))
+        }
+        (Some(jwt), None) => {
+            let params = requests::verify_object(state, client, jwt).await?;
+            let (uri, _) = requests::keep(state, client, &params, true, false).await?;
+            Ok((
+                params,
+                Origin {
+                    kept: Some(uri),
+                    signed: true,
+                    via_par: false,
+                },
+            ))
+        }
+        (None, None) => Ok((raw.clone(), Origin::default())),
+    }
+}
+
+pub(super) async fn validate(state: &AppState, raw: Params) -> Result<AuthRequest, Failure> {
+    let client = check_client(state, &raw).await?;
+    check_text_of(&raw, "request")?;
+    check_text_of(&raw, "request_uri")?;
+    let (params, origin) = match resolve(state, &client, &raw).await {
+        Ok(resolved) => resolved,
+        Err(e) if e.code == ErrorCode::ServerError => {
+            return Err(Failure::Error(PageError::Internal(e.description)));
+        }
+        // A registered redirect URI beside a refused request object or
+        // request URI may hear why (OIDC Core §3.1.2.6); without one the
+        // refusal is a page.
+        Err(e) => {
+            return Err(match check_redirect_uri(state, &client, &raw) {
+                Ok(redirect_uri) if raw.repeated().is_empty() && raw.bad_text().is_empty() => {
+                    Failure::Redirect {
+                        redirect_uri,
+                        state: raw.get("state").map(str::to_string),
+                        error: e.code,
+                        description: e.description,
+                    }
+                }
+                _ => Failure::Page(format!("{}: {}", e.code, e.description)),
+            });
+        }
+    };
+    validate_resolved(state, client, params, origin).await
+}
+
+/// The checks of a request whose client is known and whose parameters
+/// are resolved (the pushed authorization request endpoint runs them
+/// before it keeps a request).
+pub(crate) async fn validate_resolved(
+    state: &AppState,
+    client: Client,
+    params: Params,
+    origin: Origin,
+) -> Result<AuthRequest, Failure> {
     let redirect_uri = check_redirect_uri(state, &client, &params)?;
     let mut req = AuthRequest {
+        origin,
         state: params.get("state").map(str::to_string),
         params,
         client,
@@ -340,6 +448,7 @@ pub(super) async fn validate(state: &AppState, params: Params) -> Result<AuthReq
     };
     check_text(&mut req)?;
     check_repeated(&mut req)?;
+    check_origin(&req)?;
     check_unsupported(&req)?;
     check_response_type(&req)?;
     check_scope(&mut req)?;

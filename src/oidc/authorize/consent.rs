@@ -31,6 +31,7 @@ struct ConsentPage {
 
 /// Asks the signed-in user to share the requested scopes.
 pub(super) async fn page(
+    state: &AppState,
     ctx: &PageCtx,
     req: &AuthRequest,
     user: Option<&crate::store::users::User>,
@@ -53,7 +54,7 @@ pub(super) async fn page(
         // Without prompt (it was answered by showing this page) and max_age
         // (satisfied when it was shown), as before the interaction list ran
         // on the answer too.
-        request: req.params.encode_without(&["prompt", "max_age"]),
+        request: req.later(state, &["prompt", "max_age"], &[]).await?,
     })
 }
 

@@ -53,6 +53,8 @@ use interaction::{Check, Facts, Interaction};
 
 /// A validated authorization request.
 pub struct AuthRequest {
+    /// How it came (a kept request is referred to by its request URI).
+    origin: checks::Origin,
     params: Params,
     client: Client,
     redirect_uri: String,
@@ -79,7 +81,7 @@ pub struct Hint {
 
 /// Either we may not redirect (show a page), or the error goes back to the
 /// client's verified redirect_uri (RFC 6749 §4.1.2.1).
-enum Failure {
+pub(crate) enum Failure {
     Page(String),
     /// Our own failure: a generic error page, the cause only in the log.
     Error(PageError),
@@ -120,9 +122,52 @@ impl AuthRequest {
         self.prompt.iter().any(|p| p == value)
     }
 
-    /// This request as a URL of ours, without the parameters in `drop`.
+    /// This request as a URL of ours, without the parameters in `drop`
+    /// (a kept request by its request URI: see [`Self::later`]).
     fn url_without(&self, drop: &[&str]) -> String {
-        format!("{}?{}", routes::AUTHORIZE, self.params.encode_without(drop))
+        format!("{}?{}", routes::AUTHORIZE, self.reference(drop))
+    }
+
+    /// This request's parameters as a query, or for a kept request its
+    /// client and request URI.
+    fn reference(&self, drop: &[&str]) -> String {
+        match &self.origin.kept {
+            Some(uri) => url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("client_id", &self.client.id)
+                .append_pair("request_uri", uri)
+                .finish(),
+            None => self.params.encode_without(drop),
+        }
+    }
+
+    /// This request as a page will send it back, without `drop` (which
+    /// the page answers): a kept request is kept without them from now on.
+    async fn later(
+        &self,
+        state: &AppState,
+        drop: &[&str],
+        add: &[(&str, &str)],
+    ) -> Result<String, PageError> {
+        let mut params = self.params.encode_without(drop);
+        for (k, v) in add {
+            let pair = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair(k, v)
+                .finish();
+            params = if params.is_empty() {
+                pair
+            } else {
+                format!("{params}&{pair}")
+            };
+        }
+        match &self.origin.kept {
+            Some(uri) => {
+                crate::oidc::requests::rewrite(state, uri, params)
+                    .await
+                    .map_err(|e| PageError::Internal(e.description))?;
+                Ok(self.reference(&[]))
+            }
+            None => Ok(params),
+        }
     }
 
     /// What consent must cover: the scopes, and those of the claims asked
@@ -327,7 +372,7 @@ async fn interact(
                     .owe_reauth(browser.reauth_key.clone(), unix_ms(browser.now))
                     .await?;
             }
-            Ok(to_login(req))
+            Ok(to_login(state, req).await?)
         }
         (Interaction::Blocked, Some((user, _))) => {
             Ok(blocked_page(state, ctx, req, user, browser.blocked.as_ref()).await?)
@@ -346,10 +391,10 @@ async fn interact(
             Ok(Redirect::to(routes::STEP_UP).into_response())
         }
         (Interaction::Consent, signed) => {
-            Ok(consent::page(ctx, req, signed.as_ref().map(|(u, _)| u)).await?)
+            Ok(consent::page(state, ctx, req, signed.as_ref().map(|(u, _)| u)).await?)
         }
         // Not reached: without a sign-in `no_session` applies first.
-        (Interaction::StepUp | Interaction::Blocked, None) => Ok(to_login(req)),
+        (Interaction::StepUp | Interaction::Blocked, None) => Ok(to_login(state, req).await?),
     }
 }
 
@@ -389,7 +434,7 @@ async fn blocked_page(
                 .map(|a| (a.display_name, a.email))
                 .collect(),
             helpdesk: contacts.helpdesk,
-            request: req.params.encode_without(&["prompt", "max_age"]),
+            request: req.later(state, &["prompt", "max_age"], &[]).await?,
         },
     )
 }
@@ -402,13 +447,17 @@ fn can_step_up(user: &User) -> bool {
 
 /// Sends the browser to the login page; afterwards it comes back to this
 /// request without the parameters that forced the login (so it does not loop).
-fn to_login(req: &AuthRequest) -> Response {
-    let back = req.url_without(&["prompt", "max_age"]);
-    let back = if req.prompt("consent") {
-        format!("{back}&prompt=consent")
+async fn to_login(state: &AppState, req: &AuthRequest) -> Result<Response, PageError> {
+    let consent: &[(&str, &str)] = if req.prompt("consent") {
+        &[("prompt", "consent")]
     } else {
-        back
+        &[]
     };
+    let back = format!(
+        "{}?{}",
+        routes::AUTHORIZE,
+        req.later(state, &["prompt", "max_age"], consent).await?
+    );
     let mut login = url::form_urlencoded::Serializer::new(String::new());
     login.append_pair("return_to", &back);
     login.append_pair("force", "1");
@@ -420,7 +469,7 @@ fn to_login(req: &AuthRequest) -> Response {
     if let Some(locales) = req.params.get("ui_locales") {
         login.append_pair("ui_locales", locales);
     }
-    Redirect::to(&format!("{}?{}", routes::LOGIN, login.finish())).into_response()
+    Ok(Redirect::to(&format!("{}?{}", routes::LOGIN, login.finish())).into_response())
 }
 
 async fn issue(
@@ -448,6 +497,11 @@ async fn issue(
     let code = tokens::authorize(state, user, &record, req.params.get("acr_values"))
         .await
         .map_err(|e| PageError::Internal(e.to_string()))?;
+    if let Some(uri) = &req.origin.kept {
+        crate::oidc::requests::spend(state, uri)
+            .await
+            .map_err(|e| PageError::Internal(e.description))?;
+    }
     let issuer = state.config.issuer();
     let mut pairs = vec![("code", code.as_str()), ("iss", issuer.as_str())];
     if let Some(s) = &req.state {

@@ -107,6 +107,8 @@ mod tests {
             app_passwords_allowed: false,
             ldap_bind: crate::domain::client::LdapBind::Off,
             ldap_search: false,
+            require_pushed_authorization_requests: false,
+            require_signed_request_object: false,
         }
     }
 

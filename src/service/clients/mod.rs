@@ -109,6 +109,11 @@ pub struct NewClient {
     pub ldap_bind: Option<String>,
     /// May search the LDAP interface (bound with its secret).
     pub ldap_search: bool,
+    /// Authorization requests only through the PAR endpoint (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
+    /// Authorization requests only as signed request objects (RFC 9101);
+    /// the client needs keys (`jwks` or `jwks_uri`).
+    pub require_signed_request_object: bool,
 }
 
 impl std::fmt::Debug for NewClient {
@@ -243,6 +248,14 @@ fn check_client(client: &Client) -> Result<(), ClientError> {
             "private_key_jwt needs --jwks-uri or --jwks-file".into(),
         ));
     }
+    // Its request objects are verified with its keys.
+    if client.require_signed_request_object && client.jwks.is_none() && client.jwks_uri.is_none() {
+        return Err(ClientError::InvalidText(
+            "require_signed_request_object",
+            "signed request objects are verified with the client's keys: register jwks or jwks_uri"
+                .into(),
+        ));
+    }
     // An LDAP search binds with the client's secret.
     if client.ldap_search && !client.token_auth_method.uses_secret() {
         return Err(ClientError::InvalidText(
@@ -340,6 +353,8 @@ pub async fn register(
             None => LdapBind::Off,
         },
         ldap_search: input.ldap_search,
+        require_pushed_authorization_requests: input.require_pushed_authorization_requests,
+        require_signed_request_object: input.require_signed_request_object,
     };
     check_client(&client)?;
     let generated = if method.uses_secret() {
@@ -474,6 +489,8 @@ pub struct ClientUpdate {
     /// `off`, `password` or `app_passwords`.
     pub ldap_bind: Option<String>,
     pub ldap_search: Option<bool>,
+    pub require_pushed_authorization_requests: Option<bool>,
+    pub require_signed_request_object: Option<bool>,
 }
 
 /// Applies `change` to the client if it is still at `version`. Every
@@ -561,6 +578,14 @@ pub async fn update(
     if let Some(search) = change.ldap_search {
         client.ldap_search = search;
         fields.push("ldap_search");
+    }
+    if let Some(v) = change.require_pushed_authorization_requests {
+        client.require_pushed_authorization_requests = v;
+        fields.push("require_pushed_authorization_requests");
+    }
+    if let Some(v) = change.require_signed_request_object {
+        client.require_signed_request_object = v;
+        fields.push("require_signed_request_object");
     }
     if let Some(alg) = change.id_token_alg {
         client.id_token_alg = IdTokenAlg::parse(&alg)?;
