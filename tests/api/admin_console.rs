@@ -189,13 +189,18 @@ async fn an_administrator_manages_accounts_in_the_console() {
     let clients = b.get("/admin/clients").await;
     assert_eq!(clients.status, StatusCode::OK);
     let audit = b.get("/admin/audit?event=account.disabled").await;
-    assert!(audit.has(">停用账号<") && !audit.has(">登录成功<"));
     assert!(
-        b.get("/admin/audit").await.has(">登录成功<"),
+        audit.has("data-kind=\"account.disabled\">停用账号<")
+            && !audit.has("data-kind=\"login.success\"")
+    );
+    assert!(
+        b.get("/admin/audit")
+            .await
+            .has("data-kind=\"login.success\">登录成功<"),
         "unfiltered, the sign-ins are there"
     );
     let by_user = b.get("/admin/audit?user=zhao%40cnic.cn").await;
-    assert!(by_user.has(">修改账号资料<"));
+    assert!(by_user.has("data-kind=\"account.updated\">修改账号资料<"));
 }
 
 #[tokio::test]
