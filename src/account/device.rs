@@ -61,10 +61,30 @@ fn internal(e: DeviceError) -> PageError {
 #[derive(Deserialize)]
 pub struct ShowQuery {
     user_code: Option<String>,
+    /// `approved` or `denied`: the outcome, after the answer that settled
+    /// the request redirected here (so the page has a GET URL, and its
+    /// language switch and a reload show the outcome again). It only
+    /// chooses the words; nothing is settled by it.
+    done: Option<String>,
+}
+
+/// Where the browser goes once the request is settled.
+fn outcome_url(approved: bool) -> String {
+    format!(
+        "{}?done={}",
+        crate::routes::DEVICE,
+        if approved { "approved" } else { "denied" }
+    )
 }
 
 pub async fn show(ctx: PageCtx, Query(q): Query<ShowQuery>) -> Result<Response, PageError> {
-    let mut page = DevicePage::new(ctx.chrome_at(crate::routes::DEVICE).await?, "enter");
+    let step = match q.done.as_deref() {
+        Some("approved") => "done",
+        Some("denied") => "denied",
+        _ => "enter",
+    };
+    // The page's own URL, query included: the switch keeps the outcome.
+    let mut page = DevicePage::new(ctx.chrome().await?, step);
     page.user_code = q.user_code.unwrap_or_default().chars().take(16).collect();
     render(&page)
 }
@@ -126,7 +146,7 @@ pub async fn submit(
             device::settle(&state, &handle, None)
                 .await
                 .map_err(internal)?;
-            render(&DevicePage::new(c, "denied"))
+            Ok(Redirect::to(&outcome_url(false)).into_response())
         }
         None => {
             let client = clients::find_cached(&state, &entry.client_id)
@@ -134,6 +154,9 @@ pub async fn submit(
                 .ok_or(PageError::NotFound)?;
             let mut page = DevicePage::new(c, "confirm");
             page.user_code = device::display(&entry.user_code);
+            // A POST answer: its language switch posts the code again,
+            // which draws this question in the other language.
+            page.c.switch_post = vec![("user_code", page.user_code.clone())];
             page.client_name = client.display_name(ctx.lang == Lang::En).to_string();
             page.logo_uri = client.logo_uri.as_ref().map(|u| u.as_str().to_string());
             page.scopes = entry
@@ -184,8 +207,5 @@ pub async fn callback(
         page.error = Some(t.device_bad_code);
         return super::refused(StatusCode::BAD_REQUEST, &page, None);
     }
-    render(&DevicePage::new(
-        c,
-        if approving { "done" } else { "denied" },
-    ))
+    Ok(Redirect::to(&outcome_url(approving)).into_response())
 }

@@ -73,7 +73,8 @@ async fn answer(b: &Browser, user_code: &str, decision: &str) -> crate::helpers:
         )
         .await;
     if decision != "allow" {
-        return answered;
+        // Settled: the outcome has a GET URL of its own.
+        return b.redirected(answered, "/device?done=denied").await;
     }
     let to = answered.location().expect("to /authorize").to_string();
     assert!(to.starts_with("/authorize?"), "{to}");
@@ -83,7 +84,8 @@ async fn answer(b: &Browser, user_code: &str, decision: &str) -> crate::helpers:
         .expect("our callback")
         .to_string();
     assert!(path.starts_with("/device/callback?"), "{path}");
-    b.get(&path).await
+    b.redirected(b.get(&path).await, "/device?done=approved")
+        .await
 }
 
 #[tokio::test]
@@ -275,7 +277,10 @@ async fn only_allowed_clients_and_only_the_confirming_browser() {
     let (_, e) = poll(&app, &rp, device_code).await;
     assert_eq!(e["error"], "authorization_pending");
     // The confirming browser's callback approves.
-    assert!(b.get(&path).await.has("id=\"device-done\""));
+    let done = b
+        .redirected(b.get(&path).await, "/device?done=approved")
+        .await;
+    assert!(done.has("id=\"device-done\""), "{}", done.body);
     app.advance(Duration::from_secs(6));
     let (status, _) = poll(&app, &rp, device_code).await;
     assert_eq!(status, StatusCode::OK);

@@ -1268,8 +1268,7 @@ const NOT_OPENED: &[(&str, &str)] = &[
     ("HOME", "a redirect to the account"),
     (
         "DEVICE_CALLBACK",
-        "single use: it settles the device's grant taken from the session, so its answer cannot be \
-         reloaded in the other language; it draws the /device page's template, which is checked",
+        "a redirect: it settles the device's request and leads to /device?done=…, which is checked",
     ),
     ("COUNTDOWN_JS", "a script"),
     ("STRENGTH_JS", "a script"),
@@ -1358,6 +1357,7 @@ fn every_page_of_the_router_is_opened_or_excused() {
         .chain(CONSOLE)
         .chain(flows::SIGN_IN_STEPS)
         .chain(flows::CASE_STEPS)
+        .chain(flows::DEVICE_STEPS)
         .chain(flows::RECORD_PAGES)
         .copied()
         .collect();

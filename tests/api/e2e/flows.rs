@@ -48,6 +48,9 @@ pub(super) const CASE_STEPS: &[&str] = &[
     "/retrieve/upload",
     "/retrieve/complete",
 ];
+/// The device's pages ([`every_step_of_the_device_flow`]): the code's
+/// question (a POST answer) and the outcome, both at `/device`.
+pub(super) const DEVICE_STEPS: &[&str] = &["/device"];
 /// The console's pages of one record ([`every_console_page_of_one_record`]);
 /// `/admin/users/{id}` is also drawn as the confirmation of a destructive
 /// action (a POST answer).
@@ -87,6 +90,7 @@ async fn kind_of(c: &Client) -> Value {
         c,
         "return [Array.from(document.querySelectorAll('main form')).map(f =>
            (f.id || '') + ' ' + new URL(f.action, location.href).pathname + ' ' + f.method),
+           Array.from(document.querySelectorAll('main button[id]')).map(b => b.id),
            document.querySelectorAll('main h1').length,
            document.querySelectorAll('main h2').length]",
     )
@@ -809,6 +813,86 @@ async fn the_top_bar_works_without_details_content() {
             (path_now(&c).await != "/account").then_some(())
         })
         .await;
+    })
+    .await;
+}
+
+/// A device's code typed in the browser: the question (drawn in answer to
+/// the code's POST; its switch posts the code again), allowed and denied,
+/// and the outcome (a GET page after the callback's redirect).
+#[tokio::test]
+async fn every_step_of_the_device_flow() {
+    if !wanted("every_step_of_the_device_flow") {
+        return;
+    }
+    let axe = axe_source();
+    let app = TestApp::spawn_with(|c| c.oidc.device_clients = vec!["cli".into()]).await;
+    app.user("li@cnic.cn").await;
+    let rp = app
+        .rp_with("cli", |c| {
+            c.first_party = true;
+            c.name = "实验数据工具".into();
+        })
+        .await;
+    let start = async || {
+        let r = reqwest::Client::new()
+            .post(format!("{}/device_authorization", app.base))
+            .basic_auth(&rp.id, rp.secret.as_deref())
+            .form(&[("scope", "openid profile")])
+            .send()
+            .await
+            .unwrap();
+        let started: Value = r.json().await.unwrap();
+        started["user_code"].as_str().unwrap().to_string()
+    };
+    let (allowed, denied) = (start().await, start().await);
+    let s = Session::start(1280).await;
+    let base = app.base.clone();
+    s.run("flows_device", move |c| async move {
+        let mut checked = Checked::default();
+        sign_in(&c, &base, "li@cnic.cn", PASSWORD).await;
+        at(&c, "/account").await;
+        for (code, decision) in [(&allowed, "allow"), (&denied, "deny")] {
+            c.goto(&format!("{base}/device")).await.unwrap();
+            submit_form(
+                &c,
+                "main form[action='/device']",
+                &[("user_code", code)],
+                None,
+            )
+            .await;
+            text_of(&c, "#device-code").await;
+            checked.page(&c, &axe, "/device").await;
+            assert!(
+                text_of(&c, "#device-code").await.len() >= 8,
+                "the question after both switches"
+            );
+            click(&c, &format!("#device-{decision}")).await;
+            let outcome = if decision == "allow" {
+                "done"
+            } else {
+                "denied"
+            };
+            until(&format!("the outcome {outcome}"), || async {
+                let url = c.current_url().await.ok()?;
+                (url.path() == "/device"
+                    && url.query()
+                        == Some(&format!(
+                            "done={}",
+                            if decision == "allow" {
+                                "approved"
+                            } else {
+                                "denied"
+                            }
+                        )))
+                .then_some(())
+            })
+            .await;
+            text_of(&c, &format!("#device-{outcome}")).await;
+            checked.page(&c, &axe, "/device").await;
+            text_of(&c, &format!("#device-{outcome}")).await;
+        }
+        checked.finish(DEVICE_STEPS);
     })
     .await;
 }
