@@ -9,6 +9,7 @@ pub mod logout;
 pub mod par;
 pub mod params;
 pub mod requests;
+pub mod registration;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
