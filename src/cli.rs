@@ -29,6 +29,7 @@ use crate::service::audit::{Entry, Outcome};
 use crate::service::clients::{self, Client, ClientError, ClientUpdate, NewClient};
 use crate::service::org_import;
 use crate::service::organizations::{self, OrgError, OrgInput};
+use crate::service::registration;
 use crate::service::{Actor, Origin};
 use crate::state::AppState;
 use crate::store::backup::{self, BackupError};
@@ -256,6 +257,32 @@ pub enum ClientCommand {
         id: String,
         #[arg(long)]
         secret_stdin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue an initial access token for dynamic client registration
+    /// (POST /register); printed once.
+    IssueToken {
+        /// How many clients it may register.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How many hours it stays valid.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        /// What it is for (shown in the list).
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the initial access tokens (never the tokens themselves).
+    Tokens {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an initial access token (the clients it registered stay).
+    RevokeToken {
+        id: String,
         #[arg(long)]
         json: bool,
     },
@@ -1346,6 +1373,12 @@ fn print_client(c: &Client, json: bool) {
     if let Some(uri) = &c.home_uri {
         println!("home_uri:       {uri}");
     }
+    if c.registered_dynamically {
+        println!("registered by:  itself (dynamic registration)");
+        if let Some(grants) = &c.grant_types {
+            println!("grant types:    {}", grants.join(" "));
+        }
+    }
     println!("ldap bind:      {}", c.ldap_bind.as_str());
     println!("ldap search:    {}", c.ldap_search);
     println!(
@@ -1666,6 +1699,93 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                         }
                     }
                     Exit::Ok
+                }
+                Err(e) => client_exit(e),
+            }
+        }
+        ClientCommand::IssueToken {
+            uses,
+            hours,
+            description,
+            json,
+        } => {
+            let request = registration::TokenRequest {
+                uses,
+                hours,
+                description,
+            };
+            match registration::issue_token(state, request, &actor, &origin).await {
+                Ok(issued) => {
+                    let now = state.clock.now().unix_timestamp();
+                    let view = registration::token_json(&issued.token, now);
+                    if json {
+                        println!(
+                            "{}",
+                            json!({ "token": view, "initial_access_token": issued.secret })
+                        );
+                    } else {
+                        println!("issued registration token {}", issued.token.id);
+                        println!("uses:           {}", issued.token.uses_allowed);
+                        println!(
+                            "expires at:     {}",
+                            view["expires_at"].as_str().unwrap_or("-")
+                        );
+                        println!("initial_access_token: {}", issued.secret);
+                        println!("(shown only now)");
+                    }
+                    Exit::Ok
+                }
+                Err(e) => client_exit(e),
+            }
+        }
+        ClientCommand::Tokens { json } => match registration::tokens(state).await {
+            Ok(list) => {
+                let now = state.clock.now().unix_timestamp();
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::Value::Array(
+                            list.iter()
+                                .map(|t| registration::token_json(t, now))
+                                .collect()
+                        )
+                    );
+                } else {
+                    for t in &list {
+                        let v = registration::token_json(t, now);
+                        println!(
+                            "{}  {:8}  {}/{} left  expires {}  {}",
+                            t.id,
+                            registration::token_status(t, now),
+                            t.uses_left,
+                            t.uses_allowed,
+                            v["expires_at"].as_str().unwrap_or("-"),
+                            t.description.as_deref().unwrap_or("")
+                        );
+                    }
+                }
+                Exit::Ok
+            }
+            Err(e) => fail(Exit::Failure, e),
+        },
+        ClientCommand::RevokeToken { id, json } => {
+            let Ok(uuid) = uuid::Uuid::parse_str(id.trim()) else {
+                return fail(
+                    Exit::Invalid,
+                    "the token id is a UUID (see `client tokens`)",
+                );
+            };
+            match registration::revoke_token(state, uuid, &actor, &origin).await {
+                Ok(()) => {
+                    if json {
+                        println!("{}", json!({ "id": uuid, "revoked": true }));
+                    } else {
+                        println!("revoked registration token {uuid}");
+                    }
+                    Exit::Ok
+                }
+                Err(ClientError::NotFound) => {
+                    fail(Exit::NotFound, "no such token, or it is revoked already")
                 }
                 Err(e) => client_exit(e),
             }

@@ -76,6 +76,7 @@ pub struct Config {
     pub display: DisplayConfig,
     pub branding: BrandingConfig,
     pub metrics: MetricsConfig,
+    pub registration: RegistrationConfig,
 }
 
 /// The institution's name and logo in the header of the hosted pages.
@@ -177,6 +178,107 @@ impl std::fmt::Debug for MetricsConfig {
             .field("listen", &self.listen)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
+    }
+}
+
+/// Dynamic client registration (RFC 7591 / RFC 7592): whether
+/// `/register` answers, and what a client registered there may have.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationConfig {
+    /// `/register` answers (and discovery names it) only when on.
+    pub enabled: bool,
+    /// Registration without an initial access token: for tests only,
+    /// refused in production.
+    pub open: bool,
+    /// The scopes a registered client may have; those it asks for must be
+    /// among them, and it gets them all when it asks for none. Never
+    /// `admin`, `review` or `org_admin` (the management API's).
+    pub scopes: Vec<String>,
+    /// The grant types a registered client may have (`authorization_code`,
+    /// `refresh_token`, `client_credentials`).
+    pub grant_types: Vec<String>,
+    /// The hosts the URIs of a registered client may name: exact host
+    /// names and `*.example.org` (any name under example.org). Empty: any
+    /// host. Either way https, except for a loopback host.
+    pub redirect_hosts: Vec<String>,
+    /// Registration attempts one client address may make in an hour; 0:
+    /// no limit.
+    pub address_hourly_limit: u32,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            open: false,
+            scopes: ["openid", "profile", "email", "phone", "offline_access"]
+                .map(String::from)
+                .to_vec(),
+            grant_types: ["authorization_code", "refresh_token"]
+                .map(String::from)
+                .to_vec(),
+            redirect_hosts: Vec::new(),
+            address_hourly_limit: 20,
+        }
+    }
+}
+
+/// The grant types dynamic registration knows.
+pub const REGISTRATION_GRANT_TYPES: [&str; 3] =
+    ["authorization_code", "refresh_token", "client_credentials"];
+
+/// Whether `host` (lower case) is named by `pattern`: equal, or under the
+/// domain of a `*.domain` pattern (one or more labels more).
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    let pattern = pattern.to_ascii_lowercase();
+    match pattern.strip_prefix("*.") {
+        Some(domain) => host
+            .strip_suffix(domain)
+            .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.')),
+        None => pattern == host,
+    }
+}
+
+impl RegistrationConfig {
+    fn validate(&self, production: bool) -> Result<(), ConfigError> {
+        if self.open && production {
+            return Err(ConfigError(
+                "registration.open: registration without an initial access token is for tests; production needs initial access tokens".into(),
+            ));
+        }
+        for scope in &self.scopes {
+            if matches!(scope.as_str(), "admin" | "review" | "org_admin") {
+                return Err(ConfigError(format!(
+                    "registration.scopes: {scope:?} is for the management API and never given to a registered client"
+                )));
+            }
+            if !crate::domain::KNOWN_SCOPES.contains(&scope.as_str()) {
+                return Err(ConfigError(format!(
+                    "registration.scopes: {scope:?} is not a scope Tongxing knows"
+                )));
+            }
+        }
+        for grant in &self.grant_types {
+            if !REGISTRATION_GRANT_TYPES.contains(&grant.as_str()) {
+                return Err(ConfigError(format!(
+                    "registration.grant_types: {grant:?} is not one of authorization_code, refresh_token, client_credentials"
+                )));
+            }
+        }
+        for pattern in &self.redirect_hosts {
+            let name = pattern.strip_prefix("*.").unwrap_or(pattern);
+            let valid = !name.is_empty()
+                && name.len() <= 253
+                && url::Host::parse(name).is_ok()
+                && !name.contains(['*', '/', ':', '@']);
+            if !valid {
+                return Err(ConfigError(format!(
+                    "registration.redirect_hosts: {pattern:?} is not a host name or a *.domain pattern"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -1073,6 +1175,7 @@ impl Default for Config {
             display: DisplayConfig::default(),
             branding: BrandingConfig::default(),
             metrics: MetricsConfig::default(),
+            registration: RegistrationConfig::default(),
         }
     }
 }
@@ -1207,6 +1310,8 @@ impl Config {
         }
         self.validate_ldap()?;
         self.branding.validate()?;
+        self.registration
+            .validate(self.environment == Environment::Production)?;
         if jiff::tz::TimeZone::get(&self.display.time_zone).is_err() {
             return Err(ConfigError(format!(
                 "display.time_zone: {:?} is not a time zone name such as Asia/Shanghai or UTC",
@@ -1610,6 +1715,43 @@ mod tests {
         c.timeouts.database_statement_ms = 3_600_000;
         let e = c.validate().unwrap_err().0;
         assert!(e.contains("timeouts.database_statement_ms"), "{e}");
+    }
+
+    #[test]
+    fn registration_policy_is_checked_and_open_is_refused_in_production() {
+        let mut c = Config::default();
+        assert!(
+            !c.registration.enabled && !c.registration.open,
+            "off by default"
+        );
+        c.registration.open = true;
+        assert!(c.validate().is_ok(), "open is allowed outside production");
+        c.environment = Environment::Production;
+        let e = c.registration.validate(true).unwrap_err().0;
+        assert!(e.contains("registration.open"), "{e}");
+        c.registration.open = false;
+        assert!(c.registration.validate(true).is_ok(), "control");
+        for scope in ["admin", "review", "org_admin", "nonsense"] {
+            c.registration.scopes = vec!["openid".into(), scope.into()];
+            let e = c.registration.validate(true).unwrap_err().0;
+            assert!(e.contains("registration.scopes"), "{scope}: {e}");
+        }
+        c.registration.scopes = vec!["openid".into()];
+        c.registration.grant_types = vec!["implicit".into()];
+        assert!(c.registration.validate(true).is_err());
+        c.registration.grant_types = vec!["client_credentials".into()];
+        assert!(c.registration.validate(true).is_ok());
+        for bad in ["", "*.", "a/b", "x.*.org", "user@host"] {
+            c.registration.redirect_hosts = vec![bad.into()];
+            let e = c.registration.validate(true).unwrap_err().0;
+            assert!(e.contains("registration.redirect_hosts"), "{bad:?}: {e}");
+        }
+        c.registration.redirect_hosts = vec!["app.example.org".into(), "*.lab.example.org".into()];
+        assert!(c.registration.validate(true).is_ok());
+        assert!(host_matches("*.lab.example.org", "a.lab.example.org"));
+        assert!(!host_matches("*.lab.example.org", "lab.example.org"));
+        assert!(!host_matches("*.lab.example.org", "alab.example.org"));
+        assert!(host_matches("App.Example.org", "app.example.org"));
     }
 
     #[test]

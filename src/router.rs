@@ -412,7 +412,7 @@ fn protocol() -> Router<AppState> {
     use tower_http::cors::{Any, CorsLayer};
     let cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     Router::new()
         .route(DISCOVERY, get(oidc::discovery::configuration))
@@ -429,6 +429,13 @@ fn protocol() -> Router<AppState> {
         )
         .route(INTROSPECT, post(oidc::introspect::introspect))
         .route(REVOKE, post(oidc::revoke::revoke))
+        .route(REGISTER, post(oidc::registration::register))
+        .route(
+            REGISTER_CLIENT,
+            get(oidc::registration::read)
+                .put(oidc::registration::update)
+                .delete(oidc::registration::delete),
+        )
         .layer(cors)
 }
 

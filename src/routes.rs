@@ -127,6 +127,10 @@ pub const DEVICE_CALLBACK: &str = "/device/callback";
 pub const USERINFO: &str = "/userinfo";
 pub const INTROSPECT: &str = "/introspect";
 pub const REVOKE: &str = "/revoke";
+/// Dynamic client registration (RFC 7591 §3), and each registered
+/// client's configuration endpoint (RFC 7592 §2).
+pub const REGISTER: &str = "/register";
+pub const REGISTER_CLIENT: &str = "/register/{client_id}";
 
 /// The management API's OpenAPI document. The API's operations are
 /// declared with their handlers in `admin::api` (utoipa-axum, so the
@@ -156,6 +160,9 @@ pub const API_BLOCKS: &str = "/api/v1/blocks";
 pub const API_CLIENTS: &str = "/api/v1/clients";
 pub const API_CLIENT: &str = "/api/v1/clients/{id}";
 pub const API_CLIENT_SECRET: &str = "/api/v1/clients/{id}/secret";
+/// Initial access tokens for dynamic client registration.
+pub const API_REGISTRATION_TOKENS: &str = "/api/v1/registration-tokens";
+pub const API_REGISTRATION_TOKEN: &str = "/api/v1/registration-tokens/{id}";
 pub const API_KEYS: &str = "/api/v1/keys";
 pub const API_KEYS_ROTATE: &str = "/api/v1/keys/rotate";
 pub const API_AUDIT: &str = "/api/v1/audit";

@@ -384,6 +384,17 @@ pub struct Client {
     /// Its authorization requests must be signed request objects (RFC 9101
     /// §10.5), by value or pushed.
     pub require_signed_request_object: bool,
+    /// Registered by itself through `/register` (RFC 7591), not by an
+    /// administrator: never first-party, and managed with its
+    /// registration access token (RFC 7592).
+    pub registered_dynamically: bool,
+    /// The SHA-256 of the registration access token (dynamic clients only).
+    #[serde(skip)]
+    pub registration_token_hash: Option<String>,
+    /// The grant types the client registered (RFC 7591 §2), the only ones
+    /// the token endpoint accepts from it; `None` (clients an
+    /// administrator registered): not limited this way.
+    pub grant_types: Option<Vec<String>>,
 }
 
 impl Client {
@@ -405,6 +416,25 @@ impl Client {
 
     pub fn is_public(&self) -> bool {
         self.token_auth_method == AuthMethod::None
+    }
+
+    /// Whether the client may use the grant type `grant` (the
+    /// `grant_type` value) at the token endpoint.
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|g| g == grant))
+    }
+
+    /// Checks a presented registration access token against the stored
+    /// SHA-256 (constant time); a client without one matches nothing.
+    pub fn registration_token_matches(&self, token: &str) -> bool {
+        match &self.registration_token_hash {
+            Some(stored) => {
+                random::constant_time_eq(hash_secret(token).as_bytes(), stored.as_bytes())
+            }
+            None => false,
+        }
     }
 
     /// Checks a presented secret against the stored SHA-256 (constant time).
@@ -600,6 +630,9 @@ mod tests {
         assert_eq!(v["scopes"], "openid profile");
         assert_eq!(v["has_jwks"], false);
         assert!(v.get("secret_hash").is_none());
+        assert!(v.get("registration_token_hash").is_none());
+        assert_eq!(v["registered_dynamically"], false);
+        assert_eq!(v["grant_types"], Value::Null);
     }
 
     fn sample() -> Client {
@@ -630,6 +663,9 @@ mod tests {
             ldap_search: false,
             require_pushed_authorization_requests: false,
             require_signed_request_object: false,
+            registered_dynamically: false,
+            registration_token_hash: None,
+            grant_types: None,
         }
     }
 }

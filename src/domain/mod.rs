@@ -29,7 +29,7 @@ pub use organization::{Alias, FullName, MailDomain, OrganizationStatus, ShortNam
 pub use password::{PasswordPolicy, PasswordRule, PolicyViolation, SecretPassword, Strength};
 pub use phone::{PhoneError, PhoneKind, PhoneNumber};
 pub use role::{Role, Roles};
-pub use scope::Scope;
+pub use scope::{KNOWN_SCOPES, Scope};
 
 /// Why a value was refused; the `field` names the input so pages, the API
 /// and the CLI can say exactly what to fix.

@@ -2,6 +2,26 @@ use std::fmt;
 
 use super::InvalidValue;
 
+/// Every scope Tongxing knows.
+pub const KNOWN_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    // The postal address (OIDC Core §5.4); not among the defaults: a
+    // client that needs it is registered with it.
+    "address",
+    "offline_access",
+    "admin",
+    // The review operations of the management API, for a reviewer's own
+    // token (authorization code; the role is checked at every call).
+    "review",
+    // The account operations of the management API an organization
+    // administrator may do, for its own token (authorization code; the
+    // role and its organizations are read at every call).
+    "org_admin",
+];
+
 /// An OAuth 2.0 scope: space-separated tokens of `%x21 / %x23-5B / %x5D-7E`
 /// (RFC 6749 §3.3), kept in first-seen order without duplicates.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

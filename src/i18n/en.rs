@@ -337,6 +337,15 @@ pub static EN: Text = Text {
         ("blocks.exported", "Block list exported"),
         ("calendar.updated", "Working calendar updated"),
         ("client.created", "Application created"),
+        ("client.registered", "Application registered itself"),
+        (
+            "client.registration_deleted",
+            "Self-registered application deleted",
+        ),
+        (
+            "client.registration_updated",
+            "Self-registered application updated",
+        ),
         ("client.removed", "Application removed"),
         ("client.secret_rotated", "Application secret rotated"),
         ("client.updated", "Application updated"),
@@ -378,6 +387,8 @@ pub static EN: Text = Text {
         ("recovery.code", "Recovery code checked"),
         ("recovery.link_requested", "Recovery link requested"),
         ("recovery.started", "Recovery started"),
+        ("registration_token.issued", "Registration token issued"),
+        ("registration_token.revoked", "Registration token revoked"),
         (
             "retrieval.authentication_failed",
             "Retrieval authentication failed",
@@ -508,6 +519,7 @@ pub static EN: Text = Text {
     admin_client_name: "Name",
     admin_client_auth: "Authentication",
     admin_first_party: "First party",
+    admin_client_dynamic: "Registered itself (dynamic registration)",
     admin_redirect_uris: "Redirect URIs",
     admin_must_change: "must change password",
     admin_yes: "yes",

@@ -514,6 +514,8 @@ texts! {
     admin_client_name: &'static str,
     admin_client_auth: &'static str,
     admin_first_party: &'static str,
+    /// The mark of a client that registered itself (RFC 7591).
+    admin_client_dynamic: &'static str,
     admin_redirect_uris: &'static str,
     admin_must_change: &'static str,
     admin_yes: &'static str,

@@ -48,11 +48,13 @@ pub const CLAIMS_SUPPORTED: &[&str] = &[
     "address",
 ];
 
-pub fn document(issuer: &str) -> Value {
+/// The discovery document; `registration` names the registration
+/// endpoint (RFC 8414 §2), only when dynamic registration is on.
+pub fn document(issuer: &str, registration: bool) -> Value {
     let url = |path: &str| format!("{issuer}{path}");
     let algs: Vec<&str> = Alg::ALL.iter().map(|a| a.as_str()).collect();
     let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
-    json!({
+    let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": url(routes::AUTHORIZE),
         "token_endpoint": url(routes::TOKEN),
@@ -95,11 +97,15 @@ pub fn document(issuer: &str) -> Value {
         "pushed_authorization_request_endpoint": url(routes::PAR),
         "require_pushed_authorization_requests": false,
         "authorization_response_iss_parameter_supported": true,
-    })
+    });
+    if registration {
+        doc["registration_endpoint"] = json!(url(routes::REGISTER));
+    }
+    doc
 }
 
 pub async fn configuration(State(state): State<AppState>) -> Response {
-    let doc = document(&state.config.issuer());
+    let doc = document(&state.config.issuer(), state.config.registration.enabled);
     ([(header::CACHE_CONTROL, "public, max-age=3600")], Json(doc)).into_response()
 }
 

@@ -58,6 +58,12 @@ pub enum ErrorCode {
     SlowDown,
     /// The device code expired (RFC 8628 §3.5).
     ExpiredToken,
+    /// A registration's redirect URI is refused (RFC 7591 §3.2.2).
+    InvalidRedirectUri,
+    /// A registration's other metadata is refused (RFC 7591 §3.2.2).
+    InvalidClientMetadata,
+    /// A software statement is refused (RFC 7591 §3.2.2).
+    InvalidSoftwareStatement,
 }
 
 impl ErrorCode {
@@ -86,6 +92,9 @@ impl ErrorCode {
             ErrorCode::AuthorizationPending => "authorization_pending",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            ErrorCode::InvalidSoftwareStatement => "invalid_software_statement",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod introspect;
 pub mod logout;
 pub mod par;
 pub mod params;
+pub mod registration;
 pub mod requests;
 pub mod revoke;
 pub mod token;

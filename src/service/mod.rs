@@ -25,6 +25,7 @@ pub mod organizations;
 pub mod password_check;
 pub mod phone;
 pub mod recovery;
+pub mod registration;
 pub mod retrieval;
 pub mod retrieval_case;
 pub mod retrieval_form;

@@ -41,12 +41,16 @@ struct ClientRow {
     ldap_search: bool,
     require_pushed_authorization_requests: bool,
     require_signed_request_object: bool,
+    registered_dynamically: bool,
+    registration_token_hash: Option<String>,
+    grant_types: Option<String>,
 }
 
 const COLUMNS: &str = "id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
     backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, version, require_sms, require_strong_password, \
     name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed, ldap_bind, ldap_search, \
-    require_pushed_authorization_requests, require_signed_request_object";
+    require_pushed_authorization_requests, require_signed_request_object, \
+    registered_dynamically, registration_token_hash, grant_types";
 
 impl ClientRow {
     /// Every column parsed with the same types registration uses. A value
@@ -102,6 +106,12 @@ impl ClientRow {
             .iter()
             .map(str::to_string)
             .collect();
+        let grant_types = self
+            .grant_types
+            .as_deref()
+            .map(serde_json::from_str::<Vec<String>>)
+            .transpose()
+            .map_err(|e| corrupt("grant_types", format!("is not a JSON list of strings: {e}")))?;
         let jwks = self
             .jwks
             .as_deref()
@@ -140,6 +150,9 @@ impl ClientRow {
             ldap_search: self.ldap_search,
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             require_signed_request_object: self.require_signed_request_object,
+            registered_dynamically: self.registered_dynamically,
+            registration_token_hash: self.registration_token_hash,
+            grant_types,
             id,
         })
     }
@@ -151,10 +164,12 @@ struct Encoded {
     post_logout_redirect_uris: String,
     scopes: String,
     jwks: Option<String>,
+    grant_types: Option<String>,
 }
 
 fn encode(c: &Client) -> Encoded {
     Encoded {
+        grant_types: c.grant_types.as_ref().map(|g| json!(g).to_string()),
         redirect_uris: json!(c.redirect_uris).to_string(),
         post_logout_redirect_uris: json!(c.post_logout_redirect_uris).to_string(),
         scopes: c.scopes.join(" "),
@@ -162,23 +177,20 @@ fn encode(c: &Client) -> Encoded {
     }
 }
 
-impl Store {
-    /// Registers a client; its audit entry commits with it.
-    pub async fn insert_client(
-        &self,
-        c: &Client,
-        created_at: OffsetDateTime,
-        audit: &NewAuditEvent,
-    ) -> Result<(), StoreError> {
+/// Inserts client `$c` (created at `$at`) on `$exec` (a transaction);
+/// shared by an administrator's registration and a dynamic one (which
+/// spends an initial access token in the same transaction).
+macro_rules! insert_client {
+    ($exec:expr, $c:expr, $at:expr) => {{
+        let c: &Client = $c;
         let e = encode(c);
-        on_db!(self, pool => async {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query(
+        sqlx::query(
             "INSERT INTO clients (id, name, secret_hash, token_auth_method, redirect_uris, post_logout_redirect_uris, \
              backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms, require_strong_password, \
              name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed, \
-             ldap_bind, ldap_search, require_pushed_authorization_requests, require_signed_request_object) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+             ldap_bind, ldap_search, require_pushed_authorization_requests, require_signed_request_object, \
+             registered_dynamically, registration_token_hash, grant_types) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -192,7 +204,7 @@ impl Store {
         .bind(c.id_token_alg.as_str())
         .bind(c.jwks_uri.as_ref().map(EndpointUri::as_str))
         .bind(&e.jwks)
-        .bind(created_at)
+        .bind($at)
         .bind(c.require_sms)
         .bind(c.require_strong_password)
         .bind(&c.name_en)
@@ -206,8 +218,25 @@ impl Store {
         .bind(c.ldap_search)
         .bind(c.require_pushed_authorization_requests)
         .bind(c.require_signed_request_object)
-        .execute(&mut *tx)
-        .await?;
+        .bind(c.registered_dynamically)
+        .bind(&c.registration_token_hash)
+        .bind(&e.grant_types)
+        .execute($exec)
+        .await
+    }};
+}
+
+impl Store {
+    /// Registers a client; its audit entry commits with it.
+    pub async fn insert_client(
+        &self,
+        c: &Client,
+        created_at: OffsetDateTime,
+        audit: &NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        on_db!(self, pool => async {
+            let mut tx = pool.begin_write().await?;
+            insert_client!(&mut *tx, c, created_at)?;
             insert_audit!(&mut *tx, audit, self.now())?;
             tx.commit().await
         }.await)
@@ -358,5 +387,112 @@ impl Store {
             Some(_) => Err(StoreError::Stale),
             None => Err(StoreError::NotFound),
         }
+    }
+}
+
+impl Store {
+    /// Replaces every metadata column of a dynamically registered client
+    /// (RFC 7592 §2.2) if it is still at `version`; the secret and the
+    /// registration access token are written as given.
+    pub async fn replace_client(
+        &self,
+        c: &Client,
+        version: i64,
+        audit: &NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        let e = encode(c);
+        let now = self.now();
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let n = sqlx::query(
+                "UPDATE clients SET name = $3, redirect_uris = $4, post_logout_redirect_uris = $5, backchannel_logout_uri = $6, \
+                 scopes = $7, id_token_alg = $8, updated_at = $9, token_auth_method = $10, secret_hash = $11, \
+                 jwks_uri = $12, jwks = $13, logo_uri = $14, home_uri = $15, grant_types = $16, \
+                 registration_token_hash = $17, version = version + 1 \
+                 WHERE id = $1 AND version = $2",
+            )
+            .bind(&c.id)
+            .bind(version)
+            .bind(&c.name)
+            .bind(&e.redirect_uris)
+            .bind(&e.post_logout_redirect_uris)
+            .bind(c.backchannel_logout_uri.as_ref().map(EndpointUri::as_str))
+            .bind(&e.scopes)
+            .bind(c.id_token_alg.as_str())
+            .bind(now)
+            .bind(c.token_auth_method.as_str())
+            .bind(&c.secret_hash)
+            .bind(c.jwks_uri.as_ref().map(EndpointUri::as_str))
+            .bind(&e.jwks)
+            .bind(c.logo_uri.as_ref().map(EndpointUri::as_str))
+            .bind(c.home_uri.as_ref().map(EndpointUri::as_str))
+            .bind(&e.grant_types)
+            .bind(&c.registration_token_hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                insert_audit!(&mut *tx, audit, now)?;
+            }
+            tx.commit().await?;
+            n
+        });
+        if n > 0 {
+            return Ok(());
+        }
+        match self.client(&c.id).await? {
+            Some(_) => Err(StoreError::Stale),
+            None => Err(StoreError::NotFound),
+        }
+    }
+}
+
+/// What [`Store::insert_registered_client`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    Stored,
+    /// The initial access token is unknown, expired, revoked or used up:
+    /// nothing was stored.
+    TokenRefused,
+}
+
+impl Store {
+    /// Stores a client registered through `/register` (RFC 7591 §3), with
+    /// its audit entry, in one transaction that first spends one use of the
+    /// initial access token with this hash (when one is given). Spending is
+    /// one conditional `UPDATE … uses_left = uses_left - 1 WHERE uses_left >
+    /// 0`: two registrations at once are serialized on the token's row, so
+    /// the last use is spent once and the other finds nothing left. If the
+    /// client cannot be stored, the use is given back with the rollback.
+    pub async fn insert_registered_client(
+        &self,
+        c: &Client,
+        initial_token_hash: Option<&str>,
+        audit: &NewAuditEvent,
+    ) -> Result<Registered, StoreError> {
+        let now = self.now();
+        let result: Result<Registered, sqlx::Error> = on_db!(self, pool => async {
+            let mut tx = pool.begin_write().await?;
+            if let Some(hash) = initial_token_hash {
+                let spent = sqlx::query(
+                    "UPDATE registration_tokens SET uses_left = uses_left - 1 \
+                     WHERE token_hash = $1 AND uses_left > 0 AND expires_at > $2 AND revoked_at IS NULL",
+                )
+                .bind(hash)
+                .bind(now.unix_timestamp())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if spent == 0 {
+                    tx.rollback().await?;
+                    return Ok(Registered::TokenRefused);
+                }
+            }
+            insert_client!(&mut *tx, c, now)?;
+            insert_audit!(&mut *tx, audit, now)?;
+            tx.commit().await?;
+            Ok(Registered::Stored)
+        }.await);
+        result.map_err(|e| StoreError::from_write(e, &["clients", "id"]).into_conflict("client_id"))
     }
 }

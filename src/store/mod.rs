@@ -14,6 +14,7 @@ pub mod import;
 pub mod keys;
 pub mod organizations;
 pub mod phones;
+pub mod registration;
 pub mod retrieval;
 pub mod review;
 pub mod reviewing;

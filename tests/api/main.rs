@@ -57,6 +57,7 @@ mod phones;
 mod post_redirect_get;
 mod recovery;
 mod recovery_background;
+mod registration;
 mod retrieval_form;
 mod retrieve;
 mod review_cases;

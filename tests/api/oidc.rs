@@ -24,7 +24,7 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
-async fn user(app: &TestApp) {
+pub async fn user(app: &TestApp) {
     app.user_with(NewAccount {
         username: "zhang@cnic.cn".into(),
         display_name: Some("张三".into()),
@@ -36,7 +36,7 @@ async fn user(app: &TestApp) {
 }
 
 /// Runs the whole flow for one client and signing algorithm.
-async fn full_flow(app: &TestApp, rp: &Rp, alg: CoreJwsSigningAlgorithm) {
+pub async fn full_flow(app: &TestApp, rp: &Rp, alg: CoreJwsSigningAlgorithm) {
     let http = http();
     let issuer = IssuerUrl::new(app.base.clone()).unwrap();
     let meta = CoreProviderMetadata::discover_async(issuer, &http)

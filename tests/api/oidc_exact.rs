@@ -770,9 +770,41 @@ async fn discovery_lists_exactly_what_is_supported() {
         ])
     );
     // What is not supported is not claimed.
+    // Dynamic registration is off by default (`[registration]`), and then
+    // not named.
     for absent in ["registration_endpoint", "dpop_signing_alg_values_supported"] {
         assert!(d.get(absent).is_none(), "{absent}");
     }
+    let with_registration = TestApp::spawn_with(|c| c.registration.enabled = true).await;
+    let r: Value = reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        with_registration.base
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        r["registration_endpoint"],
+        format!("{}/register", with_registration.base)
+    );
+    let mut same = r.clone();
+    same.as_object_mut()
+        .unwrap()
+        .remove("registration_endpoint");
+    let mut base = d.clone();
+    for doc in [&mut same, &mut base] {
+        for (_, v) in doc.as_object_mut().unwrap().iter_mut() {
+            if let Some(s) = v.as_str() {
+                *v = Value::String(
+                    s.replace(&with_registration.base, "")
+                        .replace(&app.base, ""),
+                );
+            }
+        }
+    }
+    assert_eq!(same, base, "registration changes nothing else");
     assert_eq!(
         d["device_authorization_endpoint"],
         format!("{}/device_authorization", app.base)

@@ -310,5 +310,5 @@ async fn the_router_and_the_document_agree() {
             routed += usize::from(in_doc);
         }
     }
-    assert_eq!(routed, 39, "operations");
+    assert_eq!(routed, 42, "operations");
 }

@@ -135,6 +135,12 @@ pub struct ClientView {
     require_pushed_authorization_requests: bool,
     /// Authorization requests only as signed request objects.
     require_signed_request_object: bool,
+    /// Registered by itself through `/register` (RFC 7591), with an
+    /// initial access token: never first-party.
+    registered_dynamically: bool,
+    /// The grant types a dynamically registered client registered (the
+    /// only ones it may use); null for the others.
+    grant_types: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod keys;
 pub mod organizations;
 pub mod phones;
+pub mod registration_tokens;
 pub mod review;
 pub mod users;
 
@@ -56,6 +57,11 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(clients::list, clients::create))
         .routes(routes!(clients::get, clients::update, clients::delete))
         .routes(routes!(clients::rotate_secret))
+        .routes(routes!(
+            registration_tokens::list,
+            registration_tokens::issue
+        ))
+        .routes(routes!(registration_tokens::revoke))
         .routes(routes!(keys::list))
         .routes(routes!(keys::rotate))
         .routes(routes!(audit::list))

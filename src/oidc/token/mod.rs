@@ -28,6 +28,13 @@ pub async fn token(
         .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?
         .to_string();
     let client = client_auth::authenticate(&state, &headers, &params).await?;
+    // A dynamically registered client uses only the grant types it
+    // registered (RFC 7591 §2); others are not limited this way.
+    if !client.allows_grant(&grant_type) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "this client did not register the grant type {grant_type}"
+        )));
+    }
     let (grant, response) = match grant_type.as_str() {
         "authorization_code" => (
             "authorization_code",

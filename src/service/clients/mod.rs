@@ -21,25 +21,9 @@ pub use crate::domain::client::{AuthMethod, Client};
 
 /// Scopes a client may ask for when registration does not say.
 pub const DEFAULT_SCOPES: &str = "openid profile email phone offline_access";
-/// Every scope Tongxing knows.
-pub const KNOWN_SCOPES: &[&str] = &[
-    "openid",
-    "profile",
-    "email",
-    "phone",
-    // The postal address (OIDC Core §5.4); not among the defaults: a
-    // client that needs it is registered with it.
-    "address",
-    "offline_access",
-    "admin",
-    // The review operations of the management API, for a reviewer's own
-    // token (authorization code; the role is checked at every call).
-    "review",
-    // The account operations of the management API an organization
-    // administrator may do, for its own token (authorization code; the
-    // role and its organizations are read at every call).
-    "org_admin",
-];
+/// Every scope Tongxing knows (kept with the scope type, where the
+/// configuration checks too).
+pub use crate::domain::KNOWN_SCOPES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -266,14 +250,12 @@ fn check_client(client: &Client) -> Result<(), ClientError> {
     Ok(())
 }
 
-/// Registers a client. Returns it and the secret when one was generated.
-pub async fn register(
-    state: &AppState,
-    input: NewClient,
-    actor: &Actor,
-    origin: &Origin,
-) -> Result<(Client, Option<String>), ClientError> {
-    let production = state.config.is_production();
+/// Builds a client from a registration, every value through the parsers
+/// above and the whole through [`check_client`]; with a secret (hashed)
+/// when its method uses one. Returns it and the secret when one was
+/// generated. `production` applies the production rule to its URIs
+/// (https, except for loopback hosts).
+pub fn build(input: NewClient, production: bool) -> Result<(Client, Option<String>), ClientError> {
     let id = ClientId::parse(&input.id)?;
     let name = parse_name(&input.name)?;
     let method = match input.token_auth_method.as_deref() {
@@ -355,6 +337,9 @@ pub async fn register(
         ldap_search: input.ldap_search,
         require_pushed_authorization_requests: input.require_pushed_authorization_requests,
         require_signed_request_object: input.require_signed_request_object,
+        registered_dynamically: false,
+        registration_token_hash: None,
+        grant_types: None,
     };
     check_client(&client)?;
     let generated = if method.uses_secret() {
@@ -364,6 +349,18 @@ pub async fn register(
     } else {
         None
     };
+    Ok((client, generated))
+}
+
+/// Registers a client. Returns it and the secret when one was generated.
+pub async fn register(
+    state: &AppState,
+    input: NewClient,
+    actor: &Actor,
+    origin: &Origin,
+) -> Result<(Client, Option<String>), ClientError> {
+    let (client, generated) = build(input, state.config.is_production())?;
+    let method = client.token_auth_method;
     let now = state.clock.now();
     let audit = Entry::new("client.created", Outcome::Success)
         .actor(actor)
