@@ -1098,23 +1098,6 @@ impl Text {
         }
     }
 
-    /// Why an application password was revoked, from the stored reason (a
-    /// reason this version does not know is shown as stored).
-    pub fn app_password_reason(&self, stored: &str) -> String {
-        use crate::service::app_passwords::Reason as R;
-        match R::of_stored(stored) {
-            Some(R::ByOwner) => self.app_password_reason_by_owner,
-            Some(R::ByAdministrator) => self.app_password_reason_by_admin,
-            Some(R::PasswordChanged) => self.app_password_reason_changed,
-            Some(R::PasswordReset) => self.app_password_reason_reset,
-            Some(R::PasswordRecovered) => self.app_password_reason_recovered,
-            Some(R::PasswordRetrieved) => self.app_password_reason_retrieved,
-            Some(R::UnbindCompleted) => self.app_password_reason_unbind,
-            None => return stored.to_string(),
-        }
-        .to_string()
-    }
-
     /// How a client authenticates at the token endpoint, in this language.
     pub fn client_auth_method(&self, m: crate::domain::client::AuthMethod) -> &'static str {
         use crate::domain::client::AuthMethod as M;

@@ -223,8 +223,7 @@ async fn user_page(
                 last_used: crate::service::app_passwords::last_used(&r)
                     .map(|(at, ip)| format!("{} · {ip}", when(at))),
                 revoked: r.revoked_at.map(|at| {
-                    let why =
-                        t.app_password_reason(r.revoked_reason.as_deref().unwrap_or_default());
+                    let why = revoked_reason(t, r.revoked_reason.as_deref().unwrap_or_default());
                     (t.admin_app_password_revoked_at)(&when(at), &why)
                 }),
                 created: when(r.created_at),
@@ -441,6 +440,24 @@ pub async fn act(
             )
         }
     }
+}
+
+/// Why an application password was revoked, in the page's language, from
+/// the reason stored (a reason this version does not know is shown as
+/// stored).
+fn revoked_reason(t: &crate::i18n::Text, stored: &str) -> String {
+    use crate::service::app_passwords::Reason as R;
+    match R::of_stored(stored) {
+        Some(R::ByOwner) => t.app_password_reason_by_owner,
+        Some(R::ByAdministrator) => t.app_password_reason_by_admin,
+        Some(R::PasswordChanged) => t.app_password_reason_changed,
+        Some(R::PasswordReset) => t.app_password_reason_reset,
+        Some(R::PasswordRecovered) => t.app_password_reason_recovered,
+        Some(R::PasswordRetrieved) => t.app_password_reason_retrieved,
+        Some(R::UnbindCompleted) => t.app_password_reason_unbind,
+        None => return stored.to_string(),
+    }
+    .to_string()
 }
 
 /// What a destructive action asks before it acts (`None`: it acts at
