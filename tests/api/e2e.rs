@@ -1298,6 +1298,10 @@ const NOT_OPENED: &[(&str, &str)] = &[
     ("DISCOVERY", "JSON"),
     ("JWKS", "JSON"),
     ("USERINFO", "JSON"),
+    (
+        "REGISTER_CLIENT",
+        "JSON (RFC 7592 client configuration, read with a registration access token)",
+    ),
     ("HEALTHZ", "a probe"),
     ("READYZ", "a probe"),
     ("METRICS", "metrics"),
