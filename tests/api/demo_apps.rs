@@ -26,6 +26,17 @@ async fn demo(app: &TestApp, listener: tokio::net::TcpListener, id: &str, secret
 pub(crate) async fn mail_and_arp(app: &TestApp) -> (String, String) {
     let mail_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let arp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    register_and_start(app, mail_listener, arp_listener).await
+}
+
+/// Registers the demos for the addresses of the two listeners
+/// (`client add-demo --json`, which replaces earlier registrations) and
+/// starts them on those listeners; their base URLs.
+async fn register_and_start(
+    app: &TestApp,
+    mail_listener: tokio::net::TcpListener,
+    arp_listener: tokio::net::TcpListener,
+) -> (String, String) {
     let mail_url = format!("http://{}", mail_listener.local_addr().unwrap());
     let arp_url = format!("http://{}", arp_listener.local_addr().unwrap());
     let out = app
@@ -151,35 +162,7 @@ async fn single_sign_on_and_back_channel_logout_across_the_demo_apps() {
         text.stdout
     );
     // Running it again replaces the registrations (and their secrets).
-    let out = app
-        .cli(
-            &[
-                "client",
-                "add-demo",
-                "--mail-url",
-                &mail_url,
-                "--arp-url",
-                &arp_url,
-                "--json",
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    let registered = out.json();
-    let secret_of = |id: &str| {
-        registered
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["client_id"] == id)
-            .unwrap()["client_secret"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let mail = demo(&app, mail_listener, "mail-demo", &secret_of("mail-demo")).await;
-    let arp = demo(&app, arp_listener, "arp-demo", &secret_of("arp-demo")).await;
+    let (mail, arp) = register_and_start(&app, mail_listener, arp_listener).await;
 
     let b = app.browser();
     // Mail: the passport asks for the password once.
