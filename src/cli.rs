@@ -175,6 +175,10 @@ pub enum ClientCommand {
         /// needs --jwks-uri or --jwks-file).
         #[arg(long)]
         require_signed_request_object: bool,
+        /// Tokens only bound to a DPoP key (RFC 9449): token requests
+        /// without a DPoP proof are refused.
+        #[arg(long)]
+        require_dpop: bool,
         /// A JWK set file with the client's public keys (private_key_jwt).
         #[arg(long)]
         jwks_file: Option<PathBuf>,
@@ -237,6 +241,9 @@ pub enum ClientCommand {
         /// Authorization requests only as signed request objects: true or false.
         #[arg(long)]
         require_signed_request_object: Option<bool>,
+        /// Tokens only bound to a DPoP key (RFC 9449): true or false.
+        #[arg(long)]
+        require_dpop: Option<bool>,
         #[arg(long)]
         json: bool,
     },
@@ -1386,6 +1393,7 @@ fn print_client(c: &Client, json: bool) {
         c.require_pushed_authorization_requests
     );
     println!("signed request: {}", c.require_signed_request_object);
+    println!("require dpop:   {}", c.dpop_bound_access_tokens);
     println!("scopes:         {}", c.scopes.join(" "));
     println!("id_token alg:   {}", c.id_token_alg.as_str());
     for uri in &c.redirect_uris {
@@ -1428,6 +1436,7 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             ldap_search,
             require_par,
             require_signed_request_object,
+            require_dpop,
             json,
         } => {
             let secret = if secret_stdin {
@@ -1474,6 +1483,7 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                 ldap_search,
                 require_pushed_authorization_requests: require_par,
                 require_signed_request_object,
+                dpop_bound_access_tokens: require_dpop,
             };
             match clients::register(state, input, &actor, &origin).await {
                 Ok((c, generated)) => {
@@ -1619,6 +1629,7 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             ldap_search,
             require_par,
             require_signed_request_object,
+            require_dpop,
             json,
         } => {
             let client = match clients::find(state, &id).await {
@@ -1640,6 +1651,7 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                 ldap_search,
                 require_pushed_authorization_requests: require_par,
                 require_signed_request_object,
+                dpop_bound_access_tokens: require_dpop,
                 ..ClientUpdate::default()
             };
             match clients::update(state, &id, client.version, change, &actor, &origin).await {

@@ -947,6 +947,13 @@ pub struct OidcConfig {
     /// the browser (RFC 9126 `expires_in`); once the browser has come it
     /// lasts as long as a sign-in may take.
     pub par_ttl_secs: u64,
+    /// Whether DPoP proofs at the token endpoint and userinfo must carry
+    /// a nonce this server issued (RFC 9449 §8, §9): a proof made ahead
+    /// of time, or by a client whose clock is wrong, then cannot be used.
+    pub dpop_nonce: bool,
+    /// How far a DPoP proof's `iat` may be from now, either way (RFC 9449
+    /// §11.1); its `jti` is remembered twice as long.
+    pub dpop_proof_max_age_secs: u64,
 }
 
 impl Default for OidcConfig {
@@ -964,6 +971,8 @@ impl Default for OidcConfig {
             device_interval_secs: 5,
             key_rotation_days: 90,
             par_ttl_secs: 90,
+            dpop_nonce: true,
+            dpop_proof_max_age_secs: 60,
         }
     }
 }
@@ -1286,6 +1295,11 @@ impl Config {
         }
         if !(10..=600).contains(&self.oidc.par_ttl_secs) {
             return Err(ConfigError("oidc.par_ttl_secs: between 10 and 600".into()));
+        }
+        if !(5..=600).contains(&self.oidc.dpop_proof_max_age_secs) {
+            return Err(ConfigError(
+                "oidc.dpop_proof_max_age_secs: between 5 and 600".into(),
+            ));
         }
         if self.oidc.key_rotation_days > 3650 {
             return Err(ConfigError(

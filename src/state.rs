@@ -62,6 +62,8 @@ pub struct AppState {
     pub captcha: crate::ports::captcha::Captcha,
     /// The device-cookie key, read from the database on first use.
     pub device_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// This node's current DPoP nonce (see [`crate::service::dpop`]).
+    pub dpop_nonces: Arc<crate::service::dpop::Nonces>,
     /// Outbound HTTP (back-channel logout, client JWK sets).
     pub http: reqwest::Client,
     /// Whether PostgreSQL and Redis answer, as this node last saw it.
@@ -166,6 +168,7 @@ impl AppState {
             mail,
             captcha,
             device_key: Arc::default(),
+            dpop_nonces: Arc::default(),
             health: crate::outage::Health::default(),
         })
     }

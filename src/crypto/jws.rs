@@ -184,6 +184,12 @@ impl SigningKey {
     /// Compact JWS of `claims` with the given `typ` header.
     pub fn sign(&self, typ: &str, claims: &Value) -> Result<String, JwsError> {
         let header = json!({ "alg": self.alg.as_str(), "kid": self.kid, "typ": typ });
+        self.sign_with_header(&header, claims)
+    }
+
+    /// Compact JWS of `claims` under `header` as given (its `alg` is the
+    /// signer's to set right).
+    pub fn sign_with_header(&self, header: &Value, claims: &Value) -> Result<String, JwsError> {
         let mut out = format!(
             "{}.{}",
             b64(header.to_string().as_bytes()),

@@ -384,6 +384,10 @@ pub struct Client {
     /// Its authorization requests must be signed request objects (RFC 9101
     /// §10.5), by value or pushed.
     pub require_signed_request_object: bool,
+    /// Its tokens must be bound to a DPoP key (RFC 9449 §5.2
+    /// `dpop_bound_access_tokens`): a token request without a proof is
+    /// refused.
+    pub dpop_bound_access_tokens: bool,
     /// Registered by itself through `/register` (RFC 7591), not by an
     /// administrator: never first-party, and managed with its
     /// registration access token (RFC 7592).
@@ -663,6 +667,7 @@ mod tests {
             ldap_search: false,
             require_pushed_authorization_requests: false,
             require_signed_request_object: false,
+            dpop_bound_access_tokens: false,
             registered_dynamically: false,
             registration_token_hash: None,
             grant_types: None,

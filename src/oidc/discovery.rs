@@ -97,6 +97,7 @@ pub fn document(issuer: &str, registration: bool) -> Value {
         "pushed_authorization_request_endpoint": url(routes::PAR),
         "require_pushed_authorization_requests": false,
         "authorization_response_iss_parameter_supported": true,
+        "dpop_signing_alg_values_supported": crate::service::dpop::ALGS,
     });
     if registration {
         doc["registration_endpoint"] = json!(url(routes::REGISTER));

@@ -64,6 +64,10 @@ pub enum ErrorCode {
     InvalidClientMetadata,
     /// A software statement is refused (RFC 7591 §3.2.2).
     InvalidSoftwareStatement,
+    /// A DPoP proof that is missing or not valid (RFC 9449 §5, §7.1).
+    InvalidDpopProof,
+    /// The DPoP proof must carry the nonce this answer gives (RFC 9449 §8, §9).
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -95,6 +99,8 @@ impl ErrorCode {
             ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
             ErrorCode::InvalidSoftwareStatement => "invalid_software_statement",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -113,6 +119,8 @@ pub struct OAuthError {
     pub description: String,
     /// `Basic` challenge when the client tried HTTP Basic (RFC 6749 §5.2).
     pub basic_challenge: bool,
+    /// A DPoP nonce for the client's next proof (RFC 9449 §8.1).
+    pub dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -122,6 +130,7 @@ impl OAuthError {
             code,
             description: description.into(),
             basic_challenge: false,
+            dpop_nonce: None,
         }
     }
 
@@ -198,6 +207,9 @@ impl IntoResponse for OAuthError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             crate::error::set_retry_after(&mut r, crate::outage::RETRY_AFTER);
         }
+        if let Some(n) = &self.dpop_nonce {
+            set_dpop_nonce(&mut r, n);
+        }
         if self.basic_challenge {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -205,6 +217,13 @@ impl IntoResponse for OAuthError {
             );
         }
         r
+    }
+}
+
+/// `DPoP-Nonce: n` (RFC 9449 §8.1).
+pub fn set_dpop_nonce(r: &mut Response, nonce: &str) {
+    if let Ok(v) = HeaderValue::from_str(nonce) {
+        r.headers_mut().insert("dpop-nonce", v);
     }
 }
 

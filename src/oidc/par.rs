@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::authorize::Failure;
 use super::authorize::checks::{self, Origin};
-use super::client_auth;
 use super::errors::{ErrorCode, OAuthError, no_store};
+use super::{client_auth, dpop};
 use super::params::Params;
 use super::requests::{self, Refused};
 use crate::state::AppState;
@@ -26,6 +26,31 @@ fn refused(e: Refused) -> OAuthError {
     match e.code {
         ErrorCode::ServerError => OAuthError::server_error(e.description),
         code => OAuthError::bad_request(code, e.description),
+    }
+}
+
+/// RFC 9449 §10.1: a DPoP proof sent with the push binds the code to its
+/// key, as `dpop_jkt` would; when both come they must name the same key.
+async fn bind_to_proof(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: Params,
+) -> Result<Params, OAuthError> {
+    let Some(proof) = dpop::at_endpoint(state, headers, crate::routes::PAR).await? else {
+        return Ok(request);
+    };
+    match request.get("dpop_jkt") {
+        Some(jkt) if jkt == proof.jkt => Ok(request),
+        Some(_) => Err(OAuthError::bad_request(
+            ErrorCode::InvalidDpopProof,
+            "dpop_jkt is not the thumbprint of the DPoP proof's key",
+        )),
+        None => {
+            let mut form = url::form_urlencoded::Serializer::new(request.encode_without(&[]));
+            form.append_pair("dpop_jkt", &proof.jkt);
+            Params::parse(form.finish().as_bytes())
+                .map_err(|e| OAuthError::invalid_request(e.to_string()))
+        }
     }
 }
 
@@ -60,6 +85,7 @@ pub async fn push(
             (request, false)
         }
     };
+    let request = bind_to_proof(&state, &headers, request).await?;
     let origin = Origin {
         kept: None,
         signed,

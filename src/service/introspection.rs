@@ -15,16 +15,43 @@ pub enum UserInfoError {
     InvalidToken,
     /// A valid token without `openid`, or not for a user (insufficient_scope).
     InsufficientScope,
+    /// A DPoP-bound token without a proof by its key, or a proof with a
+    /// token not bound to its key (RFC 9449 §7.1, §7.2).
+    Binding(&'static str),
     Internal(TokenError),
 }
 
-/// The claims `/userinfo` releases for this access token.
-pub async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Value>, UserInfoError> {
+/// The claims `/userinfo` releases for this access token, presented with
+/// a verified DPoP proof by the key `proof_key` or as a bearer token.
+pub async fn userinfo(
+    state: &AppState,
+    token: &str,
+    proof_key: Option<&str>,
+) -> Result<Map<String, Value>, UserInfoError> {
     let access = match tokens::verify_access_token(state, token).await {
         Ok(a) => a,
         Err(TokenError::Invalid(_)) => return Err(UserInfoError::InvalidToken),
         Err(e) => return Err(UserInfoError::Internal(e)),
     };
+    match (super::dpop::bound_key(&access.claims), proof_key) {
+        (None, None) => {}
+        (Some(bound), Some(key)) if bound == key => {}
+        (Some(_), None) => {
+            return Err(UserInfoError::Binding(
+                "the access token is DPoP-bound: present it in the DPoP scheme with a proof",
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(UserInfoError::Binding(
+                "the DPoP proof is not made by the key the access token is bound to",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(UserInfoError::Binding(
+                "the access token is not DPoP-bound: present it in the Bearer scheme",
+            ));
+        }
+    }
     let scope =
         Scope::parse(access.claims["scope"].as_str().unwrap_or_default()).unwrap_or_default();
     match access.user {
@@ -51,7 +78,12 @@ pub async fn introspect(
         if access.claims["client_id"] != client.id.as_str() {
             return Ok(None);
         }
-        let mut out = json!({ "active": true, "token_type": "Bearer" });
+        // RFC 9449 §6.2: a bound token's key, and its type.
+        let token_type = match super::dpop::bound_key(&access.claims) {
+            Some(_) => "DPoP",
+            None => "Bearer",
+        };
+        let mut out = json!({ "active": true, "token_type": token_type });
         for k in [
             "scope",
             "client_id",
@@ -64,6 +96,7 @@ pub async fn introspect(
             "auth_time",
             "acr",
             "sid",
+            "cnf",
         ] {
             if let Some(v) = access.claims.get(k) {
                 out[k] = v.clone();
@@ -102,7 +135,7 @@ pub async fn introspect(
         .user_by_id(grant.user_id)
         .await?
         .map(|u| u.username);
-    Ok(Some(json!({
+    let mut out = json!({
         "active": true,
         "token_type": "refresh_token",
         "scope": grant.scope,
@@ -112,7 +145,11 @@ pub async fn introspect(
         "iss": state.config.issuer(),
         "exp": row.expires_at.unix_timestamp(),
         "iat": grant.created_at.unix_timestamp(),
-    })))
+    });
+    if let Some(jkt) = &grant.dpop_jkt {
+        out["cnf"] = json!({ "jkt": jkt });
+    }
+    Ok(Some(out))
 }
 
 /// Revokes `token` if it belongs to `client`: a refresh token takes its

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod codes;
 pub mod consents;
 pub mod device;
+pub mod dpop;
 pub mod documents;
 pub mod import;
 pub mod introspection;

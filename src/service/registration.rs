@@ -60,6 +60,8 @@ pub struct Metadata {
     pub jwks: Option<Value>,
     pub id_token_signed_response_alg: Option<String>,
     pub software_statement: Option<String>,
+    /// RFC 9449 §5.2: tokens only bound to a DPoP key.
+    pub dpop_bound_access_tokens: Option<bool>,
     /// In an update (RFC 7592 §2.2): must be the client's own.
     pub client_id: Option<String>,
     /// In an update: when sent, must be the client's current secret.
@@ -335,6 +337,7 @@ fn apply_policy(
         jwks: meta.jwks.map(|j| j.to_string()),
         logo_uri: meta.logo_uri,
         home_uri: meta.client_uri,
+        dpop_bound_access_tokens: meta.dpop_bound_access_tokens.unwrap_or(false),
         ..NewClient::default()
     };
     Ok((input, grants))

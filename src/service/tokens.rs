@@ -72,6 +72,9 @@ pub struct CodeRecord {
     /// existed have none.
     #[serde(default)]
     pub claims: Option<String>,
+    /// The DPoP key the code is bound to (`dpop_jkt`, RFC 9449 §10).
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 fn code_key(code: &str) -> String {
@@ -225,6 +228,7 @@ pub async fn grant_from_code(
     user: &User,
     code: &CodeRecord,
     grant_id: Uuid,
+    jkt: Option<&str>,
 ) -> Result<(GrantRow, TokenResponse), TokenError> {
     let scope = Scope::parse(&code.scope).map_err(|_| TokenError::Invalid("scope"))?;
     let grant = GrantRow {
@@ -240,6 +244,9 @@ pub async fn grant_from_code(
         created_at: state.clock.now(),
         revoked_at: None,
         claims: code.claims.clone(),
+        // RFC 9449 §5: a public client's refresh tokens are bound to its
+        // DPoP key (a confidential client's are bound to its credentials).
+        dpop_jkt: jkt.filter(|_| client.is_public()).map(str::to_string),
     };
     let refresh = if wants_refresh(client, &scope) {
         Some(new_refresh(state).await?)
@@ -258,6 +265,7 @@ pub async fn grant_from_code(
         &scope,
         code.nonce.as_deref(),
         refresh.map(|(_, t, _)| t),
+        jkt,
     )
     .await?;
     Ok((grant, response))
@@ -280,6 +288,7 @@ pub async fn refresh(
     client: &Client,
     presented: &str,
     narrower: Option<&Scope>,
+    jkt: Option<&str>,
 ) -> Result<Refreshed, TokenError> {
     let hash = sha256_hex(presented);
     let Some(row) = state.store.refresh_token(&hash).await? else {
@@ -295,6 +304,14 @@ pub async fn refresh(
     }
     if grant.revoked_at.is_some() {
         return Ok(Refreshed::Invalid("refresh token was revoked"));
+    }
+    // RFC 9449 §5: only a proof by the key it is bound to.
+    if let Some(bound) = grant.dpop_jkt.as_deref()
+        && jkt != Some(bound)
+    {
+        return Ok(Refreshed::Invalid(
+            "the refresh token is bound to a DPoP key: send a proof made with that key",
+        ));
     }
     if row.used_at.is_some() {
         state
@@ -346,7 +363,17 @@ pub async fn refresh(
         return Ok(Refreshed::Replayed);
     }
     Ok(Refreshed::Ok(
-        tokens_for(state, client, &user, &grant, &scope, None, Some(new_token)).await?,
+        tokens_for(
+            state,
+            client,
+            &user,
+            &grant,
+            &scope,
+            None,
+            Some(new_token),
+            jkt,
+        )
+        .await?,
     ))
 }
 
@@ -366,6 +393,7 @@ async fn tokens_for(
     scope: &Scope,
     nonce: Option<&str>,
     refresh_token: Option<String>,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     let amr = amr_of(grant)?;
     let mut extra = Map::new();
@@ -379,7 +407,7 @@ async fn tokens_for(
         extra.insert("sid".into(), json!(sid));
     }
     let (access_token, expires_in) =
-        access_token(state, &client.id, &user.id.to_string(), scope, extra).await?;
+        access_token(state, &client.id, &user.id.to_string(), scope, extra, jkt).await?;
     let id_token = if scope.contains("openid") {
         Some(id_token(state, client, user, grant, scope, nonce, &access_token).await?)
     } else {
@@ -387,7 +415,7 @@ async fn tokens_for(
     };
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: token_type(jkt),
         expires_in,
         refresh_token,
         id_token,
@@ -400,12 +428,13 @@ pub async fn client_token(
     state: &AppState,
     client: &Client,
     scope: &Scope,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     let (access_token, expires_in) =
-        access_token(state, &client.id, &client.id, scope, Map::new()).await?;
+        access_token(state, &client.id, &client.id, scope, Map::new(), jkt).await?;
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: token_type(jkt),
         expires_in,
         refresh_token: None,
         id_token: None,
@@ -413,14 +442,22 @@ pub async fn client_token(
     })
 }
 
+/// The `token_type` of an answer (RFC 6749 §7.1): `DPoP` when the access
+/// token is bound to the key `jkt` (RFC 9449 §5).
+fn token_type(jkt: Option<&str>) -> &'static str {
+    if jkt.is_some() { "DPoP" } else { "Bearer" }
+}
+
 /// An RFC 9068 JWT access token, RS256. `aud` is the client (the token is
-/// for the client's own calls to Tongxing, e.g. userinfo).
+/// for the client's own calls to Tongxing, e.g. userinfo). Bound to a DPoP
+/// key, it names the key's thumbprint in `cnf.jkt` (RFC 9449 §6.1).
 async fn access_token(
     state: &AppState,
     client_id: &str,
     sub: &str,
     scope: &Scope,
     extra: Map<String, Value>,
+    jkt: Option<&str>,
 ) -> Result<(String, u64), TokenError> {
     let ttl = state.config.oidc.access_token_ttl_secs;
     let iat = now(state);
@@ -436,6 +473,9 @@ async fn access_token(
     });
     if let Value::Object(map) = &mut claims {
         map.extend(extra);
+        if let Some(jkt) = jkt {
+            map.insert("cnf".into(), json!({ "jkt": jkt }));
+        }
     }
     let key = state.keys.current(Alg::RS256).await?;
     Ok((key.sign("at+jwt", &claims)?, ttl))

@@ -41,6 +41,7 @@ struct ClientRow {
     ldap_search: bool,
     require_pushed_authorization_requests: bool,
     require_signed_request_object: bool,
+    dpop_bound_access_tokens: bool,
     registered_dynamically: bool,
     registration_token_hash: Option<String>,
     grant_types: Option<String>,
@@ -50,7 +51,7 @@ const COLUMNS: &str = "id, name, secret_hash, token_auth_method, redirect_uris, 
     backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, version, require_sms, require_strong_password, \
     name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed, ldap_bind, ldap_search, \
     require_pushed_authorization_requests, require_signed_request_object, \
-    registered_dynamically, registration_token_hash, grant_types";
+    dpop_bound_access_tokens, registered_dynamically, registration_token_hash, grant_types";
 
 impl ClientRow {
     /// Every column parsed with the same types registration uses. A value
@@ -150,6 +151,7 @@ impl ClientRow {
             ldap_search: self.ldap_search,
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             require_signed_request_object: self.require_signed_request_object,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
             registered_dynamically: self.registered_dynamically,
             registration_token_hash: self.registration_token_hash,
             grant_types,
@@ -189,8 +191,8 @@ macro_rules! insert_client {
              backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms, require_strong_password, \
              name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed, \
              ldap_bind, ldap_search, require_pushed_authorization_requests, require_signed_request_object, \
-             registered_dynamically, registration_token_hash, grant_types) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+             registered_dynamically, registration_token_hash, grant_types, dpop_bound_access_tokens) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -221,6 +223,7 @@ macro_rules! insert_client {
         .bind(c.registered_dynamically)
         .bind(&c.registration_token_hash)
         .bind(&e.grant_types)
+        .bind(c.dpop_bound_access_tokens)
         .execute($exec)
         .await
     }};
@@ -345,7 +348,7 @@ impl Store {
                  require_strong_password = $12, name_en = $13, description = $14, description_en = $15, \
                  logo_uri = $16, home_uri = $17, show_in_app_list = $18, app_passwords_allowed = $19, \
                  ldap_bind = $20, ldap_search = $21, require_pushed_authorization_requests = $22, \
-                 require_signed_request_object = $23, version = version + 1 \
+                 require_signed_request_object = $23, dpop_bound_access_tokens = $24, version = version + 1 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(&c.id)
@@ -371,6 +374,7 @@ impl Store {
             .bind(c.ldap_search)
             .bind(c.require_pushed_authorization_requests)
             .bind(c.require_signed_request_object)
+            .bind(c.dpop_bound_access_tokens)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -408,7 +412,7 @@ impl Store {
                 "UPDATE clients SET name = $3, redirect_uris = $4, post_logout_redirect_uris = $5, backchannel_logout_uri = $6, \
                  scopes = $7, id_token_alg = $8, updated_at = $9, token_auth_method = $10, secret_hash = $11, \
                  jwks_uri = $12, jwks = $13, logo_uri = $14, home_uri = $15, grant_types = $16, \
-                 registration_token_hash = $17, version = version + 1 \
+                 registration_token_hash = $17, dpop_bound_access_tokens = $18, version = version + 1 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(&c.id)
@@ -428,6 +432,7 @@ impl Store {
             .bind(c.home_uri.as_ref().map(EndpointUri::as_str))
             .bind(&e.grant_types)
             .bind(&c.registration_token_hash)
+            .bind(c.dpop_bound_access_tokens)
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -23,6 +23,9 @@ pub struct GrantRow {
     pub revoked_at: Option<OffsetDateTime>,
     /// The `claims` request parameter the grant was made with (JSON).
     pub claims: Option<String>,
+    /// The DPoP key (RFC 7638 thumbprint) the grant's refresh tokens are
+    /// bound to: set for public clients that used DPoP (RFC 9449 §5).
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -40,7 +43,7 @@ pub struct ConsentRow {
     pub granted_at: OffsetDateTime,
 }
 
-const GRANT_COLUMNS: &str = "id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at, revoked_at, claims";
+const GRANT_COLUMNS: &str = "id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at, revoked_at, claims, dpop_jkt";
 
 impl Store {
     /// Creates a grant and, optionally, its first refresh token, atomically.
@@ -52,8 +55,8 @@ impl Store {
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
-                "INSERT INTO grants (id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at, claims) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                "INSERT INTO grants (id, user_id, client_id, scope, sid, auth_time, acr, amr, locale, created_at, claims, dpop_jkt) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(g.id)
             .bind(g.user_id)
@@ -66,6 +69,7 @@ impl Store {
             .bind(&g.locale)
             .bind(g.created_at)
             .bind(&g.claims)
+            .bind(&g.dpop_jkt)
             .execute(&mut *tx)
             .await?;
             if let Some((hash, expires)) = refresh {

@@ -28,6 +28,7 @@ mod common_passwords;
 mod contention;
 mod demo_apps;
 mod device;
+mod dpop;
 mod durable;
 mod e2e;
 mod i18n;

@@ -772,9 +772,12 @@ async fn discovery_lists_exactly_what_is_supported() {
     // What is not supported is not claimed.
     // Dynamic registration is off by default (`[registration]`), and then
     // not named.
-    for absent in ["registration_endpoint", "dpop_signing_alg_values_supported"] {
-        assert!(d.get(absent).is_none(), "{absent}");
-    }
+    assert!(d.get("registration_endpoint").is_none());
+    // DPoP (RFC 9449 §5.1): asymmetric algorithms only.
+    assert_eq!(
+        d["dpop_signing_alg_values_supported"],
+        json!(["ES256", "ES384", "EdDSA", "RS256", "PS256"])
+    );
     let with_registration = TestApp::spawn_with(|c| c.registration.enabled = true).await;
     let r: Value = reqwest::get(format!(
         "{}/.well-known/openid-configuration",

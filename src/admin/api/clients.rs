@@ -95,6 +95,10 @@ pub struct CreateClient {
     /// needs `jwks` or `jwks_uri`.
     #[serde(default)]
     pub require_signed_request_object: bool,
+    /// Tokens only bound to a DPoP key (RFC 9449): token requests
+    /// without a proof are refused.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// A registered client as the API shows it (never its secret).
@@ -135,6 +139,8 @@ pub struct ClientView {
     require_pushed_authorization_requests: bool,
     /// Authorization requests only as signed request objects.
     require_signed_request_object: bool,
+    /// Tokens only bound to a DPoP key (RFC 9449).
+    dpop_bound_access_tokens: bool,
     /// Registered by itself through `/register` (RFC 7591), with an
     /// initial access token: never first-party.
     registered_dynamically: bool,
@@ -200,6 +206,7 @@ pub async fn create(
         ldap_search: body.ldap_search,
         require_pushed_authorization_requests: body.require_pushed_authorization_requests,
         require_signed_request_object: body.require_signed_request_object,
+        dpop_bound_access_tokens: body.dpop_bound_access_tokens,
     };
     let (client, client_secret) =
         clients::register(&state, input, &admin.actor, &admin.origin).await?;
@@ -265,6 +272,8 @@ pub struct UpdateClient {
     pub require_pushed_authorization_requests: Option<bool>,
     /// Authorization requests only as signed request objects (RFC 9101).
     pub require_signed_request_object: Option<bool>,
+    /// Tokens only bound to a DPoP key (RFC 9449).
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 #[utoipa::path(patch, path = crate::routes::API_CLIENT, tag = "clients", operation_id = "clients_update", params(("id" = String, Path, description = "The client_id.")), request_body = UpdateClient,
@@ -298,6 +307,7 @@ pub async fn update(
         ldap_search: body.ldap_search,
         require_pushed_authorization_requests: body.require_pushed_authorization_requests,
         require_signed_request_object: body.require_signed_request_object,
+        dpop_bound_access_tokens: body.dpop_bound_access_tokens,
     };
     let client = clients::update(
         &state,

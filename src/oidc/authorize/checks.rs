@@ -206,6 +206,22 @@ fn check_pkce(req: &mut AuthRequest) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `dpop_jkt` (RFC 9449 §10): the code will be redeemed only with a DPoP
+/// proof made by the key of this thumbprint.
+fn check_dpop_jkt(req: &mut AuthRequest) -> Result<(), Failure> {
+    let Some(jkt) = req.params.get("dpop_jkt") else {
+        return Ok(());
+    };
+    if !crate::service::dpop::is_thumbprint(jkt) {
+        return Err(req.fail(
+            ErrorCode::InvalidRequest,
+            "dpop_jkt must be a SHA-256 JWK thumbprint (43 base64url characters)",
+        ));
+    }
+    req.dpop_jkt = Some(jkt.to_string());
+    Ok(())
+}
+
 /// The `claims` parameter (OIDC Core §5.5). Claims about the account whose
 /// scope the client may not ask for are dropped, as the scope would be.
 fn check_claims(req: &mut AuthRequest) -> Result<(), Failure> {
@@ -440,6 +456,7 @@ pub(crate) async fn validate_resolved(
         scope: Scope::default(),
         nonce: None,
         code_challenge: None,
+        dpop_jkt: None,
         prompt: Vec::new(),
         max_age: None,
         claims: None,
@@ -453,6 +470,7 @@ pub(crate) async fn validate_resolved(
     check_response_type(&req)?;
     check_scope(&mut req)?;
     check_pkce(&mut req)?;
+    check_dpop_jkt(&mut req)?;
     check_prompt(&mut req)?;
     check_max_age(&mut req)?;
     check_nonce(&mut req)?;

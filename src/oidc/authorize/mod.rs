@@ -62,6 +62,8 @@ pub struct AuthRequest {
     scope: Scope,
     nonce: Option<String>,
     code_challenge: Option<String>,
+    /// The DPoP key the code is bound to (RFC 9449 §10).
+    dpop_jkt: Option<String>,
     prompt: Vec<String>,
     max_age: Option<i64>,
     /// The `claims` parameter, limited to what the client may ask for.
@@ -493,6 +495,7 @@ async fn issue(
         amr: auth.amr.clone(),
         locale: ctx.lang.tag().into(),
         claims: req.claims.as_ref().map(ClaimsRequest::to_json),
+        dpop_jkt: req.dpop_jkt.clone(),
     };
     let code = tokens::authorize(state, user, &record, req.params.get("acr_values"))
         .await

@@ -18,12 +18,15 @@ pub(super) struct Presented<'a> {
     /// The grant, as audited: `authorization_code`, or the device grant
     /// whose browser flow produced the code.
     pub grant: &'static str,
+    /// The DPoP key of the request's proof (RFC 9449 §5).
+    pub jkt: Option<&'a str>,
 }
 
 pub async fn exchange(
     state: &AppState,
     client: &Client,
     params: &Params,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let code = params
         .get("code")
@@ -32,6 +35,7 @@ pub async fn exchange(
         redirect_uri: params.get("redirect_uri"),
         code_verifier: params.get("code_verifier"),
         grant: "authorization_code",
+        jkt,
     };
     redeem(state, client, code, &presented).await
 }
@@ -116,6 +120,15 @@ async fn check_and_issue(
         }
         (None, None) => {}
     }
+    // RFC 9449 §10: a code requested with `dpop_jkt` goes only with a
+    // proof by that key.
+    if let Some(bound) = record.dpop_jkt.as_deref()
+        && presented.jkt != Some(bound)
+    {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code is bound to a DPoP key (dpop_jkt): send a proof made with that key",
+        ));
+    }
     let user = state
         .store
         .user_by_id(record.user_id)
@@ -134,7 +147,7 @@ async fn check_and_issue(
         }
         Err(UseError::Store(e)) => return Err(e.into()),
     }
-    let (grant, response) = tokens::grant_from_code(state, client, &user, record, grant_id).await?;
+    let (grant, response) = tokens::grant_from_code(state, client, &user, record, grant_id, presented.jkt).await?;
     if tokens::code_was_replayed(state, code).await? {
         // Replayed while we were issuing: what we just made dies with it.
         state

@@ -14,6 +14,7 @@ pub async fn exchange(
     state: &AppState,
     client: &Client,
     params: &Params,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::unauthorized_client(
@@ -38,7 +39,7 @@ pub async fn exchange(
             "scope exceeds what the client is allowed",
         ));
     }
-    let response = tokens::client_token(state, client, &scope).await?;
+    let response = tokens::client_token(state, client, &scope, jkt).await?;
     Entry::new("token.issued", Outcome::Success)
         .detail(json!({ "client_id": client.id, "grant": "client_credentials", "scope": response.scope }))
         .write(&state.store)

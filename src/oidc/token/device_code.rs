@@ -14,6 +14,7 @@ pub async fn exchange(
     state: &AppState,
     client: &Client,
     params: &Params,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     if !device::allowed(state, client) {
         return Err(OAuthError::unauthorized_client(
@@ -52,6 +53,7 @@ pub async fn exchange(
                 redirect_uri: Some(&callback),
                 code_verifier: Some(&verifier),
                 grant: device::GRANT_TYPE,
+                jkt,
             };
             redeem(state, client, &code, &presented).await
         }

@@ -12,8 +12,8 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::client_auth;
-use super::errors::{OAuthError, no_store};
+use super::errors::{ErrorCode, OAuthError, no_store};
+use super::{client_auth, dpop};
 use crate::service::tokens::TokenResponse;
 use crate::state::AppState;
 
@@ -35,22 +35,31 @@ pub async fn token(
             "this client did not register the grant type {grant_type}"
         )));
     }
+    // RFC 9449 §5: a proof binds the tokens to its key.
+    let proof = dpop::at_endpoint(&state, &headers, crate::routes::TOKEN).await?;
+    if client.dpop_bound_access_tokens && proof.is_none() {
+        return Err(OAuthError::bad_request(
+            ErrorCode::InvalidDpopProof,
+            "this client's tokens are bound to a DPoP key: send a DPoP proof",
+        ));
+    }
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
     let (grant, response) = match grant_type.as_str() {
         "authorization_code" => (
             "authorization_code",
-            authorization_code::exchange(&state, &client, &params).await?,
+            authorization_code::exchange(&state, &client, &params, jkt).await?,
         ),
         "refresh_token" => (
             "refresh_token",
-            refresh_token::exchange(&state, &client, &params).await?,
+            refresh_token::exchange(&state, &client, &params, jkt).await?,
         ),
         "client_credentials" => (
             "client_credentials",
-            client_credentials::exchange(&state, &client, &params).await?,
+            client_credentials::exchange(&state, &client, &params, jkt).await?,
         ),
         crate::service::device::GRANT_TYPE => (
             "device_code",
-            device_code::exchange(&state, &client, &params).await?,
+            device_code::exchange(&state, &client, &params, jkt).await?,
         ),
         other => {
             return Err(OAuthError::unsupported_grant_type(format!(
@@ -59,7 +68,11 @@ pub async fn token(
         }
     };
     crate::metrics::token_issued(grant);
-    Ok(reply(response))
+    let mut r = reply(response);
+    if proof.is_some() {
+        dpop::offer_nonce(&state, &mut r).await;
+    }
+    Ok(r)
 }
 
 /// `POST /device_authorization` (RFC 8628 §3.1–3.2): the client

@@ -14,6 +14,7 @@ pub async fn exchange(
     state: &AppState,
     client: &Client,
     params: &Params,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = params
         .get("refresh_token")
@@ -22,7 +23,7 @@ pub async fn exchange(
         Some(s) => Some(Scope::parse(s).map_err(|e| OAuthError::invalid_scope(e.to_string()))?),
         None => None,
     };
-    match tokens::refresh(state, client, presented, scope.as_ref()).await? {
+    match tokens::refresh(state, client, presented, scope.as_ref(), jkt).await? {
         Refreshed::Ok(response) => Ok(response),
         Refreshed::Invalid(why) => Err(OAuthError::invalid_grant(why)),
         // RFC 6749 §6: the scope "MUST NOT include any scope not originally

@@ -109,6 +109,7 @@ mod tests {
             ldap_search: false,
             require_pushed_authorization_requests: false,
             require_signed_request_object: false,
+            dpop_bound_access_tokens: false,
             registered_dynamically: false,
             registration_token_hash: None,
             grant_types: None,

@@ -98,6 +98,8 @@ pub struct NewClient {
     /// Authorization requests only as signed request objects (RFC 9101);
     /// the client needs keys (`jwks` or `jwks_uri`).
     pub require_signed_request_object: bool,
+    /// Tokens only bound to a DPoP key (RFC 9449).
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl std::fmt::Debug for NewClient {
@@ -337,6 +339,7 @@ pub fn build(input: NewClient, production: bool) -> Result<(Client, Option<Strin
         ldap_search: input.ldap_search,
         require_pushed_authorization_requests: input.require_pushed_authorization_requests,
         require_signed_request_object: input.require_signed_request_object,
+        dpop_bound_access_tokens: input.dpop_bound_access_tokens,
         registered_dynamically: false,
         registration_token_hash: None,
         grant_types: None,
@@ -488,6 +491,7 @@ pub struct ClientUpdate {
     pub ldap_search: Option<bool>,
     pub require_pushed_authorization_requests: Option<bool>,
     pub require_signed_request_object: Option<bool>,
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// Applies `change` to the client if it is still at `version`. Every
@@ -583,6 +587,10 @@ pub async fn update(
     if let Some(v) = change.require_signed_request_object {
         client.require_signed_request_object = v;
         fields.push("require_signed_request_object");
+    }
+    if let Some(v) = change.dpop_bound_access_tokens {
+        client.dpop_bound_access_tokens = v;
+        fields.push("dpop_bound_access_tokens");
     }
     if let Some(alg) = change.id_token_alg {
         client.id_token_alg = IdTokenAlg::parse(&alg)?;

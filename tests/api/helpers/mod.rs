@@ -177,8 +177,13 @@ impl TestApp {
     /// Redis run includes it (`cargo test -- --include-ignored`), and there
     /// it fails loudly when the variable is missing.
     pub async fn spawn_with_redis() -> TestApp {
+        Self::spawn_with_redis_and(|_| {}).await
+    }
+
+    /// [`TestApp::spawn_with_redis`] with the settings adjusted.
+    pub async fn spawn_with_redis_and(customize: impl FnOnce(&mut Config)) -> TestApp {
         if std::env::var("TONGXING_TEST_REDIS_URL").is_ok_and(|v| !v.is_empty()) {
-            return Self::spawn().await;
+            return Self::spawn_with(customize).await;
         }
         panic!(
             "this test needs Redis: set TONGXING_TEST_REDIS_URL \
