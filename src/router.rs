@@ -406,14 +406,23 @@ fn page_of(
 
 /// Back-channel protocol endpoints for relying parties: JSON, no session.
 /// CORS is open so browser-based (public, PKCE) clients can call them; no
-/// cookies are involved, so no credentials are allowed cross-origin.
+/// cookies are involved, so no credentials are allowed cross-origin. Such
+/// clients send DPoP proofs and must read the nonce and the challenge.
 fn protocol() -> Router<AppState> {
-    use axum::http::{Method, header};
+    use axum::http::{HeaderName, Method, header};
     use tower_http::cors::{Any, CorsLayer};
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("dpop"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("dpop-nonce"),
+            header::WWW_AUTHENTICATE,
+        ]);
     Router::new()
         .route(DISCOVERY, get(oidc::discovery::configuration))
         .route(JWKS, get(oidc::discovery::jwks))

@@ -63,7 +63,7 @@ pub struct AppState {
     /// The device-cookie key, read from the database on first use.
     pub device_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     /// This node's current DPoP nonce (see [`crate::service::dpop`]).
-    pub dpop_nonces: Arc<crate::service::dpop::Nonces>,
+    pub dpop_nonces: Arc<crate::service::dpop::nonces::Nonces>,
     /// Outbound HTTP (back-channel logout, client JWK sets).
     pub http: reqwest::Client,
     /// Whether PostgreSQL and Redis answer, as this node last saw it.

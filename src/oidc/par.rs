@@ -14,9 +14,9 @@ use axum::response::{IntoResponse, Response};
 use super::authorize::Failure;
 use super::authorize::checks::{self, Origin};
 use super::errors::{ErrorCode, OAuthError, no_store};
-use super::{client_auth, dpop};
 use super::params::Params;
 use super::requests::{self, Refused};
+use super::{client_auth, dpop};
 use crate::state::AppState;
 
 /// The parameters that authenticate the client, not the request.
@@ -35,12 +35,12 @@ async fn bind_to_proof(
     state: &AppState,
     headers: &HeaderMap,
     request: Params,
-) -> Result<Params, OAuthError> {
+) -> Result<(Params, bool), OAuthError> {
     let Some(proof) = dpop::at_endpoint(state, headers, crate::routes::PAR).await? else {
-        return Ok(request);
+        return Ok((request, false));
     };
     match request.get("dpop_jkt") {
-        Some(jkt) if jkt == proof.jkt => Ok(request),
+        Some(jkt) if jkt == proof.jkt => Ok((request, true)),
         Some(_) => Err(OAuthError::bad_request(
             ErrorCode::InvalidDpopProof,
             "dpop_jkt is not the thumbprint of the DPoP proof's key",
@@ -48,8 +48,9 @@ async fn bind_to_proof(
         None => {
             let mut form = url::form_urlencoded::Serializer::new(request.encode_without(&[]));
             form.append_pair("dpop_jkt", &proof.jkt);
-            Params::parse(form.finish().as_bytes())
-                .map_err(|e| OAuthError::invalid_request(e.to_string()))
+            let bound = Params::parse(form.finish().as_bytes())
+                .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+            Ok((bound, true))
         }
     }
 }
@@ -85,7 +86,7 @@ pub async fn push(
             (request, false)
         }
     };
-    let request = bind_to_proof(&state, &headers, request).await?;
+    let (request, proved) = bind_to_proof(&state, &headers, request).await?;
     let origin = Origin {
         kept: None,
         signed,
@@ -111,5 +112,8 @@ pub async fn push(
     )
         .into_response();
     no_store(&mut r);
+    if proved {
+        dpop::offer_nonce(&state, &mut r).await;
+    }
     Ok(r)
 }

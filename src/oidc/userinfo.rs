@@ -28,6 +28,7 @@ enum Scheme {
 /// proof algorithms accepted (§7.1).
 fn challenge(status: StatusCode, scheme: Scheme, error: Option<(ErrorCode, &str)>) -> Response {
     let algs = dpop::ALGS.join(" ");
+    let error = error.map(|(code, d)| (code, quotable(d)));
     let values = match (scheme, error) {
         (Scheme::Bearer, Some((code, description))) => vec![format!(
             "Bearer realm=\"tongxing\", error=\"{code}\", error_description=\"{description}\""
@@ -48,6 +49,19 @@ fn challenge(status: StatusCode, scheme: Scheme, error: Option<(ErrorCode, &str)
     }
     no_store(&mut r);
     r
+}
+
+/// The description as RFC 6750 §3 allows it inside a quoted
+/// `error_description` (printable ASCII without `"` and a backslash): anything
+/// else (a parameter name from the request, say) becomes `?`.
+fn quotable(description: &str) -> String {
+    description
+        .chars()
+        .map(|c| match c {
+            ' ' | '!' | '#'..='[' | ']'..='~' => c,
+            _ => '?',
+        })
+        .collect()
 }
 
 fn invalid_request(why: &str) -> Response {

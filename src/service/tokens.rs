@@ -305,20 +305,25 @@ pub async fn refresh(
     if grant.revoked_at.is_some() {
         return Ok(Refreshed::Invalid("refresh token was revoked"));
     }
-    // RFC 9449 §5: only a proof by the key it is bound to.
-    if let Some(bound) = grant.dpop_jkt.as_deref()
-        && jkt != Some(bound)
-    {
-        return Ok(Refreshed::Invalid(
-            "the refresh token is bound to a DPoP key: send a proof made with that key",
-        ));
-    }
     if row.used_at.is_some() {
         state
             .store
             .revoke_grant(grant.id, "refresh token reused")
             .await?;
         return Ok(Refreshed::Replayed);
+    }
+    // RFC 9449 §5: only a proof by the key it is bound to. A public
+    // client's first proof binds a family made without one.
+    match (grant.dpop_jkt.as_deref(), jkt) {
+        (Some(bound), presented) if presented != Some(bound) => {
+            return Ok(Refreshed::Invalid(
+                "the refresh token is bound to a DPoP key: send a proof made with that key",
+            ));
+        }
+        (None, Some(key)) if client.is_public() => {
+            state.store.bind_grant_to_key(grant.id, key).await?;
+        }
+        _ => {}
     }
     if row.expires_at <= state.clock.now() {
         return Ok(Refreshed::Invalid("refresh token expired"));

@@ -86,6 +86,19 @@ impl Store {
         Ok(())
     }
 
+    /// Binds a grant's refresh tokens to a DPoP key, once (RFC 9449 §5).
+    pub async fn bind_grant_to_key(&self, id: Uuid, jkt: &str) -> Result<(), StoreError> {
+        on_db!(self, pool => sqlx::query(
+            "UPDATE grants SET dpop_jkt = $2 WHERE id = $1 AND dpop_jkt IS NULL",
+        )
+        .bind(id)
+        .bind(jkt)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
     pub async fn grant(&self, id: Uuid) -> Result<Option<GrantRow>, StoreError> {
         let sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1");
         Ok(

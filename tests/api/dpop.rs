@@ -12,7 +12,7 @@ use crate::helpers::{Browser, PASSWORD, REDIRECT, Rp, TestApp, query};
 use crate::oidc::decode_payload;
 use crate::oidc_rules::{VERIFIER, authorize_url};
 
-fn key(alg: Alg) -> SigningKey {
+pub(crate) fn key(alg: Alg) -> SigningKey {
     SigningKey::generate(alg, "dpop".into()).unwrap().0
 }
 
@@ -56,7 +56,7 @@ fn proof_with(
     k.sign_with_header(&h, &c).unwrap()
 }
 
-fn proof(app: &TestApp, k: &SigningKey, htm: &str, path: &str, claims: Value) -> String {
+pub(crate) fn proof(app: &TestApp, k: &SigningKey, htm: &str, path: &str, claims: Value) -> String {
     proof_with(app, k, htm, path, claims, json!({}))
 }
 
@@ -241,7 +241,13 @@ async fn a_proof_binds_the_access_token_and_userinfo_wants_the_proof() {
     let other = key(Alg::EdDSA);
     for (p, why) in [
         (
-            proof(&app, &other, "GET", "/userinfo", json!({ "ath": ath, "nonce": n })),
+            proof(
+                &app,
+                &other,
+                "GET",
+                "/userinfo",
+                json!({ "ath": ath, "nonce": n }),
+            ),
             "not made by the key",
         ),
         (
@@ -249,11 +255,23 @@ async fn a_proof_binds_the_access_token_and_userinfo_wants_the_proof() {
             "has no ath",
         ),
         (
-            proof(&app, &k, "GET", "/userinfo", json!({ "ath": "x", "nonce": n })),
+            proof(
+                &app,
+                &k,
+                "GET",
+                "/userinfo",
+                json!({ "ath": "x", "nonce": n }),
+            ),
             "ath is not the hash",
         ),
         (
-            proof(&app, &k, "POST", "/userinfo", json!({ "ath": ath, "nonce": n })),
+            proof(
+                &app,
+                &k,
+                "POST",
+                "/userinfo",
+                json!({ "ath": ath, "nonce": n }),
+            ),
             "htm must be GET",
         ),
     ] {
@@ -261,11 +279,37 @@ async fn a_proof_binds_the_access_token_and_userinfo_wants_the_proof() {
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{why}");
         assert!(a.challenge[0].contains(why), "{why}: {:?}", a.challenge);
     }
+    // A proof for another URI; and userinfo by POST, with its own proof.
+    let p = proof(&app, &k, "GET", "/token", json!({ "ath": ath, "nonce": n }));
+    let a = userinfo(&app, "DPoP", &access, &[&p]).await;
+    assert!(a.challenge[0].contains("htu must be"), "{:?}", a.challenge);
+    let p = proof(
+        &app,
+        &k,
+        "POST",
+        "/userinfo",
+        json!({ "ath": ath, "nonce": n }),
+    );
+    let posted = answer(
+        reqwest::Client::new()
+            .post(format!("{}/userinfo", app.base))
+            .header("Authorization", format!("DPoP {access}"))
+            .header("DPoP", &p)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(posted.status, StatusCode::OK, "{:?}", posted.challenge);
     // A proof without the nonce: 401 use_dpop_nonce with one (§9).
     let p = proof(&app, &k, "GET", "/userinfo", json!({ "ath": ath }));
     let a = userinfo(&app, "DPoP", &access, &[&p]).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    assert!(a.challenge[0].contains("use_dpop_nonce"), "{:?}", a.challenge);
+    assert!(
+        a.challenge[0].contains("use_dpop_nonce"),
+        "{:?}",
+        a.challenge
+    );
     assert!(a.nonce.is_some());
 
     // A request without a token hears both schemes and the algorithms.
@@ -295,7 +339,11 @@ async fn a_proof_binds_the_access_token_and_userinfo_wants_the_proof() {
     );
     let a = userinfo(&app, "DPoP", &plain, &[&p]).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    assert!(a.challenge[0].contains("not DPoP-bound"), "{:?}", a.challenge);
+    assert!(
+        a.challenge[0].contains("not DPoP-bound"),
+        "{:?}",
+        a.challenge
+    );
     assert_eq!(
         userinfo(&app, "Bearer", &plain, &[]).await.status,
         StatusCode::OK
@@ -321,23 +369,53 @@ async fn proofs_are_checked_as_rfc_9449_lists() {
         let parts: Vec<&str> = p.split('.').collect();
         format!("{}.{}.{}", b64(&header), parts[1], parts[2])
     };
+    let mut relabelled = k.public_jwk().clone();
+    relabelled["alg"] = json!("ES384");
     let mut private = k.public_jwk().clone();
     private["d"] = json!("AAAA");
     let cases: Vec<(String, &str)> = vec![
         (
-            proof_with(&app, &k, "POST", "/token", json!({ "nonce": n }), json!({ "typ": "JWT" })),
+            proof_with(
+                &app,
+                &k,
+                "POST",
+                "/token",
+                json!({ "nonce": n }),
+                json!({ "typ": "JWT" }),
+            ),
             "typ must be dpop+jwt",
         ),
         (
-            proof_with(&app, &k, "POST", "/token", json!({ "nonce": n }), json!({ "alg": "HS256" })),
+            proof_with(
+                &app,
+                &k,
+                "POST",
+                "/token",
+                json!({ "nonce": n }),
+                json!({ "alg": "HS256" }),
+            ),
             "alg must be one of",
         ),
         (
-            proof_with(&app, &k, "POST", "/token", json!({ "nonce": n }), json!({ "jwk": null })),
+            proof_with(
+                &app,
+                &k,
+                "POST",
+                "/token",
+                json!({ "nonce": n }),
+                json!({ "jwk": null }),
+            ),
             "has no jwk",
         ),
         (
-            proof_with(&app, &k, "POST", "/token", json!({ "nonce": n }), json!({ "jwk": private })),
+            proof_with(
+                &app,
+                &k,
+                "POST",
+                "/token",
+                json!({ "nonce": n }),
+                json!({ "jwk": private }),
+            ),
             "must not contain a private key",
         ),
         (forged, "signature does not verify"),
@@ -350,16 +428,76 @@ async fn proofs_are_checked_as_rfc_9449_lists() {
             "htu must be",
         ),
         (
-            proof(&app, &k, "POST", "/token", json!({ "nonce": n, "iat": now - 600 })),
+            proof(
+                &app,
+                &k,
+                "POST",
+                "/token",
+                json!({ "nonce": n, "iat": now - 600 }),
+            ),
             "iat must be within 60 seconds",
         ),
         (
-            proof(&app, &k, "POST", "/token", json!({ "nonce": n, "iat": now + 600 })),
+            proof(
+                &app,
+                &k,
+                "POST",
+                "/token",
+                json!({ "nonce": n, "iat": now + 600 }),
+            ),
             "iat must be within 60 seconds",
         ),
         (
-            proof(&app, &k, "POST", "/token", json!({ "nonce": n, "jti": null })),
+            proof(
+                &app,
+                &k,
+                "POST",
+                "/token",
+                json!({ "nonce": n, "iat": i64::MIN + 10 }),
+            ),
+            "iat must be within 60 seconds",
+        ),
+        (
+            proof(
+                &app,
+                &k,
+                "POST",
+                "/token",
+                json!({ "nonce": n, "iat": -9.2e18 }),
+            ),
+            "iat must be within 60 seconds",
+        ),
+        (
+            proof(
+                &app,
+                &k,
+                "POST",
+                "/token",
+                json!({ "nonce": n, "jti": null }),
+            ),
             "has no jti",
+        ),
+        (
+            proof_with(
+                &app,
+                &k,
+                "POST",
+                "/token",
+                json!({ "nonce": n }),
+                json!({ "alg": "RS256" }),
+            ),
+            "not a key for RS256",
+        ),
+        (
+            proof_with(
+                &app,
+                &k,
+                "POST",
+                "/token",
+                json!({ "nonce": n }),
+                json!({ "jwk": relabelled }),
+            ),
+            "not a key for ES256",
         ),
         (
             proof(&app, &k, "POST", "/token", json!({ "nonce": "made-up" })),
@@ -390,10 +528,25 @@ async fn proofs_are_checked_as_rfc_9449_lists() {
     // time, so not at the very edge).
     let upper = app.config.issuer().replace("http://", "HTTP://");
     let now = app.state.clock.now().unix_timestamp();
+    let capital = proof_with(
+        &app,
+        &k,
+        "POST",
+        "/token",
+        json!({ "nonce": n }),
+        json!({ "typ": "DPoP+JWT" }),
+    );
+    assert_eq!(
+        token(&app, &rp, &cc, &[&capital]).await.status,
+        StatusCode::OK
+    );
     for (k, claims) in [
         (&k, json!({ "nonce": n })),
         (&rsa, json!({ "nonce": n, "iat": now - 50 })),
-        (&key(Alg::EdDSA), json!({ "nonce": n, "htu": format!("{upper}/token?x=1") })),
+        (
+            &key(Alg::EdDSA),
+            json!({ "nonce": n, "htu": format!("{upper}/token?x=1") }),
+        ),
     ] {
         let p = proof(&app, k, "POST", "/token", claims);
         let a = token(&app, &rp, &cc, &[&p]).await;
@@ -475,7 +628,12 @@ async fn a_public_clients_refresh_token_is_bound_to_its_key() {
     // not spent by that.
     let a = refresh_public(&app, &rp, &refresh, &[]).await;
     assert_eq!(a.body["error"], "invalid_grant", "{}", a.body);
-    assert!(a.body["error_description"].as_str().unwrap().contains("DPoP"));
+    assert!(
+        a.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("DPoP")
+    );
     let other = key(Alg::ES256);
     let p = proof(&app, &other, "POST", "/token", json!({ "nonce": n }));
     let a = refresh_public(&app, &rp, &refresh, &[&p]).await;
@@ -489,6 +647,39 @@ async fn a_public_clients_refresh_token_is_bound_to_its_key() {
         decode_payload(a.body["access_token"].as_str().unwrap())["cnf"]["jkt"],
         jkt(&k)
     );
+    // The rotated token stays bound.
+    let rotated = a.body["refresh_token"].as_str().unwrap().to_string();
+    let a = refresh_public(&app, &rp, &rotated, &[]).await;
+    assert_eq!(a.body["error"], "invalid_grant", "{}", a.body);
+    // A used one revokes its family even without a proof (reuse detection
+    // comes before the binding).
+    let a = refresh_public(&app, &rp, &refresh, &[]).await;
+    assert!(
+        a.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{}",
+        a.body
+    );
+    let p = proof(&app, &k, "POST", "/token", json!({ "nonce": n }));
+    let a = refresh_public(&app, &rp, &rotated, &[&p]).await;
+    assert_eq!(a.body["error"], "invalid_grant", "revoked: {}", a.body);
+
+    // A family made without a proof is bound by the first refresh with one.
+    let code = self::code(&app, &rp, &b, "").await;
+    let mut form = redeem_form(&code);
+    form.push(("client_id", rp.id.clone()));
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let unbound = token(&app, &rp, &form, &[]).await;
+    assert_eq!(unbound.body["token_type"], "Bearer", "{}", unbound.body);
+    let t = unbound.body["refresh_token"].as_str().unwrap();
+    let p = proof(&app, &k, "POST", "/token", json!({ "nonce": n }));
+    let a = refresh_public(&app, &rp, t, &[&p]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let next = a.body["refresh_token"].as_str().unwrap();
+    let a = refresh_public(&app, &rp, next, &[]).await;
+    assert_eq!(a.body["error"], "invalid_grant", "now bound: {}", a.body);
 
     // A confidential client's refresh token is bound to its credentials,
     // not to the key (§5): refreshed without a proof, it is a bearer pair.
@@ -533,7 +724,12 @@ async fn dpop_jkt_and_a_pushed_proof_bind_the_code() {
     let wrong = proof(&app, &other, "POST", "/token", json!({ "nonce": n }));
     let a = redeem(&app, &rp, &code, &[&wrong]).await;
     assert_eq!(a.body["error"], "invalid_grant", "{}", a.body);
-    assert!(a.body["error_description"].as_str().unwrap().contains("dpop_jkt"));
+    assert!(
+        a.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("dpop_jkt")
+    );
     let code = self::code(&app, &rp, &b, &bound).await;
     let a = redeem(&app, &rp, &code, &[]).await;
     assert_eq!(a.body["error"], "invalid_grant", "{}", a.body);
@@ -590,16 +786,51 @@ async fn dpop_jkt_and_a_pushed_proof_bind_the_code() {
         &app,
         &rp,
         &code,
-        &[&proof(&app, &other, "POST", "/token", json!({ "nonce": n }))],
+        &[&proof(
+            &app,
+            &other,
+            "POST",
+            "/token",
+            json!({ "nonce": n }),
+        )],
     )
     .await;
     assert_eq!(a.body["error"], "invalid_grant", "{}", a.body);
+    // The positive control: pushed with a proof and a matching dpop_jkt,
+    // redeemed with the key's proof.
+    let a = push(
+        vec![proof(&app, &k, "POST", "/par", json!({ "nonce": n }))],
+        vec![("dpop_jkt", jkt(&k))],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    assert!(a.nonce.is_some(), "the push offers the next nonce");
+    let uri = a.body["request_uri"].as_str().unwrap();
+    let url = format!(
+        "{}/authorize?client_id={}&request_uri={}",
+        app.base,
+        rp.id,
+        url::form_urlencoded::byte_serialize(uri.as_bytes()).collect::<String>()
+    );
+    let back = b.authorize_as(&url, "li@cnic.cn", PASSWORD, "allow").await;
+    let code = query(&back)["code"].clone();
+    let a = redeem(
+        &app,
+        &rp,
+        &code,
+        &[&proof(&app, &k, "POST", "/token", json!({ "nonce": n }))],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["token_type"], "DPoP");
 }
 
 #[tokio::test]
 async fn a_client_can_require_dpop() {
     let app = TestApp::spawn().await;
-    let rp = app.rp_with("svc", |c| c.dpop_bound_access_tokens = true).await;
+    let rp = app
+        .rp_with("svc", |c| c.dpop_bound_access_tokens = true)
+        .await;
     let cc = [("grant_type", "client_credentials")];
     let a = token(&app, &rp, &cc, &[]).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
@@ -610,8 +841,8 @@ async fn a_client_can_require_dpop() {
     assert_eq!(token(&app, &rp, &cc, &[&p]).await.status, StatusCode::OK);
 
     // The setting through the management API and the CLI.
-    let token = crate::admin_api::admin_token(&app).await;
-    let api = crate::admin_api::Api::new(&app, &token);
+    let admin = crate::admin_api::admin_token(&app).await;
+    let api = crate::admin_api::Api::new(&app, &admin);
     let (status, created) = api
         .post(
             "/api/v1/clients",
@@ -619,7 +850,17 @@ async fn a_client_can_require_dpop() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    assert_eq!(created["client"]["dpop_bound_access_tokens"], true, "{created}");
+    assert_eq!(
+        created["client"]["dpop_bound_access_tokens"], true,
+        "{created}"
+    );
+    let svc2 = Rp {
+        id: "svc2".into(),
+        secret: created["client_secret"].as_str().map(str::to_string),
+        redirect_uri: String::new(),
+    };
+    let a = token(&app, &svc2, &cc, &[]).await;
+    assert_eq!(a.body["error"], "invalid_dpop_proof", "{}", a.body);
     let (status, changed) = api
         .call(
             "PATCH",
@@ -629,13 +870,88 @@ async fn a_client_can_require_dpop() {
         .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["dpop_bound_access_tokens"], false, "{changed}");
+    let a = token(&app, &svc2, &cc, &[]).await;
+    assert_eq!(
+        a.body["token_type"], "Bearer",
+        "no longer required: {}",
+        a.body
+    );
     let out = app
         .cli(
-            &["client", "update", "svc2", "--require-dpop", "true", "--json"],
+            &[
+                "client",
+                "update",
+                "svc2",
+                "--require-dpop",
+                "true",
+                "--json",
+            ],
             None,
         )
         .await;
     assert_eq!(out.json()["dpop_bound_access_tokens"], true);
+    let a = token(&app, &svc2, &cc, &[]).await;
+    assert_eq!(
+        a.body["error"], "invalid_dpop_proof",
+        "required again: {}",
+        a.body
+    );
+}
+
+#[tokio::test]
+async fn browser_clients_may_send_proofs_and_read_nonces() {
+    let app = TestApp::spawn().await;
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{}/token", app.base))
+        .header("origin", "https://spa.example.org")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "dpop, content-type")
+        .send()
+        .await
+        .unwrap();
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("dpop"), "{allowed}");
+    assert!(allowed.contains("content-type"), "{allowed}");
+    let rp = app.rp("svc").await;
+    let k = key(Alg::ES256);
+    let p = proof(&app, &k, "POST", "/token", json!({}));
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", app.base))
+        .header("origin", "https://spa.example.org")
+        .basic_auth(&rp.id, rp.secret.as_deref())
+        .header("DPoP", &p)
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let exposed = r.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("dpop-nonce"), "{exposed}");
+    assert!(exposed.contains("www-authenticate"), "{exposed}");
+    assert!(r.headers().contains_key("dpop-nonce"));
+}
+
+#[tokio::test]
+async fn a_challenge_never_carries_a_quote_from_the_request() {
+    let app = TestApp::spawn().await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/userinfo", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("a%22b=1&a%22b=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let c = r.headers()["www-authenticate"].to_str().unwrap();
+    // The description is there, with the quote replaced.
+    assert!(c.contains("error=\"invalid_request\""), "{c}");
+    assert!(c.contains("a?b"), "{c}");
+    assert_eq!(c.matches('"').count(), 6, "{c}");
 }
 
 // Nonces and spent jtis live in process memory on the embedded single
@@ -657,7 +973,12 @@ async fn nonces_and_spent_proofs_are_shared_between_nodes_with_redis() {
     // The proof B accepted is spent on A too.
     let on_a = token(&a, &rp, &cc, &[&p]).await;
     assert_eq!(on_a.body["error"], "invalid_dpop_proof", "{}", on_a.body);
-    assert!(on_a.body["error_description"].as_str().unwrap().contains("jti"));
+    assert!(
+        on_a.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("jti")
+    );
     // The positive control: a fresh proof on A.
     let p = proof(&a, &k, "POST", "/token", json!({ "nonce": n }));
     assert_eq!(token(&a, &rp, &cc, &[&p]).await.status, StatusCode::OK);

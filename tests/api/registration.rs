@@ -157,6 +157,41 @@ async fn registration_is_off_by_default_and_discovery_says_so() {
 }
 
 #[tokio::test]
+async fn a_registered_client_may_require_dpop() {
+    let app = TestApp::spawn_with(enabled).await;
+    let token = admin_token(&app).await;
+    let api = Api::new(&app, &token);
+    let (initial, _) = issue(&app, &api, 1, 1).await;
+    let meta = json!({
+        "redirect_uris": [REDIRECT],
+        "client_name": "DPoP app",
+        "dpop_bound_access_tokens": true,
+    });
+    let (status, body) = register(&app, Some(&initial), &meta).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["dpop_bound_access_tokens"], true);
+    let id = body["client_id"].as_str().unwrap();
+    let secret = body["client_secret"].as_str().unwrap();
+    let send = |proof: Option<String>| {
+        let mut r = reqwest::Client::new()
+            .post(format!("{}/token", app.base))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "authorization_code"), ("code", "x")]);
+        if let Some(p) = proof {
+            r = r.header("DPoP", p);
+        }
+        r.send()
+    };
+    let refused: Value = send(None).await.unwrap().json().await.unwrap();
+    assert_eq!(refused["error"], "invalid_dpop_proof", "{refused}");
+    // With a proof the request goes on to the proof's own checks.
+    let k = crate::dpop::key(Alg::ES256);
+    let p = crate::dpop::proof(&app, &k, "POST", "/token", json!({}));
+    let on: Value = send(Some(p)).await.unwrap().json().await.unwrap();
+    assert_eq!(on["error"], "use_dpop_nonce", "{on}");
+}
+
+#[tokio::test]
 async fn a_registered_client_completes_the_authorization_code_flow() {
     let app = TestApp::spawn_with(enabled).await;
     crate::oidc::user(&app).await;

@@ -147,7 +147,8 @@ async fn check_and_issue(
         }
         Err(UseError::Store(e)) => return Err(e.into()),
     }
-    let (grant, response) = tokens::grant_from_code(state, client, &user, record, grant_id, presented.jkt).await?;
+    let (grant, response) =
+        tokens::grant_from_code(state, client, &user, record, grant_id, presented.jkt).await?;
     if tokens::code_was_replayed(state, code).await? {
         // Replayed while we were issuing: what we just made dies with it.
         state

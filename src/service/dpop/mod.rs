@@ -19,33 +19,30 @@
 //! * `jti`s are remembered in the ephemeral store (Redis when there are
 //!   several nodes, so every node sees them) for twice the accepted age.
 //! * Nonces (§8) are random values kept in the ephemeral store for
-//!   [`NONCE_TTL`]; each node hands out its current one and makes a new
-//!   one every [`NONCE_FRESH`]. A nonce this node made is recognised
-//!   without a round trip; another node's is found in the store. When the
-//!   ephemeral store loses its data the nonces go with it, and so every
-//!   proof that could have been replayed with a forgotten `jti`.
+//!   [`NONCE_TTL`] ([`nonces`]); each node hands out its current one and
+//!   makes a new one every [`NONCE_FRESH`]. A nonce this node made is
+//!   recognised without a round trip; another node's is found in the store.
+//!   Should the store lose its data, the spent `jti`s go with it: a proof
+//!   could then be replayed until its `iat` is too old, the same window as
+//!   without nonces.
 
-use std::sync::Mutex;
+pub mod nonces;
+
 use std::time::Duration;
 
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
-use time::OffsetDateTime;
 
+pub use self::nonces::{NONCE_FRESH, NONCE_TTL, NonceError, Nonces};
 use crate::crypto::jws::Parsed;
-use crate::crypto::{random, sha256_hex};
+use crate::crypto::sha256_hex;
 use crate::ephemeral::EphemeralError;
 use crate::state::AppState;
 
 /// The proof algorithms accepted (published as
 /// `dpop_signing_alg_values_supported`): asymmetric only (§4.2).
 pub const ALGS: &[&str] = &["ES256", "ES384", "EdDSA", "RS256", "PS256"];
-
-/// How long a nonce is accepted after it was made.
-pub const NONCE_TTL: Duration = Duration::from_secs(300);
-/// How long a node hands out the same nonce before it makes a new one.
-pub const NONCE_FRESH: Duration = Duration::from_secs(60);
 
 /// The JWT `typ` of a proof (§4.2).
 const TYP: &str = "dpop+jwt";
@@ -64,6 +61,15 @@ pub enum DpopError {
     Ephemeral(#[from] EphemeralError),
     #[error("random: {0}")]
     Random(#[from] getrandom::Error),
+}
+
+impl From<NonceError> for DpopError {
+    fn from(e: NonceError) -> Self {
+        match e {
+            NonceError::Ephemeral(e) => Self::Ephemeral(e),
+            NonceError::Random(e) => Self::Random(e),
+        }
+    }
 }
 
 fn invalid(why: impl Into<String>) -> DpopError {
@@ -86,46 +92,26 @@ pub struct Proof {
     pub jkt: String,
 }
 
-/// This node's current nonce and when it made it.
-#[derive(Default)]
-pub struct Nonces {
-    current: Mutex<Option<(String, OffsetDateTime)>>,
-}
-
-fn nonce_key(nonce: &str) -> String {
-    format!("dpop:nonce:{}", sha256_hex(nonce))
-}
-
 /// The nonce to hand out now (§8.1: in `DPoP-Nonce`).
 pub async fn nonce(state: &AppState) -> Result<String, DpopError> {
-    let now = state.clock.now();
-    let fresh = |made: OffsetDateTime| now - made < NONCE_FRESH && made <= now;
-    if let Some((n, made)) = state.dpop_nonces.current.lock().map_or(None, |c| c.clone())
-        && fresh(made)
-    {
-        return Ok(n);
-    }
-    let n = random::token()?;
-    state.ephemeral.set(&nonce_key(&n), "1", NONCE_TTL).await?;
-    if let Ok(mut c) = state.dpop_nonces.current.lock() {
-        *c = Some((n.clone(), now));
-    }
-    Ok(n)
+    Ok(state
+        .dpop_nonces
+        .current(&state.ephemeral, state.clock.now())
+        .await?)
 }
 
-/// Whether `nonce` is one this server handed out and still accepts.
-async fn nonce_is_current(state: &AppState, nonce: &str) -> Result<bool, DpopError> {
-    let now = state.clock.now();
-    let mine = state
-        .dpop_nonces
-        .current
-        .lock()
-        .map_or(None, |c| c.clone())
-        .is_some_and(|(n, made)| n == nonce && now - made < NONCE_TTL && made <= now);
-    if mine {
-        return Ok(true);
+/// The key types and curves each algorithm is used with: a key must be
+/// of its algorithm's kind (RFC 7518 §3.1, RFC 8037 §3.1), so that one key
+/// has one thumbprint.
+fn key_fits(alg: &str, jwk: &Value) -> bool {
+    let (kty, crv) = (jwk["kty"].as_str(), jwk["crv"].as_str());
+    match alg {
+        "ES256" => kty == Some("EC") && crv == Some("P-256"),
+        "ES384" => kty == Some("EC") && crv == Some("P-384"),
+        "EdDSA" => kty == Some("OKP") && crv == Some("Ed25519"),
+        "RS256" | "PS256" => kty == Some("RSA"),
+        _ => false,
     }
-    Ok(state.ephemeral.get(&nonce_key(nonce)).await?.is_some())
 }
 
 /// The RFC 7638 SHA-256 thumbprint of a public key, as `cnf.jkt` and
@@ -163,9 +149,14 @@ fn same_uri(htu: &str, expected: &str) -> bool {
 }
 
 /// Verifies a proof for this request (§4.3) and remembers its `jti`.
-pub async fn verify(state: &AppState, proof: &str, expect: &Expect<'_>) -> Result<Proof, DpopError> {
+pub async fn verify(
+    state: &AppState,
+    proof: &str,
+    expect: &Expect<'_>,
+) -> Result<Proof, DpopError> {
     let parsed = Parsed::parse(proof).map_err(|_| invalid("the DPoP proof is not a JWT"))?;
-    if parsed.typ() != Some(TYP) {
+    // A media type: compared without regard to case (RFC 7515 §4.1.9).
+    if !parsed.typ().is_some_and(|t| t.eq_ignore_ascii_case(TYP)) {
         return Err(invalid("the DPoP proof's typ must be dpop+jwt"));
     }
     let alg = parsed.header["alg"].as_str().unwrap_or_default();
@@ -186,7 +177,14 @@ pub async fn verify(state: &AppState, proof: &str, expect: &Expect<'_>) -> Resul
         .iter()
         .any(|m| raw_jwk.get(m).is_some())
     {
-        return Err(invalid("the DPoP proof's jwk must not contain a private key"));
+        return Err(invalid(
+            "the DPoP proof's jwk must not contain a private key",
+        ));
+    }
+    if !key_fits(alg, raw_jwk) || raw_jwk.get("alg").is_some_and(|a| a.as_str() != Some(alg)) {
+        return Err(invalid(format!(
+            "the DPoP proof's jwk is not a key for {alg}"
+        )));
     }
     let jwk: Jwk = serde_json::from_value(raw_jwk.clone())
         .map_err(|_| invalid("the DPoP proof's jwk is not a usable public key"))?;
@@ -218,7 +216,10 @@ pub async fn verify(state: &AppState, proof: &str, expect: &Expect<'_>) -> Resul
         .as_str()
         .is_some_and(|htu| same_uri(htu, expect.uri))
     {
-        return Err(invalid(format!("the DPoP proof's htu must be {}", expect.uri)));
+        return Err(invalid(format!(
+            "the DPoP proof's htu must be {}",
+            expect.uri
+        )));
     }
     let max_age = state.config.oidc.dpop_proof_max_age_secs as i64;
     let iat = claims["iat"]
@@ -226,7 +227,7 @@ pub async fn verify(state: &AppState, proof: &str, expect: &Expect<'_>) -> Resul
         .or_else(|| claims["iat"].as_f64().map(|f| f as i64))
         .ok_or_else(|| invalid("the DPoP proof has no iat"))?;
     let now = state.clock.now().unix_timestamp();
-    if (now - iat).abs() > max_age {
+    if now.abs_diff(iat) > max_age.unsigned_abs() {
         return Err(invalid(format!(
             "the DPoP proof's iat must be within {max_age} seconds of the server's time"
         )));
@@ -243,7 +244,12 @@ pub async fn verify(state: &AppState, proof: &str, expect: &Expect<'_>) -> Resul
     }
     if state.config.oidc.dpop_nonce {
         let current = match claims["nonce"].as_str() {
-            Some(n) => nonce_is_current(state, n).await?,
+            Some(n) => {
+                state
+                    .dpop_nonces
+                    .accepts(&state.ephemeral, state.clock.now(), n)
+                    .await?
+            }
             None => false,
         };
         if !current {
@@ -253,7 +259,9 @@ pub async fn verify(state: &AppState, proof: &str, expect: &Expect<'_>) -> Resul
     // Last, so that a proof refused above can be sent again once mended
     // (a nonce added): only an accepted proof spends its jti.
     let key = format!("dpop:jti:{}", sha256_hex(format!("{jkt}\n{jti}")));
-    let ttl = Duration::from_secs(2 * max_age as u64);
+    // Past the last moment a proof could still be accepted (an `iat`
+    // `max_age` ahead, judged `max_age` later), with a margin.
+    let ttl = Duration::from_secs(2 * max_age.unsigned_abs() + 5);
     if !state.ephemeral.set_nx(&key, "1", ttl).await? {
         return Err(invalid("the DPoP proof's jti was already used"));
     }
@@ -285,7 +293,9 @@ mod tests {
     fn a_thumbprint_is_43_base64url_characters() {
         assert!(is_thumbprint("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"));
         assert!(!is_thumbprint("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4"));
-        assert!(!is_thumbprint("0ZcOCORZNYy+DWpqq30jZyJGHTN0d2HglBV3uiguA4I"));
+        assert!(!is_thumbprint(
+            "0ZcOCORZNYy+DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+        ));
     }
 
     #[test]
