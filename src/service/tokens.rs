@@ -257,17 +257,12 @@ pub async fn grant_from_code(
         .store
         .insert_grant(&grant, refresh.as_ref().map(|(h, _, e)| (h.as_str(), *e)))
         .await?;
-    let response = tokens_for(
-        state,
-        client,
-        user,
-        &grant,
-        &scope,
-        code.nonce.as_deref(),
-        refresh.map(|(_, t, _)| t),
+    let issue = Issue {
+        nonce: code.nonce.as_deref(),
+        refresh_token: refresh.map(|(_, t, _)| t),
         jkt,
-    )
-    .await?;
+    };
+    let response = tokens_for(state, client, user, &grant, &scope, issue).await?;
     Ok((grant, response))
 }
 
@@ -374,9 +369,11 @@ pub async fn refresh(
             &user,
             &grant,
             &scope,
-            None,
-            Some(new_token),
-            jkt,
+            Issue {
+                nonce: None,
+                refresh_token: Some(new_token),
+                jkt,
+            },
         )
         .await?,
     ))
@@ -389,6 +386,16 @@ fn amr_of(grant: &GrantRow) -> Result<Vec<String>, TokenError> {
         .map_err(|e| TokenError::Store(StoreError::Db(sqlx::Error::Decode(Box::new(e)))))
 }
 
+/// What goes with one issue of a grant's tokens besides the grant.
+struct Issue<'a> {
+    /// The authorization request's nonce, for the ID token.
+    nonce: Option<&'a str>,
+    /// The refresh token issued beside them.
+    refresh_token: Option<String>,
+    /// The DPoP key the access token is bound to.
+    jkt: Option<&'a str>,
+}
+
 /// Access token (+ ID token when `openid` was granted) for a user grant.
 async fn tokens_for(
     state: &AppState,
@@ -396,10 +403,13 @@ async fn tokens_for(
     user: &User,
     grant: &GrantRow,
     scope: &Scope,
-    nonce: Option<&str>,
-    refresh_token: Option<String>,
-    jkt: Option<&str>,
+    issue: Issue<'_>,
 ) -> Result<TokenResponse, TokenError> {
+    let Issue {
+        nonce,
+        refresh_token,
+        jkt,
+    } = issue;
     let amr = amr_of(grant)?;
     let mut extra = Map::new();
     extra.insert("gid".into(), json!(grant.id));

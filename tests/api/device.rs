@@ -338,3 +338,100 @@ async fn guessing_user_codes_is_limited_per_address() {
     );
     assert!(limited.has("次数过多"), "{}", limited.body);
 }
+
+#[tokio::test]
+async fn a_device_meets_the_same_step_up_as_the_browser_flow() {
+    // The tool demands SMS: the person approving it passes the step-up
+    // in the browser, and the device's tokens carry the class it earned.
+    let app = TestApp::spawn_with(|c| {
+        c.oidc.device_clients = vec!["cli".into()];
+        c.sms.resend_secs = 0;
+    })
+    .await;
+    app.user_with(tongxing::service::accounts::NewAccount {
+        username: "li@cnic.cn".into(),
+        security_phone: Some("13312348347".into()),
+        ..Default::default()
+    })
+    .await;
+    let rp = app
+        .rp_with("cli", |c| {
+            c.first_party = true;
+            c.require_sms = true;
+            c.name = "实验数据工具".into();
+        })
+        .await;
+    let (_, started) = start(&app, &rp, "openid").await;
+    let device_code = started["device_code"].as_str().unwrap();
+    let user_code = started["user_code"].as_str().unwrap();
+    let b = app.browser();
+    let entry = b.get(&format!("/device?user_code={user_code}")).await;
+    let confirm = b
+        .submit_page(&entry, "/device", &[("user_code", user_code)])
+        .await;
+    let answered = b
+        .submit_page(
+            &confirm,
+            "/device",
+            &[("user_code", user_code), ("decision", "allow")],
+        )
+        .await;
+    let to = answered.location().expect("to /authorize").to_string();
+    let login = b.get(&to).await;
+    let login = if login.status == StatusCode::OK {
+        login
+    } else {
+        b.get(login.location().expect("to the login page")).await
+    };
+    let after = b
+        .submit_page(
+            &login,
+            "/login",
+            &[("identifier", "li@cnic.cn"), ("password", PASSWORD)],
+        )
+        .await;
+    // Signed in by password only: back at the authorization, the step-up
+    // is owed before any code.
+    let back = after.location().expect("back to /authorize").to_string();
+    assert!(back.starts_with("/authorize?"), "{back}");
+    let owed = b.get(&back).await;
+    assert_eq!(owed.location(), Some("/login/sms"), "{}", owed.body);
+    let (_, pending) = poll(&app, &rp, device_code).await;
+    assert_eq!(pending["error"], "authorization_pending");
+    let page = b.get("/login/sms").await;
+    let sent = b
+        .redirected(
+            b.submit_page(&page, "/login/sms/send", &[]).await,
+            "/login/sms",
+        )
+        .await;
+    let text = app.outbox("sms").last().unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code: String = text.chars().filter(char::is_ascii_digit).take(6).collect();
+    let mut page = b.submit_page(&sent, "/login/sms", &[("code", &code)]).await;
+    // Back to the authorization, then our callback, then the outcome.
+    for _ in 0..4 {
+        let Some(next) = page.location().map(str::to_string) else {
+            break;
+        };
+        let path = next.strip_prefix(&b.base).unwrap_or(&next).to_string();
+        if path.starts_with("/device?done=") {
+            break;
+        }
+        page = b.get(&path).await;
+    }
+    assert_eq!(
+        page.location(),
+        Some("/device?done=approved"),
+        "{}",
+        page.body
+    );
+    app.advance(Duration::from_secs(6));
+    let (status, tokens) = poll(&app, &rp, device_code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let claims = crate::oidc::decode_payload(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["acr"], "urn:tongxing:acr:sms");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "sms"]));
+}
