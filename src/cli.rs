@@ -179,6 +179,10 @@ pub enum ClientCommand {
         /// without a DPoP proof are refused.
         #[arg(long)]
         require_dpop: bool,
+        /// Where the client hosts signed request objects (RFC 9101;
+        /// repeatable; needs --jwks-uri or --jwks-file).
+        #[arg(long = "request-uri")]
+        request_uris: Vec<String>,
         /// A JWK set file with the client's public keys (private_key_jwt).
         #[arg(long)]
         jwks_file: Option<PathBuf>,
@@ -1394,6 +1398,9 @@ fn print_client(c: &Client, json: bool) {
     );
     println!("signed request: {}", c.require_signed_request_object);
     println!("require dpop:   {}", c.dpop_bound_access_tokens);
+    for uri in &c.request_uris {
+        println!("request_uri:    {uri}");
+    }
     println!("scopes:         {}", c.scopes.join(" "));
     println!("id_token alg:   {}", c.id_token_alg.as_str());
     for uri in &c.redirect_uris {
@@ -1437,6 +1444,7 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
             require_par,
             require_signed_request_object,
             require_dpop,
+            request_uris,
             json,
         } => {
             let secret = if secret_stdin {
@@ -1484,6 +1492,7 @@ async fn client(state: &AppState, cmd: ClientCommand) -> Exit {
                 require_pushed_authorization_requests: require_par,
                 require_signed_request_object,
                 dpop_bound_access_tokens: require_dpop,
+                request_uris,
             };
             match clients::register(state, input, &actor, &origin).await {
                 Ok((c, generated)) => {

@@ -348,6 +348,9 @@ pub struct Client {
     pub scopes: Vec<String>,
     pub id_token_alg: IdTokenAlg,
     pub jwks_uri: Option<EndpointUri>,
+    /// Where the client hosts signed request objects (RFC 9101 §5.2): the
+    /// only request URIs of its own that are fetched.
+    pub request_uris: Vec<EndpointUri>,
     /// Public keys registered inline (private_key_jwt, RFC 7523 §2.2).
     #[serde(skip)]
     pub jwks: Option<jsonwebtoken::jwk::JwkSet>,
@@ -652,6 +655,7 @@ mod tests {
             scopes: vec!["openid".into(), "profile".into()],
             id_token_alg: IdTokenAlg::parse("ES256").unwrap(),
             jwks_uri: None,
+            request_uris: vec![],
             jwks: None,
             version: 1,
             require_sms: false,

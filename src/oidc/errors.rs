@@ -46,8 +46,6 @@ pub enum ErrorCode {
     /// A `request_uri` that is unknown, expired, used or another client's
     /// (RFC 9101 §7, RFC 9126 §4).
     InvalidRequestUri,
-    /// The `request_uri` is one this server does not fetch (OIDC Core §3.1.2.6).
-    RequestUriNotSupported,
     /// A bearer token that is missing its mark (RFC 6750 §3.1).
     InvalidToken,
     /// The token lacks the scope the resource needs (RFC 6750 §3.1).
@@ -90,7 +88,6 @@ impl ErrorCode {
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::InvalidRequestObject => "invalid_request_object",
             ErrorCode::InvalidRequestUri => "invalid_request_uri",
-            ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::AuthorizationPending => "authorization_pending",

@@ -127,6 +127,7 @@ fn information(state: &AppState, c: &Client) -> Value {
         "scope": c.scopes.join(" "),
         "id_token_signed_response_alg": c.id_token_alg.as_str(),
         "dpop_bound_access_tokens": c.dpop_bound_access_tokens,
+        "request_uris": c.request_uris,
         "registration_client_uri": format!("{}{}", state.config.issuer(), crate::routes::REGISTER_CLIENT.replace("{client_id}", &c.id)),
     });
     let optional = [

@@ -10,6 +10,9 @@
 //!     ─▶ verified with the client's keys ─▶ kept the same way
 //! GET /authorize?client_id=…&request_uri=urn:…
 //!     ─▶ the kept parameters, and only those (RFC 9101 §6.3)
+//! GET /authorize?client_id=…&request_uri=https://client.example/req.jwt
+//!     ─▶ only a URI the client registered (`request_uris`): fetched,
+//!        then verified and kept as a request object by value
 //! ```
 //!
 //! Once a browser has started on a kept request it lives as long as a
@@ -100,6 +103,46 @@ pub struct Kept {
 fn key_of(request_uri: &str) -> Option<String> {
     let handle = request_uri.strip_prefix(REQUEST_URI_PREFIX)?;
     (!handle.is_empty() && handle.len() <= 128).then(|| format!("par:{}", sha256_hex(handle)))
+}
+
+/// The most a hosted request object may weigh.
+const MAX_OBJECT_BYTES: usize = 64 * 1024;
+
+/// Fetches the request object a client hosts at one of its registered
+/// `request_uris` (RFC 9101 §5.2): a plain GET with the shared client's
+/// timeout and without following redirects, a 200 answer of at most
+/// [`MAX_OBJECT_BYTES`], read as the compact JWS it must be.
+pub async fn fetch_object(state: &AppState, client: &Client, uri: &str) -> Result<String, Refused> {
+    let failed = |why: &str| {
+        tracing::warn!(client = %client.id, %uri, why, "fetching a request object failed");
+        Refused::uri(format!(
+            "the request object at request_uri could not be fetched: {why}"
+        ))
+    };
+    let mut response = state
+        .http
+        .get(uri)
+        .header("accept", "application/oauth-authz-req+jwt, application/jwt")
+        .send()
+        .await
+        .map_err(|_| failed("no answer"))?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(failed("the answer was not 200"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|_| failed("the answer broke off"))?
+    {
+        if body.len() + chunk.len() > MAX_OBJECT_BYTES {
+            return Err(failed("the answer is too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body)
+        .map(|text| text.trim().to_string())
+        .map_err(|_| failed("the answer is not text"))
 }
 
 /// Verifies a request object (RFC 9101 §6): signed with one of the

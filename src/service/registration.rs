@@ -62,6 +62,8 @@ pub struct Metadata {
     pub software_statement: Option<String>,
     /// RFC 9449 §5.2: tokens only bound to a DPoP key.
     pub dpop_bound_access_tokens: Option<bool>,
+    /// Where the client hosts signed request objects (RFC 9101 §5.2).
+    pub request_uris: Option<Vec<String>>,
     /// In an update (RFC 7592 §2.2): must be the client's own.
     pub client_id: Option<String>,
     /// In an update: when sent, must be the client's current secret.
@@ -159,7 +161,8 @@ fn host_allowed(policy: &RegistrationConfig, uri: &str) -> bool {
         .any(|pattern| host_matches(pattern, &host))
 }
 
-/// A URI Tongxing itself calls (back-channel logout, `jwks_uri`): https
+/// A URI Tongxing itself calls (back-channel logout, `jwks_uri`,
+/// `request_uris`): https
 /// to a host name that is not this machine, whatever the environment, so a
 /// registration cannot point the server at its own loopback services.
 fn server_called(member: &str, uri: &str) -> Result<(), RegistrationError> {
@@ -312,6 +315,15 @@ fn apply_policy(
             }
         }
     }
+    let request_uris = meta.request_uris.clone().unwrap_or_default();
+    for uri in &request_uris {
+        if !host_allowed(policy, uri) {
+            return Err(metadata_error(format!(
+                "request_uris: the host of {uri:?} is not allowed for registered clients"
+            )));
+        }
+        server_called("request_uris", uri)?;
+    }
     // RFC 7591 §2: "MUST NOT both be present in the same request".
     if meta.jwks.is_some() && meta.jwks_uri.is_some() {
         return Err(metadata_error("jwks and jwks_uri: send one of them"));
@@ -338,6 +350,7 @@ fn apply_policy(
         logo_uri: meta.logo_uri,
         home_uri: meta.client_uri,
         dpop_bound_access_tokens: meta.dpop_bound_access_tokens.unwrap_or(false),
+        request_uris,
         ..NewClient::default()
     };
     Ok((input, grants))

@@ -21,6 +21,7 @@ struct ClientRow {
     token_auth_method: String,
     redirect_uris: String,
     post_logout_redirect_uris: String,
+    request_uris: String,
     backchannel_logout_uri: Option<String>,
     first_party: bool,
     scopes: String,
@@ -51,7 +52,7 @@ const COLUMNS: &str = "id, name, secret_hash, token_auth_method, redirect_uris, 
     backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, version, require_sms, require_strong_password, \
     name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed, ldap_bind, ldap_search, \
     require_pushed_authorization_requests, require_signed_request_object, \
-    dpop_bound_access_tokens, registered_dynamically, registration_token_hash, grant_types";
+    dpop_bound_access_tokens, request_uris, registered_dynamically, registration_token_hash, grant_types";
 
 impl ClientRow {
     /// Every column parsed with the same types registration uses. A value
@@ -87,6 +88,16 @@ impl ClientRow {
                 EndpointUri::parse(&u, false).map_err(|why| corrupt(field, format!("{u:?} {why}")))
             })
             .transpose()
+        };
+        let endpoints = |field: &'static str, text: &str| -> Result<Vec<EndpointUri>, StoreError> {
+            serde_json::from_str::<Vec<String>>(text)
+                .map_err(|e| corrupt(field, format!("is not a JSON list of strings: {e}")))?
+                .into_iter()
+                .map(|u| {
+                    EndpointUri::parse(&u, false)
+                        .map_err(|why| corrupt(field, format!("{u:?} {why}")))
+                })
+                .collect()
         };
         let token_auth_method = AuthMethod::parse(&self.token_auth_method).map_err(|_| {
             corrupt(
@@ -130,6 +141,7 @@ impl ClientRow {
                 self.backchannel_logout_uri,
             )?,
             jwks_uri: endpoint("jwks_uri", self.jwks_uri)?,
+            request_uris: endpoints("request_uris", &self.request_uris)?,
             logo_uri: endpoint("logo_uri", self.logo_uri)?,
             home_uri: endpoint("home_uri", self.home_uri)?,
             token_auth_method,
@@ -164,6 +176,7 @@ impl ClientRow {
 struct Encoded {
     redirect_uris: String,
     post_logout_redirect_uris: String,
+    request_uris: String,
     scopes: String,
     jwks: Option<String>,
     grant_types: Option<String>,
@@ -174,6 +187,7 @@ fn encode(c: &Client) -> Encoded {
         grant_types: c.grant_types.as_ref().map(|g| json!(g).to_string()),
         redirect_uris: json!(c.redirect_uris).to_string(),
         post_logout_redirect_uris: json!(c.post_logout_redirect_uris).to_string(),
+        request_uris: json!(c.request_uris).to_string(),
         scopes: c.scopes.join(" "),
         jwks: c.jwks.as_ref().map(|set| json!(set).to_string()),
     }
@@ -191,8 +205,8 @@ macro_rules! insert_client {
              backchannel_logout_uri, first_party, scopes, id_token_alg, jwks_uri, jwks, created_at, updated_at, version, require_sms, require_strong_password, \
              name_en, description, description_en, logo_uri, home_uri, show_in_app_list, app_passwords_allowed, \
              ldap_bind, ldap_search, require_pushed_authorization_requests, require_signed_request_object, \
-             registered_dynamically, registration_token_hash, grant_types, dpop_bound_access_tokens) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)",
+             registered_dynamically, registration_token_hash, grant_types, dpop_bound_access_tokens, request_uris) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -224,6 +238,7 @@ macro_rules! insert_client {
         .bind(&c.registration_token_hash)
         .bind(&e.grant_types)
         .bind(c.dpop_bound_access_tokens)
+        .bind(&e.request_uris)
         .execute($exec)
         .await
     }};
@@ -348,7 +363,7 @@ impl Store {
                  require_strong_password = $12, name_en = $13, description = $14, description_en = $15, \
                  logo_uri = $16, home_uri = $17, show_in_app_list = $18, app_passwords_allowed = $19, \
                  ldap_bind = $20, ldap_search = $21, require_pushed_authorization_requests = $22, \
-                 require_signed_request_object = $23, dpop_bound_access_tokens = $24, version = version + 1 \
+                 require_signed_request_object = $23, dpop_bound_access_tokens = $24, request_uris = $25, version = version + 1 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(&c.id)
@@ -375,6 +390,7 @@ impl Store {
             .bind(c.require_pushed_authorization_requests)
             .bind(c.require_signed_request_object)
             .bind(c.dpop_bound_access_tokens)
+            .bind(&e.request_uris)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -412,7 +428,7 @@ impl Store {
                 "UPDATE clients SET name = $3, redirect_uris = $4, post_logout_redirect_uris = $5, backchannel_logout_uri = $6, \
                  scopes = $7, id_token_alg = $8, updated_at = $9, token_auth_method = $10, secret_hash = $11, \
                  jwks_uri = $12, jwks = $13, logo_uri = $14, home_uri = $15, grant_types = $16, \
-                 registration_token_hash = $17, dpop_bound_access_tokens = $18, version = version + 1 \
+                 registration_token_hash = $17, dpop_bound_access_tokens = $18, request_uris = $19, version = version + 1 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(&c.id)
@@ -433,6 +449,7 @@ impl Store {
             .bind(&e.grant_types)
             .bind(&c.registration_token_hash)
             .bind(c.dpop_bound_access_tokens)
+            .bind(&e.request_uris)
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -464,3 +464,124 @@ async fn the_settings_are_set_through_the_api_and_the_cli() {
             .require_pushed_authorization_requests
     );
 }
+
+#[tokio::test]
+async fn a_request_object_hosted_by_the_client_is_fetched_from_a_registered_uri() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let app = TestApp::spawn().await;
+    app.user("li@cnic.cn").await;
+    let (key, _) = SigningKey::generate(Alg::ES256, "host-key".into()).unwrap();
+    let (stranger, _) = SigningKey::generate(Alg::ES256, "host-key".into()).unwrap();
+    // The client's server: its object, one signed by another key, one
+    // too large, and nothing (404) anywhere else.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = format!("http://{}", listener.local_addr().unwrap());
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let objects: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>> = Arc::default();
+    let (served, counter) = (objects.clone(), fetches.clone());
+    let server = axum::Router::new().route(
+        "/{name}",
+        axum::routing::get(
+            move |axum::extract::Path(name): axum::extract::Path<String>| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let body = served.lock().unwrap().get(&name).cloned();
+                async move {
+                    match body {
+                        Some(b) => (axum::http::StatusCode::OK, b),
+                        None => (axum::http::StatusCode::NOT_FOUND, String::new()),
+                    }
+                }
+            },
+        ),
+    );
+    tokio::spawn(async move { axum::serve(listener, server).await });
+    let uri = |name: &str| format!("{host}/{name}");
+    let jwks = json!({ "keys": [key.public_jwk()] }).to_string();
+    let registered = vec![
+        uri("req.jwt"),
+        uri("forged.jwt"),
+        uri("big.jwt"),
+        uri("gone.jwt"),
+    ];
+    let rp = app
+        .rp_with("hosted", |c| {
+            c.token_auth_method = Some("private_key_jwt".into());
+            c.jwks = Some(jwks);
+            c.first_party = true;
+            c.request_uris = registered;
+        })
+        .await;
+    {
+        let mut o = objects.lock().unwrap();
+        o.insert(
+            "req.jwt".into(),
+            signed(&app, &rp, &key, json!({ "state": "hosted" })),
+        );
+        o.insert("other.jwt".into(), signed(&app, &rp, &key, json!({})));
+        o.insert("forged.jwt".into(), signed(&app, &rp, &stranger, json!({})));
+        o.insert("big.jwt".into(), "x".repeat(70 * 1024));
+    }
+    let at = |u: &str| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("client_id", &rp.id);
+        q.append_pair("request_uri", u);
+        q.append_pair("redirect_uri", REDIRECT);
+        format!("/authorize?{}", q.finish())
+    };
+    let b = app.browser();
+    // A registered URI: fetched, verified, answered by the object.
+    let back = b
+        .authorize_as(
+            &format!("{}{}", app.base, at(&uri("req.jwt"))),
+            "li@cnic.cn",
+            PASSWORD,
+            "allow",
+        )
+        .await;
+    assert_eq!(query(&back)["state"], "hosted", "{back}");
+    assert!(query(&back).contains_key("code"));
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+
+    // One the client did not register is not even fetched.
+    let refused = b.get(&at(&uri("other.jwt"))).await;
+    let q = query(refused.location().expect("to the redirect URI"));
+    assert_eq!(q["error"], "invalid_request_uri", "{q:?}");
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "not fetched");
+    // Registered, but signed by another key, too large, or missing.
+    for (name, error) in [
+        ("forged.jwt", "invalid_request_object"),
+        ("big.jwt", "invalid_request_uri"),
+        ("gone.jwt", "invalid_request_uri"),
+    ] {
+        let refused = b.get(&at(&uri(name))).await;
+        let q = query(refused.location().expect("to the redirect URI"));
+        assert_eq!(q["error"], error, "{name}: {q:?}");
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 4);
+
+    // Request URIs need keys to verify what is found there.
+    let keyless = tongxing::service::clients::register(
+        &app.state,
+        tongxing::service::clients::NewClient {
+            id: "keyless".into(),
+            name: "Keyless".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            request_uris: vec![uri("req.jwt")],
+            ..Default::default()
+        },
+        &tongxing::service::Actor::System,
+        &tongxing::service::Origin::default(),
+    )
+    .await;
+    assert!(
+        matches!(
+            &keyless,
+            Err(tongxing::service::clients::ClientError::InvalidText(
+                "request_uris",
+                _
+            ))
+        ),
+        "{keyless:?}"
+    );
+}

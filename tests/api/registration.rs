@@ -818,6 +818,27 @@ async fn public_and_private_key_jwt_clients_register() {
     no_keys["jwks_uri"] = json!("https://keys.rp.example.org/jwks");
     let (status, body) = register(&app, Some(&token), &no_keys).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Request URIs (RFC 9101 §5.2) are fetched by the server: like the
+    // jwks_uri, never one on this machine.
+    let mut hosted = meta.clone();
+    hosted["request_uris"] = json!(["https://127.0.0.1/req.jwt"]);
+    let (status, body) = register(&app, Some(&token), &hosted).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("request_uris"),
+        "{body}"
+    );
+    hosted["request_uris"] = json!(["https://rp.example.org/req.jwt"]);
+    let (status, body) = register(&app, Some(&token), &hosted).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["request_uris"],
+        json!(["https://rp.example.org/req.jwt"])
+    );
 }
 
 #[tokio::test]

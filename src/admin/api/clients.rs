@@ -99,6 +99,10 @@ pub struct CreateClient {
     /// without a proof are refused.
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// Where the client hosts signed request objects (RFC 9101 §5.2);
+    /// needs `jwks` or `jwks_uri`.
+    #[serde(default)]
+    pub request_uris: Vec<String>,
 }
 
 /// A registered client as the API shows it (never its secret).
@@ -141,6 +145,8 @@ pub struct ClientView {
     require_signed_request_object: bool,
     /// Tokens only bound to a DPoP key (RFC 9449).
     dpop_bound_access_tokens: bool,
+    /// Where the client hosts signed request objects.
+    request_uris: Vec<String>,
     /// Registered by itself through `/register` (RFC 7591), with an
     /// initial access token: never first-party.
     registered_dynamically: bool,
@@ -207,6 +213,7 @@ pub async fn create(
         require_pushed_authorization_requests: body.require_pushed_authorization_requests,
         require_signed_request_object: body.require_signed_request_object,
         dpop_bound_access_tokens: body.dpop_bound_access_tokens,
+        request_uris: body.request_uris,
     };
     let (client, client_secret) =
         clients::register(&state, input, &admin.actor, &admin.origin).await?;
@@ -274,6 +281,8 @@ pub struct UpdateClient {
     pub require_signed_request_object: Option<bool>,
     /// Tokens only bound to a DPoP key (RFC 9449).
     pub dpop_bound_access_tokens: Option<bool>,
+    /// Where the client hosts signed request objects (RFC 9101 §5.2).
+    pub request_uris: Option<Vec<String>>,
 }
 
 #[utoipa::path(patch, path = crate::routes::API_CLIENT, tag = "clients", operation_id = "clients_update", params(("id" = String, Path, description = "The client_id.")), request_body = UpdateClient,
@@ -308,6 +317,7 @@ pub async fn update(
         require_pushed_authorization_requests: body.require_pushed_authorization_requests,
         require_signed_request_object: body.require_signed_request_object,
         dpop_bound_access_tokens: body.dpop_bound_access_tokens,
+        request_uris: body.request_uris,
     };
     let client = clients::update(
         &state,

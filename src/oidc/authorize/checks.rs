@@ -373,13 +373,28 @@ async fn resolve(
             ErrorCode::InvalidRequest,
             "request and request_uri cannot both be sent",
         )),
-        (None, Some(uri)) => {
-            if !uri.starts_with(requests::REQUEST_URI_PREFIX) {
+        (None, Some(uri)) if !uri.starts_with(requests::REQUEST_URI_PREFIX) => {
+            // One the client hosts (RFC 9101 §5.2): fetched only when the
+            // client registered it, then verified as a request by value.
+            if !client.request_uris.iter().any(|r| r == uri) {
                 return Err(refuse(
-                    ErrorCode::RequestUriNotSupported,
-                    "only request URIs from the pushed authorization request endpoint are accepted",
+                    ErrorCode::InvalidRequestUri,
+                    "request_uri is neither from the pushed authorization request endpoint nor registered for this client",
                 ));
             }
+            let jwt = requests::fetch_object(state, client, uri).await?;
+            let params = requests::verify_object(state, client, &jwt).await?;
+            let (kept, _) = requests::keep(state, client, &params, true, false).await?;
+            Ok((
+                params,
+                Origin {
+                    kept: Some(kept),
+                    signed: true,
+                    via_par: false,
+                },
+            ))
+        }
+        (None, Some(uri)) => {
             let kept = requests::resolve(state, client, uri).await?;
             let params = Params::parse(kept.params.as_bytes())
                 .map_err(|e| refuse(ErrorCode::InvalidRequestUri, &e.to_string()))?;

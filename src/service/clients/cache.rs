@@ -110,6 +110,7 @@ mod tests {
             require_pushed_authorization_requests: false,
             require_signed_request_object: false,
             dpop_bound_access_tokens: false,
+            request_uris: vec![],
             registered_dynamically: false,
             registration_token_hash: None,
             grant_types: None,

@@ -100,6 +100,8 @@ pub struct NewClient {
     pub require_signed_request_object: bool,
     /// Tokens only bound to a DPoP key (RFC 9449).
     pub dpop_bound_access_tokens: bool,
+    /// Where the client hosts signed request objects (RFC 9101 §5.2).
+    pub request_uris: Vec<String>,
 }
 
 impl std::fmt::Debug for NewClient {
@@ -182,6 +184,19 @@ fn parse_endpoint(
         .map_err(|why| ClientError::InvalidText(field, format!("{raw:?} {why}")))
 }
 
+/// Most request URIs one client may register.
+const MAX_REQUEST_URIS: usize = 10;
+
+fn parse_endpoints(
+    field: &'static str,
+    raw: &[String],
+    production: bool,
+) -> Result<Vec<EndpointUri>, ClientError> {
+    raw.iter()
+        .map(|u| parse_endpoint(field, u, production))
+        .collect()
+}
+
 fn parse_scopes(raw: &str) -> Result<Vec<String>, ClientError> {
     let scopes = Scope::parse(raw)?;
     if let Some(unknown) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(s)) {
@@ -235,7 +250,21 @@ fn check_client(client: &Client) -> Result<(), ClientError> {
         ));
     }
     // Its request objects are verified with its keys.
-    if client.require_signed_request_object && client.jwks.is_none() && client.jwks_uri.is_none() {
+    let keyless = client.jwks.is_none() && client.jwks_uri.is_none();
+    if !client.request_uris.is_empty() && keyless {
+        return Err(ClientError::InvalidText(
+            "request_uris",
+            "the request objects found there are verified with the client's keys: register jwks or jwks_uri"
+                .into(),
+        ));
+    }
+    if client.request_uris.len() > MAX_REQUEST_URIS {
+        return Err(ClientError::InvalidText(
+            "request_uris",
+            format!("at most {MAX_REQUEST_URIS}"),
+        ));
+    }
+    if client.require_signed_request_object && keyless {
         return Err(ClientError::InvalidText(
             "require_signed_request_object",
             "signed request objects are verified with the client's keys: register jwks or jwks_uri"
@@ -321,6 +350,7 @@ pub fn build(input: NewClient, production: bool) -> Result<(Client, Option<Strin
         scopes,
         id_token_alg: alg,
         jwks_uri,
+        request_uris: parse_endpoints("request_uris", &input.request_uris, production)?,
         jwks,
         version: 1,
         require_sms: input.require_sms,
@@ -492,6 +522,7 @@ pub struct ClientUpdate {
     pub require_pushed_authorization_requests: Option<bool>,
     pub require_signed_request_object: Option<bool>,
     pub dpop_bound_access_tokens: Option<bool>,
+    pub request_uris: Option<Vec<String>>,
 }
 
 /// Applies `change` to the client if it is still at `version`. Every
@@ -515,6 +546,10 @@ pub async fn update(
     if let Some(uris) = change.redirect_uris {
         client.redirect_uris = parse_redirect_uris("redirect_uris", &uris, production)?;
         fields.push("redirect_uris");
+    }
+    if let Some(uris) = change.request_uris {
+        client.request_uris = parse_endpoints("request_uris", &uris, production)?;
+        fields.push("request_uris");
     }
     if let Some(uris) = change.post_logout_redirect_uris {
         client.post_logout_redirect_uris =
