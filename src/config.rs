@@ -77,6 +77,7 @@ pub struct Config {
     pub branding: BrandingConfig,
     pub metrics: MetricsConfig,
     pub registration: RegistrationConfig,
+    pub audit: AuditConfig,
 }
 
 /// The institution's name and logo in the header of the hosted pages.
@@ -178,6 +179,33 @@ impl std::fmt::Debug for MetricsConfig {
             .field("listen", &self.listen)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
+    }
+}
+
+/// The audit writer of a serving node (see [`crate::service::audit::AuditWriter`]):
+/// entries of the hot paths wait in a bounded queue and are written in
+/// batches, off the request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Entries that may wait to be written. When it is full, the request
+    /// writes its entry itself (backpressure, never a drop); 0 writes
+    /// every entry in its request.
+    pub queue: usize,
+    /// Entries written in one transaction at most.
+    pub batch: usize,
+    /// How long the writer gathers entries after the first of a batch
+    /// before it writes them (a full batch or a reader does not wait).
+    pub interval_ms: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            queue: 4096,
+            batch: 256,
+            interval_ms: 5,
+        }
     }
 }
 
@@ -1185,6 +1213,7 @@ impl Default for Config {
             branding: BrandingConfig::default(),
             metrics: MetricsConfig::default(),
             registration: RegistrationConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -1288,6 +1317,9 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.audit.batch == 0 || self.audit.batch > 4096 {
+            return Err(ConfigError("audit.batch: between 1 and 4096".into()));
+        }
         if !(60..=3600).contains(&self.oidc.device_code_ttl_secs) {
             return Err(ConfigError(
                 "oidc.device_code_ttl_secs: between 60 and 3600".into(),

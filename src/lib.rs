@@ -106,7 +106,16 @@ impl App {
         // Bound before anything is written, so a taken port or a bad
         // certificate stops the start cleanly.
         let ldap = ldap::Listeners::bind(&config.ldap).await?;
-        let state = AppState::init(config, true, clock).await?;
+        let mut state = AppState::init(config, true, clock).await?;
+        // A serving node queues the hot paths' audit entries and writes
+        // them in batches; `run_until` writes what is left at shutdown.
+        let audit = &state.config.audit;
+        state.audit = service::audit::AuditWriter::spawn(
+            state.store.clone(),
+            audit.queue,
+            audit.batch,
+            Duration::from_millis(audit.interval_ms),
+        );
         let bootstrap_password = if state.config.bootstrap_admin {
             service::accounts::bootstrap_admin(&state).await?
         } else {
@@ -231,6 +240,9 @@ impl App {
         if let Some(task) = metrics_task {
             task.abort();
         }
+        // In-flight requests are done: what they queued for the audit log
+        // is written before the pool closes (also when serving failed).
+        state.audit.close().await;
         served?;
         state.store.close().await;
         Ok(())

@@ -386,6 +386,56 @@ async fn present(state: &AppState, out: &mut String) {
         load.slots
     );
 
+    let audit = state.audit.state();
+    head(
+        out,
+        "tongxing_audit_queue",
+        "gauge",
+        "Audit entries waiting for this node's writer, and how many may wait.",
+    );
+    let _ = writeln!(
+        out,
+        "tongxing_audit_queue{{state=\"queued\"}} {}",
+        audit.queued
+    );
+    let _ = writeln!(
+        out,
+        "tongxing_audit_queue{{state=\"capacity\"}} {}",
+        audit.capacity
+    );
+    head(
+        out,
+        "tongxing_audit_writes_total",
+        "counter",
+        "Audit entries written by this node's writer in batches, and by their requests (queue full or closed).",
+    );
+    let _ = writeln!(
+        out,
+        "tongxing_audit_writes_total{{path=\"batched\"}} {}",
+        audit.batched_entries
+    );
+    let _ = writeln!(
+        out,
+        "tongxing_audit_writes_total{{path=\"direct\"}} {}",
+        audit.direct
+    );
+    head(
+        out,
+        "tongxing_audit_batches_total",
+        "counter",
+        "Batches of audit entries written, and batches that failed (each is kept and tried again).",
+    );
+    let _ = writeln!(
+        out,
+        "tongxing_audit_batches_total{{result=\"written\"}} {}",
+        audit.batches
+    );
+    let _ = writeln!(
+        out,
+        "tongxing_audit_batches_total{{result=\"failed\"}} {}",
+        audit.failures
+    );
+
     let (size, idle) = state.store.pool_state();
     head(
         out,

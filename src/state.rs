@@ -51,6 +51,8 @@ pub struct AppState {
     /// [`crate::service::clients::cache`]).
     pub clients: crate::service::clients::cache::ClientCache,
     pub background: Background,
+    /// The audit log: writes (queued on a serving node) and reads.
+    pub audit: crate::service::audit::AuditWriter,
     /// The time: every service reads it here (tests advance it).
     pub clock: SharedClock,
     /// The attributes of every cookie set (`Secure` behind https).
@@ -155,7 +157,6 @@ impl AppState {
             time_zone,
             config: Arc::new(config),
             cookies,
-            store,
             ephemeral,
             hasher,
             policy,
@@ -163,6 +164,8 @@ impl AppState {
             http,
             clients: Default::default(),
             background: Background::default(),
+            audit: crate::service::audit::AuditWriter::direct(store.clone()),
+            store,
             clock,
             sms,
             mail,

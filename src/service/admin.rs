@@ -161,8 +161,8 @@ pub fn start_of_day(now: OffsetDateTime, tz: &jiff::tz::TimeZone) -> OffsetDateT
 pub async fn dashboard(state: &AppState) -> Result<Dashboard, StoreError> {
     let now = state.clock.now();
     let counts = state
-        .store
-        .audit_counts_since(start_of_day(now, &state.time_zone))
+        .audit
+        .counts_since(start_of_day(now, &state.time_zone))
         .await?;
     let pending_cases = state
         .store
@@ -183,8 +183,8 @@ pub async fn dashboard(state: &AppState) -> Result<Dashboard, StoreError> {
         pending_cases,
         key_rotation_due: key_rotation_due(state, now).await?,
         events: state
-            .store
-            .list_audit(&AuditFilter {
+            .audit
+            .list(&AuditFilter {
                 security_only: true,
                 limit: 20,
                 ..AuditFilter::default()
@@ -199,8 +199,8 @@ pub async fn dashboard(state: &AppState) -> Result<Dashboard, StoreError> {
 async fn locked_now(state: &AppState, now: OffsetDateTime) -> Result<i64, StoreError> {
     let longest = state.config.login_limits.max_delay_secs as i64;
     let rows = state
-        .store
-        .list_audit(&AuditFilter {
+        .audit
+        .list(&AuditFilter {
             event: Some("login.lockout".into()),
             since: Some(now - time::Duration::seconds(longest)),
             limit: 1000,
@@ -239,7 +239,7 @@ async fn key_rotation_due(
 }
 
 pub async fn audit(state: &AppState, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
-    state.store.list_audit(filter).await
+    state.audit.list(filter).await
 }
 
 /// One page of the audit log for a reader moving through it: the rows,
@@ -268,7 +268,7 @@ pub async fn audit_page(
         limit: limit + 1,
         ..filter
     };
-    let mut rows = state.store.list_audit(&wanted).await?;
+    let mut rows = state.audit.list(&wanted).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     if after.is_some() {

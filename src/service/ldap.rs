@@ -501,7 +501,7 @@ async fn audit_bind(
         Some(user) => entry.subject(user).actor(&Actor::user(user)),
         None => entry.subject_name(None, name),
     };
-    if let Err(e) = entry.write(&state.store).await {
+    if let Err(e) = entry.queue(&state.audit).await {
         tracing::warn!(error = %e, "the ldap.bind audit entry was not written");
     }
 }

@@ -158,7 +158,7 @@ async fn admit_attempt(
                     .subject_name(None, identifier)
                     .origin(origin)
                     .detail(json!({ "retry_after_secs": wait.as_secs() }))
-                    .write(&state.store)
+                    .queue(&state.audit)
                     .await?;
             }
             Err(LoginError::Locked(wait))
@@ -265,7 +265,7 @@ pub async fn verify_password(
                 .subject_name(user.as_ref().map(|u| u.id), identifier)
                 .origin(origin)
                 .detail(json!({ "reason": reason, "surface": surface.as_str() }))
-                .write(&state.store)
+                .queue(&state.audit)
                 .await?;
             for (scope, lock) in [("account", locked_account), ("ip", locked_ip)] {
                 if let Some(lock) = lock {
@@ -273,7 +273,7 @@ pub async fn verify_password(
                         .subject_name(None, identifier)
                         .origin(origin)
                         .detail(json!({ "scope": scope, "lock_secs": lock.as_secs(), "surface": surface.as_str() }))
-                        .write(&state.store)
+                        .queue(&state.audit)
                         .await?;
                 }
             }
@@ -391,7 +391,7 @@ pub async fn password_login(
             .subject(&verified.user)
             .origin(origin)
             .detail(json!({ "reason": reason.as_str() }))
-            .write(&state.store)
+            .queue(&state.audit)
             .await?;
         return Ok(LoginOutcome::Blocked {
             user: verified.user,
@@ -412,7 +412,7 @@ pub async fn password_login(
         .subject(&user)
         .origin(origin)
         .detail(json!({ "method": "password", "rehashed": needs_rehash }))
-        .write(&state.store)
+        .queue(&state.audit)
         .await?;
     // The password in hand, against the current policy (it may have
     // tightened since the password was set, or the hash was imported): a

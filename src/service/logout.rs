@@ -30,7 +30,7 @@ pub async fn end_session(
         .actor(&Actor::user(user))
         .subject(user)
         .origin(origin)
-        .write(&state.store)
+        .queue(&state.audit)
         .await?;
     let Some(sid) = sid else { return Ok(()) };
     state.store.delete_sign_in(sid).await?;

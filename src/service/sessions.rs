@@ -346,8 +346,8 @@ pub async fn previous_sign_in(
     let until = OffsetDateTime::from_unix_timestamp(auth_time.saturating_add(1))
         .unwrap_or_else(|_| state.clock.now());
     let rows = state
-        .store
-        .list_audit(&crate::store::audit::AuditFilter {
+        .audit
+        .list(&crate::store::audit::AuditFilter {
             subject_id: Some(user_id),
             event: Some("login.success".into()),
             until: Some(until),

@@ -192,7 +192,7 @@ pub async fn record_decision(
         .subject(user)
         .origin(origin)
         .detail(json!({ "required": !reasons.is_empty(), "reasons": names, "no_phone": phone_of(user).is_none() }))
-        .write(&state.store)
+        .queue(&state.audit)
         .await
 }
 
@@ -240,7 +240,7 @@ pub async fn complete(
         .actor(&Actor::user(user))
         .subject(user)
         .origin(origin)
-        .write(&state.store)
+        .queue(&state.audit)
         .await
         .map_err(internal)?;
     result?;

@@ -108,7 +108,7 @@ pub async fn authorize(
         .actor(&super::Actor::user(user))
         .subject(user)
         .detail(json!({ "client_id": record.client_id, "scope": record.scope, "acr": record.acr, "acr_values": acr_values }))
-        .write(&state.store)
+        .queue(&state.audit)
         .await?;
     Ok(code)
 }

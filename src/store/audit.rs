@@ -101,9 +101,87 @@ macro_rules! audited_write {
 }
 pub(crate) use audited_write;
 
+/// An entry as the audit writer queued it: stamped when it happened, not
+/// when its batch is written.
+#[derive(Debug, Clone)]
+pub struct QueuedAuditEvent {
+    pub at: OffsetDateTime,
+    pub event: NewAuditEvent,
+}
+
+/// Rows per multi-row INSERT. A batch is written as a few statements of
+/// these sizes (100 entries: 64 + 16 + 16 + 4), so only four statement
+/// texts exist and each stays prepared in the connection's cache.
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// `INSERT … VALUES (…), (…)` with `rows` rows, one text per size in
+/// [`CHUNKS`], built once.
+fn insert_rows_sql(rows: usize) -> &'static str {
+    static TEXTS: std::sync::LazyLock<Vec<(usize, String)>> = std::sync::LazyLock::new(|| {
+        CHUNKS
+            .iter()
+            .map(|&n| {
+                let values: Vec<String> = (0..n)
+                    .map(|r| {
+                        let params: Vec<String> =
+                            (1..=10).map(|c| format!("${}", r * 10 + c)).collect();
+                        format!("({})", params.join(", "))
+                    })
+                    .collect();
+                (
+                    n,
+                    format!(
+                        "INSERT INTO audit_events (at, event, outcome, actor_id, actor, subject_id, subject, ip, user_agent, detail) VALUES {}",
+                        values.join(", ")
+                    ),
+                )
+            })
+            .collect()
+    });
+    TEXTS
+        .iter()
+        .find(|(n, _)| *n == rows)
+        .map(|(_, sql)| sql.as_str())
+        .unwrap_or("")
+}
+
 impl Store {
     pub async fn append_audit(&self, e: &NewAuditEvent) -> Result<(), StoreError> {
         on_db!(self, pool => insert_audit!(pool, e, self.now())?);
+        Ok(())
+    }
+
+    /// Appends `entries` in their order, in one transaction: all of them
+    /// or (on an error) none.
+    pub async fn append_audit_batch(&self, entries: &[QueuedAuditEvent]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        on_db!(self, pool => {
+            let mut tx = super::BeginWrite::begin_write(pool).await?;
+            let mut rest = entries;
+            while !rest.is_empty() {
+                let n = CHUNKS.iter().copied().find(|&n| n <= rest.len()).unwrap_or(1);
+                let (chunk, tail) = rest.split_at(n);
+                let mut q = sqlx::query(insert_rows_sql(n));
+                for QueuedAuditEvent { at, event: e } in chunk {
+                    q = q
+                        .bind(*at)
+                        .bind(e.event)
+                        .bind(e.outcome)
+                        .bind(e.actor_id)
+                        .bind(e.actor.as_str())
+                        .bind(e.subject_id)
+                        .bind(e.subject.as_deref())
+                        .bind(e.ip.as_deref())
+                        .bind(e.user_agent.as_deref())
+                        .bind(e.detail.to_string());
+                }
+                q.execute(&mut *tx).await?;
+                rest = tail;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 

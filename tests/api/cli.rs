@@ -321,15 +321,7 @@ async fn cli_actions_are_audited_with_the_operator() {
             .contains("\"reason\":\"test\"")
     );
     // Nothing secret in the log (which holds the password change itself).
-    let all = app
-        .state
-        .store
-        .list_audit(&tongxing::store::audit::AuditFilter {
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let all = app.audit_log().await;
     assert!(all.iter().any(|r| r.event == "account.password_set"));
     assert!(all.iter().all(|r| !r.detail.contains("New-Secret-2024")));
 }

@@ -13,6 +13,7 @@ mod api_problems;
 mod app_list;
 mod app_passwords;
 mod architecture;
+mod audit_writer;
 mod backchannel;
 mod backup;
 mod bad_bytes;

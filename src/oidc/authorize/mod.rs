@@ -360,7 +360,7 @@ async fn interact(
             .subject(user)
             .origin(&ctx.origin)
             .detail(json!({ "reason": check.name, "client_id": req.client.id, "prompt_none": prompt_none }))
-            .write(&state.store)
+            .queue(&state.audit)
             .await
             .map_err(PageError::from)?;
     }

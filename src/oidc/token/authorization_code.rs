@@ -162,7 +162,7 @@ async fn check_and_issue(
     Entry::new("token.issued", Outcome::Success)
         .subject(&user)
         .detail(json!({ "client_id": client.id, "grant": presented.grant, "grant_id": grant.id, "scope": grant.scope }))
-        .write(&state.store)
+        .queue(&state.audit)
         .await?;
     Ok(response)
 }

@@ -42,7 +42,7 @@ pub async fn exchange(
     let response = tokens::client_token(state, client, &scope, jkt).await?;
     Entry::new("token.issued", Outcome::Success)
         .detail(json!({ "client_id": client.id, "grant": "client_credentials", "scope": response.scope }))
-        .write(&state.store)
+        .queue(&state.audit)
         .await?;
     Ok(response)
 }

@@ -86,6 +86,9 @@ struct Shared {
     _data_dir: tempfile::TempDir,
     _pg: Option<PgDatabase>,
     clock: Arc<ManualClock>,
+    /// The audit writer of every node started: a test reads the log after
+    /// each has written what it queued (a node flushes only its own).
+    audit_writers: std::sync::Mutex<Vec<tongxing::service::audit::AuditWriter>>,
 }
 
 pub struct TestApp {
@@ -100,6 +103,8 @@ pub struct TestApp {
     /// `http://<addr>` of the separate metrics listener, when configured.
     pub metrics_base: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The server task (`run_until`), awaited by [`TestApp::stop`].
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     shared: Arc<Shared>,
 }
 
@@ -166,6 +171,7 @@ impl TestApp {
             _data_dir: data_dir,
             _pg: pg,
             clock: Arc::new(ManualClock::new()),
+            audit_writers: Default::default(),
         });
         (config, shared)
     }
@@ -206,8 +212,13 @@ impl TestApp {
         let state = app.state().clone();
         let config = (*state.config).clone();
         let admin_password = app.bootstrap_password.clone().unwrap_or_default();
+        shared
+            .audit_writers
+            .lock()
+            .unwrap()
+            .push(state.audit.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async {
+        let served = tokio::spawn(app.run_until(async {
             let _ = rx.await;
         }));
         TestApp {
@@ -219,8 +230,40 @@ impl TestApp {
             ldaps,
             metrics_base,
             shutdown: Some(tx),
+            served: Some(served),
             shared,
         }
+    }
+
+    /// Shuts the node down as SIGTERM does and waits until it has ended
+    /// (its queued audit entries written). The deployment's storage stays
+    /// while another node or `self.state` holds it.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.unwrap().unwrap();
+        }
+    }
+
+    /// Every node of the deployment writes what its audit writer queued.
+    pub async fn flush_audit(&self) {
+        let writers = self.shared.audit_writers.lock().unwrap().clone();
+        for writer in writers {
+            writer.flush().await.unwrap();
+        }
+    }
+
+    /// The whole audit log (1000 entries at most), newest first, after
+    /// every node has written what it queued.
+    pub async fn audit_log(&self) -> Vec<AuditRow> {
+        self.flush_audit().await;
+        let filter = AuditFilter {
+            limit: 1000,
+            ..AuditFilter::default()
+        };
+        self.state.store.list_audit(&filter).await.unwrap()
     }
 
     /// Another node of the deployment after the ephemeral store lost all
@@ -314,6 +357,7 @@ impl TestApp {
             limit: 1000,
             ..AuditFilter::default()
         };
+        self.flush_audit().await;
         self.state.store.list_audit(&filter).await.unwrap()
     }
 
