@@ -182,7 +182,7 @@ impl std::fmt::Debug for MetricsConfig {
     }
 }
 
-/// The audit writer of a serving node (see [`crate::service::audit::AuditWriter`]):
+/// The audit writer of a serving node (see [`crate::service::audit_writer::AuditWriter`]):
 /// entries of the hot paths wait in a bounded queue and are written in
 /// batches, off the request.
 #[derive(Debug, Clone, Serialize, Deserialize)]

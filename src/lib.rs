@@ -110,7 +110,7 @@ impl App {
         // A serving node queues the hot paths' audit entries and writes
         // them in batches; `run_until` writes what is left at shutdown.
         let audit = &state.config.audit;
-        state.audit = service::audit::AuditWriter::spawn(
+        state.audit = service::audit_writer::AuditWriter::spawn(
             state.store.clone(),
             audit.queue,
             audit.batch,

@@ -52,7 +52,7 @@ pub struct AppState {
     pub clients: crate::service::clients::cache::ClientCache,
     pub background: Background,
     /// The audit log: writes (queued on a serving node) and reads.
-    pub audit: crate::service::audit::AuditWriter,
+    pub audit: crate::service::audit_writer::AuditWriter,
     /// The time: every service reads it here (tests advance it).
     pub clock: SharedClock,
     /// The attributes of every cookie set (`Secure` behind https).
@@ -164,7 +164,7 @@ impl AppState {
             http,
             clients: Default::default(),
             background: Background::default(),
-            audit: crate::service::audit::AuditWriter::direct(store.clone()),
+            audit: crate::service::audit_writer::AuditWriter::direct(store.clone()),
             store,
             clock,
             sms,

@@ -6,6 +6,7 @@ pub mod acr;
 pub mod admin;
 pub mod app_passwords;
 pub mod audit;
+pub mod audit_writer;
 pub mod blocks;
 pub mod calendar;
 pub mod clients;

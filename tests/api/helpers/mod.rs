@@ -88,7 +88,7 @@ struct Shared {
     clock: Arc<ManualClock>,
     /// The audit writer of every node started: a test reads the log after
     /// each has written what it queued (a node flushes only its own).
-    audit_writers: std::sync::Mutex<Vec<tongxing::service::audit::AuditWriter>>,
+    audit_writers: std::sync::Mutex<Vec<tongxing::service::audit_writer::AuditWriter>>,
 }
 
 pub struct TestApp {
