@@ -7,12 +7,22 @@
 //! flood must not take the whole server down.
 //!
 //! Hashes are PHC strings (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`). We encode
-//! them ourselves so hashing can reuse a per-thread memory buffer
+//! them ourselves so hashing can reuse a memory buffer
 //! (`hash_password_into_with_memory`), which is markedly faster than a fresh
 //! 19 MiB allocation per hash.
+//!
+//! The buffers belong to the hashing slots ([`Memory`]), not to threads: a
+//! hash takes a free one (or makes one) while it holds its slot, so there
+//! are never more buffers than slots, however many threads the blocking
+//! pool has used. Once hashing has been idle for [`RELEASE_AFTER`] they
+//! are dropped, and the memory goes back to the system (allocations this
+//! large are mapped pages, unmapped when freed): under a login load the
+//! server grows by at most slots × argon2 memory, and returns to its idle
+//! size afterwards.
 
-use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
@@ -65,10 +75,60 @@ struct Inner {
     /// A hash of a random password, verified when an account does not exist
     /// so both answers take the same time.
     dummy: String,
+    memory: Arc<Memory>,
+    /// How long hashing must be idle before the buffers are dropped.
+    release_after: Duration,
 }
 
-thread_local! {
-    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+/// How long hashing must be idle before its buffers are dropped: long
+/// enough that a steady trickle of sign-ins keeps reusing them.
+pub const RELEASE_AFTER: Duration = Duration::from_secs(2);
+
+/// The argon2 working memory of the hashing slots (see the module text).
+#[derive(Default)]
+struct Memory {
+    /// Buffers not in use now; with the ones in use, at most one per slot.
+    free: Mutex<Vec<Vec<Block>>>,
+    /// Counts finished hashes: a release planned after one of them is
+    /// called off when another has finished since.
+    finished: AtomicU64,
+}
+
+impl Memory {
+    /// Runs `f` with a buffer of at least `params`' size, then keeps the
+    /// buffer for the next hash.
+    fn with<T>(&self, params: &Params, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        let mut blocks = self
+            .free
+            .lock()
+            .map(|mut free| free.pop())
+            .unwrap_or_default()
+            .unwrap_or_default();
+        let need = params.block_count();
+        if blocks.len() < need {
+            blocks.resize(need, Block::default());
+        }
+        let out = f(&mut blocks[..need]);
+        if let Ok(mut free) = self.free.lock() {
+            free.push(blocks);
+        }
+        out
+    }
+
+    /// How many buffers exist now (only while no hash runs is that all).
+    fn held(&self) -> usize {
+        self.free.lock().map(|f| f.len()).unwrap_or(0)
+    }
+
+    /// Drops the free buffers unless a hash finished after `seen`.
+    fn release_unless_used_since(&self, seen: u64) {
+        if self.finished.load(Ordering::SeqCst) == seen
+            && let Ok(mut free) = self.free.lock()
+        {
+            free.clear();
+            free.shrink_to_fit();
+        }
+    }
 }
 
 impl PasswordHasher {
@@ -89,7 +149,9 @@ impl PasswordHasher {
             config.max_concurrent
         };
         let dummy_pw = random::token().map_err(|e| HashError::Internal(e.to_string()))?;
-        let dummy = hash_blocking(&params, dummy_pw.as_bytes())?;
+        // Its buffer is dropped with this temporary pool: an idle server
+        // holds none.
+        let dummy = hash_blocking(&params, &Memory::default(), dummy_pw.as_bytes())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
@@ -98,8 +160,29 @@ impl PasswordHasher {
                 slots: workers,
                 places: workers + config.max_waiting,
                 dummy,
+                memory: Arc::default(),
+                release_after: RELEASE_AFTER,
             }),
         })
+    }
+
+    /// The same, with the buffers dropped after `idle` instead of
+    /// [`RELEASE_AFTER`] (tests).
+    pub fn with_release_after(
+        config: &PasswordHashConfig,
+        idle: Duration,
+    ) -> Result<Self, HashError> {
+        let mut hasher = Self::new(config)?;
+        if let Some(inner) = Arc::get_mut(&mut hasher.inner) {
+            inner.release_after = idle;
+        }
+        Ok(hasher)
+    }
+
+    /// How many argon2 buffers the hashing slots hold while no hash runs
+    /// (the metrics endpoint shows it).
+    pub fn buffers_held(&self) -> usize {
+        self.inner.memory.held()
     }
 
     /// A new PHC hash with the configured parameters, of the password in
@@ -108,7 +191,8 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &SecretPassword) -> Result<String, HashError> {
         let params = self.inner.params.clone();
         let pw = normalized(password.expose()).into_bytes();
-        self.run(move || hash_blocking(&params, &pw)).await
+        let memory = self.inner.memory.clone();
+        self.run(move || hash_blocking(&params, &memory, &pw)).await
     }
 
     /// Checks `password` against a stored PHC hash; with `None` (no such
@@ -124,17 +208,19 @@ impl PasswordHasher {
         let params = self.inner.params.clone();
         let dummy = self.inner.dummy.clone();
         let raw = password.expose().to_string();
+        let memory = self.inner.memory.clone();
         let verified = self
             .run(move || {
+                let memory = memory.as_ref();
                 let nfkc = normalized(&raw);
-                let verified = check_blocking(&params, &dummy, nfkc.as_bytes(), &phc)?;
+                let verified = check_blocking(&params, memory, &dummy, nfkc.as_bytes(), &phc)?;
                 if verified.ok || nfkc == raw {
                     return Ok(verified);
                 }
                 // A hash made before passwords were normalized (or by the
                 // system accounts were imported from) holds the password
                 // as typed then: accept it once more and re-hash.
-                let legacy = check_blocking(&params, &dummy, raw.as_bytes(), &phc)?;
+                let legacy = check_blocking(&params, memory, &dummy, raw.as_bytes(), &phc)?;
                 Ok(Verified {
                     ok: legacy.ok,
                     needs_rehash: legacy.needs_rehash || legacy.ok,
@@ -180,13 +266,32 @@ impl PasswordHasher {
         // The permits move into the blocking task: if the request is dropped
         // (client gone), the hash still runs to its end and keeps its slot,
         // so disconnecting cannot push more hashes through than allowed.
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let result = work();
             drop((slot, place));
             result
         })
         .await
-        .map_err(|e| HashError::Internal(e.to_string()))?
+        .map_err(|e| HashError::Internal(e.to_string()))?;
+        self.plan_release();
+        result
+    }
+
+    /// After a hash: once every slot is free, drop the buffers if no hash
+    /// finishes within `release_after`.
+    fn plan_release(&self) {
+        let i = &self.inner;
+        let seen = i.memory.finished.fetch_add(1, Ordering::SeqCst) + 1;
+        if i.workers.available_permits() < i.slots {
+            // Another hash runs: the last one to finish plans the release.
+            return;
+        }
+        let memory = i.memory.clone();
+        let idle = i.release_after;
+        tokio::spawn(async move {
+            tokio::time::sleep(idle).await;
+            memory.release_unless_used_since(seen);
+        });
     }
 }
 
@@ -196,30 +301,24 @@ fn normalized(password: &str) -> String {
     password.nfkc().collect()
 }
 
-fn with_memory<T>(params: &Params, f: impl FnOnce(&mut [Block]) -> T) -> T {
-    MEMORY.with(|cell| {
-        let mut blocks = cell.borrow_mut();
-        let need = params.block_count();
-        if blocks.len() < need {
-            blocks.resize(need, Block::default());
-        }
-        f(&mut blocks[..need])
-    })
-}
-
-fn compute(params: &Params, password: &[u8], salt: &[u8]) -> Result<[u8; OUTPUT_LEN], HashError> {
+fn compute(
+    params: &Params,
+    memory: &Memory,
+    password: &[u8],
+    salt: &[u8],
+) -> Result<[u8; OUTPUT_LEN], HashError> {
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let mut out = [0u8; OUTPUT_LEN];
-    with_memory(params, |mem| {
+    memory.with(params, |mem| {
         argon.hash_password_into_with_memory(password, salt, &mut out, mem)
     })
     .map_err(|e| HashError::Internal(e.to_string()))?;
     Ok(out)
 }
 
-fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, HashError> {
+fn hash_blocking(params: &Params, memory: &Memory, password: &[u8]) -> Result<String, HashError> {
     let salt = random::bytes::<SALT_LEN>().map_err(|e| HashError::Internal(e.to_string()))?;
-    let out = compute(params, password, &salt)?;
+    let out = compute(params, memory, password, &salt)?;
     Ok(format!(
         "$argon2id$v=19$m={},t={},p={}${}${}",
         params.m_cost(),
@@ -280,21 +379,27 @@ fn parse_phc(phc: &str) -> Option<Parsed> {
 /// which accounts exist or came from the old system.
 fn check_blocking(
     configured: &Params,
+    memory: &Memory,
     dummy: &str,
     password: &[u8],
     stored: &str,
 ) -> Result<Verified, HashError> {
     if parse_phc(stored).is_some() {
-        return verify_blocking(configured, password, stored);
+        return verify_blocking(configured, memory, password, stored);
     }
-    verify_blocking(configured, password, dummy)?;
+    verify_blocking(configured, memory, password, dummy)?;
     Ok(Verified {
         ok: super::legacy::verify(stored, password).unwrap_or(false),
         needs_rehash: true,
     })
 }
 
-fn verify_blocking(configured: &Params, password: &[u8], phc: &str) -> Result<Verified, HashError> {
+fn verify_blocking(
+    configured: &Params,
+    memory: &Memory,
+    password: &[u8],
+    phc: &str,
+) -> Result<Verified, HashError> {
     let Some(parsed) = parse_phc(phc) else {
         // An unreadable stored hash can never match; say so instead of failing the request.
         return Ok(Verified {
@@ -304,7 +409,7 @@ fn verify_blocking(configured: &Params, password: &[u8], phc: &str) -> Result<Ve
     };
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, parsed.params.clone());
     let mut out = vec![0u8; parsed.hash.len()];
-    with_memory(&parsed.params, |mem| {
+    memory.with(&parsed.params, |mem| {
         argon.hash_password_into_with_memory(password, &parsed.salt, &mut out, mem)
     })
     .map_err(|e| HashError::Internal(e.to_string()))?;
@@ -330,6 +435,50 @@ mod tests {
         }
     }
 
+    /// Runs `n` hashes at once and waits for all of them.
+    async fn hash_many(hasher: &PasswordHasher, n: usize) {
+        let runs = (0..n).map(|i| {
+            let hasher = hasher.clone();
+            tokio::spawn(async move {
+                let pw = SecretPassword::new(&format!("Correct-Horse-{i}"));
+                hasher.hash(&pw).await
+            })
+        });
+        for run in runs.collect::<Vec<_>>() {
+            run.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn buffers_belong_to_the_slots_and_go_when_hashing_is_idle() {
+        let config = PasswordHashConfig {
+            max_concurrent: 2,
+            max_waiting: 16,
+            ..small()
+        };
+        // No buffer before the first hash (the dummy's was dropped).
+        let hasher = PasswordHasher::with_release_after(&config, Duration::from_millis(20)).unwrap();
+        assert_eq!(hasher.buffers_held(), 0);
+        hash_many(&hasher, 12).await;
+        // However many blocking threads ran them: one buffer per slot at most.
+        let held = hasher.buffers_held();
+        assert!((1..=2).contains(&held), "{held}");
+        // Idle: dropped (waited for, not timed).
+        let mut waited = 0;
+        while hasher.buffers_held() > 0 && waited < 500 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waited += 1;
+        }
+        assert_eq!(hasher.buffers_held(), 0);
+
+        // The positive control: kept while hashing is not idle long enough.
+        let keeping = PasswordHasher::with_release_after(&config, Duration::from_secs(3600)).unwrap();
+        hash_many(&keeping, 12).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let held = keeping.buffers_held();
+        assert!((1..=2).contains(&held), "{held}");
+    }
+
     #[tokio::test]
     async fn a_password_is_the_same_composed_or_decomposed() {
         let hasher = PasswordHasher::new(&small()).unwrap();
@@ -353,7 +502,7 @@ mod tests {
         let typed = "Cafe\u{301}-Harbour-7!";
         // What the earlier release stored: the bytes as typed.
         let params = hasher.inner.params.clone();
-        let legacy = hash_blocking(&params, typed.as_bytes()).unwrap();
+        let legacy = hash_blocking(&params, &Memory::default(), typed.as_bytes()).unwrap();
         let v = hasher
             .verify(&SecretPassword::new(typed), Some(&legacy))
             .await
@@ -490,6 +639,6 @@ mod tests {
             .hash_password_with_salt(b"pw", b"saltsaltsaltsalt")
             .unwrap()
             .to_string();
-        assert!(verify_blocking(&params, b"pw", &reference).unwrap().ok);
+        assert!(verify_blocking(&params, &Memory::default(), b"pw", &reference).unwrap().ok);
     }
 }
