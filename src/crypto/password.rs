@@ -94,17 +94,27 @@ struct Memory {
     finished: AtomicU64,
 }
 
+/// Blocks (1 KiB each) a buffer reserves at least: more than glibc's
+/// largest dynamic mmap threshold (32 MiB). glibc raises that threshold to
+/// the size of a mapped block once one is freed, and a later block of the
+/// same size then comes from an arena that is never trimmed below twice
+/// the threshold: the memory would stay with the process. A reservation
+/// beyond 32 MiB is always mapped and never moves the threshold, so
+/// dropping it unmaps it. Only the pages a hash touches (its `m`) count
+/// towards resident memory; the rest is address space.
+const RESERVED_BLOCKS: usize = 33 * 1024;
+
 impl Memory {
     /// Runs `f` with a buffer of at least `params`' size, then keeps the
     /// buffer for the next hash.
     fn with<T>(&self, params: &Params, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        let need = params.block_count();
         let mut blocks = self
             .free
             .lock()
             .map(|mut free| free.pop())
             .unwrap_or_default()
-            .unwrap_or_default();
-        let need = params.block_count();
+            .unwrap_or_else(|| Vec::with_capacity(need.max(RESERVED_BLOCKS)));
         if blocks.len() < need {
             blocks.resize(need, Block::default());
         }
