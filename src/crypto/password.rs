@@ -319,10 +319,11 @@ fn compute(
 ) -> Result<[u8; OUTPUT_LEN], HashError> {
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let mut out = [0u8; OUTPUT_LEN];
-    memory.with(params, |mem| {
-        argon.hash_password_into_with_memory(password, salt, &mut out, mem)
-    })
-    .map_err(|e| HashError::Internal(e.to_string()))?;
+    memory
+        .with(params, |mem| {
+            argon.hash_password_into_with_memory(password, salt, &mut out, mem)
+        })
+        .map_err(|e| HashError::Internal(e.to_string()))?;
     Ok(out)
 }
 
@@ -419,10 +420,11 @@ fn verify_blocking(
     };
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, parsed.params.clone());
     let mut out = vec![0u8; parsed.hash.len()];
-    memory.with(&parsed.params, |mem| {
-        argon.hash_password_into_with_memory(password, &parsed.salt, &mut out, mem)
-    })
-    .map_err(|e| HashError::Internal(e.to_string()))?;
+    memory
+        .with(&parsed.params, |mem| {
+            argon.hash_password_into_with_memory(password, &parsed.salt, &mut out, mem)
+        })
+        .map_err(|e| HashError::Internal(e.to_string()))?;
     let ok = random::constant_time_eq(&out, &parsed.hash);
     let needs_rehash = parsed.params.m_cost() != configured.m_cost()
         || parsed.params.t_cost() != configured.t_cost()
@@ -467,7 +469,8 @@ mod tests {
             ..small()
         };
         // No buffer before the first hash (the dummy's was dropped).
-        let hasher = PasswordHasher::with_release_after(&config, Duration::from_millis(20)).unwrap();
+        let hasher =
+            PasswordHasher::with_release_after(&config, Duration::from_millis(20)).unwrap();
         assert_eq!(hasher.buffers_held(), 0);
         hash_many(&hasher, 12).await;
         // However many blocking threads ran them: one buffer per slot at most.
@@ -482,7 +485,8 @@ mod tests {
         assert_eq!(hasher.buffers_held(), 0);
 
         // The positive control: kept while hashing is not idle long enough.
-        let keeping = PasswordHasher::with_release_after(&config, Duration::from_secs(3600)).unwrap();
+        let keeping =
+            PasswordHasher::with_release_after(&config, Duration::from_secs(3600)).unwrap();
         hash_many(&keeping, 12).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         let held = keeping.buffers_held();
@@ -649,6 +653,10 @@ mod tests {
             .hash_password_with_salt(b"pw", b"saltsaltsaltsalt")
             .unwrap()
             .to_string();
-        assert!(verify_blocking(&params, &Memory::default(), b"pw", &reference).unwrap().ok);
+        assert!(
+            verify_blocking(&params, &Memory::default(), b"pw", &reference)
+                .unwrap()
+                .ok
+        );
     }
 }
