@@ -452,7 +452,7 @@ mod tests {
         let runs = (0..n).map(|i| {
             let hasher = hasher.clone();
             tokio::spawn(async move {
-                let pw = SecretPassword::new(&format!("Correct-Horse-{i}"));
+                let pw = SecretPassword::new(format!("Correct-Horse-{i}"));
                 hasher.hash(&pw).await
             })
         });
