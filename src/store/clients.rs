@@ -346,6 +346,16 @@ impl Store {
 }
 
 impl Store {
+    /// Why a versioned write of client `id` changed nothing: the client
+    /// changed meanwhile (`Stale`) or is gone (`NotFound`).
+    async fn unchanged(&self, id: &str) -> StoreError {
+        match self.client(id).await {
+            Ok(Some(_)) => StoreError::Stale,
+            Ok(None) => StoreError::NotFound,
+            Err(e) => e,
+        }
+    }
+
     /// Replaces the editable fields if the client is still at `version`.
     pub async fn update_client(
         &self,
@@ -355,8 +365,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let e = encode(c);
         let now = self.now();
-        let n = on_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        audited_write!(self, audit, |tx| {
             let n = sqlx::query(
                 "UPDATE clients SET name = $3, redirect_uris = $4, post_logout_redirect_uris = $5, backchannel_logout_uri = $6, \
                  first_party = $7, scopes = $8, id_token_alg = $9, updated_at = $10, require_sms = $11, \
@@ -394,19 +403,15 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if n > 0 {
-                insert_audit!(&mut *tx, audit, now)?;
+            if n == 0 {
+                // Nothing written, so no audit entry: the transaction is
+                // dropped (rolled back) and the caller hears why.
+                drop(tx);
+                return Err(self.unchanged(&c.id).await);
             }
-            tx.commit().await?;
             n
         });
-        if n > 0 {
-            return Ok(());
-        }
-        match self.client(&c.id).await? {
-            Some(_) => Err(StoreError::Stale),
-            None => Err(StoreError::NotFound),
-        }
+        Ok(())
     }
 }
 
@@ -422,8 +427,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let e = encode(c);
         let now = self.now();
-        let n = on_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        audited_write!(self, audit, |tx| {
             let n = sqlx::query(
                 "UPDATE clients SET name = $3, redirect_uris = $4, post_logout_redirect_uris = $5, backchannel_logout_uri = $6, \
                  scopes = $7, id_token_alg = $8, updated_at = $9, token_auth_method = $10, secret_hash = $11, \
@@ -453,19 +457,15 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if n > 0 {
-                insert_audit!(&mut *tx, audit, now)?;
+            if n == 0 {
+                // Nothing written, so no audit entry: the transaction is
+                // dropped (rolled back) and the caller hears why.
+                drop(tx);
+                return Err(self.unchanged(&c.id).await);
             }
-            tx.commit().await?;
             n
         });
-        if n > 0 {
-            return Ok(());
-        }
-        match self.client(&c.id).await? {
-            Some(_) => Err(StoreError::Stale),
-            None => Err(StoreError::NotFound),
-        }
+        Ok(())
     }
 }
 

@@ -46,9 +46,9 @@ async fn poll(app: &TestApp, rp: &Rp, device_code: &str) -> (StatusCode, Value) 
     .await
 }
 
-/// Types `user_code` on /device, confirms with `decision`, and for `allow`
-/// walks the browser flow; returns the last page.
-async fn answer(b: &Browser, user_code: &str, decision: &str) -> crate::helpers::Page {
+/// Types `user_code` on /device and confirms with `decision`; returns the
+/// answer (for `allow`, the way to /authorize).
+async fn decide(b: &Browser, user_code: &str, decision: &str) -> crate::helpers::Page {
     let entry = b.get(&format!("/device?user_code={user_code}")).await;
     assert_eq!(entry.status, StatusCode::OK);
     assert!(
@@ -65,13 +65,18 @@ async fn answer(b: &Browser, user_code: &str, decision: &str) -> crate::helpers:
         "{}",
         confirm.body
     );
-    let answered = b
-        .submit_page(
-            &confirm,
-            "/device",
-            &[("user_code", user_code), ("decision", decision)],
-        )
-        .await;
+    b.submit_page(
+        &confirm,
+        "/device",
+        &[("user_code", user_code), ("decision", decision)],
+    )
+    .await
+}
+
+/// [`decide`], and for `allow` the browser flow behind it; returns the
+/// last page.
+async fn answer(b: &Browser, user_code: &str, decision: &str) -> crate::helpers::Page {
+    let answered = decide(b, user_code, decision).await;
     if decision != "allow" {
         // Settled: the outcome has a GET URL of its own.
         return b.redirected(answered, "/device?done=denied").await;
@@ -365,17 +370,7 @@ async fn a_device_meets_the_same_step_up_as_the_browser_flow() {
     let device_code = started["device_code"].as_str().unwrap();
     let user_code = started["user_code"].as_str().unwrap();
     let b = app.browser();
-    let entry = b.get(&format!("/device?user_code={user_code}")).await;
-    let confirm = b
-        .submit_page(&entry, "/device", &[("user_code", user_code)])
-        .await;
-    let answered = b
-        .submit_page(
-            &confirm,
-            "/device",
-            &[("user_code", user_code), ("decision", "allow")],
-        )
-        .await;
+    let answered = decide(&b, user_code, "allow").await;
     let to = answered.location().expect("to /authorize").to_string();
     let login = b.get(&to).await;
     let login = if login.status == StatusCode::OK {

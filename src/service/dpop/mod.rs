@@ -19,8 +19,8 @@
 //! * `jti`s are remembered in the ephemeral store (Redis when there are
 //!   several nodes, so every node sees them) for twice the accepted age.
 //! * Nonces (§8) are random values kept in the ephemeral store for
-//!   [`NONCE_TTL`] ([`nonces`]); each node hands out its current one and
-//!   makes a new one every [`NONCE_FRESH`]. A nonce this node made is
+//!   [`nonces::NONCE_TTL`]; each node hands out its current one and
+//!   makes a new one every [`nonces::NONCE_FRESH`]. A nonce this node made is
 //!   recognised without a round trip; another node's is found in the store.
 //!   Should the store lose its data, the spent `jti`s go with it: a proof
 //!   could then be replayed until its `iat` is too old, the same window as
@@ -34,7 +34,7 @@ use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
-pub use self::nonces::{NONCE_FRESH, NONCE_TTL, NonceError, Nonces};
+use self::nonces::NonceError;
 use crate::crypto::jws::Parsed;
 use crate::crypto::sha256_hex;
 use crate::ephemeral::EphemeralError;
